@@ -1,0 +1,1 @@
+"""All Python of comfyui-fal-avatar. Only ``nodes/comfy`` imports ComfyUI."""

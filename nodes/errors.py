@@ -1,0 +1,134 @@
+"""Typed errors with messages a ComfyUI user can act on.
+
+Every error raised by the pack derives from :class:`FalAvatarError`. Errors that come from fal carry
+the HTTP status, fal's ``error_type`` and the request id when known, so the node, the CLI and the
+journal can all say precisely what happened and whether money was spent.
+"""
+
+from __future__ import annotations
+
+
+class FalAvatarError(Exception):
+    """Base class. ``str(err)`` is the user-facing message; it never contains the fal key."""
+
+    exit_code = 3
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.error_type = error_type
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        facts = []
+        if self.status is not None:
+            facts.append(f"HTTP {self.status}")
+        if self.error_type:
+            facts.append(f"error_type={self.error_type}")
+        if self.request_id:
+            facts.append(f"request_id={self.request_id}")
+        return f"{self.message} [{', '.join(facts)}]" if facts else self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+# --- before any money is spent -------------------------------------------------------------------
+
+
+class InputError(FalAvatarError, ValueError):
+    """The user's input cannot work; nothing was uploaded or submitted."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+
+
+class ConfigError(FalAvatarError):
+    """A setting (environment variable, saved key, data directory) is missing or wrong."""
+
+    exit_code = 2
+
+
+class MissingKeyError(ConfigError):
+    """No fal key was found."""
+
+
+# --- answers from fal ----------------------------------------------------------------------------
+
+
+class FalHTTPError(FalAvatarError):
+    """fal answered with an HTTP error that has no more specific class."""
+
+
+class AuthError(FalHTTPError):
+    """401: the key is missing, malformed or unknown to fal."""
+
+    exit_code = 2
+
+
+class AccountLockedError(FalHTTPError):
+    """403: the fal account is locked (usually: balance exhausted)."""
+
+    exit_code = 2
+
+
+class FalValidationError(FalHTTPError):
+    """422: fal rejected the arguments. ``items`` are fal's ``detail`` entries."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, items: list | None = None, **kw) -> None:
+        super().__init__(message, **kw)
+        self.items = list(items or [])
+
+
+class NotFoundError(FalHTTPError):
+    """404: unknown endpoint, request id, or an expired result/file."""
+
+
+class RateLimitedError(FalHTTPError):
+    """429 that did not clear within the retry budget."""
+
+
+class FalServerError(FalHTTPError):
+    """fal or the model failed (5xx, or a request that COMPLETED with an ``error``)."""
+
+
+class FalTimeoutError(FalAvatarError):
+    """A wait limit was reached (HTTP call timeout or the queue-wait limit)."""
+
+
+class JobCancelledError(FalAvatarError):
+    """The job was cancelled (by the user, or by the queue-wait limit)."""
+
+    exit_code = 130
+
+
+class SubmitOutcomeUnknownError(FalAvatarError):
+    """The submit request was sent but no answer came back: a job may exist on fal.
+
+    It is deliberately not re-sent (that could create a second paid job).
+    """
+
+
+class DownloadError(FalAvatarError):
+    """A result file could not be downloaded completely."""
+
+
+class MediaDecodeError(FalAvatarError):
+    """A media file is corrupt, truncated or empty. ``path`` is kept for inspection."""
+
+    def __init__(self, message: str, *, path: str | None = None, **kw) -> None:
+        super().__init__(message, **kw)
+        self.path = path

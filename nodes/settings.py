@@ -1,0 +1,84 @@
+"""Settings read from the environment at call time (so a changed variable needs no restart)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+DEFAULT_QUEUE_URL = "https://queue.fal.run"
+DEFAULT_REST_URL = "https://rest.fal.ai"
+DEFAULT_CDN_URL = "https://v3.fal.media"
+
+
+def _base_url(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip() or default
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be a URL with its scheme, e.g. {default} (got {value!r})")
+    return value.rstrip("/")
+
+
+def _number(name: str, default: float | None) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number (got {raw!r})") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative (got {raw!r})")
+    return value or None  # 0 disables the limit
+
+
+@dataclass(frozen=True)
+class FalUrls:
+    """Base URLs of fal's three hosts (scheme included, no trailing slash)."""
+
+    queue: str
+    rest: str
+    cdn: str
+
+    @classmethod
+    def from_env(cls) -> FalUrls:
+        return cls(
+            queue=_base_url("FAL_QUEUE_URL", DEFAULT_QUEUE_URL),
+            rest=_base_url("FAL_REST_URL", DEFAULT_REST_URL),
+            cdn=_base_url("FAL_CDN_URL", DEFAULT_CDN_URL),
+        )
+
+    @classmethod
+    def single(cls, base_url: str) -> FalUrls:
+        """All three hosts on one base URL (the emulator serves them on one port)."""
+        base = base_url.rstrip("/")
+        return cls(queue=base, rest=base, cdn=base)
+
+
+@dataclass(frozen=True)
+class WaitLimits:
+    """How long to wait for fal. ``None`` means no limit."""
+
+    queue_wait_s: float | None = 30 * 60.0  # still IN_QUEUE after this → cancel + error
+    processing_s: float | None = None  # no cap on generation time by default
+
+    @classmethod
+    def from_env(cls) -> WaitLimits:
+        minutes = _number("FAL_AVATAR_QUEUE_TIMEOUT_MIN", 30.0)
+        processing = _number("FAL_AVATAR_PROCESSING_TIMEOUT_MIN", None)
+        return cls(
+            queue_wait_s=minutes * 60 if minutes else None,
+            processing_s=processing * 60 if processing else None,
+        )
+
+
+def media_cache_cap_bytes() -> int:
+    """Size cap of the local result-media store (``FAL_AVATAR_CACHE_GB``, default 5 GB)."""
+    gb = _number("FAL_AVATAR_CACHE_GB", 5.0)
+    return int((gb or 0) * 1e9)
+
+
+def max_image_side(default: int) -> int:
+    """Longest image side uploaded (``FAL_AVATAR_MAX_IMAGE_SIDE`` overrides the endpoint default)."""
+    value = _number("FAL_AVATAR_MAX_IMAGE_SIDE", float(default))
+    return int(value) if value else default

@@ -1,0 +1,47 @@
+"""Shared fixtures: every test runs with its own data directory and no fal key or URLs from outside."""
+
+from __future__ import annotations
+
+import pytest
+
+_ENV_VARS = (
+    "FAL_KEY",
+    "FAL_KEY_ID",
+    "FAL_KEY_SECRET",
+    "FAL_QUEUE_URL",
+    "FAL_REST_URL",
+    "FAL_CDN_URL",
+    "FAL_AVATAR_QUEUE_TIMEOUT_MIN",
+    "FAL_AVATAR_PROCESSING_TIMEOUT_MIN",
+    "FAL_AVATAR_CACHE_GB",
+    "FAL_AVATAR_MAX_IMAGE_SIDE",
+)
+
+EMULATOR_KEY = "test-key-id:test-key-secret"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    for name in _ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "fal-avatar-home"
+    monkeypatch.setenv("FAL_AVATAR_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def emulator():
+    """A fresh fal emulator on 127.0.0.1 (random port), stopped after the test."""
+    from comfyui_fal_avatar.nodes.emulator import FalEmulator
+
+    with FalEmulator(key=EMULATOR_KEY, processing_time=0.3) as emu:
+        yield emu
+
+
+@pytest.fixture
+def fal_env(emulator, monkeypatch):
+    """Point the pack (key and all three base URLs) at the emulator; returns the emulator."""
+    monkeypatch.setenv("FAL_KEY", EMULATOR_KEY)
+    for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL"):
+        monkeypatch.setenv(name, emulator.base_url)
+    return emulator
