@@ -1,0 +1,128 @@
+"""Endpoint rows, frame rules, validation and cost estimates (no network, no media)."""
+
+from __future__ import annotations
+
+import pytest
+
+from comfyui_fal_avatar.nodes.avatar import endpoints as ep
+from comfyui_fal_avatar.nodes.avatar.frames import (
+    auto_frames,
+    frames_for_seconds,
+    round_down_4n1,
+    round_up_4n1,
+    speech_seconds,
+)
+from comfyui_fal_avatar.nodes.avatar.plan import check_params, make_plan
+from comfyui_fal_avatar.nodes.errors import InputError
+
+
+def test_4n1_rounding():
+    assert [round_up_4n1(n) for n in (1, 2, 41, 42, 44, 45, 46)] == [1, 5, 41, 45, 45, 45, 49]
+    assert [round_down_4n1(n) for n in (1, 4, 41, 44, 45)] == [1, 1, 41, 41, 45]
+    assert frames_for_seconds(5.8) == 145  # 145 frames is exactly 5.8 s
+    assert frames_for_seconds(5.81) == 149
+
+
+def test_auto_frames_clamps_to_rule_and_source():
+    rule = ep.INFINITALK_FRAMES
+    assert auto_frames(0.5, rule) == 41
+    assert auto_frames(10.0, rule) == 253  # 250 frames → next 4n+1
+    assert auto_frames(60.0, rule) == 721
+    assert auto_frames(10.0, rule, source_frames=100) == 97
+
+
+def test_every_widget_has_tooltip_and_fal_defaults():
+    for spec in ep.GENERATION_ENDPOINTS:
+        for p in spec.params:
+            assert p.tooltip, (spec.node_id, p.name)
+    assert ep.INFINITALK_IMAGE.param("resolution").options == ("480p", "720p")
+    assert ep.INFINITALK_IMAGE.param("acceleration").default == "regular"
+    assert len(ep.INFINITALK_TEXT.param("voice").options) == 20
+    assert ep.STABLE_AVATAR.param("aspect_ratio").options == ("16:9", "1:1", "9:16", "auto")
+    assert ep.STABLE_AVATAR.param("num_inference_steps").default == 50
+
+
+def test_image_audio_plan_auto_frames_and_cost():
+    plan = make_plan(ep.INFINITALK_IMAGE, {"resolution": "720p"}, audio_s=4.0)
+    assert plan.frames == 101
+    assert plan.arguments["num_frames"] == 101
+    assert plan.arguments["seed"] == 42 and plan.seed == 42
+    assert "image_url" not in plan.arguments
+    assert plan.cost_usd == pytest.approx(101 / 25 * 0.40)
+    assert plan.warnings == ()
+
+
+def test_long_audio_warns_how_much_is_cut():
+    plan = make_plan(ep.INFINITALK_IMAGE, {}, audio_s=40.0)
+    assert plan.frames == 721
+    assert any("11.16 s will be cut" in w for w in plan.warnings)
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "fragment"),
+    [
+        ({"num_frames": 150}, "num_frames", "use 149 or 153"),
+        ({"num_frames": 37}, "num_frames", "outside 41..721"),
+        ({"resolution": "1080p"}, "resolution", "not one of 480p, 720p"),
+        ({"acceleration": "turbo"}, "acceleration", "not one of"),
+        ({"prompt": "   "}, "prompt", "is empty"),
+        ({"seed": -5}, "seed", "outside"),
+    ],
+)
+def test_bad_widget_values_name_the_widget(values, field, fragment):
+    with pytest.raises(InputError) as info:
+        check_params(ep.INFINITALK_IMAGE, values)
+    assert info.value.field == field
+    assert fragment in str(info.value)
+
+
+def test_audio_too_short_or_missing():
+    with pytest.raises(InputError, match="audio: is 0.30 s long"):
+        make_plan(ep.INFINITALK_IMAGE, {}, audio_s=0.3)
+    with pytest.raises(InputError, match="no audio connected"):
+        make_plan(ep.INFINITALK_IMAGE, {}, audio_s=None)
+
+
+def test_text_endpoint_estimates_length_and_limits_text():
+    text = "Hello there, this is a test of the built-in voice."
+    plan = make_plan(ep.INFINITALK_TEXT, {"text_input": text})
+    assert plan.frames == frames_for_seconds(speech_seconds(text)) == 93
+    assert plan.arguments["voice"] == "Sarah" and plan.arguments["text_input"] == text
+    with pytest.raises(InputError, match="text_input: is empty"):
+        check_params(ep.INFINITALK_TEXT, {"text_input": ""})
+    with pytest.raises(InputError, match="limit is 1500"):
+        check_params(ep.INFINITALK_TEXT, {"text_input": "a" * 1501})
+    with pytest.raises(InputError, match="voice"):
+        check_params(ep.INFINITALK_TEXT, {"voice": "Robot"})
+
+
+def test_video_to_video_billing_multiplier_and_source_clamp():
+    plan = make_plan(ep.INFINITALK_VIDEO, {"fps": 30.0}, audio_s=10.0, source_frames=120)
+    assert plan.frames == 117
+    assert "fps" not in plan.arguments  # local-only widget
+    assert plan.cost_usd == pytest.approx(117 / 25 * 0.20 * 1.25)
+    short = make_plan(ep.INFINITALK_VIDEO, {"num_frames": 81}, audio_s=3.0, source_frames=300)
+    assert short.cost_usd == pytest.approx(81 / 25 * 0.20)
+
+
+def test_stable_avatar_seed_omitted_by_default_and_minimum_price():
+    plan = make_plan(ep.STABLE_AVATAR, {}, audio_s=2.0)
+    assert "seed" not in plan.arguments and plan.seed == -1
+    assert "num_frames" not in plan.arguments
+    assert plan.cost_usd == pytest.approx(0.40)  # 4-second minimum
+    seeded = make_plan(ep.STABLE_AVATAR, {"seed": 7}, audio_s=10.0)
+    assert seeded.arguments["seed"] == 7
+    assert seeded.cost_usd == pytest.approx(round(frames_for_seconds(10.0) / 25 * 0.10, 4))
+
+
+def test_catalog_json_is_complete():
+    rows = ep.catalog_json()["endpoints"]
+    assert [r["node_id"] for r in rows] == [s.node_id for s in ep.GENERATION_ENDPOINTS]
+    v2v = next(r for r in rows if r["endpoint_id"] == "fal-ai/infinitalk/video-to-video")
+    assert v2v["price"]["multiplier_above_frames"] == {"frames": 81, "factor": 1.25}
+    assert all(r["price_source"] for r in rows)
+
+
+def test_unknown_endpoint_lists_known_ones():
+    with pytest.raises(KeyError, match="fal-ai/stable-avatar"):
+        ep.endpoint("fal-ai/nope")
