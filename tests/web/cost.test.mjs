@@ -1,0 +1,86 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+import { costForFrames, estimateCost, formatEstimate, formatUsd, ratePerSecond } from "../../web/lib/cost.js";
+
+const ROWS = JSON.parse(readFileSync(new URL("./fixtures/endpoints.json", import.meta.url))).endpoints;
+const row = (id) => ROWS.find((r) => r.node_id === id);
+const I2V = row("FalInfiniTalkImageToVideo");
+const T2V = row("FalInfiniTalkTextToVideo");
+const V2V = row("FalInfiniTalkVideoToVideo");
+const SA = row("FalStableAvatar");
+
+test("rates per resolution; unknown resolution gets the dearest", () => {
+  assert.equal(ratePerSecond(I2V.price, "480p"), 0.2);
+  assert.equal(ratePerSecond(I2V.price, "720p"), 0.4);
+  assert.equal(ratePerSecond(I2V.price, "1080p"), 0.4);
+  assert.equal(ratePerSecond(I2V.price, null), 0.4);
+  assert.equal(ratePerSecond(SA.price, null), 0.1);
+  assert.equal(ratePerSecond({ usd_per_second: {} }, "480p"), null);
+});
+
+test("InfiniTalk: $0.20/s at 480p, $0.40/s at 720p, seconds = frames / 25", () => {
+  assert.equal(costForFrames(I2V, 125, "480p"), 1.0);
+  assert.equal(costForFrames(I2V, 125, "720p"), 2.0);
+  assert.equal(costForFrames(I2V, 81, "480p"), 0.648);
+});
+
+test("video-to-video costs 1.25x above 81 frames only", () => {
+  assert.equal(costForFrames(V2V, 81, "480p"), 0.648);
+  assert.equal(costForFrames(V2V, 85, "480p"), Math.round(85 / 25 * 0.2 * 1.25 * 1e4) / 1e4);
+  assert.equal(costForFrames(V2V, 125, "720p"), 2.5);
+  const est = estimateCost(V2V, { numFrames: 125, resolution: "720p" });
+  assert.equal(est.multiplierApplied, true);
+  assert.match(formatEstimate(V2V, { numFrames: 125, resolution: "720p" }), /×1\.25 above 81 frames/);
+});
+
+test("StableAvatar: $0.10/s with a 4 s minimum", () => {
+  assert.equal(costForFrames(SA, 50, null), 0.4); // 2 s → billed 4 s
+  assert.equal(costForFrames(SA, 250, null), 1.0);
+  const short = estimateCost(SA, { audioS: 2.0 });
+  assert.equal(short.usd, 0.4);
+  assert.equal(short.minApplied, true);
+  assert.match(formatEstimate(SA, { audioS: 2.0 }), /^est\. \$0\.40 · auto: 53 frames \(2\.12 s\) · billed as 4 s minimum$/);
+});
+
+test("explicit num_frames is used as given", () => {
+  const est = estimateCost(I2V, { numFrames: 201, resolution: "720p" });
+  assert.deepEqual(
+    { known: est.known, auto: est.auto, frames: est.frames, usd: est.usd },
+    { known: true, auto: false, frames: 201, usd: 3.216 },
+  );
+  assert.equal(formatEstimate(I2V, { numFrames: 201, resolution: "720p" }), "est. $3.22 · 201 frames (8.04 s) at 720p");
+});
+
+test("auto frames come from the audio length when known", () => {
+  const est = estimateCost(I2V, { numFrames: 0, resolution: "720p", audioS: 4.0 });
+  assert.equal(est.frames, 101);
+  assert.equal(est.usd, 1.616);
+  assert.equal(formatEstimate(I2V, { numFrames: 0, resolution: "720p", audioS: 4.0 }), "est. $1.62 · auto: 101 frames (4.04 s) at 720p");
+  // clamped to the endpoint range
+  assert.equal(estimateCost(I2V, { numFrames: 0, resolution: "480p", audioS: 0.5 }).frames, 41);
+  assert.equal(estimateCost(I2V, { numFrames: 0, resolution: "480p", audioS: 99 }).frames, 721);
+});
+
+test("auto without a known length shows the per-second rate", () => {
+  assert.equal(estimateCost(I2V, { numFrames: 0, resolution: "480p" }).known, false);
+  assert.equal(formatEstimate(I2V, { numFrames: 0, resolution: "480p" }), "auto — depends on audio length · $0.20/s at 480p");
+  assert.equal(formatEstimate(SA, {}), "auto — depends on audio length · $0.10/s · min 4 s");
+  assert.equal(
+    formatEstimate(V2V, { numFrames: 0, resolution: "720p" }),
+    "auto — depends on audio length · $0.40/s at 720p · ×1.25 above 81 frames",
+  );
+  assert.equal(formatEstimate(T2V, { numFrames: 0, resolution: "480p", text: "  " }), "auto — depends on text length · $0.20/s at 480p");
+});
+
+test("text-to-video auto length comes from the text (row's chars_per_second wins)", () => {
+  const text = "x".repeat(140); // 10 s at 14 chars/s → 253 frames
+  assert.equal(estimateCost(T2V, { numFrames: 0, resolution: "480p", text }).frames, 253);
+  assert.equal(estimateCost({ ...T2V, chars_per_second: 28 }, { numFrames: 0, resolution: "480p", text }).frames, 125);
+});
+
+test("no row: the estimate says so", () => {
+  assert.equal(formatEstimate(undefined, {}), "cost estimate unavailable");
+  assert.equal(formatUsd(null), "unknown");
+});

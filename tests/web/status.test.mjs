@@ -1,0 +1,103 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import {
+  eventTargetsNode,
+  formatElapsed,
+  formatRunDetails,
+  formatStatusLine,
+  initialState,
+  liveElapsed,
+  reduceStatus,
+  shortRequestId,
+} from "../../web/lib/status.js";
+
+const RID = "3f2a9c1d-5b6e-4f70-8a91-b2c3d4e5f607";
+
+function event(fields) {
+  return {
+    node: "7",
+    display_node: "7",
+    phase: "queued",
+    text: "",
+    queue_position: null,
+    elapsed_s: 0,
+    request_id: null,
+    endpoint: "fal-ai/infinitalk",
+    cost_usd: null,
+    progress: null,
+    ...fields,
+  };
+}
+
+test("events are matched to nodes by id (node or display_node)", () => {
+  assert.equal(eventTargetsNode(event({}), 7), true);
+  assert.equal(eventTargetsNode(event({}), "7"), true);
+  assert.equal(eventTargetsNode(event({ node: "12", display_node: "12" }), 7), false);
+  assert.equal(eventTargetsNode(event({ node: "12:7", display_node: "7" }), 7), true);
+  assert.equal(eventTargetsNode(null, 7), false);
+});
+
+test("elapsed is mm:ss, h:mm:ss from an hour", () => {
+  assert.equal(formatElapsed(0), "00:00");
+  assert.equal(formatElapsed(5.9), "00:05");
+  assert.equal(formatElapsed(65), "01:05");
+  assert.equal(formatElapsed(3599), "59:59");
+  assert.equal(formatElapsed(3661), "1:01:01");
+  assert.equal(formatElapsed(-3), "00:00");
+});
+
+test("request ids are shortened, short ones kept", () => {
+  assert.equal(shortRequestId(RID), "3f2a9c1d…");
+  assert.equal(shortRequestId("abc"), "abc");
+  assert.equal(shortRequestId(null), "");
+});
+
+test("a queued → generating → done run", () => {
+  let s = reduceStatus(initialState, event({ phase: "submitting", elapsed_s: 1 }), 1000);
+  assert.equal(formatStatusLine(s, 1000), "Submitting · 00:01");
+  s = reduceStatus(s, event({ phase: "queued", queue_position: 3, elapsed_s: 12, request_id: RID }), 2000);
+  assert.equal(s.requestId, RID);
+  assert.equal(formatStatusLine(s, 2000), `Queued · position 3 · 00:12 · req 3f2a9c1d…`);
+  // the clock runs between events while active
+  assert.equal(formatStatusLine(s, 5500), `Queued · position 3 · 00:15 · req 3f2a9c1d…`);
+  // request id survives events that omit it; queue position is only shown while queued
+  s = reduceStatus(s, event({ phase: "generating", elapsed_s: 20, progress: 0.456 }), 3000);
+  assert.equal(s.requestId, RID);
+  assert.equal(s.queuePosition, null);
+  assert.equal(formatStatusLine(s, 3000), `Generating · 46% · 00:20 · req 3f2a9c1d…`);
+  s = reduceStatus(s, event({ phase: "done", elapsed_s: 42, progress: 1, cost_usd: 1.616, frames: 101, audio_s: 4 }), 4000);
+  // terminal: the clock stops, progress is not shown
+  assert.equal(formatStatusLine(s, 99000), `Done · 00:42 · req 3f2a9c1d…`);
+  assert.equal(liveElapsed(s, 99000), 42);
+  assert.equal(formatRunDetails(s), "101 frames · audio 4.00 s · this run est. $1.62");
+});
+
+test("a new run after a terminal phase drops the old request but keeps the audio length", () => {
+  let s = reduceStatus(initialState, event({ phase: "done", request_id: RID, cost_usd: 1, audio_s: 4, frames: 101 }), 0);
+  s = reduceStatus(s, event({ phase: "validating", elapsed_s: 0 }), 10);
+  assert.equal(s.requestId, null);
+  assert.equal(s.costUsd, null);
+  assert.equal(s.frames, null);
+  assert.equal(s.audioS, 4);
+  s = reduceStatus(s, event({ phase: "uploading", audio_s: 6.5 }), 20);
+  assert.equal(s.audioS, 6.5);
+});
+
+test("errors show the server's text; cached results say no charge", () => {
+  let s = reduceStatus(initialState, event({ phase: "error", elapsed_s: 3, text: "fal rejected the key (401): check it" }), 0);
+  assert.equal(formatStatusLine(s, 0), "Error · 00:03 — fal rejected the key (401): check it");
+  s = reduceStatus(initialState, event({ phase: "cached", request_id: "r1" }), 0);
+  assert.equal(formatStatusLine(s, 0), "Reusing stored result (no charge) · 00:00 · req r1");
+});
+
+test("unknown phases and junk numbers do not break the state", () => {
+  let s = reduceStatus(initialState, event({ phase: "queued", queue_position: 2 }), 0);
+  s = reduceStatus(s, event({ phase: "warp", elapsed_s: "x", queue_position: "y", progress: NaN }), 1000);
+  assert.equal(s.phase, "queued");
+  assert.equal(s.elapsedS, 0);
+  assert.equal(s.queuePosition, null);
+  assert.equal(s.progress, null);
+  assert.equal(formatStatusLine(initialState, 0), "");
+  assert.equal(formatRunDetails(initialState), "");
+});

@@ -1,0 +1,140 @@
+// comfyui-fal-avatar web extension: a status area with the cost estimate on the five fal avatar nodes,
+// and the fal API key entry in ComfyUI's settings. The logic lives in ./lib (pure, tested with node --test);
+// this file only wires it to ComfyUI.
+
+import { app } from "../../scripts/app.js";
+import { api } from "../../scripts/api.js";
+
+import { ESTIMATE_WIDGETS, isOurNode } from "./lib/nodes.js";
+import { eventTargetsNode, initialState, isTerminal, reduceStatus } from "./lib/status.js";
+import { createStore } from "./lib/store.js";
+import { nodeViewModel, visibleRows } from "./lib/view.js";
+import { ensureStyles } from "./ui/dom.js";
+import { createKeySettingRenderer } from "./ui/key_setting.js";
+import { getEndpointRows, getKeyState } from "./ui/server.js";
+import { createStatusView } from "./ui/status_view.js";
+
+const STATUS_EVENT = "fal_avatar.status";
+const WIDGET_NAME = "fal_avatar_status";
+
+const keyStore = createStore(null); // {configured, source} once the server answered
+let rows = {}; // endpoint rows by node id
+const entries = new Map(); // node -> {node, view, state}
+
+const typeOf = (node) => node.comfyClass ?? node.constructor?.comfyClass ?? node.type;
+
+function widgetValues(node) {
+  const values = {};
+  for (const widget of node.widgets ?? []) {
+    if (ESTIMATE_WIDGETS.includes(widget.name)) values[widget.name] = widget.value;
+  }
+  return values;
+}
+
+function render(entry) {
+  const { node, view } = entry;
+  const model = nodeViewModel({
+    typeName: typeOf(node),
+    row: rows[typeOf(node)],
+    values: widgetValues(node),
+    state: entry.state,
+    keyState: keyStore.get(),
+    now: Date.now(),
+  });
+  const before = view.height();
+  view.render(model, visibleRows(model));
+  if (view.height() > before) {
+    const needed = node.computeSize()[1];
+    if (node.size[1] < needed) node.setSize([node.size[0], needed]);
+  }
+  node.setDirtyCanvas?.(true, false);
+}
+
+const renderAll = () => entries.forEach(render);
+
+function toast(severity, summary, detail) {
+  app.extensionManager?.toast?.add({ severity, summary, detail, life: 3000 });
+}
+
+function attach(node) {
+  const view = createStatusView({
+    openSettings: () => app.extensionManager?.command?.execute?.("Comfy.ShowSettingsDialog"),
+    copied: (ok) =>
+      ok ? toast("info", "Request id copied", "") : toast("warn", "Could not copy", "Select the id and copy it."),
+  });
+  const entry = { node, view, state: initialState };
+  const widget = node.addDOMWidget(WIDGET_NAME, "fal-avatar-status", view.element, {
+    serialize: false, // not a value: never in workflows or prompts
+    hideOnZoom: false,
+    getValue: () => "",
+    setValue: () => {},
+    getMinHeight: () => view.height(),
+    getMaxHeight: () => view.height(),
+  });
+  widget.serialize = false;
+  widget.onRemove = chain(widget.onRemove, () => entries.delete(node));
+  for (const w of node.widgets ?? []) {
+    if (ESTIMATE_WIDGETS.includes(w.name)) w.callback = chain(w.callback, () => render(entry));
+  }
+  entries.set(node, entry);
+  render(entry);
+}
+
+/** Call `original` (if any) and then `extra`, keeping `this` and the return value of `original`. */
+function chain(original, extra) {
+  return function (...args) {
+    const result = original?.apply(this, args);
+    extra.apply(this, args);
+    return result;
+  };
+}
+
+function onStatus(event) {
+  const now = Date.now();
+  for (const entry of entries.values()) {
+    if (!eventTargetsNode(event.detail, entry.node.id)) continue;
+    entry.state = reduceStatus(entry.state, event.detail, now);
+    render(entry);
+  }
+}
+
+function tick() {
+  for (const entry of entries.values()) {
+    if (entry.state.phase && !isTerminal(entry.state.phase)) render(entry);
+  }
+}
+
+app.registerExtension({
+  name: "comfyui-fal-avatar.status",
+  settings: [
+    {
+      id: "FalAvatar.ApiKey",
+      category: ["fal avatar", "API key", "FalAvatarApiKey"],
+      name: "fal API key",
+      tooltip:
+        "Stored on the ComfyUI server in a private file (mode 0600), never in ComfyUI's settings or in " +
+        "workflows. FAL_KEY in the environment wins over a saved key.",
+      // A custom renderer: the key is POSTed to the server; the setting's own value is never written.
+      type: createKeySettingRenderer(api, keyStore),
+      defaultValue: "",
+    },
+  ],
+  async setup() {
+    ensureStyles();
+    api.addEventListener(STATUS_EVENT, onStatus);
+    keyStore.subscribe(renderAll);
+    setInterval(tick, 1000);
+    const [key, endpointRows] = await Promise.all([getKeyState(api), getEndpointRows(api)]);
+    rows = endpointRows;
+    if (key.ok) keyStore.set(key.state);
+    else renderAll();
+  },
+  nodeCreated(node) {
+    if (isOurNode(typeOf(node))) attach(node);
+  },
+  loadedGraphNode(node) {
+    // widget values arrive after nodeCreated when a workflow is loaded
+    const entry = entries.get(node);
+    if (entry) render(entry);
+  },
+});

@@ -1,0 +1,124 @@
+// The "fal_avatar.status" websocket event → per-node state, and the status line shown on the node.
+// No DOM, no ComfyUI.
+
+export const PHASES = Object.freeze({
+  validating: "Validating",
+  uploading: "Uploading",
+  cached: "Reusing stored result (no charge)",
+  submitting: "Submitting",
+  queued: "Queued",
+  generating: "Generating",
+  downloading: "Downloading",
+  decoding: "Decoding",
+  done: "Done",
+  error: "Error",
+  cancelled: "Cancelled",
+});
+
+const TERMINAL = new Set(["done", "error", "cancelled"]);
+
+export function isTerminal(phase) {
+  return TERMINAL.has(phase);
+}
+
+/** Whether an event is meant for the node with this LiteGraph id. */
+export function eventTargetsNode(detail, nodeId) {
+  if (!detail) return false;
+  const id = String(nodeId);
+  return String(detail.node) === id || (detail.display_node != null && String(detail.display_node) === id);
+}
+
+export const initialState = Object.freeze({
+  phase: null,
+  text: "",
+  queuePosition: null,
+  elapsedS: 0,
+  receivedAt: null,
+  requestId: null,
+  endpoint: null,
+  costUsd: null,
+  progress: null,
+  audioS: null,
+  frames: null,
+});
+
+function numberOrNull(value) {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+/**
+ * Fold one event into the node state. `now` is the receive time in ms (for the live elapsed clock).
+ * A non-terminal event after a terminal one starts a new run: the request id, cost, frames and
+ * progress of the previous run are dropped; the audio length is kept until a new one is reported.
+ */
+export function reduceStatus(state, detail, now) {
+  const phase = Object.hasOwn(PHASES, detail.phase) ? detail.phase : state.phase;
+  const newRun = state.phase == null || (isTerminal(state.phase) && !isTerminal(phase));
+  const base = newRun ? { ...initialState, audioS: state.audioS } : state;
+  const requestId = detail.request_id || base.requestId;
+  const reportedAudio = numberOrNull(detail.audio_s);
+  const reportedFrames = numberOrNull(detail.frames);
+  return {
+    ...base,
+    phase,
+    text: typeof detail.text === "string" ? detail.text : base.text,
+    queuePosition: phase === "queued" ? numberOrNull(detail.queue_position) : null,
+    elapsedS: numberOrNull(detail.elapsed_s) ?? base.elapsedS,
+    receivedAt: now,
+    requestId: requestId ?? null,
+    endpoint: detail.endpoint || base.endpoint,
+    costUsd: numberOrNull(detail.cost_usd) ?? base.costUsd,
+    progress: numberOrNull(detail.progress),
+    audioS: reportedAudio ?? base.audioS,
+    frames: reportedFrames ?? base.frames,
+  };
+}
+
+/** Elapsed seconds at `now`: the server's figure plus the time since it arrived while a run is active. */
+export function liveElapsed(state, now) {
+  if (state.phase == null) return 0;
+  if (isTerminal(state.phase) || state.receivedAt == null) return state.elapsedS;
+  return state.elapsedS + Math.max(0, now - state.receivedAt) / 1000;
+}
+
+/** mm:ss, or h:mm:ss from one hour on. */
+export function formatElapsed(seconds) {
+  const total = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const mm = String(m).padStart(2, "0");
+  const ss = String(s).padStart(2, "0");
+  return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+/** "3f2a9c1d…" for a long fal request id (UUID); short ids are shown whole. */
+export function shortRequestId(requestId, keep = 8) {
+  if (!requestId) return "";
+  return requestId.length > keep + 4 ? `${requestId.slice(0, keep)}…` : requestId;
+}
+
+/**
+ * The status line: "Queued · position 3 · 00:12 · req 3f2a9c1d…". Empty before the first event.
+ * The error text is appended for the error phase (it tells the user what to do).
+ */
+export function formatStatusLine(state, now) {
+  if (state.phase == null) return "";
+  const parts = [PHASES[state.phase]];
+  if (state.phase === "queued" && state.queuePosition != null) parts.push(`position ${state.queuePosition}`);
+  if (state.progress != null && !isTerminal(state.phase)) parts.push(`${Math.round(state.progress * 100)}%`);
+  parts.push(formatElapsed(liveElapsed(state, now)));
+  if (state.requestId) parts.push(`req ${shortRequestId(state.requestId)}`);
+  let line = parts.join(" · ");
+  if (state.phase === "error" && state.text) line += ` — ${state.text}`;
+  return line;
+}
+
+/** Facts of the last run worth a second line: frames, audio length, server-side cost estimate. */
+export function formatRunDetails(state) {
+  const parts = [];
+  if (state.frames != null) parts.push(`${state.frames} frames`);
+  if (state.audioS != null) parts.push(`audio ${state.audioS.toFixed(2)} s`);
+  if (state.costUsd != null) parts.push(`this run est. $${state.costUsd.toFixed(2)}`);
+  return parts.join(" · ");
+}
