@@ -1,0 +1,183 @@
+"""The pack's one SQLite file: private, WAL, short transactions, versioned schema.
+
+Every call opens its own connection and closes it again, so a connection never crosses a thread or a
+fork, and two ComfyUI workers plus a CLI can share the file: WAL lets readers run beside the writer,
+``busy_timeout`` makes a writer wait for another instead of failing, and every write starts with
+``BEGIN IMMEDIATE`` (it takes the write lock up front, so it can never deadlock on a lock upgrade).
+``synchronous=FULL`` makes each commit durable before the call returns; a crash at any instant leaves
+the last committed state. The file and its ``-wal``/``-shm`` companions are created and kept 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import ConfigError
+from .datadir import FILE_MODE, data_dir, ensure_private_dir
+
+DB_FILE_NAME = "fal-avatar.sqlite3"
+BUSY_TIMEOUT_S = 30.0
+
+# MIGRATIONS[n] takes the schema from version n to n + 1 (PRAGMA user_version). Append, never edit.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE journal (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            request_key TEXT NOT NULL,
+            endpoint_id TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN
+                ('submitting', 'submitted', 'completed', 'downloaded', 'failed', 'cancelled')),
+            request_id TEXT UNIQUE,
+            status_url TEXT,
+            response_url TEXT,
+            cancel_url TEXT,
+            cost_estimate_usd REAL,
+            summary TEXT NOT NULL DEFAULT '{}',
+            result TEXT,
+            local_path TEXT,
+            error TEXT,
+            created_at REAL NOT NULL,
+            submitted_at REAL,
+            updated_at REAL NOT NULL,
+            CHECK (request_id IS NOT NULL OR state IN ('submitting', 'failed')),
+            CHECK (state <> 'submitting' OR request_id IS NULL),
+            CHECK ((request_id IS NULL) = (submitted_at IS NULL)),
+            CHECK (state <> 'completed' OR result IS NOT NULL),
+            CHECK (state <> 'downloaded' OR local_path IS NOT NULL),
+            CHECK (state <> 'failed' OR error IS NOT NULL)
+        )""",
+        "CREATE INDEX journal_by_request_key ON journal (request_key, id)",
+        """CREATE TABLE uploads (
+            sha256 TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            size INTEGER NOT NULL CHECK (size >= 0),
+            uploaded_at REAL NOT NULL
+        )""",
+        """CREATE TABLE media (
+            name TEXT PRIMARY KEY,
+            size INTEGER NOT NULL CHECK (size >= 0),
+            last_used REAL NOT NULL
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def default_db_path() -> Path:
+    return data_dir() / DB_FILE_NAME
+
+
+def _make_private(path: Path) -> None:
+    """chmod 0600 unless it already is (umask-independent); a vanished file is fine."""
+    if os.name == "nt":
+        return
+    try:
+        if path.stat().st_mode & 0o777 != FILE_MODE:
+            os.chmod(path, FILE_MODE)
+    except FileNotFoundError:
+        pass
+
+
+class Database:
+    """One SQLite file. Use ``read()`` for queries and ``write()`` for a short write transaction."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        self._schema_checked = False
+
+    def __repr__(self) -> str:
+        return f"Database({str(self.path)!r})"
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A fresh connection in autocommit mode (each SELECT sees the latest committed state)."""
+        with self._connection() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception). Keep the body short."""
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = self._open()
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from None
+        try:
+            yield conn
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from None
+        finally:
+            conn.close()
+
+    def _open(self) -> sqlite3.Connection:
+        if not self.path.parent.is_dir():
+            ensure_private_dir(self.path.parent)
+        # Create the file ourselves so it is 0600 from its first instant; SQLite gives -wal/-shm the
+        # main file's mode.
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+        _make_private(self.path)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            if not self._schema_checked:
+                self._migrate(conn)
+                self._schema_checked = True
+            for suffix in ("-wal", "-shm"):
+                _make_private(self.path.with_name(self.path.name + suffix))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        if self._version(conn) == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")  # another process may be migrating: re-read under the lock
+        try:
+            version = self._version(conn)
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.execute("COMMIT")
+
+    def _version(self, conn: sqlite3.Connection) -> int:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ConfigError(
+                f"The fal-avatar database {self.path} was written by a newer version of comfyui-fal-avatar "
+                f"(schema {version}, this version knows {SCHEMA_VERSION}). Update the node pack, or set "
+                "FAL_AVATAR_HOME to another folder."
+            )
+        return version
+
+    def _unusable(self, exc: sqlite3.DatabaseError) -> ConfigError:
+        return ConfigError(
+            f"The fal-avatar database {self.path} cannot be used ({exc}). Make sure its folder is writable "
+            "and on a local disk, or set FAL_AVATAR_HOME to another folder. If the file is damaged, move it "
+            "away and a new one is created (its job history is then lost)."
+        )

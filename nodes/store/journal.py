@@ -1,0 +1,292 @@
+"""The request journal: every paid fal request, written down before it is submitted.
+
+A node begins an entry right before submit (``submitting``), records fal's handle right after it
+(``submitted``), then marks the outcome. A re-queued or restarted node asks :meth:`Journal.find_reusable`
+first and re-attaches to a submitted job, re-fetches a completed result or reuses the downloaded file
+instead of paying again.
+
+States and the moves allowed between them (anything else is ignored, so a late or repeated mark can
+never move an entry backwards)::
+
+    submitting ──record_submit──▶ submitted ──▶ completed ──▶ downloaded
+     │     │                          │  │            │
+     │     └─fail_submitting─▶ failed ◀──┼────────────┘
+     forget_submitting                   └─▶ cancelled
+     (row deleted)
+
+(``submitted`` may also go straight to ``downloaded``.) ``fail_submitting`` is for a submit whose outcome
+is unknown: the entry keeps the record that a job may exist but is no longer reused. ``adopt`` journals
+a request submitted elsewhere (recovered by its id) as ``submitted``.
+
+``downloaded``, ``failed`` and ``cancelled`` are final. Marking an entry with the state it already
+has updates its data (a new result, a new local path after a re-download, a newer error text).
+Nothing here ever writes the fal key: texts are scrubbed of it and argument summaries drop
+secret-named fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .db import Database
+from .redact import known_secrets, scrub, summarize
+
+SUBMITTING = "submitting"
+SUBMITTED = "submitted"
+COMPLETED = "completed"
+DOWNLOADED = "downloaded"
+FAILED = "failed"
+CANCELLED = "cancelled"
+
+STATES = (SUBMITTING, SUBMITTED, COMPLETED, DOWNLOADED, FAILED, CANCELLED)
+REUSABLE_STATES = (SUBMITTING, SUBMITTED, COMPLETED, DOWNLOADED)
+FINAL_STATES = (DOWNLOADED, FAILED, CANCELLED)
+# TRANSITIONS[current] = the states a mark_* call may move an entry to (same state = refresh its data).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    SUBMITTING: frozenset({SUBMITTED, FAILED}),
+    SUBMITTED: frozenset({SUBMITTED, COMPLETED, DOWNLOADED, FAILED, CANCELLED}),
+    COMPLETED: frozenset({COMPLETED, DOWNLOADED, FAILED}),
+    DOWNLOADED: frozenset({DOWNLOADED}),
+    FAILED: frozenset({FAILED}),
+    CANCELLED: frozenset({CANCELLED}),
+}
+ADOPTED_KEY_PREFIX = "adopted:"  # request key of adopted entries (never a sha256, so never found reusable)
+_HANDLE_FIELDS = ("request_id", "status_url", "response_url", "cancel_url")
+
+
+@dataclasses.dataclass(frozen=True)
+class JournalEntry:
+    """One journal row. ``local_path`` is where the result was saved; use :meth:`local_file`."""
+
+    row_id: int
+    request_key: str
+    endpoint_id: str
+    state: str
+    request_id: str | None
+    status_url: str | None
+    response_url: str | None
+    cancel_url: str | None
+    cost_estimate_usd: float | None
+    summary: dict[str, Any]
+    result: dict[str, Any] | None
+    local_path: Path | None
+    error: str | None
+    created_at: float
+    submitted_at: float | None
+    updated_at: float
+
+    def age_s(self, now: float | None = None) -> float:
+        """Seconds since the entry was begun."""
+        return (time.time() if now is None else now) - self.created_at
+
+    def local_file(self) -> Path | None:
+        """The downloaded file if it still exists (``None`` once evicted or deleted: download again)."""
+        return self.local_path if self.local_path is not None and self.local_path.is_file() else None
+
+    @property
+    def handle(self) -> dict[str, str] | None:
+        """fal's queue handle as a dict for ``QueueHandle.from_dict`` (``None`` before submit)."""
+        if self.request_id is None:
+            return None
+        return {
+            "endpoint_id": self.endpoint_id,
+            "request_id": self.request_id,
+            "status_url": self.status_url or "",
+            "response_url": self.response_url or "",
+            "cancel_url": self.cancel_url or "",
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as JSON-safe values (``fal-avatar jobs --json``)."""
+        data = dataclasses.asdict(self)
+        data["local_path"] = str(self.local_path) if self.local_path is not None else None
+        return data
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> JournalEntry:
+        return cls(
+            row_id=row["id"],
+            request_key=row["request_key"],
+            endpoint_id=row["endpoint_id"],
+            state=row["state"],
+            request_id=row["request_id"],
+            status_url=row["status_url"],
+            response_url=row["response_url"],
+            cancel_url=row["cancel_url"],
+            cost_estimate_usd=row["cost_estimate_usd"],
+            summary=json.loads(row["summary"]),
+            result=json.loads(row["result"]) if row["result"] is not None else None,
+            local_path=Path(row["local_path"]) if row["local_path"] is not None else None,
+            error=row["error"],
+            created_at=row["created_at"],
+            submitted_at=row["submitted_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _entry(conn: sqlite3.Connection, row_id: int) -> JournalEntry:
+    return JournalEntry.from_row(conn.execute("SELECT * FROM journal WHERE id = ?", (row_id,)).fetchone())
+
+
+def _handle_fields(handle: Any) -> dict[str, str]:
+    data = handle if isinstance(handle, Mapping) else handle.to_dict()
+    missing = [name for name in _HANDLE_FIELDS if not data.get(name)]
+    if missing:
+        raise ValueError(f"queue handle lacks {', '.join(missing)}")
+    return {name: str(data[name]) for name in _HANDLE_FIELDS}
+
+
+class Journal:
+    """The request journal in the pack's SQLite file (default ``data_dir()/fal-avatar.sqlite3``)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._db = Database(path)
+
+    @property
+    def path(self) -> Path:
+        return self._db.path
+
+    def begin(
+        self,
+        request_key: str,
+        endpoint_id: str,
+        *,
+        cost_estimate_usd: float | None = None,
+        summary: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Write a ``submitting`` entry right before submit; returns its row id."""
+        if not request_key or not endpoint_id:
+            raise ValueError("request_key and endpoint_id are required")
+        text = _json(summarize(summary or {}, known_secrets()))
+        now = time.time()
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO journal (request_key, endpoint_id, state, cost_estimate_usd, summary,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (request_key, endpoint_id, SUBMITTING, cost_estimate_usd, text, now, now),
+            )
+            return int(cursor.lastrowid)
+
+    def record_submit(self, row_id: int, handle: Any) -> JournalEntry:
+        """Fill in fal's handle (a ``QueueHandle`` or a dict with request_id and the three URLs).
+
+        Idempotent for the same request id; raises ``ValueError`` if the row is gone or already
+        holds another request.
+        """
+        fields = _handle_fields(handle)
+        now = time.time()
+        with self._db.write() as conn:
+            row = conn.execute("SELECT * FROM journal WHERE id = ?", (row_id,)).fetchone()
+            if row is None:
+                raise ValueError(f"journal row {row_id} does not exist")
+            if row["state"] != SUBMITTING:
+                if row["request_id"] == fields["request_id"]:
+                    return JournalEntry.from_row(row)
+                raise ValueError(f"journal row {row_id} already holds request {row['request_id']}")
+            conn.execute(
+                "UPDATE journal SET state = ?, request_id = ?, status_url = ?, response_url = ?,"
+                " cancel_url = ?, submitted_at = ?, updated_at = ? WHERE id = ?",
+                (SUBMITTED, *(fields[name] for name in _HANDLE_FIELDS), now, now, row_id),
+            )
+            return _entry(conn, row_id)
+
+    def adopt(self, endpoint_id: str, handle: Any) -> JournalEntry:
+        """Journal a request submitted elsewhere (recovered by id) as ``submitted``; a known id is kept as is."""
+        fields = _handle_fields(handle)
+        now = time.time()
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO journal (request_key, endpoint_id, state, request_id, status_url, response_url,"
+                " cancel_url, created_at, submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (request_id) DO NOTHING",
+                (
+                    f"{ADOPTED_KEY_PREFIX}{fields['request_id']}",
+                    endpoint_id,
+                    SUBMITTED,
+                    *(fields[name] for name in _HANDLE_FIELDS),
+                    now,
+                    now,
+                    now,
+                ),
+            )
+            row = conn.execute(
+                "SELECT id FROM journal WHERE request_id = ?", (fields["request_id"],)
+            ).fetchone()
+            return _entry(conn, row["id"])
+
+    def fail_submitting(self, row_id: int, error: str) -> bool:
+        """Mark a ``submitting`` entry failed: the submit's outcome is unknown (it may have created a job),
+        so keep the record but never reuse it. Returns whether the entry was still submitting."""
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE journal SET state = ?, error = ?, updated_at = ? WHERE id = ? AND state = ?",
+                (FAILED, scrub(str(error), known_secrets()), time.time(), row_id, SUBMITTING),
+            )
+            return cursor.rowcount > 0
+
+    def forget_submitting(self, row_id: int) -> bool:
+        """Delete a ``submitting`` entry (the submit provably created no job). Returns whether it did."""
+        with self._db.write() as conn:
+            cursor = conn.execute("DELETE FROM journal WHERE id = ? AND state = ?", (row_id, SUBMITTING))
+            return cursor.rowcount > 0
+
+    def find_reusable(self, request_key: str) -> JournalEntry | None:
+        """The newest entry for ``request_key`` that is submitting, submitted, completed or downloaded."""
+        marks = ", ".join("?" * len(REUSABLE_STATES))
+        with self._db.read() as conn:
+            row = conn.execute(
+                f"SELECT * FROM journal WHERE request_key = ? AND state IN ({marks}) ORDER BY id DESC LIMIT 1",
+                (request_key, *REUSABLE_STATES),
+            ).fetchone()
+        return JournalEntry.from_row(row) if row is not None else None
+
+    def get(self, request_id: str) -> JournalEntry | None:
+        with self._db.read() as conn:
+            row = conn.execute("SELECT * FROM journal WHERE request_id = ?", (request_id,)).fetchone()
+        return JournalEntry.from_row(row) if row is not None else None
+
+    def entries(self, limit: int | None = None) -> list[JournalEntry]:
+        """Newest first (for ``fal-avatar jobs``)."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM journal ORDER BY id DESC LIMIT ?", (-1 if limit is None else limit,)
+            ).fetchall()
+        return [JournalEntry.from_row(row) for row in rows]
+
+    def mark_completed(self, request_id: str, result: Mapping[str, Any]) -> JournalEntry | None:
+        return self._mark(request_id, COMPLETED, result=_json(scrub(result, known_secrets())))
+
+    def mark_downloaded(self, request_id: str, local_path: str | os.PathLike[str]) -> JournalEntry | None:
+        return self._mark(request_id, DOWNLOADED, local_path=os.path.abspath(local_path))
+
+    def mark_failed(self, request_id: str, error: str) -> JournalEntry | None:
+        return self._mark(request_id, FAILED, error=scrub(str(error), known_secrets()))
+
+    def mark_cancelled(self, request_id: str) -> JournalEntry | None:
+        return self._mark(request_id, CANCELLED)
+
+    def _mark(self, request_id: str, state: str, **data: str) -> JournalEntry | None:
+        """Move the entry to ``state`` if allowed. Returns the entry as it now is (``None``: unknown id)."""
+        with self._db.write() as conn:
+            row = conn.execute("SELECT * FROM journal WHERE request_id = ?", (request_id,)).fetchone()
+            if row is None:
+                return None
+            if state not in TRANSITIONS[row["state"]]:
+                return JournalEntry.from_row(row)
+            columns = "".join(f", {name} = ?" for name in data)
+            conn.execute(
+                f"UPDATE journal SET state = ?, updated_at = ?{columns} WHERE id = ?",
+                (state, time.time(), *data.values(), row["id"]),
+            )
+            return _entry(conn, row["id"])
