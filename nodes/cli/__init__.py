@@ -1,0 +1,55 @@
+"""The `fal-avatar` command: demo, generate, jobs, fetch, emulator.
+
+Exit codes: 0 success; 2 bad input or settings (nothing was submitted); 3 fal-side failure;
+130 interrupted (a submitted fal job is cancelled).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import FalAvatarError
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import demo, generate
+
+    parser = argparse.ArgumentParser(prog="fal-avatar", description="fal.ai talking avatars from the command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo.add_arguments(sub.add_parser("demo", help="talking video from the bundled samples (emulator by default)"))
+    generate.add_arguments(sub.add_parser("generate", help="run one endpoint, as the ComfyUI node does"))
+    jobs = sub.add_parser("jobs", help="list the request journal")
+    jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument("--json", action="store_true")
+    fetch = sub.add_parser("fetch", help="recover a finished request's result without paying again")
+    fetch.add_argument("request_id")
+    fetch.add_argument("--endpoint", required=True, help="the endpoint id the request was submitted to")
+    fetch.add_argument("--out", type=Path)
+    sub.add_parser("emulator", help="run the fal emulator on 127.0.0.1", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["emulator"]:
+        from ..emulator.serve import main as serve
+
+        return serve(argv[1:])
+    args = _parser().parse_args(argv)
+    from . import demo, generate, jobs
+
+    command = {"demo": demo.run, "generate": generate.run, "jobs": jobs.list_jobs, "fetch": jobs.fetch}
+    try:
+        return command[args.command](args)
+    except FalAvatarError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: the fal job (if one was running) was cancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

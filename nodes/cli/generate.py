@@ -1,0 +1,134 @@
+"""`fal-avatar generate`: the node's pipeline for scripts, with a JSON summary as the last stdout line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from ..avatar.endpoints import BY_ENDPOINT_ID, EndpointSpec, endpoint
+from ..errors import InputError
+from ..pipeline.generate import Generation, GenerationOutcome, Services
+from ..pipeline.inputs import GenerationRequest
+from ..pipeline.outputs import AvatarOutputs, materialize
+from .files import load_audio, load_image
+from .progress import StderrStatus
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("endpoint", help="fal endpoint id: " + ", ".join(BY_ENDPOINT_ID))
+    parser.add_argument("--image", type=Path, help="portrait image file")
+    parser.add_argument("--audio", type=Path, help="speech audio file")
+    parser.add_argument("--video", type=Path, help="source video (video-to-video)")
+    parser.add_argument("--text", help="text to speak (single-text)")
+    parser.add_argument("--voice", help="built-in voice (single-text)")
+    parser.add_argument("--prompt")
+    parser.add_argument("--num-frames", default="auto", help="4n+1 frame count, or 'auto' (default)")
+    parser.add_argument("--resolution", choices=("480p", "720p"))
+    parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="any other field of the endpoint"
+    )
+    parser.add_argument("--out", type=Path, help="where to copy the MP4 (default: <request id>.mp4)")
+
+
+def _coerce(spec: EndpointSpec, name: str, raw: str):
+    try:
+        p = spec.param(name)
+    except KeyError:
+        names = ", ".join(p.name for p in spec.params)
+        raise InputError(f"unknown field {name!r}; {spec.endpoint_id} has: {names}", field=name) from None
+    try:
+        return int(raw) if p.kind == "int" else float(raw) if p.kind == "float" else raw
+    except ValueError:
+        raise InputError(f"{raw!r} is not a {p.kind}", field=name) from None
+
+
+def build_request(args) -> GenerationRequest:
+    try:
+        spec = endpoint(args.endpoint)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0]), field="endpoint") from None
+    values: dict = {}
+    for name, raw in (("text_input", args.text), ("voice", args.voice), ("prompt", args.prompt)):
+        if raw is not None:
+            values[name] = raw
+    if args.resolution:
+        values["resolution"] = args.resolution
+    if args.seed is not None:
+        values["seed"] = args.seed
+    if spec.has_param("num_frames"):
+        values["num_frames"] = 0 if args.num_frames == "auto" else _coerce(spec, "num_frames", args.num_frames)
+    for item in args.param:
+        name, sep, raw = item.partition("=")
+        if not sep:
+            raise InputError(f"expected NAME=VALUE, got {item!r}", field="--param")
+        values[name] = _coerce(spec, name, raw)
+    slots = {s.name for s in spec.media}
+    for flag, slot in (("image", "image"), ("audio", "audio"), ("video", "video")):
+        if getattr(args, flag) is not None and slot not in slots:
+            raise InputError(f"{spec.endpoint_id} takes no --{flag}", field=f"--{flag}")
+    return GenerationRequest(
+        spec=spec,
+        values=values,
+        image=load_image(args.image) if args.image else None,
+        audio=load_audio(args.audio) if args.audio else None,
+        video_path=args.video,
+    )
+
+
+async def run_request(
+    request: GenerationRequest, *, services: Services | None = None, progress=None
+) -> tuple[GenerationOutcome, AvatarOutputs]:
+    """Run the pipeline exactly as the node does and decode the result."""
+    generation = Generation(request, services=services, sink=progress)
+    outcome = await generation.run()
+    outputs = await asyncio.to_thread(
+        materialize,
+        outcome.path,
+        request_id=outcome.request_id,
+        video_url=outcome.video_url,
+        want_frames=request.want_frames,
+    )
+    return outcome, outputs
+
+
+def summary(outcome: GenerationOutcome, outputs: AvatarOutputs, out: Path, started: float) -> dict:
+    info = outputs.info
+    return {
+        "request_id": outcome.request_id,
+        "endpoint": outcome.endpoint_id,
+        "path": str(out),
+        "video_url": outcome.video_url,
+        "frames": outputs.frame_count,
+        "fps": info.fps,
+        "width": info.width,
+        "height": info.height,
+        "video_seconds": round(info.duration_s, 3),
+        "has_audio": info.has_audio,
+        "estimated_cost_usd": outcome.plan.cost_usd if outcome.plan else None,
+        "reused": outcome.reused,
+        "warnings": list(outcome.warnings),
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def run(args) -> int:
+    started = time.monotonic()
+    request = build_request(args)
+    request.want_frames = False
+    progress = StderrStatus()
+    try:
+        outcome, outputs = asyncio.run(run_request(request, progress=progress))
+    finally:
+        progress.close()
+    out = args.out or Path(f"{outcome.request_id}.mp4")
+    shutil.copyfile(outcome.path, out)
+    for warning in outcome.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(json.dumps(summary(outcome, outputs, out, started)))
+    return 0
+

@@ -1,0 +1,63 @@
+"""`fal-avatar jobs` and `fal-avatar fetch`: what the journal holds, and recovering a paid result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from ..avatar.pricing import format_usd
+from ..pipeline.recover import fetch_result
+from ..store.journal import Journal
+from .progress import StderrStatus
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def list_jobs(args) -> int:
+    entries = Journal().entries(limit=args.limit)
+    if args.json:
+        print(json.dumps([e.to_json() for e in entries], indent=1))
+        return 0
+    if not entries:
+        print("The journal is empty: no fal request has been submitted from this machine yet.")
+        return 0
+    now = time.time()
+    rows = [("REQUEST ID", "ENDPOINT", "STATE", "AGE", "EST. COST", "LOCAL FILE")]
+    for e in entries:
+        local = e.local_path if e.local_path and Path(e.local_path).exists() else "-"
+        rows.append(
+            (
+                e.request_id or "(submitting)",
+                e.endpoint_id,
+                e.state,
+                _age(now - e.created_at),
+                format_usd(e.cost_estimate_usd),
+                local,
+            )
+        )
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + str(row[-1]))
+    return 0
+
+
+def fetch(args) -> int:
+    progress = StderrStatus()
+    try:
+        outcome = asyncio.run(fetch_result(args.endpoint, args.request_id, sink=progress))
+    finally:
+        progress.close()
+    out = args.out or Path(f"{outcome.request_id}.mp4")
+    shutil.copyfile(outcome.path, out)
+    print(f"saved {out} (stored copy: {outcome.path})", file=sys.stderr)
+    print(json.dumps({"request_id": outcome.request_id, "path": str(out), "video_url": outcome.video_url}))
+    return 0

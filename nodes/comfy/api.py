@@ -1,0 +1,47 @@
+"""The one place that imports ComfyUI. Everything else in the pack works without it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from comfy_api.latest import ComfyExtension, InputImpl, Types, io, ui  # noqa: F401  (re-exported)
+
+
+def prompt_server():
+    """ComfyUI's PromptServer instance, or ``None`` outside a running server."""
+    try:
+        from server import PromptServer
+    except ImportError:
+        return None
+    return getattr(PromptServer, "instance", None)
+
+
+def interrupted() -> bool:
+    """Whether the user pressed Cancel (reads ComfyUI's flag without clearing it)."""
+    import comfy.model_management
+
+    return bool(comfy.model_management.processing_interrupted())
+
+
+def interrupt_exception_type() -> type[BaseException]:
+    """The exception ComfyUI expects from a node that stopped because of Cancel."""
+    import comfy.model_management
+
+    return comfy.model_management.InterruptProcessingException
+
+
+def progress_bar(total: int, node_id: str | None):
+    import comfy.utils
+
+    return comfy.utils.ProgressBar(total, node_id=node_id)
+
+
+def temp_directory() -> Path:
+    import folder_paths
+
+    return Path(folder_paths.get_temp_directory())
+
+
+def supports_schema_field(name: str) -> bool:
+    """Whether this ComfyUI's ``io.Schema`` knows ``name`` (newer fields raise TypeError on old cores)."""
+    return name in getattr(io.Schema, "__dataclass_fields__", {})

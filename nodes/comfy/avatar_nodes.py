@@ -1,0 +1,158 @@
+"""The five ComfyUI nodes. The four generation nodes are one class built from four endpoint rows."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..avatar.endpoints import GENERATION_ENDPOINTS, EndpointSpec
+from ..avatar.plan import check_params
+from ..avatar.pricing import format_usd
+from ..errors import FalAvatarError, InputError, JobCancelledError
+from ..pipeline.generate import Generation, GenerationOutcome, run_cancellable
+from ..pipeline.graph import output_is_linked
+from ..pipeline.inputs import GenerationRequest
+from ..pipeline.outputs import materialize
+from ..pipeline.recover import fetch_result
+from . import api, schema
+from .conversions import node_output, video_to_path
+from .reporter import ComfyReporter
+
+io = api.io
+
+
+async def _deliver(reporter: ComfyReporter, run, *, want_frames: bool):
+    """Await ``run`` (giving a GenerationOutcome) with Cancel support, decode, build the outputs."""
+
+    def frames_progress(done: int, total: int) -> None:
+        if reporter.should_cancel():
+            raise JobCancelledError("Cancelled by the user while decoding frames.")
+        reporter.update("decoding", detail=f"frame {done}/{total}", progress=done / max(total, 1))
+
+    try:
+        outcome: GenerationOutcome = await run_cancellable(run, reporter.should_cancel)
+        for warning in outcome.warnings:
+            reporter.finish("generating", f"note: {warning}")
+        outputs = await asyncio.to_thread(
+            materialize,
+            outcome.path,
+            request_id=outcome.request_id,
+            video_url=outcome.video_url,
+            want_frames=want_frames,
+            on_frames=frames_progress,
+        )
+    except JobCancelledError:
+        reporter.finish("cancelled", "the fal job was cancelled; nothing more will be billed")
+        raise api.interrupt_exception_type()() from None
+    except FalAvatarError as exc:
+        reporter.finish("error", str(exc))
+        raise
+    info = outputs.info
+    cost = f" · est. {format_usd(outcome.plan.cost_usd)}" if outcome.plan else ""
+    frames_note = "" if want_frames else " · frames not decoded (output not connected)"
+    reused = " · reused, no new charge" if outcome.reused else ""
+    reporter.finish(
+        "done",
+        f"{outputs.frame_count} frames · {info.fps:g} fps · {info.width}×{info.height}{cost}{reused}{frames_note}",
+    )
+    return node_output(outputs)
+
+
+class AvatarGenerationNode(io.ComfyNode):
+    """Shared behaviour of the generation nodes; ``SPEC`` (an endpoint row) makes each one."""
+
+    SPEC: EndpointSpec
+
+    @classmethod
+    def define_schema(cls):
+        spec = cls.SPEC
+        extra = {}
+        if api.supports_schema_field("price_badge"):
+            extra["price_badge"] = schema.price_badge(spec)
+        if api.supports_schema_field("search_aliases"):
+            extra["search_aliases"] = list(spec.search_aliases)
+        return io.Schema(
+            node_id=spec.node_id,
+            display_name=spec.display_name,
+            category=schema.CATEGORY,
+            description=spec.description,
+            inputs=schema.inputs(spec),
+            outputs=schema.outputs(),
+            hidden=[io.Hidden.unique_id, io.Hidden.prompt],
+            is_output_node=True,
+            **extra,
+        )
+
+    @classmethod
+    def validate_inputs(cls, **kwargs) -> bool | str:
+        """Refuse bad widget values before the prompt starts (nothing is uploaded or paid)."""
+        names = {p.name for p in cls.SPEC.params}
+        values = {k: v for k, v in kwargs.items() if k in names and v is not None}
+        try:
+            check_params(cls.SPEC, values)
+        except InputError as exc:
+            return str(exc)
+        return True
+
+    @classmethod
+    async def execute(cls, **kwargs):
+        spec = cls.SPEC
+        node_id = cls.hidden.unique_id
+        video = kwargs.get("video")
+        request = GenerationRequest(
+            spec=spec,
+            values={p.name: kwargs[p.name] for p in spec.params if p.name in kwargs},
+            image=kwargs.get("image"),
+            audio=kwargs.get("audio"),
+            video_path=video_to_path(video) if video is not None else None,
+            frames=kwargs.get("frames"),
+            want_frames=output_is_linked(cls.hidden.prompt, node_id, schema.FRAMES_OUTPUT),
+        )
+        reporter = ComfyReporter(node_id)
+        generation = Generation(request, sink=reporter)
+        return await _deliver(reporter, generation.run(), want_frames=request.want_frames)
+
+
+def make_generation_node(spec: EndpointSpec) -> type[AvatarGenerationNode]:
+    return type(spec.node_id, (AvatarGenerationNode,), {"SPEC": spec, "__doc__": spec.description})
+
+
+class FalAvatarFetchResult(io.ComfyNode):
+    """Recover a finished request's result by id, without paying again."""
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="FalAvatarFetchResult",
+            display_name="fal Avatar: Fetch Result",
+            category=schema.CATEGORY,
+            description="Fetch the result of an earlier fal request (any of the avatar endpoints) by its "
+            "request id: from the local store, or from fal (kept about an hour). Costs nothing.",
+            inputs=[
+                io.String.Input("request_id", default="", tooltip="The request id shown by a generation node."),
+                io.Combo.Input(
+                    "endpoint",
+                    options=[s.endpoint_id for s in GENERATION_ENDPOINTS],
+                    default=GENERATION_ENDPOINTS[0].endpoint_id,
+                    tooltip="The endpoint the request was submitted to.",
+                ),
+            ],
+            outputs=schema.outputs(),
+            hidden=[io.Hidden.unique_id, io.Hidden.prompt],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def validate_inputs(cls, request_id=None, **kwargs) -> bool | str:
+        if request_id is not None and not str(request_id).strip():
+            return "request_id: is empty; paste the request id shown by the generation node"
+        return True
+
+    @classmethod
+    async def execute(cls, request_id: str, endpoint: str):
+        node_id = cls.hidden.unique_id
+        reporter = ComfyReporter(node_id)
+        want = output_is_linked(cls.hidden.prompt, node_id, schema.FRAMES_OUTPUT)
+        return await _deliver(reporter, fetch_result(endpoint, request_id, sink=reporter), want_frames=want)
+
+
+NODES = [make_generation_node(spec) for spec in GENERATION_ENDPOINTS] + [FalAvatarFetchResult]

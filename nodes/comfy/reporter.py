@@ -1,0 +1,63 @@
+"""Shows a run's status on the node: progress text, the pack's websocket event, and the progress bar."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from ..pipeline.status import RunStatus
+from . import api
+
+EVENT = "fal_avatar.status"
+MIN_INTERVAL_S = 0.25  # progress callbacks can fire far more often than a person can read
+
+
+class ComfyReporter:
+    """A status sink for one node execution. Thread-safe enough for decode-progress callbacks."""
+
+    def __init__(self, node_id: str | None) -> None:
+        self.node_id = node_id
+        self.server = api.prompt_server()
+        self.cancel_requested = False
+        self.last: RunStatus | None = None
+        self._sent_at = 0.0
+        self._bar = None
+
+    def __call__(self, status: RunStatus) -> None:
+        phase_changed = self.last is None or self.last.phase != status.phase
+        self.last = status
+        now = time.monotonic()
+        if phase_changed or now - self._sent_at >= MIN_INTERVAL_S:
+            self._sent_at = now
+            self._send(status)
+        if status.progress is not None:
+            self._progress(status.progress)
+
+    def update(self, phase: str, **fields) -> None:
+        """Change the current status outside the pipeline (decoding, final notes)."""
+        self(replace(self.last or RunStatus(phase=phase, endpoint=""), phase=phase, **fields))
+
+    def finish(self, phase: str, detail: str) -> None:
+        """Send a last status line (done, error, cancelled) whatever the throttle says."""
+        self.last = replace(self.last or RunStatus(phase=phase, endpoint=""), phase=phase, detail=detail, progress=None)
+        self._send(self.last)
+
+    def should_cancel(self) -> bool:
+        return self.cancel_requested or api.interrupted()
+
+    def _send(self, status: RunStatus) -> None:
+        if self.server is None or self.node_id is None:
+            return
+        sid = getattr(self.server, "client_id", None)
+        self.server.send_progress_text(status.text, self.node_id, sid)
+        self.server.send_sync(EVENT, {"node": str(self.node_id), **status.to_event()}, sid)
+
+    def _progress(self, fraction: float) -> None:
+        try:
+            if self._bar is None:
+                self._bar = api.progress_bar(1000, self.node_id)
+            self._bar.update_absolute(int(max(0.0, min(1.0, fraction)) * 1000), 1000)
+        except api.interrupt_exception_type():
+            # The progress hook raises (and clears) ComfyUI's interrupt flag: remember it, so the
+            # run is cancelled through our own path (which cancels the fal job).
+            self.cancel_requested = True

@@ -1,0 +1,68 @@
+"""Recover a finished (or still running) fal request by its id, without paying again.
+
+Used by `fal-avatar fetch` and the FalAvatarFetchResult node: the local copy if the journal has one,
+otherwise fal's stored result (kept about an hour after completion), downloaded into the media store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from ..avatar.endpoints import endpoint
+from ..errors import InputError
+from ..fal.models import QueueHandle
+from .follow import JobFollower, Services, result_video_url
+from .generate import GenerationOutcome
+from .status import RunStatus, StatusBoard
+
+
+async def fetch_result(
+    endpoint_id: str,
+    request_id: str,
+    *,
+    services: Services | None = None,
+    sink: Callable[[RunStatus], None] | None = None,
+) -> GenerationOutcome:
+    request_id = request_id.strip()
+    if not request_id:
+        raise InputError("is empty; paste the request id shown by the generation node", field="request_id")
+    try:
+        spec = endpoint(endpoint_id)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0]), field="endpoint") from None
+    services = services or Services()
+    board = StatusBoard(spec.endpoint_id, sink)
+    board.update("validating", request_id=request_id, detail="looking up the journal")
+    follower = JobFollower(services, board)
+    entry = await asyncio.to_thread(services.journal.get, request_id)
+    if entry is not None and entry.local_path:
+        path = await asyncio.to_thread(services.media.get, Path(entry.local_path).name)
+        if path is not None and entry.result:
+            board.update("cached", detail="local copy, no download")
+            return _outcome(spec.endpoint_id, request_id, path, entry.result)
+    if entry is not None and entry.handle:
+        handle = QueueHandle.from_dict(entry.handle)
+    else:
+        handle = QueueHandle.for_request(spec.endpoint_id, request_id, services.client.urls.queue)
+        await asyncio.to_thread(services.journal.adopt, spec.endpoint_id, handle.to_dict())
+    ticker = asyncio.ensure_future(board.tick_forever())
+    try:
+        result = entry.result if entry is not None and entry.result else await follower.result(handle)
+        path = await follower.download(handle, result)
+    finally:  # an interrupt only stops waiting: the job was submitted elsewhere and is not ours to cancel
+        ticker.cancel()
+    return _outcome(spec.endpoint_id, request_id, path, result)
+
+
+def _outcome(endpoint_id: str, request_id: str, path: Path, result: dict) -> GenerationOutcome:
+    return GenerationOutcome(
+        path=path,
+        request_id=request_id,
+        endpoint_id=endpoint_id,
+        video_url=result_video_url(result, request_id),
+        result=result,
+        plan=None,
+        reused=True,
+    )
