@@ -1,0 +1,78 @@
+"""Fault injection plans: HTTP-level faults per route and job-level faults for the next submitted jobs."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from .recorder import ROUTES
+
+INGRESS = {"ingress_502": 502, "ingress_503": 503, "ingress_504": 504}
+HTTP_FAULTS = {*INGRESS, "http_500", "rate_limit", "drop", "drop_before", "slow", "truncate", "forced_422", "locked"}
+_ROUTE_ONLY = {"slow": {"file_get"}, "truncate": {"file_get"}, "forced_422": {"submit"}}
+JOB_FAULTS = {"runner_error", "corrupt_video", "stuck_queue", "slow"}
+
+
+@dataclass
+class Fault:
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    remaining: int = 1
+
+
+class FaultPlan:
+    """FIFO of faults per route (and one FIFO for jobs); each fault applies ``times`` times, then is gone."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._http: dict[str, deque[Fault]] = defaultdict(deque)
+        self._jobs: deque[Fault] = deque()
+
+    def inject(self, route: str, fault: str, times: int, params: dict[str, Any]) -> None:
+        if route not in ROUTES:
+            raise ValueError(f"unknown route {route!r}; expected one of {', '.join(ROUTES)}")
+        if fault not in HTTP_FAULTS:
+            raise ValueError(f"unknown HTTP fault {fault!r}; expected one of {', '.join(sorted(HTTP_FAULTS))}")
+        allowed = _ROUTE_ONLY.get(fault)
+        if allowed and route not in allowed:
+            raise ValueError(f"fault {fault!r} only applies to route(s) {', '.join(sorted(allowed))}")
+        _check_times(times)
+        with self._lock:
+            self._http[route].append(Fault(fault, dict(params), times))
+
+    def inject_job(self, fault: str, times: int, params: dict[str, Any]) -> None:
+        if fault not in JOB_FAULTS:
+            raise ValueError(f"unknown job fault {fault!r}; expected one of {', '.join(sorted(JOB_FAULTS))}")
+        _check_times(times)
+        with self._lock:
+            self._jobs.append(Fault(fault, dict(params), times))
+
+    def take(self, route: str) -> Fault | None:
+        with self._lock:
+            return _pop(self._http.get(route))
+
+    def take_job(self) -> Fault | None:
+        with self._lock:
+            return _pop(self._jobs)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._http.clear()
+            self._jobs.clear()
+
+
+def _check_times(times: int) -> None:
+    if times < 1:
+        raise ValueError("times must be >= 1")
+
+
+def _pop(queue: deque[Fault] | None) -> Fault | None:
+    if not queue:
+        return None
+    head = queue[0]
+    head.remaining -= 1
+    if head.remaining <= 0:
+        queue.popleft()
+    return Fault(head.name, head.params, 1)

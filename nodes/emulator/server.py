@@ -1,0 +1,140 @@
+"""FalEmulator: a loopback fal.ai (queue + REST storage + CDN on one port) for tests and offline demos."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .api import Api
+from .faults import FaultPlan
+from .handler import EmulatorHTTPServer
+from .jobs import Job, JobQueue
+from .recorder import RecordedRequest, RequestLog
+from .schemas import build_schemas
+from .storage import FileStore, StoredFile
+
+
+class FalEmulator:
+    """Real HTTP server on ``host:port`` (0 = random) speaking fal's queue, storage and CDN protocols.
+
+    ``processing_time`` is the minimum time a job spends IN_PROGRESS, ``queue_delay`` the time it spends
+    IN_QUEUE, ``log_lines`` how many "Generating frames i/N" log lines a successful job emits.
+    """
+
+    def __init__(
+        self,
+        key: str = "id:secret",
+        *,
+        processing_time: float = 0.3,
+        queue_delay: float = 0.0,
+        log_lines: int = 3,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        v2v_num_frames_range: tuple[int, int] = (41, 721),
+        sse_ping_interval: float = 15.0,
+    ):
+        self.key = key
+        self.host, self.port = host, port
+        self.sse_ping_interval = sse_ping_interval
+        self.locked = False
+        self._files = FileStore()
+        self._faults = FaultPlan()
+        self._log = RequestLog()
+        self._jobs = JobQueue(
+            files=self._files,
+            schemas=build_schemas(tuple(v2v_num_frames_range)),
+            processing_time=processing_time,
+            queue_delay=queue_delay,
+            log_lines=log_lines,
+            resolve_local=self._resolve_local,
+        )
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._base_url = ""
+
+    def __repr__(self) -> str:  # never show the key
+        return f"FalEmulator(base_url={self._base_url or None!r})"
+
+    # lifecycle ----------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("FalEmulator already started")
+        api = Api(self, self._jobs, self._files, self._faults)
+        self._server = EmulatorHTTPServer((self.host, self.port), api, self._faults, self._log, self._jobs)
+        host, port = self._server.server_address[:2]
+        self._base_url = f"http://{host}:{port}"
+        self._files.base_url = self._base_url
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="fal-emulator-http", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._jobs.stop()
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FalEmulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (serves queue, REST and CDN routes alike)."""
+        if not self._base_url:
+            raise RuntimeError("FalEmulator is not started; call start() or use it as a context manager")
+        return self._base_url
+
+    # request log ----------------------------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self._log.snapshot()
+
+    def count(self, route: str) -> int:
+        return sum(1 for r in self._log.snapshot() if r.route == route)
+
+    def routes(self) -> list[str]:
+        return [r.route for r in self._log.snapshot()]
+
+    def clear_log(self) -> None:
+        self._log.clear()
+
+    # faults ---------------------------------------------------------------------------------------------------
+    def inject(self, route: str, fault: str, *, times: int = 1, **params: Any) -> None:
+        """Make the next ``times`` requests on ``route`` fail with ``fault`` (see faults.HTTP_FAULTS)."""
+        self._faults.inject(route, fault, times, params)
+
+    def inject_job(self, fault: str, *, times: int = 1, **params: Any) -> None:
+        """Apply ``fault`` to the next ``times`` submitted jobs (see faults.JOB_FAULTS)."""
+        self._faults.inject_job(fault, times, params)
+
+    def clear_faults(self) -> None:
+        """Drop every pending HTTP and job fault."""
+        self._faults.clear()
+
+    # state ------------------------------------------------------------------------------------------------------
+    @property
+    def jobs(self) -> dict[str, Job]:
+        return dict(self._jobs.jobs)
+
+    @property
+    def files(self) -> dict[str, StoredFile]:
+        return self._files.snapshot()
+
+    def _resolve_local(self, url: str) -> bytes | None:
+        """Bytes of one of our own file URLs; None if the URL is not ours; KeyError if no such file."""
+        if not self._base_url or not url.startswith(self._base_url + "/"):
+            return None
+        path = url[len(self._base_url) :].split("?", 1)[0].split("#", 1)[0]
+        stored = self._files.get(path)
+        if stored is None:
+            raise KeyError(path)
+        return stored.data
