@@ -1,0 +1,116 @@
+"""Set-up and entry points that work on a fresh machine with only Python 3 and the package registries.
+
+    python3 scripts/dev.py demo [--live]   # venv + runtime deps, then `fal-avatar demo`
+    python3 scripts/dev.py test [pytest args]   # venv + test deps, then ruff, pytest and the web tests
+
+Everything goes into ./.venv. torch is installed only when it is missing (CPU build preferred) and an
+existing torch is never upgraded or replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def say(message: str) -> None:
+    print(f"[dev] {message}", file=sys.stderr, flush=True)
+
+
+def run(*cmd, check: bool = True, **kw) -> int:
+    return subprocess.run([str(c) for c in cmd], check=check, **kw).returncode
+
+
+def pip(*args, check: bool = True, **kw) -> int:
+    return run(PY, "-m", "pip", "--disable-pip-version-check", "-q", *args, check=check, **kw)
+
+
+def has_torch() -> bool:
+    return run(PY, "-c", "import torch", check=False, stderr=subprocess.DEVNULL) == 0
+
+
+def ensure_torch() -> None:
+    """Install torch only if it is missing: the CPU build from PyTorch's index, else a locally provided
+    wheel (pip's find-links), else the default index. Never touches an installed torch."""
+    if has_torch():
+        return
+    say("torch is missing: installing the CPU build (once)")
+    attempts = (
+        ("PyTorch CPU index", ("--isolated", "--retries", "0", "--timeout", "15", "--index-url", TORCH_CPU_INDEX)),
+        ("local wheel", ("--no-index", "--no-deps")),
+        ("default index", ()),
+    )
+    for label, extra in attempts:
+        if pip("install", *extra, "torch", check=False) == 0:
+            pip("install", "torch")  # fills in torch's own dependencies; torch itself stays as installed
+            say(f"torch installed from the {label}")
+            return
+    sys.exit("[dev] could not install torch; install it into .venv by hand and run again")
+
+
+def ensure_env(extra: str) -> None:
+    """Create .venv and install the project (``extra`` = "" or "test"), skipping work already done."""
+    if not PY.exists():
+        say(f"creating {VENV}")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    ensure_torch()
+    spec = f".[{extra}]" if extra else "."
+    stamp = VENV / f".installed-{extra or 'runtime'}"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    say(f"installing comfyui-fal-avatar{'[' + extra + ']' if extra else ''} into .venv")
+    torch_version = subprocess.run(
+        [str(PY), "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    constraints = VENV / "constraints.txt"
+    constraints.write_text(f"torch=={torch_version}\n")  # never upgrade the installed torch
+    pip("install", "-c", constraints, "-e", spec, cwd=ROOT)
+    stamp.write_text(digest)
+
+
+def cmd_test(args: list[str]) -> int:
+    ensure_env("test")
+    say("ruff (Comfy Registry rules S102, S307, E702 as errors, then the project's lint set)")
+    run(BIN / "ruff", "check", "--select", "S102,S307,E702", ".", cwd=ROOT)
+    run(BIN / "ruff", "check", ".", cwd=ROOT)
+    node = shutil.which("node")
+    if node:
+        say("web tests (node --test)")
+        web_tests = sorted(str(p) for p in (ROOT / "tests" / "web").glob("*.test.mjs"))
+        run(node, "--test", *web_tests, cwd=ROOT)
+    else:
+        say("node is not installed: the web extension's logic tests are skipped")
+    say("pytest")
+    return run(PY, "-m", "pytest", *args, cwd=ROOT, check=False)
+
+
+def cmd_demo(args: list[str]) -> int:
+    ensure_env("")
+    return run(BIN / "fal-avatar", "demo", *args, check=False)
+
+
+def main() -> int:
+    commands = {"test": cmd_test, "demo": cmd_demo}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        return 2
+    try:
+        return commands[sys.argv[1]](sys.argv[2:])
+    except subprocess.CalledProcessError as exc:
+        return exc.returncode or 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
