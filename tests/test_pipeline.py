@@ -1,0 +1,137 @@
+"""The pipeline end to end against the emulator: plan → upload → submit → wait → download, and the
+money rules: identical runs reuse, uploads are de-duplicated, Cancel cancels, a re-run after Cancel
+submits anew, validation happens before any request."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from comfyui_fal_avatar.nodes.avatar import endpoints as ep
+from comfyui_fal_avatar.nodes.errors import FalServerError, InputError, JobCancelledError
+from comfyui_fal_avatar.nodes.pipeline.follow import Services
+from comfyui_fal_avatar.nodes.pipeline.generate import Generation, run_cancellable
+from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
+from comfyui_fal_avatar.nodes.pipeline.outputs import materialize
+from comfyui_fal_avatar.nodes.store.journal import Journal
+
+
+def portrait(h: int = 96, w: int = 96) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([x / w, y / h, np.full_like(x, 0.5)], axis=-1)
+    return img[None]
+
+
+def speech(seconds: float = 2.0, rate: int = 16000) -> dict:
+    t = np.arange(int(seconds * rate), dtype=np.float32) / rate
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)
+    wave = 0.4 * envelope * np.sin(2 * np.pi * 220 * t)
+    return {"waveform": wave[None, None, :].astype(np.float32), "sample_rate": rate}
+
+
+def request(**values) -> GenerationRequest:
+    return GenerationRequest(
+        spec=ep.INFINITALK_IMAGE, values={"num_frames": 41, **values}, image=portrait(), audio=speech()
+    )
+
+
+def run(req: GenerationRequest, should_cancel=None, statuses=None):
+    async def go():
+        sink = statuses.append if statuses is not None else None
+        return await run_cancellable(Generation(req, services=Services(), sink=sink).run(), should_cancel)
+
+    return asyncio.run(go())
+
+
+def test_generation_end_to_end_then_identical_rerun_is_free(fal_env):
+    statuses = []
+    first = run(request(), statuses=statuses)
+    assert first.path.is_file() and not first.reused
+    assert fal_env.count("submit") == 1
+    uploads = fal_env.count("cdn_upload")
+    assert uploads == 2
+    phases = [s.phase for s in statuses]
+    for phase in ("validating", "uploading", "submitting", "downloading"):
+        assert phase in phases
+    assert statuses[-1].request_id == first.request_id
+    assert statuses[-1].cost_usd == pytest.approx(41 / 25 * 0.20)
+
+    entry = Journal().get(first.request_id)
+    assert entry.state == "downloaded" and entry.result["video"]["url"] == first.video_url
+
+    outputs = materialize(first.path, request_id=first.request_id, video_url=first.video_url, want_frames=True)
+    assert tuple(outputs.frames.shape) == (41, 640, 640, 3)
+    assert outputs.fps == 25.0 and outputs.audio is not None
+
+    fal_env.clear_log()
+    second = run(request())
+    assert second.reused and second.request_id == first.request_id
+    assert fal_env.routes() == []  # no upload, no submit, not even a status call
+
+
+def test_new_seed_pays_again_but_reuses_uploads(fal_env):
+    run(request(seed=1))
+    fal_env.clear_log()
+    other = run(request(seed=2))
+    assert not other.reused
+    assert fal_env.count("submit") == 1
+    assert fal_env.count("cdn_upload") == 0  # both inputs were already on fal
+
+
+def test_expired_upload_is_uploaded_again(fal_env):
+    run(request(seed=1))
+    for path in list(fal_env.files):
+        del fal_env.files[path]  # fal's CDN forgot our inputs
+    fal_env.clear_log()
+    run(request(seed=3))
+    assert fal_env.count("cdn_upload") == 2 and fal_env.count("submit") == 1
+
+
+def test_validation_happens_before_any_request(fal_env):
+    with pytest.raises(InputError, match="num_frames"):
+        run(request(num_frames=42))
+    with pytest.raises(InputError, match="audio"):
+        run(GenerationRequest(spec=ep.INFINITALK_IMAGE, values={}, image=portrait(), audio=speech(0.2)))
+    with pytest.raises(InputError, match="image"):
+        run(GenerationRequest(spec=ep.INFINITALK_IMAGE, values={}, image=None, audio=speech()))
+    assert fal_env.requests == []
+
+
+def test_cancel_while_queued_cancels_remote_job_and_rerun_submits_anew(fal_env):
+    fal_env.inject_job("stuck_queue")
+    statuses = []
+
+    def queued() -> bool:
+        return any(s.phase == "queued" and s.request_id for s in statuses)
+
+    with pytest.raises(JobCancelledError):
+        run(request(), should_cancel=queued, statuses=statuses)
+    assert fal_env.count("cancel") == 1
+    request_id = next(s.request_id for s in statuses if s.request_id)
+    assert Journal().get(request_id).state == "cancelled"
+    assert fal_env.jobs[request_id].cancelled
+
+    fal_env.clear_log()
+    again = run(request())
+    assert fal_env.count("submit") == 1 and again.request_id != request_id
+
+
+def test_cancel_while_generating(fal_env):
+    fal_env.inject_job("slow", processing_time=30)
+    statuses = []
+    with pytest.raises(JobCancelledError):
+        run(request(), should_cancel=lambda: any(s.phase == "generating" for s in statuses), statuses=statuses)
+    assert fal_env.count("cancel") == 1
+
+
+def test_runner_error_is_a_typed_failure_and_journaled(fal_env):
+    fal_env.inject_job("runner_error", error_type="runner_disconnected", status=503)
+    with pytest.raises(FalServerError) as info:
+        run(request())
+    assert info.value.error_type == "runner_disconnected"
+    assert Journal().get(info.value.request_id).state == "failed"
+    fal_env.clear_log()
+    run(request())  # a failed job is not reused: fal did not bill it, the user gets a fresh try
+    assert fal_env.count("submit") == 1
