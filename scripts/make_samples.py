@@ -2,6 +2,7 @@
 
 - sample_portrait.png: a portrait drawn with Pillow.
 - sample_speech.wav: speech synthesised offline with espeak-ng (Debian package `espeak-ng`), 16 kHz mono.
+- sample_video.mp4: 3 s of the portrait with a slow zoom (H.264, 25 fps), the source for dubbing.
 
 Run: python scripts/make_samples.py   (needs Pillow, and espeak-ng on PATH for the speech)
 """
@@ -58,9 +59,28 @@ def make_speech(out: Path) -> None:
     raw.unlink()
 
 
+def make_video(portrait: Image.Image, out: Path, *, seconds: float = 3.0, size: int = 320) -> None:
+    import av
+
+    frames = int(seconds * 25)
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("libx264", rate=25, options={"crf": "23", "preset": "veryslow"})
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            zoom = 1.0 + 0.08 * i / frames  # a slow push-in, so the clip is not a still
+            crop = portrait.width / zoom
+            box = ((portrait.width - crop) / 2, (portrait.height - crop) / 2)
+            img = portrait.resize((size, size), Image.LANCZOS, box=(*box, box[0] + crop, box[1] + crop))
+            container.mux(stream.encode(av.VideoFrame.from_image(img)))
+        container.mux(stream.encode(None))
+
+
 if __name__ == "__main__":
     ASSETS.mkdir(parents=True, exist_ok=True)
-    draw_portrait().save(ASSETS / "sample_portrait.png", optimize=True)
+    portrait = draw_portrait()
+    portrait.save(ASSETS / "sample_portrait.png", optimize=True)
+    make_video(portrait, ASSETS / "sample_video.mp4")
     make_speech(ASSETS / "sample_speech.wav")
     for f in sorted(ASSETS.iterdir()):
         print(f"{f.name}: {f.stat().st_size} bytes")

@@ -42,6 +42,12 @@ def temp_directory() -> Path:
     return Path(folder_paths.get_temp_directory())
 
 
+def input_directory() -> Path:
+    import folder_paths
+
+    return Path(folder_paths.get_input_directory())
+
+
 def supports_schema_field(name: str) -> bool:
     """Whether this ComfyUI's ``io.Schema`` knows ``name`` (newer fields raise TypeError on old cores)."""
     return name in getattr(io.Schema, "__dataclass_fields__", {})

@@ -13,3 +13,7 @@ def get_temp_directory() -> str:
 
 def get_user_directory() -> str:
     return os.path.join(_root(), "user")
+
+
+def get_input_directory() -> str:
+    return os.path.join(_root(), "input")

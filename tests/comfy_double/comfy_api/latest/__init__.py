@@ -9,6 +9,8 @@ from pathlib import Path
 from . import _io as io
 from . import _ui as ui
 
+__all__ = ["ComfyExtension", "InputImpl", "Types", "io", "ui"]
+
 
 class ComfyExtension(ABC):
     async def on_load(self) -> None:

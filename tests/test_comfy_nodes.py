@@ -1,0 +1,202 @@
+"""The ComfyUI node layer through the comfy_api TEST DOUBLE (tests/comfy_double), against the emulator.
+
+Checks what a ComfyUI user sees: the five nodes and their widgets, outputs with the right types and
+shapes, validation before any request, live status lines, and Cancel reaching fal's cancel route.
+The same layer is checked against a real ComfyUI in tests/comfyui/ when COMFYUI_PATH is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from comfyui_fal_avatar.nodes.store.journal import Journal
+
+DOUBLE = Path(__file__).parent / "comfy_double"
+DOUBLE_MODULES = ("comfy_api", "comfy", "server", "folder_paths")
+GEN_NODES = ("FalInfiniTalkImageToVideo", "FalInfiniTalkTextToVideo", "FalInfiniTalkVideoToVideo", "FalStableAvatar")
+
+
+def _purge() -> None:
+    for name in list(sys.modules):
+        if name.split(".")[0] in DOUBLE_MODULES or name.startswith("comfyui_fal_avatar.nodes.comfy"):
+            del sys.modules[name]
+
+
+@pytest.fixture
+def comfy(monkeypatch, tmp_path):
+    """The pack's ComfyUI layer loaded on top of the test double; yields (nodes by id, server, mm)."""
+    _purge()
+    monkeypatch.syspath_prepend(str(DOUBLE))
+    monkeypatch.setenv("COMFY_DOUBLE_ROOT", str(tmp_path / "comfy"))
+    server = importlib.import_module("server").PromptServer()
+    extension = importlib.import_module("comfyui_fal_avatar.nodes.comfy.extension")
+    mm = importlib.import_module("comfy.model_management")
+    ext = asyncio.run(extension.comfy_entrypoint())
+    asyncio.run(ext.on_load())
+    nodes = {cls.define_schema().node_id: cls for cls in asyncio.run(ext.get_node_list())}
+    yield nodes, server, mm
+    mm.interrupt_current_processing(False)
+    _purge()
+
+
+def image(h=80, w=120) -> torch.Tensor:
+    y, x = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    return torch.stack([x, y, torch.full_like(x, 0.4)], dim=-1)[None]
+
+
+def audio(seconds=1.7, rate=16000) -> dict:
+    t = torch.arange(int(seconds * rate)) / rate
+    wave = 0.3 * torch.sin(2 * torch.pi * 200 * t) * (0.6 + 0.4 * torch.sin(2 * torch.pi * 4 * t))
+    return {"waveform": wave[None, None, :], "sample_rate": rate}
+
+
+def prompt_linking_frames(node_id: str) -> dict:
+    return {node_id: {"class_type": "X", "inputs": {}}, "9": {"class_type": "PreviewImage", "inputs": {"images": [node_id, 1]}}}
+
+
+def execute(node_cls, node_id="5", prompt=None, **inputs):
+    clone = node_cls.with_hidden(unique_id=node_id, prompt=prompt if prompt is not None else {})
+    return asyncio.run(clone.execute(**inputs))
+
+
+def test_five_nodes_with_fixed_ids_tooltips_and_outputs(comfy):
+    nodes, server, _ = comfy
+    assert sorted(nodes) == sorted([*GEN_NODES, "FalAvatarFetchResult"])
+    for node_id in GEN_NODES:
+        schema = nodes[node_id].define_schema()
+        assert schema.category == "fal/avatar" and schema.is_output_node
+        assert [o.id for o in schema.outputs] == [
+            "video", "frames", "audio", "fps", "frame_count", "video_url", "request_id"
+        ]
+        widgets = [i for i in schema.inputs if hasattr(i, "default")]
+        assert widgets and all(i.tooltip for i in schema.inputs)
+        seed = next(i for i in schema.inputs if i.id == "seed")
+        assert seed.control_after_generate.value == "fixed"
+        assert "widgets.num_frames" in schema.price_badge.expr or node_id == "FalStableAvatar"
+    prompt = next(i for i in nodes["FalInfiniTalkImageToVideo"].define_schema().inputs if i.id == "prompt")
+    assert prompt.multiline and prompt.default
+    routes = {(m, p) for m, p, _ in server.routes}
+    assert ("POST", "/fal_avatar/key") in routes and ("GET", "/fal_avatar/endpoints") in routes
+
+
+def test_validate_inputs_refuses_bad_widgets_before_the_prompt_runs(comfy):
+    nodes, _, _ = comfy
+    node = nodes["FalInfiniTalkImageToVideo"]
+    assert node.validate_inputs(num_frames=145, resolution="480p", image=None) is True
+    assert "num_frames" in node.validate_inputs(num_frames=146)
+    assert "resolution" in node.validate_inputs(resolution="4k")
+    assert "text_input" in nodes["FalInfiniTalkTextToVideo"].validate_inputs(text_input="  ")
+    assert "request_id" in nodes["FalAvatarFetchResult"].validate_inputs(request_id=" ")
+
+
+def test_image_audio_node_end_to_end_without_frames(comfy, fal_env):
+    nodes, server, _ = comfy
+    out = execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(), prompt="talk",
+                  num_frames=0, resolution="480p", acceleration="regular", seed=7)
+    video, frames, aud, fps, count, url, request_id = out.args
+    assert fps == 25.0 and count == 45  # 1.7 s of audio → 43 frames → 4n+1 = 45
+    assert tuple(frames.shape) == (0, 448, 896, 3)  # not linked: empty but valid, nothing decoded
+    assert aud["waveform"].ndim == 3 and aud["sample_rate"] > 0 and aud["waveform"].shape[-1] > 0
+    assert url.startswith(fal_env.base_url) and request_id
+    assert Path(video.get_stream_source()).is_file()
+    assert out.ui.as_dict()["animated"] == (True,)
+    texts = [t for node, t in server.texts if node == "5"]
+    assert any(t.startswith("Uploading") for t in texts)
+    assert any("Done" in t and "frames not decoded" in t for t in texts)
+    events = [e for name, e in server.events if name == "fal_avatar.status"]
+    assert events[-1]["request_id"] == request_id and events[-1]["node"] == "5"
+
+
+def test_frames_decoded_when_linked_and_all_generation_nodes_work(comfy, fal_env, tmp_path):
+    nodes, _, _ = comfy
+    linked = prompt_linking_frames("7")
+    common = {"prompt": "talk", "num_frames": 41, "resolution": "480p", "acceleration": "high", "seed": 1}
+
+    out = execute(nodes["FalInfiniTalkImageToVideo"], "7", linked, image=image(), audio=audio(), **common)
+    assert tuple(out.args[1].shape) == (41, 448, 896, 3) and out.args[1].dtype == torch.float32
+
+    out = execute(nodes["FalInfiniTalkTextToVideo"], "7", linked, image=image(64, 64), text_input="Hi there!",
+                  voice="Aria", **common)
+    assert tuple(out.args[1].shape) == (41, 640, 640, 3) and out.args[2]["waveform"].shape[-1] > 0
+
+    frames = image(64, 96).repeat(50, 1, 1, 1)
+    out = execute(nodes["FalInfiniTalkVideoToVideo"], "7", linked, frames=frames, fps=25.0, audio=audio(), **common)
+    assert out.args[4] == 41 and out.args[3] == 25.0
+
+    out = execute(nodes["FalStableAvatar"], "7", linked, image=image(64, 64), audio=audio(2.0), prompt="talk",
+                  aspect_ratio="1:1", guidance_scale=5.0, audio_guidance_scale=4.0, num_inference_steps=30,
+                  perturbation=0.1, seed=-1)
+    assert tuple(out.args[1].shape)[1:] == (512, 512, 3) and out.args[3] == 25.0
+    assert "seed" not in fal_env.jobs[out.args[6]].arguments
+
+
+def test_validation_error_reaches_no_server(comfy, fal_env):
+    nodes, _, _ = comfy
+    from comfyui_fal_avatar.nodes.errors import InputError
+
+    with pytest.raises(InputError, match="audio"):
+        execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(0.3), prompt="talk", num_frames=0,
+                resolution="480p", acceleration="regular", seed=1)
+    with pytest.raises(InputError, match="image"):
+        execute(nodes["FalInfiniTalkImageToVideo"], image=torch.zeros((1, 0, 0, 3)), audio=audio(), prompt="talk",
+                num_frames=0, resolution="480p", acceleration="regular", seed=1)
+    assert fal_env.requests == []
+
+
+@pytest.mark.parametrize(("fault", "phase_text"), [("stuck_queue", "Queued"), ("slow", "Generating")])
+def test_cancel_reaches_fal_cancel_route(comfy, fal_env, fault, phase_text):
+    nodes, server, mm = comfy
+    fal_env.inject_job(fault, processing_time=30)
+
+    def press_cancel_when_phase_seen():
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if any(t.startswith(phase_text) for _, t in server.texts):
+                mm.interrupt_current_processing(True)
+                return
+            time.sleep(0.05)
+
+    presser = threading.Thread(target=press_cancel_when_phase_seen)
+    presser.start()
+    started = time.monotonic()
+    with pytest.raises(mm.InterruptProcessingException):
+        execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(), prompt="talk", num_frames=41,
+                resolution="480p", acceleration="regular", seed=3)
+    presser.join()
+    assert time.monotonic() - started < 20
+    assert fal_env.count("cancel") == 1
+    assert any(t.startswith("Cancelled") for _, t in server.texts)
+    (entry,) = Journal().entries()
+    assert entry.state == "cancelled"
+
+
+def test_fetch_result_node_recovers_for_free(comfy, fal_env):
+    nodes, _, _ = comfy
+    out = execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(), prompt="talk", num_frames=41,
+                  resolution="480p", acceleration="regular", seed=5)
+    request_id = out.args[6]
+    fal_env.clear_log()
+    fetched = execute(nodes["FalAvatarFetchResult"], "8", prompt_linking_frames("8"), request_id=request_id,
+                      endpoint="fal-ai/infinitalk")
+    assert fetched.args[6] == request_id and tuple(fetched.args[1].shape)[0] == 41
+    assert fal_env.count("submit") == 0
+
+
+def test_fetch_result_node_by_id_unknown_to_the_journal(comfy, fal_env, monkeypatch, tmp_path):
+    nodes, _, _ = comfy
+    out = execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(), prompt="talk", num_frames=41,
+                  resolution="480p", acceleration="regular", seed=6)
+    monkeypatch.setenv("FAL_AVATAR_HOME", str(tmp_path / "other-machine"))  # a journal that never saw it
+    fal_env.clear_log()
+    fetched = execute(nodes["FalAvatarFetchResult"], "8", request_id=out.args[6], endpoint="fal-ai/infinitalk")
+    assert fetched.args[4] == 41 and fal_env.count("submit") == 0 and fal_env.count("result") == 1
+    assert np.isclose(fetched.args[3], 25.0)
