@@ -1,0 +1,177 @@
+"""Result media kept on disk (``data_dir()/media``), so a repeated request costs nothing, not even a download.
+
+Files are named by the caller (request key or request id, e.g. ``<request_key>.mp4``), moved in
+atomically, private (dir 0700, files 0600) and evicted least-recently-used first once the total exceeds
+the cap (``FAL_AVATAR_CACHE_GB``, default 5 GB; a cap of 0 keeps only the file just put). Last use is
+kept in the database, not in atime (often disabled). A journal entry whose file was evicted or deleted
+by hand simply has no local file any more: the caller downloads the result again if fal still has it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from ..settings import media_cache_cap_bytes
+from .datadir import FILE_MODE, data_dir, ensure_private_dir
+from .db import Database
+
+MEDIA_DIR_NAME = "media"
+STALE_TEMP_S = 3600.0  # a temp file untouched for this long was left by a crashed process
+TEMP_SUFFIX = ".tmp"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+class MediaStore:
+    """LRU store of result files under ``root`` with last-use times in the pack's database."""
+
+    def __init__(
+        self, root: Path | None = None, cap_bytes: int | None = None, *, db_path: Path | None = None
+    ):
+        self.root = Path(root) if root is not None else data_dir() / MEDIA_DIR_NAME
+        self.cap_bytes = media_cache_cap_bytes() if cap_bytes is None else int(cap_bytes)
+        self._db = Database(db_path)
+
+    def path_for(self, name: str) -> Path:
+        """Where ``name`` lives (whether or not it is stored)."""
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"bad media name {name!r}: use letters, digits, '.', '_' and '-' only")
+        return self.root / name
+
+    def staging_path(self, name: str) -> Path:
+        """A fresh temp path inside the store to download ``name`` into (so ``put`` is a rename).
+
+        Left behind by a crash, it is removed by a later ``evict`` once an hour old.
+        """
+        self.path_for(name)
+        ensure_private_dir(self.root)
+        return self.root / f".{name}.{os.getpid()}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
+
+    def put(self, name: str, src: Path) -> Path:
+        """Move ``src`` in as ``name`` (copy + delete across filesystems), atomically; then evict others."""
+        dest = self.path_for(name)
+        tmp = self.staging_path(name)
+        moved = _move_or_copy(Path(src), tmp)
+        try:
+            os.utime(tmp)  # a fresh mtime: another process's evict() must not take it for a stale temp
+            os.chmod(tmp, FILE_MODE)
+            _fsync(tmp)
+            size = tmp.stat().st_size
+            with self._db.write() as conn:  # under the write lock: no evict() between rename and row
+                os.replace(tmp, dest)
+                conn.execute(
+                    "INSERT OR REPLACE INTO media (name, size, last_used) VALUES (?, ?, ?)",
+                    (name, size, time.time()),
+                )
+        except BaseException:
+            if tmp.exists():
+                if moved:
+                    os.replace(tmp, src)  # hand the (paid-for) file back rather than lose it
+                else:
+                    tmp.unlink()
+            raise
+        _fsync_dir(self.root)
+        if not moved:
+            Path(src).unlink(missing_ok=True)
+        self.evict(keep=name)
+        return dest
+
+    def get(self, name: str) -> Path | None:
+        """The stored file (marked as just used), or ``None`` if it was never stored, evicted or deleted."""
+        path = self.path_for(name)
+        with self._db.write() as conn:  # serialised with evict(): a file returned here is not being removed
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                conn.execute("DELETE FROM media WHERE name = ?", (name,))
+                return None
+            conn.execute(
+                "INSERT OR REPLACE INTO media (name, size, last_used) VALUES (?, ?, ?)",
+                (name, size, time.time()),
+            )
+        return path
+
+    def evict(self, keep: str | None = None) -> list[str]:
+        """Delete least-recently-used files (never ``keep``) until the total is within the cap.
+
+        Files without a database row (copied in by hand) count with their mtime; rows whose file is gone
+        are dropped. Returns the names removed.
+        """
+        with self._db.write() as conn:
+            files = self._scan()
+            used = {
+                row["name"]: row["last_used"] for row in conn.execute("SELECT name, last_used FROM media")
+            }
+            total = sum(size for size, _ in files.values())
+            removed = []
+            for name in sorted(files, key=lambda n: (used.get(n, files[n][1]), n)):
+                if total <= max(self.cap_bytes, 0):
+                    break
+                if name == keep:
+                    continue
+                (self.root / name).unlink(missing_ok=True)
+                total -= files[name][0]
+                removed.append(name)
+            gone = removed + [name for name in used if name not in files]
+            conn.executemany("DELETE FROM media WHERE name = ?", [(name,) for name in gone])
+        return removed
+
+    def _scan(self) -> dict[str, tuple[int, float]]:
+        """name → (size, mtime) of the stored files; also removes temp files left by crashed puts."""
+        files: dict[str, tuple[int, float]] = {}
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return files
+        now = time.time()
+        for entry in entries:
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                stat = entry.stat(follow_symlinks=False)
+                if entry.name.startswith("."):
+                    if entry.name.endswith(TEMP_SUFFIX) and now - stat.st_mtime > STALE_TEMP_S:
+                        os.unlink(entry.path)
+                    continue
+            except FileNotFoundError:
+                continue
+            files[entry.name] = (stat.st_size, stat.st_mtime)
+        return files
+
+
+def _move_or_copy(src: Path, dest: Path) -> bool:
+    """Rename ``src`` to ``dest``; across filesystems copy it into a new 0600 file. Returns whether it moved."""
+    try:
+        os.rename(src, dest)
+        return True
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out, 1 << 20)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    return False
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name == "nt":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
