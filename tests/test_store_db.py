@@ -1,0 +1,104 @@
+"""The SQLite file: WAL, schema version, private permissions whatever the umask, clear errors."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+
+import pytest
+
+from comfyui_fal_avatar.nodes.errors import ConfigError
+from comfyui_fal_avatar.nodes.store.datadir import data_dir
+from comfyui_fal_avatar.nodes.store.db import SCHEMA_VERSION, Database
+from comfyui_fal_avatar.nodes.store.journal import Journal
+from comfyui_fal_avatar.nodes.store.media_store import MediaStore
+from comfyui_fal_avatar.nodes.store.upload_cache import UploadCache
+
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture(params=[0o000, 0o277], ids=["umask-000", "umask-277"])
+def odd_umask(request):
+    """The most permissive umask, and one that would strip the owner's write bit: modes are set explicitly."""
+    old = os.umask(request.param)
+    yield
+    os.umask(old)
+
+
+def test_schema_version_and_wal():
+    with Database().read() as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"journal", "uploads", "media"} <= tables
+
+
+def test_an_older_schema_is_migrated_in_place():
+    path = data_dir() / "fal-avatar.sqlite3"
+    sqlite3.connect(path).close()  # an empty version-0 database
+    Journal().begin("k" * 64, "fal-ai/infinitalk")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_newer_schema_is_refused_with_advice():
+    path = data_dir() / "fal-avatar.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(ConfigError, match="newer version of comfyui-fal-avatar.*Update the node pack"):
+        Journal().entries()
+
+
+def test_a_damaged_file_is_reported_with_advice():
+    (data_dir() / "fal-avatar.sqlite3").write_bytes(b"this is not a database, just garbage" * 100)
+    with pytest.raises(ConfigError, match="move it\\s+away"):
+        Journal().entries()
+
+
+def test_write_rolls_back_on_error():
+    db = Database()
+    with pytest.raises(RuntimeError), db.write() as conn:
+        conn.execute("INSERT INTO uploads VALUES ('x', 'u', 1, 0)")
+        raise RuntimeError("boom")
+    with db.read() as conn:
+        assert conn.execute("SELECT count(*) FROM uploads").fetchone()[0] == 0
+
+
+def test_a_missing_parent_folder_is_created_private(tmp_path, odd_umask):
+    path = tmp_path / "new" / "db.sqlite3"
+    Journal(path).entries()
+    assert mode(path.parent) == 0o700 and mode(path) == 0o600
+
+
+def test_every_file_is_private_whatever_the_umask(tmp_path, odd_umask):
+    home = data_dir()
+    os.chmod(home, 0o755)  # data_dir() makes it private again
+    Journal().begin("k" * 64, "fal-ai/infinitalk")
+    UploadCache().put("ab" * 32, "https://x", 1)
+    src = tmp_path / "dl.mp4"
+    src.write_bytes(b"video")
+    os.chmod(src, 0o666)
+    video = MediaStore(cap_bytes=10_000).put("r.mp4", src)
+
+    db = home / "fal-avatar.sqlite3"
+    with Database().read() as conn:  # -wal and -shm exist while a connection is open
+        conn.execute("SELECT count(*) FROM journal").fetchone()
+        companions = [home / "fal-avatar.sqlite3-wal", home / "fal-avatar.sqlite3-shm"]
+        assert all(p.exists() for p in companions)
+        assert {p.name: mode(p) for p in [db, *companions]} == {p.name: 0o600 for p in [db, *companions]}
+    assert mode(home) == 0o700
+    assert mode(home / "media") == 0o700 and mode(video) == 0o600
+
+
+def test_a_too_open_database_file_is_made_private():
+    db = data_dir() / "fal-avatar.sqlite3"
+    Journal().entries()
+    os.chmod(db, 0o644)
+    Journal().entries()
+    assert mode(db) == 0o600
