@@ -16,6 +16,7 @@ import { createStatusView } from "./ui/status_view.js";
 
 const STATUS_EVENT = "fal_avatar.status";
 const WIDGET_NAME = "fal_avatar_status";
+const MARGIN = 4; // px around the DOM widget (the frontend's default is 10)
 
 const keyStore = createStore(null); // {configured, source} once the server answered
 let rows = {}; // endpoint rows by node id
@@ -63,13 +64,15 @@ function attach(node) {
       ok ? toast("info", "Request id copied", "") : toast("warn", "Could not copy", "Select the id and copy it."),
   });
   const entry = { node, view, state: initialState };
+  const height = () => (view.height() ? view.height() + 2 * MARGIN : 0);
   const widget = node.addDOMWidget(WIDGET_NAME, "fal-avatar-status", view.element, {
     serialize: false, // not a value: never in workflows or prompts
     hideOnZoom: false,
+    margin: MARGIN,
     getValue: () => "",
     setValue: () => {},
-    getMinHeight: () => view.height(),
-    getMaxHeight: () => view.height(),
+    getMinHeight: height,
+    getMaxHeight: height,
   });
   widget.serialize = false;
   widget.onRemove = chain(widget.onRemove, () => entries.delete(node));

@@ -13,7 +13,9 @@ test("the settings text names the source, never a key", () => {
 test("nodes warn only when the server says no key", () => {
   assert.equal(nodeKeyWarning(null), null);
   assert.equal(nodeKeyWarning({ configured: true, source: "saved" }), null);
-  assert.match(nodeKeyWarning({ configured: false, source: null }), /Settings → fal avatar → fal API key.*FAL_KEY/);
+  const warning = nodeKeyWarning({ configured: false, source: null });
+  assert.equal(warning.text, "No fal API key on the server");
+  assert.match(warning.hint, /Settings → fal avatar → fal API key, or set FAL_KEY/);
 });
 
 test("pasted keys are trimmed and checked for the id:secret shape", () => {

@@ -18,7 +18,7 @@ test("a fresh node shows only its estimate", () => {
     keyState: KEY_OK,
     now: 0,
   });
-  assert.equal(model.warning, null);
+  assert.equal(model.warning, "");
   assert.equal(model.status, "");
   assert.equal(model.estimate, "auto — depends on audio length · $0.40/s at 720p");
   assert.match(model.estimateTitle, /^Estimated; .*Third-party/);
@@ -38,10 +38,12 @@ test("the audio length from a run feeds the estimate; bad num_frames is flagged"
 test("missing key warns; the fetch node has no estimate; unknown rows say so", () => {
   const noKey = nodeViewModel({ typeName: "FalAvatarFetchResult", row: undefined, values: {}, state: initialState, keyState: { configured: false, source: null }, now: 0 });
   assert.match(noKey.warning, /No fal API key/);
+  assert.match(noKey.warningHint, /Settings → fal avatar/);
   assert.equal(noKey.estimate, "");
+  assert.equal(visibleRows(noKey), 2);
   const unknown = nodeViewModel({ typeName: "FalStableAvatar", row: undefined, values: {}, state: initialState, keyState: null, now: 0 });
   assert.equal(unknown.estimate, "cost estimate unavailable");
-  assert.equal(unknown.warning, null);
+  assert.equal(unknown.warning, "");
 });
 
 test("errors are flagged and carry the server text as title", () => {

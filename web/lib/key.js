@@ -15,10 +15,16 @@ export function describeKeyState(state) {
   return "A key is set on the server.";
 }
 
-/** The warning shown on the nodes, or null when a key is configured (or the state is unknown). */
+/**
+ * The two-line warning shown on the nodes ({text, hint}), or null when a key is configured or the state
+ * is not known (route missing, server not answering).
+ */
 export function nodeKeyWarning(state) {
   if (!state || state.configured) return null;
-  return `No fal API key: open ${SETTINGS_PATH} and paste your key, or set FAL_KEY before starting ComfyUI.`;
+  return {
+    text: "No fal API key on the server",
+    hint: `Paste it in ${SETTINGS_PATH}, or set FAL_KEY before starting ComfyUI.`,
+  };
 }
 
 /** Normalise what a user pasted; returns {key} or {error} (the server checks again). */

@@ -14,8 +14,10 @@ import { formatRunDetails, formatStatusLine } from "./status.js";
 export function nodeViewModel({ typeName, row, values, state, keyState, now }) {
   const priced = PRICED_NODE_TYPES.includes(typeName);
   const inputs = estimateInputs(values, state);
+  const warning = nodeKeyWarning(keyState);
   return {
-    warning: nodeKeyWarning(keyState),
+    warning: warning?.text ?? "",
+    warningHint: warning?.hint ?? "",
     status: formatStatusLine(state, now),
     statusTitle: state.text || "",
     isError: state.phase === "error",
@@ -27,7 +29,7 @@ export function nodeViewModel({ typeName, row, values, state, keyState, now }) {
   };
 }
 
-/** Rows the status area shows for a view model (sizes the DOM widget). */
+/** Single-line rows the status area shows for a view model (sizes the DOM widget). */
 export function visibleRows(model) {
-  return ["warning", "status", "details", "estimate", "problem"].filter((k) => Boolean(model[k])).length;
+  return ["warning", "warningHint", "status", "details", "estimate", "problem"].filter((k) => Boolean(model[k])).length;
 }

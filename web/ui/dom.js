@@ -46,14 +46,15 @@ export function ensureStyles() {
   if (document.getElementById(STYLE_ID)) return;
   const style = h("style", { id: STYLE_ID });
   style.textContent = `
-.fal-avatar-status { display: flex; flex-direction: column; gap: 2px; padding: 2px 4px; box-sizing: border-box;
-  font: 11px/15px system-ui, sans-serif; color: var(--input-text, #ddd); overflow: hidden; pointer-events: auto; }
-.fal-avatar-status .fa-row { display: flex; align-items: center; gap: 4px; min-width: 0; }
+.fal-avatar-status { display: flex; flex-direction: column; padding: 3px 10px; box-sizing: border-box;
+  font: 11px/16px system-ui, sans-serif; color: var(--input-text, #ddd); overflow: hidden; pointer-events: auto; }
+.fal-avatar-status .fa-row { display: flex; align-items: center; gap: 4px; min-width: 0; height: 16px; }
 .fal-avatar-status .fa-row[hidden], .fal-avatar-status [hidden] { display: none; }
 .fal-avatar-status .fa-text { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; min-width: 0; flex: 1; }
 .fal-avatar-status .fa-dim { opacity: 0.75; }
-.fal-avatar-status .fa-warn { color: var(--error-text, #ff6b6b); white-space: normal; }
+.fal-avatar-status .fa-warn { color: var(--error-text, #ff6b6b); }
 .fal-avatar-status .fa-error { color: var(--error-text, #ff6b6b); }
+.fal-avatar-status button { line-height: 14px; flex: none; }
 .fal-avatar-status button, .fal-avatar-key button { font: inherit; cursor: pointer; padding: 0 6px; border-radius: 4px;
   border: 1px solid var(--border-color, #555); background: var(--comfy-input-bg, #222); color: var(--input-text, #ddd); }
 .fal-avatar-key { display: flex; flex-direction: column; gap: 6px; min-width: 320px; font-size: 13px; }
