@@ -188,6 +188,14 @@ def test_fail_submitting_keeps_the_record_but_it_is_never_reused(journal):
     assert journal.get("req-1").state == "submitted"
 
 
+def test_a_slow_submit_still_records_its_job_after_fail_submitting(journal):
+    row_id = journal.begin(KEY, ENDPOINT)
+    journal.fail_submitting(row_id, "submit outcome unknown")  # another run gave up waiting
+    entry = journal.record_submit(row_id, handle("late"))  # ...but the submit did create a job
+    assert (entry.state, entry.request_id, entry.error) == ("submitted", "late", None)
+    assert journal.find_reusable(KEY).request_id == "late"
+
+
 @pytest.mark.parametrize("state", ["submitted", "completed", "downloaded"])
 def test_find_reusable_returns_live_and_finished_entries(journal, tmp_path, state):
     reach(journal, state, "req", tmp_path)

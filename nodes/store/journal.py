@@ -15,8 +15,9 @@ never move an entry backwards)::
      (row deleted)
 
 (``submitted`` may also go straight to ``downloaded``.) ``fail_submitting`` is for a submit whose outcome
-is unknown: the entry keeps the record that a job may exist but is no longer reused. ``adopt`` journals
-a request submitted elsewhere (recovered by its id) as ``submitted``.
+is unknown: the entry keeps the record that a job may exist but is no longer reused; should that submit
+still return a request id, ``record_submit`` makes it ``submitted`` after all (the job is real and paid).
+``adopt`` journals a request submitted elsewhere (recovered by its id) as ``submitted``.
 
 ``downloaded``, ``failed`` and ``cancelled`` are final. Marking an entry with the state it already
 has updates its data (a new result, a new local path after a re-download, a newer error text).
@@ -181,8 +182,9 @@ class Journal:
     def record_submit(self, row_id: int, handle: Any) -> JournalEntry:
         """Fill in fal's handle (a ``QueueHandle`` or a dict with request_id and the three URLs).
 
-        Idempotent for the same request id; raises ``ValueError`` if the row is gone or already
-        holds another request.
+        Also accepted on an entry that ``fail_submitting`` gave up on meanwhile (a slow submit that did
+        create a job): the job is real, so the entry becomes ``submitted`` again. Idempotent for the same
+        request id; raises ``ValueError`` if the row is gone or already holds another request.
         """
         fields = _handle_fields(handle)
         now = time.time()
@@ -190,13 +192,13 @@ class Journal:
             row = conn.execute("SELECT * FROM journal WHERE id = ?", (row_id,)).fetchone()
             if row is None:
                 raise ValueError(f"journal row {row_id} does not exist")
-            if row["state"] != SUBMITTING:
-                if row["request_id"] == fields["request_id"]:
-                    return JournalEntry.from_row(row)
+            if row["request_id"] == fields["request_id"]:
+                return JournalEntry.from_row(row)
+            if row["request_id"] is not None:
                 raise ValueError(f"journal row {row_id} already holds request {row['request_id']}")
             conn.execute(
                 "UPDATE journal SET state = ?, request_id = ?, status_url = ?, response_url = ?,"
-                " cancel_url = ?, submitted_at = ?, updated_at = ? WHERE id = ?",
+                " cancel_url = ?, submitted_at = ?, updated_at = ?, error = NULL WHERE id = ?",
                 (SUBMITTED, *(fields[name] for name in _HANDLE_FIELDS), now, now, row_id),
             )
             return _entry(conn, row_id)
