@@ -56,6 +56,8 @@ test("request ids are shortened, short ones kept", () => {
 test("a queued → generating → done run", () => {
   let s = reduceStatus(initialState, event({ phase: "submitting", elapsed_s: 1 }), 1000);
   assert.equal(formatStatusLine(s, 1000), "Submitting · 00:01");
+  s = reduceStatus(s, event({ phase: "reattached", elapsed_s: 1 }), 1000);
+  assert.equal(formatStatusLine(s, 1000), "Re-attached to running job · 00:01");
   s = reduceStatus(s, event({ phase: "queued", queue_position: 3, elapsed_s: 12, request_id: RID }), 2000);
   assert.equal(s.requestId, RID);
   assert.equal(formatStatusLine(s, 2000), `Queued · position 3 · 00:12 · req 3f2a9c1d…`);
@@ -84,11 +86,13 @@ test("a new run after a terminal phase drops the old request but keeps the audio
   assert.equal(s.audioS, 6.5);
 });
 
-test("errors show the server's text; cached results say no charge", () => {
-  let s = reduceStatus(initialState, event({ phase: "error", elapsed_s: 3, text: "fal rejected the key (401): check it" }), 0);
-  assert.equal(formatStatusLine(s, 0), "Error · 00:03 — fal rejected the key (401): check it");
+test("errors show the server's detail (else its text); cached results", () => {
+  let s = reduceStatus(initialState, event({ phase: "error", elapsed_s: 3, text: "Failed · x · 0:03", detail: "fal rejected the key (401): check it" }), 0);
+  assert.equal(formatStatusLine(s, 0), "Failed · 00:03 — fal rejected the key (401): check it");
+  s = reduceStatus(initialState, event({ phase: "error", elapsed_s: 3, text: "boom" }), 0);
+  assert.equal(formatStatusLine(s, 0), "Failed · 00:03 — boom");
   s = reduceStatus(initialState, event({ phase: "cached", request_id: "r1" }), 0);
-  assert.equal(formatStatusLine(s, 0), "Reusing stored result (no charge) · 00:00 · req r1");
+  assert.equal(formatStatusLine(s, 0), "Using stored result · 00:00 · req r1");
 });
 
 test("unknown phases and junk numbers do not break the state", () => {

@@ -48,6 +48,7 @@ test("missing key warns; the fetch node has no estimate; unknown rows say so", (
 
 test("errors are flagged and carry the server text as title", () => {
   const state = reduceStatus(initialState, { node: "3", phase: "error", text: "boom: do X", request_id: "abc" }, 0);
+  assert.match(nodeViewModel({ typeName: "FalStableAvatar", row: ROWS.FalStableAvatar, values: {}, state, keyState: KEY_OK, now: 0 }).status, /^Failed/);
   const model = nodeViewModel({ typeName: "FalStableAvatar", row: ROWS.FalStableAvatar, values: {}, state, keyState: KEY_OK, now: 0 });
   assert.equal(model.isError, true);
   assert.equal(model.requestId, "abc");

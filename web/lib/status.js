@@ -1,17 +1,19 @@
 // The "fal_avatar.status" websocket event → per-node state, and the status line shown on the node.
 // No DOM, no ComfyUI.
 
+// Same wording as the node's own progress text (nodes/pipeline/status.py PHASE_LABELS).
 export const PHASES = Object.freeze({
-  validating: "Validating",
+  validating: "Checking inputs",
   uploading: "Uploading",
-  cached: "Reusing stored result (no charge)",
+  cached: "Using stored result",
   submitting: "Submitting",
+  reattached: "Re-attached to running job",
   queued: "Queued",
   generating: "Generating",
   downloading: "Downloading",
   decoding: "Decoding",
   done: "Done",
-  error: "Error",
+  error: "Failed",
   cancelled: "Cancelled",
 });
 
@@ -31,6 +33,7 @@ export function eventTargetsNode(detail, nodeId) {
 export const initialState = Object.freeze({
   phase: null,
   text: "",
+  detail: "",
   queuePosition: null,
   elapsedS: 0,
   receivedAt: null,
@@ -62,6 +65,7 @@ export function reduceStatus(state, detail, now) {
     ...base,
     phase,
     text: typeof detail.text === "string" ? detail.text : base.text,
+    detail: typeof detail.detail === "string" ? detail.detail : base.detail,
     queuePosition: phase === "queued" ? numberOrNull(detail.queue_position) : null,
     elapsedS: numberOrNull(detail.elapsed_s) ?? base.elapsedS,
     receivedAt: now,
@@ -100,7 +104,7 @@ export function shortRequestId(requestId, keep = 8) {
 
 /**
  * The status line: "Queued · position 3 · 00:12 · req 3f2a9c1d…". Empty before the first event.
- * The error text is appended for the error phase (it tells the user what to do).
+ * For the error phase the server's detail (what to do) is appended.
  */
 export function formatStatusLine(state, now) {
   if (state.phase == null) return "";
@@ -110,7 +114,7 @@ export function formatStatusLine(state, now) {
   parts.push(formatElapsed(liveElapsed(state, now)));
   if (state.requestId) parts.push(`req ${shortRequestId(state.requestId)}`);
   let line = parts.join(" · ");
-  if (state.phase === "error" && state.text) line += ` — ${state.text}`;
+  if (state.phase === "error" && (state.detail || state.text)) line += ` — ${state.detail || state.text}`;
   return line;
 }
 

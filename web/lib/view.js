@@ -19,7 +19,7 @@ export function nodeViewModel({ typeName, row, values, state, keyState, now }) {
     warning: warning?.text ?? "",
     warningHint: warning?.hint ?? "",
     status: formatStatusLine(state, now),
-    statusTitle: state.text || "",
+    statusTitle: state.detail || state.text || "",
     isError: state.phase === "error",
     requestId: state.requestId,
     details: formatRunDetails(state),
