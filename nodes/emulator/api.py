@@ -29,6 +29,8 @@ BAD_FORMAT_DETAIL = "Invalid Key Authorization header format. Expected '<key_id>
 _KEY_ROUTES = {"submit", "status", "status_stream", "result", "cancel", "token", "storage_initiate"}
 _CDN_ROUTES = {"cdn_upload", "multipart_create", "multipart_part", "multipart_complete"}
 _LOCKABLE = {"submit", "token", "cdn_upload", "multipart_create", "storage_initiate"}
+_EXTENSIONS = {"audio/wav": ".wav", "audio/x-wav": ".wav", "audio/mpeg": ".mp3", "video/mp4": ".mp4",
+               "image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 _TRUTHY = {"1", "true", "yes", "on"}
 _STATUS_TEXT = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
 
@@ -91,10 +93,10 @@ class Api:
 
     def handle(self, req: Request) -> Response:
         route = req.route
-        if route.name == "other" or route.error == 404:
-            return json_response(404, {"detail": f"Path {req.path} not found"})
         if route.error == 405:
             return json_response(405, {"detail": "Method Not Allowed"})
+        if route.name == "other" or route.error == 404:
+            return json_response(404, {"detail": f"Path {req.path} not found"})
         denied = self._authorize(req)
         if denied is not None:
             return denied
@@ -274,7 +276,8 @@ def _file_name(headers: dict[str, str], content_type: str) -> str:
     name = headers.get("x-fal-file-name")
     if name:
         return name
-    extension = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ".bin"
+    mime = content_type.split(";")[0].strip().lower()
+    extension = _EXTENSIONS.get(mime) or mimetypes.guess_extension(mime) or ".bin"
     return f"upload{extension}"
 
 

@@ -54,6 +54,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
 class EmulatorRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms delayed-ACK stalls
     server: EmulatorHTTPServer
     server_version = "fal-emulator"
 
