@@ -19,7 +19,7 @@ def _base_url(name: str, default: str) -> str:
     return value.rstrip("/")
 
 
-def _number(name: str, default: float | None) -> float | None:
+def _number(name: str, default: float | None, *, zero_disables: bool = True) -> float | None:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -29,7 +29,7 @@ def _number(name: str, default: float | None) -> float | None:
         raise ConfigError(f"{name} must be a number (got {raw!r})") from None
     if value < 0:
         raise ConfigError(f"{name} must not be negative (got {raw!r})")
-    return value or None  # 0 disables the limit
+    return (value or None) if zero_disables else value  # 0 usually disables a limit
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,9 @@ class WaitLimits:
 
 
 def media_cache_cap_bytes() -> int:
-    """Size cap of the local result-media store (``FAL_AVATAR_CACHE_GB``, default 5 GB)."""
-    gb = _number("FAL_AVATAR_CACHE_GB", 5.0)
-    return int((gb or 0) * 1e9)
+    """Size cap of the local result-media store (``FAL_AVATAR_CACHE_GB``, default 5 GB; 0 keeps only the
+    newest result)."""
+    return int(_number("FAL_AVATAR_CACHE_GB", 5.0, zero_disables=False) * 1e9)
 
 
 def max_image_side(default: int) -> int:
