@@ -1,1 +1,23 @@
-"""media"""
+"""Media layer: encode IMAGE/AUDIO/video inputs for upload, probe and decode result videos (no ComfyUI)."""
+
+from .audio import audio_duration_s, encode_audio
+from .image import encode_image, validate_image
+from .payload import Payload
+from .video_decode import decode_audio, decode_frames
+from .video_encode import encode_frames, encode_video_file, validate_video_file
+from .video_probe import VideoInfo, probe_video
+
+__all__ = [
+    "Payload",
+    "VideoInfo",
+    "audio_duration_s",
+    "decode_audio",
+    "decode_frames",
+    "encode_audio",
+    "encode_frames",
+    "encode_image",
+    "encode_video_file",
+    "probe_video",
+    "validate_image",
+    "validate_video_file",
+]

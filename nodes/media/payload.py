@@ -1,0 +1,69 @@
+"""An encoded input ready to upload, with the content hash that keys upload de-duplication and caching."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Bytes to upload: in memory (``data``) or a file uploaded as is (``path``); exactly one is set.
+
+    ``file_name`` is derived from the hash (no local names leave the machine). ``warnings`` are
+    user-facing notes (batch reduced, values clipped, image downscaled, ...); ``info`` holds facts
+    such as sizes and durations.
+    """
+
+    data: bytes | None
+    path: Path | None
+    content_type: str
+    file_name: str
+    sha256: str
+    size: int
+    warnings: tuple[str, ...] = ()
+    info: dict = field(default_factory=dict)
+
+    def read_bytes(self) -> bytes:
+        return self.data if self.data is not None else Path(self.path).read_bytes()
+
+
+def payload_from_bytes(data: bytes, content_type: str, ext: str, *, warnings=(), info=None) -> Payload:
+    digest = hashlib.sha256(data).hexdigest()
+    return Payload(
+        data=data,
+        path=None,
+        content_type=content_type,
+        file_name=f"{digest[:16]}.{ext}",
+        sha256=digest,
+        size=len(data),
+        warnings=tuple(warnings),
+        info=dict(info or {}),
+    )
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, streamed from disk (the file is never fully in memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def payload_from_file(path: Path, content_type: str, ext: str, *, warnings=(), info=None) -> Payload:
+    path = Path(path)
+    digest = file_sha256(path)
+    return Payload(
+        data=None,
+        path=path,
+        content_type=content_type,
+        file_name=f"{digest[:16]}.{ext}",
+        sha256=digest,
+        size=path.stat().st_size,
+        warnings=tuple(warnings),
+        info=dict(info or {}),
+    )

@@ -1,0 +1,158 @@
+"""A result MP4 → IMAGE ``[N,H,W,3]`` float32 0..1 and AUDIO, decoded lean (decode-baselines §5.2).
+
+Frames go one by one from PyAV (``thread_type='AUTO'``, swscale on one thread) straight into one
+preallocated float32 tensor: ``out[i].copy_(from_numpy(rgb24)).div_(255)``, the frame freed before the
+next. There is no list of frames and no second full-size copy, so peak memory ≈ the output tensor.
+
+Frame count: the container's count when it has one (MP4); otherwise an estimate from duration × fps with
+10 % headroom. Pages of the preallocated tensor that are never written are never touched, so headroom
+costs address space, not RAM; a short result is returned as a narrowed view. If the estimate is too
+low, the tensor is regrown by 1.5× (a transient second copy; only for containers without an index).
+
+Rotation metadata is honoured: frames come out upright (90/180/270°; flips are ignored). Variable
+frame rate files yield every decoded frame (no resampling to a constant rate).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .video_probe import ErrorFactory, decode_error, open_video, video_info
+
+_HEADROOM = 1.10
+
+
+def _check_args(max_frames: int | None, stride: int) -> None:
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1 or None (got {max_frames})")
+    if stride < 1:
+        raise ValueError(f"stride must be at least 1 (got {stride})")
+
+
+def _allocate(torch, frames: int, height: int, width: int, path: Path, request_id: str | None):
+    try:
+        return torch.empty((frames, height, width, 3), dtype=torch.float32)
+    except RuntimeError:  # torch's CPU allocator raises RuntimeError when memory runs out
+        gib = frames * height * width * 12 / 2**30
+        raise decode_error(
+            path,
+            request_id,
+            f"not enough memory for {frames} frames of {width}x{height} ({gib:.1f} GiB as "
+            "float32); decode fewer frames (max_frames / stride) or use the VIDEO output",
+        ) from None
+
+
+def decode_frames(
+    path: Path,
+    *,
+    max_frames: int | None = None,
+    stride: int = 1,
+    request_id: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+):
+    """Decode every ``stride``-th frame (at most ``max_frames``) into a torch float32 ``[N,H,W,3]``.
+
+    ``on_progress(done, expected)`` is called about every 1 % and at the end. Corrupt, truncated or
+    empty files raise MediaDecodeError (naming ``request_id``, keeping ``path``).
+    """
+    import torch
+
+    _check_args(max_frames, stride)
+    path = Path(path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # process-global in ComfyUI: restored below
+    try:
+        with open_video(path, request_id) as (container, stream):
+            info = video_info(container, stream, path)
+            expected = max(1, math.ceil(info.frame_count / stride))
+            if max_frames is not None:
+                expected = min(expected, max_frames)
+            capacity = expected if info.frame_count_exact else max(expected, round(expected * _HEADROOM) + 2)
+            if max_frames is not None:
+                capacity = min(capacity, max_frames)
+            stream.thread_type = "AUTO"
+            out, done, seen, turns, size = None, 0, 0, 0, None
+            every = max(1, expected // 100)
+            try:
+                for frame in container.decode(stream):
+                    seen += 1
+                    if (seen - 1) % stride:
+                        del frame
+                        continue
+                    if out is None:
+                        size = (frame.width, frame.height)
+                        turns = round(frame.rotation / 90) % 4
+                        height, width = (size[0], size[1]) if turns % 2 else (size[1], size[0])
+                        out = _allocate(torch, capacity, height, width, path, request_id)
+                    elif done == out.shape[0]:
+                        grown = _allocate(
+                            torch, max(done + 16, done * 3 // 2), *out.shape[1:3], path, request_id
+                        )
+                        grown[:done].copy_(out)
+                        out = grown
+                    rgb = frame.to_ndarray(format="rgb24", width=size[0], height=size[1], threads=1)
+                    pixels = torch.from_numpy(rgb)
+                    if turns:
+                        pixels = torch.rot90(pixels, turns, (0, 1))
+                    out[done].copy_(pixels).div_(255.0)
+                    done += 1
+                    del rgb, pixels, frame
+                    if on_progress is not None and (done % every == 0 or done == expected):
+                        on_progress(done, max(expected, done))
+                    if done == max_frames:
+                        break
+            except av.FFmpegError as exc:
+                raise decode_error(path, request_id, f"decoding failed after {seen} frames: {exc}") from None
+            if done == 0:
+                raise decode_error(path, request_id, "it contains no decodable video frames")
+            if done != max_frames and info.frame_count_exact and seen < info.frame_count:
+                raise decode_error(
+                    path, request_id, f"it is truncated: {seen} of {info.frame_count} frames could be decoded"
+                )
+    finally:
+        torch.set_num_threads(threads)
+    return out if done == out.shape[0] else out.narrow(0, 0, done)
+
+
+def read_audio(
+    path: Path, *, request_id: str | None = None, error: ErrorFactory = decode_error
+) -> tuple[np.ndarray, int] | None:
+    """The first audio track as float32 ``[C,T]`` at its own rate, cut to the video's duration (AAC pads
+    its last frame); ``None`` without audio."""
+    path = Path(path)
+    with open_video(path, request_id, error=error) as (container, stream):
+        if not container.streams.audio:
+            return None
+        audio = container.streams.audio[0]
+        limit = video_info(container, stream, path).duration_s
+        to_float = av.AudioResampler(format="fltp")  # keeps layout and rate
+        chunks = []
+        try:
+            for frame in container.decode(audio):
+                chunks.extend(f.to_ndarray() for f in to_float.resample(frame))
+            chunks.extend(f.to_ndarray() for f in to_float.resample(None))
+        except av.FFmpegError as exc:
+            raise error(path, request_id, f"decoding the audio failed: {exc}") from None
+        sample_rate = audio.codec_context.sample_rate
+    if not chunks:
+        return None
+    samples = np.concatenate(chunks, axis=1)
+    if limit > 0:
+        samples = samples[:, : max(1, round(limit * sample_rate))]
+    return np.ascontiguousarray(samples), sample_rate
+
+
+def decode_audio(path: Path, *, request_id: str | None = None) -> dict | None:
+    """AUDIO ``{'waveform': float32 [1,C,T], 'sample_rate'}`` of the file (see :func:`read_audio`)."""
+    import torch
+
+    decoded = read_audio(path, request_id=request_id)
+    if decoded is None:
+        return None
+    samples, sample_rate = decoded
+    return {"waveform": torch.from_numpy(samples).unsqueeze(0), "sample_rate": sample_rate}
