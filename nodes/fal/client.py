@@ -1,0 +1,145 @@
+"""``FalClient``: the one object the rest of the pack uses to talk to fal (queue, storage, downloads).
+
+Key, URLs and wait limits are resolved lazily at first use (a missing key raises ``MissingKeyError`` then,
+not at construction). The client holds no loop-bound state: connections come from the pool of the
+running event loop, so one instance may serve several ``asyncio.run`` loops in turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..credentials import Credentials, resolve_credentials
+from ..settings import FalUrls, WaitLimits
+from .cdn_token import TokenManager
+from .download import Downloader
+from .http import FalHttp, Timeouts
+from .models import CancelOutcome, QueueHandle, QueueStatus
+from .pool import SHARED_POOL, ClientPool
+from .queue import QueueApi
+from .retry import RetryEvent, RetryPolicy
+from .source import ProgressCallback
+from .upload import Uploader
+from .waiter import PollSchedule, Waiter
+
+
+class FalClient:
+    def __init__(
+        self,
+        credentials: Credentials | None = None,
+        urls: FalUrls | None = None,
+        limits: WaitLimits | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        poll: PollSchedule | None = None,
+        use_stream: bool = True,
+        on_retry: Callable[[RetryEvent], Any] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._credentials = credentials
+        self._urls = urls
+        self._limits = limits
+        self._poll = poll or PollSchedule()
+        self._use_stream = use_stream
+        self._pool = ClientPool(transport) if transport is not None else SHARED_POOL
+        self._http = FalHttp(
+            self._pool,
+            credentials=self._get_credentials,
+            urls=self._get_urls,
+            retry=retry or RetryPolicy(),
+            timeouts=timeouts or Timeouts(),
+            on_retry=on_retry,
+        )
+        self._queue = QueueApi(self._http, self._get_urls)
+        self._uploader = Uploader(
+            self._http, TokenManager(self._http, lambda: self._get_urls().rest), self._get_urls
+        )
+        self._downloader = Downloader(self._http)
+
+    def __repr__(self) -> str:
+        source = self._credentials.source if self._credentials else "unresolved"
+        return f"FalClient(urls={self._urls!r}, key_source={source!r})"
+
+    # --- lazily resolved settings --------------------------------------------------------------
+
+    def _get_credentials(self) -> Credentials:
+        if self._credentials is None:
+            self._credentials = resolve_credentials()
+        return self._credentials
+
+    def _get_urls(self) -> FalUrls:
+        if self._urls is None:
+            self._urls = FalUrls.from_env()
+        return self._urls
+
+    def _get_limits(self) -> WaitLimits:
+        if self._limits is None:
+            self._limits = WaitLimits.from_env()
+        return self._limits
+
+    # --- queue ---------------------------------------------------------------------------------
+
+    async def submit(self, endpoint_id: str, arguments: dict, *, headers: dict | None = None) -> QueueHandle:
+        """Create a job. Re-sent only when it provably created none (else ``SubmitOutcomeUnknownError``)."""
+        return await self._queue.submit(endpoint_id, arguments, headers=headers)
+
+    async def status(self, handle: QueueHandle, *, logs: bool = True) -> QueueStatus:
+        return await self._queue.status(handle, logs=logs)
+
+    async def wait(
+        self, handle: QueueHandle, *, on_status: Callable[[QueueStatus], Any] | None = None
+    ) -> QueueStatus:
+        """Wait for COMPLETED (status stream, else polling). Raises on failure or an exceeded wait limit."""
+        waiter = Waiter(self._queue, self._get_limits(), self._poll, use_stream=self._use_stream)
+        return await waiter.wait(handle, on_status)
+
+    async def result(self, handle: QueueHandle) -> dict:
+        return await self._queue.result(handle)
+
+    async def cancel(self, handle: QueueHandle) -> CancelOutcome:
+        return await self._queue.cancel(handle)
+
+    # --- files ---------------------------------------------------------------------------------
+
+    async def upload(
+        self,
+        data: bytes | Path,
+        *,
+        content_type: str,
+        file_name: str,
+        on_progress: ProgressCallback | None = None,
+    ) -> str:
+        """Upload bytes or a file (streamed from disk) to fal storage; returns its public URL."""
+        return await self._uploader.upload(
+            data, content_type=content_type, file_name=file_name, on_progress=on_progress
+        )
+
+    async def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        on_progress: ProgressCallback | None = None,
+        request_id: str | None = None,
+    ) -> Path:
+        """Download a result file to ``dest`` (atomically; resumed after drops; no Authorization)."""
+        return await self._downloader.download(
+            url, Path(dest), on_progress=on_progress, request_id=request_id
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the current event loop's connection pool (the next call opens a new one)."""
+        await self._pool.aclose()
+
+    async def __aenter__(self) -> FalClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,212 @@
+"""Download a result file: streamed to a temp file beside ``dest``, resumed with Range after a drop,
+checked against the advertised length, then renamed into place. Never sends an Authorization header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+
+import httpx
+
+from ..errors import DownloadError
+from .http import Auth, FalHttp
+from .http_errors import detail_text
+from .retry import CallKind, parse_retry_after, should_retry_response
+from .source import Progress, ProgressCallback
+
+log = logging.getLogger(__name__)
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
+
+
+class _Incomplete(Exception):
+    """The body ended before the advertised length: resume."""
+
+
+def _content_range(value: str | None) -> tuple[int, int | None] | None:
+    match = _CONTENT_RANGE.match(value or "")
+    if not match:
+        return None
+    total = match.group(3)
+    return int(match.group(1)), (None if total == "*" else int(total))
+
+
+def _length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length")
+    return int(value) if value and value.isdigit() else None
+
+
+class _Target:
+    """The temporary file being written (blocking I/O runs in threads)."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+        self.path = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
+        self.size = 0
+        self.total: int | None = None  # advertised length, once known
+        self.resumable = True
+        self._fh = None
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self.dest.parent.mkdir, parents=True, exist_ok=True)
+        self._fh = await asyncio.to_thread(open, self.path, "wb")
+
+    async def restart(self) -> None:
+        await asyncio.to_thread(self._fh.seek, 0)
+        await asyncio.to_thread(self._fh.truncate, 0)
+        self.size = 0
+        self.resumable = True
+
+    async def write(self, chunk: bytes) -> None:
+        await asyncio.to_thread(self._fh.write, chunk)
+        self.size += len(chunk)
+
+    async def commit(self) -> None:
+        def finish() -> None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.replace(self.path, self.dest)
+
+        await asyncio.to_thread(finish)
+
+    def discard(self) -> None:
+        if self._fh is not None and not self._fh.closed:
+            self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+
+class Downloader:
+    def __init__(self, http: FalHttp) -> None:
+        self._http = http
+
+    async def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        on_progress: ProgressCallback | None = None,
+        request_id: str | None = None,
+    ) -> Path:
+        _check_url(url, request_id)
+        target = _Target(Path(dest))
+        progress = Progress(None, on_progress)
+        await target.open()
+        try:
+            await self._fetch(url, target, progress, request_id)
+            await target.commit()
+        finally:
+            target.discard()
+        return target.dest
+
+    async def _fetch(self, url: str, target: _Target, progress: Progress, request_id: str | None) -> None:
+        policy = self._http.retry
+        failures = 0
+        while True:
+            before = target.size
+            try:
+                await self._attempt(url, target, progress, request_id)
+                return
+            except (httpx.TransportError, _Incomplete, _Retryable) as exc:
+                failures = 1 if target.size > before else failures + 1  # progress resets the budget
+                if failures >= policy.attempts:
+                    raise DownloadError(
+                        f"The result file download kept failing ({_why(exc)}): got {target.size} of "
+                        f"{target.total if target.total is not None else 'unknown'} bytes after {failures} attempts in a row. "
+                        "Check your connection and run again (the job result is kept by fal for a while).",
+                        request_id=request_id,
+                    ) from exc
+                retry_after = exc.retry_after if isinstance(exc, _Retryable) else None
+                delay = policy.delay(failures, retry_after)
+                log.info(
+                    "download of %s interrupted (%s) at %d bytes; resuming in %.2fs",
+                    httpx.URL(url).path,
+                    _why(exc),
+                    target.size,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    async def _attempt(self, url: str, target: _Target, progress: Progress, request_id: str | None) -> None:
+        """One GET (ranged when resuming). Returns when the file is complete; raises to resume or fail."""
+        headers = {"Accept-Encoding": "identity"}
+        if target.size and not target.resumable:
+            await target.restart()
+        if target.size:
+            headers["Range"] = f"bytes={target.size}-"
+        async with self._http.stream(
+            "GET", url, auth=Auth.NONE, headers=headers, follow_redirects=True
+        ) as resp:
+            if resp.status_code == 416 and target.total is not None and target.size == target.total:
+                return
+            if resp.status_code == 206 and (span := _content_range(resp.headers.get("content-range"))):
+                start, target.total = span
+                if start != target.size:
+                    await target.restart()
+                    raise _Incomplete(f"server resumed at byte {start}, not {target.size}")
+            elif resp.status_code == 200:
+                if target.size:
+                    log.info("server ignored the Range request; downloading from the start")
+                    await target.restart()
+                target.total = _length(resp)
+            else:
+                await resp.aread()
+                if should_retry_response(resp, CallKind.IDEMPOTENT):
+                    raise _Retryable(resp)
+                raise _http_failure(resp, url, request_id)
+            if resp.headers.get("content-encoding", "identity").lower() != "identity":
+                # compressed despite Accept-Encoding: identity: the length is not the file's, offsets can't resume
+                target.total, target.resumable = None, False
+            progress.total = target.total
+            progress_part = progress.counter()
+            progress_part(target.size)
+            async for chunk in resp.aiter_bytes():
+                await target.write(chunk)
+                progress_part(len(chunk))
+        if target.total is not None and target.size < target.total:
+            raise _Incomplete(f"body ended at {target.size} of {target.total} bytes")
+        if target.total is not None and target.size > target.total:
+            await target.restart()
+            raise _Incomplete(f"server sent more than the advertised {target.total} bytes")
+
+
+class _Retryable(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.retry_after = parse_retry_after(response.headers.get("retry-after"))
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, (_Incomplete, _Retryable)) else type(exc).__name__
+
+
+def _check_url(url: object, request_id: str | None) -> None:
+    try:
+        parsed = httpx.URL(url) if isinstance(url, str) else None
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise DownloadError(
+            f"Cannot download {str(url)[:80]!r}: only http(s) URLs are supported.", request_id=request_id
+        )
+
+
+def _http_failure(response: httpx.Response, url: str, request_id: str | None) -> DownloadError:
+    status = response.status_code
+    detail = detail_text(response)
+    advice = (
+        "The file is gone (fal's CDN files expire); run the job again."
+        if status in (404, 410)
+        else "Try again; if it keeps failing, the file may be restricted or expired."
+    )
+    return DownloadError(
+        f"Downloading the result file from {httpx.URL(url).host} failed with HTTP {status}"
+        f"{f' ({detail})' if detail else ''}. {advice}",
+        status=status,
+        request_id=response.headers.get("x-fal-request-id") or request_id,
+    )

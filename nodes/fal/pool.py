@@ -1,0 +1,71 @@
+"""One httpx connection pool per running event loop.
+
+ComfyUI runs every prompt in its own ``asyncio.run`` loop, and an ``httpx.AsyncClient`` is bound to the loop
+that first used it. So clients are kept per loop (weakly: a finished loop takes its client with it) and
+a client is never handed to a different loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+USER_AGENT = "comfyui-fal-avatar/0.1 (python httpx)"
+POOL_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=5.0)
+
+
+class PerLoop(Generic[T]):
+    """A lazily made value for each running event loop (e.g. a client or an ``asyncio.Lock``)."""
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._values: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = weakref.WeakKeyDictionary()
+
+    def get(self) -> T:
+        loop = asyncio.get_running_loop()
+        value = self._values.get(loop)
+        if value is None:
+            value = self._values[loop] = self._factory()
+        return value
+
+    def pop(self) -> T | None:
+        return self._values.pop(asyncio.get_running_loop(), None)
+
+
+class ClientPool:
+    """Hands out the ``httpx.AsyncClient`` of the current loop. ``transport`` is for tests (MockTransport)."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._transport = transport
+        self._clients: PerLoop[httpx.AsyncClient] = PerLoop(self._make)
+
+    def _make(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=self._transport,
+            limits=POOL_LIMITS,
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+            trust_env=True,
+        )
+
+    def client(self) -> httpx.AsyncClient:
+        client = self._clients.get()
+        if client.is_closed:
+            self._clients.pop()
+            client = self._clients.get()
+        return client
+
+    async def aclose(self) -> None:
+        """Close this loop's client (a later call opens a new one)."""
+        client = self._clients.pop()
+        if client is not None:
+            await client.aclose()
+
+
+SHARED_POOL = ClientPool()

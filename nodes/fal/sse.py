@@ -1,0 +1,44 @@
+"""Server-sent events: turn a line stream into ``data`` payloads (comments are keep-alives)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class SSEParser:
+    """Incremental parser of the ``text/event-stream`` format (only ``data`` matters to fal)."""
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> str | None:
+        """Feed one line (without its newline). Returns an event's data when a blank line ends it."""
+        if not line:
+            if not self._data:
+                return None
+            data, self._data = "\n".join(self._data), []
+            return data
+        if line.startswith(":"):
+            return None  # comment: keep-alive
+        name, _, value = line.partition(":")
+        if name == "data":
+            self._data.append(value[1:] if value.startswith(" ") else value)
+        return None  # event / id / retry fields carry nothing fal relies on
+
+
+async def json_events(lines: AsyncIterator[str]) -> AsyncIterator[Any]:
+    """Yield each event's data parsed as JSON; undecodable events are skipped (and logged)."""
+    parser = SSEParser()
+    async for line in lines:
+        data = parser.feed(line.rstrip("\r"))
+        if data is None:
+            continue
+        try:
+            yield json.loads(data)
+        except ValueError:
+            log.debug("fal status stream: ignoring a non-JSON event (%d chars)", len(data))
