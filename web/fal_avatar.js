@@ -6,7 +6,14 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
 import { ESTIMATE_WIDGETS, isOurNode } from "./lib/nodes.js";
-import { eventTargetsNode, initialState, isTerminal, reduceStatus } from "./lib/status.js";
+import {
+  eventTargetsNode,
+  initialState,
+  isTerminal,
+  reduceExecutionError,
+  reduceInterrupted,
+  reduceStatus,
+} from "./lib/status.js";
 import { createStore } from "./lib/store.js";
 import { nodeViewModel, visibleRows } from "./lib/view.js";
 import { ensureStyles } from "./ui/dom.js";
@@ -92,14 +99,22 @@ function chain(original, extra) {
   };
 }
 
-function onStatus(event) {
+/** Apply `reduce(state, now)` to every attached node and re-render the ones that changed. */
+function update(reduce) {
   const now = Date.now();
   for (const entry of entries.values()) {
-    if (!eventTargetsNode(event.detail, entry.node.id)) continue;
-    entry.state = reduceStatus(entry.state, event.detail, now);
+    const next = reduce(entry, now);
+    if (next === entry.state) continue;
+    entry.state = next;
     render(entry);
   }
 }
+
+const onStatus = ({ detail }) =>
+  update((entry, now) => (eventTargetsNode(detail, entry.node.id) ? reduceStatus(entry.state, detail, now) : entry.state));
+const onExecutionError = ({ detail }) =>
+  update((entry, now) => reduceExecutionError(entry.state, detail, entry.node.id, now));
+const onInterrupted = () => update((entry, now) => reduceInterrupted(entry.state, now));
 
 function tick() {
   for (const entry of entries.values()) {
@@ -125,6 +140,8 @@ app.registerExtension({
   async setup() {
     ensureStyles();
     api.addEventListener(STATUS_EVENT, onStatus);
+    api.addEventListener("execution_error", onExecutionError);
+    api.addEventListener("execution_interrupted", onInterrupted);
     keyStore.subscribe(renderAll);
     setInterval(tick, 1000);
     const [key, endpointRows] = await Promise.all([getKeyState(api), getEndpointRows(api)]);

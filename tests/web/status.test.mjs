@@ -7,7 +7,10 @@ import {
   formatRunDetails,
   formatStatusLine,
   initialState,
+  MAX_EXTRAPOLATION_S,
   liveElapsed,
+  reduceExecutionError,
+  reduceInterrupted,
   reduceStatus,
   shortRequestId,
 } from "../../web/lib/status.js";
@@ -104,4 +107,34 @@ test("unknown phases and junk numbers do not break the state", () => {
   assert.equal(s.progress, null);
   assert.equal(formatStatusLine(initialState, 0), "");
   assert.equal(formatRunDetails(initialState), "");
+});
+
+test("the live clock stops when the server goes quiet", () => {
+  const s = reduceStatus(initialState, event({ phase: "generating", elapsed_s: 10 }), 0);
+  assert.equal(liveElapsed(s, 2000), 12);
+  assert.equal(liveElapsed(s, 60_000), 10 + MAX_EXTRAPOLATION_S);
+});
+
+test("ComfyUI's execution_error marks a still-active node as failed", () => {
+  let s = reduceStatus(initialState, event({ phase: "validating", elapsed_s: 1 }), 0);
+  const error = { node_id: "7", exception_type: "AttributeError", exception_message: "'X' object has no attribute 'y'\n" };
+  assert.equal(reduceExecutionError(s, { ...error, node_id: "8" }, 7, 0), s); // another node
+  s = reduceExecutionError(s, error, 7, 1000);
+  assert.equal(s.phase, "error");
+  assert.equal(formatStatusLine(s, 1000), "Failed · 00:02 — 'X' object has no attribute 'y'");
+  // a node that already reported its own end keeps its message
+  const own = reduceStatus(initialState, event({ phase: "error", detail: "fal said no" }), 0);
+  assert.equal(reduceExecutionError(own, error, 7, 0), own);
+  // a node that failed before its first status (e.g. missing input) is shown too
+  assert.equal(reduceExecutionError(initialState, { node_id: 7, exception_message: "boom" }, "7", 0).phase, "error");
+});
+
+test("execution_interrupted cancels active runs only", () => {
+  const active = reduceStatus(initialState, event({ phase: "queued", queue_position: 1, elapsed_s: 4 }), 0);
+  const s = reduceInterrupted(active, 1000);
+  assert.equal(s.phase, "cancelled");
+  assert.equal(formatStatusLine(s, 9000), "Cancelled · 00:05");
+  const done = reduceStatus(initialState, event({ phase: "done" }), 0);
+  assert.equal(reduceInterrupted(done, 0), done);
+  assert.equal(reduceInterrupted(initialState, 0), initialState);
 });

@@ -78,11 +78,33 @@ export function reduceStatus(state, detail, now) {
   };
 }
 
+// The server re-sends the status every second while a run is active; past this many seconds without
+// news the clock stops instead of counting up for a run that may have died.
+export const MAX_EXTRAPOLATION_S = 3;
+
 /** Elapsed seconds at `now`: the server's figure plus the time since it arrived while a run is active. */
 export function liveElapsed(state, now) {
   if (state.phase == null) return 0;
   if (isTerminal(state.phase) || state.receivedAt == null) return state.elapsedS;
-  return state.elapsedS + Math.max(0, now - state.receivedAt) / 1000;
+  return state.elapsedS + Math.min(Math.max(0, now - state.receivedAt) / 1000, MAX_EXTRAPOLATION_S);
+}
+
+const isActive = (state) => state.phase != null && !isTerminal(state.phase);
+
+/**
+ * ComfyUI's "execution_error" ({node_id, exception_message, ...}): when it names this node and the node
+ * did not report its own end (e.g. an unexpected exception), show it as failed.
+ */
+export function reduceExecutionError(state, detail, nodeId, now) {
+  if (String(detail?.node_id) !== String(nodeId) || (state.phase != null && !isActive(state))) return state;
+  const message = detail.exception_message || detail.exception_type || "the node raised an error";
+  return reduceStatus(state, { phase: "error", detail: String(message).trim(), text: "", elapsed_s: liveElapsed(state, now) }, now);
+}
+
+/** ComfyUI's "execution_interrupted": a run still shown as active is shown as cancelled. */
+export function reduceInterrupted(state, now) {
+  if (!isActive(state)) return state;
+  return reduceStatus(state, { phase: "cancelled", detail: "interrupted", text: "", elapsed_s: liveElapsed(state, now) }, now);
 }
 
 /** mm:ss, or h:mm:ss from one hour on. */
