@@ -59,6 +59,8 @@ class FalEmulator:
     def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("FalEmulator already started")
+        if self._jobs.stopping:
+            raise RuntimeError("A stopped FalEmulator cannot be restarted; create a new one")
         api = Api(self, self._jobs, self._files, self._faults)
         self._server = EmulatorHTTPServer((self.host, self.port), api, self._faults, self._log, self._jobs)
         host, port = self._server.server_address[:2]
