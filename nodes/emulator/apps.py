@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,11 +29,6 @@ from .inputs import (
 from .schemas import Schema, ValidationFailed
 from .speech import synthesize
 
-# app (owner/alias) -> sub-paths it serves ("" = the root endpoint)
-KNOWN_APPS: dict[str, frozenset[str]] = {
-    "fal-ai/infinitalk": frozenset({"", "single-text", "video-to-video"}),
-    "fal-ai/stable-avatar": frozenset({""}),
-}
 STABLE_AVATAR_MAX_SECONDS = 300.0
 
 
@@ -55,7 +50,7 @@ class RunContext:
     progress: Callable[[int, int], None] = lambda done, total: None
     should_stop: Callable[[], bool] = lambda: False
     corrupt_output: bool = False
-    billable_units: float = field(default=0.0)
+    billable_units: float = 0.0  # set by the app: seconds of video billed
 
 
 def run_app(endpoint_id: str, body: Any, schemas: dict[str, Schema], ctx: RunContext) -> dict[str, Any]:
@@ -151,4 +146,4 @@ _APPS: dict[str, Callable[[dict, RunContext], dict[str, Any]]] = {
     "fal-ai/infinitalk/video-to-video": _video_to_video,
     "fal-ai/stable-avatar": _stable_avatar,
 }
-
+KNOWN_APPS = frozenset("/".join(endpoint.split("/")[:2]) for endpoint in _APPS)  # owner/alias

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import apps, render
 from .faults import Fault
+from .inputs import LocalResolver
 from .schemas import Schema
 from .storage import FileStore
 
@@ -48,9 +49,9 @@ class Job:
     request_id: str
     endpoint_id: str
     app: str
-    arguments: Any
-    headers: dict[str, str]
-    seq: int
+    arguments: Any = field(repr=False)  # as submitted (may hold megabytes of data URIs)
+    headers: dict[str, str] = field(repr=False)  # submit headers minus authorization
+    seq: int = 0
     fault: Fault | None = None
     state: str = "IN_QUEUE"
     cancelled: bool = False
@@ -58,7 +59,7 @@ class Job:
     error_type: str | None = None
     output: dict | None = None
     result_status: int | None = None
-    result_body: Any = None
+    result_body: Any = field(default=None, repr=False)
     result_headers: dict[str, str] = field(default_factory=dict)
     logs: list[dict[str, str]] = field(default_factory=list)
     submitted_at: float = field(default_factory=time.monotonic)
@@ -94,7 +95,7 @@ class JobQueue:
     """All jobs of one emulator; thread-safe. ``changed`` is notified on every visible change."""
 
     def __init__(self, *, files: FileStore, schemas: dict[str, Schema], processing_time: float,
-                 queue_delay: float, log_lines: int, resolve_local) -> None:
+                 queue_delay: float, log_lines: int, resolve_local: LocalResolver) -> None:
         self.files = files
         self.schemas = schemas
         self.processing_time = processing_time
@@ -109,6 +110,7 @@ class JobQueue:
 
     # public operations ----------------------------------------------------------------------------------
     def submit(self, endpoint_id: str, app: str, arguments: Any, headers: dict[str, str], fault: Fault | None) -> Job:
+        headers = {k: v for k, v in headers.items() if k != "authorization"}  # the job never holds the key
         with self._lock:
             self._seq += 1
             job = Job(str(uuid.uuid4()), endpoint_id, app, arguments, headers, self._seq, fault)
@@ -156,6 +158,10 @@ class JobQueue:
     def wait_changed(self, timeout: float) -> None:
         with self.changed:
             self.changed.wait(timeout)
+
+    def snapshot(self) -> dict[str, Job]:
+        with self._lock:
+            return dict(self.jobs)
 
     def stop(self) -> None:
         self._stopping.set()

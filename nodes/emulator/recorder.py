@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ROUTES = (
     "submit", "status", "status_stream", "result", "cancel", "token", "cdn_upload", "multipart_create",
@@ -18,10 +18,10 @@ class RecordedRequest:
     method: str
     path: str
     query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
+    headers: dict[str, str] = field(repr=False)  # lower-case names (incl. authorization)
     route: str
     status: int | None
-    body: bytes
+    body: bytes = field(repr=False)  # can be megabytes: kept out of reprs and assertion diffs
 
 
 class RequestLog:

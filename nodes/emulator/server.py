@@ -125,7 +125,7 @@ class FalEmulator:
     # state ------------------------------------------------------------------------------------------------------
     @property
     def jobs(self) -> dict[str, Job]:
-        return dict(self._jobs.jobs)
+        return self._jobs.snapshot()
 
     @property
     def files(self) -> dict[str, StoredFile]:
