@@ -1,4 +1,17 @@
-"""A loopback fal.ai emulator (queue, REST storage, CDN) with real rendering models, for tests and demos."""
+"""A loopback fal.ai emulator (queue, REST storage, CDN on one port) with real rendering models.
+
+Behaviour worth knowing when testing against it (fal-protocol.md §8 otherwise):
+
+* App-level errors (422 validation or undecodable/unreachable inputs, 404 unknown sub-path) end as a plain
+  ``COMPLETED`` status (no ``error``); the error surfaces on the result route, as on real fal. Infra errors
+  (``inject_job("runner_error")``) and cancellations end ``COMPLETED`` + ``error``/``error_type``.
+* Inputs: ``data:`` URIs, the emulator's own file URLs (read in-process, not logged as ``file_get``) and other
+  loopback URLs (fetched over HTTP); anything else is a 422 ``file_download_error`` — it never goes online.
+* StableAvatar has no ``num_frames``: its length is ceil(audio_seconds * 25) rounded up to 4n+1, clamped to
+  41..7501 (5 minutes).
+* Namespaced ids (``comfy/…``, ``workflows/…``) run the app named by the rest of the id; their status URLs
+  keep the namespace segment.
+"""
 
 from .jobs import Job
 from .recorder import RecordedRequest
