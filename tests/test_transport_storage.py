@@ -295,3 +295,41 @@ def test_download_http_errors_and_retries(tmp_path):
     client, rec = make_client(lambda r: answers.pop(0))
     run(client.download("https://files.test/v.mp4", tmp_path / "ok.bin"))
     assert (tmp_path / "ok.bin").read_bytes() == b"ok" and len(rec.requests) == 2
+
+
+# --- file checks (cached upload URLs) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answers, exists, methods",
+    [
+        ([httpx.Response(200)], True, ["HEAD"]),
+        ([httpx.Response(404)], False, ["HEAD"]),
+        ([httpx.Response(405), httpx.Response(206, content=b"x")], True, ["HEAD", "GET"]),
+        ([httpx.Response(503, content=NGINX), httpx.Response(200)], True, ["HEAD", "HEAD"]),
+        ([httpx.Response(500)], False, ["HEAD"]),
+    ],
+    ids=["present", "gone", "head-refused", "ingress-retried", "server-error-means-no"],
+)
+def test_file_exists(answers, exists, methods):
+    client, rec = make_client(lambda r: answers.pop(0))
+    assert run(client.file_exists("https://cdn.test/files/x/a.png")) is exists
+    assert [r.method for r in rec.requests] == methods
+    assert all("authorization" not in r.headers for r in rec.requests)
+    if "GET" in methods:
+        assert rec.requests[-1].headers["range"] == "bytes=0-0"
+
+
+def test_file_exists_rejects_non_http_urls():
+    client, rec = make_client(lambda r: httpx.Response(200))
+    assert run(client.file_exists("data:image/png;base64,AAAA")) is False
+    assert rec.requests == []
+
+
+def test_endpoint_key_names_the_queue_host_and_full_id_never_the_key():
+    client, _ = make_client(lambda r: httpx.Response(200))
+    assert (
+        client.endpoint_key("fal-ai/infinitalk/video-to-video")
+        == "https://queue.test/fal-ai/infinitalk/video-to-video"
+    )
+    assert KEY not in client.endpoint_key("12345-my-app")

@@ -18,7 +18,7 @@ from ..settings import FalUrls, WaitLimits
 from .cdn_token import TokenManager
 from .download import Downloader
 from .http import FalHttp, Timeouts
-from .models import CancelOutcome, QueueHandle, QueueStatus
+from .models import AppId, CancelOutcome, QueueHandle, QueueStatus
 from .pool import SHARED_POOL, ClientPool
 from .queue import QueueApi
 from .retry import RetryEvent, RetryPolicy
@@ -104,7 +104,16 @@ class FalClient:
     async def cancel(self, handle: QueueHandle) -> CancelOutcome:
         return await self._queue.cancel(handle)
 
+    def endpoint_key(self, endpoint_id: str) -> str:
+        """Where jobs of ``endpoint_id`` run: ``<queue URL>/<full endpoint id>`` (no key). Used to scope
+        request keys, so jobs on an emulator or another fal host are never mistaken for each other."""
+        return f"{self._get_urls().queue}/{AppId.parse(endpoint_id).full}"
+
     # --- files ---------------------------------------------------------------------------------
+
+    async def file_exists(self, url: str) -> bool:
+        """Whether an uploaded/result file URL still answers (no Authorization sent). Doubt means False."""
+        return await self._downloader.exists(url)
 
     async def upload(
         self,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from ..errors import DownloadError
+from ..errors import DownloadError, FalAvatarError
 from .http import Auth, FalHttp
 from .http_errors import detail_text
 from .retry import CallKind, parse_retry_after, should_retry_response
@@ -22,6 +22,9 @@ from .source import Progress, ProgressCallback
 log = logging.getLogger(__name__)
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
+
+
+_GONE = (401, 403, 404, 410)
 
 
 class _Incomplete(Exception):
@@ -85,6 +88,23 @@ class Downloader:
     def __init__(self, http: FalHttp) -> None:
         self._http = http
 
+    async def exists(self, url: str) -> bool:
+        """Whether a public file URL still answers (HEAD, or a 1-byte GET where HEAD is refused).
+
+        Any doubt (errors after retries, unexpected answers) counts as "no": the caller re-uploads.
+        """
+        try:
+            _check_url(url, None)
+            for method, headers in (("HEAD", {}), ("GET", {"Range": "bytes=0-0"})):
+                response = await self._http.call(
+                    method, url, what="file check", auth=Auth.NONE, headers=headers, outcomes=_GONE + (405,)
+                )
+                if response.status_code != 405:
+                    return response.is_success
+        except FalAvatarError as exc:
+            log.info("file check of %s failed (%s); treating it as gone", httpx.URL(url).path, exc)
+        return False
+
     async def download(
         self,
         url: str,
@@ -122,15 +142,10 @@ class Downloader:
                         request_id=request_id,
                     ) from exc
                 retry_after = exc.retry_after if isinstance(exc, _Retryable) else None
-                delay = policy.delay(failures, retry_after)
-                log.info(
-                    "download of %s interrupted (%s) at %d bytes; resuming in %.2fs",
-                    httpx.URL(url).path,
-                    _why(exc),
-                    target.size,
-                    delay,
+                reason = f"download interrupted at {target.size} bytes ({_why(exc)})"
+                await self._http.backoff(
+                    "download", url, failures, policy.delay(failures, retry_after), reason
                 )
-                await asyncio.sleep(delay)
 
     async def _attempt(self, url: str, target: _Target, progress: Progress, request_id: str | None) -> None:
         """One GET (ranged when resuming). Returns when the file is complete; raises to resume or fail."""

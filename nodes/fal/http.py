@@ -127,10 +127,12 @@ class FalHttp:
 
     # --- calls ---------------------------------------------------------------------------------
 
-    async def _backoff(self, what: str, url: str, attempt: int, delay: float, reason: str) -> None:
+    async def backoff(self, what: str, url: str, attempt: int, delay: float, reason: str) -> None:
+        """Report a retry (log + ``on_retry``) and sleep ``delay`` seconds."""
         log.info("fal %s: %s; retry %d/%d in %.2fs", what, reason, attempt, self.retry.attempts - 1, delay)
         if self._on_retry is not None:
-            self._on_retry(RetryEvent(what=what, url=url, attempt=attempt, delay_s=delay, reason=reason))
+            bare = url.split("?", 1)[0]  # signed URLs carry their signature in the query
+            self._on_retry(RetryEvent(what=what, url=bare, attempt=attempt, delay_s=delay, reason=reason))
         await asyncio.sleep(delay)
 
     async def call(
@@ -176,14 +178,14 @@ class FalHttp:
                 if attempt >= self.retry.attempts or not should_retry_exception(exc, kind):
                     raise self.scrub(transport_error(exc, what=what, url=url, request_id=request_id)) from exc
                 reason = f"{type(exc).__name__}"
-                await self._backoff(what, url, attempt, self.retry.delay(attempt), reason)
+                await self.backoff(what, url, attempt, self.retry.delay(attempt), reason)
                 continue
             if response.is_success or response.status_code in outcomes:
                 return response
             if attempt < self.retry.attempts and should_retry_response(response, kind):
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 reason = f"HTTP {response.status_code}"
-                await self._backoff(what, url, attempt, self.retry.delay(attempt, retry_after), reason)
+                await self.backoff(what, url, attempt, self.retry.delay(attempt, retry_after), reason)
                 continue
             raise self.scrub(error_from_response(response, what=what, request_id=request_id))
 
