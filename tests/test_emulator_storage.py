@@ -53,6 +53,8 @@ def test_single_upload_and_plain_get(emu, http, bearer):
     assert served.headers["accept-ranges"] == "bytes"
     stored = emu.files[url[len(emu.base_url):]]
     assert (stored.content_type, stored.data) == ("image/png", b"\x89PNG data")
+    del emu.files[url[len(emu.base_url):]]  # simulate the CDN expiring the file
+    assert httpx.get(url).status_code == 404
     unnamed = http.post("/files/upload", content=b"x", headers={**bearer, "Content-Type": "audio/wav"}).json()
     assert unnamed["access_url"].endswith(".wav")
 

@@ -129,7 +129,8 @@ class FalEmulator:
 
     @property
     def files(self) -> dict[str, StoredFile]:
-        return self._files.snapshot()
+        """The live store (path -> file): tests may delete entries to simulate fal's CDN expiring them."""
+        return self._files.files
 
     def _resolve_local(self, url: str) -> bytes | None:
         """Bytes of one of our own file URLs; None if the URL is not ours; KeyError if no such file."""

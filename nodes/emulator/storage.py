@@ -90,10 +90,6 @@ class FileStore:
     def url_for(self, path: str) -> str:
         return self.base_url + path
 
-    def snapshot(self) -> dict[str, StoredFile]:
-        with self._lock:
-            return dict(self.files)
-
     def get(self, path: str) -> StoredFile | None:
         with self._lock:
             return self.files.get(path)
