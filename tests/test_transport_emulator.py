@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import socket
 from dataclasses import dataclass, field
@@ -536,3 +537,24 @@ def test_file_exists_against_the_emulator(fal_env):
     assert [r.method for r in heads] == ["HEAD", "HEAD"] and all(
         "authorization" not in r.headers for r in heads
     )
+
+
+def test_the_key_never_reaches_the_logs(fal_env, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)  # ours, httpx's and httpcore's records, everything
+    fal_env.inject("submit", "ingress_502")
+    fal_env.inject("result", "http_500")
+    client = Ctx(fal_env, tmp_path).client()
+
+    async def flow():
+        url = await client.upload(b"x" * 100, content_type="text/plain", file_name="a.txt")
+        handle = await client.submit(ENDPOINT, ARGS)
+        await client.wait(handle)
+        with pytest.raises(FalServerError) as info:
+            await client.result(handle)
+        await client.download(url, tmp_path / "a.txt")
+        return info.value
+
+    error = run(flow())
+    secret = os.environ["FAL_KEY"].split(":", 1)[1]
+    assert caplog.records and secret not in caplog.text
+    assert secret not in str(error) and secret not in repr(error) and secret not in repr(client)

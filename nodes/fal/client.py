@@ -82,6 +82,11 @@ class FalClient:
             self._limits = WaitLimits.from_env()
         return self._limits
 
+    @property
+    def urls(self) -> FalUrls:
+        """The base URLs in use (resolved from the environment at first use)."""
+        return self._get_urls()
+
     # --- queue ---------------------------------------------------------------------------------
 
     async def submit(self, endpoint_id: str, arguments: dict, *, headers: dict | None = None) -> QueueHandle:
