@@ -348,6 +348,7 @@ def test_stuck_queue_is_cancelled_at_the_queue_wait_limit(fal_env):
 
     handle, error = run(flow())
     assert "cancelled" in str(error) and "nothing was charged" in str(error)
+    assert error.error_type == "queue_wait_limit"
     assert error.request_id == handle.request_id
     assert emu.count("cancel") == 1 and emu.jobs[handle.request_id].cancelled
     assert emu.count("submit") == 1

@@ -177,6 +177,7 @@ def test_queue_wait_limit_fires_on_a_silent_stream_and_cancels_the_job():
         run(client.wait(HANDLE))
     text = str(info.value)
     assert "cancelled" in text and "nothing was charged" in text and info.value.request_id == REQ
+    assert info.value.error_type == "queue_wait_limit"  # tells a cancelled job from a network timeout
     assert rec.count("PUT", f"{BASE}/cancel") == 1
 
 
@@ -206,8 +207,9 @@ def test_processing_limit_cancels_a_job_that_runs_too_long():
     client, rec = make_client(
         Script(polls=[RUNNING_1]), limits=WaitLimits(queue_wait_s=None, processing_s=0.1), use_stream=False
     )
-    with pytest.raises(FalTimeoutError, match="still generating"):
+    with pytest.raises(FalTimeoutError, match="still generating") as info:
         run(client.wait(HANDLE))
+    assert info.value.error_type == "processing_limit"
     assert rec.count("PUT", f"{BASE}/cancel") == 1
 
 

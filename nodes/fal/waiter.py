@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 MAX_STREAM_FAILURES = 3  # short-lived or broken streams in a row before polling for good
 MIN_STREAM_S = 2.0  # a stream that ends sooner than this without COMPLETED counts as broken
+# error_type of the FalTimeoutError raised when a wait limit cancelled the job (a network timeout has none)
+QUEUE_LIMIT = "queue_wait_limit"
+PROCESSING_LIMIT = "processing_limit"
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,7 @@ class Waiter:
         )
         raise FalTimeoutError(
             f"The job was {where}; it was cancelled ({charged}). Try again later or raise the limit.",
+            error_type=QUEUE_LIMIT if queued else PROCESSING_LIMIT,
             request_id=handle.request_id,
         )
 
