@@ -63,8 +63,9 @@ def prompt_linking_frames(node_id: str) -> dict:
     return {node_id: {"class_type": "X", "inputs": {}}, "9": {"class_type": "PreviewImage", "inputs": {"images": [node_id, 1]}}}
 
 
-def execute(node_cls, node_id="5", prompt=None, **inputs):
-    clone = node_cls.with_hidden(unique_id=node_id, prompt=prompt if prompt is not None else {})
+def execute(node_cls, node_id="5", graph=None, **inputs):
+    """Run a node as ComfyUI would; ``graph`` is the API-format prompt (who consumes which output)."""
+    clone = node_cls.with_hidden(unique_id=node_id, prompt=graph if graph is not None else {})
     return asyncio.run(clone.execute(**inputs))
 
 
