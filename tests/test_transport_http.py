@@ -436,7 +436,9 @@ def test_settings_resolved_from_env_at_first_use(monkeypatch):
     client = FalClient(transport=httpx.MockTransport(lambda r: seen.append(r) or OK_STATUS))
     run(client.status(QueueHandle.for_request("fal-ai/x", "r", "https://q.example")))
     assert seen[0].headers["authorization"] == f"Key {KEY}"
-    assert client.urls == FalUrls(queue="https://q.example", rest="https://rest.fal.ai", cdn="https://v3.fal.media")
+    assert client.urls == FalUrls(
+        queue="https://q.example", rest="https://rest.fal.ai", cdn="https://v3.fal.media"
+    )
 
 
 def test_one_pool_per_event_loop_and_never_a_dead_loop_client():
