@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -74,6 +75,36 @@ def write_video(
                 frame.time_base = time_base
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
+    return Path(path)
+
+
+class _Unseekable(io.RawIOBase):
+    def __init__(self):
+        self.data = bytearray()
+
+    def writable(self):
+        return True
+
+    def seekable(self):
+        return False
+
+    def write(self, chunk):
+        self.data += chunk
+        return len(chunk)
+
+
+def write_webm_without_duration(path: Path, frames_u8: np.ndarray, fps: int = 25) -> Path:
+    """VP9 WebM written to a pipe-like sink, so the headers state no duration (like browser recordings)."""
+    sink = _Unseekable()
+    with av.open(sink, "w", format="webm") as out:
+        video = out.add_stream("libvpx-vp9", rate=fps)
+        video.width, video.height, video.pix_fmt = frames_u8.shape[2], frames_u8.shape[1], "yuv420p"
+        for i, pixels in enumerate(frames_u8):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    Path(path).write_bytes(bytes(sink.data))
     return Path(path)
 
 

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from test_media_samples import psnr, scene, to_u8, tone, write_video
+from test_media_samples import psnr, scene, to_u8, tone, write_video, write_webm_without_duration
 
 from comfyui_fal_avatar.nodes.errors import MediaDecodeError
 from comfyui_fal_avatar.nodes.media import decode_audio, decode_frames, probe_video, video_decode, video_probe
@@ -128,6 +128,15 @@ def test_container_without_frame_count(tmp_path):
     assert not info.frame_count_exact and info.frame_count == 15  # estimated from duration x fps
     decoded = decode_frames(path)
     assert decoded.shape[0] == 15 and psnr(decoded, frames) >= 35
+
+
+def test_webm_without_duration_counts_packets(tmp_path):
+    frames = scene(12, 32, 32)
+    path = write_webm_without_duration(tmp_path / "recording.webm", to_u8(frames))
+    info = probe_video(path)
+    assert info.codec == "vp9" and info.frame_count == 12 and info.duration_s == pytest.approx(0.48)
+    decoded = decode_frames(path)
+    assert decoded.shape[0] == 12 and psnr(decoded, frames) >= 30
 
 
 @pytest.mark.parametrize("estimate", [2, 40])

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from test_media_samples import psnr, scene, to_u8, tone, write_video
+from test_media_samples import psnr, scene, to_u8, tone, write_video, write_webm_without_duration
 
 from comfyui_fal_avatar.nodes.errors import InputError
 from comfyui_fal_avatar.nodes.media import (
@@ -134,6 +134,12 @@ def test_other_files_are_reencoded(tmp_path, name, options):
     assert info.container == "mp4" and info.codec == "h264" and info.frame_count == 9 and info.has_audio
     assert psnr(decode_frames(out), frames) >= 30
     assert encode_video_file(path).sha256 == payload.sha256
+
+
+def test_browser_recording_without_duration_is_reencoded(tmp_path):
+    path = write_webm_without_duration(tmp_path / "recording.webm", to_u8(scene(7, 32, 32)))
+    payload = encode_video_file(path)
+    assert payload.info["reencoded"] and probe_video(_save(payload, tmp_path / "out.mp4")).frame_count == 7
 
 
 def test_rotated_source_is_reencoded_upright(tmp_path):

@@ -25,7 +25,7 @@ class Payload:
     sha256: str
     size: int
     warnings: tuple[str, ...] = ()
-    info: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict, hash=False)
 
     def read_bytes(self) -> bytes:
         return self.data if self.data is not None else Path(self.path).read_bytes()

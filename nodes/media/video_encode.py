@@ -107,7 +107,7 @@ def encode_frames(frames, fps: float, *, audio: dict | None = None, field: str =
     warnings: list[str] = []
     sound = None
     if audio is not None:
-        samples, sample_rate, audio_warnings = first_samples(audio, field=f"{field} audio")
+        samples, sample_rate, audio_warnings = first_samples(audio, field="audio")
         warnings += audio_warnings
         sound = (samples[:, : max(1, round(count / float(rate) * sample_rate))], sample_rate)
     notes = PixelNotes()

@@ -18,7 +18,8 @@ class VideoInfo:
     """``width``/``height`` are upright (after rotation), as :func:`decode_frames` returns them.
 
     ``frame_count`` comes from the container index when ``frame_count_exact``; otherwise it is
-    estimated as duration × fps (e.g. Matroska/WebM), and only decoding gives the true count.
+    estimated as duration × fps (e.g. Matroska/WebM), or by counting packets when the headers state no
+    duration; only decoding gives the true count.
     ``rotation`` is the counter-clockwise angle (0/90/180/270) applied to make frames upright.
     """
 
@@ -80,6 +81,15 @@ def _container_name(container) -> str:
     return "mov" if brand == "qt" else "3gp" if brand.startswith("3g") else "mp4"
 
 
+def _count_packets(path: Path) -> int:
+    """Video packets in the file (demuxed, not decoded): a close estimate of the frame count."""
+    try:
+        with av.open(str(path), metadata_errors="replace") as container:
+            return sum(1 for packet in container.demux(container.streams.video[0]) if packet.size)
+    except av.FFmpegError:
+        return 0
+
+
 def video_info(container, stream, path: Path) -> VideoInfo:
     """Facts about an open container's first video stream (headers only)."""
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -92,6 +102,9 @@ def video_info(container, stream, path: Path) -> VideoInfo:
         duration = stream.frames / fps if stream.frames and fps else 0.0
     exact = stream.frames > 0
     frame_count = stream.frames if exact else round(duration * fps)
+    if not exact and frame_count == 0:  # no length in the headers (e.g. browser-recorded WebM)
+        frame_count = _count_packets(path)
+        duration = frame_count / fps if fps else 0.0
     name = _container_name(container)
     rotation = mp4_rotation(path) if name in ("mp4", "mov", "3gp") else 0
     width, height = stream.codec_context.width, stream.codec_context.height
