@@ -33,7 +33,10 @@ from comfyui_fal_avatar.nodes.pipeline.recover import fetch_result
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "example_workflows"
 DOUBLE = ROOT / "tests" / "comfy_double"
-OBJECT_INFO = Path(os.environ.get("FAL_AVATAR_OBJECT_INFO", "/work/shared/comfyui/object_info-v0.28.1.json"))
+# ComfyUI v0.28.1's full GET /object_info (in shared/ beside the repository), else the verbatim
+# extract of the core nodes the examples use that is kept with the tests.
+FULL_OBJECT_INFO = ROOT.parent / "shared" / "comfyui" / "object_info-v0.28.1.json"
+SUBSET_OBJECT_INFO = ROOT / "tests" / "data" / "object_info-core-v0.28.1-subset.json"
 
 WIDGET_TYPES = ("INT", "FLOAT", "STRING", "COMBO", "BOOLEAN")
 # Widgets the frontend adds after an upload combo (button, audio player); not in object_info, but
@@ -48,11 +51,20 @@ CHEAP = {"resolution": "480p", "num_frames": 0, "seed": 42}  # applied where the
 # --- node definitions --------------------------------------------------------------------------------
 
 
+def object_info_path() -> Path:
+    """``FAL_AVATAR_OBJECT_INFO``, else the full shared copy, else the extract kept with the tests."""
+    override = os.environ.get("FAL_AVATAR_OBJECT_INFO")
+    if override:
+        return Path(override)
+    return FULL_OBJECT_INFO if FULL_OBJECT_INFO.is_file() else SUBSET_OBJECT_INFO
+
+
 def core_definitions() -> dict:
     """ComfyUI's object_info (core node types)."""
-    if not OBJECT_INFO.is_file():
-        raise SystemExit(f"{OBJECT_INFO} not found; set FAL_AVATAR_OBJECT_INFO to a GET /object_info JSON")
-    return json.loads(OBJECT_INFO.read_text(encoding="utf-8"))
+    path = object_info_path()
+    if not path.is_file():
+        raise SystemExit(f"{path} not found; set FAL_AVATAR_OBJECT_INFO to a GET /object_info JSON")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def load_pack():

@@ -298,3 +298,13 @@ def test_validator_catches_broken_workflows(pack, mutate, expected):
     mutate(workflow)
     problems = validate(workflow, definitions, samples, script)
     assert any(expected in problem for problem in problems), problems
+
+
+def test_core_subset_is_a_verbatim_extract_of_object_info(pack):
+    """The extract kept for machines without shared/ must equal ComfyUI's own answer where both exist."""
+    script = pack[0]
+    if not script.FULL_OBJECT_INFO.is_file():
+        pytest.skip("the full object_info JSON (shared/comfyui) is not beside this checkout")
+    full = json.loads(script.FULL_OBJECT_INFO.read_text(encoding="utf-8"))
+    subset = json.loads(script.SUBSET_OBJECT_INFO.read_text(encoding="utf-8"))
+    assert subset == {name: full[name] for name in subset}
