@@ -71,6 +71,10 @@ def mouth_levels(samples: np.ndarray, num_frames: int) -> np.ndarray:
     return np.clip(rms / peak, 0.0, 1.0)
 
 
+# Where a mouth sits in a centred head-and-shoulders portrait (the bundled sample's is at 0.58).
+MOUTH_HEIGHT = 0.58
+
+
 class _Mouth:
     """Precomputed ellipse geometry for the mouth region of a (h, w) frame."""
 
@@ -78,7 +82,7 @@ class _Mouth:
         side = min(width, height)
         self.rx = max(side * 0.09, 4.0)
         self.ry_max = max(side * 0.06, 3.0)
-        cx, cy = width / 2, height * 0.68
+        cx, cy = width / 2, height * MOUTH_HEIGHT
         pad = 3
         self.x0, self.x1 = int(cx - self.rx - pad), int(math.ceil(cx + self.rx + pad))
         self.y0, self.y1 = int(cy - self.ry_max - pad), int(math.ceil(cy + self.ry_max + pad))
