@@ -1,0 +1,118 @@
+"""The `fal-avatar` command as a user runs it: demo, generate (exit codes, JSON summary), jobs, fetch,
+emulator — as subprocesses against the emulator fixture."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from comfyui_fal_avatar.nodes.store.journal import Journal
+
+ASSETS = Path(__file__).resolve().parent.parent / "nodes" / "assets"
+CLI = [sys.executable, "-m", "comfyui_fal_avatar.nodes.cli"]
+
+
+def cli(*args, env_extra=None, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=env, timeout=120, **kw)
+
+
+def generate(*extra, out: Path) -> subprocess.CompletedProcess:
+    return cli("generate", "fal-ai/infinitalk", "--image", ASSETS / "sample_portrait.png",
+               "--audio", ASSETS / "sample_speech.wav", "--num-frames", "41", "--out", out, *extra)
+
+
+def test_generate_succeeds_with_json_summary_and_jobs_lists_it(fal_env, tmp_path):
+    out = tmp_path / "talk.mp4"
+    proc = generate(out=out)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["frames"] == 41 and summary["fps"] == 25.0 and summary["has_audio"]
+    assert summary["estimated_cost_usd"] == pytest.approx(41 / 25 * 0.20) and not summary["reused"]
+    assert out.is_file() and out.stat().st_size > 0
+    assert "Uploading" in proc.stderr and "Generating" in proc.stderr
+
+    jobs = cli("jobs")
+    assert jobs.returncode == 0
+    assert summary["request_id"] in jobs.stdout and "downloaded" in jobs.stdout and "~$0.33" in jobs.stdout
+
+    again = generate(out=tmp_path / "again.mp4")
+    assert json.loads(again.stdout.strip().splitlines()[-1])["reused"] is True
+    assert fal_env.count("submit") == 1
+
+
+def test_bad_input_exits_2_and_sends_nothing(fal_env, tmp_path):
+    proc = cli("generate", "fal-ai/infinitalk", "--image", ASSETS / "sample_portrait.png", "--out", tmp_path / "x.mp4")
+    assert proc.returncode == 2 and "audio" in proc.stderr
+    proc = generate("--num-frames", "42", out=tmp_path / "x.mp4")
+    assert proc.returncode == 2 and "4n+1" in proc.stderr
+    proc = cli("generate", "fal-ai/unknown", "--out", tmp_path / "x.mp4")
+    assert proc.returncode == 2 and "fal-ai/stable-avatar" in proc.stderr
+    assert fal_env.requests == []
+
+
+def test_missing_key_exits_2_naming_both_ways(tmp_path):
+    proc = generate(out=tmp_path / "x.mp4")
+    assert proc.returncode == 2
+    assert "FAL_KEY" in proc.stderr and "Settings" in proc.stderr
+
+
+def test_fal_side_failure_exits_3(fal_env, tmp_path):
+    fal_env.inject_job("runner_error", error_type="runner_disconnected", status=503)
+    proc = generate(out=tmp_path / "x.mp4")
+    assert proc.returncode == 3 and "runner_disconnected" in proc.stderr
+
+
+def test_ctrl_c_cancels_the_fal_job_and_exits_130(fal_env, tmp_path):
+    fal_env.inject_job("slow", processing_time=60)
+    proc = subprocess.Popen(
+        [*CLI, "generate", "fal-ai/infinitalk", "--image", str(ASSETS / "sample_portrait.png"), "--audio",
+         str(ASSETS / "sample_speech.wav"), "--num-frames", "41", "--out", str(tmp_path / "x.mp4")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+        job.state == "IN_PROGRESS" for job in fal_env.jobs.values()
+    ):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert fal_env.count("cancel") == 1
+    (entry,) = Journal().entries()
+    assert entry.state == "cancelled"
+
+
+def test_fetch_recovers_by_request_id(fal_env, tmp_path, monkeypatch):
+    first = json.loads(generate(out=tmp_path / "a.mp4").stdout.strip().splitlines()[-1])
+    monkeypatch.setenv("FAL_AVATAR_HOME", str(tmp_path / "fresh-home"))  # a machine that never saw it
+    fal_env.clear_log()
+    proc = cli("fetch", first["request_id"], "--endpoint", "fal-ai/infinitalk", "--out", tmp_path / "b.mp4")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "b.mp4").read_bytes() == (tmp_path / "a.mp4").read_bytes()
+    assert fal_env.count("submit") == 0
+
+
+def test_emulator_command_prints_its_url_first():
+    proc = subprocess.Popen([*CLI, "emulator", "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline().strip()
+        assert first.startswith("http://127.0.0.1:")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_demo_writes_video_and_contact_sheet(tmp_path):
+    proc = cli("demo", "--out", tmp_path / "demo.mp4", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "165 frames" in proc.stdout and "25 fps" in proc.stdout and "audio yes" in proc.stdout
+    assert (tmp_path / "demo.mp4").stat().st_size > 10_000
+    assert (tmp_path / "demo_contact_sheet.png").is_file()
