@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import FalAvatarError, FalTimeoutError
+from ..errors import FalAvatarError, FalTimeoutError, FalValidationError, JobCancelledError, NotFoundError
 from ..fal.client import FalClient
 from ..fal.models import CancelOutcome, QueueHandle, QueueStatus
 from ..store.journal import Journal
@@ -27,6 +27,9 @@ class Services:
     journal: Journal = field(default_factory=Journal)
     uploads: UploadCache = field(default_factory=UploadCache)
     media: MediaStore = field(default_factory=MediaStore)
+
+
+WAIT_LIMITS = ("queue_wait_limit", "processing_limit")  # FalTimeoutError types after which fal cancelled the job
 
 
 def result_video_url(result: dict, request_id: str | None = None) -> str:
@@ -55,23 +58,33 @@ class JobFollower:
         self.finished = False  # fal finished the job (success or failure): nothing left to cancel
 
     async def result(self, handle: QueueHandle) -> dict:
-        """Wait for the job and return its result JSON (stored in the journal at once)."""
+        """Wait for the job and return its result JSON (stored in the journal at once).
+
+        Only what fal says about the job itself ends its journal entry; trouble reaching fal (network,
+        a 5xx on one poll) leaves it "submitted", so the next run re-attaches instead of paying again.
+        """
         self.handle = handle
         journal, client = self.services.journal, self.services.client
         try:
             await client.wait(handle, on_status=self._on_status)
-        except FalTimeoutError:
-            # The queue-wait limit: the transport has cancelled the job.
-            self.finished = True
-            await asyncio.to_thread(journal.mark_cancelled, handle.request_id)
+        except (FalTimeoutError, JobCancelledError) as exc:
+            if isinstance(exc, JobCancelledError) or exc.error_type in WAIT_LIMITS:
+                # Cancelled on fal (by the wait limit, or elsewhere): nothing was generated.
+                self.finished = True
+                await asyncio.to_thread(journal.mark_cancelled, handle.request_id)
             raise
         except FalAvatarError as exc:
-            if exc.status is not None or exc.error_type:  # fal reported the job as failed
+            # The job ended COMPLETED with an error, or fal does not know the request (any more).
+            if (exc.status is None and exc.error_type) or isinstance(exc, NotFoundError):
                 self.finished = True
                 await asyncio.to_thread(journal.mark_failed, handle.request_id, str(exc))
-            raise  # otherwise (network trouble) the entry stays "submitted": the next run re-attaches
+            raise
         self.finished = True
-        result = await client.result(handle)
+        try:
+            result = await client.result(handle)
+        except (FalValidationError, NotFoundError) as exc:  # the model rejected it, or fal has no result
+            await asyncio.to_thread(journal.mark_failed, handle.request_id, str(exc))
+            raise
         await asyncio.to_thread(journal.mark_completed, handle.request_id, result)
         return result
 
