@@ -201,3 +201,20 @@ def test_fetch_result_node_by_id_unknown_to_the_journal(comfy, fal_env, monkeypa
     fetched = execute(nodes["FalAvatarFetchResult"], "8", request_id=out.args[6], endpoint="fal-ai/infinitalk")
     assert fetched.args[4] == 41 and fal_env.count("submit") == 0 and fal_env.count("result") == 1
     assert np.isclose(fetched.args[3], 25.0)
+
+
+def test_two_identical_nodes_are_two_generations_and_a_rerun_is_free(comfy, fal_env):
+    nodes, _, _ = comfy
+    node_inputs = {"image": ["1", 0], "audio": ["2", 0], "prompt": "talk", "num_frames": 41}
+    graph = {"5": {"class_type": "FalInfiniTalkImageToVideo", "inputs": node_inputs},
+             "6": {"class_type": "FalInfiniTalkImageToVideo", "inputs": dict(node_inputs)}}
+    widgets = {"prompt": "talk", "num_frames": 41, "resolution": "480p", "acceleration": "regular", "seed": 9}
+    first = {nid: execute(nodes["FalInfiniTalkImageToVideo"], nid, graph, image=image(), audio=audio(), **widgets)
+             for nid in ("5", "6")}
+    assert fal_env.count("submit") == 2
+    assert first["5"].args[6] != first["6"].args[6]
+    fal_env.clear_log()
+    again = {nid: execute(nodes["FalInfiniTalkImageToVideo"], nid, graph, image=image(), audio=audio(), **widgets)
+             for nid in ("5", "6")}
+    assert fal_env.count("submit") == 0
+    assert {n: o.args[6] for n, o in again.items()} == {n: o.args[6] for n, o in first.items()}

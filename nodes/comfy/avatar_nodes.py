@@ -9,7 +9,7 @@ from ..avatar.plan import check_params
 from ..avatar.pricing import format_usd
 from ..errors import FalAvatarError, InputError, JobCancelledError
 from ..pipeline.generate import Generation, GenerationOutcome, run_cancellable
-from ..pipeline.graph import output_is_linked
+from ..pipeline.graph import duplicate_index, output_is_linked
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.outputs import materialize
 from ..pipeline.recover import fetch_result
@@ -106,6 +106,7 @@ class AvatarGenerationNode(io.ComfyNode):
             video_path=video_to_path(video) if video is not None else None,
             frames=kwargs.get("frames"),
             want_frames=output_is_linked(cls.hidden.prompt, node_id, schema.FRAMES_OUTPUT),
+            take=duplicate_index(cls.hidden.prompt, node_id),
         )
         reporter = ComfyReporter(node_id)
         generation = Generation(request, sink=reporter)

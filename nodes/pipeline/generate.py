@@ -83,8 +83,11 @@ class Generation:
         audio = payloads.get("audio_url")
         if audio is not None and audio.info.get("duration_s") is not None:
             self.board.update(audio_s=audio.info["duration_s"])
+        scope = self.services.client.endpoint_key(self.spec.endpoint_id)
+        if self.request.take:
+            scope += f"#take{self.request.take}"
         key = request_key(
-            self.services.client.endpoint_key(self.spec.endpoint_id),
+            scope,
             plan.arguments,
             {fal_field: p.sha256 for fal_field, p in payloads.items()},
             plan.seed,

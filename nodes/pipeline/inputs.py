@@ -27,6 +27,7 @@ class GenerationRequest:
     video_path: Path | None = None  # source video file (video-to-video)
     frames: Any | None = None  # IMAGE batch instead of a video file (video-to-video)
     want_frames: bool = True
+    take: int = 0  # >0: an identical copy of another node in the same graph, meant as another generation
 
 
 def _missing(slot_name: str, what: str) -> InputError:
