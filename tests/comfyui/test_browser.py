@@ -1,0 +1,421 @@
+"""The web extension in headless Chromium against a real ComfyUI and the fal emulator.
+
+Skipped unless COMFYUI_PATH is set (see conftest.py) and a `chromium` binary is installed (Debian package
+`chromium`; CHROMIUM=/path overrides). Chromium is driven over the DevTools protocol with a minimal stdlib
+WebSocket client, and its DNS resolves nothing but 127.0.0.1, so the page cannot reach the internet.
+
+One ComfyUI start serves every check (a start costs 10-20 s):
+  - the extension registers without console errors from its files or routes, and the five nodes exist;
+  - an example workflow loads, its status area shows the cost estimate, which follows the widgets;
+  - the workflow runs: phase, request id (with copy button) and the estimate from the real frame count show
+    on the node, and the video preview appears; a screenshot is written (FAL_AVATAR_SCREENSHOT_DIR keeps it);
+  - the settings panel sends a key to the server and ComfyUI's settings storage never holds it;
+  - with the key route answering "not configured", the nodes warn and their Settings button opens settings.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from comfy_harness import PACK_FOLDER, REPO_ROOT
+
+from comfyui_fal_avatar.nodes.credentials import KEY_FILE_NAME
+
+pytestmark = [pytest.mark.comfyui, pytest.mark.slow]
+
+NODE_IDS = (
+    "FalInfiniTalkImageToVideo",
+    "FalInfiniTalkTextToVideo",
+    "FalInfiniTalkVideoToVideo",
+    "FalStableAvatar",
+    "FalAvatarFetchResult",
+)
+EXTENSION = "comfyui-fal-avatar.status"
+WORKFLOW = REPO_ROOT / "example_workflows" / "fal-InfiniTalk-image-to-video.json"
+APP = "window.comfyAPI.app.app"
+DUMMY_KEY = "browser-test-id:browser-test-secret"
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+# --- a minimal DevTools client ----------------------------------------------------------------------------
+
+
+class _WebSocket:
+    """RFC 6455 client: masked text frames out; text frames (with continuations) in."""
+
+    def __init__(self, url: str, timeout: float = 60.0):
+        parts = urlsplit(url)
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            (
+                f"GET {parts.path} HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self._exact(1)
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            raise ConnectionError(f"DevTools refused the websocket: {head[:200]!r}")
+
+    def _exact(self, n: int) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("DevTools websocket closed")
+            buf += chunk
+        return bytes(buf)
+
+    def send(self, text: str) -> None:
+        data = text.encode()
+        n = len(data)
+        if n < 126:
+            header = struct.pack(">BB", 0x81, 0x80 | n)
+        elif n < 1 << 16:
+            header = struct.pack(">BBH", 0x81, 0x80 | 126, n)
+        else:
+            header = struct.pack(">BBQ", 0x81, 0x80 | 127, n)
+        mask = os.urandom(4)
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def recv(self) -> str:
+        message = b""
+        while True:
+            b0, b1 = self._exact(2)
+            n = b1 & 0x7F
+            if n == 126:
+                (n,) = struct.unpack(">H", self._exact(2))
+            elif n == 127:
+                (n,) = struct.unpack(">Q", self._exact(8))
+            payload = self._exact(n)
+            opcode = b0 & 0x0F
+            if opcode == 0x8:
+                raise ConnectionError("DevTools closed the websocket")
+            if opcode in (0x9, 0xA):
+                continue
+            message += payload
+            if b0 & 0x80:
+                return message.decode()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Page:
+    """One Chromium tab: evaluate JavaScript, wait for conditions, record console/log events."""
+
+    def __init__(self, ws: _WebSocket):
+        self.ws = ws
+        self.next_id = 0
+        self.events: list[dict] = []
+        self.handlers: dict[str, Callable[[dict], None]] = {}
+
+    def call(self, method: str, **params) -> dict:
+        self.next_id += 1
+        own = self.next_id
+        self.ws.send(json.dumps({"id": own, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == own:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message["result"]
+            if "method" in message:
+                self.events.append(message)
+                handler = self.handlers.get(message["method"])
+                if handler:
+                    handler(message["params"])
+
+    def send(self, method: str, **params) -> None:
+        """Fire and forget (used from event handlers; the answer is skipped by `call`)."""
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+
+    def eval(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        if "exceptionDetails" in result:
+            details = result["exceptionDetails"]
+            raise AssertionError(f"page raised: {details.get('exception', {}).get('description') or details}")
+        return result["result"].get("value")
+
+    def wait(self, expression: str, timeout: float = 30.0, what: str = ""):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.eval(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what or expression}")
+            time.sleep(0.1)
+
+    def screenshot(self, path: Path) -> Path:
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+
+class Chromium:
+    def __init__(self, binary: str, user_dir: Path):
+        self.user_dir = user_dir
+        self.process = subprocess.Popen(  # noqa: S603 - fixed argv
+            [
+                binary,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={user_dir}",
+                "--window-size=1400,900",
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                "about:blank",
+            ],  # fmt: skip
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def page(self, timeout: float = 30.0) -> Page:
+        port_file = self.user_dir / "DevToolsActivePort"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                port = int(port_file.read_text().split()[0])
+                with _OPENER.open(f"http://127.0.0.1:{port}/json", timeout=5) as resp:
+                    target = next(t for t in json.load(resp) if t["type"] == "page")
+                return Page(_WebSocket(target["webSocketDebuggerUrl"]))
+            except (OSError, ValueError, IndexError, StopIteration):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("Chromium did not open its DevTools port") from None
+                time.sleep(0.1)
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def chromium_binary() -> str:
+    binary = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not binary:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return binary
+
+
+@pytest.fixture
+def page(chromium_binary, comfy_server):
+    user_dir = Path(tempfile.mkdtemp(prefix="fal-avatar-chromium-"))
+    browser = Chromium(chromium_binary, user_dir)
+    try:
+        tab = browser.page()
+        for domain in ("Runtime", "Log", "Page"):
+            tab.call(f"{domain}.enable")
+        yield tab
+        tab.ws.close()
+    finally:
+        browser.close()
+        shutil.rmtree(user_dir, ignore_errors=True)
+
+
+# --- page helpers -----------------------------------------------------------------------------------------
+
+
+def open_comfyui(page: Page, base_url: str) -> None:
+    page.call("Page.navigate", url=base_url + "/")
+    ready = "window.comfyAPI?.app?.app?.isGraphReady && !document.getElementById('splash-loader')"
+    page.wait(ready, 90, "the ComfyUI page")
+    page.wait(
+        f"{json.dumps(NODE_IDS)}.every(id => id in (window.LiteGraph?.registered_node_types ?? {{}}))",
+        30,
+        "the five node types",
+    )
+
+
+def load_workflow(page: Page) -> int:
+    """Load the example workflow; return the id of its generation node."""
+    workflow = json.loads(WORKFLOW.read_text(encoding="utf-8"))
+    page.eval(f"{APP}.loadGraphData({json.dumps(workflow)})")
+    return page.wait(f"{APP}.rootGraph.nodes.find(n => n.comfyClass === 'FalInfiniTalkImageToVideo')?.id")
+
+
+def status_text(page: Page, node_id: int) -> str:
+    return page.eval(
+        f"{APP}.rootGraph.getNodeById({node_id}).widgets.find(w => w.name === 'fal_avatar_status')"
+        ".element.innerText"
+    )
+
+
+def own_errors(page: Page) -> list[str]:
+    """Console errors, exceptions and failed loads that come from the pack's files or routes."""
+    markers = (f"/extensions/{PACK_FOLDER}/", "/fal_avatar/")
+    found = []
+    for event in page.events:
+        method, params = event["method"], event["params"]
+        if method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            urls = [details.get("url", "")] + [
+                f["url"] for f in details.get("stackTrace", {}).get("callFrames", [])
+            ]
+            text = details.get("exception", {}).get("description") or details.get("text", "")
+        elif method == "Runtime.consoleAPICalled" and params["type"] == "error":
+            urls = [f["url"] for f in params.get("stackTrace", {}).get("callFrames", [])]
+            text = " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"])
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            urls = [params["entry"].get("url", "")]
+            text = params["entry"]["text"]
+        else:
+            continue
+        if any(marker in url for url in urls for marker in markers):
+            found.append(f"{text} ({urls[0]})")
+    return found
+
+
+def comfy_settings(base_url: str) -> str:
+    with _OPENER.open(base_url + "/settings", timeout=10) as resp:
+        return resp.read().decode()
+
+
+# --- the check --------------------------------------------------------------------------------------------
+
+
+def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolated_env, tmp_path):
+    base_url = comfy_server.base_url
+    # not a first start: a new user gets the templates browser, which would cover the canvas
+    assert comfy_server.request("POST", "/settings/Comfy.TutorialCompleted", True)[0] == 200
+    open_comfyui(page, base_url)
+
+    # registration: the extension, the five node types, the key setting with its own renderer
+    assert page.eval(f"{APP}.extensions.some(e => e.name === {json.dumps(EXTENSION)})")
+    setting_type = page.eval(f"typeof {APP}.extensionManager.setting.settings['FalAvatar.ApiKey']?.type")
+    assert setting_type == "function"
+
+    # the example workflow's node shows the estimate, which follows the resolution widget
+    node_id = load_workflow(page)
+    page.wait("document.querySelectorAll('.fal-avatar-status').length >= 1", 10, "the status area")
+    assert status_text(page, node_id) == "auto — depends on audio length · $0.20/s at 480p"
+    set_resolution = (
+        f"(v => {{ const w = {APP}.rootGraph.getNodeById({node_id}).widgets.find(w => w.name === 'resolution');"
+        " w.value = v; w.callback?.(v); })"
+    )
+    page.eval(f"{set_resolution}('720p')")
+    assert status_text(page, node_id) == "auto — depends on audio length · $0.40/s at 720p"
+    page.eval(f"{set_resolution}('480p')")
+
+    # run it against the emulator
+    page.eval(f"{APP}.queuePrompt(0, 1)")
+    page.wait(
+        f"(t => t.startsWith('Done') || t.startsWith('Failed'))({APP}.rootGraph.getNodeById({node_id})"
+        ".widgets.find(w => w.name === 'fal_avatar_status').element.innerText)",
+        120,
+        "the run to end",
+    )
+    text = status_text(page, node_id)
+    assert text.startswith("Done · "), text
+    (request_id,) = [rid for rid, job in fal_env.jobs.items() if job.endpoint_id == "fal-ai/infinitalk"]
+    assert f"req {request_id[:8]}…" in text
+    frames = fal_env.jobs[request_id].arguments["num_frames"]
+    assert f"est. ${frames / 25 * 0.20:.2f} · auto: {frames} frames ({frames / 25:.2f} s) at 480p" in text
+    copy_visible = page.eval(
+        "[...document.querySelectorAll('.fal-avatar-status button')]"
+        ".some(b => b.textContent === 'copy id' && b.offsetParent !== null)"
+    )
+    assert copy_visible
+    # the node's own preview of the fal result, and the example's SaveVideo output
+    videos = page.wait(
+        "(v => v.some(s => s.includes('type=temp')) && v.some(s => s.includes('type=output')) && v)"
+        "([...document.querySelectorAll('video')].map(v => v.src).filter(s => s.includes('/api/view')))",
+        60,
+        "the video previews",
+    )
+    assert any(request_id in src and ".mp4" in src for src in videos), videos
+
+    time.sleep(0.5)  # let the canvas paint the last frame before the screenshot
+    shot = page.screenshot(tmp_path / "fal-avatar-browser.png")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    keep = os.environ.get("FAL_AVATAR_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / shot.name)
+    print(f"screenshot: {shot}")
+
+    # settings: the key goes to the server (0600 file), never into ComfyUI's settings storage
+    page.eval(f"{APP}.extensionManager.command.execute('Comfy.ShowSettingsDialog')")
+    page.wait(
+        "(e => e && (e.click(), true))([...document.querySelectorAll('[role=dialog] *')]"
+        ".find(e => !e.children.length && e.textContent.trim() === 'fal avatar'))",
+        15,
+        "the 'fal avatar' settings section",
+    )
+    panel = "document.querySelector('.fal-avatar-key')"
+    page.wait(f"{panel}?.innerText.includes('from the environment')", 15, "the key status from the server")
+    page.eval(
+        f"(() => {{ const p = {panel}; p.querySelector('input').value = {json.dumps(DUMMY_KEY)};"
+        " [...p.querySelectorAll('button')].find(b => b.textContent.startsWith('Save')).click(); })()"
+    )
+    page.wait(f"{panel}.innerText.includes('Saved.')", 15, "the save answer")
+    key_file = isolated_env / KEY_FILE_NAME
+    assert key_file.read_text() == DUMMY_KEY
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert page.eval(f"{panel}.querySelector('input').value") == ""
+    assert "browser-test-secret" not in comfy_settings(base_url)
+    assert not page.eval(
+        "JSON.stringify({...localStorage}).includes('browser-test-secret') || "
+        "JSON.stringify({...sessionStorage}).includes('browser-test-secret')"
+    )
+    page.eval(
+        f"[...{panel}.querySelectorAll('button')].find(b => b.textContent.startsWith('Forget')).click()"
+    )
+    page.wait(f"{panel}.innerText.includes('Saved key removed')", 15, "the forget answer")
+    assert not key_file.exists()
+
+    assert own_errors(page) == []
+
+    # without a key on the server (the key route answers "not configured") the nodes say what to do
+    not_configured = base64.b64encode(json.dumps({"configured": False, "source": None}).encode()).decode()
+    page.handlers["Fetch.requestPaused"] = lambda params: page.send(
+        "Fetch.fulfillRequest",
+        requestId=params["requestId"],
+        responseCode=200,
+        responseHeaders=[{"name": "Content-Type", "value": "application/json"}],
+        body=not_configured,
+    )
+    page.call("Fetch.enable", patterns=[{"urlPattern": "*/fal_avatar/key*"}])
+    page.events.clear()
+    open_comfyui(page, base_url)
+    node_id = load_workflow(page)
+    page.wait(
+        f"{APP}.rootGraph.getNodeById({node_id}).widgets.find(w => w.name === 'fal_avatar_status')"
+        ".element.innerText.startsWith('No fal API key on the server')",
+        15,
+        "the missing-key warning",
+    )
+    assert "Settings → fal avatar → fal API key, or set FAL_KEY" in status_text(page, node_id)
+    page.eval(
+        "[...document.querySelectorAll('.fal-avatar-status button')]"
+        ".find(b => b.textContent === 'Settings' && b.offsetParent !== null).click()"
+    )
+    page.wait("!!document.querySelector('[role=dialog]')?.innerText.includes('fal avatar')", 15, "settings")
+    assert own_errors(page) == []
