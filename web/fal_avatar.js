@@ -99,7 +99,7 @@ function chain(original, extra) {
   };
 }
 
-/** Apply `reduce(state, now)` to every attached node and re-render the ones that changed. */
+/** Set each attached node's state to `reduce(entry, now)` and re-render the nodes whose state changed. */
 function update(reduce) {
   const now = Date.now();
   for (const entry of entries.values()) {
