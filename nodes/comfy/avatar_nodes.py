@@ -6,7 +6,6 @@ import asyncio
 
 from ..avatar.endpoints import GENERATION_ENDPOINTS, EndpointSpec
 from ..avatar.plan import check_params
-from ..avatar.pricing import format_usd
 from ..errors import FalAvatarError, InputError, JobCancelledError
 from ..pipeline.generate import Generation, GenerationOutcome, run_cancellable
 from ..pipeline.graph import duplicate_index, output_is_linked
@@ -30,8 +29,6 @@ async def _deliver(reporter: ComfyReporter, run, *, want_frames: bool):
 
     try:
         outcome: GenerationOutcome = await run_cancellable(run, reporter.should_cancel)
-        for warning in outcome.warnings:
-            reporter.finish("generating", f"note: {warning}")
         outputs = await asyncio.to_thread(
             materialize,
             outcome.path,
@@ -47,13 +44,13 @@ async def _deliver(reporter: ComfyReporter, run, *, want_frames: bool):
         reporter.finish("error", str(exc))
         raise
     info = outputs.info
-    cost = f" · est. {format_usd(outcome.plan.cost_usd)}" if outcome.plan else ""
-    frames_note = "" if want_frames else " · frames not decoded (output not connected)"
-    reused = " · reused, no new charge" if outcome.reused else ""
-    reporter.finish(
-        "done",
-        f"{outputs.frame_count} frames · {info.fps:g} fps · {info.width}×{info.height}{cost}{reused}{frames_note}",
-    )
+    parts = [f"{outputs.frame_count} frames", f"{info.fps:g} fps", f"{info.width}×{info.height}"]
+    if outcome.reused:
+        parts.append("reused, no new charge")
+    if not want_frames:
+        parts.append("frames not decoded (output not connected)")
+    parts.extend(f"note: {warning}" for warning in outcome.warnings)
+    reporter.finish("done", " · ".join(parts), **({"cost_usd": 0.0} if outcome.reused else {}))
     return node_output(outputs)
 
 

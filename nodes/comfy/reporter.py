@@ -27,7 +27,8 @@ class ComfyReporter:
         phase_changed = self.last is None or self.last.phase != status.phase
         self.last = status
         now = time.monotonic()
-        if phase_changed or now - self._sent_at >= MIN_INTERVAL_S:
+        # Only progress ticks (bytes, frames) come fast enough to need throttling.
+        if phase_changed or status.progress is None or now - self._sent_at >= MIN_INTERVAL_S:
             self._sent_at = now
             self._send(status)
         if status.progress is not None:
@@ -37,9 +38,10 @@ class ComfyReporter:
         """Change the current status outside the pipeline (decoding, final notes)."""
         self(replace(self.last or RunStatus(phase=phase, endpoint=""), phase=phase, **fields))
 
-    def finish(self, phase: str, detail: str) -> None:
+    def finish(self, phase: str, detail: str, **fields) -> None:
         """Send a last status line (done, error, cancelled) whatever the throttle says."""
-        self.last = replace(self.last or RunStatus(phase=phase, endpoint=""), phase=phase, detail=detail, progress=None)
+        base = self.last or RunStatus(phase=phase, endpoint="")
+        self.last = replace(base, phase=phase, detail=detail, progress=None, **fields)
         self._send(self.last)
 
     def should_cancel(self) -> bool:

@@ -16,7 +16,7 @@ from ..fal.models import CancelOutcome, QueueHandle, QueueStatus
 from ..store.journal import Journal
 from ..store.media_store import MediaStore
 from ..store.upload_cache import UploadCache
-from .status import StatusBoard
+from .status import StatusBoard, format_bytes
 
 
 @dataclass
@@ -42,10 +42,6 @@ def result_video_url(result: dict, request_id: str | None = None) -> str:
             request_id=request_id,
         )
     return url
-
-
-def _mb(n: int | None) -> str:
-    return f"{(n or 0) / 1e6:.1f}"
 
 
 class JobFollower:
@@ -94,8 +90,7 @@ class JobFollower:
         media = self.services.media
 
         def progress(done: int, size: int | None) -> None:
-            detail = f"{_mb(done)}/{_mb(size)} MB" if size else f"{_mb(done)} MB"
-            self.board.update("downloading", detail=detail, progress=done / size if size else None)
+            self.board.update("downloading", detail=format_bytes(done, size), progress=done / size if size else None)
 
         progress(0, None)
         name = f"{handle.request_id}.mp4"

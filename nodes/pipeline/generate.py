@@ -21,7 +21,7 @@ from ..store.journal import JournalEntry
 from ..store.request_key import request_key
 from .follow import JobFollower, Services, result_video_url
 from .inputs import GenerationRequest, encode_media, plan_request
-from .status import RunStatus, StatusBoard
+from .status import RunStatus, StatusBoard, format_bytes
 
 # A "submitting" journal row younger than this may belong to another worker that is submitting now.
 SUBMIT_GRACE_S = 90.0
@@ -39,10 +39,6 @@ class GenerationOutcome:
     plan: RunPlan | None
     reused: bool  # True: no new submit (stored result or re-attached job)
     warnings: tuple[str, ...] = ()
-
-
-def _mb(n: int | None) -> str:
-    return f"{(n or 0) / 1e6:.1f}"
 
 
 class Generation:
@@ -73,9 +69,11 @@ class Generation:
             ticker.cancel()
 
     async def _run(self) -> GenerationOutcome:
-        self.board.update("validating", detail="checking inputs")
+        self.board.update("validating")
         plan = await asyncio.to_thread(plan_request, self.request)
         self.warnings.extend(plan.warnings)
+        for warning in plan.warnings:  # said before any money is spent
+            self.board.update("validating", cost_usd=plan.cost_usd, frames=plan.frames, detail=f"note: {warning}")
         self.board.update("validating", cost_usd=plan.cost_usd, frames=plan.frames, detail="encoding inputs")
         payloads = await asyncio.to_thread(encode_media, self.request, plan)
         for payload in payloads.values():
@@ -164,7 +162,7 @@ class Generation:
         def progress(done: int, size: int | None) -> None:
             size = size or payload.size
             self.board.update(
-                "uploading", detail=f"{label} {_mb(done)}/{_mb(size)} MB", progress=done / size if size else None
+                "uploading", detail=f"{label} {format_bytes(done, size)}", progress=done / size if size else None
             )
 
         progress(0, payload.size)

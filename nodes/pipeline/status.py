@@ -25,6 +25,16 @@ PHASE_LABELS = {
 }
 
 
+def format_bytes(done: int, total: int | None = None) -> str:
+    """``"120 KB"``, ``"1.4/7.8 MB"``: a transfer's progress in the unit that suits its size."""
+    scale, unit = (1e6, "MB") if max(done, total or 0) >= 1e6 else (1e3, "KB")
+
+    def fmt(n: int) -> str:
+        return f"{n / scale:.1f}" if unit == "MB" else f"{n / scale:.0f}"
+
+    return f"{fmt(done)}/{fmt(total)} {unit}" if total else f"{fmt(done)} {unit}"
+
+
 @dataclass(frozen=True)
 class RunStatus:
     """What the node, the web extension and the CLI show about a run."""
