@@ -132,3 +132,7 @@ class MediaDecodeError(FalAvatarError):
     def __init__(self, message: str, *, path: str | None = None, **kw) -> None:
         super().__init__(message, **kw)
         self.path = path
+
+
+class ResultFileGoneError(DownloadError, NotFoundError):
+    """404/410 on a result file: fal's CDN no longer has it (its files expire); only a new job can replace it."""

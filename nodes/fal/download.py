@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from ..errors import DownloadError, FalAvatarError
+from ..errors import DownloadError, FalAvatarError, ResultFileGoneError
 from .http import Auth, FalHttp
 from .http_errors import detail_text
 from .retry import CallKind, parse_retry_after, should_retry_response
@@ -219,9 +219,10 @@ def _http_failure(response: httpx.Response, url: str, request_id: str | None) ->
         if status in (404, 410)
         else "Try again; if it keeps failing, the file may be restricted or expired."
     )
-    return DownloadError(
+    error = ResultFileGoneError if status in (404, 410) else DownloadError
+    return error(
         f"Downloading the result file from {httpx.URL(url).host} failed with HTTP {status}"
         f"{f' ({detail})' if detail else ''}. {advice}",
         status=status,
-        request_id=response.headers.get("x-fal-request-id") or request_id,
+        request_id=request_id or response.headers.get("x-fal-request-id"),  # the job's id: what `fetch` needs
     )
