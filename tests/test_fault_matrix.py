@@ -1,0 +1,507 @@
+"""The pipeline's fault and crash matrix against the emulator: never pay twice, never lose a paid result.
+
+Each row ("<phase>:<fault>") runs one generation (41 frames, 480p, bundled samples) the way the node does and
+asserts that exactly one fal job exists per intended generation (emulator jobs, and every submit request but
+the accepted one refused before a job existed) and then either
+
+* the result, downloaded and read (faults the transport rides out),
+* a typed error, after which the journal still holds the paid job and a re-run takes it without a new
+  submit (fal answered badly, but the job is real and billed),
+* a typed error for a job fal failed or the user cancelled (not billed): a re-run submits one new job,
+* a typed error before any job existed: nothing journaled, a re-run submits once.
+
+The `:sigkill` rows kill the `fal-avatar generate` process with SIGKILL at a point of the run and run the
+same command again. ``FAL_AVATAR_PRINT_MATRIX=1`` prints the matrix as a Markdown table after the session.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import pytest
+from _matrix import (
+    NO_JOB_STATUSES,
+    Cli,
+    Row,
+    Run,
+    TablePrinter,
+    describe,
+    generate,
+    journal_states,
+    record,
+)
+from conftest import EMULATOR_KEY
+
+from comfyui_fal_avatar.nodes.emulator import FalEmulator
+from comfyui_fal_avatar.nodes.errors import (
+    AccountLockedError,
+    DownloadError,
+    FalServerError,
+    FalTimeoutError,
+    JobCancelledError,
+    MediaDecodeError,
+    SubmitOutcomeUnknownError,
+)
+from comfyui_fal_avatar.nodes.pipeline.status import PHASE_LABELS
+from comfyui_fal_avatar.nodes.store.journal import Journal
+
+QUEUE_DELAY_S = 0.5  # "queued" rows: the job waits this long in the emulator's queue
+TRANSIENT = ("ingress_502", "ingress_503", "ingress_504", "rate_limit", "drop")
+STATUS_OF = {"ingress_502": 502, "ingress_503": 503, "ingress_504": 504, "rate_limit": 429, "http_500": 500}
+PARAMS = {"rate_limit": {"retry_after": 1}, "slow": {"bytes_per_s": 200_000}, "truncate": {"fraction": 0.5}}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def matrix_table(request):
+    if os.environ.get("FAL_AVATAR_PRINT_MATRIX") == "1":
+        request.config.pluginmanager.register(TablePrinter(), "fal-avatar-fault-matrix")
+
+
+@pytest.fixture
+def start_emulator(monkeypatch):
+    """Start an emulator like the ``emulator`` fixture (plus an optional queue delay, which that one lacks) and
+    point the key and the three base URLs at it, as ``fal_env`` does."""
+    started: list[FalEmulator] = []
+
+    def start(*, queue_delay: float = 0.0) -> FalEmulator:
+        emu = FalEmulator(key=EMULATOR_KEY, processing_time=0.3, queue_delay=queue_delay)
+        emu.start()
+        started.append(emu)
+        monkeypatch.setenv("FAL_KEY", EMULATOR_KEY)
+        for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL"):
+            monkeypatch.setenv(name, emu.base_url)
+        return emu
+
+    yield start
+    for emu in started:
+        emu.stop()
+
+
+# --- the rows -------------------------------------------------------------------------------------------
+
+
+def _nothing(emu: FalEmulator) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row: ``before`` prepares the emulator; ``at = (phase, action)`` acts once the run reaches phase;
+    ``hit = (route, status)`` is a request the fault must have produced (proof that it struck)."""
+
+    phase: str
+    fault: str
+    before: Callable[[FalEmulator], None] = _nothing
+    at: tuple[str, Callable[[FalEmulator], None]] | None = None
+    hit: tuple[str, int | None] | None = None
+    queue_delay: float = 0.0
+    cancel_at: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.phase}:{self.fault}"
+
+    def run(self, emu: FalEmulator) -> Run:
+        on_phase = {self.at[0]: lambda: self.at[1](emu)} if self.at else None
+        return generate(emu, on_phase=on_phase, cancel_at=self.cancel_at)
+
+
+def inject(*routes: str, fault: str) -> Callable[[FalEmulator], None]:
+    def act(emu: FalEmulator) -> None:
+        for route in routes:
+            emu.inject(route, fault, **PARAMS.get(fault, {}))
+
+    return act
+
+
+def on_route(phase: str, route: str, fault: str) -> Case:
+    """A fault on the first request of ``route`` (upload: the first input; download: the result file)."""
+    status = 206 if fault == "truncate" else 200 if fault == "slow" else STATUS_OF.get(fault)
+    return Case(phase, fault, before=inject(route, fault=fault), hit=(route, status))
+
+
+def while_queued(fault: str) -> Case:
+    """The job waits in fal's queue; the status stream's first open and the first status poll both fail."""
+    before = inject("status_stream", "status", fault=fault)
+    return Case(
+        "queued", fault, before=before, hit=("status", STATUS_OF.get(fault)), queue_delay=QUEUE_DELAY_S
+    )
+
+
+def _poll_a_slow_job(emu: FalEmulator) -> None:
+    emu.inject_job("slow", processing_time=0.6)
+    emu.inject("status_stream", "ingress_503")  # stream refused by fal's ingress: the run polls instead
+
+
+def _lock(emu: FalEmulator) -> None:
+    emu.locked = True
+
+
+def while_generating(fault: str) -> Case:
+    """The job runs (0.6 s); once the run has seen IN_PROGRESS, the next status poll fails."""
+    if fault == "locked":  # the account is locked while the job runs: status, result and files still work
+        return Case("generating", fault, before=_poll_a_slow_job, at=("generating", _lock))
+    act = inject("status", fault=fault)
+    return Case(
+        "generating",
+        fault,
+        before=_poll_a_slow_job,
+        at=("generating", act),
+        hit=("status", STATUS_OF.get(fault)),
+    )
+
+
+RIDDEN_OUT = [
+    *(on_route("upload", "cdn_upload", f) for f in (*TRANSIENT, "http_500")),
+    *(on_route("submit", "submit", f) for f in TRANSIENT if f != "drop"),
+    *(while_queued(f) for f in TRANSIENT),
+    *(while_generating(f) for f in (*TRANSIENT, "locked")),
+    *(on_route("result", "result", f) for f in TRANSIENT),
+    *(on_route("download", "file_get", f) for f in (*TRANSIENT, "slow", "truncate")),
+]
+
+
+def _corrupt(emu: FalEmulator) -> None:
+    emu.inject_job("corrupt_video")
+
+
+# (case, error type, journal state after the failed run, how the re-run gets the result)
+KEPT = [
+    (while_queued("http_500"), FalServerError, "submitted", "re-attached"),
+    (while_generating("http_500"), FalServerError, "submitted", "re-attached"),
+    (on_route("result", "result", "http_500"), FalServerError, "submitted", "re-attached"),
+    (on_route("download", "file_get", "http_500"), DownloadError, "completed", "stored result"),
+    (Case("decode", "corrupt_video", before=_corrupt), MediaDecodeError, "downloaded", "stored result"),
+]
+
+
+def _runner_error(emu: FalEmulator) -> None:
+    emu.inject_job("runner_error", error_type="runner_disconnected", status=503)
+
+
+def _stuck(emu: FalEmulator) -> None:
+    emu.inject_job("stuck_queue")
+
+
+def _very_slow(emu: FalEmulator) -> None:
+    emu.inject_job("slow", processing_time=30)
+
+
+# (case, error type, error_type, journal state, cancel requests): not billed, a re-run is a new generation
+UNBILLED = [
+    (Case("queued", "stuck_queue", before=_stuck), FalTimeoutError, "queue_wait_limit", "cancelled", 1),
+    (Case("queued", "cancel", before=_stuck, cancel_at="queued"), JobCancelledError, None, "cancelled", 1),
+    (
+        Case("generating", "runner_error", before=_runner_error),
+        FalServerError,
+        "runner_disconnected",
+        "failed",
+        0,
+    ),
+    (
+        Case("generating", "cancel", before=_very_slow, cancel_at="generating"),
+        JobCancelledError,
+        None,
+        "cancelled",
+        1,
+    ),
+]
+
+# (case, error type): refused before any job existed
+NOTHING_PAID = [
+    (Case("upload", "locked", before=_lock), AccountLockedError),
+    (on_route("submit", "submit", "locked"), AccountLockedError),
+    (on_route("submit", "submit", "http_500"), FalServerError),
+]
+
+
+def rows(table: list[tuple]) -> list:
+    """Parameters whose test id is the row id of their case (the first item)."""
+    return [pytest.param(*values, id=values[0].id) for values in table]
+
+
+# --- assertions and table rows ---------------------------------------------------------------------------
+
+
+def assert_one_job(run: Run, emu: FalEmulator) -> None:
+    """One job on the emulator, and every other submit request of the run was refused before creating one."""
+    assert len(emu.jobs) == 1, [(j.endpoint_id, j.state) for j in emu.jobs.values()]
+    refused = [r for r in run.submits if r.status in NO_JOB_STATUSES]
+    assert len(run.submits) - len(refused) == 1, [r.status for r in run.submits]
+
+
+def submits_text(run: Run) -> str:
+    refused = [str(r.status) for r in run.submits if r.status in NO_JOB_STATUSES]
+    return f"{len(run.submits)}" + (f" ({', '.join(refused)} refused)" if refused else "")
+
+
+def rerun_text(rerun: Run) -> str:
+    return f"{rerun.resumed}: {len(rerun.submits)} submit, {rerun.uploads} uploads, {describe(rerun.error)}"
+
+
+def snapshot(case_id: str, run: Run, emu: FalEmulator, rerun: str = "") -> Row:
+    """The table row of a run, taken right after it (the re-run column is filled in later)."""
+    row = Row(
+        id=case_id,
+        outcome=describe(run.error),
+        journal=", ".join(journal_states()) or "no entry",
+        submits=submits_text(run),
+        jobs=str(len(emu.jobs)),
+        uploads=str(run.uploads),
+        rerun=rerun,
+    )
+    record(row)
+    return row
+
+
+# --- the matrix -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", RIDDEN_OUT, ids=lambda c: c.id)
+def test_transient_fault_is_ridden_out(case: Case, start_emulator):
+    emu = start_emulator(queue_delay=case.queue_delay)
+    case.before(emu)
+    run = case.run(emu)
+    assert run.error is None, repr(run.error)
+    assert run.outputs.frame_count == 41 and run.outputs.audio is not None
+    if case.hit is not None:
+        assert run.saw(*case.hit), [(r.route, r.status) for r in run.requests]
+    assert_one_job(run, emu)
+    assert not run.outcome.reused
+    assert Journal().get(run.outcome.request_id).state == "downloaded"
+    snapshot(case.id, run, emu, "not needed")
+
+
+@pytest.mark.parametrize("case,error,state,resumed", rows(KEPT))
+def test_paid_job_survives_a_failed_run(case: Case, error, state, resumed, start_emulator):
+    emu = start_emulator(queue_delay=case.queue_delay)
+    case.before(emu)
+    run = case.run(emu)
+    assert isinstance(run.error, error), repr(run.error)
+    request_id = run.request_id
+    assert request_id and run.error.request_id == request_id and request_id in str(run.error)
+    if case.hit is not None:
+        assert run.saw(*case.hit)
+    assert_one_job(run, emu)
+    entry = Journal().get(request_id)
+    assert entry.state == state and entry.request_id == request_id
+    first = snapshot(case.id, run, emu)
+
+    again = generate(emu)
+    assert again.resumed == resumed and again.request_id == request_id
+    assert again.submits == [] and again.uploads == 0 and len(emu.jobs) == 1
+    if error is MediaDecodeError:  # fal's output is unreadable: the same stored file, the same clear error
+        assert isinstance(again.error, MediaDecodeError) and again.error.request_id == request_id
+        assert Journal().get(request_id).state == "downloaded"
+    else:
+        assert again.error is None, repr(again.error)
+        assert again.outcome.reused and again.outputs.frame_count == 41
+    record(replace(first, rerun=rerun_text(again)))
+
+
+@pytest.mark.parametrize("case,error,error_type,state,cancels", rows(UNBILLED))
+def test_unbilled_job_is_not_reused(
+    case: Case, error, error_type, state, cancels, start_emulator, monkeypatch
+):
+    emu = start_emulator()
+    if case.fault == "stuck_queue":
+        monkeypatch.setenv("FAL_AVATAR_QUEUE_TIMEOUT_MIN", "0.02")  # 1.2 s
+    case.before(emu)
+    run = case.run(emu)
+    assert isinstance(run.error, error), repr(run.error)
+    assert run.error.error_type == error_type
+    request_id = run.request_id
+    assert_one_job(run, emu)
+    assert run.count("cancel") == cancels
+    assert emu.jobs[request_id].cancelled == bool(cancels)
+    assert Journal().get(request_id).state == state
+    monkeypatch.delenv("FAL_AVATAR_QUEUE_TIMEOUT_MIN", raising=False)
+    first = snapshot(case.id, run, emu)
+
+    again = generate(emu)
+    assert again.error is None, repr(again.error)
+    assert again.resumed == "new submit" and len(again.submits) == 1 and again.request_id != request_id
+    assert again.uploads == 0  # the inputs are still on fal
+    assert len(emu.jobs) == 2
+    record(replace(first, jobs="1 (+1 by the re-run)", rerun=rerun_text(again)))
+
+
+@pytest.mark.parametrize("case,error", rows(NOTHING_PAID))
+def test_refused_before_any_job(case: Case, error, start_emulator):
+    emu = start_emulator()
+    case.before(emu)
+    run = case.run(emu)
+    assert isinstance(run.error, error), repr(run.error)
+    assert emu.jobs == {}
+    assert all(r.status in NO_JOB_STATUSES for r in run.submits)
+    assert journal_states() == []  # nothing was, or could have been, billed
+    first = snapshot(case.id, run, emu)
+
+    emu.locked = False  # the user topped up
+    again = generate(emu)
+    assert again.error is None, repr(again.error)
+    assert again.resumed == "new submit" and len(again.submits) == 1 and len(emu.jobs) == 1
+    if run.submits:  # the inputs were uploaded before the refused submit: not uploaded again
+        assert again.uploads == 0
+    record(replace(first, rerun=rerun_text(again)))
+
+
+@pytest.mark.parametrize(
+    "fault,jobs", [("drop", 1), ("drop_before", 0)], ids=["submit:drop", "submit:drop_before"]
+)
+def test_submit_without_answer(fault: str, jobs: int, start_emulator):
+    """No answer to the submit: a job may exist, but without its id nothing can be re-attached.
+
+    The user sees SubmitOutcomeUnknownError ("A job may exist on fal and may be billed; it was NOT sent
+    again ... Check your request history at https://fal.ai/dashboard"). The journal keeps a failed row (no
+    request id) that is never reused, so running the same request again submits one new job.
+    """
+    emu = start_emulator()
+    emu.inject("submit", fault)
+    run = generate(emu)
+    assert isinstance(run.error, SubmitOutcomeUnknownError), repr(run.error)
+    assert "A job may exist on fal" in str(run.error) and "NOT sent again" in str(run.error)
+    assert len(run.submits) == 1 and run.submits[0].status is None
+    assert len(emu.jobs) == jobs
+    (entry,) = Journal().entries()
+    assert entry.state == "failed" and entry.request_id is None and "may exist" in entry.error
+    first = snapshot(f"submit:{fault}", run, emu)
+
+    again = generate(emu)
+    assert again.error is None and again.resumed == "new submit" and len(again.submits) == 1
+    assert len(emu.jobs) == jobs + 1
+    record(replace(first, jobs=f"{jobs} (+1 by the re-run)", rerun=rerun_text(again)))
+
+
+def test_identical_rerun_makes_no_request(start_emulator):
+    emu = start_emulator()
+    first = generate(emu)
+    assert first.error is None and len(first.submits) == 1 and first.uploads == 2
+    second = generate(emu)
+    assert second.error is None and second.resumed == "stored result"
+    assert second.outcome.reused and second.request_id == first.request_id
+    assert second.requests == []  # no upload, no submit, not even a status call
+    assert len(emu.jobs) == 1
+    snapshot("rerun:identical", first, emu, rerun_text(second))
+
+
+def test_expired_stored_result_is_generated_again(start_emulator):
+    """The local copy was evicted and fal's CDN no longer has the file: the only way to a result is a new
+    job, said as a warning (before the fix the re-run failed with the same DownloadError forever)."""
+    emu = start_emulator()
+    run = generate(emu)
+    assert run.error is None, repr(run.error)
+    first = snapshot("rerun:expired_result", run, emu)
+    run.outcome.path.unlink()  # evicted from the media store
+    del emu.files[run.outcome.video_url[len(emu.base_url) :]]  # expired on fal's CDN
+    again = generate(emu)
+    assert again.error is None, repr(again.error)
+    assert again.resumed == "stored result gone, new submit" and len(again.submits) == 1
+    assert any("expired on fal's CDN" in w for w in again.outcome.warnings)
+    assert again.request_id != run.request_id and len(emu.jobs) == 2
+    record(replace(first, jobs="1 (+1 by the re-run)", rerun=rerun_text(again)))
+
+
+# --- SIGKILL ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KillPoint:
+    """Where the first `fal-avatar generate` is killed: ``ready(emu, journal)`` describes the moment (falsy
+    until it comes); ``resumed`` is how the second run must get its job."""
+
+    phase: str
+    before: Callable[[FalEmulator], None]
+    ready: Callable[[FalEmulator, Journal], str | None]
+    resumed: str  # "new submit" | "re-attached" | "stored result"
+    queue_delay: float = 0.0
+
+
+# The status line the second run shows (stderr) when it takes the killed run's job.
+RESUMED_LABEL = {"re-attached": PHASE_LABELS["reattached"], "stored result": PHASE_LABELS["cached"]}
+
+
+def _submitted_job_in(state: str) -> Callable[[FalEmulator, Journal], str | None]:
+    def ready(emu: FalEmulator, journal: Journal) -> str | None:
+        entries = journal.entries()
+        if entries and entries[0].state == "submitted" and emu.jobs[entries[0].request_id].state == state:
+            return f"journal submitted, job {state}"
+        return None
+
+    return ready
+
+
+def _uploading(emu: FalEmulator, journal: Journal) -> str | None:
+    return "uploading (429, Retry-After 30)" if emu.count("cdn_upload") else None
+
+
+def _downloading(emu: FalEmulator, journal: Journal) -> str | None:
+    entries = journal.entries()
+    if (
+        entries
+        and entries[0].state == "completed"
+        and any(r.method == "GET" for r in emu.requests if r.route == "file_get")
+    ):
+        return "journal completed, download under way"
+    return None
+
+
+def _slow_job(emu: FalEmulator) -> None:
+    emu.inject_job("slow", processing_time=2.5)
+
+
+def _slow_download(emu: FalEmulator) -> None:
+    emu.inject("file_get", "slow", bytes_per_s=4000)  # about 15 s for the 62 KB result
+
+
+def _long_rate_limit(emu: FalEmulator) -> None:
+    emu.inject("cdn_upload", "rate_limit", retry_after=30)
+
+
+KILL_POINTS = [
+    KillPoint("upload", _long_rate_limit, _uploading, "new submit"),
+    KillPoint("queued", _nothing, _submitted_job_in("IN_QUEUE"), "re-attached", queue_delay=3.0),
+    KillPoint("generating", _slow_job, _submitted_job_in("IN_PROGRESS"), "re-attached"),
+    KillPoint("download", _slow_download, _downloading, "stored result"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", KILL_POINTS, ids=lambda p: f"{p.phase}:sigkill")
+def test_sigkill_then_run_again(point: KillPoint, start_emulator, tmp_path):
+    emu = start_emulator(queue_delay=point.queue_delay)
+    point.before(emu)
+    journal = Journal()
+    first = Cli.start(tmp_path / "first")
+    moment = first.wait_until(lambda: point.ready(emu, journal), f"the {point.phase} kill point")
+    os.kill(first.process.pid, signal.SIGKILL)
+    assert first.finish() == -signal.SIGKILL
+    at_kill = journal.entries()
+    journal_at_kill = ", ".join(journal_states()) or "no entry"
+
+    second = Cli.start(tmp_path / "second")
+    assert second.finish() == 0, second.err
+    summary = second.summary
+    assert emu.count("submit") == 1 and len(emu.jobs) == 1
+    if point.resumed == "new submit":  # killed before submitting: the second run makes the one submit
+        assert at_kill == [] and summary["reused"] is False
+    else:
+        assert summary["request_id"] == at_kill[0].request_id and summary["reused"] is True
+        assert RESUMED_LABEL[point.resumed] in second.err
+    assert summary["frames"] == 41 and (tmp_path / "second" / "out.mp4").stat().st_size > 0
+    assert journal.get(summary["request_id"]).state == "downloaded"
+    same_id = ", same request id" if at_kill else ""
+    record(
+        Row(
+            id=f"{point.phase}:sigkill",
+            outcome=f"SIGKILL: {moment}",
+            journal=journal_at_kill,
+            submits=str(emu.count("submit")),
+            jobs=str(len(emu.jobs)),
+            uploads=f"{emu.count('cdn_upload')} (both runs)",
+            rerun=f"{point.resumed}{same_id}: exit 0",
+        )
+    )
