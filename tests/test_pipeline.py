@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
-from comfyui_fal_avatar.nodes.errors import FalServerError, InputError, JobCancelledError
+from comfyui_fal_avatar.nodes.errors import (
+    FalServerError,
+    InputError,
+    JobCancelledError,
+    MediaDecodeError,
+    SubmitOutcomeUnknownError,
+)
 from comfyui_fal_avatar.nodes.pipeline.follow import Services
 from comfyui_fal_avatar.nodes.pipeline.generate import Generation, run_cancellable
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
@@ -135,3 +141,30 @@ def test_runner_error_is_a_typed_failure_and_journaled(fal_env):
     fal_env.clear_log()
     run(request())  # a failed job is not reused: fal did not bill it, the user gets a fresh try
     assert fal_env.count("submit") == 1
+
+
+def test_rerun_after_unanswered_submit_warns_that_fal_may_have_a_job(fal_env):
+    fal_env.inject("submit", "drop")
+    with pytest.raises(SubmitOutcomeUnknownError, match="may exist"):
+        run(request())
+    again = run(request())
+    assert any("got no answer" in w and "Fetch Result" in w for w in again.warnings)
+    assert len(fal_env.jobs) == 2  # the user was told; the lost job's id is on fal's dashboard
+
+
+def test_error_that_leaves_a_paid_job_says_how_to_get_it_for_free(fal_env):
+    fal_env.inject("status_stream", "ingress_503", times=50)  # force polling
+    fal_env.inject("status", "http_500")
+    with pytest.raises(FalServerError, match="re-attach to it at no extra cost") as info:
+        run(request())
+    assert info.value.request_id in str(info.value)
+    fal_env.clear_log()
+    assert run(request()).reused and fal_env.count("submit") == 0
+
+
+def test_corrupt_result_is_kept_and_the_error_says_how_to_get_a_new_one(fal_env):
+    fal_env.inject_job("corrupt_video")
+    outcome = run(request())
+    with pytest.raises(MediaDecodeError, match="change the seed") as info:
+        materialize(outcome.path, request_id=outcome.request_id, video_url=outcome.video_url, want_frames=True)
+    assert outcome.request_id in str(info.value) and outcome.path.is_file()

@@ -81,7 +81,7 @@ def build_request(args) -> GenerationRequest:
 
 
 async def run_request(
-    request: GenerationRequest, *, services: Services | None = None, progress=None
+    request: GenerationRequest, *, services: Services | None = None, progress=None, want_audio: bool = True
 ) -> tuple[GenerationOutcome, AvatarOutputs]:
     """Run the pipeline exactly as the node does and decode the result."""
     generation = Generation(request, services=services, sink=progress)
@@ -92,6 +92,7 @@ async def run_request(
         request_id=outcome.request_id,
         video_url=outcome.video_url,
         want_frames=request.want_frames,
+        want_audio=want_audio,
     )
     return outcome, outputs
 
@@ -122,7 +123,8 @@ def run(args) -> int:
     request.want_frames = False
     progress = StderrStatus()
     try:
-        outcome, outputs = asyncio.run(run_request(request, progress=progress))
+        # The command only needs the file and its facts: no frame or audio decoding.
+        outcome, outputs = asyncio.run(run_request(request, progress=progress, want_audio=False))
     finally:
         progress.close()
     out = args.out or Path(f"{outcome.request_id}.mp4")

@@ -44,6 +44,13 @@ def result_video_url(result: dict, request_id: str | None = None) -> str:
     return url
 
 
+def _with_hint(exc: FalAvatarError, hint: str) -> FalAvatarError:
+    """Add what the user can do to an error that left a paid job behind (the job id is in the hint)."""
+    exc.message = f"{exc.message} {hint}"
+    exc.args = (exc.message,)
+    return exc
+
+
 class JobFollower:
     """Waits for one fal job, stores its result and media; cancels it on interrupt."""
 
@@ -74,13 +81,18 @@ class JobFollower:
             if (exc.status is None and exc.error_type) or isinstance(exc, NotFoundError):
                 self.finished = True
                 await asyncio.to_thread(journal.mark_failed, handle.request_id, str(exc))
-            raise
+                raise
+            raise _with_hint(exc, f"The fal job {handle.request_id} may still be running (and billed): run again "
+                             "to re-attach to it at no extra cost.") from None
         self.finished = True
         try:
             result = await client.result(handle)
         except (FalValidationError, NotFoundError) as exc:  # the model rejected it, or fal has no result
             await asyncio.to_thread(journal.mark_failed, handle.request_id, str(exc))
             raise
+        except FalAvatarError as exc:
+            raise _with_hint(exc, f"The fal job {handle.request_id} has finished: run again to fetch its result "
+                             "at no extra cost.") from None
         await asyncio.to_thread(journal.mark_completed, handle.request_id, result)
         return result
 

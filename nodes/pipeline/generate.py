@@ -95,6 +95,8 @@ class Generation:
             outcome = await self._resume(entry, plan)
             if outcome is not None:
                 return outcome
+        else:
+            await self._explain_unknown_submit(key)
         urls = await self._upload_all(payloads)
         handle = await self._submit(key, plan, {**plan.arguments, **urls})
         return await self._follow(handle, plan, reused=False)
@@ -117,6 +119,17 @@ class Generation:
                 return None
             self.board.update("submitting", detail="another run is submitting the same request; waiting")
             await asyncio.sleep(0.5)
+
+    async def _explain_unknown_submit(self, key: str) -> None:
+        """Warn when the last try of this exact request got no answer to its submit: fal may have a job."""
+        last = await asyncio.to_thread(self.services.journal.latest, key)
+        if last is not None and last.state == "failed" and last.request_id is None:
+            self.warnings.append(
+                "The previous run of this exact request sent its submit but got no answer, so fal may have "
+                "a job for it (see https://fal.ai/dashboard request history; recover it with its request id "
+                "via 'fal Avatar: Fetch Result'). Submitting again now."
+            )
+            self.board.update("validating", detail=f"note: {self.warnings[-1]}")
 
     async def _resume(self, entry: JournalEntry, plan: RunPlan) -> GenerationOutcome | None:
         """Use a stored result, or re-attach to a job still running. ``None``: submit anew."""

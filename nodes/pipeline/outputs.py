@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import MediaDecodeError
 from ..media import video_decode, video_probe
 from ..media.video_probe import VideoInfo
 
@@ -37,14 +38,26 @@ def materialize(
     request_id: str,
     video_url: str,
     want_frames: bool,
+    want_audio: bool = True,
     on_frames: Callable[[int, int], None] | None = None,
 ) -> AvatarOutputs:
-    """Probe the file, then decode audio, and frames only if ``want_frames`` (CPU work: run in a thread)."""
-    info = video_probe.probe_video(path, request_id=request_id)
-    frames = None
-    if want_frames:
-        frames = video_decode.decode_frames(path, request_id=request_id, on_progress=on_frames)
-    audio = video_decode.decode_audio(path, request_id=request_id) if info.has_audio else None
+    """Probe the file, then decode what is wanted (CPU work: run in a thread).
+
+    A corrupt result is kept (it was paid for); the error says where it is and how to get a new one.
+    """
+    try:
+        info = video_probe.probe_video(path, request_id=request_id)
+        frames = None
+        if want_frames:
+            frames = video_decode.decode_frames(path, request_id=request_id, on_progress=on_frames)
+        audio = video_decode.decode_audio(path, request_id=request_id) if want_audio and info.has_audio else None
+    except MediaDecodeError as exc:
+        exc.message += (
+            f" The file is kept at {path} (also at {video_url}). Re-running reuses it; to pay for a new "
+            "generation, change the seed."
+        )
+        exc.args = (exc.message,)
+        raise
     return AvatarOutputs(
         path=path, info=info, frames=frames, audio=audio, request_id=request_id, video_url=video_url
     )

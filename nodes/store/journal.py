@@ -253,6 +253,14 @@ class Journal:
             ).fetchone()
         return JournalEntry.from_row(row) if row is not None else None
 
+    def latest(self, request_key: str) -> JournalEntry | None:
+        """The newest entry for ``request_key`` in any state (to explain why a run submits anew)."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT * FROM journal WHERE request_key = ? ORDER BY id DESC LIMIT 1", (request_key,)
+            ).fetchone()
+        return JournalEntry.from_row(row) if row is not None else None
+
     def get(self, request_id: str) -> JournalEntry | None:
         with self._db.read() as conn:
             row = conn.execute("SELECT * FROM journal WHERE request_id = ?", (request_id,)).fetchone()
