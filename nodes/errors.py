@@ -136,3 +136,9 @@ class MediaDecodeError(FalAvatarError):
 
 class ResultFileGoneError(DownloadError, NotFoundError):
     """404/410 on a result file: fal's CDN no longer has it (its files expire); only a new job can replace it."""
+
+
+class InsufficientMemoryError(FalAvatarError):
+    """Decoding the frames would need more RAM than the machine has free; the video itself is kept."""
+
+    exit_code = 2

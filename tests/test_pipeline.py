@@ -168,3 +168,26 @@ def test_corrupt_result_is_kept_and_the_error_says_how_to_get_a_new_one(fal_env)
     with pytest.raises(MediaDecodeError, match="change the seed") as info:
         materialize(outcome.path, request_id=outcome.request_id, video_url=outcome.video_url, want_frames=True)
     assert outcome.request_id in str(info.value) and outcome.path.is_file()
+
+
+def test_frames_that_cannot_fit_in_ram_are_refused_before_decoding(fal_env, monkeypatch):
+    from comfyui_fal_avatar.nodes.errors import InsufficientMemoryError
+    from comfyui_fal_avatar.nodes.pipeline import outputs
+
+    outcome = run(request())
+    monkeypatch.setattr(outputs, "available_memory", lambda: 10_000_000)  # 10 MB free
+    with pytest.raises(InsufficientMemoryError, match="Disconnect the 'frames' output"):
+        materialize(outcome.path, request_id=outcome.request_id, video_url=outcome.video_url, want_frames=True)
+    kept = materialize(outcome.path, request_id=outcome.request_id, video_url=outcome.video_url, want_frames=False)
+    assert kept.frame_count == 41 and outputs.frames_bytes(kept.info) == 41 * 640 * 640 * 12
+    assert outputs.available_memory() is None or outputs.available_memory() > 0
+
+
+def test_unreadable_source_video_is_an_input_error_before_any_request(fal_env, tmp_path):
+    bogus = tmp_path / "clip.mp4"
+    bogus.write_bytes(b"not a video at all")
+    req = GenerationRequest(spec=ep.INFINITALK_VIDEO, values={}, video_path=bogus, audio=speech())
+    with pytest.raises(InputError) as info:
+        run(req)
+    assert info.value.field == "video"
+    assert fal_env.requests == []

@@ -12,7 +12,7 @@ from ..avatar.plan import RunPlan, check_params, make_plan
 from ..errors import InputError
 from ..media import audio as audio_media
 from ..media import image as image_media
-from ..media import video_encode, video_probe
+from ..media import video_encode
 from ..media.payload import Payload
 
 
@@ -36,10 +36,7 @@ def _missing(slot_name: str, what: str) -> InputError:
 
 def _source_frames(request: GenerationRequest) -> int | None:
     if request.video_path is not None:
-        info = video_probe.probe_video(request.video_path)
-        if info.frame_count < 1:
-            raise InputError("the source video has no frames", field="video")
-        return info.frame_count
+        return video_encode.validate_video_file(request.video_path, field="video").frame_count
     if request.frames is not None:
         count = int(request.frames.shape[0]) if getattr(request.frames, "ndim", 0) == 4 else 0
         if count < 1:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import MediaDecodeError
+from ..errors import InsufficientMemoryError, MediaDecodeError
 from ..media import video_decode, video_probe
 from ..media.video_probe import VideoInfo
 
@@ -32,6 +32,34 @@ class AvatarOutputs:
         return int(self.frames.shape[0]) if self.frames is not None else self.info.frame_count
 
 
+def frames_bytes(info: VideoInfo) -> int:
+    """RAM the decoded IMAGE tensor takes: float32 RGB per pixel and frame."""
+    return info.frame_count * info.width * info.height * 3 * 4
+
+
+def available_memory() -> int | None:
+    """Bytes of RAM available now (Linux ``MemAvailable``); ``None`` where it cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_frames_fit(info: VideoInfo, path: Path) -> None:
+    """Refuse to decode frames that cannot fit in RAM (the OS would kill ComfyUI instead of failing)."""
+    need, free = frames_bytes(info), available_memory()
+    if free is not None and need > free:
+        raise InsufficientMemoryError(
+            f"Decoding {info.frame_count} frames at {info.width}×{info.height} needs {need / 1e9:.1f} GB of "
+            f"RAM but only {free / 1e9:.1f} GB is free. Disconnect the 'frames' output (the VIDEO output "
+            f"works without decoding), or free memory and run again (no new charge). The video is at {path}."
+        )
+
+
 def materialize(
     path: Path,
     *,
@@ -49,6 +77,7 @@ def materialize(
         info = video_probe.probe_video(path, request_id=request_id)
         frames = None
         if want_frames:
+            check_frames_fit(info, path)
             frames = video_decode.decode_frames(path, request_id=request_id, on_progress=on_frames)
         audio = video_decode.decode_audio(path, request_id=request_id) if want_audio and info.has_audio else None
     except MediaDecodeError as exc:
