@@ -33,7 +33,6 @@ from _matrix import (
     journal_states,
     record,
 )
-from conftest import EMULATOR_KEY
 
 from comfyui_fal_avatar.nodes.emulator import FalEmulator
 from comfyui_fal_avatar.nodes.errors import (
@@ -53,6 +52,8 @@ TRANSIENT = ("ingress_502", "ingress_503", "ingress_504", "rate_limit", "drop")
 STATUS_OF = {"ingress_502": 502, "ingress_503": 503, "ingress_504": 504, "rate_limit": 429, "http_500": 500}
 PARAMS = {"rate_limit": {"retry_after": 1}, "slow": {"bytes_per_s": 200_000}, "truncate": {"fraction": 0.5}}
 
+MATRIX_KEY = "matrix-key-id:matrix-key-secret"  # (conftest modules are not importable by name)
+
 
 @pytest.fixture(scope="module", autouse=True)
 def matrix_table(request):
@@ -67,10 +68,10 @@ def start_emulator(monkeypatch):
     started: list[FalEmulator] = []
 
     def start(*, queue_delay: float = 0.0) -> FalEmulator:
-        emu = FalEmulator(key=EMULATOR_KEY, processing_time=0.3, queue_delay=queue_delay)
+        emu = FalEmulator(key=MATRIX_KEY, processing_time=0.3, queue_delay=queue_delay)
         emu.start()
         started.append(emu)
-        monkeypatch.setenv("FAL_KEY", EMULATOR_KEY)
+        monkeypatch.setenv("FAL_KEY", MATRIX_KEY)
         for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL"):
             monkeypatch.setenv(name, emu.base_url)
         return emu
