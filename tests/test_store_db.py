@@ -102,3 +102,27 @@ def test_a_too_open_database_file_is_made_private():
     os.chmod(db, 0o644)
     Journal().entries()
     assert mode(db) == 0o600
+
+
+def test_open_retries_while_another_process_holds_a_lock_sqlite_does_not_wait_for(monkeypatch, tmp_path):
+    database = Database(tmp_path / "x.sqlite3")
+    real_open, calls = database._open, []
+
+    def flaky_open():
+        calls.append(1)
+        if len(calls) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return real_open()
+
+    monkeypatch.setattr(database, "_open", flaky_open)
+    with database.read() as conn:
+        assert conn.execute("SELECT 1").fetchone()[0] == 1
+    assert len(calls) == 3
+
+    def broken_open():
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(database, "_open", broken_open)
+    with pytest.raises(ConfigError, match="disk I/O error"):
+        with database.read():
+            pass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,7 +114,7 @@ class Database:
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         try:
-            conn = self._open()
+            conn = self._open_when_free()
         except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
             raise
         except sqlite3.DatabaseError as exc:
@@ -127,6 +128,21 @@ class Database:
         finally:
             conn.close()
 
+    def _open_when_free(self) -> sqlite3.Connection:
+        """Open, retrying while another process holds a lock SQLite does not wait for by itself (a WAL
+        file being checkpointed away by the last connection of another process, WAL recovery)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.005
+        while True:
+            try:
+                return self._open()
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
     def _open(self) -> sqlite3.Connection:
         if not self.path.parent.is_dir():
             ensure_private_dir(self.path.parent)
@@ -138,7 +154,8 @@ class Database:
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             if not self._schema_checked:
                 self._migrate(conn)
