@@ -30,6 +30,14 @@ from pathlib import Path
 from typing import Any
 
 PACK_FOLDER = "comfyui-fal-avatar"
+# The pack's node ids (fixed: saved workflows reference them).
+NODE_IDS = (
+    "FalInfiniTalkImageToVideo",
+    "FalInfiniTalkTextToVideo",
+    "FalInfiniTalkVideoToVideo",
+    "FalStableAvatar",
+    "FalAvatarFetchResult",
+)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _BINARY_TEXT_EVENT = 3  # protocol.BinaryEventTypes.TEXT: send_progress_text frames

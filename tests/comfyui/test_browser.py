@@ -30,19 +30,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from comfy_harness import PACK_FOLDER, REPO_ROOT
+from comfy_harness import NODE_IDS, PACK_FOLDER, REPO_ROOT
 
 from comfyui_fal_avatar.nodes.credentials import KEY_FILE_NAME
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.slow]
 
-NODE_IDS = (
-    "FalInfiniTalkImageToVideo",
-    "FalInfiniTalkTextToVideo",
-    "FalInfiniTalkVideoToVideo",
-    "FalStableAvatar",
-    "FalAvatarFetchResult",
-)
 EXTENSION = "comfyui-fal-avatar.status"
 WORKFLOW = REPO_ROOT / "example_workflows" / "fal-InfiniTalk-image-to-video.json"
 APP = "window.comfyAPI.app.app"
@@ -146,7 +139,7 @@ class Page:
         self.next_id += 1
         self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
 
-    def eval(self, expression: str):
+    def evaluate(self, expression: str):
         result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
@@ -156,7 +149,7 @@ class Page:
     def wait(self, expression: str, timeout: float = 30.0, what: str = ""):
         deadline = time.monotonic() + timeout
         while True:
-            value = self.eval(expression)
+            value = self.evaluate(expression)
             if value:
                 return value
             if time.monotonic() > deadline:
@@ -257,12 +250,12 @@ def open_comfyui(page: Page, base_url: str) -> None:
 def load_workflow(page: Page) -> int:
     """Load the example workflow; return the id of its generation node."""
     workflow = json.loads(WORKFLOW.read_text(encoding="utf-8"))
-    page.eval(f"{APP}.loadGraphData({json.dumps(workflow)})")
+    page.evaluate(f"{APP}.loadGraphData({json.dumps(workflow)})")
     return page.wait(f"{APP}.rootGraph.nodes.find(n => n.comfyClass === 'FalInfiniTalkImageToVideo')?.id")
 
 
 def status_text(page: Page, node_id: int) -> str:
-    return page.eval(
+    return page.evaluate(
         f"{APP}.rootGraph.getNodeById({node_id}).widgets.find(w => w.name === 'fal_avatar_status')"
         ".element.innerText"
     )
@@ -308,8 +301,8 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
     open_comfyui(page, base_url)
 
     # registration: the extension, the five node types, the key setting with its own renderer
-    assert page.eval(f"{APP}.extensions.some(e => e.name === {json.dumps(EXTENSION)})")
-    setting_type = page.eval(f"typeof {APP}.extensionManager.setting.settings['FalAvatar.ApiKey']?.type")
+    assert page.evaluate(f"{APP}.extensions.some(e => e.name === {json.dumps(EXTENSION)})")
+    setting_type = page.evaluate(f"typeof {APP}.extensionManager.setting.settings['FalAvatar.ApiKey']?.type")
     assert setting_type == "function"
 
     # the example workflow's node shows the estimate, which follows the resolution widget
@@ -320,12 +313,12 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
         f"(v => {{ const w = {APP}.rootGraph.getNodeById({node_id}).widgets.find(w => w.name === 'resolution');"
         " w.value = v; w.callback?.(v); })"
     )
-    page.eval(f"{set_resolution}('720p')")
+    page.evaluate(f"{set_resolution}('720p')")
     assert status_text(page, node_id) == "auto — depends on audio length · $0.40/s at 720p"
-    page.eval(f"{set_resolution}('480p')")
+    page.evaluate(f"{set_resolution}('480p')")
 
     # run it against the emulator
-    page.eval(f"{APP}.queuePrompt(0, 1)")
+    page.evaluate(f"{APP}.queuePrompt(0, 1)")
     page.wait(
         f"(t => t.startsWith('Done') || t.startsWith('Failed'))({APP}.rootGraph.getNodeById({node_id})"
         ".widgets.find(w => w.name === 'fal_avatar_status').element.innerText)",
@@ -338,7 +331,7 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
     assert f"req {request_id[:8]}…" in text
     frames = fal_env.jobs[request_id].arguments["num_frames"]
     assert f"est. ${frames / 25 * 0.20:.2f} · auto: {frames} frames ({frames / 25:.2f} s) at 480p" in text
-    copy_visible = page.eval(
+    copy_visible = page.evaluate(
         "[...document.querySelectorAll('.fal-avatar-status button')]"
         ".some(b => b.textContent === 'copy id' && b.offsetParent !== null)"
     )
@@ -362,7 +355,7 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
     print(f"screenshot: {shot}")
 
     # settings: the key goes to the server (0600 file), never into ComfyUI's settings storage
-    page.eval(f"{APP}.extensionManager.command.execute('Comfy.ShowSettingsDialog')")
+    page.evaluate(f"{APP}.extensionManager.command.execute('Comfy.ShowSettingsDialog')")
     page.wait(
         "(e => e && (e.click(), true))([...document.querySelectorAll('[role=dialog] *')]"
         ".find(e => !e.children.length && e.textContent.trim() === 'fal avatar'))",
@@ -371,7 +364,7 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
     )
     panel = "document.querySelector('.fal-avatar-key')"
     page.wait(f"{panel}?.innerText.includes('from the environment')", 15, "the key status from the server")
-    page.eval(
+    page.evaluate(
         f"(() => {{ const p = {panel}; p.querySelector('input').value = {json.dumps(DUMMY_KEY)};"
         " [...p.querySelectorAll('button')].find(b => b.textContent.startsWith('Save')).click(); })()"
     )
@@ -379,13 +372,13 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
     key_file = isolated_env / KEY_FILE_NAME
     assert key_file.read_text() == DUMMY_KEY
     assert key_file.stat().st_mode & 0o777 == 0o600
-    assert page.eval(f"{panel}.querySelector('input').value") == ""
+    assert page.evaluate(f"{panel}.querySelector('input').value") == ""
     assert "browser-test-secret" not in comfy_settings(base_url)
-    assert not page.eval(
+    assert not page.evaluate(
         "JSON.stringify({...localStorage}).includes('browser-test-secret') || "
         "JSON.stringify({...sessionStorage}).includes('browser-test-secret')"
     )
-    page.eval(
+    page.evaluate(
         f"[...{panel}.querySelectorAll('button')].find(b => b.textContent.startsWith('Forget')).click()"
     )
     page.wait(f"{panel}.innerText.includes('Saved key removed')", 15, "the forget answer")
@@ -413,7 +406,7 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
         "the missing-key warning",
     )
     assert "Settings → fal avatar → fal API key, or set FAL_KEY" in status_text(page, node_id)
-    page.eval(
+    page.evaluate(
         "[...document.querySelectorAll('.fal-avatar-status button')]"
         ".find(b => b.textContent === 'Settings' && b.offsetParent !== null).click()"
     )

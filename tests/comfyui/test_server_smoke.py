@@ -12,17 +12,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from comfy_harness import PACK_FOLDER
+from comfy_harness import NODE_IDS, PACK_FOLDER
 
 pytestmark = pytest.mark.comfyui
 
-NODE_IDS = (
-    "FalInfiniTalkImageToVideo",
-    "FalInfiniTalkTextToVideo",
-    "FalInfiniTalkVideoToVideo",
-    "FalStableAvatar",
-    "FalAvatarFetchResult",
-)
 GENERATION_NODE_IDS = NODE_IDS[:4]
 
 
