@@ -2,7 +2,7 @@
 
 ComfyUI runs every prompt in its own ``asyncio.run`` loop, and an ``httpx.AsyncClient`` is bound to the loop
 that first used it. So clients are kept per loop (weakly: a finished loop takes its client with it) and
-a client is never handed to a different loop.
+a client is never handed to a different loop. Clients of finished loops are dropped on the next use.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ class PerLoop(Generic[T]):
 
     def get(self) -> T:
         loop = asyncio.get_running_loop()
+        # A value usually references its loop (open connections do), so the weak key alone would never
+        # die: drop the values of loops that have finished (each ComfyUI prompt ends its own loop).
+        for finished in [other for other in list(self._values.keys()) if other.is_closed()]:
+            self._values.pop(finished, None)
         value = self._values.get(loop)
         if value is None:
             value = self._values[loop] = self._factory()
