@@ -31,18 +31,22 @@ class Payload:
         return self.data if self.data is not None else Path(self.path).read_bytes()
 
 
-def payload_from_bytes(data: bytes, content_type: str, ext: str, *, warnings=(), info=None) -> Payload:
-    digest = hashlib.sha256(data).hexdigest()
+def _payload(digest: str, size: int, content_type: str, ext: str, warnings, info, **source) -> Payload:
+    """A payload named by its content hash (no local file names are sent to fal)."""
     return Payload(
-        data=data,
-        path=None,
+        **source,
         content_type=content_type,
         file_name=f"{digest[:16]}.{ext}",
         sha256=digest,
-        size=len(data),
+        size=size,
         warnings=tuple(warnings),
         info=dict(info or {}),
     )
+
+
+def payload_from_bytes(data: bytes, content_type: str, ext: str, *, warnings=(), info=None) -> Payload:
+    digest = hashlib.sha256(data).hexdigest()
+    return _payload(digest, len(data), content_type, ext, warnings, info, data=data, path=None)
 
 
 def file_sha256(path: Path) -> str:
@@ -57,13 +61,4 @@ def file_sha256(path: Path) -> str:
 def payload_from_file(path: Path, content_type: str, ext: str, *, warnings=(), info=None) -> Payload:
     path = Path(path)
     digest = file_sha256(path)
-    return Payload(
-        data=None,
-        path=path,
-        content_type=content_type,
-        file_name=f"{digest[:16]}.{ext}",
-        sha256=digest,
-        size=path.stat().st_size,
-        warnings=tuple(warnings),
-        info=dict(info or {}),
-    )
+    return _payload(digest, path.stat().st_size, content_type, ext, warnings, info, data=None, path=path)
