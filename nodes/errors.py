@@ -122,6 +122,15 @@ class SubmitOutcomeUnknownError(FalAvatarError):
     """
 
 
+class UnknownSubmitError(FalAvatarError):
+    """An earlier run of this exact request died (or lost the answer) while submitting, and fal could not
+    be asked whether it has the job. Nothing is submitted again without the user's say-so."""
+
+
+class IdenticalRunError(FalAvatarError):
+    """This run waited for an identical run (same request key) that ended without a result."""
+
+
 class DownloadError(FalAvatarError):
     """A result file could not be downloaded completely."""
 

@@ -21,8 +21,9 @@ from comfyui_fal_avatar.nodes.cli.files import load_audio, load_image
 from comfyui_fal_avatar.nodes.cli.generate import run_request
 from comfyui_fal_avatar.nodes.emulator import FalEmulator, RecordedRequest
 from comfyui_fal_avatar.nodes.errors import FalAvatarError
-from comfyui_fal_avatar.nodes.pipeline.generate import GenerationOutcome, run_cancellable
+from comfyui_fal_avatar.nodes.pipeline.generate import GenerationOutcome
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
+from comfyui_fal_avatar.nodes.pipeline.interrupt import UserInterrupt, run_cancellable
 from comfyui_fal_avatar.nodes.pipeline.outputs import AvatarOutputs
 from comfyui_fal_avatar.nodes.pipeline.status import RunStatus
 from comfyui_fal_avatar.nodes.store.journal import Journal
@@ -43,7 +44,7 @@ def _inputs():
     return load_image(PORTRAIT), load_audio(SPEECH)
 
 
-def request() -> GenerationRequest:
+def request(*, resubmit: bool = False) -> GenerationRequest:
     """The matrix's one generation: the bundled samples, 41 frames at 480p. Like the CLI it skips decoding
     frames (nothing here depends on them); the video is still probed and its audio decoded."""
     image, audio = _inputs()
@@ -53,6 +54,7 @@ def request() -> GenerationRequest:
         image=image,
         audio=audio,
         want_frames=False,
+        resubmit=resubmit,
     )
 
 
@@ -102,6 +104,7 @@ def generate(
     *,
     on_phase: dict[str, Callable[[], object]] | None = None,
     cancel_at: str | None = None,
+    resubmit: bool = False,
 ) -> Run:
     """Run :func:`request` through the pipeline and decode it, as the node does (``run_cancellable``).
 
@@ -120,10 +123,11 @@ def generate(
     def should_cancel() -> bool:
         return any(s.phase == cancel_at and s.request_id for s in run.statuses)
 
+    interrupt = UserInterrupt(should_cancel if cancel_at else None)
     before = len(emu.requests)
     try:
         run.outcome, run.outputs = asyncio.run(
-            run_cancellable(run_request(request(), progress=sink), should_cancel if cancel_at else None)
+            run_cancellable(run_request(request(resubmit=resubmit), progress=sink, interrupt=interrupt), interrupt)
         )
     except FalAvatarError as exc:
         run.error = exc

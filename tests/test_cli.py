@@ -116,3 +116,41 @@ def test_demo_writes_video_and_contact_sheet(tmp_path):
     assert "165 frames" in proc.stdout and "25 fps" in proc.stdout and "audio yes" in proc.stdout
     assert (tmp_path / "demo.mp4").stat().st_size > 10_000
     assert (tmp_path / "demo_contact_sheet.png").is_file()
+
+
+def _start_together(args: list[str], runs: int, tmp_path: Path) -> list[subprocess.CompletedProcess]:
+    procs = [
+        subprocess.Popen([*CLI, *args, "--out", str(tmp_path / f"out{i}.mp4")], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for i in range(runs)
+    ]
+    return [subprocess.CompletedProcess(p.args, p.wait(timeout=300), *p.communicate()) for p in procs]
+
+
+def _mov_copy(source: Path, dest: Path) -> Path:
+    """The sample clip re-muxed into QuickTime: a source the pack must re-encode before upload."""
+    import av
+
+    with av.open(str(source)) as inp, av.open(str(dest), "w", format="mov") as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    return dest
+
+
+@pytest.mark.parametrize("kind", ["image+audio", "dubbing (MOV source)"])
+def test_identical_runs_started_together_make_one_submit(fal_env, tmp_path, kind):
+    if kind == "image+audio":
+        args = ["generate", "fal-ai/infinitalk", "--image", str(ASSETS / "sample_portrait.png"),
+                "--audio", str(ASSETS / "sample_speech.wav"), "--num-frames", "41"]
+    else:
+        mov = _mov_copy(ASSETS / "sample_video.mp4", tmp_path / "source.mov")
+        args = ["generate", "fal-ai/infinitalk/video-to-video", "--video", str(mov),
+                "--audio", str(ASSETS / "sample_speech.wav"), "--num-frames", "41"]
+    results = _start_together(args, 6, tmp_path)
+    assert [r.returncode for r in results] == [0] * 6, [r.stderr[-2000:] for r in results if r.returncode]
+    ids = {json.loads(r.stdout.strip().splitlines()[-1])["request_id"] for r in results}
+    assert len(ids) == 1
+    assert fal_env.count("submit") == 1 and len(fal_env.jobs) == 1

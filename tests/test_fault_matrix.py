@@ -43,6 +43,7 @@ from comfyui_fal_avatar.nodes.errors import (
     JobCancelledError,
     MediaDecodeError,
     SubmitOutcomeUnknownError,
+    UnknownSubmitError,
 )
 from comfyui_fal_avatar.nodes.pipeline.status import PHASE_LABELS
 from comfyui_fal_avatar.nodes.store.journal import Journal
@@ -356,15 +357,16 @@ def test_refused_before_any_job(case: Case, error, start_emulator):
 def test_submit_without_answer(fault: str, jobs: int, start_emulator):
     """No answer to the submit: a job may exist, but without its id nothing can be re-attached.
 
-    The user sees SubmitOutcomeUnknownError ("A job may exist on fal and may be billed; it was NOT sent
-    again ... Check your request history at https://fal.ai/dashboard"). The journal keeps a failed row (no
-    request id) that is never reused, so running the same request again submits one new job.
+    The user sees SubmitOutcomeUnknownError (not sent again; check the request history at
+    https://fal.ai/dashboard). The journal keeps a failed row (no request id) that is never reused. Running
+    the same request again submits nothing without the user's say-so (UnknownSubmitError says how to
+    recover the job or pay again); with that say-so (--resubmit) it submits one new job.
     """
     emu = start_emulator()
     emu.inject("submit", fault)
     run = generate(emu)
     assert isinstance(run.error, SubmitOutcomeUnknownError), repr(run.error)
-    assert "A job may exist on fal" in str(run.error) and "NOT sent again" in str(run.error)
+    assert "NOT sent again" in str(run.error) and "fal.ai/dashboard" in str(run.error)
     assert len(run.submits) == 1 and run.submits[0].status is None
     assert len(emu.jobs) == jobs
     (entry,) = Journal().entries()
@@ -372,9 +374,17 @@ def test_submit_without_answer(fault: str, jobs: int, start_emulator):
     first = snapshot(f"submit:{fault}", run, emu)
 
     again = generate(emu)
-    assert again.error is None and again.resumed == "new submit" and len(again.submits) == 1
-    assert len(emu.jobs) == jobs + 1
-    record(replace(first, jobs=f"{jobs} (+1 by the re-run)", rerun=rerun_text(again)))
+    assert isinstance(again.error, UnknownSubmitError) and again.submits == [] and again.uploads == 0
+    assert len(emu.jobs) == jobs
+    paid = generate(emu, resubmit=True)
+    assert paid.error is None and len(paid.submits) == 1 and len(emu.jobs) == jobs + 1
+    record(
+        replace(
+            first,
+            jobs=f"{jobs} (+1 by the --resubmit run)",
+            rerun=f"{rerun_text(again)}; with --resubmit: {rerun_text(paid)}",
+        )
+    )
 
 
 def test_identical_rerun_makes_no_request(start_emulator):
@@ -504,5 +514,42 @@ def test_sigkill_then_run_again(point: KillPoint, start_emulator, tmp_path):
             jobs=str(len(emu.jobs)),
             uploads=f"{emu.count('cdn_upload')} (both runs)",
             rerun=f"{point.resumed}{same_id}: exit 0",
+        )
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_while_submitting_then_run_again(start_emulator, tmp_path):
+    """The run is killed while its submit is on the wire (fal created the job; its answer is late). The
+    re-run takes over the dead run's claim at once and never submits on its own: it says how to recover
+    the job or pay again (before the fix it waited 90 s, then paid a second job)."""
+    emu = start_emulator()
+    emu.inject("submit", "hang", seconds=60)
+    journal = Journal()
+    first = Cli.start(tmp_path / "first")
+
+    def submitting(emu: FalEmulator, journal: Journal) -> str | None:
+        entries = journal.entries()
+        return "journal submitting, job created" if entries and entries[0].state == "submitting" and emu.jobs else None
+
+    moment = first.wait_until(lambda: submitting(emu, journal), "the submit kill point")
+    os.kill(first.process.pid, signal.SIGKILL)
+    assert first.finish() == -signal.SIGKILL
+    journal_at_kill = ", ".join(journal_states())
+
+    second = Cli.start(tmp_path / "second")
+    assert second.finish() == UnknownSubmitError.exit_code, second.err
+    assert "--resubmit" in second.err and "fal-avatar fetch" in second.err
+    assert "another run" not in second.err  # the dead run's claim was taken over, not waited for
+    assert emu.count("submit") == 1 and len(emu.jobs) == 1
+    record(
+        Row(
+            id="submit:sigkill",
+            outcome=f"SIGKILL: {moment}",
+            journal=journal_at_kill,
+            submits=str(emu.count("submit")),
+            jobs=str(len(emu.jobs)),
+            uploads=f"{emu.count('cdn_upload')} (both runs)",
+            rerun="UnknownSubmitError at once (no wait): 0 submit; recover by id or --resubmit",
         )
     )

@@ -5,6 +5,7 @@ submits anew, validation happens before any request."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import numpy as np
 import pytest
@@ -16,10 +17,12 @@ from comfyui_fal_avatar.nodes.errors import (
     JobCancelledError,
     MediaDecodeError,
     SubmitOutcomeUnknownError,
+    UnknownSubmitError,
 )
 from comfyui_fal_avatar.nodes.pipeline.follow import Services
-from comfyui_fal_avatar.nodes.pipeline.generate import Generation, run_cancellable
+from comfyui_fal_avatar.nodes.pipeline.generate import Generation
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
+from comfyui_fal_avatar.nodes.pipeline.interrupt import UserInterrupt, run_cancellable
 from comfyui_fal_avatar.nodes.pipeline.outputs import materialize
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
@@ -46,7 +49,9 @@ def request(**values) -> GenerationRequest:
 def run(req: GenerationRequest, should_cancel=None, statuses=None):
     async def go():
         sink = statuses.append if statuses is not None else None
-        return await run_cancellable(Generation(req, services=Services(), sink=sink).run(), should_cancel)
+        interrupt = UserInterrupt(should_cancel)
+        generation = Generation(req, services=Services(), sink=sink, interrupt=interrupt)
+        return await run_cancellable(generation.run(), interrupt)
 
     return asyncio.run(go())
 
@@ -143,13 +148,20 @@ def test_runner_error_is_a_typed_failure_and_journaled(fal_env):
     assert fal_env.count("submit") == 1
 
 
-def test_rerun_after_unanswered_submit_warns_that_fal_may_have_a_job(fal_env):
+def test_rerun_after_unanswered_submit_never_pays_again_without_the_users_say_so(fal_env):
     fal_env.inject("submit", "drop")
-    with pytest.raises(SubmitOutcomeUnknownError, match="may exist"):
+    with pytest.raises(SubmitOutcomeUnknownError, match="will not submit it again on its own"):
         run(request())
-    again = run(request())
-    assert any("got no answer" in w and "Fetch Result" in w for w in again.warnings)
-    assert len(fal_env.jobs) == 2  # the user was told; the lost job's id is on fal's dashboard
+    fal_env.clear_log()
+    with pytest.raises(UnknownSubmitError, match="--resubmit") as info:
+        run(request())
+    assert "fal-avatar fetch" in str(info.value) and "change the seed" in str(info.value)
+    assert fal_env.count("submit") == 0 and fal_env.count("cdn_upload") == 0
+    again = run(dataclasses.replace(request(), resubmit=True))
+    assert any("both are billed" in w for w in again.warnings)
+    assert len(fal_env.jobs) == 2  # the user chose to pay again
+    fal_env.clear_log()
+    assert run(request()).reused and fal_env.count("submit") == 0
 
 
 def test_error_that_leaves_a_paid_job_says_how_to_get_it_for_free(fal_env):
@@ -191,3 +203,48 @@ def test_unreadable_source_video_is_an_input_error_before_any_request(fal_env, t
         run(req)
     assert info.value.field == "video"
     assert fal_env.requests == []
+
+
+def test_identical_runs_in_one_process_make_one_submit(fal_env):
+    statuses: list = []
+
+    async def both():
+        services = Services()
+        runs = [Generation(request(), services=services, sink=statuses.append).run() for _ in range(2)]
+        return await asyncio.gather(*runs)
+
+    first, second = asyncio.run(both())
+    assert first.request_id == second.request_id
+    assert fal_env.count("submit") == 1
+    assert any(s.phase == "waiting" for s in statuses)  # one of them waited for the other, then took its result
+
+
+def test_a_rerun_computes_its_key_without_encoding_anything(fal_env, monkeypatch):
+    first = run(request())
+    from comfyui_fal_avatar.nodes.pipeline import generate
+
+    def no_encoding(*_args, **_kw):
+        raise AssertionError("a re-run must not encode its inputs")
+
+    monkeypatch.setattr(generate, "encode_media", no_encoding)
+    fal_env.clear_log()
+    again = run(request())
+    assert again.reused and again.request_id == first.request_id and fal_env.routes() == []
+
+
+def test_results_journaled_under_the_old_key_format_stay_free(fal_env):
+    from comfyui_fal_avatar.nodes.pipeline.inputs import encode_media, plan_request
+    from comfyui_fal_avatar.nodes.pipeline.keys import key_scope, legacy_key
+    from comfyui_fal_avatar.nodes.store.db import Database
+
+    first = run(request())
+    req = request()
+    plan = plan_request(req)
+    old_key = legacy_key(key_scope(Services().client.endpoint_key(req.spec.endpoint_id), 0), plan,
+                         encode_media(req, plan))
+    with Database().write() as conn:  # as a version before keys v2 wrote it
+        conn.execute("UPDATE journal SET request_key = ?, arguments = NULL", (old_key,))
+    fal_env.clear_log()
+    again = run(request())
+    assert again.reused and again.request_id == first.request_id
+    assert fal_env.count("submit") == 0 and fal_env.count("cdn_upload") == 0

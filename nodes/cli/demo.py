@@ -3,7 +3,6 @@ or, with ``--live`` and FAL_KEY, on real fal. Same code path as the ComfyUI node
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -18,6 +17,7 @@ from ..media.contact_sheet import contact_sheet
 from ..pipeline.inputs import GenerationRequest
 from .files import load_audio, load_image
 from .generate import run_request
+from .interrupts import run_interruptible
 from .progress import StderrStatus
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -71,7 +71,9 @@ def run(args) -> int:
     with where as target:
         print(f"demo: running {INFINITALK_IMAGE.endpoint_id} on {target}", file=sys.stderr)
         try:
-            outcome, outputs = asyncio.run(run_request(request, progress=progress))
+            outcome, outputs = run_interruptible(
+                lambda interrupt: run_request(request, progress=progress, interrupt=interrupt)
+            )
         finally:
             progress.close()
         shutil.copyfile(outcome.path, args.out)

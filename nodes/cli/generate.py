@@ -13,8 +13,10 @@ from ..avatar.endpoints import BY_ENDPOINT_ID, EndpointSpec, endpoint
 from ..errors import InputError
 from ..pipeline.generate import Generation, GenerationOutcome, Services
 from ..pipeline.inputs import GenerationRequest
+from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.outputs import AvatarOutputs, materialize
 from .files import load_audio, load_image
+from .interrupts import run_interruptible
 from .progress import StderrStatus
 
 
@@ -33,6 +35,12 @@ def add_arguments(parser) -> None:
         "--param", action="append", default=[], metavar="NAME=VALUE", help="any other field of the endpoint"
     )
     parser.add_argument("--out", type=Path, help="where to copy the MP4 (default: <request id>.mp4)")
+    parser.add_argument(
+        "--resubmit",
+        action="store_true",
+        help="submit again even though an earlier submit of this exact request got no answer "
+        "(if fal did create that job, both are billed)",
+    )
 
 
 def _coerce(spec: EndpointSpec, name: str, raw: str):
@@ -77,14 +85,20 @@ def build_request(args) -> GenerationRequest:
         image=load_image(args.image) if args.image else None,
         audio=load_audio(args.audio) if args.audio else None,
         video_path=args.video,
+        resubmit=args.resubmit,
     )
 
 
 async def run_request(
-    request: GenerationRequest, *, services: Services | None = None, progress=None, want_audio: bool = True
+    request: GenerationRequest,
+    *,
+    services: Services | None = None,
+    progress=None,
+    want_audio: bool = True,
+    interrupt: UserInterrupt | None = None,
 ) -> tuple[GenerationOutcome, AvatarOutputs]:
     """Run the pipeline exactly as the node does and decode the result."""
-    generation = Generation(request, services=services, sink=progress)
+    generation = Generation(request, services=services, sink=progress, interrupt=interrupt)
     outcome = await generation.run()
     outputs = await asyncio.to_thread(
         materialize,
@@ -124,7 +138,9 @@ def run(args) -> int:
     progress = StderrStatus()
     try:
         # The command only needs the file and its facts: no frame or audio decoding.
-        outcome, outputs = asyncio.run(run_request(request, progress=progress, want_audio=False))
+        outcome, outputs = run_interruptible(
+            lambda interrupt: run_request(request, progress=progress, want_audio=False, interrupt=interrupt)
+        )
     finally:
         progress.close()
     out = args.out or Path(f"{outcome.request_id}.mp4")

@@ -7,9 +7,10 @@ import asyncio
 from ..avatar.endpoints import GENERATION_ENDPOINTS, EndpointSpec
 from ..avatar.plan import check_params
 from ..errors import FalAvatarError, InputError, JobCancelledError
-from ..pipeline.generate import Generation, GenerationOutcome, run_cancellable
+from ..pipeline.generate import Generation, GenerationOutcome
 from ..pipeline.graph import duplicate_index, output_is_linked
 from ..pipeline.inputs import GenerationRequest
+from ..pipeline.interrupt import UserInterrupt, run_cancellable
 from ..pipeline.outputs import materialize
 from ..pipeline.recover import fetch_result
 from . import api, schema
@@ -19,7 +20,7 @@ from .reporter import ComfyReporter
 io = api.io
 
 
-async def _deliver(reporter: ComfyReporter, run, *, want_frames: bool):
+async def _deliver(reporter: ComfyReporter, run, interrupt: UserInterrupt, *, want_frames: bool):
     """Await ``run`` (giving a GenerationOutcome) with Cancel support, decode, build the outputs."""
 
     def frames_progress(done: int, total: int) -> None:
@@ -28,7 +29,7 @@ async def _deliver(reporter: ComfyReporter, run, *, want_frames: bool):
         reporter.update("decoding", detail=f"frame {done}/{total}", progress=done / max(total, 1))
 
     try:
-        outcome: GenerationOutcome = await run_cancellable(run, reporter.should_cancel)
+        outcome: GenerationOutcome = await run_cancellable(run, interrupt)
         outputs = await asyncio.to_thread(
             materialize,
             outcome.path,
@@ -106,8 +107,9 @@ class AvatarGenerationNode(io.ComfyNode):
             take=duplicate_index(cls.hidden.prompt, node_id),
         )
         reporter = ComfyReporter(node_id)
-        generation = Generation(request, sink=reporter)
-        return await _deliver(reporter, generation.run(), want_frames=request.want_frames)
+        interrupt = UserInterrupt(reporter.should_cancel)
+        generation = Generation(request, sink=reporter, interrupt=interrupt)
+        return await _deliver(reporter, generation.run(), interrupt, want_frames=request.want_frames)
 
 
 def make_generation_node(spec: EndpointSpec) -> type[AvatarGenerationNode]:
@@ -150,7 +152,8 @@ class FalAvatarFetchResult(io.ComfyNode):
         node_id = cls.hidden.unique_id
         reporter = ComfyReporter(node_id)
         want = output_is_linked(cls.hidden.prompt, node_id, schema.FRAMES_OUTPUT)
-        return await _deliver(reporter, fetch_result(endpoint, request_id, sink=reporter), want_frames=want)
+        interrupt = UserInterrupt(reporter.should_cancel)
+        return await _deliver(reporter, fetch_result(endpoint, request_id, sink=reporter), interrupt, want_frames=want)
 
 
 NODES = [make_generation_node(spec) for spec in GENERATION_ENDPOINTS] + [FalAvatarFetchResult]

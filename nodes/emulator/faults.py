@@ -10,7 +10,9 @@ from typing import Any
 from .recorder import ROUTES
 
 INGRESS = {"ingress_502": 502, "ingress_503": 503, "ingress_504": 504}
-HTTP_FAULTS = {*INGRESS, "http_500", "rate_limit", "drop", "drop_before", "slow", "truncate", "forced_422", "locked"}
+HTTP_FAULTS = {
+    *INGRESS, "http_500", "rate_limit", "drop", "drop_before", "slow", "truncate", "forced_422", "locked", "hang",
+}
 _ROUTE_ONLY = {"slow": {"file_get"}, "truncate": {"file_get"}, "forced_422": {"submit"}}
 JOB_FAULTS = {"runner_error", "corrupt_video", "stuck_queue", "slow"}
 

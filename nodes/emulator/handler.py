@@ -91,6 +91,8 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         record(response.status)
+        if fault is not None and fault.name == "hang":  # the request took effect; its answer is late
+            self._hang(float(fault.params.get("seconds", 30)))
         self._send(response, fault)
 
     def _read_body(self, headers: dict[str, str]) -> bytes | None:
@@ -140,6 +142,11 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
                 self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _hang(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.server.jobs.stopping:
+            time.sleep(0.05)
 
     def _write_flush(self, data: bytes) -> None:
         self.wfile.write(data)

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import FalAvatarError, FalTimeoutError, FalValidationError, JobCancelledError, NotFoundError
 from ..fal.client import FalClient
 from ..fal.models import CancelOutcome, QueueHandle, QueueStatus
+from ..store.claims import Claims
 from ..store.journal import Journal
 from ..store.media_store import MediaStore
 from ..store.upload_cache import UploadCache
@@ -27,6 +28,7 @@ class Services:
     journal: Journal = field(default_factory=Journal)
     uploads: UploadCache = field(default_factory=UploadCache)
     media: MediaStore = field(default_factory=MediaStore)
+    claims: Claims = field(default_factory=Claims)
 
 
 WAIT_LIMITS = ("queue_wait_limit", "processing_limit")  # FalTimeoutError types after which fal cancelled the job
@@ -118,6 +120,14 @@ class JobFollower:
         elif status.state == "IN_PROGRESS":
             last = status.logs[-1].message if status.logs else "started"
             self.board.update("generating", queue_position=None, detail=last[:120])
+
+    def leave_running(self) -> None:
+        """The run was stopped by something other than the user (e.g. another node of the prompt failed):
+        the fal job, if any, keeps running and stays journaled as submitted for the next run."""
+        if self.handle is not None and not self.finished:
+            self.board.update(
+                "stopped", detail=f"fal job {self.handle.request_id} left running; the next run re-attaches to it"
+            )
 
     async def cancel_remote(self) -> list[str]:
         """After a user interrupt: cancel the fal job if one is running. Returns warnings."""

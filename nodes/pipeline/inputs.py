@@ -28,6 +28,7 @@ class GenerationRequest:
     frames: Any | None = None  # IMAGE batch instead of a video file (video-to-video)
     want_frames: bool = True
     take: int = 0  # >0: an identical copy of another node in the same graph, meant as another generation
+    resubmit: bool = False  # the user accepts paying again after a submit whose outcome is unknown
 
 
 def _missing(slot_name: str, what: str) -> InputError:

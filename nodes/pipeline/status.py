@@ -13,6 +13,7 @@ PHASE_LABELS = {
     "validating": "Checking inputs",
     "uploading": "Uploading",
     "cached": "Using stored result",
+    "waiting": "Waiting for an identical run",
     "submitting": "Submitting",
     "reattached": "Re-attached to running job",
     "queued": "Queued",
@@ -22,6 +23,7 @@ PHASE_LABELS = {
     "done": "Done",
     "error": "Failed",
     "cancelled": "Cancelled",
+    "stopped": "Stopped",
 }
 
 

@@ -64,6 +64,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             last_used REAL NOT NULL
         )""",
     ),
+    (
+        # The exact arguments of a submit (upload URLs included), to find its job on fal when the
+        # submit's answer was lost.
+        "ALTER TABLE journal ADD COLUMN arguments TEXT",
+        # One live run per request key, across processes (see claims.py).
+        """CREATE TABLE claims (
+            request_key TEXT PRIMARY KEY,
+            token TEXT NOT NULL UNIQUE,
+            host TEXT NOT NULL,
+            boot_id TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            pid_started TEXT NOT NULL,
+            claimed_at REAL NOT NULL,
+            heartbeat_at REAL NOT NULL
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -76,6 +76,7 @@ class JournalEntry:
     cancel_url: str | None
     cost_estimate_usd: float | None
     summary: dict[str, Any]
+    arguments: dict[str, Any] | None  # exactly what was submitted (upload URLs included); None before v2
     result: dict[str, Any] | None
     local_path: Path | None
     error: str | None
@@ -123,6 +124,7 @@ class JournalEntry:
             cancel_url=row["cancel_url"],
             cost_estimate_usd=row["cost_estimate_usd"],
             summary=json.loads(row["summary"]),
+            arguments=json.loads(row["arguments"]) if row["arguments"] is not None else None,
             result=json.loads(row["result"]) if row["result"] is not None else None,
             local_path=Path(row["local_path"]) if row["local_path"] is not None else None,
             error=row["error"],
@@ -165,17 +167,21 @@ class Journal:
         *,
         cost_estimate_usd: float | None = None,
         summary: Mapping[str, Any] | None = None,
+        arguments: Mapping[str, Any] | None = None,
     ) -> int:
-        """Write a ``submitting`` entry right before submit; returns its row id."""
+        """Write a ``submitting`` entry right before submit; returns its row id. ``arguments`` are the exact
+        submit arguments (kept so the job can be looked up on fal if the submit's answer is lost)."""
         if not request_key or not endpoint_id:
             raise ValueError("request_key and endpoint_id are required")
-        text = _json(summarize(summary or {}, known_secrets()))
+        secrets = known_secrets()
+        text = _json(summarize(summary or {}, secrets))
+        sent = _json(scrub(dict(arguments), secrets)) if arguments is not None else None
         now = time.time()
         with self._db.write() as conn:
             cursor = conn.execute(
-                "INSERT INTO journal (request_key, endpoint_id, state, cost_estimate_usd, summary,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (request_key, endpoint_id, SUBMITTING, cost_estimate_usd, text, now, now),
+                "INSERT INTO journal (request_key, endpoint_id, state, cost_estimate_usd, summary, arguments,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (request_key, endpoint_id, SUBMITTING, cost_estimate_usd, text, sent, now, now),
             )
             return int(cursor.lastrowid)
 

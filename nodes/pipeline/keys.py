@@ -1,0 +1,49 @@
+"""A generation's request keys: from the inputs as given (v2, no encoding), and the legacy v1 key.
+
+The scope of a key is where the job runs (``FalClient.endpoint_key``: host + endpoint id), plus the
+duplicate index of a node copied within one ComfyUI graph. What the encoder makes of an input is decided
+by the input and the encoder options named here (e.g. the image size limit), so both go into the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .. import settings
+from ..avatar.plan import RunPlan
+from ..media import digest
+from ..media.payload import Payload
+from ..store.request_key import input_request_key, request_key
+from .inputs import GenerationRequest
+
+
+def key_scope(endpoint_key: str, take: int) -> str:
+    return f"{endpoint_key}#take{take}" if take else endpoint_key
+
+
+def input_digests(request: GenerationRequest) -> dict[str, str]:
+    """``{fal_field: digest}`` of every media input, with the encoder options that shape its upload
+    (CPU work on big tensors: run in a thread)."""
+    spec = request.spec
+    digests: dict[str, str] = {}
+    for slot in spec.media:
+        if slot.kind == "image" and request.image is not None:
+            side = settings.max_image_side(spec.max_image_side)
+            digests[slot.fal_field] = f"{digest.image_digest(request.image)}|max_side={side}"
+        elif slot.kind == "audio" and request.audio is not None:
+            digests[slot.fal_field] = digest.audio_digest(request.audio)
+        elif slot.kind == "video" and request.video_path is not None:
+            digests[slot.fal_field] = f"file:{digest.file_digest(request.video_path)}"
+        elif slot.kind == "frames" and request.video_path is None and request.frames is not None:
+            fps = float(request.values.get("fps", 25.0))
+            digests[slot.fal_field] = digest.frames_digest(request.frames, fps)
+    return digests
+
+
+def generation_key(scope: str, plan: RunPlan, digests: Mapping[str, str]) -> str:
+    return input_request_key(scope, plan.arguments, digests, plan.seed)
+
+
+def legacy_key(scope: str, plan: RunPlan, payloads: Mapping[str, Payload]) -> str:
+    """The key results were journaled under before v2 (sha256 of the encoded uploads)."""
+    return request_key(scope, plan.arguments, {field: p.sha256 for field, p in payloads.items()}, plan.seed)
