@@ -7,12 +7,13 @@ Two things made x264's output vary with nothing but the machine's state:
 - AVX-512. x264's AVX-512 ``mbtree_propagate_list`` (the macroblock-tree rate control, x86-64) handles a row
   of the half-resolution lookahead picture in blocks of 8 macroblocks and does not mask the lanes past the
   row's end, unlike the SSSE3/AVX/AVX2 versions, which only keep the first ``width`` results. On the last
-  row those lanes read past the end of x264's motion-vector and cost arrays into uninitialised heap memory
+  row (on the others they take the next row's values) those lanes read past the end of x264's
+  motion-vector and cost arrays into uninitialised heap memory
   and, when the leftover bytes look like a motion vector pointing back into the picture, add them to the
   costs that set the quantisers. So when the picture is not a multiple of 128 pixels wide
   (``ceil(width/16) % 8 != 0``: 320, 480, 720, 854, 1080 ...), the bytes depended on leftover memory
   (``MALLOC_PERTURB_`` alone changed them). On CPUs where x264 would pick AVX-512 it is told to use its
-  AVX2 code instead (``asm=...``), which gives the bytes an AVX2 CPU gives, at ~5 % more CPU time.
+  AVX2 code instead (``asm=...``): same size and quality, ~8 % more CPU time at 1280x720.
   The CPU is read from numpy's run-time feature table; x264's own AVX-512 test (AVX512 F, CD, BW, DQ, VL
   and OS support) is numpy's ``AVX512_SKX`` group. Where that table cannot be read, macroblock-tree is
   switched off instead (``mbtree=0``: no misread, but ~1.2-2.2x larger files at the same CRF).
