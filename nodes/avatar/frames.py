@@ -37,9 +37,14 @@ def round_down_4n1(frames: int) -> int:
     return frames - (frames - 1) % 4
 
 
+def frames_covering(seconds: float) -> int:
+    """Frames that cover ``seconds`` at 25 fps (not rounded to 4n+1)."""
+    return math.ceil(round(seconds * FPS, 6))
+
+
 def frames_for_seconds(seconds: float) -> int:
     """Frames that cover ``seconds`` of speech at 25 fps, rounded up to 4n+1."""
-    return round_up_4n1(math.ceil(round(seconds * FPS, 6)))
+    return round_up_4n1(frames_covering(seconds))
 
 
 def auto_frames(seconds: float, rule: FrameRule, *, source_frames: int | None = None) -> int:
@@ -51,6 +56,6 @@ def auto_frames(seconds: float, rule: FrameRule, *, source_frames: int | None = 
     return max(frames, rule.min_frames)
 
 
-def speech_seconds(text: str) -> float:
-    """Estimated spoken length of ``text`` in the built-in voices."""
-    return len(" ".join(text.split())) / CHARS_PER_SECOND
+def speech_seconds(text: str, chars_per_second: float = CHARS_PER_SECOND) -> float:
+    """Estimated spoken length of ``text`` in the built-in voices (whitespace runs count as one)."""
+    return len(" ".join(text.split())) / chars_per_second
