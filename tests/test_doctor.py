@@ -10,7 +10,6 @@ import socket
 
 import httpx
 import pytest
-from conftest import EMULATOR_KEY
 
 from comfyui_fal_avatar.nodes.cli import main
 from comfyui_fal_avatar.nodes.errors import NotFoundError
@@ -102,7 +101,7 @@ def test_json_report_and_what_was_sent_where(fal_env, capsys):
     keyed = [r for r in requests if "authorization" in r.headers]
     assert [r.route for r in keyed] == ["token"]  # the only authenticated call: a free CDN token
     assert not PAID_OR_UPLOAD & {r.route for r in requests}  # read-only: no submit, no upload
-    assert EMULATOR_KEY not in json.dumps(report) and "test-key-secret" not in json.dumps(report)
+    assert fal_env.key not in json.dumps(report) and fal_env.key.split(":")[1] not in json.dumps(report)
 
 
 # --- drift -------------------------------------------------------------------------------------------------
@@ -168,12 +167,20 @@ def test_an_unlisted_endpoint_exits_1(fal_env, capsys):
     assert code == 1 and "NOT LISTED" in table
 
 
+def test_a_document_that_is_not_a_json_object_is_unreadable_drift(fal_env, capsys):
+    fal_env.serve_openapi("fal-ai/infinitalk", ["not", "a", "document"])
+    code, report = doctor_json(capsys)
+    assert code == 1
+    (difference,) = by_id(report)["fal-ai/infinitalk"]["differences"]
+    assert difference["kind"] == "unreadable" and "is not a JSON object (HTTP 200)" in difference["message"]
+
+
 # --- fal out of reach, key problems ------------------------------------------------------------------------
 
 
 def test_unreachable_fal_exits_3(monkeypatch, capsys):
     dead = closed_port_url()
-    monkeypatch.setenv("FAL_KEY", EMULATOR_KEY)
+    monkeypatch.setenv("FAL_KEY", "some-id:some-secret")
     for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL"):
         monkeypatch.setenv(name, dead)
     monkeypatch.setenv("FAL_OPENAPI_URL", dead + OPENAPI_PATH)
@@ -231,7 +238,7 @@ def test_run_doctor_takes_an_explicit_client_and_url(emulator):
     from comfyui_fal_avatar.nodes.credentials import Credentials
     from comfyui_fal_avatar.nodes.settings import FalUrls
 
-    client = FalClient(Credentials(EMULATOR_KEY, "env"), FalUrls.single(emulator.base_url))
+    client = FalClient(Credentials(emulator.key, "env"), FalUrls.single(emulator.base_url))
     report = asyncio.run(run_doctor(client, url=emulator.base_url + OPENAPI_PATH))
     assert [c.status for c in report.endpoints] == ["ok"] * 4
     assert report.key.state == "missing"  # no key in the environment or saved: nothing to check

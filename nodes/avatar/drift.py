@@ -287,30 +287,31 @@ def compare(spec: EndpointSpec, schema: FalInputSchema) -> tuple[Difference, ...
     return tuple(found)
 
 
+def unreadable(spec: EndpointSpec, reason: str) -> EndpointCheck:
+    """The outcome when fal's answer cannot be read as an input schema (``reason`` says what was wrong)."""
+    message = (
+        f"fal's OpenAPI document of {spec.endpoint_id} {reason}; fal may have changed its format, so the "
+        f"fields cannot be checked. {_UPDATE}"
+    )
+    difference = Difference("unreadable", None, BREAKING, message)
+    return EndpointCheck(spec.endpoint_id, spec.node_id, spec.display_name, DRIFT, (difference,))
+
+
 def check_document(spec: EndpointSpec, document: Any | None) -> EndpointCheck:
     """The outcome for ``spec`` given fal's OpenAPI document (``None``: fal answered 404)."""
-    facts = {"endpoint_id": spec.endpoint_id, "node_id": spec.node_id, "display_name": spec.display_name}
     if document is None:
-        return EndpointCheck(
-            **facts,
-            status=NOT_LISTED,
-            error=(
-                f"fal no longer lists {spec.endpoint_id} (its OpenAPI document answers HTTP 404): fal may have "
-                f"retired or renamed it, and runs of the {spec.display_name} node will fail. {_UPDATE}"
-            ),
+        error = (
+            f"fal no longer lists {spec.endpoint_id} (its OpenAPI document answers HTTP 404): fal may have "
+            f"retired or renamed it, and runs of the {spec.display_name} node will fail. {_UPDATE}"
         )
+        return EndpointCheck(spec.endpoint_id, spec.node_id, spec.display_name, NOT_LISTED, error=error)
     try:
         schema = parse_openapi(document, spec.endpoint_id)
     except SchemaFormatError as exc:
-        message = (
-            f"fal's OpenAPI document of {spec.endpoint_id} has {exc}; fal may have changed its format, so the "
-            f"fields cannot be checked. {_UPDATE}"
-        )
-        return EndpointCheck(
-            **facts, status=DRIFT, differences=(Difference("unreadable", None, BREAKING, message),)
-        )
+        return unreadable(spec, f"has {exc}")
     differences = compare(spec, schema)
-    return EndpointCheck(**facts, status=DRIFT if differences else OK, differences=differences)
+    status = DRIFT if differences else OK
+    return EndpointCheck(spec.endpoint_id, spec.node_id, spec.display_name, status, differences)
 
 
 def unreachable(spec: EndpointSpec, error: str) -> EndpointCheck:

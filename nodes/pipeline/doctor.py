@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 import httpx
 
-from ..avatar.drift import DRIFT, NOT_LISTED, UNREACHABLE, EndpointCheck, check_document, unreachable
+from ..avatar.drift import (
+    DRIFT,
+    NOT_LISTED,
+    UNREACHABLE,
+    EndpointCheck,
+    check_document,
+    unreachable,
+    unreadable,
+)
 from ..avatar.endpoints import GENERATION_ENDPOINTS, EndpointSpec
 from ..credentials import key_source
 from ..errors import AccountLockedError, AuthError, FalAvatarError, FalServerError, MissingKeyError
@@ -95,7 +103,10 @@ class DoctorReport:
 
 
 async def _check_key(client: FalClient) -> KeyCheck:
-    source = key_source()
+    try:
+        source = key_source()
+    except FalAvatarError as exc:  # a saved key file that cannot be read
+        return KeyCheck(False, None, "missing", str(exc))
     if source is None:
         return KeyCheck(False, None, "missing", "No fal key is set, so runs cannot start. " + _HOW_TO_SET)
     where = KEY_SOURCES.get(source, source)
@@ -127,7 +138,7 @@ async def _check_endpoint(client: FalClient, url: str, spec: EndpointSpec) -> En
         document = await client.openapi_document(url, spec.endpoint_id)
     except FalServerError as exc:
         if exc.status is not None and exc.status < 500:  # answered, but not with a JSON document
-            return check_document(spec, {})
+            return unreadable(spec, f"is not a JSON object (HTTP {exc.status})")
         return unreachable(spec, str(exc))
     except FalAvatarError as exc:
         return unreachable(spec, str(exc))
