@@ -10,6 +10,8 @@ from .errors import ConfigError
 DEFAULT_QUEUE_URL = "https://queue.fal.run"
 DEFAULT_REST_URL = "https://rest.fal.ai"
 DEFAULT_CDN_URL = "https://v3.fal.media"
+# fal's public per-endpoint OpenAPI documents (``?endpoint_id=<id>``); no key is ever sent there
+DEFAULT_OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json"
 
 
 def _base_url(name: str, default: str) -> str:
@@ -70,6 +72,11 @@ class WaitLimits:
             queue_wait_s=minutes * 60 if minutes else None,
             processing_s=processing * 60 if processing else None,
         )
+
+
+def openapi_url() -> str:
+    """Where fal publishes each endpoint's OpenAPI document (``FAL_OPENAPI_URL``; public, never sent the key)."""
+    return _base_url("FAL_OPENAPI_URL", DEFAULT_OPENAPI_URL)
 
 
 def media_cache_cap_bytes() -> int:

@@ -11,6 +11,7 @@ _ENV_VARS = (
     "FAL_QUEUE_URL",
     "FAL_REST_URL",
     "FAL_CDN_URL",
+    "FAL_OPENAPI_URL",
     "FAL_AVATAR_QUEUE_TIMEOUT_MIN",
     "FAL_AVATAR_PROCESSING_TIMEOUT_MIN",
     "FAL_AVATAR_CACHE_GB",
@@ -40,8 +41,9 @@ def emulator():
 
 @pytest.fixture
 def fal_env(emulator, monkeypatch):
-    """Point the pack (key and all three base URLs) at the emulator; returns the emulator."""
+    """Point the pack (key, the three base URLs and fal's OpenAPI documents) at the emulator; returns it."""
     monkeypatch.setenv("FAL_KEY", EMULATOR_KEY)
     for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL"):
         monkeypatch.setenv(name, emulator.base_url)
+    monkeypatch.setenv("FAL_OPENAPI_URL", emulator.base_url + "/api/openapi/queue/openapi.json")
     return emulator

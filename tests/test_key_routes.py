@@ -100,3 +100,38 @@ def test_endpoint_catalog_for_the_cost_estimate():
         "FalInfiniTalkImageToVideo", "FalInfiniTalkTextToVideo", "FalInfiniTalkVideoToVideo", "FalStableAvatar"
     }
     assert all(r["price"]["usd_per_second"] for r in rows)
+
+
+def test_doctor_route_runs_on_the_server_and_never_returns_the_key(fal_env, monkeypatch):
+    monkeypatch.delenv("FAL_KEY")
+    call(lambda c: c.post("/fal_avatar/key", json={"key": SECRET}, headers=same_origin(c)))
+    fal_env.key = SECRET  # the emulator accepts the saved key
+
+    async def steps(client):
+        resp = await client.get("/fal_avatar/doctor")
+        return resp.status, await resp.text()
+
+    status, text = call(steps)
+    report = json.loads(text)
+    assert status == 200 and report["exit_code"] == 0
+    assert report["key"]["present"] and report["key"]["source"] == "saved" and report["key"]["state"] == "valid"
+    assert set(report["key"]) == {"present", "source", "state", "message"}
+    assert [e["status"] for e in report["endpoints"]] == ["ok"] * 4
+    assert SECRET not in text and "s3cr3t" not in text
+    assert fal_env.count("token") == 1 and fal_env.count("submit") == 0
+
+
+def test_doctor_route_reports_drift_and_bad_settings(fal_env, monkeypatch):
+    fal_env.retire("fal-ai/infinitalk")
+
+    async def steps(client):
+        resp = await client.get("/fal_avatar/doctor")
+        return resp.status, await resp.json()
+
+    status, report = call(steps)
+    assert status == 200 and report["exit_code"] == 1
+    assert report["endpoints"][0]["status"] == "not_listed"
+
+    monkeypatch.setenv("FAL_OPENAPI_URL", "fal.ai/no-scheme")
+    status, body = call(steps)
+    assert status == 500 and "FAL_OPENAPI_URL" in body["error"]

@@ -1,5 +1,5 @@
 // comfyui-fal-avatar web extension: a status area with the cost estimate on the five fal avatar nodes,
-// and the fal API key entry in ComfyUI's settings. The logic lives in ./lib (pure, tested with node --test);
+// and two entries in ComfyUI's settings: the fal API key and "Check fal endpoints" (the server's doctor). The logic lives in ./lib (pure, tested with node --test);
 // this file only wires it to ComfyUI.
 
 import { app } from "../../scripts/app.js";
@@ -16,6 +16,7 @@ import {
 } from "./lib/status.js";
 import { createStore } from "./lib/store.js";
 import { nodeViewModel, visibleRows } from "./lib/view.js";
+import { createDoctorSettingRenderer } from "./ui/doctor_setting.js";
 import { ensureStyles } from "./ui/dom.js";
 import { createKeySettingRenderer } from "./ui/key_setting.js";
 import { getEndpointRows, getKeyState } from "./ui/server.js";
@@ -134,6 +135,17 @@ app.registerExtension({
         "workflows. FAL_KEY in the environment wins over a saved key.",
       // A custom renderer: the key is POSTed to the server; the setting's own value is never written.
       type: createKeySettingRenderer(api, keyStore),
+      defaultValue: "",
+    },
+    {
+      id: "FalAvatar.Doctor",
+      category: ["fal avatar", "Endpoints", "FalAvatarDoctor"],
+      name: "Check fal endpoints",
+      tooltip:
+        "Runs `fal-avatar doctor` on the server: is the key accepted, do fal's hosts answer, and do fal's " +
+        "published schemas still match the nodes? Read-only and free: nothing is submitted or uploaded.",
+      // A custom renderer: a button and the report; the setting's own value is never written.
+      type: createDoctorSettingRenderer(api),
       defaultValue: "",
     },
   ],

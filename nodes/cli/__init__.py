@@ -1,7 +1,7 @@
-"""The `fal-avatar` command: demo, generate, jobs, fetch, emulator.
+"""The `fal-avatar` command: demo, generate, jobs, fetch, doctor, emulator.
 
 Exit codes: 0 success; 2 bad input or settings (nothing was submitted); 3 fal-side failure;
-130 interrupted (a submitted fal job is cancelled).
+130 interrupted (a submitted fal job is cancelled). `doctor` also uses 1: an endpoint drifted.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ..errors import FalAvatarError
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import demo, generate
+    from . import demo, doctor, generate
 
     parser = argparse.ArgumentParser(prog="fal-avatar", description="fal.ai talking avatars from the command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("request_id")
     fetch.add_argument("--endpoint", required=True, help="the endpoint id the request was submitted to")
     fetch.add_argument("--out", type=Path)
+    doctor.add_arguments(
+        sub.add_parser("doctor", help="check the key, fal's hosts and the endpoints against fal's schemas (free)")
+    )
     sub.add_parser("emulator", help="run the fal emulator on 127.0.0.1", add_help=False)
     return parser
 
@@ -38,9 +41,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(argv[1:])
     args = _parser().parse_args(argv)
-    from . import demo, generate, jobs
+    from . import demo, doctor, generate, jobs
 
-    command = {"demo": demo.run, "generate": generate.run, "jobs": jobs.list_jobs, "fetch": jobs.fetch}
+    command = {
+        "demo": demo.run,
+        "generate": generate.run,
+        "jobs": jobs.list_jobs,
+        "fetch": jobs.fetch,
+        "doctor": doctor.run,
+    }
     try:
         return command[args.command](args)
     except FalAvatarError as exc:

@@ -1,11 +1,18 @@
-"""HTTP routes the pack adds to ComfyUI's server: key status/save/forget and the endpoint catalog."""
+"""HTTP routes the pack adds to ComfyUI's server: key status/save/forget, the endpoint catalog and the
+health check (the same as `fal-avatar doctor`)."""
 
 from __future__ import annotations
+
+import logging
 
 from aiohttp import web
 
 from .. import key_settings
 from ..avatar.endpoints import catalog_json
+from ..errors import FalAvatarError
+from ..pipeline.doctor import run_doctor
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/fal_avatar"
 
@@ -39,3 +46,13 @@ def register(routes: web.RouteTableDef) -> None:
     @routes.get(f"{PREFIX}/endpoints")
     async def endpoints(request: web.Request) -> web.Response:
         return web.json_response(catalog_json())
+
+    @routes.get(f"{PREFIX}/doctor")
+    async def doctor(request: web.Request) -> web.Response:
+        """Runs on the server (the key stays there): key presence/source/validity, hosts, endpoint drift."""
+        try:
+            report = await run_doctor()
+        except FalAvatarError as exc:  # a malformed FAL_*_URL setting
+            return web.json_response({"error": str(exc)}, status=500)
+        log.info("fal avatar doctor: %s", report.summary)
+        return web.json_response(report.to_json())

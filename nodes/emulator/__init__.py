@@ -9,6 +9,9 @@ Behaviour worth knowing when testing against it (fal-protocol.md §8 otherwise):
   loopback URLs (fetched over HTTP); anything else is a 422 ``file_download_error`` — it never goes online.
 * StableAvatar has no ``num_frames``: its length is ceil(audio_seconds * 25) rounded up to 4n+1, clamped to
   41..7501 (5 minutes).
+* fal's website part: ``GET /api/openapi/queue/openapi.json?endpoint_id=<id>`` serves the endpoint's OpenAPI
+  document built from the emulator's schemas (no key; 404 for unknown ids). ``serve_openapi`` serves a
+  drifted copy, ``retire`` makes the document and submits to that endpoint answer 404.
 * Namespaced ids (``comfy/…``, ``workflows/…``) run the app named by the rest of the id; their status URLs
   keep the namespace segment.
 """

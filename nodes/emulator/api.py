@@ -128,7 +128,7 @@ class Api:
     def _submit(self, req: Request) -> Response:
         app, endpoint_id = req.route.params["app"], req.route.params["endpoint_id"]
         model_app = app.split("/", 1)[1] if app.count("/") == 2 else app
-        if model_app not in KNOWN_APPS:
+        if model_app not in KNOWN_APPS or self.emu.is_retired(endpoint_id):
             return json_response(404, {"detail": f"Application '{model_app}' not found"})
         try:
             arguments = json.loads(req.body or b"null")
@@ -241,6 +241,16 @@ class Api:
         params = req.route.params
         path = self.files.multipart_complete(params["file"], params["upload_id"], _json_object(req.body).get("parts"))
         return json_response(200, {"access_url": self.files.url_for(path)})
+
+    # fal's website ------------------------------------------------------------------------------------------
+    def _openapi(self, req: Request) -> Response:
+        endpoint_id = req.query.get("endpoint_id", "").strip().strip("/")
+        if not endpoint_id:
+            return json_response(400, {"detail": "endpoint_id is required"})
+        document = self.emu.openapi_document(endpoint_id)
+        if document is None:
+            return json_response(404, {"detail": "Not Found"})
+        return json_response(200, document)
 
     def _file_get(self, req: Request) -> Response:
         stored = self.files.get(req.route.params["file"])

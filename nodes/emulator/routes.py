@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from .jobs import NAMESPACES
 
+OPENAPI_PATH = ["api", "openapi", "queue", "openapi.json"]  # fal's per-endpoint OpenAPI documents
 _QUEUE_TAILS = {(): ("result", "GET"), ("status",): ("status", "GET"),
                 ("status", "stream"): ("status_stream", "GET"), ("cancel",): ("cancel", "PUT")}
 
@@ -21,6 +22,8 @@ class Route:
 
 def classify(method: str, path: str) -> Route:
     segments = [s for s in path.split("/") if s]  # tolerates trailing (and doubled) slashes
+    if segments == OPENAPI_PATH:
+        return Route("openapi", error=None if method in ("GET", "HEAD") else 405)
     storage = _storage_route(method, segments)
     if storage is not None:
         return storage

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Any
 
+from . import openapi
 from .api import Api
 from .faults import FaultPlan
 from .handler import EmulatorHTTPServer
-from .jobs import Job, JobQueue
+from .jobs import NAMESPACES, Job, JobQueue
 from .recorder import RecordedRequest, RequestLog
 from .schemas import build_schemas
 from .storage import FileStore, StoredFile
@@ -40,9 +42,12 @@ class FalEmulator:
         self._files = FileStore()
         self._faults = FaultPlan()
         self._log = RequestLog()
+        self._schemas = build_schemas(tuple(v2v_num_frames_range))
+        self._openapi_overrides: dict[str, dict] = {}
+        self._retired: set[str] = set()
         self._jobs = JobQueue(
             files=self._files,
-            schemas=build_schemas(tuple(v2v_num_frames_range)),
+            schemas=self._schemas,
             processing_time=processing_time,
             queue_delay=queue_delay,
             log_lines=log_lines,
@@ -121,6 +126,30 @@ class FalEmulator:
     def clear_faults(self) -> None:
         """Drop every pending HTTP and job fault."""
         self._faults.clear()
+
+    # fal's published OpenAPI documents --------------------------------------------------------------------
+    def openapi_document(self, endpoint_id: str) -> dict | None:
+        """The document served for ``endpoint_id`` (a copy): the one set by :meth:`serve_openapi`, else one
+        built from the emulator's input schemas; ``None`` (served as 404) for unknown or retired ids."""
+        if endpoint_id in self._retired:
+            return None
+        override = self._openapi_overrides.get(endpoint_id)
+        if override is not None:
+            return copy.deepcopy(override)
+        schema = self._schemas.get(endpoint_id)
+        return None if schema is None else openapi.document(endpoint_id, schema, self.base_url)
+
+    def serve_openapi(self, endpoint_id: str, document: dict) -> None:
+        """Serve ``document`` for ``endpoint_id`` from now on (e.g. a drifted copy of :meth:`openapi_document`)."""
+        self._openapi_overrides[endpoint_id] = copy.deepcopy(document)
+
+    def retire(self, endpoint_id: str) -> None:
+        """Act as if fal removed ``endpoint_id``: its OpenAPI document and its submits answer 404."""
+        self._retired.add(endpoint_id.strip("/"))
+
+    def is_retired(self, endpoint_id: str) -> bool:
+        first, _, rest = endpoint_id.strip("/").partition("/")
+        return (rest if first in NAMESPACES else endpoint_id.strip("/")) in self._retired
 
     # state ------------------------------------------------------------------------------------------------------
     @property

@@ -48,6 +48,11 @@ class TokenManager:
     def invalidate(self) -> None:
         self._token = None
 
+    async def refresh(self, cdn_url: str) -> CdnToken:
+        """Ask fal for a new token now (also the cheapest proof that the key works: fal bills nothing)."""
+        self.invalidate()
+        return await self.get(cdn_url)
+
     async def get(self, cdn_url: str) -> CdnToken:
         token = self._token
         if token is not None and token.fresh():

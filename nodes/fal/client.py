@@ -19,7 +19,9 @@ from .cdn_token import TokenManager
 from .download import Downloader
 from .http import FalHttp, Timeouts
 from .models import AppId, CancelOutcome, QueueHandle, QueueStatus
+from .openapi import fetch_openapi
 from .pool import SHARED_POOL, ClientPool
+from .probe import HostProbe, probe_host
 from .queue import QueueApi
 from .retry import RetryEvent, RetryPolicy
 from .source import ProgressCallback
@@ -56,9 +58,8 @@ class FalClient:
             on_retry=on_retry,
         )
         self._queue = QueueApi(self._http, self._get_urls)
-        self._uploader = Uploader(
-            self._http, TokenManager(self._http, lambda: self._get_urls().rest), self._get_urls
-        )
+        self._tokens = TokenManager(self._http, lambda: self._get_urls().rest)
+        self._uploader = Uploader(self._http, self._tokens, self._get_urls)
         self._downloader = Downloader(self._http)
 
     def __repr__(self) -> str:
@@ -145,6 +146,21 @@ class FalClient:
         return await self._downloader.download(
             url, Path(dest), on_progress=on_progress, request_id=request_id
         )
+
+    # --- health checks (read-only, never billed) -------------------------------------------------------
+
+    async def verify_key(self) -> None:
+        """One authenticated call fal does not bill (a CDN upload token). Raises ``AuthError`` (401),
+        ``AccountLockedError`` (403) or a network error; returns when fal accepted the key."""
+        await self._tokens.refresh(self._get_urls().cdn)
+
+    async def openapi_document(self, openapi_url: str, endpoint_id: str) -> dict | None:
+        """fal's public OpenAPI document of ``endpoint_id`` (no key sent); ``None`` when fal answers 404."""
+        return await fetch_openapi(self._http, openapi_url, endpoint_id)
+
+    async def probe(self, name: str, url: str) -> HostProbe:
+        """Whether the host of ``url`` answers (no key sent), with the round-trip time."""
+        return await probe_host(self._pool, name, url, self._http.timeouts)
 
     # --- lifecycle -----------------------------------------------------------------------------
 

@@ -123,6 +123,20 @@ def error_from_response(
     return FalHTTPError(f"fal answered HTTP {status} ({what}).{said}", **facts)
 
 
+def endpoint_not_found(response: httpx.Response, endpoint_id: str) -> NotFoundError:
+    """404 on a submit: fal does not know the endpoint (no job was created, nothing was charged)."""
+    detail = detail_text(response)
+    said = f" fal said: {detail}" if detail else ""
+    return NotFoundError(
+        f"fal has no endpoint {endpoint_id} (HTTP 404 on submit): fal may have retired or renamed it. Nothing "
+        f"was charged.{said} Run `fal-avatar doctor` (or Settings → fal avatar → Check fal endpoints) to see "
+        "which endpoints fal still lists, and update comfyui-fal-avatar.",
+        status=response.status_code,
+        error_type=error_type_of(response),
+        request_id=response.headers.get("x-fal-request-id"),
+    )
+
+
 def transport_error(exc: httpx.TransportError, *, what: str, url: str, request_id: str | None = None):
     """A network failure that outlasted the retries (never includes headers, so never the key)."""
     origin = httpx.URL(url).copy_with(path="/", query=None, fragment=None)

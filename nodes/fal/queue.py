@@ -11,7 +11,7 @@ import httpx
 from ..errors import FalServerError, SubmitOutcomeUnknownError
 from ..settings import FalUrls
 from .http import Auth, FalHttp, origin
-from .http_errors import error_from_response
+from .http_errors import endpoint_not_found, error_from_response
 from .models import AppId, CancelOutcome, QueueHandle, QueueStatus
 from .retry import CallKind
 from .sse import json_events
@@ -53,7 +53,10 @@ class QueueApi:
             kind=CallKind.SUBMIT,
             json=arguments,
             headers=headers,
+            outcomes=(404,),
         )
+        if response.status_code == 404:  # no job was created: fal does not know the app
+            raise self._http.scrub(endpoint_not_found(response, app.full))
         try:
             data = response.json()
             request_id = str(data["request_id"])

@@ -10,6 +10,8 @@ One ComfyUI start serves every check (a start costs 10-20 s):
   - the workflow runs: phase, request id (with copy button) and the estimate from the real frame count show
     on the node, and the video preview appears; a screenshot is written (FAL_AVATAR_SCREENSHOT_DIR keeps it);
   - the settings panel sends a key to the server and ComfyUI's settings storage never holds it;
+  - "Check fal endpoints" shows the server's doctor report (all ok, then a drifted emulator document),
+    never the key, and the OpenAPI requests carry no key;
   - with the key route answering "not configured", the nodes warn and their Settings button opens settings.
 """
 
@@ -383,6 +385,32 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
     )
     page.wait(f"{panel}.innerText.includes('Saved key removed')", 15, "the forget answer")
     assert not key_file.exists()
+
+    # "Check fal endpoints": the doctor runs on the server (against the emulator) and only its report
+    # reaches the page; then a drifted document on the emulator shows up as drift
+    doctor = "document.querySelector('.fal-avatar-doctor')"
+    click_check = f"{doctor}.querySelector('button').click()"
+    page.wait(f"!!{doctor}", 15, "the 'Check fal endpoints' entry")
+    fal_env.clear_log()
+    page.evaluate(click_check)
+    page.wait(f"{doctor}.innerText.includes('All 4 endpoints match')", 60, "the doctor's report")
+    report_text = page.evaluate(f"{doctor}.innerText")
+    assert "fal key (from the environment): works" in report_text
+    assert "fal-ai/stable-avatar: ok" in report_text
+    assert fal_env.count("submit") == 0 and fal_env.count("openapi") == 4
+    assert all("authorization" not in r.headers for r in fal_env.requests if r.route == "openapi")
+    drifted = fal_env.openapi_document("fal-ai/infinitalk/video-to-video")
+    drifted["components"]["schemas"]["InfinitalkVideoToVideoInput"]["properties"]["num_frames"]["maximum"] = 241
+    fal_env.serve_openapi("fal-ai/infinitalk/video-to-video", drifted)
+    page.evaluate(click_check)
+    page.wait(f"{doctor}.innerText.includes('1 endpoint(s) drifted')", 60, "the drift report")
+    report_text = page.evaluate(f"{doctor}.innerText")
+    assert "fal-ai/infinitalk/video-to-video: drift" in report_text
+    assert "fal's maximum for 'num_frames' is 241" in report_text
+    assert fal_env.key not in report_text and fal_env.key.split(":")[1] not in report_text
+    doctor_shot = page.screenshot(tmp_path / "fal-avatar-doctor.png")
+    if keep:
+        shutil.copy(doctor_shot, Path(keep) / doctor_shot.name)
 
     assert own_errors(page) == []
 

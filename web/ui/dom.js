@@ -61,6 +61,14 @@ export function ensureStyles() {
 .fal-avatar-key .fa-row { display: flex; gap: 6px; align-items: center; }
 .fal-avatar-key input { flex: 1; min-width: 0; font: inherit; padding: 2px 6px; }
 .fal-avatar-key .fa-msg { min-height: 1em; opacity: 0.85; }
+.fal-avatar-doctor { display: flex; flex-direction: column; gap: 6px; min-width: 320px; max-width: 640px; font-size: 13px; }
+.fal-avatar-doctor button { font: inherit; cursor: pointer; padding: 0 6px; border-radius: 4px;
+  border: 1px solid var(--border-color, #555); background: var(--comfy-input-bg, #222); color: var(--input-text, #ddd); }
+.fal-avatar-doctor .fa-lines { display: flex; flex-direction: column; gap: 2px; font-size: 12px; white-space: pre-wrap; }
+.fal-avatar-doctor [data-tone=ok] { color: var(--p-green-400, #4caf50); }
+.fal-avatar-doctor [data-tone=warn] { color: var(--p-orange-400, #f0a030); }
+.fal-avatar-doctor [data-tone=error] { color: var(--error-text, #ff6b6b); }
+.fal-avatar-doctor [data-tone=dim] { opacity: 0.8; }
 `;
   document.head.append(style);
 }

@@ -1,5 +1,6 @@
 // The pack's HTTP routes, called through ComfyUI's api.fetchApi (same origin, ComfyUI's auth headers).
 
+import { readDoctorResponse } from "../lib/doctor.js";
 import { readKeyResponse } from "../lib/key.js";
 import { rowsByNodeId } from "../lib/nodes.js";
 
@@ -30,5 +31,14 @@ export async function getEndpointRows(api) {
     return response.ok ? rowsByNodeId(await response.json()) : {};
   } catch {
     return {};
+  }
+}
+
+/** The server's health check: {ok, report} | {ok: false, error}. Takes seconds (it asks fal). */
+export async function runDoctor(api) {
+  try {
+    return await readDoctorResponse(await api.fetchApi("/fal_avatar/doctor", { cache: "no-store" }));
+  } catch (err) {
+    return { ok: false, error: `the server did not answer (${err?.message ?? err})` };
   }
 }

@@ -1,0 +1,278 @@
+"""`fal-avatar doctor` against the emulator: fal's OpenAPI documents as the emulator serves them, the report
+(table and JSON) for matching and drifted documents, exit codes, and what is sent where (never the key to
+the OpenAPI host, never a submit or an upload). Also: a submit fal answers 404 points at the doctor."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import httpx
+import pytest
+
+from comfyui_fal_avatar.nodes.cli import main
+from comfyui_fal_avatar.nodes.errors import NotFoundError
+from comfyui_fal_avatar.nodes.fal import FalClient
+from comfyui_fal_avatar.nodes.pipeline.doctor import run_doctor
+
+OPENAPI_PATH = "/api/openapi/queue/openapi.json"
+ENDPOINTS = ("fal-ai/infinitalk", "fal-ai/infinitalk/single-text", "fal-ai/infinitalk/video-to-video", "fal-ai/stable-avatar")
+PAID_OR_UPLOAD = {"submit", "cdn_upload", "multipart_create", "multipart_part", "storage_initiate", "signed_put"}
+
+
+def doctor(capsys, *args) -> tuple[int, str]:
+    code = main(["doctor", *args])
+    out, err = capsys.readouterr()
+    assert err == ""
+    return code, out
+
+
+def doctor_json(capsys) -> tuple[int, dict]:
+    code, out = doctor(capsys, "--json")
+    return code, json.loads(out)
+
+
+def input_props(doc: dict) -> dict:
+    (name,) = [n for n in doc["components"]["schemas"] if n.endswith("Input")]
+    return doc["components"]["schemas"][name]["properties"]
+
+
+def by_id(report: dict) -> dict[str, dict]:
+    return {e["endpoint_id"]: e for e in report["endpoints"]}
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+# --- the emulator serves fal's documents -------------------------------------------------------------------
+
+
+def test_emulator_serves_openapi_documents_without_a_key(emulator):
+    url = emulator.base_url + OPENAPI_PATH
+    for endpoint_id in ENDPOINTS:
+        response = httpx.get(url, params={"endpoint_id": endpoint_id})
+        assert response.status_code == 200
+        assert response.json()["info"]["x-fal-metadata"]["endpointId"] == endpoint_id
+    assert httpx.get(url, params={"endpoint_id": "fal-ai/unknown"}).status_code == 404
+    assert httpx.get(url).status_code == 400
+    assert httpx.post(url, params={"endpoint_id": "fal-ai/infinitalk"}).status_code == 405
+    emulator.retire("fal-ai/infinitalk")
+    assert httpx.get(url, params={"endpoint_id": "fal-ai/infinitalk"}).status_code == 404
+    assert emulator.routes() == ["openapi"] * 8
+
+
+# --- a healthy setup ---------------------------------------------------------------------------------------
+
+
+def test_doctor_against_the_emulator_exits_0(fal_env, capsys):
+    code, out = doctor(capsys)
+    assert code == 0
+    for endpoint_id in ENDPOINTS:
+        assert f"{endpoint_id} " in out
+    assert out.count(" ok\n") == 4
+    assert "VALID" in out and "FAL_KEY from the environment" in out
+    assert out.count(" reachable  ") == 3 and "UNREACHABLE" not in out
+    assert "result: All 4 endpoints match" in out and "(exit 0)" in out
+
+
+def test_json_report_and_what_was_sent_where(fal_env, capsys):
+    code, report = doctor_json(capsys)
+    assert code == 0 and report["ok"] is True and report["exit_code"] == 0
+    assert report["key"] == {
+        "present": True,
+        "source": "env",
+        "state": "valid",
+        "message": report["key"]["message"],
+    }
+    assert [h["name"] for h in report["hosts"]] == ["queue", "rest", "cdn"]
+    assert all(h["reachable"] and h["url"] == fal_env.base_url and h["rtt_ms"] >= 0 for h in report["hosts"])
+    assert [e["status"] for e in report["endpoints"]] == ["ok"] * 4
+    assert report["openapi_url"] == fal_env.base_url + OPENAPI_PATH
+
+    requests = fal_env.requests
+    openapi = [r for r in requests if r.route == "openapi"]
+    assert sorted(r.query["endpoint_id"] for r in openapi) == sorted(ENDPOINTS)
+    assert all("authorization" not in r.headers for r in openapi)  # the OpenAPI host never gets the key
+    keyed = [r for r in requests if "authorization" in r.headers]
+    assert [r.route for r in keyed] == ["token"]  # the only authenticated call: a free CDN token
+    assert not PAID_OR_UPLOAD & {r.route for r in requests}  # read-only: no submit, no upload
+    assert fal_env.key not in json.dumps(report) and fal_env.key.split(":")[1] not in json.dumps(report)
+
+
+# --- drift -------------------------------------------------------------------------------------------------
+
+
+def _max_241(doc):
+    input_props(doc)["num_frames"]["maximum"] = 241
+
+
+def _new_required(doc):
+    (name,) = [n for n in doc["components"]["schemas"] if n.endswith("Input")]
+    doc["components"]["schemas"][name]["properties"]["mask_url"] = {"type": "string"}
+    doc["components"]["schemas"][name]["required"].append("mask_url")
+
+
+def _drop_high(doc):
+    input_props(doc)["acceleration"]["enum"].remove("high")
+
+
+def _drop_field(doc):
+    del input_props(doc)["acceleration"]
+
+
+def _seed_as_text(doc):
+    input_props(doc)["seed"] = {"type": "string", "title": "Seed"}
+
+
+DRIFTED = [
+    ("fal-ai/infinitalk/video-to-video", _max_241, "maximum_changed", "num_frames", "fal's maximum for 'num_frames' is 241"),
+    ("fal-ai/infinitalk", _new_required, "required_added", "mask_url", "fal now requires 'mask_url'"),
+    ("fal-ai/infinitalk/single-text", _drop_high, "options_removed", "acceleration", "no longer accepts 'high'"),
+    ("fal-ai/infinitalk", _drop_field, "field_dropped", "acceleration", "no longer lists 'acceleration'"),
+    ("fal-ai/stable-avatar", _seed_as_text, "type_changed", "seed", "expects 'seed' as string"),
+]
+
+
+@pytest.mark.parametrize(("endpoint_id", "change", "kind", "field", "words"), DRIFTED, ids=[d[2] for d in DRIFTED])
+def test_a_drifted_document_is_named_and_exits_1(fal_env, capsys, endpoint_id, change, kind, field, words):
+    doc = fal_env.openapi_document(endpoint_id)
+    change(doc)
+    fal_env.serve_openapi(endpoint_id, doc)
+
+    code, report = doctor_json(capsys)
+    assert code == 1 and report["exit_code"] == 1 and not report["ok"]
+    checks = by_id(report)
+    assert checks[endpoint_id]["status"] == "drift"
+    assert [(d["kind"], d["field"]) for d in checks[endpoint_id]["differences"]] == [(kind, field)]
+    assert all(c["status"] == "ok" for i, c in checks.items() if i != endpoint_id)
+    assert "1 endpoint(s) drifted" in report["summary"]
+
+    code, table = doctor(capsys)
+    assert code == 1 and words in " ".join(table.split())
+    assert f"{endpoint_id}  " in table and "DRIFT" in table and "(exit 1)" in table
+
+
+def test_an_unlisted_endpoint_exits_1(fal_env, capsys):
+    fal_env.retire("fal-ai/stable-avatar")
+    code, report = doctor_json(capsys)
+    assert code == 1
+    gone = by_id(report)["fal-ai/stable-avatar"]
+    assert gone["status"] == "not_listed" and "no longer lists fal-ai/stable-avatar" in gone["error"]
+    code, table = doctor(capsys)
+    assert code == 1 and "NOT LISTED" in table
+
+
+def test_a_document_that_is_not_a_json_object_is_unreadable_drift(fal_env, capsys):
+    fal_env.serve_openapi("fal-ai/infinitalk", ["not", "a", "document"])
+    code, report = doctor_json(capsys)
+    assert code == 1
+    (difference,) = by_id(report)["fal-ai/infinitalk"]["differences"]
+    assert difference["kind"] == "unreadable" and "is not a JSON object (HTTP 200)" in difference["message"]
+
+
+# --- fal out of reach, key problems ------------------------------------------------------------------------
+
+
+def test_unreachable_fal_exits_3(monkeypatch, capsys):
+    dead = closed_port_url()
+    monkeypatch.setenv("FAL_KEY", "some-id:some-secret")
+    for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL"):
+        monkeypatch.setenv(name, dead)
+    monkeypatch.setenv("FAL_OPENAPI_URL", dead + OPENAPI_PATH)
+    code, report = doctor_json(capsys)
+    assert code == 3 and report["exit_code"] == 3
+    assert [e["status"] for e in report["endpoints"]] == ["unreachable"] * 4
+    assert "Could not reach fal" in report["endpoints"][0]["error"]
+    assert not any(h["reachable"] for h in report["hosts"])
+    assert report["key"]["state"] == "unreachable"
+    code, table = doctor(capsys)
+    assert code == 3 and table.count("UNREACHABLE") >= 7
+
+
+def test_a_document_that_fails_is_unreachable_and_drift_still_wins(fal_env, capsys):
+    fal_env.inject("openapi", "http_500")
+    code, report = doctor_json(capsys)
+    assert code == 3
+    assert [e["status"] for e in report["endpoints"]].count("unreachable") == 1
+
+    fal_env.inject("openapi", "http_500")
+    fal_env.retire("fal-ai/stable-avatar")
+    code, report = doctor_json(capsys)
+    statuses = [e["status"] for e in report["endpoints"]]
+    assert "not_listed" in statuses and "unreachable" in statuses
+    assert code == 1  # a definite finding outranks "could not check everything"
+
+
+def test_rejected_and_missing_keys_exit_2_without_showing_the_key(fal_env, monkeypatch, capsys):
+    monkeypatch.setenv("FAL_KEY", "wrong-id:wrong-secret")
+    code, report = doctor_json(capsys)
+    assert code == 2 and report["key"]["state"] == "rejected" and report["key"]["present"]
+    assert "wrong-secret" not in json.dumps(report)
+    code, table = doctor(capsys)
+    assert code == 2 and "REJECTED" in table and "wrong-secret" not in table
+
+    monkeypatch.delenv("FAL_KEY")
+    code, report = doctor_json(capsys)
+    assert code == 2 and report["key"] == {
+        "present": False,
+        "source": None,
+        "state": "missing",
+        "message": report["key"]["message"],
+    }
+    assert "FAL_KEY" in report["key"]["message"]
+    assert [e["status"] for e in report["endpoints"]] == ["ok"] * 4  # the documents need no key
+
+
+def test_a_locked_account_is_reported(fal_env, capsys):
+    fal_env.locked = True
+    code, report = doctor_json(capsys)
+    assert code == 2 and report["key"]["state"] == "locked" and "Exhausted balance" in report["key"]["message"]
+
+
+def test_run_doctor_takes_an_explicit_client_and_url(emulator):
+    from comfyui_fal_avatar.nodes.credentials import Credentials
+    from comfyui_fal_avatar.nodes.settings import FalUrls
+
+    client = FalClient(Credentials(emulator.key, "env"), FalUrls.single(emulator.base_url))
+    report = asyncio.run(run_doctor(client, url=emulator.base_url + OPENAPI_PATH))
+    assert [c.status for c in report.endpoints] == ["ok"] * 4
+    assert report.key.state == "missing"  # no key in the environment or saved: nothing to check
+
+
+# --- a submit fal answers 404 ------------------------------------------------------------------------------
+
+
+def test_submit_to_a_retired_endpoint_names_it_and_points_at_doctor(fal_env):
+    fal_env.retire("fal-ai/stable-avatar")
+
+    async def submit():
+        async with FalClient() as client:
+            return await client.submit("fal-ai/stable-avatar", {"prompt": "x"})
+
+    with pytest.raises(NotFoundError) as info:
+        asyncio.run(submit())
+    message = str(info.value)
+    assert "fal-ai/stable-avatar" in message and "retired" in message and "fal-avatar doctor" in message
+    assert "Nothing was charged" in message and info.value.status == 404
+    assert fal_env.count("submit") == 1  # not retried
+
+
+def test_generate_on_a_retired_endpoint_fails_before_paying_and_says_why(fal_env, capsys):
+    from pathlib import Path
+
+    from comfyui_fal_avatar.nodes.store.journal import Journal
+
+    assets = Path(__file__).resolve().parent.parent / "nodes" / "assets"
+    fal_env.retire("fal-ai/stable-avatar")
+    code = main(["generate", "fal-ai/stable-avatar", "--image", str(assets / "sample_portrait.png"),
+                 "--audio", str(assets / "sample_speech.wav")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "fal has no endpoint fal-ai/stable-avatar" in err and "fal-avatar doctor" in err
+    assert fal_env.count("submit") == 1 and not fal_env.jobs
+    assert Journal().entries() == []  # nothing left "submitting": no job exists
