@@ -7,6 +7,8 @@ journal can all say precisely what happened and whether money was spent.
 
 from __future__ import annotations
 
+import errno
+
 
 class FalAvatarError(Exception):
     """Base class. ``str(err)`` is the user-facing message; it never contains the fal key."""
@@ -142,3 +144,25 @@ class InsufficientMemoryError(FalAvatarError):
     """Decoding the frames would need more RAM than the machine has free; the video itself is kept."""
 
     exit_code = 2
+
+
+# --- local files -----------------------------------------------------------------------------------
+
+_OS_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is exhausted",
+    errno.EFBIG: "the file is larger than this process may write (file size limit)",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOENT: "no such file or directory",
+    errno.ENOTDIR: "a part of the path is not a directory",
+    errno.EISDIR: "it is a directory",
+    errno.ENAMETOOLONG: "the file name is too long",
+    errno.EIO: "input/output error (the disk or its connection may be failing)",
+}
+
+
+def os_error_reason(exc: OSError) -> str:
+    """A short, plain reason for a failed file operation ("no space left on the device")."""
+    return _OS_REASONS.get(exc.errno) or exc.strerror or str(exc) or type(exc).__name__

@@ -47,6 +47,10 @@ def _coerce(spec: EndpointSpec, name: str, raw: str):
         raise InputError(f"{raw!r} is not a {p.kind}", field=name) from None
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def build_request(args) -> GenerationRequest:
     try:
         spec = endpoint(args.endpoint)
@@ -74,7 +78,7 @@ def build_request(args) -> GenerationRequest:
     return GenerationRequest(
         spec=spec,
         values=values,
-        image=load_image(args.image) if args.image else None,
+        image=load_image(args.image, warn=_warn) if args.image else None,
         audio=load_audio(args.audio) if args.audio else None,
         video_path=args.video,
     )
