@@ -1,7 +1,7 @@
 """The `fal-avatar` command: demo, generate, jobs, fetch, emulator.
 
-Exit codes: 0 success; 2 bad input or settings (nothing was submitted); 3 fal-side failure;
-130 interrupted (a submitted fal job is cancelled).
+Exit codes: 0 success; 2 bad input or settings (nothing was submitted); 3 fal-side failure or a result that
+could not be saved locally (the paid job is kept); 130 interrupted (a submitted fal job is cancelled).
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -18,6 +17,7 @@ from ..media.contact_sheet import contact_sheet
 from ..pipeline.inputs import GenerationRequest
 from .files import load_audio, load_image
 from .generate import run_request
+from .output import check_writable, save_copy
 from .progress import StderrStatus
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -56,6 +56,9 @@ def _emulated_fal():
 
 def run(args) -> int:
     started = time.monotonic()
+    sheet = args.sheet or args.out.with_name(args.out.stem + "_contact_sheet.png")
+    check_writable(args.out, flag="--out")
+    check_writable(sheet, flag="--sheet")
     request = GenerationRequest(
         spec=INFINITALK_IMAGE,
         values={"prompt": DEMO_PROMPT, "num_frames": 0, "resolution": "480p"},
@@ -74,8 +77,7 @@ def run(args) -> int:
             outcome, outputs = asyncio.run(run_request(request, progress=progress))
         finally:
             progress.close()
-        shutil.copyfile(outcome.path, args.out)
-    sheet = args.sheet or args.out.with_name(args.out.stem + "_contact_sheet.png")
+        save_copy(outcome.path, args.out, request_id=outcome.request_id)
     contact_sheet(outputs.frames, sheet)
     info = outputs.info
     print(

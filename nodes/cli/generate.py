@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from ..pipeline.generate import Generation, GenerationOutcome, Services
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.outputs import AvatarOutputs, materialize
 from .files import load_audio, load_image
+from .output import check_folder, check_writable, save_copy
 from .progress import StderrStatus
 
 
@@ -123,6 +123,10 @@ def summary(outcome: GenerationOutcome, outputs: AvatarOutputs, out: Path, start
 
 def run(args) -> int:
     started = time.monotonic()
+    if args.out is not None:
+        check_writable(args.out, flag="--out")
+    else:
+        check_folder(Path.cwd(), flag="--out")
     request = build_request(args)
     request.want_frames = False
     progress = StderrStatus()
@@ -132,7 +136,7 @@ def run(args) -> int:
     finally:
         progress.close()
     out = args.out or Path(f"{outcome.request_id}.mp4")
-    shutil.copyfile(outcome.path, out)
+    save_copy(outcome.path, out, request_id=outcome.request_id)
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps(summary(outcome, outputs, out, started)))

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 
+from ..errors import os_error_reason
 from .server import FalEmulator
 
 DEFAULT_KEY = "emulator-key-id:emulator-key-secret"
@@ -38,13 +39,20 @@ def main(argv: list[str] | None = None, *, stop: threading.Event | None = None) 
             signal.signal(signum, lambda *_: stop.set())
     emulator = FalEmulator(args.key, processing_time=args.processing_time, queue_delay=args.queue_delay,
                            log_lines=args.log_lines, host=args.host, port=args.port)
-    with emulator:
+    try:
+        emulator.start()
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {os_error_reason(exc)}", file=sys.stderr)
+        return 2
+    try:
         print(emulator.base_url, flush=True)
         key_hint = f"FAL_KEY={DEFAULT_KEY}" if args.key == DEFAULT_KEY else "FAL_KEY to the --key you chose"
         print(f"fal emulator listening on {emulator.base_url}; set FAL_QUEUE_URL, FAL_REST_URL and FAL_CDN_URL to it "
               f"and {key_hint}. Stop with Ctrl+C.", file=sys.stderr, flush=True)
         while not stop.wait(0.2):
             pass
+    finally:
+        emulator.stop()
     return 0
 
 

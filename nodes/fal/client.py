@@ -140,10 +140,15 @@ class FalClient:
         *,
         on_progress: ProgressCallback | None = None,
         request_id: str | None = None,
+        endpoint_id: str | None = None,
     ) -> Path:
-        """Download a result file to ``dest`` (atomically; resumed after drops; no Authorization)."""
+        """Download a result file to ``dest`` (atomically; resumed after drops; no Authorization).
+
+        A failed local write raises ``LocalStorageError``; ``request_id`` / ``endpoint_id`` let its message
+        say how to recover the paid result.
+        """
         return await self._downloader.download(
-            url, Path(dest), on_progress=on_progress, request_id=request_id
+            url, Path(dest), on_progress=on_progress, request_id=request_id, endpoint_id=endpoint_id
         )
 
     # --- lifecycle -----------------------------------------------------------------------------
