@@ -126,6 +126,12 @@ class SubmitOutcomeUnknownError(FalAvatarError):
     """
 
 
+class RequestLookupUnavailableError(FalAvatarError):
+    """fal's request history could not be consulted (the key lacks the permission, the route is missing,
+    fal or the network failed). It means "unknown", never "no job": nothing may be submitted on its strength.
+    """
+
+
 class DownloadError(FalAvatarError):
     """A result file could not be downloaded completely."""
 

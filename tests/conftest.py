@@ -11,6 +11,7 @@ _ENV_VARS = (
     "FAL_QUEUE_URL",
     "FAL_REST_URL",
     "FAL_CDN_URL",
+    "FAL_API_URL",
     "FAL_AVATAR_QUEUE_TIMEOUT_MIN",
     "FAL_AVATAR_PROCESSING_TIMEOUT_MIN",
     "FAL_AVATAR_CACHE_GB",
@@ -40,8 +41,8 @@ def emulator():
 
 @pytest.fixture
 def fal_env(emulator, monkeypatch):
-    """Point the pack (key and all three base URLs) at the emulator; returns the emulator."""
+    """Point the pack (key and all base URLs) at the emulator; returns the emulator."""
     monkeypatch.setenv("FAL_KEY", EMULATOR_KEY)
-    for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL"):
+    for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL", "FAL_API_URL"):
         monkeypatch.setenv(name, emulator.base_url)
     return emulator

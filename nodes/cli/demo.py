@@ -36,13 +36,13 @@ def _emulated_fal():
     from ..emulator import FalEmulator
 
     key = "demo-key-id:demo-key-secret"
-    names = ("FAL_KEY", "FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL", "FAL_AVATAR_HOME")
+    names = ("FAL_KEY", "FAL_AVATAR_HOME", "FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL", "FAL_API_URL")
     saved = {name: os.environ.get(name) for name in names}
     with tempfile.TemporaryDirectory(prefix="fal-avatar-demo-") as home, FalEmulator(
         key=key, queue_delay=0.5, processing_time=1.5
     ) as emu:
         os.environ.update(FAL_KEY=key, FAL_AVATAR_HOME=home)
-        for name in names[1:4]:
+        for name in names[2:]:
             os.environ[name] = emu.base_url
         try:
             yield emu.base_url

@@ -19,8 +19,13 @@ class Route:
     error: int | None = None
 
 
+HISTORY_SEGMENTS = ["v1", "models", "requests", "by-endpoint"]  # fal's Platform API: List requests by endpoint
+
+
 def classify(method: str, path: str) -> Route:
     segments = [s for s in path.split("/") if s]  # tolerates trailing (and doubled) slashes
+    if segments == HISTORY_SEGMENTS:
+        return Route("request_history", error=None if method == "GET" else 405)
     storage = _storage_route(method, segments)
     if storage is not None:
         return storage

@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fal-avatar emulator",
         description="Serve a local fal.ai emulator (queue, storage and CDN on one port) with real, fast "
-        "talking-avatar renders. Point the pack at it with FAL_QUEUE_URL/FAL_REST_URL/FAL_CDN_URL=<url>.",
+        "talking-avatar renders. Point the pack at it with FAL_QUEUE_URL/FAL_REST_URL/FAL_CDN_URL/FAL_API_URL=<url>.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default 0 = a free port)")
@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None, *, stop: threading.Event | None = None) 
     try:
         print(emulator.base_url, flush=True)
         key_hint = f"FAL_KEY={DEFAULT_KEY}" if args.key == DEFAULT_KEY else "FAL_KEY to the --key you chose"
-        print(f"fal emulator listening on {emulator.base_url}; set FAL_QUEUE_URL, FAL_REST_URL and FAL_CDN_URL to it "
-              f"and {key_hint}. Stop with Ctrl+C.", file=sys.stderr, flush=True)
+        print(f"fal emulator listening on {emulator.base_url}; set FAL_QUEUE_URL, FAL_REST_URL, FAL_CDN_URL and "
+              f"FAL_API_URL to it and {key_hint}. Stop with Ctrl+C.", file=sys.stderr, flush=True)
         while not stop.wait(0.2):
             pass
     finally:
