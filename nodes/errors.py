@@ -7,6 +7,10 @@ journal can all say precisely what happened and whether money was spent.
 
 from __future__ import annotations
 
+import errno
+import shutil
+from pathlib import Path
+
 
 class FalAvatarError(Exception):
     """Base class. ``str(err)`` is the user-facing message; it never contains the fal key."""
@@ -129,6 +133,10 @@ class UnknownSubmitError(FalAvatarError):
 
 class IdenticalRunError(FalAvatarError):
     """This run waited for an identical run (same request key) that ended without a result."""
+class RequestLookupUnavailableError(FalAvatarError):
+    """fal's request history could not be consulted (the key lacks the permission, the route is missing,
+    fal or the network failed). It means "unknown", never "no job": nothing may be submitted on its strength.
+    """
 
 
 class DownloadError(FalAvatarError):
@@ -151,3 +159,111 @@ class InsufficientMemoryError(FalAvatarError):
     """Decoding the frames would need more RAM than the machine has free; the video itself is kept."""
 
     exit_code = 2
+
+
+# --- local files -----------------------------------------------------------------------------------
+
+_OS_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is exhausted",
+    errno.EFBIG: "the file is larger than this process may write (file size limit)",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOENT: "no such file or directory",
+    errno.ENOTDIR: "a part of the path is not a directory",
+    errno.EISDIR: "it is a directory",
+    errno.ENAMETOOLONG: "the file name is too long",
+    errno.EIO: "input/output error (the disk or its connection may be failing)",
+}
+_OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_REMEDIES = {
+    errno.ENOSPC: "free some space there",
+    errno.EDQUOT: "free some space there",
+    errno.EFBIG: "raise the file size limit (ulimit -f)",
+    errno.EROFS: "choose a writable disk",
+    errno.EACCES: "make the folder writable",
+    errno.EPERM: "make the folder writable",
+    errno.ENOENT: "create the folder",
+    errno.ENOTDIR: "fix the path",
+}
+
+
+def os_error_reason(exc: OSError) -> str:
+    """A short, plain reason for a failed file operation ("no space left on the device")."""
+    return _OS_REASONS.get(exc.errno) or exc.strerror or str(exc) or type(exc).__name__
+
+
+def _size(size: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size / 1e3:.0f} KB"
+
+
+def _free_bytes(path: Path) -> int | None:
+    for folder in (path, *path.parents):
+        try:
+            return shutil.disk_usage(folder).free
+        except OSError:
+            continue
+    return None
+
+
+class LocalStorageError(FalAvatarError):
+    """A local file could not be written (disk full, no permission, missing folder, read-only disk, ...).
+
+    ``path`` is where; ``errno`` the system's code; ``needed_bytes`` / ``free_bytes`` are set when known
+    (the free space only when the disk ran out of it).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        errno: int | None = None,
+        needed_bytes: int | None = None,
+        free_bytes: int | None = None,
+        **kw,
+    ) -> None:
+        super().__init__(message, **kw)
+        self.path = path
+        self.errno = errno
+        self.needed_bytes = needed_bytes
+        self.free_bytes = free_bytes
+
+    @classmethod
+    def from_os_error(
+        cls,
+        exc: OSError,
+        *,
+        action: str,
+        path: Path,
+        then: str,
+        needed_bytes: int | None = None,
+        request_id: str | None = None,
+    ) -> LocalStorageError:
+        """``"<action> failed: <reason> (<path>). [sizes] <Remedy>, then <then>"``; measures the free space on a
+        full disk (call it after removing any partial file)."""
+        out_of_space = exc.errno in _OUT_OF_SPACE
+        free = _free_bytes(Path(path)) if out_of_space else None
+        message = f"{action} failed: {os_error_reason(exc)} ({path})."
+        sizes = []
+        if needed_bytes is not None:
+            sizes.append(f"the file needs {_size(needed_bytes)}")
+        if free is not None:
+            sizes.append(f"{_size(free)} free there")
+        remedy = _REMEDIES.get(exc.errno, "fix this")
+        for sentence in ("; ".join(sizes), f"{remedy}, then {then}"):
+            if sentence:
+                message += f" {sentence[0].upper()}{sentence[1:]}"
+                message += "" if sentence.endswith(".") else "."
+        return cls(
+            message,
+            path=str(path),
+            errno=exc.errno,
+            needed_bytes=needed_bytes,
+            free_bytes=free,
+            request_id=request_id,
+        )

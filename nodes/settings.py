@@ -12,6 +12,7 @@ DEFAULT_REST_URL = "https://rest.fal.ai"
 DEFAULT_CDN_URL = "https://v3.fal.media"
 # fal's public per-endpoint OpenAPI documents (``?endpoint_id=<id>``); no key is ever sent there
 DEFAULT_OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json"
+DEFAULT_API_URL = "https://api.fal.ai"  # fal's Platform API (request history)
 
 
 def _base_url(name: str, default: str) -> str:
@@ -36,11 +37,13 @@ def _number(name: str, default: float | None, *, zero_disables: bool = True) -> 
 
 @dataclass(frozen=True)
 class FalUrls:
-    """Base URLs of fal's three hosts (scheme included, no trailing slash)."""
+    """Base URLs of fal's hosts (scheme included, no trailing slash): queue, REST storage, CDN and the
+    Platform API (``api``, used to look requests up)."""
 
     queue: str
     rest: str
     cdn: str
+    api: str = DEFAULT_API_URL
 
     @classmethod
     def from_env(cls) -> FalUrls:
@@ -48,13 +51,14 @@ class FalUrls:
             queue=_base_url("FAL_QUEUE_URL", DEFAULT_QUEUE_URL),
             rest=_base_url("FAL_REST_URL", DEFAULT_REST_URL),
             cdn=_base_url("FAL_CDN_URL", DEFAULT_CDN_URL),
+            api=_base_url("FAL_API_URL", DEFAULT_API_URL),
         )
 
     @classmethod
     def single(cls, base_url: str) -> FalUrls:
-        """All three hosts on one base URL (the emulator serves them on one port)."""
+        """All hosts on one base URL (the emulator serves them on one port)."""
         base = base_url.rstrip("/")
-        return cls(queue=base, rest=base, cdn=base)
+        return cls(queue=base, rest=base, cdn=base, api=base)
 
 
 @dataclass(frozen=True)

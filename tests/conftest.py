@@ -12,6 +12,7 @@ _ENV_VARS = (
     "FAL_REST_URL",
     "FAL_CDN_URL",
     "FAL_OPENAPI_URL",
+    "FAL_API_URL",
     "FAL_AVATAR_QUEUE_TIMEOUT_MIN",
     "FAL_AVATAR_PROCESSING_TIMEOUT_MIN",
     "FAL_AVATAR_CACHE_GB",
@@ -41,9 +42,9 @@ def emulator():
 
 @pytest.fixture
 def fal_env(emulator, monkeypatch):
-    """Point the pack (key, the three base URLs and fal's OpenAPI documents) at the emulator; returns it."""
+    """Point the pack (key, every base URL and fal's OpenAPI documents) at the emulator; returns it."""
     monkeypatch.setenv("FAL_KEY", EMULATOR_KEY)
-    for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL"):
+    for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL", "FAL_API_URL"):
         monkeypatch.setenv(name, emulator.base_url)
     monkeypatch.setenv("FAL_OPENAPI_URL", emulator.base_url + "/api/openapi/queue/openapi.json")
     return emulator

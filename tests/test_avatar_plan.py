@@ -66,7 +66,8 @@ def test_long_audio_warns_how_much_is_cut():
         ({"resolution": "1080p"}, "resolution", "not one of 480p, 720p"),
         ({"acceleration": "turbo"}, "acceleration", "not one of"),
         ({"prompt": "   "}, "prompt", "is empty"),
-        ({"seed": -5}, "seed", "outside"),
+        ({"seed": -5}, "seed", "-5 is outside 0..2147483647"),  # integers, never 2.14748e+09
+        ({"seed": 2**31}, "seed", "2147483648 is outside 0..2147483647"),
     ],
 )
 def test_bad_widget_values_name_the_widget(values, field, fragment):
@@ -74,6 +75,12 @@ def test_bad_widget_values_name_the_widget(values, field, fragment):
         check_params(ep.INFINITALK_IMAGE, values)
     assert info.value.field == field
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(("value", "fragment"), [(20.5, "20.5 is outside 0..20"), (-0.25, "-0.25 is outside 0..20")])
+def test_float_ranges_read_as_written(value, fragment):
+    with pytest.raises(InputError, match=fragment):
+        check_params(ep.STABLE_AVATAR, {"guidance_scale": value})
 
 
 def test_audio_too_short_or_missing():

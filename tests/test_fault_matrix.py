@@ -73,7 +73,7 @@ def start_emulator(monkeypatch):
         emu.start()
         started.append(emu)
         monkeypatch.setenv("FAL_KEY", MATRIX_KEY)
-        for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL"):
+        for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL", "FAL_API_URL"):
             monkeypatch.setenv(name, emu.base_url)
         return emu
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from comfyui_fal_avatar.nodes.errors import LocalStorageError
 from comfyui_fal_avatar.nodes.store import media_store
 from comfyui_fal_avatar.nodes.store.datadir import data_dir
 from comfyui_fal_avatar.nodes.store.journal import Journal
@@ -84,8 +85,9 @@ def test_a_failed_put_hands_the_paid_file_back(tmp_path, monkeypatch):
     store = MediaStore(cap_bytes=10_000)
     src = src_file(tmp_path, "dl.mp4", 100)
     data = src.read_bytes()
-    with pytest.raises(OSError):
+    with pytest.raises(LocalStorageError, match="input/output error") as caught:
         store.put("req-1.mp4", src)
+    assert f"kept at {src}" in str(caught.value) and caught.value.errno == errno.EIO
     assert src.read_bytes() == data
     assert store.get("req-1.mp4") is None and stored(store) == []
 

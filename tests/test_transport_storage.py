@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -9,7 +10,7 @@ import httpx
 import pytest
 from test_transport_support import KEY, NGINX, jresp, make_client, run
 
-from comfyui_fal_avatar.nodes.errors import AccountLockedError, AuthError, DownloadError
+from comfyui_fal_avatar.nodes.errors import AccountLockedError, AuthError, DownloadError, LocalStorageError
 from comfyui_fal_avatar.nodes.fal import multipart, upload
 
 FAR = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
@@ -295,6 +296,20 @@ def test_download_http_errors_and_retries(tmp_path):
     client, rec = make_client(lambda r: answers.pop(0))
     run(client.download("https://files.test/v.mp4", tmp_path / "ok.bin"))
     assert (tmp_path / "ok.bin").read_bytes() == b"ok" and len(rec.requests) == 2
+
+
+def test_a_failed_local_write_is_a_storage_error_that_keeps_the_paid_job(tmp_path):
+    handler, calls = file_server()
+    client, _ = make_client(handler)
+    (tmp_path / "a-file").write_bytes(b"")  # a file where a folder should be: mkdir fails with ENOTDIR
+    dest = tmp_path / "a-file" / "media" / "v.mp4"
+    with pytest.raises(LocalStorageError) as info:
+        run(client.download("https://files.test/v.mp4", dest, request_id="rid-7", endpoint_id="fal-ai/infinitalk"))
+    error = info.value
+    assert error.errno == errno.ENOTDIR and error.path == str(dest.parent) and error.request_id == "rid-7"
+    assert error.exit_code == 3 and calls == []  # nothing downloaded before the folder failed
+    assert "Saving the result video failed: a part of the path is not a directory" in str(error)
+    assert "`fal-avatar fetch rid-7 --endpoint fal-ai/infinitalk`" in str(error)
 
 
 # --- file checks (cached upload URLs) ----------------------------------------------------------

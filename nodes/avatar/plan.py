@@ -42,8 +42,15 @@ def _check_number(p: Param, value) -> int | float:
     else:
         value = float(value)
     if p.minimum is not None and value < p.minimum or p.maximum is not None and value > p.maximum:
-        raise InputError(f"{value} is outside {p.minimum:g}..{p.maximum:g}", field=p.name)
+        raise InputError(f"{_number(value)} is outside {_number(p.minimum)}..{_number(p.maximum)}", field=p.name)
     return value
+
+
+def _number(value: int | float | None) -> str:
+    """A number as people write it: 2147483647, 0.5, 10 (``:g`` would print 2.14748e+09)."""
+    if value is None:
+        return "any"
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _check_param(p: Param, value):

@@ -1,7 +1,8 @@
 """The `fal-avatar` command: demo, generate, jobs, fetch, doctor, emulator.
 
-Exit codes: 0 success; 2 bad input or settings (nothing was submitted); 3 fal-side failure;
-130 interrupted (a submitted fal job is cancelled). `doctor` also uses 1: an endpoint drifted.
+Exit codes: 0 success; 2 bad input or settings (nothing was submitted); 3 fal-side failure or a result that
+could not be saved locally (the paid job is kept); 130 interrupted (a submitted fal job is cancelled).
+`doctor` also uses 1: an endpoint drifted.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -18,6 +17,7 @@ from ..pipeline.inputs import GenerationRequest
 from .files import load_audio, load_image
 from .generate import run_request
 from .interrupts import run_interruptible
+from .output import check_writable, save_copy
 from .progress import StderrStatus
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -36,13 +36,13 @@ def _emulated_fal():
     from ..emulator import FalEmulator
 
     key = "demo-key-id:demo-key-secret"
-    names = ("FAL_KEY", "FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL", "FAL_AVATAR_HOME")
+    names = ("FAL_KEY", "FAL_AVATAR_HOME", "FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL", "FAL_API_URL")
     saved = {name: os.environ.get(name) for name in names}
     with tempfile.TemporaryDirectory(prefix="fal-avatar-demo-") as home, FalEmulator(
         key=key, queue_delay=0.5, processing_time=1.5
     ) as emu:
         os.environ.update(FAL_KEY=key, FAL_AVATAR_HOME=home)
-        for name in names[1:4]:
+        for name in names[2:]:
             os.environ[name] = emu.base_url
         try:
             yield emu.base_url
@@ -56,6 +56,9 @@ def _emulated_fal():
 
 def run(args) -> int:
     started = time.monotonic()
+    sheet = args.sheet or args.out.with_name(args.out.stem + "_contact_sheet.png")
+    check_writable(args.out, flag="--out")
+    check_writable(sheet, flag="--sheet")
     request = GenerationRequest(
         spec=INFINITALK_IMAGE,
         values={"prompt": DEMO_PROMPT, "num_frames": 0, "resolution": "480p"},
@@ -76,8 +79,7 @@ def run(args) -> int:
             )
         finally:
             progress.close()
-        shutil.copyfile(outcome.path, args.out)
-    sheet = args.sheet or args.out.with_name(args.out.stem + "_contact_sheet.png")
+        save_copy(outcome.path, args.out, request_id=outcome.request_id)
     contact_sheet(outputs.frames, sheet)
     info = outputs.info
     print(

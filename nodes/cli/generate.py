@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.outputs import AvatarOutputs, materialize
 from .files import load_audio, load_image
 from .interrupts import run_interruptible
+from .output import check_folder, check_writable, save_copy
 from .progress import StderrStatus
 
 
@@ -55,6 +55,10 @@ def _coerce(spec: EndpointSpec, name: str, raw: str):
         raise InputError(f"{raw!r} is not a {p.kind}", field=name) from None
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def build_request(args) -> GenerationRequest:
     try:
         spec = endpoint(args.endpoint)
@@ -82,7 +86,7 @@ def build_request(args) -> GenerationRequest:
     return GenerationRequest(
         spec=spec,
         values=values,
-        image=load_image(args.image) if args.image else None,
+        image=load_image(args.image, warn=_warn) if args.image else None,
         audio=load_audio(args.audio) if args.audio else None,
         video_path=args.video,
         resubmit=args.resubmit,
@@ -133,6 +137,10 @@ def summary(outcome: GenerationOutcome, outputs: AvatarOutputs, out: Path, start
 
 def run(args) -> int:
     started = time.monotonic()
+    if args.out is not None:
+        check_writable(args.out, flag="--out")
+    else:
+        check_folder(Path.cwd(), flag="--out")
     request = build_request(args)
     request.want_frames = False
     progress = StderrStatus()
@@ -144,7 +152,7 @@ def run(args) -> int:
     finally:
         progress.close()
     out = args.out or Path(f"{outcome.request_id}.mp4")
-    shutil.copyfile(outcome.path, out)
+    save_copy(outcome.path, out, request_id=outcome.request_id)
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps(summary(outcome, outputs, out, started)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from ..avatar.pricing import format_usd
 from ..pipeline.recover import fetch_result
 from ..store.journal import Journal
+from .output import check_folder, check_writable, save_copy
 from .progress import StderrStatus
 
 
@@ -51,13 +51,17 @@ def list_jobs(args) -> int:
 
 
 def fetch(args) -> int:
+    if args.out is not None:
+        check_writable(args.out, flag="--out")
+    else:
+        check_folder(Path.cwd(), flag="--out")
     progress = StderrStatus()
     try:
         outcome = asyncio.run(fetch_result(args.endpoint, args.request_id, sink=progress))
     finally:
         progress.close()
     out = args.out or Path(f"{outcome.request_id}.mp4")
-    shutil.copyfile(outcome.path, out)
+    save_copy(outcome.path, out, request_id=outcome.request_id)
     print(f"saved {out} (stored copy: {outcome.path})", file=sys.stderr)
     print(json.dumps({"request_id": outcome.request_id, "path": str(out), "video_url": outcome.video_url}))
     return 0

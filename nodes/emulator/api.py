@@ -1,4 +1,5 @@
-"""What each emulator route answers: queue (submit/status/stream/result/cancel), REST storage and CDN routes.
+"""What each emulator route answers: queue (submit/status/stream/result/cancel), REST storage, CDN routes and
+the Platform API's request history.
 
 Transport-agnostic: takes a parsed Request, returns a Response (the HTTP plumbing lives in handler.py).
 """
@@ -12,10 +13,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .apps import KNOWN_APPS
 from .faults import INGRESS, Fault, FaultPlan
+from .history import list_requests
 from .routes import Route
 from .storage import FileStore, StorageError
 
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
 LOCKED_DETAIL = "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
 NO_USER_DETAIL = "No user found for Key ID and Secret"
 BAD_FORMAT_DETAIL = "Invalid Key Authorization header format. Expected '<key_id>:<key_secret>'."
-_KEY_ROUTES = {"submit", "status", "status_stream", "result", "cancel", "token", "storage_initiate"}
+_KEY_ROUTES = {"submit", "status", "status_stream", "result", "cancel", "token", "storage_initiate", "request_history"}
 _CDN_ROUTES = {"cdn_upload", "multipart_create", "multipart_part", "multipart_complete"}
 _LOCKABLE = {"submit", "token", "cdn_upload", "multipart_create", "storage_initiate"}
 _EXTENSIONS = {"audio/wav": ".wav", "audio/x-wav": ".wav", "audio/mpeg": ".mp3", "video/mp4": ".mp4",
@@ -193,6 +196,11 @@ class Api:
         if self.jobs.cancel(job):
             return json_response(202, {"status": "CANCELLATION_REQUESTED"}, headers)
         return json_response(400, {"status": "ALREADY_COMPLETED"}, headers)
+
+    # Platform API -----------------------------------------------------------------------------------------
+    def _request_history(self, req: Request) -> Response:
+        status, body = list_requests(self.jobs.history(), req.query, datetime.now(timezone.utc))
+        return json_response(status, body)
 
     # REST storage -----------------------------------------------------------------------------------------
     def _token(self, req: Request) -> Response:

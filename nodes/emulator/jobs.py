@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import apps, render
@@ -63,6 +63,7 @@ class Job:
     result_headers: dict[str, str] = field(default_factory=dict)
     logs: list[dict[str, str]] = field(default_factory=list)
     submitted_at: float = field(default_factory=time.monotonic)
+    sent_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))  # wall clock of submitted_at
     started_at: float | None = None
     completed_at: float | None = None
     stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -162,6 +163,11 @@ class JobQueue:
     def snapshot(self) -> dict[str, Job]:
         with self._lock:
             return dict(self.jobs)
+
+    def history(self) -> list[HistoryEntry]:
+        """Every job as fal's request history shows it (wall-clock times; None where not reached yet)."""
+        with self._lock:
+            return [_history_entry(job) for job in self.jobs.values()]
 
     def stop(self) -> None:
         self._stopping.set()
@@ -311,6 +317,35 @@ class JobQueue:
     def _touch(self) -> None:
         with self.changed:
             self.changed.notify_all()
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    request_id: str
+    endpoint_id: str
+    sent_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    status_code: int | None
+    arguments: Any = field(repr=False)
+    output: Any = field(repr=False)
+
+
+def _history_entry(job: Job) -> HistoryEntry:
+    def wall(moment: float | None) -> datetime | None:
+        return None if moment is None else job.sent_at + timedelta(seconds=moment - job.submitted_at)
+
+    ended = job.state == "COMPLETED"
+    return HistoryEntry(
+        request_id=job.request_id,
+        endpoint_id=job.endpoint_id,
+        sent_at=job.sent_at,
+        started_at=wall(job.started_at),
+        ended_at=wall(job.completed_at) if ended else None,
+        status_code=job.result_status if ended else None,
+        arguments=job.arguments,
+        output=job.result_body if ended else None,
+    )
 
 
 def _units(value: float) -> str:

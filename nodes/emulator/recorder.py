@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 ROUTES = (
     "submit", "status", "status_stream", "result", "cancel", "token", "cdn_upload", "multipart_create",
-    "multipart_part", "multipart_complete", "storage_initiate", "signed_put", "file_get", "openapi", "other",
+    "multipart_part", "multipart_complete", "storage_initiate", "signed_put", "file_get", "openapi",
+    "request_history", "other",
 )  # fmt: skip
 
 

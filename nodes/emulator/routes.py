@@ -20,10 +20,15 @@ class Route:
     error: int | None = None
 
 
+HISTORY_SEGMENTS = ["v1", "models", "requests", "by-endpoint"]  # fal's Platform API: List requests by endpoint
+
+
 def classify(method: str, path: str) -> Route:
     segments = [s for s in path.split("/") if s]  # tolerates trailing (and doubled) slashes
     if segments == OPENAPI_PATH:
         return Route("openapi", error=None if method in ("GET", "HEAD") else 405)
+    if segments == HISTORY_SEGMENTS:
+        return Route("request_history", error=None if method == "GET" else 405)
     storage = _storage_route(method, segments)
     if storage is not None:
         return storage

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 
+from ..errors import os_error_reason
 from .server import FalEmulator
 
 DEFAULT_KEY = "emulator-key-id:emulator-key-secret"
@@ -16,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fal-avatar emulator",
         description="Serve a local fal.ai emulator (queue, storage and CDN on one port) with real, fast "
-        "talking-avatar renders. Point the pack at it with FAL_QUEUE_URL/FAL_REST_URL/FAL_CDN_URL=<url> "
+        "talking-avatar renders. Point the pack at it with FAL_QUEUE_URL/FAL_REST_URL/FAL_CDN_URL/FAL_API_URL=<url> "
         "(and FAL_OPENAPI_URL=<url>/api/openapi/queue/openapi.json for `fal-avatar doctor`).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -39,14 +40,21 @@ def main(argv: list[str] | None = None, *, stop: threading.Event | None = None) 
             signal.signal(signum, lambda *_: stop.set())
     emulator = FalEmulator(args.key, processing_time=args.processing_time, queue_delay=args.queue_delay,
                            log_lines=args.log_lines, host=args.host, port=args.port)
-    with emulator:
+    try:
+        emulator.start()
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {os_error_reason(exc)}", file=sys.stderr)
+        return 2
+    try:
         print(emulator.base_url, flush=True)
         key_hint = f"FAL_KEY={DEFAULT_KEY}" if args.key == DEFAULT_KEY else "FAL_KEY to the --key you chose"
-        print(f"fal emulator listening on {emulator.base_url}; set FAL_QUEUE_URL, FAL_REST_URL and FAL_CDN_URL to it, "
-              f"FAL_OPENAPI_URL to {emulator.base_url}/api/openapi/queue/openapi.json "
+        print(f"fal emulator listening on {emulator.base_url}; set FAL_QUEUE_URL, FAL_REST_URL, FAL_CDN_URL and "
+              f"FAL_API_URL to it, FAL_OPENAPI_URL to {emulator.base_url}/api/openapi/queue/openapi.json "
               f"and {key_hint}. Stop with Ctrl+C.", file=sys.stderr, flush=True)
         while not stop.wait(0.2):
             pass
+    finally:
+        emulator.stop()
     return 0
 
 

@@ -8,6 +8,7 @@ running event loop, so one instance may serve several ``asyncio.run`` loops in t
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from .openapi import fetch_openapi
 from .pool import SHARED_POOL, ClientPool
 from .probe import HostProbe, probe_host
 from .queue import QueueApi
+from .request_history import PAGE_SIZE, RequestHistory, RequestRecord
 from .retry import RetryEvent, RetryPolicy
 from .source import ProgressCallback
 from .upload import Uploader
@@ -61,6 +63,7 @@ class FalClient:
         self._tokens = TokenManager(self._http, lambda: self._get_urls().rest)
         self._uploader = Uploader(self._http, self._tokens, self._get_urls)
         self._downloader = Downloader(self._http)
+        self._history = RequestHistory(self._http, self._get_urls)
 
     def __repr__(self) -> str:
         source = self._credentials.source if self._credentials else "unresolved"
@@ -110,6 +113,17 @@ class FalClient:
     async def cancel(self, handle: QueueHandle) -> CancelOutcome:
         return await self._queue.cancel(handle)
 
+    async def find_requests(
+        self, endpoint_id: str, *, since: datetime, until: datetime, page_size: int = PAGE_SIZE
+    ) -> list[RequestRecord]:
+        """fal's history of ``endpoint_id`` requests sent in ``[since, until)`` (timezone-aware), with their
+        input payloads where fal has them; see :mod:`.request_history`. Use ``match_by_arguments`` on the result.
+
+        Raises ``RequestLookupUnavailableError`` when the history cannot be read (no permission, fal or network
+        failure): that means "unknown", never "no job".
+        """
+        return await self._history.find(AppId.parse(endpoint_id).full, since=since, until=until, page_size=page_size)
+
     def endpoint_key(self, endpoint_id: str) -> str:
         """Where jobs of ``endpoint_id`` run: ``<queue URL>/<full endpoint id>`` (no key). Used to scope
         request keys, so jobs on an emulator or another fal host are never mistaken for each other."""
@@ -141,10 +155,15 @@ class FalClient:
         *,
         on_progress: ProgressCallback | None = None,
         request_id: str | None = None,
+        endpoint_id: str | None = None,
     ) -> Path:
-        """Download a result file to ``dest`` (atomically; resumed after drops; no Authorization)."""
+        """Download a result file to ``dest`` (atomically; resumed after drops; no Authorization).
+
+        A failed local write raises ``LocalStorageError``; ``request_id`` / ``endpoint_id`` let its message
+        say how to recover the paid result.
+        """
         return await self._downloader.download(
-            url, Path(dest), on_progress=on_progress, request_id=request_id
+            url, Path(dest), on_progress=on_progress, request_id=request_id, endpoint_id=endpoint_id
         )
 
     # --- health checks (read-only, never billed) -------------------------------------------------------

@@ -1,5 +1,6 @@
 """Download a result file: streamed to a temp file beside ``dest``, resumed with Range after a drop,
 checked against the advertised length, then renamed into place. Never sends an Authorization header.
+A failed local write (disk full, no permission) is a LocalStorageError that says the paid job is kept.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from ..errors import DownloadError, FalAvatarError, ResultFileGoneError
+from ..errors import DownloadError, FalAvatarError, LocalStorageError, ResultFileGoneError
 from .http import Auth, FalHttp
 from .http_errors import detail_text
 from .retry import CallKind, parse_retry_after, should_retry_response
@@ -44,8 +45,16 @@ def _length(response: httpx.Response) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+class _WriteFailed(Exception):
+    """A local file operation of the download failed (disk full, no permission, ...)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _Target:
-    """The temporary file being written (blocking I/O runs in threads)."""
+    """The temporary file being written (blocking I/O runs in threads; its OSErrors become _WriteFailed)."""
 
     def __init__(self, dest: Path) -> None:
         self.dest = dest
@@ -55,18 +64,25 @@ class _Target:
         self.resumable = True
         self._fh = None
 
+    @staticmethod
+    async def _io(fn, *args):
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except OSError as exc:
+            raise _WriteFailed(exc) from exc
+
     async def open(self) -> None:
-        await asyncio.to_thread(self.dest.parent.mkdir, parents=True, exist_ok=True)
-        self._fh = await asyncio.to_thread(open, self.path, "wb")
+        await self._io(self.dest.parent.mkdir, 0o777, True, True)
+        self._fh = await self._io(open, self.path, "wb")
 
     async def restart(self) -> None:
-        await asyncio.to_thread(self._fh.seek, 0)
-        await asyncio.to_thread(self._fh.truncate, 0)
+        await self._io(self._fh.seek, 0)
+        await self._io(self._fh.truncate, 0)
         self.size = 0
         self.resumable = True
 
     async def write(self, chunk: bytes) -> None:
-        await asyncio.to_thread(self._fh.write, chunk)
+        await self._io(self._fh.write, chunk)
         self.size += len(chunk)
 
     async def commit(self) -> None:
@@ -76,12 +92,19 @@ class _Target:
             self._fh.close()
             os.replace(self.path, self.dest)
 
-        await asyncio.to_thread(finish)
+        await self._io(finish)
 
     def discard(self) -> None:
+        """Remove the temp file (never raises: closing may flush into the same full disk)."""
         if self._fh is not None and not self._fh.closed:
-            self._fh.close()
-        self.path.unlink(missing_ok=True)
+            try:
+                self._fh.close()
+            except OSError:
+                pass
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            log.warning("could not remove the partial download %s", self.path)
 
 
 class Downloader:
@@ -112,16 +135,20 @@ class Downloader:
         *,
         on_progress: ProgressCallback | None = None,
         request_id: str | None = None,
+        endpoint_id: str | None = None,
     ) -> Path:
         _check_url(url, request_id)
         target = _Target(Path(dest))
         progress = Progress(None, on_progress)
-        await target.open()
         try:
-            await self._fetch(url, target, progress, request_id)
-            await target.commit()
-        finally:
-            target.discard()
+            try:
+                await target.open()
+                await self._fetch(url, target, progress, request_id)
+                await target.commit()
+            finally:
+                target.discard()
+        except _WriteFailed as failed:  # measured after the partial file is gone
+            raise _saving_failed(failed.error, target, request_id, endpoint_id) from None
         return target.dest
 
     async def _fetch(self, url: str, target: _Target, progress: Progress, request_id: str | None) -> None:
@@ -209,6 +236,29 @@ def _check_url(url: object, request_id: str | None) -> None:
         raise DownloadError(
             f"Cannot download {str(url)[:80]!r}: only http(s) URLs are supported.", request_id=request_id
         )
+
+
+def _saving_failed(
+    exc: OSError, target: _Target, request_id: str | None, endpoint_id: str | None
+) -> LocalStorageError:
+    """The result could not be written locally: the job is paid and its result stays on fal for a while."""
+    if request_id:
+        then = (
+            f"run the same generation again: the fal job {request_id} is finished and paid for, and fal keeps its "
+            "result for a while, so it is downloaded at no new charge. Or recover it by its id: "
+            f"`fal-avatar fetch {request_id} --endpoint {endpoint_id or '<its endpoint id>'}` "
+            "(in ComfyUI: the 'fal Avatar: Fetch Result' node)."
+        )
+    else:
+        then = "download it again."
+    return LocalStorageError.from_os_error(
+        exc,
+        action="Saving the result video",
+        path=target.dest.parent,
+        then=then,
+        needed_bytes=target.total,
+        request_id=request_id,
+    )
 
 
 def _http_failure(response: httpx.Response, url: str, request_id: str | None) -> DownloadError:

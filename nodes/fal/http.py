@@ -1,7 +1,7 @@
 """The HTTP layer: authorization per host, per-call timeouts, retries and error mapping.
 
-The fal key goes only to the configured queue and REST origins (scheme, host and port compared); CDN
-calls carry the CDN token; signed PUT URLs and file downloads carry no Authorization at all.
+The fal key goes only to the configured queue, REST and Platform API origins (scheme, host and port
+compared); CDN calls carry the CDN token; signed PUT URLs and file downloads carry no Authorization at all.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ Body = bytes | Callable[[], AsyncIterator[bytes]] | None
 
 
 class Auth(enum.Enum):
-    FAL_KEY = "fal_key"  # "Authorization: Key <key>", queue and REST origins only
+    FAL_KEY = "fal_key"  # "Authorization: Key <key>", queue, REST and Platform API origins only
     BEARER = "bearer"  # "Authorization: Bearer <cdn token>"
     NONE = "none"  # signed URLs, file downloads
 
@@ -86,11 +86,12 @@ class FalHttp:
         if auth is Auth.BEARER:
             return {"Authorization": f"Bearer {bearer}"}
         urls = self._urls()
-        if origin(url) not in (origin(urls.queue), origin(urls.rest)):
+        if origin(url) not in (origin(urls.queue), origin(urls.rest), origin(urls.api)):
             target = httpx.URL(url).copy_with(path="/", query=None, fragment=None)
             raise ConfigError(
-                f"Refusing to send the fal key to {target}: it is not the configured queue ({urls.queue}) or "
-                f"REST ({urls.rest}) host. If fal moved, set FAL_QUEUE_URL / FAL_REST_URL accordingly."
+                f"Refusing to send the fal key to {target}: it is not the configured queue ({urls.queue}), "
+                f"REST ({urls.rest}) or Platform API ({urls.api}) host. If fal moved, set FAL_QUEUE_URL / "
+                "FAL_REST_URL / FAL_API_URL accordingly."
             )
         return {"Authorization": self._credentials().header_value()}
 

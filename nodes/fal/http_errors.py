@@ -148,6 +148,7 @@ def transport_error(exc: httpx.TransportError, *, what: str, url: str, request_i
         )
     return FalAvatarError(
         f"Could not reach fal ({what}) at {origin}: {type(exc).__name__}: {exc or 'connection failed'}. "
-        "Check your internet connection (and FAL_QUEUE_URL / FAL_REST_URL / FAL_CDN_URL if you set them).",
+        "Check your internet connection (and FAL_QUEUE_URL / FAL_REST_URL / FAL_CDN_URL / FAL_API_URL if you set "
+        "them).",
         request_id=request_id,
     )

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import LocalStorageError
+
 
 def contact_sheet(frames, out: Path, *, count: int = 12, columns: int = 4, thumb_width: int = 240) -> Path:
     """Write ``count`` evenly spaced frames of IMAGE ``frames`` ``[N,H,W,3]`` (0..1) as a labelled grid."""
@@ -26,5 +28,10 @@ def contact_sheet(frames, out: Path, *, count: int = 12, columns: int = 4, thumb
         x, y = (slot % columns) * thumb[0], (slot // columns) * (thumb[1] + 16)
         sheet.paste(img, (x, y + 16))
         draw.text((x + 4, y + 2), f"frame {index}", fill=(230, 230, 230))
-    sheet.save(out)
+    try:
+        sheet.save(out)
+    except OSError as exc:
+        raise LocalStorageError.from_os_error(
+            exc, action="Writing the contact sheet", path=Path(out), then="run again."
+        ) from None
     return out

@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from ..errors import ConfigError, os_error_reason
+
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -39,7 +41,13 @@ def data_dir() -> Path:
     else:
         xdg = os.environ.get("XDG_DATA_HOME", "").strip()
         path = (Path(xdg) if xdg else Path.home() / ".local" / "share") / "fal-avatar"
-    return ensure_private_dir(path)
+    try:
+        return ensure_private_dir(path)
+    except OSError as exc:
+        raise ConfigError(
+            f"The fal-avatar data directory {path} cannot be created or used: {os_error_reason(exc)}. Make it "
+            "writable, or set FAL_AVATAR_HOME to a folder you can write to."
+        ) from None
 
 
 def ensure_private_dir(path: Path) -> Path:

@@ -17,6 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
+from ..errors import LocalStorageError
 from ..settings import media_cache_cap_bytes
 from .datadir import FILE_MODE, data_dir, ensure_private_dir
 from .db import Database
@@ -25,6 +26,7 @@ MEDIA_DIR_NAME = "media"
 STALE_TEMP_S = 3600.0  # a temp file untouched for this long was left by a crashed process
 TEMP_SUFFIX = ".tmp"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_RUN_AGAIN = "run again: a finished fal job's result is downloaded again, not paid for again."
 
 
 class MediaStore:
@@ -49,14 +51,37 @@ class MediaStore:
         Left behind by a crash, it is removed by a later ``evict`` once an hour old.
         """
         self.path_for(name)
-        ensure_private_dir(self.root)
+        try:
+            ensure_private_dir(self.root)
+        except OSError as exc:
+            raise LocalStorageError.from_os_error(
+                exc, action="Creating the result video folder", path=self.root, then=_RUN_AGAIN
+            ) from None
         return self.root / f".{name}.{os.getpid()}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
 
     def put(self, name: str, src: Path) -> Path:
-        """Move ``src`` in as ``name`` (copy + delete across filesystems), atomically; then evict others."""
+        """Move ``src`` in as ``name`` (copy + delete across filesystems), atomically; then evict others.
+
+        A failed write raises ``LocalStorageError`` and leaves ``src`` where it was.
+        """
+        try:
+            dest = self._put(name, Path(src))
+        except OSError as exc:
+            size = Path(src).stat().st_size if Path(src).is_file() else None
+            raise LocalStorageError.from_os_error(
+                exc,
+                action="Storing the result video",
+                path=self.root,
+                needed_bytes=size,
+                then=f"{_RUN_AGAIN} The downloaded file is kept at {src}.",
+            ) from None
+        self.evict(keep=name)
+        return dest
+
+    def _put(self, name: str, src: Path) -> Path:
         dest = self.path_for(name)
         tmp = self.staging_path(name)
-        moved = _move_or_copy(Path(src), tmp)
+        moved = _move_or_copy(src, tmp)
         try:
             os.utime(tmp)  # a fresh mtime: another process's evict() must not take it for a stale temp
             os.chmod(tmp, FILE_MODE)
@@ -77,8 +102,7 @@ class MediaStore:
             raise
         _fsync_dir(self.root)
         if not moved:
-            Path(src).unlink(missing_ok=True)
-        self.evict(keep=name)
+            src.unlink(missing_ok=True)
         return dest
 
     def get(self, name: str) -> Path | None:
