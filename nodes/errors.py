@@ -127,11 +127,13 @@ class DownloadError(FalAvatarError):
 
 
 class MediaDecodeError(FalAvatarError):
-    """A media file is corrupt, truncated or empty. ``path`` is kept for inspection."""
+    """A media file is corrupt, truncated or empty. ``path`` is kept for inspection; ``detail`` is what is
+    wrong with it, without the advice around it."""
 
-    def __init__(self, message: str, *, path: str | None = None, **kw) -> None:
+    def __init__(self, message: str, *, path: str | None = None, detail: str | None = None, **kw) -> None:
         super().__init__(message, **kw)
         self.path = path
+        self.detail = detail or message
 
 
 class ResultFileGoneError(DownloadError, NotFoundError):

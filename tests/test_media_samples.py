@@ -108,6 +108,15 @@ def write_webm_without_duration(path: Path, frames_u8: np.ndarray, fps: int = 25
     return Path(path)
 
 
+def zero_first_frame(path: Path) -> None:
+    """Damage only decoding shows: the first video frame's data zeroed, headers and packet index intact."""
+    with av.open(str(path)) as container:
+        offset, size = next((p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size)
+    data = bytearray(Path(path).read_bytes())
+    data[offset + 4 : offset + size] = bytes(size - 4)  # keeps the NAL length field
+    Path(path).write_bytes(data)
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     mse = float(((a.double() - b.double()) ** 2).mean())
     return 10 * np.log10(1.0 / mse) if mse else float("inf")
