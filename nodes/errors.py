@@ -136,6 +136,17 @@ class MediaDecodeError(FalAvatarError):
         self.detail = detail or message
 
 
+class DamagedDownloadError(DownloadError):
+    """fal's CDN kept serving a result file that does not decode. The paid job and its result stay on fal,
+    so a later download (run again, `fal-avatar fetch`) costs nothing."""
+
+
+class DamagedResultGoneError(DownloadError):
+    """The stored copy of a paid result is damaged and fal no longer has the file: only a new generation
+    (a new seed, which costs money) can replace it. Deliberately not a NotFoundError: nothing may pay
+    again on its own because of it."""
+
+
 class ResultFileGoneError(DownloadError, NotFoundError):
     """404/410 on a result file: fal's CDN no longer has it (its files expire); only a new job can replace it."""
 

@@ -13,7 +13,7 @@ from ..avatar.endpoints import BY_ENDPOINT_ID, EndpointSpec, endpoint
 from ..errors import InputError
 from ..pipeline.generate import Generation, GenerationOutcome, Services
 from ..pipeline.inputs import GenerationRequest
-from ..pipeline.outputs import AvatarOutputs, materialize
+from ..pipeline.outputs import AvatarOutputs, materialize_outcome
 from .files import load_audio, load_image
 from .progress import StderrStatus
 
@@ -81,18 +81,24 @@ def build_request(args) -> GenerationRequest:
 
 
 async def run_request(
-    request: GenerationRequest, *, services: Services | None = None, progress=None, want_audio: bool = True
+    request: GenerationRequest,
+    *,
+    services: Services | None = None,
+    progress=None,
+    want_audio: bool = True,
+    thorough: bool = False,
 ) -> tuple[GenerationOutcome, AvatarOutputs]:
-    """Run the pipeline exactly as the node does and decode the result."""
+    """Run the pipeline exactly as the node does and decode the result (``thorough``: fully check a
+    reused stored file first, see :func:`materialize_outcome`)."""
     generation = Generation(request, services=services, sink=progress)
     outcome = await generation.run()
-    outputs = await asyncio.to_thread(
-        materialize,
-        outcome.path,
-        request_id=outcome.request_id,
-        video_url=outcome.video_url,
+    outputs = await materialize_outcome(
+        outcome,
         want_frames=request.want_frames,
         want_audio=want_audio,
+        thorough=thorough,
+        services=services,
+        sink=progress,
     )
     return outcome, outputs
 
@@ -123,8 +129,9 @@ def run(args) -> int:
     request.want_frames = False
     progress = StderrStatus()
     try:
-        # The command only needs the file and its facts: no frame or audio decoding.
-        outcome, outputs = asyncio.run(run_request(request, progress=progress, want_audio=False))
+        # The command only needs the file and its facts: no frame or audio decoding, but a stored file it
+        # reuses is checked in full before it is copied out.
+        outcome, outputs = asyncio.run(run_request(request, progress=progress, want_audio=False, thorough=True))
     finally:
         progress.close()
     out = args.out or Path(f"{outcome.request_id}.mp4")

@@ -53,7 +53,8 @@ def list_jobs(args) -> int:
 def fetch(args) -> int:
     progress = StderrStatus()
     try:
-        outcome = asyncio.run(fetch_result(args.endpoint, args.request_id, sink=progress))
+        # A local copy is decoded in full before it is copied out; a damaged one is downloaded again.
+        outcome = asyncio.run(fetch_result(args.endpoint, args.request_id, sink=progress, thorough=True))
     finally:
         progress.close()
     out = args.out or Path(f"{outcome.request_id}.mp4")
