@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_media_samples import zero_first_frame
+from test_media_samples import scramble_frames
 
 from comfyui_fal_avatar.nodes.media import check_header
 from comfyui_fal_avatar.nodes.store.journal import Journal
@@ -123,7 +123,7 @@ def test_fetch_replaces_a_damaged_local_copy(fal_env, tmp_path):
     so it downloads the file again instead of handing out the damaged one."""
     first = json.loads(generate(out=tmp_path / "a.mp4").stdout.strip().splitlines()[-1])
     local = Journal().get(first["request_id"]).local_path
-    zero_first_frame(local)
+    scramble_frames(local)
     assert check_header(local).frame_count == 41  # what a header check on reuse would pass
     fal_env.clear_log()
     proc = cli("fetch", first["request_id"], "--endpoint", "fal-ai/infinitalk", "--out", tmp_path / "b.mp4")

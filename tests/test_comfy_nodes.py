@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_media_samples import zero_first_frame
+from test_media_samples import scramble_frames
 
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
@@ -201,7 +201,7 @@ def test_a_stored_result_that_no_longer_decodes_is_downloaded_again(comfy, fal_e
     widgets = {"prompt": "talk", "num_frames": 41, "resolution": "480p", "acceleration": "regular", "seed": 4}
     first = execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(), **widgets)
     request_id = first.args[6]
-    zero_first_frame(Journal().get(request_id).local_path)
+    scramble_frames(Journal().get(request_id).local_path)
     fal_env.clear_log()
     if node == "FalAvatarFetchResult":
         out = execute(nodes[node], "8", prompt_linking_frames("8"), request_id=request_id, endpoint="fal-ai/infinitalk")

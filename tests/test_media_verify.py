@@ -7,10 +7,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from test_media_samples import scene, to_u8, tone, write_video
+from test_media_samples import scene, scramble_frames, to_u8, tone, write_video
 
 from comfyui_fal_avatar.nodes.errors import MediaDecodeError
-from comfyui_fal_avatar.nodes.media import check_header, verify_video
+from comfyui_fal_avatar.nodes.media import check_header, decode_frames, verify_video
 
 RID = "req-9a1b"
 CHECKS = [check_header, verify_video]
@@ -92,33 +92,36 @@ def test_a_file_without_video_fails(tmp_path, check):
 
 
 def test_damaged_frames_pass_the_header_check_but_not_the_full_one(clip, tmp_path):
-    """Bytes changed inside three P-frames: the index is intact, only decoding shows the damage."""
-    packets = video_packets(clip)
-
-    def scramble(data: bytearray) -> None:
-        for offset, size in (packets[1], packets[4], packets[7]):
-            for i in range(offset + size // 4, offset + size * 3 // 4, 8):
-                data[i] ^= 0x55
-
-    path = damaged_copy(clip, tmp_path, scramble)
+    """Bytes changed inside three P-frames: the index and the NAL framing are intact, only decoding shows
+    the damage."""
+    path = tmp_path / "scrambled.mp4"
+    path.write_bytes(clip.read_bytes())
+    scramble_frames(path)
     assert check_header(path, request_id=RID).frame_count == 30
     with pytest.raises(MediaDecodeError) as err:
         verify_video(path, request_id=RID)
     assert "damaged" in err.value.detail or "decoding failed" in err.value.detail
     assert err.value.request_id == RID
+    with pytest.raises(MediaDecodeError, match="is damaged"):  # the frames output refuses it too
+        decode_frames(path, request_id=RID)
 
 
-def test_a_frame_that_does_not_decode_fails_the_full_check(clip, tmp_path):
-    """The keyframe zeroed: every packet is there, but nothing decodes cleanly."""
-    offset, size = video_packets(clip)[0]
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("where", ["keyframe", "middle", "end"])
+def test_zeroed_bytes_inside_a_frame_fail_without_decoding(clip, tmp_path, check, where):
+    """A zero-filled run (a failed write, a sparse download) is impossible inside H.264 frame data: both
+    checks find it from the bytes alone, even where the decoder would accept them."""
+    packets = video_packets(clip)
+    index = {"keyframe": 0, "middle": 15, "end": 29}[where]
+    offset, size = packets[index]
 
-    def zero_keyframe(data: bytearray) -> None:
-        data[offset + 8 : offset + size] = bytes(size - 8)
+    def zero(data: bytearray) -> None:
+        data[offset + size // 2 : offset + size // 2 + 16] = bytes(16)
 
-    path = damaged_copy(clip, tmp_path, zero_keyframe)
-    assert check_header(path).frame_count == 30
-    with pytest.raises(MediaDecodeError):
-        verify_video(path)
+    path = damaged_copy(clip, tmp_path, zero)
+    with pytest.raises(MediaDecodeError) as err:
+        check(path, request_id=RID)
+    assert err.value.detail == f"the data of video frame {index + 1} is damaged"
 
 
 def test_the_header_check_decodes_nothing(clip, monkeypatch):

@@ -8,7 +8,7 @@ import asyncio
 
 import numpy as np
 import pytest
-from test_media_samples import zero_first_frame
+from test_media_samples import scramble_frames
 
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
 from comfyui_fal_avatar.nodes.cli.generate import run_request
@@ -191,7 +191,7 @@ def test_stored_file_that_fails_to_decode_is_downloaded_again(fal_env):
     """A reused stored copy only gets the header check; if decoding its frames then fails because it is
     damaged, it is downloaded again (free) and decoded, instead of an error."""
     first = run(request())
-    zero_first_frame(first.path)
+    scramble_frames(first.path)
     assert check_header(first.path).frame_count == 41  # the cheap check on reuse cannot see this damage
     fal_env.clear_log()
     statuses = []
@@ -229,7 +229,7 @@ def test_run_request_thorough_checks_a_reused_file_in_full(fal_env, thorough):
     """`fal-avatar generate` copies the file out without decoding frames: with ``thorough`` a reused stored
     copy is decoded in full first, and downloaded again if damaged."""
     first = run(request())
-    zero_first_frame(first.path)
+    scramble_frames(first.path)
     fal_env.clear_log()
     req = request()
     req.want_frames = False
@@ -249,7 +249,7 @@ def test_fetch_result_downloads_a_damaged_local_copy_again(fal_env, thorough):
     outcome = asyncio.run(fetch_result("fal-ai/infinitalk", first.request_id, thorough=thorough))
     assert outcome.path == first.path and outcome.path.read_bytes() == data
     assert result_gets(fal_env) == 1 and fal_env.count("submit") == 0
-    zero_first_frame(first.path)  # decode-level damage: only the thorough check sees it
+    scramble_frames(first.path)  # decode-level damage: only the thorough check sees it
     fal_env.clear_log()
     asyncio.run(fetch_result("fal-ai/infinitalk", first.request_id, thorough=thorough))
     assert result_gets(fal_env) == (1 if thorough else 0)
