@@ -493,7 +493,7 @@ def test_damaged_stored_file_is_downloaded_again(how: str, start_emulator):
     assert again.submits == [] and again.uploads == 0 and result_gets(again) == 1 and len(emu.jobs) == 1
     assert any("stored copy was damaged" in w for w in again.outcome.warnings)
     assert again.outputs.frame_count == 41 and verify_video(run.outcome.path).frame_count == 41
-    record(replace(first, rerun=rerun_text(again)))
+    record(replace(first, outcome=f"ok; then the stored file is damaged ({how})", rerun=rerun_text(again)))
 
 
 def test_damaged_stored_file_that_fal_no_longer_has(start_emulator):
@@ -513,7 +513,8 @@ def test_damaged_stored_file_that_fal_no_longer_has(start_emulator):
     assert again.submits == [] and again.uploads == 0 and len(emu.jobs) == 1
     assert run.outcome.path.is_file()  # the damaged copy is kept, not deleted
     assert Journal().get(run.request_id).state == "downloaded"
-    record(replace(first, rerun=rerun_text(again)))
+    outcome = "ok; then the stored file is damaged (cut) and fal's file expires"
+    record(replace(first, outcome=outcome, rerun=rerun_text(again)))
 
 
 # --- SIGKILL ----------------------------------------------------------------------------------------------

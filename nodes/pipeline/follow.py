@@ -189,16 +189,17 @@ class JobFollower:
                 status=exc.status,
                 request_id=request_id,
             ) from None
-        self.board.update("downloading", detail=f"checking the video ({attempt}/{DOWNLOAD_TRIES})", progress=None)
+        tries = f" (download {attempt} of {DOWNLOAD_TRIES})" if attempt > 1 else ""
+        self.board.update("downloading", detail=f"checking the video{tries}", progress=None)
 
     def _damaged_download(self, handle: QueueHandle, exc: MediaDecodeError, kept: Path) -> DamagedDownloadError:
         rid = handle.request_id
         return DamagedDownloadError(
             f"fal's CDN served the result video of request {rid} damaged {DOWNLOAD_TRIES} times in a row "
-            f"({exc.detail}), so it was not stored. The job is paid and its result is kept on fal: run again, or "
-            f"`fal-avatar fetch {rid} --endpoint {handle.endpoint_id}` (or the 'fal Avatar: Fetch Result' node), "
-            f"to download it again at no charge. The last damaged copy is at {kept}. Only if fal's own file is "
-            "damaged would a new generation help; that needs a new seed and is charged again.",
+            f"({exc.detail}), so it was not stored. The job is paid and fal keeps its result for a while: run "
+            f"again, or `fal-avatar fetch {rid} --endpoint {handle.endpoint_id}` (or the 'fal Avatar: Fetch "
+            f"Result' node), to download it again at no charge. The last damaged copy is at {kept}. Only if "
+            "fal's own file is damaged would a new generation help; that needs a new seed and is charged again.",
             request_id=rid,
         )
 
