@@ -144,11 +144,24 @@ class DownloadError(FalAvatarError):
 
 
 class MediaDecodeError(FalAvatarError):
-    """A media file is corrupt, truncated or empty. ``path`` is kept for inspection."""
+    """A media file is corrupt, truncated or empty. ``path`` is kept for inspection; ``detail`` is what is
+    wrong with it, without the advice around it."""
 
-    def __init__(self, message: str, *, path: str | None = None, **kw) -> None:
+    def __init__(self, message: str, *, path: str | None = None, detail: str | None = None, **kw) -> None:
         super().__init__(message, **kw)
         self.path = path
+        self.detail = detail or message
+
+
+class DamagedDownloadError(DownloadError):
+    """fal's CDN kept serving a result file that does not decode. The paid job and its result stay on fal,
+    so a later download (run again, `fal-avatar fetch`) costs nothing."""
+
+
+class DamagedResultGoneError(DownloadError):
+    """The stored copy of a paid result is damaged and fal no longer has the file: only a new generation
+    (a new seed, which costs money) can replace it. Deliberately not a NotFoundError: nothing may pay
+    again on its own because of it."""
 
 
 class ResultFileGoneError(DownloadError, NotFoundError):

@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_media_samples import scramble_frames
 
+from comfyui_fal_avatar.nodes.media import check_header
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
 ASSETS = Path(__file__).resolve().parent.parent / "nodes" / "assets"
@@ -110,6 +112,36 @@ def test_fetch_recovers_by_request_id(fal_env, tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "b.mp4").read_bytes() == (tmp_path / "a.mp4").read_bytes()
     assert fal_env.count("submit") == 0
+
+
+def test_fetch_never_copies_a_damaged_file_and_exits_3(fal_env, tmp_path, monkeypatch):
+    first = json.loads(generate(out=tmp_path / "a.mp4").stdout.strip().splitlines()[-1])
+    monkeypatch.setenv("FAL_AVATAR_HOME", str(tmp_path / "fresh-home"))  # no local copy: fal's file only
+    fal_env.inject("file_get", "damaged", times=50)
+    fetch = ("fetch", first["request_id"], "--endpoint", "fal-ai/infinitalk", "--out", tmp_path / "b.mp4")
+    proc = cli(*fetch)
+    assert proc.returncode == 3
+    assert "damaged" in proc.stderr and "at no charge" in proc.stderr
+    assert not (tmp_path / "b.mp4").exists()
+    fal_env.clear_faults()
+    proc = cli(*fetch)  # retrying is free and now gets the real file
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "b.mp4").read_bytes() == (tmp_path / "a.mp4").read_bytes()
+    assert fal_env.count("submit") == 1
+
+
+def test_fetch_replaces_a_damaged_local_copy(fal_env, tmp_path):
+    """The local copy still has its headers but no longer decodes: fetch decodes it in full before copying,
+    so it downloads the file again instead of handing out the damaged one."""
+    first = json.loads(generate(out=tmp_path / "a.mp4").stdout.strip().splitlines()[-1])
+    local = Journal().get(first["request_id"]).local_path
+    scramble_frames(local)
+    assert check_header(local).frame_count == 41  # what a header check on reuse would pass
+    fal_env.clear_log()
+    proc = cli("fetch", first["request_id"], "--endpoint", "fal-ai/infinitalk", "--out", tmp_path / "b.mp4")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "b.mp4").read_bytes() == (tmp_path / "a.mp4").read_bytes() == local.read_bytes()
+    assert fal_env.count("file_get") == 1 and fal_env.count("submit") == 0
 
 
 def test_emulator_command_prints_its_url_first():

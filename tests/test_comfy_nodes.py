@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_media_samples import scramble_frames
 
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
@@ -190,6 +191,25 @@ def test_fetch_result_node_recovers_for_free(comfy, fal_env):
                       endpoint="fal-ai/infinitalk")
     assert fetched.args[6] == request_id and tuple(fetched.args[1].shape)[0] == 41
     assert fal_env.count("submit") == 0
+
+
+@pytest.mark.parametrize("node", ["FalInfiniTalkImageToVideo", "FalAvatarFetchResult"])
+def test_a_stored_result_that_no_longer_decodes_is_downloaded_again(comfy, fal_env, node):
+    """The stored copy passes the cheap check on reuse but its frames do not decode: the node downloads it
+    again from fal (free) and outputs the frames, instead of failing."""
+    nodes, server, _ = comfy
+    widgets = {"prompt": "talk", "num_frames": 41, "resolution": "480p", "acceleration": "regular", "seed": 4}
+    first = execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(), **widgets)
+    request_id = first.args[6]
+    scramble_frames(Journal().get(request_id).local_path)
+    fal_env.clear_log()
+    if node == "FalAvatarFetchResult":
+        out = execute(nodes[node], "8", prompt_linking_frames("8"), request_id=request_id, endpoint="fal-ai/infinitalk")
+    else:
+        out = execute(nodes[node], "8", prompt_linking_frames("8"), image=image(), audio=audio(), **widgets)
+    assert out.args[6] == request_id and tuple(out.args[1].shape) == (41, 448, 896, 3)
+    assert fal_env.count("submit") == 0 and fal_env.count("file_get") == 1
+    assert any("stored copy is damaged" in t for node_id, t in server.texts if node_id == "8")
 
 
 def test_fetch_result_node_by_id_unknown_to_the_journal(comfy, fal_env, monkeypatch, tmp_path):

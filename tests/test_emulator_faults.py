@@ -149,6 +149,28 @@ def test_truncated_file_get(emu, http):
     assert httpx.get(url).content == b"y" * 1000
 
 
+@pytest.mark.parametrize("body", ["half", "html"])
+def test_damaged_file_get_is_a_complete_200_of_the_wrong_bytes(emu, http, body):
+    data = bytes(range(256)) * 8
+    url = _upload(emu, http, data)
+    emu.inject("file_get", "damaged", times=2, body=body)
+    for _ in range(2):
+        response = httpx.get(url)  # no transport error: only the content shows the damage
+        assert response.status_code == 200
+        assert int(response.headers["content-length"]) == len(response.content)
+        if body == "half":
+            assert response.content == data[: len(data) // 2]
+        else:
+            assert response.headers["content-type"].startswith("text/html") and b"<html" in response.content
+    assert httpx.get(url).content == data  # the fault is used up
+    assert [r.status for r in emu.requests if r.route == "file_get"] == [200, 200, 200]
+
+
+def test_damaged_passes_a_missing_file_through(emu):
+    emu.inject("file_get", "damaged")
+    assert httpx.get(f"{emu.base_url}/files/zebra/nothing_here.mp4").status_code == 404
+
+
 def test_fault_validation(emu):
     with pytest.raises(ValueError, match="unknown route"):
         emu.inject("nope", "http_500")
@@ -158,6 +180,10 @@ def test_fault_validation(emu):
         emu.inject("submit", "truncate")
     with pytest.raises(ValueError, match="only applies"):
         emu.inject("status", "forced_422")
+    with pytest.raises(ValueError, match="only applies"):
+        emu.inject("result", "damaged")
+    with pytest.raises(ValueError, match="body= one of half, html"):
+        emu.inject("file_get", "damaged", body="zeros")
     with pytest.raises(ValueError, match="unknown job fault"):
         emu.inject_job("drop")
 

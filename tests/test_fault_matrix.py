@@ -10,6 +10,10 @@ the accepted one refused before a job existed) and then either
 * a typed error for a job fal failed or the user cancelled (not billed): a re-run submits one new job,
 * a typed error before any job existed: nothing journaled, a re-run submits once.
 
+The `download:damaged` rows serve the result file damaged (a complete 200 whose bytes are not the video) and
+the `rerun:stored_damaged` rows damage the stored copy: a damaged file is never taken as the result, and
+getting a good one again costs nothing while fal keeps the file.
+
 The `:sigkill` rows kill the `fal-avatar generate` process with SIGKILL at a point of the run and run the
 same command again. ``FAL_AVATAR_PRINT_MATRIX=1`` prints the matrix as a Markdown table after the session.
 """
@@ -37,16 +41,20 @@ from _matrix import (
 from comfyui_fal_avatar.nodes.emulator import FalEmulator
 from comfyui_fal_avatar.nodes.errors import (
     AccountLockedError,
+    DamagedDownloadError,
+    DamagedResultGoneError,
     DownloadError,
     FalServerError,
     FalTimeoutError,
     JobCancelledError,
-    MediaDecodeError,
     SubmitOutcomeUnknownError,
     UnknownSubmitError,
 )
+from comfyui_fal_avatar.nodes.media import verify_video
+from comfyui_fal_avatar.nodes.pipeline.follow import DOWNLOAD_TRIES
 from comfyui_fal_avatar.nodes.pipeline.status import PHASE_LABELS
 from comfyui_fal_avatar.nodes.store.journal import Journal
+from comfyui_fal_avatar.nodes.store.media_store import MediaStore
 
 QUEUE_DELAY_S = 0.5  # "queued" rows: the job waits this long in the emulator's queue
 TRANSIENT = ("ingress_502", "ingress_503", "ingress_504", "rate_limit", "drop")
@@ -176,7 +184,8 @@ KEPT = [
     (while_generating("http_500"), FalServerError, "submitted", "re-attached"),
     (on_route("result", "result", "http_500"), FalServerError, "submitted", "re-attached"),
     (on_route("download", "file_get", "http_500"), DownloadError, "completed", "stored result"),
-    (Case("decode", "corrupt_video", before=_corrupt), MediaDecodeError, "downloaded", "stored result"),
+    # fal's own output does not decode: every download is refused, the paid result stays on fal
+    (Case("decode", "corrupt_video", before=_corrupt), DamagedDownloadError, "completed", "stored result"),
 ]
 
 
@@ -295,9 +304,9 @@ def test_paid_job_survives_a_failed_run(case: Case, error, state, resumed, start
     again = generate(emu)
     assert again.resumed == resumed and again.request_id == request_id
     assert again.submits == [] and again.uploads == 0 and len(emu.jobs) == 1
-    if error is MediaDecodeError:  # fal's output is unreadable: the same stored file, the same clear error
-        assert isinstance(again.error, MediaDecodeError) and again.error.request_id == request_id
-        assert Journal().get(request_id).state == "downloaded"
+    if error is DamagedDownloadError:  # fal's file is unreadable: downloaded again (free), the same clear error
+        assert isinstance(again.error, DamagedDownloadError) and again.error.request_id == request_id
+        assert Journal().get(request_id).state == "completed"
     else:
         assert again.error is None, repr(again.error)
         assert again.outcome.reused and again.outputs.frame_count == 41
@@ -414,6 +423,108 @@ def test_expired_stored_result_is_generated_again(start_emulator):
     assert any("expired on fal's CDN" in w for w in again.outcome.warnings)
     assert again.request_id != run.request_id and len(emu.jobs) == 2
     record(replace(first, jobs="1 (+1 by the re-run)", rerun=rerun_text(again)))
+
+
+# --- damaged result files ---------------------------------------------------------------------------------
+
+
+def result_gets(run: Run) -> int:
+    """GETs of files on fal's CDN during the run (the inputs are never read back): downloads of the result."""
+    return sum(1 for r in run.requests if r.route == "file_get" and r.method == "GET")
+
+
+def stored(name: str):
+    return MediaStore().path_for(name)
+
+
+def damage_stored_file(path, how: str) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if how == "cut" else b"<html><body>Bad Gateway</body></html>")
+
+
+@pytest.mark.parametrize("body", ["half", "html"])
+def test_damaged_download_is_downloaded_again(body: str, start_emulator):
+    """fal's CDN serves the file damaged once, with a Content-Length that matches the damaged body: the
+    download itself looks fine; the check refuses it and the next download is the real file."""
+    emu = start_emulator()
+    emu.inject("file_get", "damaged", body=body)
+    run = generate(emu)
+    assert run.error is None, repr(run.error)
+    assert run.outputs.frame_count == 41 and len(run.submits) == 1 and result_gets(run) == 2
+    assert_one_job(run, emu)
+    assert Journal().get(run.request_id).state == "downloaded"
+    assert verify_video(run.outcome.path).frame_count == 41
+    assert not stored(f"{run.request_id}.damaged.mp4").exists()
+    snapshot(f"download:damaged_{body}", run, emu, "not needed")
+
+
+def test_result_served_damaged_every_time_fails_free_to_retry(start_emulator):
+    """fal's CDN keeps serving a damaged file: nothing is stored as the result, the journal entry stays
+    `completed`, and the error says the job is paid, how to download it again for free, and only then that
+    a new seed would cost money. Once the CDN serves the real file, a re-run takes it without a submit."""
+    emu = start_emulator()
+    emu.inject("file_get", "damaged", times=50)
+    run = generate(emu)
+    assert isinstance(run.error, DamagedDownloadError), repr(run.error)
+    request_id = run.request_id
+    message = str(run.error)
+    assert run.error.request_id == request_id and run.error.exit_code == 3
+    assert f"fal-avatar fetch {request_id} --endpoint fal-ai/infinitalk" in message
+    paid, free, seed = (message.index(w) for w in ("The job is paid", "at no charge", "new seed"))
+    assert paid < free < seed
+    assert result_gets(run) == DOWNLOAD_TRIES and len(run.submits) == 1
+    assert_one_job(run, emu)
+    assert Journal().get(request_id).state == "completed"
+    assert not stored(f"{request_id}.mp4").exists()  # never stored as the result
+    assert stored(f"{request_id}.damaged.mp4").is_file()  # the last damaged copy, for inspection
+    first = snapshot("download:damaged_always", run, emu)
+
+    emu.clear_faults()
+    again = generate(emu)
+    assert again.error is None, repr(again.error)
+    assert again.resumed == "stored result" and again.request_id == request_id
+    assert again.submits == [] and again.uploads == 0 and result_gets(again) == 1 and len(emu.jobs) == 1
+    assert Journal().get(request_id).state == "downloaded"
+    record(replace(first, rerun=rerun_text(again)))
+
+
+@pytest.mark.parametrize("how", ["cut", "html"])
+def test_damaged_stored_file_is_downloaded_again(how: str, start_emulator):
+    """The stored copy no longer reads (damaged on disk, or stored damaged before downloads were checked):
+    the re-run downloads it again from fal, for free, instead of failing on it or paying again."""
+    emu = start_emulator()
+    run = generate(emu)
+    assert run.error is None, repr(run.error)
+    first = snapshot(f"rerun:stored_damaged_{how}", run, emu)
+    damage_stored_file(run.outcome.path, how)
+    again = generate(emu)
+    assert again.error is None, repr(again.error)
+    assert again.resumed == "stored result" and again.request_id == run.request_id
+    assert again.submits == [] and again.uploads == 0 and result_gets(again) == 1 and len(emu.jobs) == 1
+    assert any("stored copy was damaged" in w for w in again.outcome.warnings)
+    assert again.outputs.frame_count == 41 and verify_video(run.outcome.path).frame_count == 41
+    record(replace(first, outcome=f"ok; then the stored file is damaged ({how})", rerun=rerun_text(again)))
+
+
+def test_damaged_stored_file_that_fal_no_longer_has(start_emulator):
+    """The stored copy is damaged and fal's file has expired: no free way is left. The run says so, and only
+    then that a new seed (charged) is the way to a new video; it never pays again on its own."""
+    emu = start_emulator()
+    run = generate(emu)
+    assert run.error is None, repr(run.error)
+    first = snapshot("rerun:stored_damaged_expired", run, emu)
+    damage_stored_file(run.outcome.path, "cut")
+    del emu.files[run.outcome.video_url[len(emu.base_url) :]]  # expired on fal's CDN
+    again = generate(emu)
+    assert isinstance(again.error, DamagedResultGoneError), repr(again.error)
+    message = str(again.error)
+    assert again.error.request_id == run.request_id and again.error.status == 404
+    assert message.index("damaged") < message.index("no longer has") < message.index("change the seed")
+    assert again.submits == [] and again.uploads == 0 and len(emu.jobs) == 1
+    assert run.outcome.path.is_file()  # the damaged copy is kept, not deleted
+    assert Journal().get(run.request_id).state == "downloaded"
+    outcome = "ok; then the stored file is damaged (cut) and fal's file expires"
+    record(replace(first, outcome=outcome, rerun=rerun_text(again)))
 
 
 # --- SIGKILL ----------------------------------------------------------------------------------------------

@@ -9,9 +9,12 @@ import dataclasses
 
 import numpy as np
 import pytest
+from test_media_samples import scramble_frames
 
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
+from comfyui_fal_avatar.nodes.cli.generate import run_request
 from comfyui_fal_avatar.nodes.errors import (
+    DamagedDownloadError,
     FalServerError,
     InputError,
     JobCancelledError,
@@ -19,12 +22,15 @@ from comfyui_fal_avatar.nodes.errors import (
     SubmitOutcomeUnknownError,
     UnknownSubmitError,
 )
-from comfyui_fal_avatar.nodes.pipeline.follow import Services
+from comfyui_fal_avatar.nodes.media import check_header, verify_video
+from comfyui_fal_avatar.nodes.pipeline.follow import DOWNLOAD_TRIES, Services
 from comfyui_fal_avatar.nodes.pipeline.generate import Generation
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.pipeline.interrupt import UserInterrupt, run_cancellable
-from comfyui_fal_avatar.nodes.pipeline.outputs import materialize
+from comfyui_fal_avatar.nodes.pipeline.outputs import materialize, materialize_outcome
+from comfyui_fal_avatar.nodes.pipeline.recover import fetch_result
 from comfyui_fal_avatar.nodes.store.journal import Journal
+from comfyui_fal_avatar.nodes.store.media_store import MediaStore
 
 
 def portrait(h: int = 96, w: int = 96) -> np.ndarray:
@@ -174,12 +180,91 @@ def test_error_that_leaves_a_paid_job_says_how_to_get_it_for_free(fal_env):
     assert run(request()).reused and fal_env.count("submit") == 0
 
 
-def test_corrupt_result_is_kept_and_the_error_says_how_to_get_a_new_one(fal_env):
+def result_gets(emu) -> int:
+    return sum(1 for r in emu.requests if r.route == "file_get" and r.method == "GET")
+
+
+def test_result_fal_made_unreadable_is_never_stored_and_retrying_is_free(fal_env):
+    """fal's own output does not decode: every download is refused, the entry stays `completed` (a later
+    run downloads it again) and the last damaged copy is kept for inspection."""
     fal_env.inject_job("corrupt_video")
+    with pytest.raises(DamagedDownloadError, match="at no charge") as info:
+        run(request())
+    request_id = info.value.request_id
+    assert result_gets(fal_env) == DOWNLOAD_TRIES and fal_env.count("submit") == 1
+    assert Journal().get(request_id).state == "completed"
+    media = MediaStore()
+    assert not media.path_for(f"{request_id}.mp4").exists()
+    served = fal_env.files[Journal().get(request_id).result["video"]["url"][len(fal_env.base_url) :]].data
+    assert media.path_for(f"{request_id}.damaged.mp4").read_bytes() == served
+
+
+def test_stored_file_that_fails_to_decode_is_downloaded_again(fal_env):
+    """A reused stored copy only gets the header check; if decoding its frames then fails because it is
+    damaged, it is downloaded again (free) and decoded, instead of an error."""
+    first = run(request())
+    scramble_frames(first.path)
+    assert check_header(first.path).frame_count == 41  # the cheap check on reuse cannot see this damage
+    fal_env.clear_log()
+    statuses = []
+
+    async def go():
+        outcome = await Generation(request(), services=Services(), sink=statuses.append).run()
+        return outcome, await materialize_outcome(outcome, want_frames=True, sink=statuses.append)
+
+    outcome, outputs = asyncio.run(go())
+    assert outcome.reused and outcome.path == first.path
+    assert tuple(outputs.frames.shape) == (41, 640, 640, 3)
+    assert fal_env.count("submit") == 0 and result_gets(fal_env) == 1
+    assert verify_video(first.path).frame_count == 41
+    assert any("stored copy is damaged" in s.detail for s in statuses)
+
+
+def test_decode_failure_of_a_whole_file_downloads_nothing(fal_env, monkeypatch):
+    from comfyui_fal_avatar.nodes.media import video_decode, video_probe
+
     outcome = run(request())
-    with pytest.raises(MediaDecodeError, match="change the seed") as info:
-        materialize(outcome.path, request_id=outcome.request_id, video_url=outcome.video_url, want_frames=True)
-    assert outcome.request_id in str(info.value) and outcome.path.is_file()
+    fal_env.clear_log()
+
+    def fails(path, **kw):
+        raise video_probe.decode_error(path, kw.get("request_id"), "not enough memory for the frames")
+
+    monkeypatch.setattr(video_decode, "decode_frames", fails)
+    with pytest.raises(MediaDecodeError, match="re-running reuses it at no charge") as info:
+        asyncio.run(materialize_outcome(outcome, want_frames=True))
+    assert "seed" not in str(info.value)
+    assert fal_env.requests == []
+
+
+@pytest.mark.parametrize("thorough", [False, True])
+def test_run_request_thorough_checks_a_reused_file_in_full(fal_env, thorough):
+    """`fal-avatar generate` copies the file out without decoding frames: with ``thorough`` a reused stored
+    copy is decoded in full first, and downloaded again if damaged."""
+    first = run(request())
+    scramble_frames(first.path)
+    fal_env.clear_log()
+    req = request()
+    req.want_frames = False
+    outcome, _ = asyncio.run(run_request(req, want_audio=False, thorough=thorough))
+    assert outcome.reused and fal_env.count("submit") == 0
+    assert result_gets(fal_env) == (1 if thorough else 0)
+    if thorough:
+        assert verify_video(outcome.path).frame_count == 41
+
+
+@pytest.mark.parametrize("thorough", [False, True])
+def test_fetch_result_downloads_a_damaged_local_copy_again(fal_env, thorough):
+    first = run(request())
+    data = first.path.read_bytes()
+    first.path.write_bytes(data[: len(data) // 2])  # header-level damage: both checks see it
+    fal_env.clear_log()
+    outcome = asyncio.run(fetch_result("fal-ai/infinitalk", first.request_id, thorough=thorough))
+    assert outcome.path == first.path and outcome.path.read_bytes() == data
+    assert result_gets(fal_env) == 1 and fal_env.count("submit") == 0
+    scramble_frames(first.path)  # decode-level damage: only the thorough check sees it
+    fal_env.clear_log()
+    asyncio.run(fetch_result("fal-ai/infinitalk", first.request_id, thorough=thorough))
+    assert result_gets(fal_env) == (1 if thorough else 0)
 
 
 def test_frames_that_cannot_fit_in_ram_are_refused_before_decoding(fal_env, monkeypatch):

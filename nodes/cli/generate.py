@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
@@ -13,7 +12,7 @@ from ..errors import InputError
 from ..pipeline.generate import Generation, GenerationOutcome, Services
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
-from ..pipeline.outputs import AvatarOutputs, materialize
+from ..pipeline.outputs import AvatarOutputs, materialize_outcome
 from .files import load_audio, load_image
 from .interrupts import run_interruptible
 from .output import check_folder, check_writable, save_copy
@@ -99,18 +98,20 @@ async def run_request(
     services: Services | None = None,
     progress=None,
     want_audio: bool = True,
+    thorough: bool = False,
     interrupt: UserInterrupt | None = None,
 ) -> tuple[GenerationOutcome, AvatarOutputs]:
-    """Run the pipeline exactly as the node does and decode the result."""
+    """Run the pipeline exactly as the node does and decode the result (``thorough``: fully check a
+    reused stored file first, see :func:`materialize_outcome`)."""
     generation = Generation(request, services=services, sink=progress, interrupt=interrupt)
     outcome = await generation.run()
-    outputs = await asyncio.to_thread(
-        materialize,
-        outcome.path,
-        request_id=outcome.request_id,
-        video_url=outcome.video_url,
+    outputs = await materialize_outcome(
+        outcome,
         want_frames=request.want_frames,
         want_audio=want_audio,
+        thorough=thorough,
+        services=services,
+        sink=progress,
     )
     return outcome, outputs
 
@@ -145,9 +146,12 @@ def run(args) -> int:
     request.want_frames = False
     progress = StderrStatus()
     try:
-        # The command only needs the file and its facts: no frame or audio decoding.
+        # The command only needs the file and its facts: no frame or audio decoding, but a stored file it
+        # reuses is checked in full before it is copied out.
         outcome, outputs = run_interruptible(
-            lambda interrupt: run_request(request, progress=progress, want_audio=False, interrupt=interrupt)
+            lambda interrupt: run_request(
+                request, progress=progress, want_audio=False, thorough=True, interrupt=interrupt
+            )
         )
     finally:
         progress.close()

@@ -57,7 +57,8 @@ def fetch(args) -> int:
         check_folder(Path.cwd(), flag="--out")
     progress = StderrStatus()
     try:
-        outcome = asyncio.run(fetch_result(args.endpoint, args.request_id, sink=progress))
+        # A local copy is decoded in full before it is copied out; a damaged one is downloaded again.
+        outcome = asyncio.run(fetch_result(args.endpoint, args.request_id, sink=progress, thorough=True))
     finally:
         progress.close()
     out = args.out or Path(f"{outcome.request_id}.mp4")

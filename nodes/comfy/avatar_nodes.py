@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from ..avatar.endpoints import GENERATION_ENDPOINTS, EndpointSpec
 from ..avatar.plan import check_params
 from ..errors import FalAvatarError, InputError, JobCancelledError
@@ -11,7 +9,7 @@ from ..pipeline.generate import Generation, GenerationOutcome
 from ..pipeline.graph import duplicate_index, output_is_linked
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt, run_cancellable
-from ..pipeline.outputs import materialize
+from ..pipeline.outputs import materialize_outcome
 from ..pipeline.recover import fetch_result
 from . import api, schema
 from .conversions import node_output, video_to_path
@@ -30,13 +28,9 @@ async def _deliver(reporter: ComfyReporter, run, interrupt: UserInterrupt, *, wa
 
     try:
         outcome: GenerationOutcome = await run_cancellable(run, interrupt)
-        outputs = await asyncio.to_thread(
-            materialize,
-            outcome.path,
-            request_id=outcome.request_id,
-            video_url=outcome.video_url,
-            want_frames=want_frames,
-            on_frames=frames_progress,
+        outputs = await run_cancellable(
+            materialize_outcome(outcome, want_frames=want_frames, on_frames=frames_progress, sink=reporter),
+            interrupt,
         )
     except JobCancelledError:
         reporter.finish("cancelled", "the fal job was cancelled; nothing more will be billed")

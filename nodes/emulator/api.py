@@ -87,6 +87,19 @@ def fault_response(fault: Fault, req: Request) -> Response | None:
     return None
 
 
+def damaged_response(fault: Fault, response: Response) -> Response:
+    """The ``damaged`` fault on a served file: a 200 whose body is not the file but whose Content-Length
+    matches that body, so only looking at the content shows the damage (``body="half"``: the first half
+    of the file; ``"html"``: a CDN error page). Anything but a 200/206 passes unchanged."""
+    if response.status not in (200, 206):
+        return response
+    if fault.params.get("body", "half") == "html":
+        page = b"<!DOCTYPE html><html><head><title>Error</title></head><body><h1>Service unavailable</h1></body></html>\n"
+        return Response(200, page, {"content-type": "text/html; charset=utf-8"})
+    headers = {k: v for k, v in response.headers.items() if k != "content-range"}
+    return Response(200, response.body[: len(response.body) // 2], headers)
+
+
 class Api:
     """Route handlers bound to one emulator's state."""
 

@@ -11,9 +11,12 @@ from .recorder import ROUTES
 
 INGRESS = {"ingress_502": 502, "ingress_503": 503, "ingress_504": 504}
 HTTP_FAULTS = {
-    *INGRESS, "http_500", "rate_limit", "drop", "drop_before", "slow", "truncate", "forced_422", "locked", "hang",
+    *INGRESS, "http_500", "rate_limit", "drop", "drop_before", "slow", "truncate", "damaged", "forced_422", "locked",
+    "hang",
 }
-_ROUTE_ONLY = {"slow": {"file_get"}, "truncate": {"file_get"}, "forced_422": {"submit"}}
+_FILE_ONLY = {"file_get"}
+_ROUTE_ONLY = {"slow": _FILE_ONLY, "truncate": _FILE_ONLY, "damaged": _FILE_ONLY, "forced_422": {"submit"}}
+DAMAGED_BODIES = ("half", "html")  # the "damaged" fault's ``body`` parameter
 JOB_FAULTS = {"runner_error", "corrupt_video", "stuck_queue", "slow"}
 
 
@@ -40,6 +43,8 @@ class FaultPlan:
         allowed = _ROUTE_ONLY.get(fault)
         if allowed and route not in allowed:
             raise ValueError(f"fault {fault!r} only applies to route(s) {', '.join(sorted(allowed))}")
+        if fault == "damaged" and params.get("body", DAMAGED_BODIES[0]) not in DAMAGED_BODIES:
+            raise ValueError(f"fault 'damaged' takes body= one of {', '.join(DAMAGED_BODIES)}")
         _check_times(times)
         with self._lock:
             self._http[route].append(Fault(fault, dict(params), times))

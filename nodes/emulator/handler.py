@@ -1,5 +1,5 @@
 """HTTP plumbing: a ThreadingHTTPServer (HTTP/1.1 keep-alive) that parses requests, applies injected HTTP
-faults, records every request and writes the Api's responses (plain, streamed, throttled or truncated)."""
+faults, records every request and writes the Api's responses (plain, streamed, throttled, truncated or damaged)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .api import Api, Request, Response, fault_response
+from .api import Api, Request, Response, damaged_response, fault_response
 from .faults import Fault, FaultPlan
 from .recorder import RecordedRequest, RequestLog
 from .routes import classify
@@ -86,6 +86,8 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         response = (fault_response(fault, req) if fault is not None else None) or server.api.handle(req)
+        if fault is not None and fault.name == "damaged":
+            response = damaged_response(fault, response)
         if fault is not None and fault.name == "drop":
             record(None)
             self.close_connection = True

@@ -5,6 +5,7 @@ from .audio import audio_duration_s, encode_audio
 from .image import encode_image, validate_image
 from .pauses import Pause, SpeechProfile, speech_profile
 from .payload import Payload
+from .verify import check_header, verify_video
 from .video_decode import decode_audio, decode_frames
 from .video_encode import encode_frames, encode_video_file, validate_video_file
 from .video_probe import VideoInfo, probe_video
@@ -15,6 +16,7 @@ __all__ = [
     "SpeechProfile",
     "VideoInfo",
     "audio_duration_s",
+    "check_header",
     "decode_audio",
     "decode_frames",
     "encode_audio",
@@ -25,4 +27,5 @@ __all__ = [
     "speech_profile",
     "validate_image",
     "validate_video_file",
+    "verify_video",
 ]

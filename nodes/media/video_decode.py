@@ -57,8 +57,9 @@ def decode_frames(
 ):
     """Decode every ``stride``-th frame (at most ``max_frames``) into a torch float32 ``[N,H,W,3]``.
 
-    ``on_progress(done, expected)`` is called about every 1 % and at the end. Corrupt, truncated or
-    empty files raise MediaDecodeError (naming ``request_id``, keeping ``path``).
+    ``on_progress(done, expected)`` is called about every 1 % and at the end. Corrupt (a frame the decoder
+    had to conceal counts), truncated or empty files raise MediaDecodeError (naming ``request_id``,
+    keeping ``path``).
     """
     import torch
 
@@ -81,6 +82,8 @@ def decode_frames(
             try:
                 for frame in container.decode(stream):
                     seen += 1
+                    if frame.is_corrupt:  # the decoder had to conceal damage: not fal's pixels
+                        raise decode_error(path, request_id, f"frame {seen} is damaged")
                     if (seen - 1) % stride:
                         del frame
                         continue

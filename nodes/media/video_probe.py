@@ -46,6 +46,7 @@ def decode_error(path: Path, request_id: str | None, detail: str) -> MediaDecode
         f"Could not read {what} ({detail}). The file is kept at {path} for inspection; if it is fal's "
         "output, report the request id to fal.",
         path=str(path),
+        detail=detail,
         request_id=request_id,
     )
 
@@ -63,8 +64,10 @@ def open_video(
     try:
         container = av.open(str(path), metadata_errors="replace")
     except (av.FFmpegError, OSError) as exc:
-        reason = "the file is empty" if path.is_file() and path.stat().st_size == 0 else str(exc)
-        raise error(path, request_id, reason) from None
+        empty = path.is_file() and path.stat().st_size == 0
+        # FFmpeg's own words, without the path (the error names the file where it matters)
+        reason = "the file is empty" if empty else (exc.strerror if isinstance(exc, av.FFmpegError) else None)
+        raise error(path, request_id, reason or str(exc)) from None
     try:
         if not container.streams.video:
             raise error(path, request_id, "the file has no video stream")

@@ -1,7 +1,9 @@
-"""Following a submitted fal job to a local file: wait → result → download, journaled at each step.
+"""Following a submitted fal job to a local file: wait → result → download → check, journaled at each step.
 
 Shared by new generations, re-attached jobs and the recovery tools (`fal-avatar fetch`, the
 FalAvatarFetchResult node). A user interrupt cancels the job remotely unless it had already finished.
+A download is stored as the result only once it decodes (:func:`~..media.verify.verify_video`); a damaged
+one is downloaded again, which costs nothing while fal keeps the file.
 """
 
 from __future__ import annotations
@@ -10,9 +12,19 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import FalAvatarError, FalTimeoutError, FalValidationError, JobCancelledError, NotFoundError
+from ..errors import (
+    DamagedDownloadError,
+    DamagedResultGoneError,
+    FalAvatarError,
+    FalTimeoutError,
+    FalValidationError,
+    JobCancelledError,
+    MediaDecodeError,
+    NotFoundError,
+)
 from ..fal.client import FalClient
 from ..fal.models import CancelOutcome, QueueHandle, QueueStatus
+from ..media.verify import check_header, verify_video
 from ..store.claims import Claims
 from ..store.journal import Journal
 from ..store.media_store import MediaStore
@@ -32,6 +44,7 @@ class Services:
 
 
 WAIT_LIMITS = ("queue_wait_limit", "processing_limit")  # FalTimeoutError types after which fal cancelled the job
+DOWNLOAD_TRIES = 3  # downloads of a result that keeps arriving damaged before the run gives up (each is free)
 
 
 def result_video_url(result: dict, request_id: str | None = None) -> str:
@@ -44,6 +57,18 @@ def result_video_url(result: dict, request_id: str | None = None) -> str:
             request_id=request_id,
         )
     return url
+
+
+def result_file_size(result: dict | None) -> int | None:
+    """The size fal states for the result video (``video.file_size``), if it gave one."""
+    video = result.get("video") if isinstance(result, dict) else None
+    size = video.get("file_size") if isinstance(video, dict) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
+
+
+def media_name(request_id: str) -> str:
+    """The media store's name for a request's result video."""
+    return f"{request_id}.mp4"
 
 
 def _with_hint(exc: FalAvatarError, hint: str) -> FalAvatarError:
@@ -61,6 +86,7 @@ class JobFollower:
         self.board = board
         self.handle: QueueHandle | None = None
         self.finished = False  # fal finished the job (success or failure): nothing left to cancel
+        self.damaged: MediaDecodeError | None = None  # why the stored copy was refused (see stored_copy)
 
     async def result(self, handle: QueueHandle) -> dict:
         """Wait for the job and return its result JSON (stored in the journal at once).
@@ -98,21 +124,86 @@ class JobFollower:
         await asyncio.to_thread(journal.mark_completed, handle.request_id, result)
         return result
 
-    async def download(self, handle: QueueHandle, result: dict) -> Path:
-        """Download the result video into the media store and journal its path."""
-        url = result_video_url(result, handle.request_id)
-        media = self.services.media
+    async def stored_copy(self, request_id: str, result: dict | None, *, thorough: bool = False) -> Path | None:
+        """The stored result video if it is whole: headers and packet index checked (cheap), or every
+        frame decoded with ``thorough``. ``None`` if it is gone or damaged (then ``self.damaged`` says why);
+        either way :meth:`download` gets it again, free while fal keeps it."""
+        path = await asyncio.to_thread(self.services.media.get, media_name(request_id))
+        if path is None:
+            return None
+        check = verify_video if thorough else check_header
+        try:
+            await asyncio.to_thread(check, path, request_id=request_id, expected_size=result_file_size(result))
+        except MediaDecodeError as exc:
+            self.damaged = exc
+            self.board.update("cached", request_id=request_id, detail=f"the stored copy is damaged ({exc.detail})")
+            return None
+        return path
 
+    async def download(self, handle: QueueHandle, result: dict) -> Path:
+        """Download the result video, check that it decodes, store it and journal its path.
+
+        A damaged download is thrown away and fetched again, up to DOWNLOAD_TRIES times; then
+        DamagedDownloadError, with the journal entry still ``completed`` so that any later run downloads it
+        again. If fal no longer has the file while the stored copy is damaged: DamagedResultGoneError.
+        """
+        request_id = handle.request_id
+        url = result_video_url(result, request_id)
+        size = result_file_size(result)
+        media = self.services.media
+        name = media_name(request_id)
+        for attempt in range(1, DOWNLOAD_TRIES + 1):
+            staging = media.staging_path(name)
+            try:
+                await self._fetch(url, staging, request_id, attempt)
+                await asyncio.to_thread(verify_video, staging, request_id=request_id, expected_size=size)
+            except MediaDecodeError as exc:
+                damage = exc
+                if attempt == DOWNLOAD_TRIES:
+                    break
+                staging.unlink(missing_ok=True)
+                self.board.update("downloading", detail=f"the download is damaged ({exc.detail}); downloading again")
+                continue
+            except BaseException:
+                staging.unlink(missing_ok=True)
+                raise
+            path = await asyncio.to_thread(media.put, name, staging)
+            await asyncio.to_thread(self.services.journal.mark_downloaded, request_id, str(path))
+            return path
+        kept = await asyncio.to_thread(media.put, f"{request_id}.damaged.mp4", staging)
+        raise self._damaged_download(handle, damage, kept)
+
+    async def _fetch(self, url: str, staging: Path, request_id: str, attempt: int) -> None:
         def progress(done: int, size: int | None) -> None:
             self.board.update("downloading", detail=format_bytes(done, size), progress=done / size if size else None)
 
         progress(0, None)
-        name = f"{handle.request_id}.mp4"
-        staging = media.staging_path(name)
-        await self.services.client.download(url, staging, on_progress=progress, request_id=handle.request_id)
-        path = await asyncio.to_thread(media.put, name, staging)
-        await asyncio.to_thread(self.services.journal.mark_downloaded, handle.request_id, str(path))
-        return path
+        try:
+            await self.services.client.download(url, staging, on_progress=progress, request_id=request_id)
+        except NotFoundError as exc:
+            if self.damaged is None:
+                raise
+            raise DamagedResultGoneError(
+                f"The stored copy of request {request_id} is damaged ({self.damaged.detail}) and fal no longer "
+                f"has the result file (HTTP {exc.status} on downloading it again; fal's files expire). The damaged "
+                f"copy is kept at {self.damaged.path}. Only a new generation can replace it: change the seed to "
+                "submit one (this is charged again).",
+                status=exc.status,
+                request_id=request_id,
+            ) from None
+        tries = f" (download {attempt} of {DOWNLOAD_TRIES})" if attempt > 1 else ""
+        self.board.update("downloading", detail=f"checking the video{tries}", progress=None)
+
+    def _damaged_download(self, handle: QueueHandle, exc: MediaDecodeError, kept: Path) -> DamagedDownloadError:
+        rid = handle.request_id
+        return DamagedDownloadError(
+            f"fal's CDN served the result video of request {rid} damaged {DOWNLOAD_TRIES} times in a row "
+            f"({exc.detail}), so it was not stored. The job is paid and fal keeps its result for a while: run "
+            f"again, or `fal-avatar fetch {rid} --endpoint {handle.endpoint_id}` (or the 'fal Avatar: Fetch "
+            f"Result' node), to download it again at no charge. The last damaged copy is at {kept}. Only if "
+            "fal's own file is damaged would a new generation help; that needs a new seed and is charged again.",
+            request_id=rid,
+        )
 
     def _on_status(self, status: QueueStatus) -> None:
         if status.state == "IN_QUEUE":

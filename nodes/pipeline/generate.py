@@ -158,7 +158,7 @@ class Generation:
     async def _resume(self, entry: JournalEntry, plan: RunPlan) -> GenerationOutcome | None:
         """Use a stored result, or re-attach to a job still running. ``None``: submit anew."""
         if entry.state == "downloaded" and entry.local_path:
-            path = await asyncio.to_thread(self.services.media.get, Path(entry.local_path).name)
+            path = await self.follower.stored_copy(entry.request_id, entry.result)
             if path is not None:
                 self.board.update("cached", request_id=entry.request_id, detail="no upload, no new charge")
                 return self._outcome(entry.request_id, path, entry.result or {}, plan, reused=True)
@@ -172,6 +172,9 @@ class Generation:
                     f"The stored result of request {entry.request_id} has expired on fal's CDN; generating again."
                 )
                 return None
+            if self.follower.damaged is not None:
+                self.warnings.append(f"The stored copy was damaged ({self.follower.damaged.detail}); it was "
+                                     "downloaded again from fal at no charge.")
             return self._outcome(entry.request_id, path, entry.result, plan, reused=True)
         self.board.update("reattached", request_id=entry.request_id, detail="no new submit")
         return await self._follow(handle, plan, reused=True)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import InsufficientMemoryError, MediaDecodeError
+from ..fal.models import QueueHandle
 from ..media import video_decode, video_probe
 from ..media.video_probe import VideoInfo
+from .follow import JobFollower, Services
+from .generate import GenerationOutcome
+from .status import RunStatus, StatusBoard
 
 
 @dataclass
@@ -71,7 +77,7 @@ def materialize(
 ) -> AvatarOutputs:
     """Probe the file, then decode what is wanted (CPU work: run in a thread).
 
-    A corrupt result is kept (it was paid for); the error says where it is and how to get a new one.
+    A file that cannot be decoded is kept (it was paid for); the error says where it is.
     """
     try:
         info = video_probe.probe_video(path, request_id=request_id)
@@ -81,12 +87,54 @@ def materialize(
             frames = video_decode.decode_frames(path, request_id=request_id, on_progress=on_frames)
         audio = video_decode.decode_audio(path, request_id=request_id) if want_audio and info.has_audio else None
     except MediaDecodeError as exc:
-        exc.message += (
-            f" The file is kept at {path} (also at {video_url}). Re-running reuses it; to pay for a new "
-            "generation, change the seed."
-        )
+        exc.message += f" The file is kept at {path} (also at {video_url}); re-running reuses it at no charge."
         exc.args = (exc.message,)
         raise
     return AvatarOutputs(
         path=path, info=info, frames=frames, audio=audio, request_id=request_id, video_url=video_url
     )
+
+
+async def materialize_outcome(
+    outcome: GenerationOutcome,
+    *,
+    want_frames: bool,
+    want_audio: bool = True,
+    on_frames: Callable[[int, int], None] | None = None,
+    thorough: bool = False,
+    services: Services | None = None,
+    sink: Callable[[RunStatus], None] | None = None,
+) -> AvatarOutputs:
+    """:func:`materialize` a generation's video. A stored copy is only header-checked when it is reused, so
+    a decode failure (or, with ``thorough``, a full check of a reused file first) may find it damaged: then
+    it is downloaded again from fal at no charge, checked, and decoded again."""
+    decode = functools.partial(
+        materialize,
+        request_id=outcome.request_id,
+        video_url=outcome.video_url,
+        want_frames=want_frames,
+        want_audio=want_audio,
+        on_frames=on_frames,
+    )
+    path = outcome.path
+    if thorough and outcome.reused:
+        path = await _whole_copy(outcome, services, sink) or path
+    try:
+        return await asyncio.to_thread(decode, path)
+    except MediaDecodeError:
+        path = await _whole_copy(outcome, services, sink)
+        if path is None:  # the file is whole: the failure is not damage, a new download would not help
+            raise
+    return await asyncio.to_thread(decode, path)
+
+
+async def _whole_copy(
+    outcome: GenerationOutcome, services: Services | None, sink: Callable[[RunStatus], None] | None
+) -> Path | None:
+    """A good download replacing ``outcome.path`` if that file is damaged (or gone); ``None`` if it is whole."""
+    follower = JobFollower(services or Services(), StatusBoard(outcome.endpoint_id, sink))
+    if await follower.stored_copy(outcome.request_id, outcome.result, thorough=True) is not None:
+        return None
+    queue = follower.services.client.urls.queue
+    handle = QueueHandle.for_request(outcome.endpoint_id, outcome.request_id, queue)
+    return await follower.download(handle, outcome.result)

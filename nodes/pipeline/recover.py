@@ -1,7 +1,8 @@
 """Recover a finished (or still running) fal request by its id, without paying again.
 
-Used by `fal-avatar fetch` and the FalAvatarFetchResult node: the local copy if the journal has one,
-otherwise fal's stored result (kept about an hour after completion), downloaded into the media store.
+Used by `fal-avatar fetch` and the FalAvatarFetchResult node: the local copy if the journal has one and it
+is whole, otherwise fal's stored result (kept about an hour after completion), downloaded into the media
+store and checked.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ async def fetch_result(
     *,
     services: Services | None = None,
     sink: Callable[[RunStatus], None] | None = None,
+    thorough: bool = False,
 ) -> GenerationOutcome:
+    """The request's result video. A local copy is header-checked, or fully decoded with ``thorough``; a
+    damaged one is downloaded again (free while fal keeps it)."""
     request_id = request_id.strip()
     if not request_id:
         raise InputError("is empty; paste the request id shown by the generation node", field="request_id")
@@ -37,9 +41,9 @@ async def fetch_result(
     board.update("validating", request_id=request_id, detail="looking up the journal")
     follower = JobFollower(services, board)
     entry = await asyncio.to_thread(services.journal.get, request_id)
-    if entry is not None and entry.local_path:
-        path = await asyncio.to_thread(services.media.get, Path(entry.local_path).name)
-        if path is not None and entry.result:
+    if entry is not None and entry.local_path and entry.result:
+        path = await follower.stored_copy(request_id, entry.result, thorough=thorough)
+        if path is not None:
             board.update("cached", detail="local copy, no download")
             return _outcome(spec.endpoint_id, request_id, path, entry.result)
     if entry is not None and entry.handle:
