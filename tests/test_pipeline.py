@@ -154,20 +154,42 @@ def test_runner_error_is_a_typed_failure_and_journaled(fal_env):
     assert fal_env.count("submit") == 1
 
 
-def test_rerun_after_unanswered_submit_never_pays_again_without_the_users_say_so(fal_env):
-    fal_env.inject("submit", "drop")
+def test_rerun_after_unanswered_submit_finds_the_job_in_fals_history(fal_env):
+    fal_env.inject("submit", "drop")  # fal created the job, its answer was lost
     with pytest.raises(SubmitOutcomeUnknownError, match="will not submit it again on its own"):
+        run(request())
+    fal_env.clear_log()
+    again = run(request())
+    assert again.reused and again.request_id == next(iter(fal_env.jobs))
+    assert fal_env.count("submit") == 0 and fal_env.count("cdn_upload") == 0 and len(fal_env.jobs) == 1
+    assert Journal().get(again.request_id).state == "downloaded"
+
+
+def test_rerun_after_unanswered_submit_never_pays_again_without_the_users_say_so(fal_env):
+    fal_env.inject("submit", "drop_before")  # no job was created, but the run cannot know that
+    with pytest.raises(SubmitOutcomeUnknownError):
         run(request())
     fal_env.clear_log()
     with pytest.raises(UnknownSubmitError, match="--resubmit") as info:
         run(request())
-    assert "fal-avatar fetch" in str(info.value) and "change the seed" in str(info.value)
+    message = str(info.value)
+    assert "lists no request" in message and "fal-avatar fetch" in message and "change the seed" in message
     assert fal_env.count("submit") == 0 and fal_env.count("cdn_upload") == 0
     again = run(dataclasses.replace(request(), resubmit=True))
     assert any("both are billed" in w for w in again.warnings)
-    assert len(fal_env.jobs) == 2  # the user chose to pay again
+    assert len(fal_env.jobs) == 1  # the user chose to pay
     fal_env.clear_log()
     assert run(request()).reused and fal_env.count("submit") == 0
+
+
+def test_unreadable_request_history_means_unknown_not_no_job(fal_env):
+    fal_env.inject("submit", "drop")
+    with pytest.raises(SubmitOutcomeUnknownError):
+        run(request())
+    fal_env.inject("request_history", "locked")
+    with pytest.raises(UnknownSubmitError, match="could not be read"):
+        run(request())
+    assert fal_env.count("submit") == 1 and len(fal_env.jobs) == 1
 
 
 def test_error_that_leaves_a_paid_job_says_how_to_get_it_for_free(fal_env):

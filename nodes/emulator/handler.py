@@ -95,7 +95,10 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         record(response.status)
         if fault is not None and fault.name == "hang":  # the request took effect; its answer is late
             self._hang(float(fault.params.get("seconds", 30)))
-        self._send(response, fault)
+        try:
+            self._send(response, fault)
+        except (BrokenPipeError, ConnectionResetError):  # the client went away (e.g. killed): nothing to answer
+            self.close_connection = True
 
     def _read_body(self, headers: dict[str, str]) -> bytes | None:
         if "chunked" in headers.get("transfer-encoding", "").lower():
