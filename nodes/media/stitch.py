@@ -32,6 +32,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.frame import PictureType
 
 from ..errors import MediaDecodeError
 from .video_probe import open_video, video_info
@@ -257,7 +258,7 @@ class _Writer:
 
     def video(self, frame: av.VideoFrame, index: int) -> None:
         frame.pts, frame.time_base = index, _TIME_BASE
-        frame.pict_type = 0  # a decoded frame's I/P/B type would force the encoder's choice
+        frame.pict_type = PictureType.NONE  # a decoded frame's type would force x264's (no B-frames)
         self._out.mux(self._video.encode(frame))
 
     def audio(self, samples: np.ndarray) -> None:
