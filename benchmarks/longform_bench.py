@@ -17,7 +17,7 @@ Rows, each measured in a fresh child process (imports not timed), alternating wi
   floor        decode every frame of every part (thread_type AUTO) + encode the N output frames (the
                first copy of each overlap frame, decoded frames passed on with new timestamps, no blend)
                + the caller's 48 kHz stereo audio in 40 ms chunks, with the stitcher's own writer
-               (libx264 crf 17 veryfast, AAC, +faststart, +bitexact)
+               (libx264 crf 17 veryfast with x264.py's threads and CPU code, AAC, +faststart, +bitexact)
   stitch       ``stitch(parts, out, total_frames=N, audio=(48 kHz stereo array, 48000))``
   stitch/parts ``stitch(..., audio=None)``: the parts' own sound tracks joined with cross-fades
 CPU s is user+sys of the child during the call (encoder and decoder threads included). "peak RSS" is the
@@ -183,6 +183,8 @@ def child_sweep(sources: list[str]) -> list[dict]:
     import av
     import numpy as np
 
+    from comfyui_fal_avatar.nodes.media import x264
+
     records = []
     for source in sources:
         with av.open(source) as container:
@@ -196,8 +198,13 @@ def child_sweep(sources: list[str]) -> list[dict]:
             target = Path(source).with_name(f"sweep_{crf}_{preset}.mp4")
             cpu, start = _cpu_s(), time.perf_counter()
             with av.open(str(target), "w", format="mp4", options={"fflags": "+bitexact"}) as out:
-                video = out.add_stream("libx264", rate=FPS, options={"crf": crf, "preset": preset})
-                video.width, video.height, video.pix_fmt, video.thread_type = width, height, "yuv420p", "AUTO"
+                options = {
+                    **x264.encoder_options(int(crf)),
+                    "preset": preset,
+                }  # the stitcher's, but crf/preset
+                video = out.add_stream("libx264", rate=FPS, options=options)
+                video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+                video.thread_type, video.thread_count = "FRAME", x264.THREADS
                 for index, planes in enumerate(frames):
                     frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
                     frame.pts = index

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -19,7 +23,10 @@ from comfyui_fal_avatar.nodes.errors import MediaDecodeError
 from comfyui_fal_avatar.nodes.media import probe_video
 from comfyui_fal_avatar.nodes.media.stitch import StitchPart, StitchResult, stitch
 
-W, H = 64, 48
+W, H = (
+    144,
+    64,
+)  # 9 macroblocks wide: where x264's AVX-512 macroblock-tree misread memory (nodes/media/x264.py)
 FPS = 25
 RATE = 48000
 AAC_FRAME = 1024
@@ -54,17 +61,25 @@ def click_times(samples: np.ndarray, rate: int) -> list[float]:
     return [(g[0] + np.argmax(np.abs(samples[0, g[0] : g[-1] + 1]))) / rate for g in groups]
 
 
-def make_part(path: Path, start: int, frames: int, index: int, *, sound=None, size=(W, H), faststart=True):
-    """A segment file: Y = 30 + timeline frame, U = part marker; ``sound`` = mono float32 samples at RATE."""
+def make_part(path: Path, start: int, frames: int, index: int, *, sound=None, size=(W, H), texture=False):
+    """A segment file: Y = 30 + timeline frame, U = part marker; ``sound`` = mono float32 samples at RATE.
+
+    ``texture`` adds a moving pattern to Y (motion for x264's macroblock tree; the mean no longer holds).
+    """
     width, height = size
-    options = {"movflags": "+faststart"} if faststart else {}
-    with av.open(str(path), "w", format="mp4", options=options) as out:
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         video = out.add_stream("libx264", rate=FPS, options={"crf": "5", "preset": "ultrafast"})
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         audio = out.add_stream("aac", rate=RATE, layout="mono") if sound is not None else None
         for i in range(frames):
             planes = np.full((height * 3 // 2, width), 128, np.uint8)
             planes[:height] = 30 + start + i
+            if texture:
+                t = start + i
+                planes[:height] += (20 + 15 * np.sin(xx / 5 + t / 2) + 10 * np.cos(yy / 7 - t / 3)).astype(
+                    np.uint8
+                )
             planes[height : height + height // 4] = U_OF[index % 2]
             frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
             frame.pts = i
@@ -88,13 +103,13 @@ def layout(lengths, overlaps):
     return starts
 
 
-def make_parts(folder: Path, lengths, overlaps, *, sounds=None, actual=None):
+def make_parts(folder: Path, lengths, overlaps, *, sounds=None, actual=None, texture=False):
     """Parts on disk; ``actual[i]`` frames in file i (default: as asked), ``sounds[i]`` its mono audio."""
     parts = []
     for i, (start, frames) in enumerate(zip(layout(lengths, overlaps), lengths, strict=True)):
         held = actual[i] if actual else frames
         sound = sounds[i] if sounds else None
-        path = make_part(folder / f"part{i}.mp4", start, held, i, sound=sound)
+        path = make_part(folder / f"part{i}.mp4", start, held, i, sound=sound, texture=texture)
         parts.append(StitchPart(path, start, frames))
     return parts
 
@@ -230,15 +245,56 @@ def test_given_audio_is_the_one_sound_track_with_clicks_in_place(tmp_path, rate,
         assert np.corrcoef(ref, got[100:n])[0, 1] > 0.98
 
 
-def test_the_same_inputs_give_the_same_bytes(tmp_path):
-    sounds = [tone(f / FPS, RATE, 200 + 100 * i) for i, f in enumerate(LENGTHS)]
-    parts = make_parts(tmp_path, LENGTHS, OVERLAPS, sounds=[s[0] for s in sounds])
-    user = (tone(TOTAL / FPS, RATE, 440, channels=2), RATE)
-    for audio in (user, None):
+_CHILD = """
+import hashlib, json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from test_media_stitch import RATE, StitchPart, stitch, user_audio
+spec = json.loads(sys.argv[1])
+parts = [StitchPart(Path(path), start, frames) for path, start, frames in spec["parts"]]
+for name, audio in (("given", user_audio()), ("parts", None)):
+    out = Path(spec["out"] + name)
+    stitch(parts, out, total_frames=spec["total"], audio=audio)
+    print(hashlib.sha256(out.read_bytes()).hexdigest())
+"""
+
+
+def user_audio():
+    return tone(TOTAL / FPS, RATE, 440, channels=2), RATE
+
+
+def test_the_same_inputs_give_the_same_bytes_whatever_the_heap_holds(tmp_path):
+    """Twice in this process, then in children where ``MALLOC_PERTURB_`` fills fresh and freed heap blocks
+    with other bytes: any read of memory nobody wrote (as x264's AVX-512 code did) changes the output."""
+    sounds = [tone(f / FPS, RATE, 200 + 100 * i)[0] for i, f in enumerate(LENGTHS)]
+    parts = make_parts(tmp_path, LENGTHS, OVERLAPS, sounds=sounds, texture=True)
+    expected = []
+    for audio in (user_audio(), None):
         first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
         stitch(parts, first, total_frames=TOTAL, audio=audio)
         stitch(parts, second, total_frames=TOTAL, audio=audio)
         assert digest(first) == digest(second)
+        expected.append(digest(first))
+    spec = {"parts": [[str(p.path), p.start_frame, p.frames] for p in parts], "total": TOTAL}
+    children = {
+        value: subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _CHILD,
+                json.dumps({**spec, "out": str(tmp_path / f"child{value}")}),
+                str(Path(__file__).parent),
+            ],
+            env={**os.environ, "MALLOC_PERTURB_": str(value)},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for value in (1, 85, 170, 255)
+    }
+    for value, child in children.items():
+        out, _ = child.communicate(timeout=300)
+        assert child.returncode == 0
+        assert out.split() == expected, f"MALLOC_PERTURB_={value} changed the bytes"
 
 
 def test_a_frame_more_or_two_fewer_in_a_file_is_tolerated(tmp_path):

@@ -1,11 +1,10 @@
-"""Media layer: encode IMAGE/AUDIO/video inputs for upload, probe, decode and stitch result videos, find
-speech pauses (no ComfyUI)."""
+"""Media layer: encode IMAGE/AUDIO/video inputs for upload, probe and decode result videos, find speech
+pauses (no ComfyUI). Stitching segments: ``.stitch`` (not re-exported: its function would shadow the module)."""
 
 from .audio import audio_duration_s, encode_audio
 from .image import encode_image, validate_image
 from .pauses import Pause, SpeechProfile, speech_profile
 from .payload import Payload
-from .stitch import StitchPart, StitchResult, stitch
 from .verify import check_header, verify_video
 from .video_decode import decode_audio, decode_frames
 from .video_encode import encode_frames, encode_video_file, validate_video_file
@@ -15,8 +14,6 @@ __all__ = [
     "Pause",
     "Payload",
     "SpeechProfile",
-    "StitchPart",
-    "StitchResult",
     "VideoInfo",
     "audio_duration_s",
     "check_header",
@@ -28,7 +25,6 @@ __all__ = [
     "encode_video_file",
     "probe_video",
     "speech_profile",
-    "stitch",
     "validate_image",
     "validate_video_file",
     "verify_video",

@@ -13,9 +13,10 @@ it, the parts' own tracks on the same timeline with an equal-power cross-fade in
 Memory does not grow with the length: parts are decoded one after another (two open around a join),
 no frame is buffered beyond the ones being blended, frames and audio are encoded as they come, and audio
 reaches the encoder in 40 ms chunks (views of the caller's array). Output: H.264 yuv420p (libx264
-``crf 17``, ``veryfast``, frame threads), AAC, ``+faststart`` (playable while it loads), ``+bitexact``
-(the same inputs give the same bytes on the same machine and library versions). ``out`` is written
-through a temporary file in its folder and renamed, so a failure leaves no partial ``out``.
+``crf 17``, ``veryfast``), AAC, ``+faststart`` (playable while it loads). The same inputs give the same
+bytes on one machine and PyAV build: container and AAC ``+bitexact``, and x264 with the fixed thread count
+and CPU code of ``x264.py``. ``out`` is written through a temporary file in its folder and renamed, so a
+failure leaves no partial ``out``.
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ import numpy as np
 from av.video.frame import PictureType
 
 from ..errors import MediaDecodeError
+from . import x264
 from .video_probe import open_video, video_info
 
 FPS = 25
-CRF = 17
-PRESET = "veryfast"
+CRF = 17  # near the source: benchmarks/README.md (longform_bench.py --crf-sweep)
 FRAME_TOLERANCE = 2
 AAC_BIT_RATE_PER_CHANNEL = 96_000
 AAC_MAX_BIT_RATE = 192_000
@@ -238,18 +239,20 @@ class _Writer:
             str(path), "w", format="mp4", options={"fflags": "+bitexact", "movflags": "+faststart"}
         )
         try:
-            self._video = self._out.add_stream(
-                "libx264", rate=FPS, options={"crf": str(CRF), "preset": PRESET}
-            )
+            self._video = self._out.add_stream("libx264", rate=FPS, options=x264.encoder_options(CRF))
             self._video.width, self._video.height = size
             self._video.pix_fmt = "yuv420p"
-            self._video.thread_type = "AUTO"
+            self._video.thread_type = "FRAME"
+            self._video.thread_count = x264.THREADS
             self._audio = None
             if sound is not None:
                 rate, channels = sound
-                self._audio = self._out.add_stream(
-                    "aac", rate=rate if rate in _AAC_RATES else 48000, layout=f"{channels}c"
-                )  # PyAV resamples other rates on encode
+                self._audio = self._out.add_stream(  # PyAV resamples other rates on encode
+                    "aac",
+                    rate=rate if rate in _AAC_RATES else 48000,
+                    layout=f"{channels}c",
+                    options={"flags": "+bitexact"},  # no libavcodec version string in the first frame
+                )
                 self._audio.bit_rate = min(AAC_MAX_BIT_RATE, AAC_BIT_RATE_PER_CHANNEL * channels)
                 self._rate, self._layout, self._samples = rate, f"{channels}c", 0
         except BaseException:

@@ -1,4 +1,5 @@
-"""libx264 settings for the source-video encoder, chosen so that the same frames always give the same bytes.
+"""libx264 settings for the source-video encoder and the stitcher, chosen so that the same frames always give
+the same bytes.
 
 Two things made x264's output vary with nothing but the machine's state:
 
@@ -58,9 +59,9 @@ def _this_cpu() -> str | None:
     return params_for(cpu_features())
 
 
-def encoder_options() -> dict[str, str]:
+def encoder_options(crf: int = CRF) -> dict[str, str]:
     """PyAV ``options`` for the libx264 stream (opened with ``thread_count = THREADS``)."""
-    options = {"crf": str(CRF), "preset": PRESET}
+    options = {"crf": str(crf), "preset": PRESET}
     params = _this_cpu()
     if params:
         options["x264-params"] = params
