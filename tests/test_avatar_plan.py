@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
@@ -128,6 +131,13 @@ def test_catalog_json_is_complete():
     v2v = next(r for r in rows if r["endpoint_id"] == "fal-ai/infinitalk/video-to-video")
     assert v2v["price"]["multiplier_above_frames"] == {"frames": 81, "factor": 1.25}
     assert all(r["price_source"] for r in rows)
+
+
+def test_web_fixture_is_the_current_catalog():
+    """The web tests (tests/web) read the rows from a fixture: it must be what GET /fal_avatar/endpoints serves.
+    Regenerate with: json.dumps(catalog_json(), indent=1) + newline."""
+    fixture = Path(__file__).parent / "web" / "fixtures" / "endpoints.json"
+    assert json.loads(fixture.read_text(encoding="utf-8")) == ep.catalog_json()
 
 
 def test_unknown_endpoint_lists_known_ones():

@@ -2,7 +2,8 @@
 
 Everything endpoint-specific lives here; the node adapter, validation, request building, the CLI and
 the web extension all read these rows, so the endpoints differ in data, not in code. Defaults, ranges
-and enums are fal's (shared/docs/fal-protocol.md §7).
+and enums are fal's, as its per-endpoint OpenAPI documents state them
+(``https://fal.ai/api/openapi/queue/openapi.json?endpoint_id=<id>``; ``fal-avatar doctor`` compares).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Input schemas of the emulated fal endpoints and FastAPI/pydantic-v2-shaped validation errors.
 
 Deliberately independent of the pack's own client-side tables: this module describes what *fal* accepts
-(fal-protocol.md §7), so a drift between the two shows up in tests.
+(its per-endpoint OpenAPI documents, ``https://fal.ai/api/openapi/queue/openapi.json?endpoint_id=<id>``),
+so a drift between the two shows up in tests.
 """
 
 from __future__ import annotations
