@@ -5,12 +5,13 @@ and the encode direction (IMAGE → PNG/JPEG, AUDIO → WAV/FLAC, frames → MP4
     .venv/bin/python benchmarks/media_bench.py [--sizes A,B,C] [--runs 3] [--out bench_out] [--no-encode]
 
 Clips (made once, cached in ``--out``, git-ignored): H.264 High yuv420p crf 18 + AAC 48 kHz stereo, 25 fps,
-the textured panning scene of decode-baselines §2: A 640x640x145, B 896x448x361, C 1280x704x721.
+a textured scene panning 2 px per frame, a moving colour gradient, two moving discs and cycling grain:
+A 640x640x145, B 896x448x361, C 1280x704x721.
 
-Method (as decode-baselines §2): every measurement runs in a fresh child process that imports first (not
-timed) and then times one call. "peak−base" is ``ru_maxrss`` at the end minus ``ru_maxrss`` right after the
-imports. ru_maxrss survives exec (Linux keeps the parent's high-water mark), so the driver only runs
-children and stays small; VmHWM is recorded in the raw results as a cross-check. Rows:
+Method: every measurement runs in a fresh child process that imports first (not timed) and then times one
+call. "peak−base" is ``ru_maxrss`` at the end minus ``ru_maxrss`` right after the imports. ru_maxrss
+survives exec (Linux keeps the parent's high-water mark), so the driver only runs children and stays
+small; VmHWM is recorded in the raw results as a cross-check. Rows:
   (a)  floor decode: PyAV decode to rgb24 and drop (thread_type AUTO, swscale threads=1)
   (a2) floor alloc: ``torch.empty((N,H,W,3)).fill_(0.5)`` (first touch of the output)
   (b)  ours: ``decode_frames(path)``; the audio row times ``decode_audio`` in the same child afterwards
@@ -19,7 +20,7 @@ children and stays small; VmHWM is recorded in the raw results as a cross-check.
 "floor" = (a) + (a2). Toucher: right before each measured child a separate process touches and frees
 min(19, 2.5 × output + 0.5) GiB (capped at 70 % of MemAvailable). On VMs that return freed memory to the
 host, a later first touch is 2-5x slower; the toucher makes the child's page faults land on warm pages,
-the same for every row, so the rows are comparable (decode-baselines §2, "VM memory caveat").
+the same for every row, so the rows are comparable.
 Targets checked in the last column: (b) ≤ 1.2 × floor; (b) peak−base ≤ 1.05 × output + 100 MiB;
 vs (d): ours (frames + audio) ≥ 2× faster and ≤ 0.55× its peak−base; uploaded audio ≤ PCM16 bytes.
 """
@@ -86,7 +87,7 @@ def _texture(height, width, rng):
 
 
 def scene_frames(count, height, width, seed=0):
-    """uint8 RGB frames [H,W,3] of the decode-baselines scene: panning texture, gradient, two discs, grain."""
+    """uint8 RGB frames [H,W,3] of the benchmark scene: panning texture, gradient, two discs, grain."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -110,7 +111,7 @@ def scene_frames(count, height, width, seed=0):
 
 
 def speech_like(seconds, rate=SAMPLE_RATE, seed=2):
-    """float32 [2, T]: a chord with slow envelopes and light noise (as decode-baselines §6)."""
+    """float32 [2, T]: a chord with slow envelopes and light noise (a stand-in for speech when encoding)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)

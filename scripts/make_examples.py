@@ -1,9 +1,10 @@
 """Write the example workflows in example_workflows/: UI-format JSON and a <stem>.jpg thumbnail each.
 
 The JSON is derived from the real node definitions: core nodes from ComfyUI's ``GET /object_info``
-answer (``FAL_AVATAR_OBJECT_INFO``, default the shared v0.28.1 copy), our five nodes from the pack's V3
-schema (loaded through tests/comfy_double and converted to the same shape). The thumbnails are frames
-of real outputs: each workflow's inputs run through the pack's pipeline against the embedded emulator.
+answer (the v0.28.1 extract in tests/data, or a full answer saved to the file ``FAL_AVATAR_OBJECT_INFO``
+names), our five nodes from the pack's V3 schema (loaded through tests/comfy_double and converted to the
+same shape). The thumbnails are frames of real outputs: each workflow's inputs run through the pack's
+pipeline against the embedded emulator.
 
 Run: .venv/bin/python scripts/make_examples.py [--json-only]
 """
@@ -33,9 +34,7 @@ from comfyui_fal_avatar.nodes.pipeline.recover import fetch_result
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "example_workflows"
 DOUBLE = ROOT / "tests" / "comfy_double"
-# ComfyUI v0.28.1's full GET /object_info (in shared/ beside the repository), else the verbatim
-# extract of the core nodes the examples use that is kept with the tests.
-FULL_OBJECT_INFO = ROOT.parent / "shared" / "comfyui" / "object_info-v0.28.1.json"
+# A verbatim extract of ComfyUI v0.28.1's GET /object_info answer: the core nodes the examples use.
 SUBSET_OBJECT_INFO = ROOT / "tests" / "data" / "object_info-core-v0.28.1-subset.json"
 
 WIDGET_TYPES = ("INT", "FLOAT", "STRING", "COMBO", "BOOLEAN")
@@ -52,11 +51,9 @@ CHEAP = {"resolution": "480p", "num_frames": 0, "seed": 42}  # applied where the
 
 
 def object_info_path() -> Path:
-    """``FAL_AVATAR_OBJECT_INFO``, else the full shared copy, else the extract kept with the tests."""
+    """``FAL_AVATAR_OBJECT_INFO`` (a saved ``GET /object_info`` answer), else the extract kept with the tests."""
     override = os.environ.get("FAL_AVATAR_OBJECT_INFO")
-    if override:
-        return Path(override)
-    return FULL_OBJECT_INFO if FULL_OBJECT_INFO.is_file() else SUBSET_OBJECT_INFO
+    return Path(override) if override else SUBSET_OBJECT_INFO
 
 
 def core_definitions() -> dict:

@@ -153,7 +153,7 @@ def test_sent_fields_follow_what_the_plan_sends():
     assert list(fields) == ["video_url", "audio_url", "prompt", "num_frames", "resolution", "acceleration", "seed"]
     assert "fps" not in fields  # local widget, never sent
     frames = fields["num_frames"]  # the frame rule, not the widget's 0 = auto
-    assert (frames.minimum, frames.maximum, frames.default, frames.json_type) == (41, 721, 145, "integer")
+    assert (frames.minimum, frames.maximum, frames.default, frames.json_type) == (41, 241, 145, "integer")
     assert fields["prompt"].default is MISSING and fields["resolution"].options == ("480p", "720p")
     seed = {f.name: f for f in drift.sent_fields(STABLE_AVATAR)}["seed"]
     assert not seed.always and seed.omitted_when == -1 and seed.minimum == 0 and seed.default is MISSING
@@ -170,7 +170,7 @@ def test_rows_match_the_emulators_schemas(spec):
 
 def test_the_4n_plus_1_rule_and_bounds_fal_does_not_state_are_not_differences():
     doc = document("fal-ai/stable-avatar")
-    assert "maximum" not in props(doc)["guidance_scale"]  # the row's 0..20 is only the widget's range
+    del props(doc)["guidance_scale"]["maximum"]  # fal stating no maximum: the row's 10 is the widget's own
     assert drift.check_document(STABLE_AVATAR, doc).status == drift.OK
     doc = document("fal-ai/infinitalk")
     props(doc)["num_frames"]["multipleOf"] = 1
@@ -189,8 +189,8 @@ def _remove(mapping, key):
 
 DRIFTS = [
     # (row, change, (kind, field, severity), words in the message)
-    (INFINITALK_VIDEO, lambda d: props(d)["num_frames"].update(maximum=241),
-     ("maximum_changed", "num_frames", drift.BREAKING), ["241", "721", "HTTP 422"]),
+    (INFINITALK_VIDEO, lambda d: props(d)["num_frames"].update(maximum=129),
+     ("maximum_changed", "num_frames", drift.BREAKING), ["129", "241", "HTTP 422"]),
     (INFINITALK_IMAGE, lambda d: props(d)["num_frames"].update(maximum=1441),
      ("maximum_changed", "num_frames", drift.CHANGED), ["up to 1441", "stops at 721"]),
     (STABLE_AVATAR, lambda d: props(d)["perturbation"].update(minimum=0.05),
@@ -234,7 +234,7 @@ def test_each_drift_is_named_with_a_message_a_user_can_act_on(spec, change, expe
 
 def test_several_drifts_at_once_are_all_reported():
     def change(doc):
-        props(doc)["num_frames"]["maximum"] = 241
+        props(doc)["num_frames"]["maximum"] = 129
         props(doc)["acceleration"]["enum"] = ["regular"]
         del props(doc)["seed"]
 

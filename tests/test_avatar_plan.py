@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
@@ -42,6 +45,36 @@ def test_every_widget_has_tooltip_and_fal_defaults():
     assert ep.STABLE_AVATAR.param("num_inference_steps").default == 50
 
 
+def test_rows_carry_fals_published_bounds():
+    """As fal's OpenAPI documents state them (copies in TanStack/ai at ec0e5a493, see endpoints.py)."""
+    assert (ep.INFINITALK_IMAGE.frames, ep.INFINITALK_TEXT.frames) == (ep.INFINITALK_FRAMES,) * 2
+    assert ep.INFINITALK_VIDEO.frames == ep.INFINITALK_VIDEO_FRAMES
+    assert (ep.INFINITALK_FRAMES.min_frames, ep.INFINITALK_FRAMES.max_frames) == (41, 721)
+    v2v = ep.INFINITALK_VIDEO_FRAMES
+    assert (v2v.min_frames, v2v.max_frames, v2v.default_frames) == (41, 241, 145)
+    assert ep.INFINITALK_VIDEO.param("num_frames").maximum == 241 and ep.INFINITALK_VIDEO.max_audio_s == 9.64
+    bounds = {p.name: (p.minimum, p.maximum, p.default) for p in ep.STABLE_AVATAR.params if p.kind in ("int", "float")}
+    assert bounds == {
+        "guidance_scale": (1.0, 10.0, 5.0),
+        "audio_guidance_scale": (0.0, 10.0, 4.0),
+        "num_inference_steps": (10, 50, 50),
+        "perturbation": (0.0, 1.0, 0.1),
+        "seed": (-1, ep.SEED_MAX, -1),  # fal: an integer with no default; -1 leaves it out
+    }
+
+
+def test_video_to_video_frames_stop_at_241():
+    assert check_params(ep.INFINITALK_VIDEO, {"num_frames": 241})["num_frames"] == 241
+    with pytest.raises(InputError, match="245 is outside 0..241"):  # the widget: 0 = auto, then 41..241
+        check_params(ep.INFINITALK_VIDEO, {"num_frames": 245})
+    assert check_params(ep.INFINITALK_IMAGE, {"num_frames": 721})["num_frames"] == 721
+    plan = make_plan(ep.INFINITALK_VIDEO, {}, audio_s=20.0, source_frames=600)
+    assert plan.frames == 241 and plan.arguments["num_frames"] == 241
+    assert any("at most 9.64 s" in w for w in plan.warnings)
+    with pytest.raises(InputError, match="num_inference_steps"):
+        check_params(ep.STABLE_AVATAR, {"num_inference_steps": 9})
+
+
 def test_image_audio_plan_auto_frames_and_cost():
     plan = make_plan(ep.INFINITALK_IMAGE, {"resolution": "720p"}, audio_s=4.0)
     assert plan.frames == 101
@@ -77,7 +110,7 @@ def test_bad_widget_values_name_the_widget(values, field, fragment):
     assert fragment in str(info.value)
 
 
-@pytest.mark.parametrize(("value", "fragment"), [(20.5, "20.5 is outside 0..20"), (-0.25, "-0.25 is outside 0..20")])
+@pytest.mark.parametrize(("value", "fragment"), [(10.5, "10.5 is outside 1..10"), (0.25, "0.25 is outside 1..10")])
 def test_float_ranges_read_as_written(value, fragment):
     with pytest.raises(InputError, match=fragment):
         check_params(ep.STABLE_AVATAR, {"guidance_scale": value})
@@ -128,6 +161,13 @@ def test_catalog_json_is_complete():
     v2v = next(r for r in rows if r["endpoint_id"] == "fal-ai/infinitalk/video-to-video")
     assert v2v["price"]["multiplier_above_frames"] == {"frames": 81, "factor": 1.25}
     assert all(r["price_source"] for r in rows)
+
+
+def test_web_fixture_is_the_current_catalog():
+    """The web tests (tests/web) read the rows from a fixture: it must be what GET /fal_avatar/endpoints serves.
+    Regenerate with: json.dumps(catalog_json(), indent=1) + newline."""
+    fixture = Path(__file__).parent / "web" / "fixtures" / "endpoints.json"
+    assert json.loads(fixture.read_text(encoding="utf-8")) == ep.catalog_json()
 
 
 def test_unknown_endpoint_lists_known_ones():

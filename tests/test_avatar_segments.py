@@ -129,7 +129,7 @@ def test_limits_from_every_endpoint_row():
     rules = {spec.endpoint_id: frame_rule(spec) for spec in ep.GENERATION_ENDPOINTS}
     assert rules["fal-ai/infinitalk"] is INFINITALK
     assert rules["fal-ai/infinitalk/single-text"] is INFINITALK
-    assert rules["fal-ai/infinitalk/video-to-video"] is INFINITALK
+    assert rules["fal-ai/infinitalk/video-to-video"] is ep.INFINITALK_VIDEO_FRAMES
     assert rules["fal-ai/stable-avatar"] == FrameRule(min_frames=25, max_frames=7500, default_frames=25)
     for endpoint_id, rule in rules.items():
         plan = plan_segments(frames_covering(600), rule)

@@ -107,8 +107,8 @@ def test_json_report_and_what_was_sent_where(fal_env, capsys):
 # --- drift -------------------------------------------------------------------------------------------------
 
 
-def _max_241(doc):
-    input_props(doc)["num_frames"]["maximum"] = 241
+def _max_129(doc):
+    input_props(doc)["num_frames"]["maximum"] = 129
 
 
 def _new_required(doc):
@@ -130,7 +130,7 @@ def _seed_as_text(doc):
 
 
 DRIFTED = [
-    ("fal-ai/infinitalk/video-to-video", _max_241, "maximum_changed", "num_frames", "fal's maximum for 'num_frames' is 241"),
+    ("fal-ai/infinitalk/video-to-video", _max_129, "maximum_changed", "num_frames", "fal's maximum for 'num_frames' is 129"),
     ("fal-ai/infinitalk", _new_required, "required_added", "mask_url", "fal now requires 'mask_url'"),
     ("fal-ai/infinitalk/single-text", _drop_high, "options_removed", "acceleration", "no longer accepts 'high'"),
     ("fal-ai/infinitalk", _drop_field, "field_dropped", "acceleration", "no longer lists 'acceleration'"),

@@ -22,9 +22,9 @@ AUTH = {"Authorization": f"Key {KEY}"}
 SCHEMAS = build_schemas()
 
 
-def _errors(endpoint: str, body, schemas=SCHEMAS) -> dict[str, dict]:
+def _errors(endpoint: str, body) -> dict[str, dict]:
     with pytest.raises(ValidationFailed) as caught:
-        schemas[endpoint].validate(body)
+        SCHEMAS[endpoint].validate(body)
     return {item["loc"][-1]: item for item in caught.value.items}
 
 
@@ -85,13 +85,16 @@ def test_voice_enum_lists_all_twenty_voices():
     assert item["ctx"]["expected"].startswith("'Aria', 'Roger'") and item["ctx"]["expected"].endswith(" or 'Bill'")
 
 
-def test_video_to_video_range_is_configurable():
-    narrow = build_schemas((81, 129))
+def test_video_to_video_num_frames_is_41_to_241():
+    """fal's InfinitalkVideoToVideoInput: minimum 41, maximum 241, default 145 (not the image endpoints' 721)."""
     body = {"video_url": "v", "audio_url": "a", "prompt": "p"}
-    assert _errors("fal-ai/infinitalk/video-to-video", {**body, "num_frames": 145}, narrow)["num_frames"]["ctx"] == {"le": 129}
-    assert _errors("fal-ai/infinitalk/video-to-video", {**body, "num_frames": 41}, narrow)["num_frames"]["ctx"] == {"ge": 81}
-    assert narrow["fal-ai/infinitalk/video-to-video"].validate(body)["num_frames"] == 145  # like pydantic: defaults unchecked
-    assert SCHEMAS["fal-ai/infinitalk/video-to-video"].validate({**body, "num_frames": 721})["num_frames"] == 721
+    v2v = SCHEMAS["fal-ai/infinitalk/video-to-video"]
+    assert v2v.validate(body)["num_frames"] == 145
+    assert [v2v.validate({**body, "num_frames": n})["num_frames"] for n in (41, 241)] == [41, 241]
+    assert _errors("fal-ai/infinitalk/video-to-video", {**body, "num_frames": 40})["num_frames"]["ctx"] == {"ge": 41}
+    for frames in (242, 721):
+        item = _errors("fal-ai/infinitalk/video-to-video", {**body, "num_frames": frames})["num_frames"]
+        assert (item["type"], item["ctx"]) == ("less_than_equal", {"le": 241})
 
 
 def test_stable_avatar_schema():
@@ -103,6 +106,19 @@ def test_stable_avatar_schema():
     assert errors["perturbation"]["type"] == "less_than_equal" and errors["perturbation"]["ctx"] == {"le": 1}
     assert errors["guidance_scale"]["type"] == "float_parsing"
     assert errors["aspect_ratio"]["ctx"] == {"expected": "'16:9', '1:1', '9:16' or 'auto'"}
+
+
+@pytest.mark.parametrize(("field", "low", "high"), [("guidance_scale", 1, 10), ("audio_guidance_scale", 0, 10),
+                                                    ("num_inference_steps", 10, 50), ("perturbation", 0, 1)])
+def test_stable_avatar_bounds(field, low, high):
+    """fal's StableAvatarInput bounds (inclusive); outside them fal answers 422."""
+    body = {"image_url": "i", "audio_url": "a", "prompt": "p"}
+    schema = SCHEMAS["fal-ai/stable-avatar"]
+    assert [schema.validate({**body, field: v})[field] for v in (low, high)] == [low, high]
+    below = _errors("fal-ai/stable-avatar", {**body, field: low - 1})[field]
+    above = _errors("fal-ai/stable-avatar", {**body, field: high + 1})[field]
+    assert (below["type"], below["ctx"]) == ("greater_than_equal", {"ge": low})
+    assert (above["type"], above["ctx"]) == ("less_than_equal", {"le": high})
 
 
 def test_body_must_be_an_object():

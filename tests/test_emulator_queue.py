@@ -1,4 +1,5 @@
-"""Queue protocol details of the emulator (fal-protocol.md §3 and §8), checked over real HTTP with httpx."""
+"""Queue protocol details of the emulator (fal's queue API, https://docs.fal.ai/model-endpoints/queue, as
+fal-client 1.0.3 uses it), checked over real HTTP with httpx."""
 
 from __future__ import annotations
 

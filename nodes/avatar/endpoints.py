@@ -2,7 +2,12 @@
 
 Everything endpoint-specific lives here; the node adapter, validation, request building, the CLI and
 the web extension all read these rows, so the endpoints differ in data, not in code. Defaults, ranges
-and enums are fal's (shared/docs/fal-protocol.md §7).
+and enums are fal's, as its per-endpoint OpenAPI documents state them
+(``https://fal.ai/api/openapi/queue/openapi.json?endpoint_id=<id>``; ``fal-avatar doctor`` compares).
+The values here were checked against public copies of those documents taken on 2026-01-26: GitHub
+``TanStack/ai`` at commit ec0e5a493, ``packages/typescript/ai-fal/scripts/openapi/`` (``video-to-video.json``
+holds ``InfinitalkInput`` and ``InfinitalkVideoToVideoInput``, ``text-to-video.json``
+``InfinitalkSingleTextInput``, ``audio-to-video.json`` ``StableAvatarInput``).
 """
 
 from __future__ import annotations
@@ -89,7 +94,11 @@ class EndpointSpec:
 
 # --- shared widgets ---------------------------------------------------------------------------------
 
+# fal-ai/infinitalk and fal-ai/infinitalk/single-text: num_frames minimum 41, maximum 721, default 145.
 INFINITALK_FRAMES = FrameRule(min_frames=41, max_frames=721, default_frames=145)
+# fal-ai/infinitalk/video-to-video: minimum 41, maximum 241, default 145 (InfinitalkVideoToVideoInput). The
+# field's description text still says "between 81 to 129"; the schema's minimum/maximum are what it validates.
+INFINITALK_VIDEO_FRAMES = FrameRule(min_frames=41, max_frames=241, default_frames=145)
 
 _PROMPT_TIP = "What the video should show (scene, person, mood). Sent to fal as 'prompt'."
 _TALK_PROMPT = (
@@ -209,7 +218,7 @@ INFINITALK_VIDEO = EndpointSpec(
     ),
     params=(
         _prompt(_TALK_PROMPT),
-        _num_frames(INFINITALK_FRAMES, "audio (and source video)"),
+        _num_frames(INFINITALK_VIDEO_FRAMES, "audio (and source video)"),
         _RESOLUTION,
         _ACCELERATION,
         _SEED,
@@ -225,9 +234,9 @@ INFINITALK_VIDEO = EndpointSpec(
         ),
     ),
     price=pricing.INFINITALK_VIDEO_TO_VIDEO,
-    frames=INFINITALK_FRAMES,
+    frames=INFINITALK_VIDEO_FRAMES,
     length_from="audio",
-    max_audio_s=INFINITALK_FRAMES.max_frames / 25,
+    max_audio_s=INFINITALK_VIDEO_FRAMES.max_frames / 25,
     search_aliases=("infinitalk", "dubbing", "lip sync", "video to video"),
 )
 
@@ -246,23 +255,32 @@ STABLE_AVATAR = EndpointSpec(
             "Output shape: 16:9 (832×480), 1:1 (512×512), 9:16 (480×832); auto follows the image.",
             options=("16:9", "1:1", "9:16", "auto"),
         ),
-        Param("guidance_scale", "float", 5.0, "Text guidance (CFG).", minimum=0.0, maximum=20.0, step=0.1),
+        # Bounds and defaults of StableAvatarInput (fal's schema; see the module docstring).
+        Param(
+            "guidance_scale",
+            "float",
+            5.0,
+            "How closely the video follows the prompt (text CFG), 1 to 10.",
+            minimum=1.0,
+            maximum=10.0,
+            step=0.1,
+        ),
         Param(
             "audio_guidance_scale",
             "float",
             4.0,
-            "How strongly the audio drives the motion.",
+            "How strongly the audio drives the motion, 0 to 10.",
             minimum=0.0,
-            maximum=20.0,
+            maximum=10.0,
             step=0.1,
         ),
         Param(
             "num_inference_steps",
             "int",
             50,
-            "Sampling steps (30-50 recommended).",
-            minimum=1,
-            maximum=100,
+            "Sampling steps, 10 to 50 (StableAvatar's authors recommend 30-50).",
+            minimum=10,
+            maximum=50,
             step=1,
         ),
         Param(

@@ -48,7 +48,8 @@ class PriceRule:
 
 _INFINITALK_SOURCE = (
     "Third-party price trackers list fal InfiniTalk at $0.20/s (480p) and $0.40/s (720p) of output "
-    "video (shared/docs/fal-protocol.md §7.6); not an official fal price page."
+    "video (e.g. github.com/alissonryan/InfiniteTalk, tools/lipsync_options_report_2026.md at b4e3590, "
+    "January 2026); not an official fal price page."
 )
 
 INFINITALK = PriceRule(usd_per_second={"480p": 0.20, "720p": 0.40}, source=_INFINITALK_SOURCE)
@@ -56,16 +57,17 @@ INFINITALK = PriceRule(usd_per_second={"480p": 0.20, "720p": 0.40}, source=_INFI
 INFINITALK_VIDEO_TO_VIDEO = PriceRule(
     usd_per_second={"480p": 0.20, "720p": 0.40},
     source=_INFINITALK_SOURCE
-    + " fal's video-to-video schema: 'If the number of frames is greater than 81, the video will be "
-    "generated with 1.25x more billing units.'",
+    + " fal's video-to-video schema (num_frames, https://fal.ai/api/openapi/queue/openapi.json"
+    "?endpoint_id=fal-ai/infinitalk/video-to-video): 'If the number of frames is greater than 81, the "
+    "video will be generated with 1.25x more billing units.'",
     multiplier_above_frames=(81, 1.25),
 )
 
 STABLE_AVATAR = PriceRule(
     usd_per_second={"*": 0.10},
     min_seconds=4.0,
-    source="fal llms.txt for fal-ai/stable-avatar: 'Your request will cost $0.10 per generated second, "
-    "with a minimum of 4 seconds' (shared/docs/fal-protocol.md §7.5).",
+    source="fal's llms.txt for fal-ai/stable-avatar (https://fal.ai/models/fal-ai/stable-avatar/llms.txt): "
+    "'Your request will cost $0.10 per generated second, with a minimum of 4 seconds'.",
 )
 
 

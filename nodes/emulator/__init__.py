@@ -1,6 +1,7 @@
 """A loopback fal.ai emulator (queue, REST storage, CDN on one port) with real rendering models.
 
-Behaviour worth knowing when testing against it (fal-protocol.md §8 otherwise):
+Otherwise it behaves as fal's queue documentation (https://docs.fal.ai/model-endpoints/queue) and
+fal-client 1.0.3 (PyPI) expect. Behaviour worth knowing when testing against it:
 
 * App-level errors (422 validation or undecodable/unreachable inputs, 404 unknown sub-path) end as a plain
   ``COMPLETED`` status (no ``error``); the error surfaces on the result route, as on real fal. Infra errors

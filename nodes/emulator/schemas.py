@@ -1,7 +1,10 @@
 """Input schemas of the emulated fal endpoints and FastAPI/pydantic-v2-shaped validation errors.
 
 Deliberately independent of the pack's own client-side tables: this module describes what *fal* accepts
-(fal-protocol.md §7), so a drift between the two shows up in tests.
+(its per-endpoint OpenAPI documents, ``https://fal.ai/api/openapi/queue/openapi.json?endpoint_id=<id>``),
+so a drift between the two shows up in tests. Bounds, defaults and required fields as in public copies of
+those documents taken on 2026-01-26 (GitHub ``TanStack/ai`` at commit ec0e5a493,
+``packages/typescript/ai-fal/scripts/openapi/{video-to-video,text-to-video,audio-to-video}.json``).
 """
 
 from __future__ import annotations
@@ -161,7 +164,7 @@ def _infinitalk_common(frames: tuple[int, int]) -> tuple[Field, ...]:
     )
 
 
-def build_schemas(v2v_num_frames_range: tuple[int, int] = (41, 721)) -> dict[str, Schema]:
+def build_schemas() -> dict[str, Schema]:
     """Schemas by full endpoint id."""
     audio = Field("audio_url", "str", required=True)
     image = Field("image_url", "str", required=True)
@@ -174,16 +177,16 @@ def build_schemas(v2v_num_frames_range: tuple[int, int] = (41, 721)) -> dict[str
             *_infinitalk_common((41, 721)),
         )),
         "fal-ai/infinitalk/video-to-video": Schema((
-            Field("video_url", "str", required=True), audio, *_infinitalk_common(tuple(v2v_num_frames_range)),
+            Field("video_url", "str", required=True), audio, *_infinitalk_common((41, 241)),
         )),
         "fal-ai/stable-avatar": Schema((
             image,
             audio,
             Field("prompt", "str", required=True),
             Field("aspect_ratio", "literal", default="auto", choices=("16:9", "1:1", "9:16", "auto")),
-            Field("guidance_scale", "float", default=5.0),
-            Field("audio_guidance_scale", "float", default=4.0),
-            Field("num_inference_steps", "int", default=50),
+            Field("guidance_scale", "float", default=5.0, ge=1.0, le=10.0),
+            Field("audio_guidance_scale", "float", default=4.0, ge=0.0, le=10.0),
+            Field("num_inference_steps", "int", default=50, ge=10, le=50),
             Field("seed", "int", default=None, nullable=True),
             Field("perturbation", "float", default=0.1, ge=0.0, le=1.0),
         ), random_seed=False),

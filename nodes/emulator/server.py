@@ -32,7 +32,6 @@ class FalEmulator:
         log_lines: int = 3,
         host: str = "127.0.0.1",
         port: int = 0,
-        v2v_num_frames_range: tuple[int, int] = (41, 721),
         sse_ping_interval: float = 15.0,
     ):
         self.key = key
@@ -42,7 +41,7 @@ class FalEmulator:
         self._files = FileStore()
         self._faults = FaultPlan()
         self._log = RequestLog()
-        self._schemas = build_schemas(tuple(v2v_num_frames_range))
+        self._schemas = build_schemas()
         self._openapi_overrides: dict[str, dict] = {}
         self._retired: set[str] = set()
         self._jobs = JobQueue(

@@ -1,4 +1,5 @@
-"""The CDN v3 upload token (fal-protocol.md §5.2): fetched with the fal key, cached until shortly before expiry."""
+"""The CDN v3 upload token: ``POST {rest}/storage/auth/token?storage_type=fal-cdn-v3`` with the fal key (as
+fal-client 1.0.3's ``CDNTokenManager``), cached until shortly before its ``expires_at``."""
 
 from __future__ import annotations
 

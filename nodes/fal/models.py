@@ -1,6 +1,7 @@
 """Protocol objects of fal's queue: endpoint ids, request handles, statuses, cancel outcomes.
 
-Follows fal-protocol.md §3: submit goes to the full endpoint id, status/result/cancel only to
+Follows fal's queue API (https://docs.fal.ai/model-endpoints/queue) and fal-client 1.0.3
+(``AppId.from_endpoint_id``): submit goes to the full endpoint id, status/result/cancel only to
 ``[namespace/]owner/alias``; only IN_QUEUE / IN_PROGRESS / COMPLETED exist; a failure is COMPLETED + error.
 """
 

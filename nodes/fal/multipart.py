@@ -1,4 +1,5 @@
-"""Multipart upload to fal's CDN v3 (fal-protocol.md §5.5): create, PUT parts (each retried), complete."""
+"""Multipart upload to fal's CDN v3 (as fal-client 1.0.3's ``MultipartUpload``): create, PUT parts (each
+retried), complete."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The queue calls: submit, status (polled and streamed), result, cancel (fal-protocol.md §3)."""
+"""The queue calls: submit, status (polled and streamed), result, cancel (https://docs.fal.ai/model-endpoints/queue)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """When to retry one HTTP call, and how long to wait before the next attempt.
 
-Rules (fal-protocol.md §4.2, §9.7/9.8): idempotent calls retry transport errors, timeouts, 408/409/429 and
-ingress 502/503/504 (nginx body, no ``x-fal-request-id``). SUBMIT retries only what provably created no
-job: a connection that was never established, 429, and ingress errors. 4xx validation and 500 are never
-retried, nor is a 504 carrying ``X-Fal-Request-Timeout-Type``.
+Rules as in fal-client 1.0.3 (PyPI, ``fal_client/client.py``: ``_should_retry``, ``_is_ingress_error``):
+idempotent calls retry transport errors, timeouts, 408/409/429 and ingress 502/503/504 (nginx body, no
+``x-fal-request-id``). 4xx validation and 500 are never retried, nor is a 504 carrying
+``X-Fal-Request-Timeout-Type`` (fal's start timeout ran out). Unlike fal-client, SUBMIT retries only what
+provably created no job: a connection that was never established, 429, and ingress errors. A submit re-sent
+after a read timeout can start a second paid job (fal's queue has no idempotency key).
 """
 
 from __future__ import annotations

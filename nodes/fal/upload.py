@@ -1,8 +1,10 @@
 """Uploading inputs to fal storage: CDN v3 (single or multipart), falling back to a signed PUT.
 
-Order (fal-protocol.md §5): CDN token → ``POST {cdn}/files/upload`` (multipart above the threshold);
-if that fails for any reason except a bad key or a locked account, ``POST {rest}/storage/upload/initiate``
-+ ``PUT upload_url`` (no Authorization: it is a signed URL, spec §9.13).
+Order as in fal-client 1.0.3 (PyPI, ``fal_client/client.py``: ``_upload_v3``, ``MultipartUpload``,
+``_upload_via_storage``): CDN token → ``POST {cdn}/files/upload`` (multipart above the threshold); if that
+fails for any reason except a bad key or a locked account, ``POST {rest}/storage/upload/initiate`` +
+``PUT upload_url``. Unlike fal-client, the PUT carries no Authorization: the URL is signed, and a strict
+presigned-URL host may refuse a request with a second credential.
 """
 
 from __future__ import annotations

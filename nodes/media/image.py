@@ -1,8 +1,9 @@
 """IMAGE → PNG (lossless, default) or JPEG q95 bytes for upload.
 
 PNG uses zlib level 1: encoding runs on every execution (the hash decides whether to upload), so speed
-matters more than the ~15 % larger file (decode-baselines §6). Pillow writes no timestamps, so the same
-pixels always give the same bytes and hash.
+matters more than the ~15 % larger file (a textured 1024×1024 image: ≈0.10 s at level 1, ≈0.22 s at
+Pillow's default level 6). Pillow writes no timestamps, so the same pixels always give the same bytes and
+hash.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A result MP4 → IMAGE ``[N,H,W,3]`` float32 0..1 and AUDIO, decoded lean (decode-baselines §5.2).
+"""A result MP4 → IMAGE ``[N,H,W,3]`` float32 0..1 and AUDIO, decoded lean (benchmarks/media_bench.py: about
+1.1× the time of decoding alone plus one first touch of the output, peak memory ≈ the output tensor).
 
 Frames go one by one from PyAV (``thread_type='AUTO'``, swscale on one thread) straight into one
 preallocated float32 tensor: ``out[i].copy_(from_numpy(rgb24)).div_(255)``, the frame freed before the

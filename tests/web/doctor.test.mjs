@@ -29,7 +29,7 @@ def report(emu):
 with FalEmulator(key="${KEY}") as emu:
     ok = report(emu)
     doc = emu.openapi_document("fal-ai/infinitalk/video-to-video")
-    doc["components"]["schemas"]["InfinitalkVideoToVideoInput"]["properties"]["num_frames"]["maximum"] = 241
+    doc["components"]["schemas"]["InfinitalkVideoToVideoInput"]["properties"]["num_frames"]["maximum"] = 129
     doc["components"]["schemas"]["InfinitalkVideoToVideoInput"]["properties"]["resolution"]["default"] = "720p"
     emu.serve_openapi("fal-ai/infinitalk/video-to-video", doc)
     emu.retire("fal-ai/stable-avatar")
@@ -70,7 +70,7 @@ test("reports from the Python doctor: all ok, then drift and an unlisted endpoin
   const v2v = texts.indexOf("fal-ai/infinitalk/video-to-video: drift");
   assert.ok(v2v > 0);
   // breaking first, then what still works
-  assert.match(texts[v2v + 1], /^ {2}! fal's maximum for 'num_frames' is 241 but the pack allows 721/);
+  assert.match(texts[v2v + 1], /^ {2}! fal's maximum for 'num_frames' is 129 but the pack allows 241/);
   assert.match(texts[v2v + 2], /^ {2}~ fal's default for 'resolution' is now '720p'/);
   const gone = texts.indexOf("fal-ai/stable-avatar: not listed");
   assert.match(texts[gone + 1], /no longer lists fal-ai\/stable-avatar/);

@@ -19,7 +19,7 @@ from comfyui_fal_avatar.nodes.avatar.plan import make_plan
 
 cases = []
 for spec in ep.GENERATION_ENDPOINTS:
-    frame_choices = [0] if spec.frames is None else [0, 41, 81, 85, 145, 721]
+    frame_choices = [0] if spec.frames is None else [f for f in (0, 41, 81, 85, 145, 241, 721) if f <= spec.frames.max_frames]
     res_choices = [None] if not spec.has_param("resolution") else ["480p", "720p"]
     texts = ["Hi.", "x" * 140, "word " * 200] if spec.length_from == "text" else [None]
     for frames in frame_choices:
