@@ -68,6 +68,14 @@ class MissingKeyError(ConfigError):
     """No fal key was found."""
 
 
+class SpendLimitError(ConfigError):
+    """The run's cost estimate is above the spend limit per run; nothing was uploaded or submitted."""
+
+
+class SegmentsFailedError(FalAvatarError):
+    """Some segments of a long run failed; the others are stored, so a re-run pays only for the failed ones."""
+
+
 # --- answers from fal ----------------------------------------------------------------------------
 
 

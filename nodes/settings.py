@@ -93,3 +93,14 @@ def max_image_side(default: int) -> int:
     """Longest image side uploaded (``FAL_AVATAR_MAX_IMAGE_SIDE`` overrides the endpoint default)."""
     value = _number("FAL_AVATAR_MAX_IMAGE_SIDE", float(default))
     return int(value) if value else default
+
+
+MAX_PARALLEL_CAP = 64
+
+
+def max_parallel(default: int = 4) -> int:
+    """fal jobs one run keeps in flight at once (``FAL_AVATAR_MAX_PARALLEL``, default 4, at most 64)."""
+    value = _number("FAL_AVATAR_MAX_PARALLEL", float(default), zero_disables=False)
+    if value is None or value < 1 or value != int(value) or value > MAX_PARALLEL_CAP:
+        raise ConfigError(f"FAL_AVATAR_MAX_PARALLEL must be a whole number from 1 to {MAX_PARALLEL_CAP}")
+    return int(value)

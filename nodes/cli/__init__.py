@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_argument("--limit", type=int, default=50)
     jobs.add_argument("--json", action="store_true")
     fetch = sub.add_parser("fetch", help="recover a finished request's result without paying again")
-    fetch.add_argument("request_id")
+    fetch.add_argument("request_id", help="the request id a run showed (a long run's whole segment list)")
     fetch.add_argument("--endpoint", required=True, help="the endpoint id the request was submitted to")
     fetch.add_argument("--out", type=Path)
     doctor.add_arguments(

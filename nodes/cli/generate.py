@@ -9,10 +9,12 @@ from pathlib import Path
 
 from ..avatar.endpoints import BY_ENDPOINT_ID, EndpointSpec, endpoint
 from ..errors import InputError
-from ..pipeline.generate import Generation, GenerationOutcome, Services
+from ..longform.run import AvatarRun, materialize_run, run_avatar
+from ..pipeline.follow import Services
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
-from ..pipeline.outputs import AvatarOutputs, materialize_outcome
+from ..pipeline.outputs import AvatarOutputs
+from ..settings import MAX_PARALLEL_CAP
 from .files import load_audio, load_image
 from .interrupts import run_interruptible
 from .output import check_folder, check_writable, save_copy
@@ -34,6 +36,15 @@ def add_arguments(parser) -> None:
         "--param", action="append", default=[], metavar="NAME=VALUE", help="any other field of the endpoint"
     )
     parser.add_argument("--out", type=Path, help="where to copy the MP4 (default: <request id>.mp4)")
+    parser.add_argument(
+        "--max-usd",
+        type=float,
+        help="refuse (before any upload) a run whose cost estimate is above this many US dollars "
+        "(default: FAL_AVATAR_MAX_USD_PER_RUN, the saved setting, or 25)",
+    )
+    parser.add_argument(
+        "--max-parallel", type=int, help="fal jobs in flight at once for a long run (default FAL_AVATAR_MAX_PARALLEL or 4)"
+    )
     parser.add_argument(
         "--resubmit",
         action="store_true",
@@ -100,38 +111,39 @@ async def run_request(
     want_audio: bool = True,
     thorough: bool = False,
     interrupt: UserInterrupt | None = None,
-) -> tuple[GenerationOutcome, AvatarOutputs]:
-    """Run the pipeline exactly as the node does and decode the result (``thorough``: fully check a
-    reused stored file first, see :func:`materialize_outcome`)."""
-    generation = Generation(request, services=services, sink=progress, interrupt=interrupt)
-    outcome = await generation.run()
-    outputs = await materialize_outcome(
-        outcome,
-        want_frames=request.want_frames,
-        want_audio=want_audio,
-        thorough=thorough,
-        services=services,
-        sink=progress,
+    max_usd: float | None = None,
+    max_parallel: int | None = None,
+) -> tuple[AvatarRun, AvatarOutputs]:
+    """Run the request exactly as the node does (its whole input: one job or stitched segments) and decode
+    the result (``thorough``: fully check a reused stored file first, see ``materialize_outcome``)."""
+    run = await run_avatar(
+        request, services=services, sink=progress, interrupt=interrupt, max_usd=max_usd, max_parallel=max_parallel
     )
-    return outcome, outputs
+    outputs = await materialize_run(
+        run, want_frames=request.want_frames, want_audio=want_audio, thorough=thorough, services=services, sink=progress
+    )
+    return run, outputs
 
 
-def summary(outcome: GenerationOutcome, outputs: AvatarOutputs, out: Path, started: float) -> dict:
+def summary(run: AvatarRun, outputs: AvatarOutputs, out: Path, started: float) -> dict:
     info = outputs.info
     return {
-        "request_id": outcome.request_id,
-        "endpoint": outcome.endpoint_id,
+        "request_id": run.request_id,
+        "request_ids": list(run.request_ids),
+        "segments": len(run.request_ids),
+        "endpoint": run.endpoint_id,
         "path": str(out),
-        "video_url": outcome.video_url,
+        "video_url": run.video_url,
         "frames": outputs.frame_count,
         "fps": info.fps,
         "width": info.width,
         "height": info.height,
         "video_seconds": round(info.duration_s, 3),
         "has_audio": info.has_audio,
-        "estimated_cost_usd": outcome.plan.cost_usd if outcome.plan else None,
-        "reused": outcome.reused,
-        "warnings": list(outcome.warnings),
+        "estimated_cost_usd": run.estimate_usd,
+        "estimated_new_spend_usd": run.paid_usd,
+        "reused": run.reused,
+        "warnings": list(run.warnings),
         "seconds": round(time.monotonic() - started, 2),
     }
 
@@ -142,6 +154,8 @@ def run(args) -> int:
         check_writable(args.out, flag="--out")
     else:
         check_folder(Path.cwd(), flag="--out")
+    if args.max_parallel is not None and not 1 <= args.max_parallel <= MAX_PARALLEL_CAP:
+        raise InputError(f"must be from 1 to {MAX_PARALLEL_CAP}", field="--max-parallel")
     request = build_request(args)
     request.want_frames = False
     progress = StderrStatus()
@@ -150,12 +164,18 @@ def run(args) -> int:
         # reuses is checked in full before it is copied out.
         outcome, outputs = run_interruptible(
             lambda interrupt: run_request(
-                request, progress=progress, want_audio=False, thorough=True, interrupt=interrupt
+                request,
+                progress=progress,
+                want_audio=False,
+                thorough=True,
+                interrupt=interrupt,
+                max_usd=args.max_usd,
+                max_parallel=args.max_parallel,
             )
         )
     finally:
         progress.close()
-    out = args.out or Path(f"{outcome.request_id}.mp4")
+    out = args.out or Path(f"{outcome.path.stem}.mp4")
     save_copy(outcome.path, out, request_id=outcome.request_id)
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)

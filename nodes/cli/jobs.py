@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from ..avatar.pricing import format_usd
-from ..pipeline.recover import fetch_result
+from ..longform.fetch import fetch_run
 from ..store.journal import Journal
 from .output import check_folder, check_writable, save_copy
 from .progress import StderrStatus
@@ -58,10 +58,10 @@ def fetch(args) -> int:
     progress = StderrStatus()
     try:
         # A local copy is decoded in full before it is copied out; a damaged one is downloaded again.
-        outcome = asyncio.run(fetch_result(args.endpoint, args.request_id, sink=progress, thorough=True))
+        outcome = asyncio.run(fetch_run(args.endpoint, args.request_id, sink=progress, thorough=True))
     finally:
         progress.close()
-    out = args.out or Path(f"{outcome.request_id}.mp4")
+    out = args.out or Path(f"{outcome.path.stem}.mp4")
     save_copy(outcome.path, out, request_id=outcome.request_id)
     print(f"saved {out} (stored copy: {outcome.path})", file=sys.stderr)
     print(json.dumps({"request_id": outcome.request_id, "path": str(out), "video_url": outcome.video_url}))

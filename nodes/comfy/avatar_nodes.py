@@ -5,12 +5,11 @@ from __future__ import annotations
 from ..avatar.endpoints import GENERATION_ENDPOINTS, EndpointSpec
 from ..avatar.plan import check_params
 from ..errors import FalAvatarError, InputError, JobCancelledError
-from ..pipeline.generate import Generation, GenerationOutcome
+from ..longform.fetch import fetch_run
+from ..longform.run import AvatarRun, materialize_run, run_avatar
 from ..pipeline.graph import duplicate_index, output_is_linked
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt, run_cancellable
-from ..pipeline.outputs import materialize_outcome
-from ..pipeline.recover import fetch_result
 from . import api, schema
 from .conversions import node_output, video_to_path
 from .reporter import ComfyReporter
@@ -19,7 +18,7 @@ io = api.io
 
 
 async def _deliver(reporter: ComfyReporter, run, interrupt: UserInterrupt, *, want_frames: bool):
-    """Await ``run`` (giving a GenerationOutcome) with Cancel support, decode, build the outputs."""
+    """Await ``run`` (giving an AvatarRun) with Cancel support, decode, build the outputs."""
 
     def frames_progress(done: int, total: int) -> None:
         if reporter.should_cancel():
@@ -27,25 +26,26 @@ async def _deliver(reporter: ComfyReporter, run, interrupt: UserInterrupt, *, wa
         reporter.update("decoding", detail=f"frame {done}/{total}", progress=done / max(total, 1))
 
     try:
-        outcome: GenerationOutcome = await run_cancellable(run, interrupt)
+        result: AvatarRun = await run_cancellable(run, interrupt)
         outputs = await run_cancellable(
-            materialize_outcome(outcome, want_frames=want_frames, on_frames=frames_progress, sink=reporter),
-            interrupt,
+            materialize_run(result, want_frames=want_frames, on_frames=frames_progress, sink=reporter), interrupt
         )
     except JobCancelledError:
-        reporter.finish("cancelled", "the fal job was cancelled; nothing more will be billed")
+        reporter.finish("cancelled", "the fal jobs were cancelled; nothing more will be billed")
         raise api.interrupt_exception_type()() from None
     except FalAvatarError as exc:
         reporter.finish("error", str(exc))
         raise
     info = outputs.info
     parts = [f"{outputs.frame_count} frames", f"{info.fps:g} fps", f"{info.width}×{info.height}"]
-    if outcome.reused:
+    if len(result.request_ids) > 1:
+        parts.append(f"{len(result.request_ids)} segments")
+    if result.reused:
         parts.append("reused, no new charge")
     if not want_frames:
         parts.append("frames not decoded (output not connected)")
-    parts.extend(f"note: {warning}" for warning in outcome.warnings)
-    reporter.finish("done", " · ".join(parts), **({"cost_usd": 0.0} if outcome.reused else {}))
+    parts.extend(f"note: {warning}" for warning in result.warnings)
+    reporter.finish("done", " · ".join(parts), cost_usd=result.paid_usd)
     return node_output(outputs)
 
 
@@ -102,8 +102,8 @@ class AvatarGenerationNode(io.ComfyNode):
         )
         reporter = ComfyReporter(node_id)
         interrupt = UserInterrupt(reporter.should_cancel)
-        generation = Generation(request, sink=reporter, interrupt=interrupt)
-        return await _deliver(reporter, generation.run(), interrupt, want_frames=request.want_frames)
+        run = run_avatar(request, sink=reporter, interrupt=interrupt)
+        return await _deliver(reporter, run, interrupt, want_frames=request.want_frames)
 
 
 def make_generation_node(spec: EndpointSpec) -> type[AvatarGenerationNode]:
@@ -122,7 +122,11 @@ class FalAvatarFetchResult(io.ComfyNode):
             description="Fetch the result of an earlier fal request (any of the avatar endpoints) by its "
             "request id: from the local store, or from fal (kept about an hour). Costs nothing.",
             inputs=[
-                io.String.Input("request_id", default="", tooltip="The request id shown by a generation node."),
+                io.String.Input(
+                    "request_id",
+                    default="",
+                    tooltip="The request_id a generation node showed (for a long video, its whole segment list).",
+                ),
                 io.Combo.Input(
                     "endpoint",
                     options=[s.endpoint_id for s in GENERATION_ENDPOINTS],
@@ -147,7 +151,7 @@ class FalAvatarFetchResult(io.ComfyNode):
         reporter = ComfyReporter(node_id)
         want = output_is_linked(cls.hidden.prompt, node_id, schema.FRAMES_OUTPUT)
         interrupt = UserInterrupt(reporter.should_cancel)
-        return await _deliver(reporter, fetch_result(endpoint, request_id, sink=reporter), interrupt, want_frames=want)
+        return await _deliver(reporter, fetch_run(endpoint, request_id, sink=reporter), interrupt, want_frames=want)
 
 
 NODES = [make_generation_node(spec) for spec in GENERATION_ENDPOINTS] + [FalAvatarFetchResult]

@@ -32,11 +32,11 @@ def video_to_path(video) -> Path:
     return out
 
 
-def publish_preview(path: Path, request_id: str) -> Path:
+def publish_preview(path: Path, name: str) -> Path:
     """Expose the stored MP4 in ComfyUI's temp folder (hard link when possible) for preview and VIDEO."""
     folder = api.temp_directory() / PREVIEW_SUBFOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{request_id}.mp4"
+    target = folder / f"{name}.mp4"
     if not target.exists():
         try:
             os.link(path, target)
@@ -56,7 +56,7 @@ def node_output(outputs: AvatarOutputs):
     import torch
 
     info = outputs.info
-    preview = publish_preview(outputs.path, outputs.request_id)
+    preview = publish_preview(outputs.path, outputs.path.stem)
     frames = outputs.frames
     if frames is None:  # not linked: an empty but valid IMAGE batch, so nothing is decoded or held
         frames = torch.zeros((0, info.height, info.width, 3), dtype=torch.float32)

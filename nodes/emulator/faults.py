@@ -17,7 +17,7 @@ HTTP_FAULTS = {
 _FILE_ONLY = {"file_get"}
 _ROUTE_ONLY = {"slow": _FILE_ONLY, "truncate": _FILE_ONLY, "damaged": _FILE_ONLY, "forced_422": {"submit"}}
 DAMAGED_BODIES = ("half", "html")  # the "damaged" fault's ``body`` parameter
-JOB_FAULTS = {"runner_error", "corrupt_video", "stuck_queue", "slow"}
+JOB_FAULTS = {"runner_error", "corrupt_video", "stuck_queue", "slow", "gather"}
 
 
 @dataclass

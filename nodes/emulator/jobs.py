@@ -192,7 +192,7 @@ class JobQueue:
         stuck = job.fault_name == "stuck_queue"
         while not job.stop.is_set():
             remaining = job.submitted_at + self.queue_delay - time.monotonic()
-            if not stuck and remaining <= 0:
+            if not stuck and remaining <= 0 and self._gathered(job):
                 with self._lock:
                     if job.state != "IN_QUEUE":
                         return False
@@ -201,6 +201,14 @@ class JobQueue:
                 return True
             job.stop.wait(0.05 if stuck else min(max(remaining, 0.001), 0.05))
         return False  # cancelled while queued (already finished by cancel()) or emulator stopping
+
+    def _gathered(self, job: Job) -> bool:
+        """A "gather" job starts only once the emulator holds ``jobs`` jobs (proof that a client submits
+        them side by side: one that waits for each job before the next would wait forever)."""
+        if job.fault_name != "gather":
+            return True
+        with self._lock:
+            return len(self.jobs) >= int(job.fault.params.get("jobs", 1))
 
     def _process(self, job: Job) -> None:
         processing = float(job.fault.params.get("processing_time", self.processing_time)) \

@@ -3,7 +3,7 @@
 A request key must not depend on what an encoder produced: a free re-run then needs no encoding at all,
 and nothing an encoder does (library versions, threads, padding) can make an identical request look new.
 Each digest covers the values, the shape and the dtype class of exactly what the upload is made from
-(the first image of an IMAGE batch, the first clip of an AUDIO batch, every frame of a frames batch).
+(the first image of an IMAGE batch, the first clip of an AUDIO batch, the frames of a frames batch).
 Large tensors are hashed frame by frame on several threads (hashlib releases the GIL), then combined.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -56,9 +57,19 @@ def image_digest(image) -> str:
     return _array_digest("image", _as_float32(image[0]))
 
 
-def frames_digest(frames, fps: float) -> str:
-    """Every frame of an IMAGE batch used as a video, and its frame rate."""
-    return _array_digest("frames", _as_float32(frames), f"fps={float(fps)!r}")
+def frames_digest(frames, fps: float, pick: Sequence[int] | None = None) -> str:
+    """An IMAGE batch used as a video at ``fps``: every frame, or the frames ``pick`` names, in that order."""
+    order = list(range(int(frames.shape[0]))) if pick is None else list(pick)
+    digest = hashlib.sha256(_header("frames", tuple(frames.shape[1:]), f"fps={float(fps)!r}|count={len(order)}"))
+
+    def one(index: int) -> bytes:
+        return hashlib.sha256(memoryview(_as_float32(frames[index])).cast("B")).digest()
+
+    workers = min(os.cpu_count() or 1, 8, max(len(order), 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for part in pool.map(one, order):
+            digest.update(part)
+    return digest.hexdigest()
 
 
 def audio_digest(audio: dict) -> str:

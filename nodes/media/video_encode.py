@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
@@ -104,13 +105,18 @@ def _rate(fps: float, field: str) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
-def encode_frames(frames, fps: float, *, audio: dict | None = None, field: str = "frames") -> Payload:
-    """IMAGE frames ``[N,H,W,C]`` (+ optional AUDIO, cut to the video length) → H.264/AAC MP4 bytes."""
-    count, height, width, _ = check_images(
+def encode_frames(
+    frames, fps: float, *, audio: dict | None = None, field: str = "frames", pick: Sequence[int] | None = None
+) -> Payload:
+    """IMAGE frames ``[N,H,W,C]`` (+ optional AUDIO, cut to the video length) → H.264/AAC MP4 bytes.
+    ``pick``: the source frame indices to write, in order (an excerpt or a resampling); default all."""
+    total, height, width, _ = check_images(
         frames,
         field=field,
         empty="the frames input has no frames (a zero-frame video); connect an IMAGE batch",
     )
+    order = range(total) if pick is None else pick
+    count = len(order)
     rate = _rate(fps, field)
     warnings: list[str] = []
     sound = None
@@ -120,7 +126,7 @@ def encode_frames(frames, fps: float, *, audio: dict | None = None, field: str =
         sound = (samples[:, : max(1, round(count / float(rate) * sample_rate))], sample_rate)
     notes = PixelNotes()
     writer = _Mp4Writer(width, height, rate, sound)
-    for index in range(count):
+    for index in order:
         writer.add(to_rgb8(frame_array(frames, index), notes, field=field))
     data = writer.finish()
     warnings += notes.warnings(field, "frames")

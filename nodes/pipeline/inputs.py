@@ -12,7 +12,7 @@ from ..avatar.plan import RunPlan, check_params, make_plan
 from ..errors import InputError
 from ..media import audio as audio_media
 from ..media import image as image_media
-from ..media import video_encode
+from ..media import video_encode, video_excerpt
 from ..media.payload import Payload
 
 
@@ -27,6 +27,7 @@ class GenerationRequest:
     video_path: Path | None = None  # source video file (video-to-video)
     frames: Any | None = None  # IMAGE batch instead of a video file (video-to-video)
     want_frames: bool = True
+    video_window: tuple[int, int] | None = None  # (start frame, frames) of the source on the 25 fps timeline
     take: int = 0  # >0: an identical copy of another node in the same graph, meant as another generation
     resubmit: bool = False  # the user accepts paying again after a submit whose outcome is unknown
 
@@ -36,6 +37,8 @@ def _missing(slot_name: str, what: str) -> InputError:
 
 
 def _source_frames(request: GenerationRequest) -> int | None:
+    if request.video_window is not None:
+        return request.video_window[1]
     if request.video_path is not None:
         return video_encode.validate_video_file(request.video_path, field="video").frame_count
     if request.frames is not None:
@@ -77,8 +80,20 @@ def encode_media(request: GenerationRequest, plan: RunPlan) -> dict[str, Payload
                 request.audio, min_seconds=spec.min_audio_s, field=slot.name
             )
         elif slot.kind == "video" and request.video_path is not None:
-            payloads[slot.fal_field] = video_encode.encode_video_file(request.video_path, field=slot.name)
+            if request.video_window is not None:
+                start, count = request.video_window
+                payloads[slot.fal_field] = video_excerpt.encode_video_excerpt(
+                    request.video_path, start, count, field=slot.name
+                )
+            else:
+                payloads[slot.fal_field] = video_encode.encode_video_file(request.video_path, field=slot.name)
         elif slot.kind == "frames" and request.video_path is None and request.frames is not None:
             fps = float(request.values.get("fps", 25.0))
-            payloads[slot.fal_field] = video_encode.encode_frames(request.frames, fps, field=slot.name)
+            if request.video_window is not None:
+                start, count = request.video_window
+                payloads[slot.fal_field] = video_excerpt.encode_frames_excerpt(
+                    request.frames, fps, start, count, field=slot.name
+                )
+            else:
+                payloads[slot.fal_field] = video_encode.encode_frames(request.frames, fps, field=slot.name)
     return payloads

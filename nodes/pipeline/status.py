@@ -19,6 +19,8 @@ PHASE_LABELS = {
     "queued": "Queued",
     "generating": "Generating",
     "downloading": "Downloading",
+    "segments": "Segments",
+    "stitching": "Stitching",
     "decoding": "Decoding",
     "done": "Done",
     "error": "Failed",

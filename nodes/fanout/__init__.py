@@ -1,0 +1,1 @@
+"""Many generations at once (long-form segments, batch rows, parallel nodes)."""

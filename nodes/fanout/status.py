@@ -1,0 +1,105 @@
+"""The combined status of many generations: counts per phase, the overall fraction, the estimate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..pipeline.status import RunStatus
+
+# Where a generation stands, from the fan-out's point of view (its RunStatus phase, mapped).
+STAGE_OF_PHASE = {
+    "validating": "starting",
+    "waiting": "starting",
+    "uploading": "starting",
+    "submitting": "starting",
+    "cached": "downloading",
+    "reattached": "queued",
+    "queued": "queued",
+    "generating": "generating",
+    "downloading": "downloading",
+    "decoding": "downloading",
+    "done": "done",
+    "error": "failed",
+    "cancelled": "cancelled",
+    "stopped": "stopped",
+}
+# Rough share of a generation's way each stage stands for (for one progress bar over all of them).
+STAGE_FRACTION = {
+    "pending": 0.0,
+    "starting": 0.05,
+    "queued": 0.1,
+    "generating": 0.5,
+    "downloading": 0.9,
+    "done": 1.0,
+    "failed": 1.0,
+    "cancelled": 1.0,
+    "stopped": 1.0,
+}
+# The order stages are named in a status line (most advanced first).
+SHOWN = ("done", "downloading", "generating", "queued", "starting", "pending", "failed", "cancelled", "stopped")
+FINAL = frozenset({"done", "failed", "cancelled", "stopped"})
+
+
+@dataclass
+class ItemState:
+    """One generation in the fan-out: its label, its stage and the latest status it reported."""
+
+    label: str
+    stage: str = "pending"
+    status: RunStatus | None = None
+    cost_usd: float = 0.0
+    shared_with: int | None = None  # another item runs this identical request; this one takes its result
+
+    @property
+    def progress(self) -> float:
+        if self.stage == "generating" and self.status is not None and self.status.progress is not None:
+            return 0.1 + 0.8 * self.status.progress
+        return STAGE_FRACTION[self.stage]
+
+
+@dataclass(frozen=True)
+class FanOutSnapshot:
+    """All items at one moment."""
+
+    noun: str
+    items: tuple[ItemState, ...]
+    elapsed_s: float
+
+    def count(self, stage: str) -> int:
+        return sum(1 for item in self.items if item.stage == stage)
+
+    @property
+    def progress(self) -> float:
+        return sum(item.progress for item in self.items) / max(len(self.items), 1)
+
+    @property
+    def cost_usd(self) -> float:
+        return round(sum(item.cost_usd for item in self.items if item.shared_with is None), 4)
+
+    @property
+    def finished(self) -> bool:
+        return all(item.stage in FINAL for item in self.items)
+
+    def summary(self) -> str:
+        """``segment 3/7 generating · 2 queued · 2 done``: the first unfinished item, then the counts."""
+        total = len(self.items)
+        parts = []
+        current = next((i for i, item in enumerate(self.items) if item.stage not in FINAL), None)
+        if current is not None:
+            parts.append(f"{self.noun} {current + 1}/{total} {self.items[current].stage}")
+        for stage in SHOWN:
+            count = self.count(stage) - (1 if current is not None and self.items[current].stage == stage else 0)
+            if count:
+                parts.append(f"{count} {stage}")
+        return " · ".join(parts)
+
+    def as_run_status(self, endpoint: str) -> RunStatus:
+        """One status line for a node or a terminal, with the overall fraction for a progress bar."""
+        return RunStatus(
+            phase="segments",
+            endpoint=endpoint,
+            detail=self.summary(),
+            elapsed_s=self.elapsed_s,
+            cost_usd=self.cost_usd,
+            progress=self.progress,
+        )

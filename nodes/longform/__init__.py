@@ -1,0 +1,1 @@
+"""Talking videos of any length: segments generated in parallel and stitched into one video."""

@@ -1,0 +1,212 @@
+"""A node's (or the CLI's) whole run: one job, or segments generated in parallel and stitched.
+
+Flow: plan (``segmenting.py``) → prepare every job (checks, estimate, request keys; nothing is paid) →
+spend guard → the stored stitched video if an identical run made it, else the fan-out (every segment an
+ordinary journaled generation) → stitch (one video, the user's audio encoded once over the whole length)
+→ the media store. A failed segment does not stop the others; they stay stored, and a re-run pays only
+for what failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import settings
+from ..errors import InputError, MediaDecodeError, SegmentsFailedError
+from ..fanout.engine import FanOut, ItemResult
+from ..fanout.status import FanOutSnapshot
+from ..media.audio import first_samples
+from ..media.stitch import StitchPart, stitch
+from ..media.verify import check_header
+from ..pipeline.follow import Services
+from ..pipeline.generate import Generation, GenerationOutcome, PreparedGeneration
+from ..pipeline.inputs import GenerationRequest
+from ..pipeline.interrupt import UserInterrupt
+from ..pipeline.outputs import AvatarOutputs, materialize, materialize_outcome
+from ..pipeline.status import RunStatus, StatusBoard
+from ..spend_guard import check_spend
+from .reference import RunRef, SegmentRef
+from .segmenting import LongPlan, plan_long_run
+
+STITCH_VERSION = "fal-avatar/stitch/v1"
+
+
+@dataclass(frozen=True)
+class AvatarRun:
+    """A finished run: the video, and what it is made of. ``single``: the one job's outcome (None for a
+    stitched run). ``paid_usd``: the estimate of what this run itself spent (0 when everything was reused)."""
+
+    path: Path
+    endpoint_id: str
+    ref: RunRef
+    video_url: str
+    reused: bool
+    estimate_usd: float
+    paid_usd: float
+    warnings: tuple[str, ...]
+    single: GenerationOutcome | None = None
+
+    @property
+    def request_ids(self) -> tuple[str, ...]:
+        return self.ref.request_ids
+
+    @property
+    def request_id(self) -> str:
+        """What the ``request_id`` output shows: the request id, or every segment's (see reference.py)."""
+        return str(self.ref)
+
+
+async def run_avatar(
+    request: GenerationRequest,
+    *,
+    services: Services | None = None,
+    sink: Callable[[RunStatus], None] | None = None,
+    interrupt: UserInterrupt | None = None,
+    max_parallel: int | None = None,
+    max_usd: float | None = None,
+) -> AvatarRun:
+    """Run ``request`` over its whole input. Raises InputError / SpendLimitError before any money is spent."""
+    services = services or Services()
+    interrupt = interrupt or UserInterrupt()
+    endpoint = request.spec.endpoint_id
+    board = StatusBoard(endpoint, sink)
+    board.update("validating", detail="planning")
+    plan = await asyncio.to_thread(plan_long_run, request)
+    if plan.single:
+        return await _run_one(request, services, sink, interrupt, max_usd)
+    for note in plan.notes:
+        board.update("validating", detail=f"note: {note}")
+
+    def show(snapshot: FanOutSnapshot) -> None:
+        if sink is not None:
+            sink(snapshot.as_run_status(endpoint))
+
+    fan = FanOut(limit=max_parallel or settings.max_parallel(), interrupt=interrupt, services=services, on_change=show)
+    for job in plan.jobs:
+        fan.add(job.label, job.request)
+    board.update("validating", detail=f"checking {len(plan.jobs)} segments")
+    prepared = await fan.prepare()
+    bad = [p for p in prepared if isinstance(p, InputError)]
+    if bad:
+        raise bad[0]
+    estimate = round(sum(p.plan.cost_usd for p in prepared), 4)
+    to_pay = fan.snapshot().cost_usd
+    check_spend(to_pay, what=f"{len(plan.jobs)} segments", reused_usd=estimate - to_pay, override=max_usd)
+    name = _stitched_name(plan, prepared)
+    stored = await _stored_stitch(services, name, prepared, plan)
+    if stored is not None:
+        path, ref = stored
+        board.update("cached", detail="stitched video of an identical run; no upload, no new charge", cost_usd=0.0)
+        return AvatarRun(path, endpoint, ref, "", True, estimate, 0.0, plan.notes)
+    results = await fan.run()
+    _raise_failures(results, prepared)
+    outcomes = [r.outcome for r in results]
+    path = await _stitch(plan, outcomes, services, name, board)
+    ref = RunRef(tuple(SegmentRef(o.request_id, j.start_frame) for o, j in zip(outcomes, plan.jobs, strict=True)),
+                 plan.total_frames)
+    warnings = tuple(dict.fromkeys([*plan.notes, *(w for o in outcomes for w in o.warnings)]))
+    reused = all(o.reused for o in outcomes)
+    urls = ",".join(dict.fromkeys(o.video_url for o in outcomes))
+    return AvatarRun(path, endpoint, ref, urls, reused, estimate, to_pay, warnings)
+
+
+async def _run_one(request, services, sink, interrupt, max_usd) -> AvatarRun:
+    generation = Generation(request, services=services, sink=sink, interrupt=interrupt)
+    prepared = await generation.prepare()
+    cost = prepared.plan.cost_usd
+    check_spend(0.0 if prepared.stored else cost, what="one job", reused_usd=cost if prepared.stored else 0.0,
+                override=max_usd)
+    outcome = await generation.run()
+    paid = 0.0 if outcome.reused else cost
+    ref = RunRef((SegmentRef(outcome.request_id, 0),))
+    return AvatarRun(outcome.path, outcome.endpoint_id, ref, outcome.video_url, outcome.reused, cost, paid,
+                     outcome.warnings, single=outcome)
+
+
+def _stitched_name(plan: LongPlan, prepared: list[PreparedGeneration]) -> str:
+    """The stitched video's name in the media store: its segments' request keys and places."""
+    spec = {
+        "version": STITCH_VERSION,
+        "own_audio": plan.own_audio,
+        "frames": plan.total_frames,
+        "segments": [[p.key, j.start_frame, j.frames] for p, j in zip(prepared, plan.jobs, strict=True)],
+    }
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    return f"long-{digest[:40]}.mp4"
+
+
+async def _stored_stitch(
+    services: Services, name: str, prepared: list[PreparedGeneration], plan: LongPlan
+) -> tuple[Path, RunRef] | None:
+    """The stored stitched video and its reference, if an identical run made it and every segment is still
+    journaled (its request id goes into the reference)."""
+    path = await asyncio.to_thread(services.media.get, name)
+    if path is None:
+        return None
+    entries = [await asyncio.to_thread(services.journal.find_reusable, p.key) for p in prepared]
+    if any(e is None or e.request_id is None for e in entries):
+        return None
+    try:
+        await asyncio.to_thread(check_header, path)
+    except MediaDecodeError:
+        return None
+    segments = tuple(SegmentRef(e.request_id, j.start_frame) for e, j in zip(entries, plan.jobs, strict=True))
+    return path, RunRef(segments, plan.total_frames)
+
+
+def _raise_failures(results: list[ItemResult], prepared: list[PreparedGeneration]) -> None:
+    failed = [(r, p) for r, p in zip(results, prepared, strict=True) if not r.ok]
+    if not failed:
+        return
+    retry = sum(p.plan.cost_usd for _, p in failed)
+    done = len(results) - len(failed)
+    lines = "; ".join(f"{r.label}: {r.error}" for r, _ in failed)
+    raise SegmentsFailedError(
+        f"{len(failed)} of {len(results)} segments failed ({lines}). The other {done} are done and stored: "
+        f"running again pays only for the failed segment{'s' if len(failed) > 1 else ''} (est. ~${retry:.2f})."
+    )
+
+
+async def _stitch(plan: LongPlan, outcomes: list[GenerationOutcome], services: Services, name: str,
+                  board: StatusBoard) -> Path:
+    parts = [StitchPart(o.path, j.start_frame, j.frames) for o, j in zip(outcomes, plan.jobs, strict=True)]
+    audio = None
+    if plan.own_audio:
+        samples, rate, _ = first_samples(plan.request.audio)
+        audio = (samples, rate)
+
+    def progress(done: int, total: int) -> None:
+        board.update("stitching", detail=f"frame {done}/{total}", progress=done / max(total, 1))
+
+    board.update("stitching", detail=f"{len(parts)} segments")
+    staging = services.media.staging_path(name)
+    await asyncio.to_thread(stitch, parts, staging, total_frames=plan.total_frames, audio=audio, on_progress=progress)
+    return await asyncio.to_thread(services.media.put, name, staging)
+
+
+async def materialize_run(
+    run: AvatarRun,
+    *,
+    want_frames: bool,
+    want_audio: bool = True,
+    on_frames: Callable[[int, int], None] | None = None,
+    thorough: bool = False,
+    services: Services | None = None,
+    sink: Callable[[RunStatus], None] | None = None,
+) -> AvatarOutputs:
+    """Decode what is wanted of the run's video (frames only when asked and when they fit in RAM). A single
+    job's damaged file is downloaded again for free (see ``materialize_outcome``)."""
+    if run.single is not None:
+        return await materialize_outcome(
+            run.single, want_frames=want_frames, want_audio=want_audio, on_frames=on_frames, thorough=thorough,
+            services=services, sink=sink,
+        )
+    return await asyncio.to_thread(
+        materialize, run.path, request_id=run.request_id, video_url=run.video_url, want_frames=want_frames,
+        want_audio=want_audio, on_frames=on_frames,
+    )

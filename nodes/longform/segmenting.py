@@ -1,0 +1,153 @@
+"""One request → the segment requests that cover its whole input (or the request itself when one fal job
+is enough). Nothing is uploaded here.
+
+With ``num_frames`` 0 (auto) a run covers the entire input: the audio (image+audio, StableAvatar), the
+text (single-text) or the source video (dubbing). When that is longer than one job allows, the audio's
+pauses decide where the segments join (``avatar/segments.py``); each segment gets the audio of its own
+stretch (and, for dubbing, the same stretch of the source video, re-timed to 25 fps). A text is split at
+sentence and clause ends (``avatar/text_pieces.py``) and every piece becomes one segment. An explicit
+``num_frames`` keeps its meaning: exactly one job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..avatar.frames import FPS, frames_covering, round_up_4n1, speech_seconds
+from ..avatar.plan import check_params
+from ..avatar.segments import MARGIN_FRAMES, OVERLAP_FRAMES, frame_rule, plan_segments
+from ..avatar.text_pieces import split_text
+from ..media.audio import first_samples
+from ..media.pauses import speech_profile
+from ..media.video_encode import validate_video_file
+from ..pipeline.inputs import GenerationRequest
+
+# A piece of text gets frames for its estimated speech × TEXT_SLACK plus TEXT_TAIL_S: the voice's real
+# pace is only known once fal has spoken it, and a job renders exactly num_frames.
+TEXT_SLACK = 1.15
+TEXT_TAIL_S = 0.6
+
+
+@dataclass(frozen=True)
+class SegmentJob:
+    """One segment: its request and where its frames sit on the output timeline (25 fps)."""
+
+    label: str
+    request: GenerationRequest
+    start_frame: int
+    frames: int
+
+
+@dataclass(frozen=True)
+class LongPlan:
+    """``jobs`` empty: the request runs as it is (one job). ``own_audio``: the final sound track is the
+    user's audio (else the segments' own speech)."""
+
+    request: GenerationRequest
+    jobs: tuple[SegmentJob, ...]
+    total_frames: int
+    own_audio: bool
+    notes: tuple[str, ...] = ()
+
+    @property
+    def single(self) -> bool:
+        return not self.jobs
+
+
+def plan_long_run(request: GenerationRequest) -> LongPlan:
+    """Decide how ``request`` is run (CPU work on the audio: run in a thread). Raises InputError."""
+    spec = request.spec
+    values = check_params(spec, request.values)
+    one = LongPlan(request, (), 0, own_audio=spec.length_from == "audio")
+    if spec.frames is not None and values["num_frames"] != 0:
+        return one
+    if spec.length_from == "text":
+        return _text_plan(request, values) or one
+    if request.audio is None:
+        return one  # plan_request says what is missing
+    samples, rate, notes = first_samples(request.audio)
+    slots = {s.kind for s in spec.media}
+    rule = frame_rule(spec)
+    if "video" in slots or "frames" in slots:
+        source_s = _source_seconds(request)
+        if source_s is None:
+            return one
+        total = frames_covering(source_s)
+        notes += _dubbing_notes(samples.shape[1] / rate, source_s)
+    else:
+        total = frames_covering(samples.shape[1] / rate)
+    if round_up_4n1(max(total, rule.min_frames)) <= rule.max_frames:
+        return one
+    plan = plan_segments(total, rule, speech_profile(samples, rate))
+    count = len(plan.segments)
+    jobs = []
+    for segment in plan.segments:
+        part = dataclasses.replace(
+            request,
+            values=_with_frames(spec, values, segment.frames),
+            audio={"waveform": _audio_slice(samples, rate, segment.start_frame, segment.frames)[None], "sample_rate": rate},
+            video_window=(segment.start_frame, segment.frames) if request.video_path or request.frames is not None else None,
+            want_frames=False,
+        )
+        jobs.append(SegmentJob(f"segment {segment.index + 1}/{count}", part, segment.start_frame, segment.frames))
+    return LongPlan(request, tuple(jobs), total, own_audio=True, notes=tuple(notes) + plan.notes)
+
+
+def _text_plan(request: GenerationRequest, values: dict) -> LongPlan | None:
+    rule = frame_rule(request.spec)
+    text = values["text_input"]
+    if _text_frames(text) <= rule.max_frames:
+        return None
+    max_seconds = ((rule.max_frames - MARGIN_FRAMES) / FPS - TEXT_TAIL_S) / TEXT_SLACK
+    pieces = split_text(text, max_seconds)
+    jobs, start = [], 0
+    for index, piece in enumerate(pieces.pieces):
+        frames = min(max(_text_frames(piece), rule.min_frames), rule.max_frames)
+        part = dataclasses.replace(
+            request, values={**values, "text_input": piece, "num_frames": frames}, want_frames=False
+        )
+        jobs.append(SegmentJob(f"segment {index + 1}/{len(pieces.pieces)}", part, start, frames))
+        start += frames - OVERLAP_FRAMES
+    total = jobs[-1].start_frame + jobs[-1].frames
+    summary = f"{len(text)} characters (about {speech_seconds(text):.0f} s of speech) in {len(jobs)} segments"
+    return LongPlan(request, tuple(jobs), total, own_audio=False, notes=(summary, *pieces.notes))
+
+
+def _text_frames(text: str) -> int:
+    return round_up_4n1(frames_covering(speech_seconds(text) * TEXT_SLACK + TEXT_TAIL_S))
+
+
+def _with_frames(spec, values: dict, frames: int) -> dict:
+    return {**values, "num_frames": frames} if spec.has_param("num_frames") else dict(values)
+
+
+def _audio_slice(samples: np.ndarray, rate: int, start_frame: int, frames: int) -> np.ndarray:
+    """The samples of timeline frames ``[start, start+frames)``, zero-padded past the end (a view when
+    nothing needs padding)."""
+    first = round(start_frame / FPS * rate)
+    last = round((start_frame + frames) / FPS * rate)
+    piece = samples[:, first : min(last, samples.shape[1])]
+    if piece.shape[1] < last - first:
+        piece = np.pad(piece, ((0, 0), (0, last - first - piece.shape[1])))
+    return piece
+
+
+def _source_seconds(request: GenerationRequest) -> float | None:
+    if request.video_path is not None:
+        return validate_video_file(request.video_path, field="video").duration_s
+    if request.frames is not None and getattr(request.frames, "ndim", 0) == 4:
+        return int(request.frames.shape[0]) / float(request.values.get("fps", 25.0))
+    return None
+
+
+def _dubbing_notes(audio_s: float, source_s: float) -> list[str]:
+    gap = audio_s - source_s
+    if gap > 0.5:
+        return [f"the audio is {gap:.2f} s longer than the video: its last {gap:.2f} s are not used"]
+    if gap < -0.5:
+        return [f"the audio ends {-gap:.2f} s before the video: the video's last {-gap:.2f} s get silence"]
+    return []
+

@@ -1,0 +1,78 @@
+"""The spend guard: a run whose estimate is above the limit is refused before anything is uploaded.
+
+The limit per run comes from, in order: the command line (``--max-usd``), the environment
+(``FAL_AVATAR_MAX_USD_PER_RUN``), the pack's settings (Settings → fal avatar in ComfyUI, saved in the
+data directory), else 25 USD. Only money still to be spent counts: results the journal already holds
+are reused for free.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .avatar.pricing import format_usd
+from .errors import ConfigError, SpendLimitError
+from .store.datadir import data_dir, write_private_file
+
+DEFAULT_MAX_USD = 25.0
+ENV = "FAL_AVATAR_MAX_USD_PER_RUN"
+SETTINGS_FILE_NAME = "settings.json"
+SETTING = "max_usd_per_run"
+
+
+def _saved() -> dict:
+    try:
+        data = json.loads((data_dir() / SETTINGS_FILE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _valid(value, where: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} must be a number of US dollars (got {value!r})") from None
+    if not number >= 0 or number == float("inf"):
+        raise ConfigError(f"{where} must be zero or more US dollars (got {value!r})")
+    return number
+
+
+def spend_limit(override: float | None = None) -> tuple[float, str]:
+    """The limit in USD and where it comes from."""
+    if override is not None:
+        return _valid(override, "--max-usd"), "--max-usd"
+    raw = os.environ.get(ENV, "").strip()
+    if raw:
+        return _valid(raw, ENV), ENV
+    saved = _saved().get(SETTING)
+    if saved is not None:
+        return _valid(saved, "the saved spend limit"), "Settings → fal avatar"
+    return DEFAULT_MAX_USD, "default"
+
+
+def save_spend_limit(value) -> float:
+    """Save the limit in the pack's settings (the environment variable still wins)."""
+    number = _valid(value, "The spend limit")
+    data = {**_saved(), SETTING: number}
+    write_private_file(data_dir() / SETTINGS_FILE_NAME, json.dumps(data).encode())
+    return number
+
+
+def check_spend(new_usd: float, *, what: str, reused_usd: float = 0.0, override: float | None = None) -> None:
+    """Raise :class:`SpendLimitError` when ``new_usd`` (the estimate of what this run would pay) is above
+    the limit. ``what`` names the run ("3 segments", "40 rows"); ``reused_usd`` is already paid for."""
+    limit, source = spend_limit(override)
+    if new_usd <= limit + 1e-9:
+        return
+    reused = f" ({format_usd(reused_usd)} more is already paid for and reused)" if reused_usd > 0 else ""
+    how = {
+        "--max-usd": "pass a higher --max-usd",
+        ENV: f"set {ENV} higher",
+    }.get(source, f"raise it in Settings → fal avatar → Spend limit per run, set {ENV}, or pass --max-usd (command line)")
+    raise SpendLimitError(
+        f"This run would cost an estimated {format_usd(new_usd)} for {what}{reused}, above the spend limit of "
+        f"{format_usd(limit)} per run ({source}). Nothing was uploaded or submitted. To allow it, {how} "
+        f"(to at least {new_usd:.2f} USD)."
+    )

@@ -1,0 +1,164 @@
+"""Talking videos of any length against the emulator (which keeps fal's per-job frame limits): segments
+cut in pauses, generated side by side, stitched into one video with the original sound; re-runs, failures,
+cancel, the spend guard and recovery by the segment list."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import av
+import numpy as np
+import pytest
+from _sentences import frame_rms, speech
+
+from comfyui_fal_avatar.nodes.avatar import endpoints as ep
+from comfyui_fal_avatar.nodes.cli.generate import run_request
+from comfyui_fal_avatar.nodes.errors import JobCancelledError, SegmentsFailedError, SpendLimitError
+from comfyui_fal_avatar.nodes.longform.fetch import fetch_run
+from comfyui_fal_avatar.nodes.longform.reference import parse_ref
+from comfyui_fal_avatar.nodes.media.video_decode import read_audio
+from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
+from comfyui_fal_avatar.nodes.pipeline.interrupt import UserInterrupt, run_cancellable
+from comfyui_fal_avatar.nodes.store.journal import Journal
+
+FPS = 25
+
+
+def portrait() -> np.ndarray:
+    return np.full((1, 96, 96, 3), 0.5, np.float32)
+
+
+def long_request(seconds: float, **values) -> GenerationRequest:
+    return GenerationRequest(
+        spec=ep.INFINITALK_IMAGE,
+        values={"prompt": "talk", "num_frames": 0, **values},
+        image=portrait(),
+        audio=speech(seconds).audio(),
+        want_frames=False,
+    )
+
+
+def run(request: GenerationRequest, statuses: list | None = None, **kw):
+    return asyncio.run(run_request(request, want_audio=False, progress=statuses.append if statuses is not None else None,
+                                   **kw))
+
+
+def mouth_openness(path) -> np.ndarray:
+    """Dark (open-mouth) pixels per frame in the emulator's mouth region of a 640x640 square render."""
+    values = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            rgb = frame.to_ndarray(format="rgb24")
+            h, w = rgb.shape[:2]
+            cy, cx = int(h * 0.58), w // 2
+            roi = rgb[cy - 45 : cy + 45, cx - 75 : cx + 75].astype(np.int16)
+            values.append(int(np.count_nonzero((roi[..., 0] < 70) & (roi[..., 1] < 40))))
+    return np.array(values, np.float64)
+
+
+def best_lag(a: np.ndarray, b: np.ndarray, centre: int, half: int = 40, lags: range = range(-4, 5)) -> int:
+    """The shift of ``b`` against ``a`` that correlates best in the window around ``centre``."""
+
+    def corr(lag: int) -> float:
+        x = a[centre - half : centre + half]
+        y = b[centre - half + lag : centre + half + lag]
+        return float(np.corrcoef(x, y)[0, 1])
+
+    return max(lags, key=corr)
+
+
+def test_a_75_second_audio_becomes_parallel_segments_stitched_with_the_original_sound(fal_env):
+    said = speech(75.0)
+    fal_env.inject_job("gather", times=3, jobs=3)  # no job starts before all three were submitted
+    statuses: list = []
+    request = dataclasses.replace(long_request(75.0), audio=said.audio())
+    first, outputs = run(request, statuses)
+
+    ref = parse_ref(first.request_id)
+    assert len(ref.segments) >= 3 and fal_env.count("submit") == len(ref.segments) == len(fal_env.jobs)
+    assert outputs.frame_count == ref.total_frames == 75 * FPS
+    assert abs(outputs.info.duration_s - 75.0) <= 1 / FPS and outputs.info.has_audio
+    assert first.estimate_usd > 75 * 0.20 and first.paid_usd == first.estimate_usd  # overlaps are billed too
+    assert any(s.phase == "segments" and "segment" in s.detail for s in statuses)
+    assert any(s.phase == "stitching" for s in statuses)
+
+    # every join (its cross-faded overlap of at least 8 frames) lies in a pause of the speech: silence
+    loudness = frame_rms(said.samples, said.rate, outputs.frame_count)
+    speaking = np.percentile(loudness, 90)
+    for after in ref.segments[1:]:
+        overlap = loudness[after.start_frame : after.start_frame + 8]
+        assert overlap.max() < speaking / 100, (after.start_frame, said.pauses)  # 40 dB below speech
+        assert said.in_pause((after.start_frame + 4) / FPS, margin=0.1)
+
+    # the sound is the original audio (encoded once): aligned at every join
+    sound, rate = read_audio(first.path)
+    original = said.samples
+    got = sound[0, : len(original)] if rate == said.rate else None
+    assert got is not None and len(got) >= len(original) - 2048
+    n = min(len(got), len(original))
+    assert np.corrcoef(got[:n], original[:n])[0, 1] > 0.95
+
+    # lips follow the original audio with no lag at any join
+    mouth = mouth_openness(first.path)
+    for segment in ref.segments[1:]:
+        assert best_lag(loudness, mouth, segment.start_frame) == 0
+
+    # an identical re-run: nothing uploaded, nothing submitted
+    fal_env.clear_log()
+    again, _ = run(request)
+    assert again.reused and again.request_id == first.request_id and fal_env.routes() == []
+
+
+def test_a_failed_segment_keeps_the_others_and_a_rerun_pays_for_it_alone(fal_env):
+    fal_env.inject_job("runner_error")  # the first submitted segment fails on fal
+    with pytest.raises(SegmentsFailedError, match="pays only for the failed segment") as info:
+        run(long_request(40.0))
+    assert "runner" in str(info.value).lower()
+    states = sorted(e.state for e in Journal().entries())
+    assert states == ["downloaded", "failed"]
+    fal_env.clear_log()
+    again, outputs = run(long_request(40.0))
+    assert fal_env.count("submit") == 1 and outputs.frame_count == 40 * FPS
+    assert len(parse_ref(again.request_id).segments) == 2
+
+
+def test_cancel_cancels_every_in_flight_segment_job(fal_env):
+    fal_env.inject_job("slow", times=2, processing_time=60)
+    interrupt = UserInterrupt()
+    statuses: list = []
+
+    def sink(status):
+        statuses.append(status)
+        if status.phase == "segments" and sum(j.state == "IN_PROGRESS" for j in fal_env.jobs.values()) == 2:
+            interrupt.set()
+
+    async def go():
+        return await run_cancellable(run_request(long_request(40.0), progress=sink, interrupt=interrupt), interrupt)
+
+    with pytest.raises(JobCancelledError):
+        asyncio.run(go())
+    assert fal_env.count("cancel") == 2
+    assert sorted(e.state for e in Journal().entries()) == ["cancelled", "cancelled"]
+
+
+def test_the_spend_guard_refuses_before_any_upload(fal_env, monkeypatch):
+    monkeypatch.setenv("FAL_AVATAR_MAX_USD_PER_RUN", "5")
+    with pytest.raises(SpendLimitError) as info:
+        run(long_request(40.0))
+    message = str(info.value)
+    assert "FAL_AVATAR_MAX_USD_PER_RUN" in message and "2 segments" in message and "Nothing was uploaded" in message
+    assert fal_env.requests == []
+    ok, _ = run(long_request(40.0), max_usd=20)  # the command line's --max-usd wins
+    assert len(parse_ref(ok.request_id).segments) == 2
+
+
+def test_fetch_rebuilds_a_long_video_from_its_segment_list_for_free(fal_env, monkeypatch, tmp_path):
+    first, outputs = run(long_request(40.0))
+    monkeypatch.setenv("FAL_AVATAR_HOME", str(tmp_path / "another-machine"))
+    fal_env.clear_log()
+    rebuilt = asyncio.run(fetch_run(ep.INFINITALK_IMAGE.endpoint_id, first.request_id))
+    assert fal_env.count("submit") == 0 and fal_env.count("file_get") == 2
+    with av.open(str(rebuilt.path)) as container:
+        assert container.streams.video[0].frames == outputs.frame_count
+        assert container.streams.audio
