@@ -23,10 +23,8 @@ from comfyui_fal_avatar.nodes.errors import MediaDecodeError
 from comfyui_fal_avatar.nodes.media import probe_video
 from comfyui_fal_avatar.nodes.media.stitch import StitchPart, StitchResult, stitch
 
-W, H = (
-    144,
-    64,
-)  # 9 macroblocks wide: where x264's AVX-512 macroblock-tree misread memory (nodes/media/x264.py)
+# 9 macroblocks wide: a width where x264's AVX-512 macroblock-tree code misread memory (nodes/media/x264.py)
+W, H = 144, 64
 FPS = 25
 RATE = 48000
 AAC_FRAME = 1024
@@ -249,7 +247,7 @@ _CHILD = """
 import hashlib, json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
-from test_media_stitch import RATE, StitchPart, stitch, user_audio
+from test_media_stitch import StitchPart, stitch, user_audio
 spec = json.loads(sys.argv[1])
 parts = [StitchPart(Path(path), start, frames) for path, start, frames in spec["parts"]]
 for name, audio in (("given", user_audio()), ("parts", None)):
