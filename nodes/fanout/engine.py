@@ -45,6 +45,7 @@ class FanOut:
         self,
         *,
         limit: int,
+        slots: asyncio.Semaphore | None = None,
         interrupt: UserInterrupt | None = None,
         services: Services | None = None,
         on_change: Callable[[FanOutSnapshot], None] | None = None,
@@ -53,6 +54,7 @@ class FanOut:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
+        self._slots = slots  # shared with other fan-outs (a batch's rows), else one of ``limit`` per run()
         self.interrupt = interrupt or UserInterrupt()
         self.services = services or Services()
         self.noun = noun
@@ -110,7 +112,7 @@ class FanOut:
         item; cancelling this call cancels the items (their fal jobs only on the user's interrupt)."""
         if any(p is None for p in self.prepared):
             raise RuntimeError("prepare() every item (without errors) before run()")
-        slots = asyncio.Semaphore(self.limit)
+        slots = self._slots or asyncio.Semaphore(self.limit)
         leaders = [i for i, item in enumerate(self.items) if item.shared_with is None]
         tasks = {i: asyncio.ensure_future(self._run_one(i, slots)) for i in leaders}
         try:

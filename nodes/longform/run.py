@@ -61,6 +61,124 @@ class AvatarRun:
         return str(self.ref)
 
 
+@dataclass(frozen=True)
+class RunEstimate:
+    """A prepared run: how many jobs, what the whole result costs (overlaps included), what is still to
+    pay (results the journal holds are free), its jobs' request keys, and notes for the user."""
+
+    jobs: int
+    estimate_usd: float
+    to_pay_usd: float
+    keys: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def what(self) -> str:
+        return "one job" if self.jobs == 1 else f"{self.jobs} segments"
+
+
+class AvatarRunner:
+    """One request over its whole input, in two steps: :meth:`prepare` (checks, plan, estimate: nothing is
+    uploaded or paid) and :meth:`run`. ``slots`` shares a concurrency limit with other runners (a batch)."""
+
+    def __init__(
+        self,
+        request: GenerationRequest,
+        *,
+        services: Services | None = None,
+        sink: Callable[[RunStatus], None] | None = None,
+        interrupt: UserInterrupt | None = None,
+        max_parallel: int | None = None,
+        slots: asyncio.Semaphore | None = None,
+    ) -> None:
+        self.request = request
+        self.services = services or Services()
+        self.sink = sink
+        self.interrupt = interrupt or UserInterrupt()
+        self.endpoint = request.spec.endpoint_id
+        self.board = StatusBoard(self.endpoint, sink)
+        self._max_parallel = max_parallel
+        self._slots = slots
+        self._plan: LongPlan | None = None
+        self._single: Generation | None = None
+        self._fan: FanOut | None = None
+        self._prepared: list[PreparedGeneration] = []
+        self.estimate: RunEstimate | None = None
+
+    async def prepare(self) -> RunEstimate:
+        if self.estimate is not None:
+            return self.estimate
+        self.board.update("validating", detail="planning")
+        plan = self._plan = await asyncio.to_thread(plan_long_run, self.request)
+        if plan.single:
+            self._single = Generation(self.request, services=self.services, sink=self.sink, interrupt=self.interrupt)
+            self._prepared = [await self._single.prepare()]
+        else:
+            for note in plan.notes:
+                self.board.update("validating", detail=f"note: {note}")
+            self._fan = FanOut(
+                limit=self._max_parallel or settings.max_parallel(),
+                slots=self._slots,
+                interrupt=self.interrupt,
+                services=self.services,
+                on_change=self._show,
+            )
+            for job in plan.jobs:
+                self._fan.add(job.label, job.request)
+            self.board.update("validating", detail=f"checking {len(plan.jobs)} segments")
+            results = await self._fan.prepare()
+            bad = [r for r in results if isinstance(r, InputError)]
+            if bad:
+                raise bad[0]
+            self._prepared = list(results)
+        cost = round(sum(p.plan.cost_usd for p in self._prepared), 4)
+        unique = {p.key: p for p in self._prepared}
+        to_pay = round(sum(p.plan.cost_usd for p in unique.values() if not p.stored), 4)
+        keys = tuple(p.key for p in self._prepared)
+        self.estimate = RunEstimate(len(self._prepared), cost, to_pay, keys, plan.notes)
+        return self.estimate
+
+    async def run(self) -> AvatarRun:
+        estimate = await self.prepare()
+        if self._single is not None:
+            return await self._run_one(estimate)
+        plan, prepared = self._plan, self._prepared
+        name = _stitched_name(plan, prepared)
+        stored = await _stored_stitch(self.services, name, prepared, plan)
+        if stored is not None:
+            path, ref = stored
+            self.board.update("cached", detail="stitched video of an identical run; no upload, no new charge",
+                              cost_usd=0.0)
+            return AvatarRun(path, self.endpoint, ref, "", True, estimate.estimate_usd, 0.0, plan.notes)
+        results = await self._fan.run()
+        _raise_failures(results, prepared)
+        outcomes = [r.outcome for r in results]
+        path = await _stitch(plan, outcomes, self.services, name, self.board)
+        ref = RunRef(
+            tuple(SegmentRef(o.request_id, j.start_frame) for o, j in zip(outcomes, plan.jobs, strict=True)),
+            plan.total_frames,
+        )
+        warnings = tuple(dict.fromkeys([*plan.notes, *(w for o in outcomes for w in o.warnings)]))
+        reused = all(o.reused for o in outcomes)
+        urls = ",".join(dict.fromkeys(o.video_url for o in outcomes))
+        return AvatarRun(path, self.endpoint, ref, urls, reused, estimate.estimate_usd, estimate.to_pay_usd, warnings)
+
+    async def _run_one(self, estimate: RunEstimate) -> AvatarRun:
+        if self._slots is not None:
+            async with self._slots:
+                outcome = await self._single.run()
+        else:
+            outcome = await self._single.run()
+        paid = 0.0 if outcome.reused else estimate.estimate_usd
+        ref = RunRef((SegmentRef(outcome.request_id, 0),))
+        return AvatarRun(outcome.path, outcome.endpoint_id, ref, outcome.video_url, outcome.reused,
+                         estimate.estimate_usd, paid, outcome.warnings, single=outcome)
+
+    def _show(self, snapshot: FanOutSnapshot) -> None:
+        if self.sink is not None:
+            self.sink(snapshot.as_run_status(self.endpoint))
+
+
 async def run_avatar(
     request: GenerationRequest,
     *,
@@ -71,61 +189,15 @@ async def run_avatar(
     max_usd: float | None = None,
 ) -> AvatarRun:
     """Run ``request`` over its whole input. Raises InputError / SpendLimitError before any money is spent."""
-    services = services or Services()
-    interrupt = interrupt or UserInterrupt()
-    endpoint = request.spec.endpoint_id
-    board = StatusBoard(endpoint, sink)
-    board.update("validating", detail="planning")
-    plan = await asyncio.to_thread(plan_long_run, request)
-    if plan.single:
-        return await _run_one(request, services, sink, interrupt, max_usd)
-    for note in plan.notes:
-        board.update("validating", detail=f"note: {note}")
-
-    def show(snapshot: FanOutSnapshot) -> None:
-        if sink is not None:
-            sink(snapshot.as_run_status(endpoint))
-
-    fan = FanOut(limit=max_parallel or settings.max_parallel(), interrupt=interrupt, services=services, on_change=show)
-    for job in plan.jobs:
-        fan.add(job.label, job.request)
-    board.update("validating", detail=f"checking {len(plan.jobs)} segments")
-    prepared = await fan.prepare()
-    bad = [p for p in prepared if isinstance(p, InputError)]
-    if bad:
-        raise bad[0]
-    estimate = round(sum(p.plan.cost_usd for p in prepared), 4)
-    to_pay = fan.snapshot().cost_usd
-    check_spend(to_pay, what=f"{len(plan.jobs)} segments", reused_usd=estimate - to_pay, override=max_usd)
-    name = _stitched_name(plan, prepared)
-    stored = await _stored_stitch(services, name, prepared, plan)
-    if stored is not None:
-        path, ref = stored
-        board.update("cached", detail="stitched video of an identical run; no upload, no new charge", cost_usd=0.0)
-        return AvatarRun(path, endpoint, ref, "", True, estimate, 0.0, plan.notes)
-    results = await fan.run()
-    _raise_failures(results, prepared)
-    outcomes = [r.outcome for r in results]
-    path = await _stitch(plan, outcomes, services, name, board)
-    ref = RunRef(tuple(SegmentRef(o.request_id, j.start_frame) for o, j in zip(outcomes, plan.jobs, strict=True)),
-                 plan.total_frames)
-    warnings = tuple(dict.fromkeys([*plan.notes, *(w for o in outcomes for w in o.warnings)]))
-    reused = all(o.reused for o in outcomes)
-    urls = ",".join(dict.fromkeys(o.video_url for o in outcomes))
-    return AvatarRun(path, endpoint, ref, urls, reused, estimate, to_pay, warnings)
-
-
-async def _run_one(request, services, sink, interrupt, max_usd) -> AvatarRun:
-    generation = Generation(request, services=services, sink=sink, interrupt=interrupt)
-    prepared = await generation.prepare()
-    cost = prepared.plan.cost_usd
-    check_spend(0.0 if prepared.stored else cost, what="one job", reused_usd=cost if prepared.stored else 0.0,
-                override=max_usd)
-    outcome = await generation.run()
-    paid = 0.0 if outcome.reused else cost
-    ref = RunRef((SegmentRef(outcome.request_id, 0),))
-    return AvatarRun(outcome.path, outcome.endpoint_id, ref, outcome.video_url, outcome.reused, cost, paid,
-                     outcome.warnings, single=outcome)
+    runner = AvatarRunner(request, services=services, sink=sink, interrupt=interrupt, max_parallel=max_parallel)
+    estimate = await runner.prepare()
+    check_spend(
+        estimate.to_pay_usd,
+        what=estimate.what,
+        reused_usd=estimate.estimate_usd - estimate.to_pay_usd,
+        override=max_usd,
+    )
+    return await runner.run()
 
 
 def _stitched_name(plan: LongPlan, prepared: list[PreparedGeneration]) -> str:
