@@ -211,6 +211,19 @@ def test_runner_error_with_params(emu, http):
     assert emu.jobs[submitted["request_id"]].error_type == "request_timeout"
 
 
+def test_a_job_fault_with_match_waits_for_a_job_with_those_arguments(emu, http):
+    emu.inject_job("runner_error", match={"seed": 7})
+    emu.inject_job("corrupt_video")  # no match: the next job it reaches, as before
+    first = http.post("/fal-ai/infinitalk", json={**_args(), "seed": 1}).json()
+    second = http.post("/fal-ai/infinitalk", json={**_args(), "seed": 7}).json()
+    third = http.post("/fal-ai/infinitalk", json={**_args(), "seed": 7}).json()
+    jobs = emu.jobs
+    assert jobs[first["request_id"]].fault_name == "corrupt_video"
+    assert jobs[second["request_id"]].fault_name == "runner_error"
+    assert jobs[third["request_id"]].fault is None  # each fault applied once
+    assert _completed(http, second["status_url"])["error_type"] == "runner_disconnected"
+
+
 def test_corrupt_video_output(emu, http):
     emu.inject_job("corrupt_video")
     submitted = http.post("/fal-ai/infinitalk", json=_args()).json()

@@ -25,10 +25,18 @@ class Fault:
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     remaining: int = 1
+    match: dict[str, Any] | None = None  # job faults only: apply to jobs whose arguments hold these items
+
+
+def _fits(fault: Fault, arguments: Any) -> bool:
+    if fault.match is None:
+        return True
+    return isinstance(arguments, dict) and all(k in arguments and arguments[k] == v for k, v in fault.match.items())
 
 
 class FaultPlan:
-    """FIFO of faults per route (and one FIFO for jobs); each fault applies ``times`` times, then is gone."""
+    """FIFO of faults per route (and one FIFO for jobs); each fault applies ``times`` times, then is gone.
+    A job fault with ``match`` skips the jobs whose arguments do not hold its items (it keeps its place)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -49,20 +57,27 @@ class FaultPlan:
         with self._lock:
             self._http[route].append(Fault(fault, dict(params), times))
 
-    def inject_job(self, fault: str, times: int, params: dict[str, Any]) -> None:
+    def inject_job(self, fault: str, times: int, params: dict[str, Any], match: dict[str, Any] | None = None) -> None:
         if fault not in JOB_FAULTS:
             raise ValueError(f"unknown job fault {fault!r}; expected one of {', '.join(sorted(JOB_FAULTS))}")
         _check_times(times)
         with self._lock:
-            self._jobs.append(Fault(fault, dict(params), times))
+            self._jobs.append(Fault(fault, dict(params), times, None if match is None else dict(match)))
 
     def take(self, route: str) -> Fault | None:
         with self._lock:
             return _pop(self._http.get(route))
 
-    def take_job(self) -> Fault | None:
+    def take_job(self, arguments: Any = None) -> Fault | None:
+        """The first job fault (in FIFO order) that applies to a job submitted with ``arguments``."""
         with self._lock:
-            return _pop(self._jobs)
+            for index, fault in enumerate(self._jobs):
+                if _fits(fault, arguments):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        del self._jobs[index]
+                    return Fault(fault.name, fault.params, 1)
+            return None
 
     def clear(self) -> None:
         with self._lock:
