@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ from .datadir import FILE_MODE, data_dir, ensure_private_dir
 
 DB_FILE_NAME = "fal-avatar.sqlite3"
 BUSY_TIMEOUT_S = 30.0
+# Held while this process creates a database file: no connection of the process opens it meanwhile.
+_CREATING = threading.Lock()
 
 # MIGRATIONS[n] takes the schema from version n to n + 1 (PRAGMA user_version). Append, never edit.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -99,6 +102,25 @@ def _make_private(path: Path) -> None:
         pass
 
 
+def _create_private(path: Path) -> None:
+    """Create the file ourselves, if it is missing, so it is 0600 from its first instant (SQLite gives -wal/-shm
+    the main file's mode).
+
+    Never open and close an existing database file next to SQLite: closing any descriptor of a file drops every
+    POSIX lock the process holds on it, those of its open connections included. Another process could then
+    take the database for unused and checkpoint and delete the WAL under them (https://www.sqlite.org/
+    howtocorrupt.html, section 2.2). So the file is only ever created here (``O_EXCL``), and under a lock
+    that every opening in this process passes first, so no connection of this process can hold it yet.
+    """
+    with _CREATING:
+        if path.exists():
+            return
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        except FileExistsError:  # another process created it meanwhile
+            pass
+
+
 class Database:
     """One SQLite file. Use ``read()`` for queries and ``write()`` for a short write transaction."""
 
@@ -162,9 +184,7 @@ class Database:
     def _open(self) -> sqlite3.Connection:
         if not self.path.parent.is_dir():
             ensure_private_dir(self.path.parent)
-        # Create the file ourselves so it is 0600 from its first instant; SQLite gives -wal/-shm the
-        # main file's mode.
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+        _create_private(self.path)
         _make_private(self.path)
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
