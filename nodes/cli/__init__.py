@@ -1,4 +1,4 @@
-"""The `fal-avatar` command: demo, generate, jobs, fetch, doctor, emulator.
+"""The `fal-avatar` command: demo, generate, batch, jobs, fetch, doctor, emulator.
 
 Exit codes: 0 success; 2 bad input or settings (nothing was submitted); 3 fal-side failure or a result that
 could not be saved locally (the paid job is kept); 130 interrupted (a submitted fal job is cancelled).
@@ -15,12 +15,15 @@ from ..errors import FalAvatarError
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import demo, doctor, generate
+    from . import batch, demo, doctor, generate
 
     parser = argparse.ArgumentParser(prog="fal-avatar", description="fal.ai talking avatars from the command line")
     sub = parser.add_subparsers(dest="command", required=True)
     demo.add_arguments(sub.add_parser("demo", help="talking video from the bundled samples (emulator by default)"))
     generate.add_arguments(sub.add_parser("generate", help="run one endpoint, as the ComfyUI node does"))
+    batch.add_arguments(
+        sub.add_parser("batch", help="one generation per row of a CSV or JSONL manifest (resumable)")
+    )
     jobs = sub.add_parser("jobs", help="list the request journal")
     jobs.add_argument("--limit", type=int, default=50)
     jobs.add_argument("--json", action="store_true")
@@ -42,11 +45,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(argv[1:])
     args = _parser().parse_args(argv)
-    from . import demo, doctor, generate, jobs
+    from . import batch, demo, doctor, generate, jobs
 
     command = {
         "demo": demo.run,
         "generate": generate.run,
+        "batch": batch.run,
         "jobs": jobs.list_jobs,
         "fetch": jobs.fetch,
         "doctor": doctor.run,

@@ -53,7 +53,8 @@ def add_arguments(parser) -> None:
     )
 
 
-def _coerce(spec: EndpointSpec, name: str, raw: str):
+def coerce_param(spec: EndpointSpec, name: str, raw: str):
+    """A command-line value of field ``name`` as the field's type (InputError for an unknown field or bad value)."""
     try:
         p = spec.param(name)
     except KeyError:
@@ -83,12 +84,12 @@ def build_request(args) -> GenerationRequest:
     if args.seed is not None:
         values["seed"] = args.seed
     if spec.has_param("num_frames"):
-        values["num_frames"] = 0 if args.num_frames == "auto" else _coerce(spec, "num_frames", args.num_frames)
+        values["num_frames"] = 0 if args.num_frames == "auto" else coerce_param(spec, "num_frames", args.num_frames)
     for item in args.param:
         name, sep, raw = item.partition("=")
         if not sep:
             raise InputError(f"expected NAME=VALUE, got {item!r}", field="--param")
-        values[name] = _coerce(spec, name, raw)
+        values[name] = coerce_param(spec, name, raw)
     slots = {s.name for s in spec.media}
     for flag, slot in (("image", "image"), ("audio", "audio"), ("video", "video")):
         if getattr(args, flag) is not None and slot not in slots:

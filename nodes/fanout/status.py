@@ -22,6 +22,8 @@ STAGE_OF_PHASE = {
     "error": "failed",
     "cancelled": "cancelled",
     "stopped": "stopped",
+    "segments": "generating",  # a long run's combined status (a batch row made of segments)
+    "stitching": "downloading",
 }
 # Rough share of a generation's way each stage stands for (for one progress bar over all of them).
 STAGE_FRACTION = {

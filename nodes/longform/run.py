@@ -64,13 +64,15 @@ class AvatarRun:
 @dataclass(frozen=True)
 class RunEstimate:
     """A prepared run: how many jobs, what the whole result costs (overlaps included), what is still to
-    pay (results the journal holds are free), its jobs' request keys, and notes for the user."""
+    pay (results the journal holds are free), its jobs' request keys, notes for the user, and the frames of
+    the finished video."""
 
     jobs: int
     estimate_usd: float
     to_pay_usd: float
     keys: tuple[str, ...]
     notes: tuple[str, ...]
+    frames: int = 0
 
     @property
     def what(self) -> str:
@@ -135,7 +137,8 @@ class AvatarRunner:
         unique = {p.key: p for p in self._prepared}
         to_pay = round(sum(p.plan.cost_usd for p in unique.values() if not p.stored), 4)
         keys = tuple(p.key for p in self._prepared)
-        self.estimate = RunEstimate(len(self._prepared), cost, to_pay, keys, plan.notes)
+        frames = self._prepared[0].plan.frames if plan.single else plan.total_frames
+        self.estimate = RunEstimate(len(self._prepared), cost, to_pay, keys, plan.notes, frames)
         return self.estimate
 
     async def run(self) -> AvatarRun:

@@ -1,0 +1,234 @@
+"""`fal-avatar batch MANIFEST`: one generation per manifest row (see ``manifest.py``), resumable.
+
+The whole manifest is checked and priced before anything is uploaded (every bad row is reported with its
+line; the batch total, identical rows counted once, goes through the spend guard). Then every row runs in
+one event loop with one connection pool, at most ``--concurrency`` fal jobs in flight across all rows. A
+failed row does not stop the others. Every generation is journaled, so running the same manifest again pays
+only for the rows not generated yet (and re-attaches to jobs still running after a crash).
+
+Exit codes: 0 every row done; 3 a row failed; 2 the manifest was refused (nothing uploaded); 130 Ctrl-C
+(every fal job in flight is cancelled). The last stdout line is a JSON summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..avatar.pricing import format_usd
+from ..batch.run import MAX_CONCURRENCY, Batch, BatchEstimate, BatchItem, BatchRow
+from ..credentials import resolve_credentials
+from ..errors import FalAvatarError, InputError, JobCancelledError
+from ..longform.run import AvatarRun
+from ..pipeline.interrupt import UserInterrupt
+from ..spend_guard import check_spend, spend_limit
+from .batch_progress import BatchProgress, format_duration
+from .interrupts import run_interruptible
+from .manifest import ManifestError, ManifestRow, MediaLoader, Problem, read_manifest
+from .output import save_copy
+
+DEFAULT_CONCURRENCY = 8
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("manifest", type=Path, help="CSV or JSONL file: one row per video (see the README)")
+    parser.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+        help=f"fal jobs in flight at once across all rows, 1-{MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--max-usd", type=float,
+        help="refuse (before any upload) a batch whose estimate still to pay is above this many US dollars "
+        "(default: FAL_AVATAR_MAX_USD_PER_RUN, the saved setting, or 25)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="check and price every row; upload nothing")
+    parser.add_argument(
+        "--out-dir", type=Path,
+        help="folder of rows without 'out' (named <manifest>-<line>.mp4) and base of relative 'out' paths "
+        "(default: the manifest's folder)",
+    )
+    parser.add_argument("--json", action="store_true", help="print only the JSON summary on stdout (no table)")
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def run(args) -> int:
+    started = time.monotonic()
+    if not 1 <= args.concurrency <= MAX_CONCURRENCY:
+        raise InputError(f"must be from 1 to {MAX_CONCURRENCY}", field="--concurrency")
+    if args.max_usd is not None:
+        spend_limit(args.max_usd)  # a bad value is refused before the manifest is read
+    rows, problems = read_manifest(args.manifest, out_dir=args.out_dir)
+    media = MediaLoader(warn=_warn)
+    items = [BatchItem(f"line {row.line}", row.spec.endpoint_id, functools.partial(row.request, media)) for row in rows]
+    progress = BatchProgress()
+
+    def deliver(index: int, run: AvatarRun) -> None:
+        save_copy(run.path, rows[index].out, request_id=run.request_id)
+
+    batch = Batch(items, concurrency=args.concurrency, deliver=deliver, on_change=progress.changed)
+    progress.batch = batch
+    try:
+        estimate = run_interruptible(lambda interrupt: _check_and_run(batch, rows, problems, args, progress, interrupt))
+    except JobCancelledError:
+        progress.close()
+        if batch.rows and all(row.estimate is not None for row in batch.rows):
+            _report(batch, rows, args, started)
+        print("interrupted: every fal job in flight was cancelled; run the same command again to go on "
+              "(finished rows cost nothing again)", file=sys.stderr)
+        return 130
+    except FalAvatarError as exc:
+        if exc.exit_code == 2:  # refused: nothing was uploaded
+            print(json.dumps({"manifest": str(args.manifest), "refused": True, "error": str(exc),
+                              "problems": [{"line": p.line, "error": p.message} for p in getattr(exc, "problems", ())]}))
+        raise
+    if args.dry_run:
+        return _dry_run(batch, rows, estimate, args)
+    progress.close()
+    return _report(batch, rows, args, started)
+
+
+async def _check_and_run(
+    batch: Batch, rows: list[ManifestRow], problems: list[Problem], args, progress: BatchProgress,
+    interrupt: UserInterrupt,
+) -> BatchEstimate:
+    estimate = await batch.check()
+    problems = sorted([*problems, *(Problem(rows[i].line, str(exc)) for i, exc in estimate.problems)],
+                      key=lambda p: p.line)
+    if problems:
+        raise ManifestError(args.manifest, problems)
+    if args.dry_run:
+        return estimate
+    check_spend(estimate.to_pay_usd, what=_what(estimate), reused_usd=estimate.reused_usd, override=args.max_usd)
+    resolve_credentials()  # a missing key is said now, before anything is uploaded
+    drawer = asyncio.ensure_future(progress.animate())
+    try:
+        await batch.run(interrupt)
+    finally:
+        drawer.cancel()
+    return estimate
+
+
+def _what(estimate: BatchEstimate) -> str:
+    jobs = "1 fal job" if estimate.jobs == 1 else f"{estimate.jobs} fal jobs"
+    return f"{estimate.rows} rows ({jobs})"
+
+
+# --- tables ------------------------------------------------------------------------------------------------
+
+
+def _jobs(row: BatchRow) -> str:
+    estimate = row.estimate
+    return "1 job" if estimate.jobs == 1 else f"{estimate.jobs} segments"
+
+
+def _table(header: tuple[str, ...], lines: list[tuple]) -> str:
+    widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line[:-1], widths, strict=True)) + "  " + str(line[-1])
+        for line in [header, *lines]
+    )
+
+
+def _dry_run(batch: Batch, rows: list[ManifestRow], estimate: BatchEstimate, args) -> int:
+    limit, source = spend_limit(args.max_usd)
+    lines = []
+    for row, manifest_row in zip(batch.rows, rows, strict=True):
+        e = row.estimate
+        to_pay = f"= line {rows[row.same_as].line}" if row.same_as is not None else format_usd(e.to_pay_usd)
+        lines.append((manifest_row.line, row.item.endpoint_id, f"{e.frames} frames, {_jobs(row)}",
+                      format_usd(e.estimate_usd), to_pay, manifest_row.out))
+    if not args.json:
+        print(_table(("LINE", "ENDPOINT", "FRAMES / JOBS", "EST.", "TO PAY", "OUT"), lines))
+        print(f"\n{_what(estimate)}: est. {format_usd(estimate.estimate_usd)}, still to pay "
+              f"{format_usd(estimate.to_pay_usd)} (spend limit {format_usd(limit)}, {source}). Nothing was uploaded.")
+    refused = None
+    try:
+        check_spend(estimate.to_pay_usd, what=_what(estimate), reused_usd=estimate.reused_usd, override=args.max_usd)
+    except FalAvatarError as exc:
+        refused = exc
+        print(f"error: {exc}", file=sys.stderr)
+    summary = {
+        "manifest": str(args.manifest),
+        "dry_run": True,
+        "refused": refused is not None,
+        "rows": [_row_json(batch, i, rows) for i in range(len(rows))],
+        **_totals(estimate),
+    }
+    print(json.dumps(summary))
+    return refused.exit_code if refused is not None else 0
+
+
+def _report(batch: Batch, rows: list[ManifestRow], args, started: float) -> int:
+    outcomes = [row.outcome for row in batch.rows]
+    if not args.json:
+        lines = []
+        for row, manifest_row in zip(batch.rows, rows, strict=True):
+            status = row.outcome
+            if status == "done" and row.same_as is not None:
+                status = f"done (= line {rows[row.same_as].line})"
+            elif status == "done" and row.run.reused:
+                status = "done (stored)"
+            request = row.run.request_id if row.run is not None and len(row.run.request_ids) == 1 else (
+                f"{len(row.run.request_ids)} segments" if row.run is not None else "-")
+            where = manifest_row.out if row.outcome == "done" else _short(row.error) if row.error else "-"
+            lines.append((manifest_row.line, status, row.item.endpoint_id, request, format_usd(row.estimate.estimate_usd),
+                          where))
+        print(_table(("LINE", "STATUS", "ENDPOINT", "REQUEST", "EST.", "OUT / ERROR"), lines))
+        counts = " · ".join(f"{outcomes.count(o)} {o}" for o in ("done", "failed", "cancelled", "pending")
+                            if outcomes.count(o))
+        paid = sum(r.run.paid_usd for r in batch.rows if r.outcome == "done" and r.same_as is None)
+        print(f"\n{counts} · est. {format_usd(paid)} newly spent · {format_duration(time.monotonic() - started)}")
+    warnings: dict[str, list[str]] = {}
+    for row in batch.rows:
+        if row.outcome == "failed" and row.same_as is None:
+            print(f"error: {row.item.label}: {row.error}", file=sys.stderr)
+        for warning in row.run.warnings if row.run is not None and row.same_as is None else ():
+            warnings.setdefault(warning, []).append(row.item.label.removeprefix("line "))
+    for warning, lines in warnings.items():  # one line per distinct warning, with the rows it concerns
+        print(f"warning: line{'s' if len(lines) > 1 else ''} {', '.join(lines)}: {warning}", file=sys.stderr)
+    summary = {
+        "manifest": str(args.manifest),
+        "rows": [_row_json(batch, i, rows) for i in range(len(rows))],
+        **{o: outcomes.count(o) for o in ("done", "failed", "cancelled")},
+        "new_spend_usd": round(sum(r.run.paid_usd for r in batch.rows if r.outcome == "done" and r.same_as is None), 4),
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    print(json.dumps(summary))
+    if any(o == "failed" for o in outcomes):
+        return 3
+    return 0 if all(o == "done" for o in outcomes) else 130
+
+
+def _totals(estimate: BatchEstimate) -> dict:
+    return {"jobs": estimate.jobs, "estimate_usd": estimate.estimate_usd, "to_pay_usd": estimate.to_pay_usd}
+
+
+def _row_json(batch: Batch, index: int, rows: list[ManifestRow]) -> dict:
+    row, manifest_row = batch.rows[index], rows[index]
+    run = row.run
+    return {
+        "line": manifest_row.line,
+        "status": row.outcome,
+        "endpoint": row.item.endpoint_id,
+        "request_ids": list(run.request_ids) if run is not None else [],
+        "out": str(manifest_row.out),
+        "frames": row.estimate.frames,
+        "jobs": row.estimate.jobs,
+        "estimate_usd": row.estimate.estimate_usd,
+        "to_pay_usd": 0.0 if row.same_as is not None else row.estimate.to_pay_usd,
+        "same_as_line": rows[row.same_as].line if row.same_as is not None else None,
+        "reused": run.reused if run is not None else None,
+        "error": str(row.error) if row.error is not None else None,
+    }
+
+
+def _short(error: BaseException, width: int = 70) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text if len(text) <= width else text[: width - 1] + "…"
