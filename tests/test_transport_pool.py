@@ -1,12 +1,15 @@
-"""The per-loop connection pool does not keep clients (and sockets) of finished loops: ComfyUI runs every
-prompt in a new asyncio loop, so a leak here would grow for the life of the server."""
+"""The per-loop connection pool: it does not keep clients (and sockets) of finished loops (ComfyUI runs every
+prompt in a new asyncio loop, so a leak here would grow for the life of the server), and waiting jobs' status
+streams never take the connections the other calls need."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 
-from comfyui_fal_avatar.nodes.fal.pool import ClientPool
+from comfyui_fal_avatar.nodes.fal import FalClient
+from comfyui_fal_avatar.nodes.fal.pool import SHARED_POOL, ClientPool, PerLoop, StreamSlots
+from comfyui_fal_avatar.nodes.settings import WaitLimits
 
 
 def test_clients_of_finished_loops_are_dropped(emulator):
@@ -25,3 +28,53 @@ def test_clients_of_finished_loops_are_dropped(emulator):
         return pool.client() is pool.client()
 
     assert asyncio.run(same_loop_reuses())
+
+
+ENDPOINT = "fal-ai/infinitalk"
+
+
+def _arguments(seed: int) -> dict:
+    from comfyui_fal_avatar.nodes.emulator.samples import data_uri, sample_png, sample_wav
+
+    return {"image_url": data_uri(sample_png(64, 64), "image/png"), "audio_url": data_uri(sample_wav(1.0), "audio/wav"),
+            "prompt": "p", "num_frames": 41, "seed": seed}
+
+
+def test_waiters_beyond_the_stream_budget_poll(fal_env, monkeypatch):
+    monkeypatch.setattr(SHARED_POOL, "_streams", PerLoop(lambda: StreamSlots(2)))
+
+    async def go() -> int:
+        client = FalClient()
+        handles = [await client.submit(ENDPOINT, _arguments(i)) for i in range(4)]
+        await asyncio.gather(*(client.wait(h) for h in handles))
+        return SHARED_POOL.stream_slots().open
+
+    assert asyncio.run(go()) == 0  # every slot given back
+    assert fal_env.count("status_stream") == 2 and fal_env.count("status") >= 2
+
+
+def test_64_open_streams_leave_connections_for_every_other_call(fal_env):
+    """64 jobs waiting (a batch at --concurrency 64) each hold a stream; the next steps' calls (a status, a
+    submit) still get a connection at once instead of queueing behind the streams."""
+    fal_env.inject_job("slow", times=65, processing_time=300)
+
+    async def go() -> tuple[str, int, int, str]:
+        client = FalClient(limits=WaitLimits(queue_wait_s=None, processing_s=None))
+        handles = await asyncio.gather(*(client.submit(ENDPOINT, _arguments(i)) for i in range(64)))
+        waits = [asyncio.ensure_future(client.wait(h)) for h in handles]
+        while fal_env.count("status_stream") < 64:
+            await asyncio.sleep(0.05)
+        status = await client.status(handles[0])
+        extra = await client.submit(ENDPOINT, _arguments(64))
+        open_streams = SHARED_POOL.stream_slots().open
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+        return status.state, open_streams, SHARED_POOL.stream_slots().open, extra.request_id
+
+    async def guarded():
+        return await asyncio.wait_for(go(), 120)  # a hang guard: with too small a pool this never finishes
+
+    state, open_streams, after, _ = asyncio.run(guarded())
+    assert state == "IN_PROGRESS" and open_streams == 64 and after == 0
+    assert fal_env.count("status_stream") == 64

@@ -104,7 +104,9 @@ class FalClient:
         self, handle: QueueHandle, *, on_status: Callable[[QueueStatus], Any] | None = None
     ) -> QueueStatus:
         """Wait for COMPLETED (status stream, else polling). Raises on failure or an exceeded wait limit."""
-        waiter = Waiter(self._queue, self._get_limits(), self._poll, use_stream=self._use_stream)
+        waiter = Waiter(
+            self._queue, self._get_limits(), self._poll, use_stream=self._use_stream, stream_slots=self._pool.stream_slots
+        )
         return await waiter.wait(handle, on_status)
 
     async def result(self, handle: QueueHandle) -> dict:

@@ -3,6 +3,12 @@
 ComfyUI runs every prompt in its own ``asyncio.run`` loop, and an ``httpx.AsyncClient`` is bound to the loop
 that first used it. So clients are kept per loop (weakly: a finished loop takes its client with it) and
 a client is never handed to a different loop. Clients of finished loops are dropped on the next use.
+
+A status stream holds one connection for the whole wait of its job. So that waiting jobs can never take the
+connections every other call needs (uploads, submits, downloads: each job's next step), a loop keeps at
+most ``MAX_STREAMS`` streams open (:class:`StreamSlots`; the waiters beyond them poll, about one request a
+second each), and its pool has ``CALL_CONNECTIONS`` connections on top of those. 64 jobs in flight (a
+batch's largest concurrency) all stream.
 """
 
 from __future__ import annotations
@@ -17,7 +23,11 @@ import httpx
 T = TypeVar("T")
 
 USER_AGENT = "comfyui-fal-avatar/0.1 (python httpx)"
-POOL_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=5.0)
+MAX_STREAMS = 64  # status streams open at once per loop
+CALL_CONNECTIONS = 32  # connections left for all other calls, however many streams are open
+POOL_LIMITS = httpx.Limits(
+    max_connections=MAX_STREAMS + CALL_CONNECTIONS, max_keepalive_connections=CALL_CONNECTIONS, keepalive_expiry=5.0
+)
 
 
 class PerLoop(Generic[T]):
@@ -42,12 +52,30 @@ class PerLoop(Generic[T]):
         return self._values.pop(asyncio.get_running_loop(), None)
 
 
+class StreamSlots:
+    """How many long-lived status streams a loop may still open (used by one loop only: no lock)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+    def take(self) -> bool:
+        if self.open >= self.limit:
+            return False
+        self.open += 1
+        return True
+
+    def give_back(self) -> None:
+        self.open -= 1
+
+
 class ClientPool:
     """Hands out the ``httpx.AsyncClient`` of the current loop. ``transport`` is for tests (MockTransport)."""
 
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None, *, max_streams: int = MAX_STREAMS) -> None:
         self._transport = transport
         self._clients: PerLoop[httpx.AsyncClient] = PerLoop(self._make)
+        self._streams: PerLoop[StreamSlots] = PerLoop(lambda: StreamSlots(max_streams))
 
     def _make(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -64,6 +92,10 @@ class ClientPool:
             self._clients.pop()
             client = self._clients.get()
         return client
+
+    def stream_slots(self) -> StreamSlots:
+        """The current loop's budget of status streams."""
+        return self._streams.get()
 
     async def aclose(self) -> None:
         """Close this loop's client (a later call opens a new one)."""

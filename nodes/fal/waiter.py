@@ -2,7 +2,9 @@
 
 A watcher task produces statuses (SSE events, or polls that start fast and settle at ~1 s); the waiting
 coroutine consumes them with a deadline, so a silent stream cannot hide a queue-wait limit. Cancelling
-the waiting task cancels the watcher, which closes its stream.
+the waiting task cancels the watcher, which closes its stream. A stream is opened only while the loop's
+stream budget allows (``pool.StreamSlots``): beyond it a waiter polls, so waiting jobs never hold the
+connections the other calls need.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import httpx
 from ..errors import FalAvatarError, FalServerError, FalTimeoutError, JobCancelledError
 from ..settings import WaitLimits
 from .models import CancelOutcome, LogEntry, QueueHandle, QueueStatus
+from .pool import StreamSlots
 from .queue import QueueApi, StreamUnavailable
 
 log = logging.getLogger(__name__)
@@ -94,11 +97,20 @@ async def _call(callback: Callable[[QueueStatus], Any] | None, status: QueueStat
 
 
 class Waiter:
-    def __init__(self, api: QueueApi, limits: WaitLimits, schedule: PollSchedule, *, use_stream: bool = True):
+    def __init__(
+        self,
+        api: QueueApi,
+        limits: WaitLimits,
+        schedule: PollSchedule,
+        *,
+        use_stream: bool = True,
+        stream_slots: Callable[[], StreamSlots] | None = None,
+    ):
         self._api = api
         self._limits = limits
         self._schedule = schedule
         self._use_stream = use_stream
+        self._stream_slots = stream_slots
 
     # --- producing statuses --------------------------------------------------------------------
 
@@ -124,11 +136,18 @@ class Waiter:
                 return
 
     async def _statuses(self, handle: QueueHandle) -> AsyncIterator[QueueStatus]:
-        if self._use_stream:
-            async for status in self._streamed(handle):
-                yield status
-                if status.done:
-                    return
+        slots = self._stream_slots() if self._use_stream and self._stream_slots is not None else None
+        if self._use_stream and (slots is None or slots.take()):
+            try:
+                async for status in self._streamed(handle):
+                    yield status
+                    if status.done:
+                        return
+            finally:
+                if slots is not None:
+                    slots.give_back()
+        elif self._use_stream:
+            log.debug("%d fal status streams open; polling for %s", slots.open, handle.request_id)
         for interval in self._schedule.intervals():
             status = await self._api.status(handle)
             yield status
