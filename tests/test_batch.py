@@ -105,6 +105,8 @@ def test_forty_rows_mixed_endpoints_one_failure_then_a_rerun_pays_for_that_row_a
     assert (result["done"], result["failed"], result["cancelled"]) == (39, 1, 0)
     assert fal_env.count("submit") == 39 and len(fal_env.jobs) == 39
     assert all(n == 1 for n in submitted_seeds(fal_env).values())
+    uploads = [r.body for r in fal_env.requests if r.route == "cdn_upload"]
+    assert len(uploads) == len(set(uploads))  # rows sharing a file upload it once, even at the same moment
     by_line = {r["line"]: r for r in result["rows"]}
     copy, original = by_line[12], by_line[11]  # CSV lines: header 1, so row i is on line i + 2
     assert copy["same_as_line"] == 11 and copy["request_ids"] == original["request_ids"] and copy["to_pay_usd"] == 0
