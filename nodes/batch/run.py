@@ -85,8 +85,8 @@ class BatchEstimate:
 
 class Batch:
     """Add rows as :class:`BatchItem`; :meth:`check`, then :meth:`run`. ``deliver(index, run)`` (called in a
-    thread) hands a finished row's video over (a failure there fails that row); ``on_change`` is called on
-    every change of any row (keep it cheap)."""
+    thread) hands a finished row's video over (a failure there fails that row); ``on_change(index)`` is
+    called on every change of a row (keep it cheap: a download reports every chunk)."""
 
     def __init__(
         self,
@@ -95,7 +95,7 @@ class Batch:
         concurrency: int,
         services: Services | None = None,
         deliver: Callable[[int, AvatarRun], None] | None = None,
-        on_change: Callable[[], None] | None = None,
+        on_change: Callable[[int], None] | None = None,
     ) -> None:
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise ValueError(f"concurrency must be from 1 to {MAX_CONCURRENCY}")
@@ -164,9 +164,9 @@ class Batch:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for row in self.rows:
+            for index, row in enumerate(self.rows):
                 if row.state.stage not in ("done", "failed"):
-                    self._end(row, "cancelled", row.error)
+                    self._end(index, "cancelled", row.error)
             raise
         return self.rows
 
@@ -191,11 +191,11 @@ class Batch:
             )
         except asyncio.CancelledError:
             for i in rows:
-                self._end(self.rows[i], "cancelled", None)
+                self._end(i, "cancelled", None)
             raise
         except Exception as exc:  # noqa: BLE001 - one row's failure, whatever it is, must not stop the others
             for i in rows:
-                self._end(self.rows[i], "cancelled" if interrupt.is_set() else "failed", exc)
+                self._end(i, "cancelled" if interrupt.is_set() else "failed", exc)
             return
         for i in rows:
             self.rows[i].run = run
@@ -203,9 +203,9 @@ class Batch:
                 if self._deliver is not None:
                     await asyncio.to_thread(self._deliver, i, run)
             except Exception as exc:  # noqa: BLE001 - e.g. a full disk: this row failed, the others go on
-                self._end(self.rows[i], "failed", exc)
+                self._end(i, "failed", exc)
             else:
-                self._end(self.rows[i], "done", None)
+                self._end(i, "done", None)
 
     async def _generate(self, index: int, slots: asyncio.Semaphore, interrupt: UserInterrupt) -> AvatarRun:
         """The row's run; its inputs are released when this returns."""
@@ -240,16 +240,17 @@ class Batch:
                     self.rows[i].started_at = now
                 if i != index:
                     self.rows[i].state.stage, self.rows[i].state.status = row.state.stage, status
-            self._changed()
+            self._changed(index)
 
         return sink
 
-    def _end(self, row: BatchRow, outcome: str, error: BaseException | None) -> None:
+    def _end(self, index: int, outcome: str, error: BaseException | None) -> None:
+        row = self.rows[index]
         row.state.stage = outcome
         row.error = error
         row.finished_at = time.monotonic()
-        self._changed()
+        self._changed(index)
 
-    def _changed(self) -> None:
+    def _changed(self, index: int) -> None:
         if self._on_change is not None:
-            self._on_change()
+            self._on_change(index)

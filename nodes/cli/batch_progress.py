@@ -56,13 +56,14 @@ class BatchProgress:
 
     # --- called by the batch ---------------------------------------------------------------------------------
 
-    def changed(self) -> None:
+    def changed(self, index: int | None = None) -> None:
+        """Row ``index`` changed (None: look at every row)."""
         if self.batch is None:
             return
         if self._tty:
             self._dirty = True
             return
-        self._log_changes()
+        self._log_changes(range(len(self.batch.rows)) if index is None else (index,))
 
     async def animate(self) -> None:
         """Redraw the live block while the batch runs (on a terminal; returns at once elsewhere)."""
@@ -79,7 +80,7 @@ class BatchProgress:
         if self._tty:
             self.draw(final=True)
         else:
-            self._log_changes()
+            self._log_changes(range(len(self.batch.rows)))
             self._write(self.overall() + "\n")
 
     # --- what is shown -------------------------------------------------------------------------------------
@@ -173,9 +174,10 @@ class BatchProgress:
 
     # --- plain lines -------------------------------------------------------------------------------------------
 
-    def _log_changes(self) -> None:
+    def _log_changes(self, indices) -> None:
         lines = []
-        for index, row in enumerate(self.batch.rows):
+        for index in indices:
+            row = self.batch.rows[index]
             if index in self._ended:
                 continue
             if row.outcome in ("done", "failed", "cancelled"):
