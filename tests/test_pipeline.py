@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from comfyui_fal_avatar.nodes.errors import (
     UnknownSubmitError,
 )
 from comfyui_fal_avatar.nodes.media import check_header, verify_video
+from comfyui_fal_avatar.nodes.media.payload import Payload
 from comfyui_fal_avatar.nodes.pipeline.follow import DOWNLOAD_TRIES, Services
 from comfyui_fal_avatar.nodes.pipeline.generate import Generation
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
@@ -355,3 +357,20 @@ def test_results_journaled_under_the_old_key_format_stay_free(fal_env):
     again = run(request())
     assert again.reused and again.request_id == first.request_id
     assert fal_env.count("submit") == 0 and fal_env.count("cdn_upload") == 0
+
+
+def test_the_encoded_inputs_are_not_held_while_the_job_runs(fal_env):
+    """A batch waits for up to 64 jobs at once: each run lets its uploaded bytes go before it waits."""
+    alive: list[int] = []
+
+    def sink(status):
+        if status.phase == "generating" and not alive:
+            gc.collect()
+            alive.append(sum(type(o) is Payload for o in gc.get_objects()))
+
+    async def go():
+        generation = Generation(request(), services=Services(), sink=sink)
+        return await generation.run()
+
+    asyncio.run(go())
+    assert alive == [0]

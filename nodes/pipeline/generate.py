@@ -126,8 +126,7 @@ class Generation:
                     return await self._follow(handle, plan, reused=True)
         self.board.update("validating", detail="encoding inputs")
         payloads = await asyncio.to_thread(encode_media, self.request, plan)
-        for payload in payloads.values():
-            self.warnings.extend(payload.warnings)
+        self.warnings.extend(w for payload in payloads.values() for w in payload.warnings)
         old_key = legacy_key(prepared.scope, plan, payloads)
         old = await asyncio.to_thread(journal.find_reusable, old_key)
         if old is not None and old.state != SUBMITTING:
@@ -135,6 +134,7 @@ class Generation:
             if outcome is not None:
                 return outcome
         urls = await upload_all(self.services, self.board, payloads)
+        del payloads  # on fal now: the encoded inputs are not held through the wait (64 rows of a batch wait at once)
         handle = await self._submit(key, plan, {**plan.arguments, **urls})
         return await self._follow(handle, plan, reused=False)
 
