@@ -113,6 +113,7 @@ def test_forty_rows_mixed_endpoints_one_failure_then_a_rerun_pays_for_that_row_a
     assert (folder / "out/lesson-09-copy.mp4").read_bytes() == (folder / "out/lesson-09.mp4").read_bytes()
     broken = by_line[41]
     assert broken["status"] == "failed" and "runner_disconnected" in broken["error"]
+    assert broken["request_ids"] and fal_env.jobs[broken["request_ids"][0]].arguments["seed"] == 777
     assert len({p.name for p in (folder / "out").iterdir()}) == 39
     # the table and the progress lines
     table = [line.split() for line in first.stdout.splitlines()[1:] if "fal-ai/" in line]
@@ -201,6 +202,8 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_sent(fal_env, fo
     (folder / "cols.csv").write_text("endpoint,image,colour\nfal-ai/infinitalk,portrait.png,red\n")
     proc = batch(folder / "cols.csv")
     assert proc.returncode == 2 and "line 1: unknown column(s) 'colour'" in proc.stderr
+    proc = batch(folder / "lessons.csv", "--concurrency", "65")
+    assert proc.returncode == 2 and "--concurrency: must be from 1 to 64" in proc.stderr
     assert fal_env.requests == []
 
 
@@ -212,6 +215,7 @@ def test_dry_run_prices_every_row_and_uploads_nothing(fal_env, folder):
     header = proc.stdout.splitlines()[0].split()
     assert header[:2] == ["LINE", "ENDPOINT"] and "TO" in header and "OUT" in header
     assert "= line 2" in proc.stdout and "5 rows (4 fal jobs)" in proc.stdout
+    assert "note: lines 2, 4: num_frames 41 covers 1.64 s" in proc.stderr  # said before anything is paid
     result = summary(proc)
     assert result["jobs"] == 4 and result["to_pay_usd"] == pytest.approx(sum(r["estimate_usd"] for r in result["rows"][:4]))
     assert not any((folder / name).exists() for name in ("twin.mp4", "m-2.mp4"))
@@ -248,6 +252,8 @@ def test_ctrl_c_cancels_every_job_in_flight_and_exits_130(fal_env, folder):
     assert {e.state for e in Journal().entries()} == {"cancelled"}
     result = json.loads(out.strip().splitlines()[-1])
     assert [r["status"] for r in result["rows"]] == ["cancelled"] * 5
+    cancelled_ids = {i for r in result["rows"] for i in r["request_ids"]}
+    assert cancelled_ids == set(fal_env.jobs)  # the cancelled jobs, named for the record
     assert "interrupted" in err
 
 

@@ -46,6 +46,7 @@ class BatchRow:
     item: BatchItem
     state: ItemState
     estimate: RunEstimate | None = None
+    notes: list[str] = field(default_factory=list)  # what its checks said (audio cut, segments, ...)
     run: AvatarRun | None = None
     error: BaseException | None = None
     started_at: float | None = None
@@ -56,6 +57,14 @@ class BatchRow:
     def same_as(self) -> int | None:
         """The index of the identical row that runs for this one (it takes that row's result)."""
         return self.state.shared_with
+
+    @property
+    def request_ids(self) -> tuple[str, ...]:
+        """Its fal requests: the run's, else the one its error or latest status names (to recover it)."""
+        if self.run is not None:
+            return self.run.request_ids
+        known = getattr(self.error, "request_id", None) or (self.state.status.request_id if self.state.status else None)
+        return (known,) if known else ()
 
     @property
     def outcome(self) -> str:
@@ -117,11 +126,16 @@ class Batch:
 
         async def one(index: int) -> None:
             row = self.rows[index]
+
+            def note(status: RunStatus) -> None:
+                if status.detail.startswith("note: ") and status.detail[6:] not in row.notes:
+                    row.notes.append(status.detail[6:])
+
             async with gate:
                 try:
                     request = await asyncio.to_thread(row.item.load)
                     row.estimate = await AvatarRunner(
-                        request, services=self.services, max_parallel=self.concurrency
+                        request, services=self.services, sink=note, max_parallel=self.concurrency
                     ).prepare()
                 except InputError as exc:
                     problems.append((index, exc))
@@ -169,6 +183,11 @@ class Batch:
                     self._end(index, "cancelled", row.error)
             raise
         return self.rows
+
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`run` has begun (rows may have uploaded or submitted)."""
+        return self._started is not None
 
     def snapshot(self) -> FanOutSnapshot:
         """Every row now (counts per stage, the overall fraction, the money still to pay)."""

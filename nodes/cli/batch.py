@@ -77,9 +77,11 @@ def run(args) -> int:
     try:
         estimate = run_interruptible(lambda interrupt: _check_and_run(batch, rows, problems, args, progress, interrupt))
     except JobCancelledError:
+        if not batch.started:
+            print("interrupted: nothing was uploaded or submitted", file=sys.stderr)
+            return 130
         progress.close()
-        if batch.rows and all(row.estimate is not None for row in batch.rows):
-            _report(batch, rows, args, started)
+        _report(batch, rows, args, started)
         print("interrupted: every fal job in flight was cancelled; run the same command again to go on "
               "(finished rows cost nothing again)", file=sys.stderr)
         return 130
@@ -144,6 +146,7 @@ def _dry_run(batch: Batch, rows: list[ManifestRow], estimate: BatchEstimate, arg
         to_pay = f"= line {rows[row.same_as].line}" if row.same_as is not None else format_usd(e.to_pay_usd)
         lines.append((manifest_row.line, row.item.endpoint_id, f"{e.frames} frames, {_jobs(row)}",
                       format_usd(e.estimate_usd), to_pay, manifest_row.out))
+    _print_grouped("note", {index: row.notes for index, row in enumerate(batch.rows) if row.same_as is None}, rows)
     if not args.json:
         print(_table(("LINE", "ENDPOINT", "FRAMES / JOBS", "EST.", "TO PAY", "OUT"), lines))
         print(f"\n{_what(estimate)}: est. {format_usd(estimate.estimate_usd)}, still to pay "
@@ -185,14 +188,11 @@ def _report(batch: Batch, rows: list[ManifestRow], args, started: float) -> int:
                             if outcomes.count(o))
         paid = sum(r.run.paid_usd for r in batch.rows if r.outcome == "done" and r.same_as is None)
         print(f"\n{counts} · est. {format_usd(paid)} newly spent · {format_duration(time.monotonic() - started)}")
-    warnings: dict[str, list[str]] = {}
     for row in batch.rows:
         if row.outcome == "failed" and row.same_as is None:
             print(f"error: {row.item.label}: {row.error}", file=sys.stderr)
-        for warning in row.run.warnings if row.run is not None and row.same_as is None else ():
-            warnings.setdefault(warning, []).append(row.item.label.removeprefix("line "))
-    for warning, lines in warnings.items():  # one line per distinct warning, with the rows it concerns
-        print(f"warning: line{'s' if len(lines) > 1 else ''} {', '.join(lines)}: {warning}", file=sys.stderr)
+    _print_grouped("warning", {i: row.run.warnings for i, row in enumerate(batch.rows)
+                               if row.run is not None and row.same_as is None}, rows)
     summary = {
         "manifest": str(args.manifest),
         "rows": [_row_json(batch, i, rows) for i in range(len(rows))],
@@ -206,6 +206,16 @@ def _report(batch: Batch, rows: list[ManifestRow], args, started: float) -> int:
     return 0 if all(o == "done" for o in outcomes) else 130
 
 
+def _print_grouped(kind: str, texts: dict[int, list[str] | tuple[str, ...]], rows: list[ManifestRow]) -> None:
+    """One stderr line per distinct text, with the lines of the rows it concerns."""
+    lines: dict[str, list[str]] = {}
+    for index, items in texts.items():
+        for text in items:
+            lines.setdefault(text, []).append(str(rows[index].line))
+    for text, where in lines.items():
+        print(f"{kind}: line{'s' if len(where) > 1 else ''} {', '.join(where)}: {text}", file=sys.stderr)
+
+
 def _totals(estimate: BatchEstimate) -> dict:
     return {"jobs": estimate.jobs, "estimate_usd": estimate.estimate_usd, "to_pay_usd": estimate.to_pay_usd}
 
@@ -217,7 +227,7 @@ def _row_json(batch: Batch, index: int, rows: list[ManifestRow]) -> dict:
         "line": manifest_row.line,
         "status": row.outcome,
         "endpoint": row.item.endpoint_id,
-        "request_ids": list(run.request_ids) if run is not None else [],
+        "request_ids": list(row.request_ids),
         "out": str(manifest_row.out),
         "frames": row.estimate.frames,
         "jobs": row.estimate.jobs,
