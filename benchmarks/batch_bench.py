@@ -14,13 +14,15 @@ frames, distinct seeds). Per batch:
   CPU s         the child's user+sys (``os.wait4``), all of it: imports, checks, encodes, uploads, waiting,
                 downloads and the full decode check of every result
   wait CPU %    the child's CPU while every job is generating (sampled from /proc/<pid>/stat over a window
-                inside the processing time), as % of one core per 10 jobs (goal ≤ 2)
+                inside the processing time), as % of one core, and per 10 jobs (goal ≤ 2; with few jobs the
+                process's own fixed cost, e.g. its once-a-second status, dominates)
   peak RSS MB   the child's VmHWM (/proc/<pid>/status, sampled every 20 ms up to its exit; ``ru_maxrss`` from
                 wait4 would also count this process's own RSS, inherited through vfork+exec) (goal ≤ 300)
   submits s     from the child's start to its last submit (the rows' checks, encodes, uploads and submits)
   tail s        from the last job's completion to the child's exit (results, downloads, full decode checks)
   req/job       every HTTP request the emulator received ÷ jobs; "status" counts polls and opened status
                 streams
+  emulator CPU  this process's CPU meanwhile (the emulator's HTTP threads, job threads and status streams)
 The emulator runs in this process, beside the child: on the shared 2-core machine the two compete, so wall
 times carry that load; CPU s and RSS are the child's alone. The emulator renders each distinct input once
 (every row has the same portrait, speech and frame count, and its output does not depend on the seed): a
@@ -148,7 +150,7 @@ def run_batch(emu: FalEmulator, jobs: int, processing: float) -> dict:
             emu._jobs.jobs.pop(request_id)  # a fresh queue: positions and the sampler see this batch only
         cmd = [sys.executable, "-m", "comfyui_fal_avatar.nodes.cli", "batch", str(manifest),
                "--concurrency", str(jobs), "--json"]
-        started = time.monotonic()
+        started, emulator_cpu = time.monotonic(), time.process_time()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         sampler, peak = WaitSampler(emu, proc.pid, jobs, processing), PeakSampler(proc.pid)
         sampler.start()
@@ -157,6 +159,7 @@ def run_batch(emu: FalEmulator, jobs: int, processing: float) -> dict:
         peak.join()  # the child's /proc entry stays until it is waited for
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - started
+        emulator_cpu = time.process_time() - emulator_cpu
         proc.returncode = os.waitstatus_to_exitcode(status)
         sampler.join(timeout=5)
         if proc.returncode != 0:
@@ -174,7 +177,8 @@ def run_batch(emu: FalEmulator, jobs: int, processing: float) -> dict:
         "tail_s": tail_s,
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "rss_mb": peak.peak,
-        "wait_cpu_pct_per_10": (100 * wait[0] / wait[1] / jobs * 10) if wait else None,
+        "emulator_cpu_s": emulator_cpu,
+        "wait_cpu_pct": (100 * wait[0] / wait[1]) if wait else None,
         "requests": sum(routes.values()) / jobs,
         "status": (routes["status"] + routes["status_stream"]) / jobs,
         "streams": routes["status_stream"] / jobs,
@@ -200,18 +204,19 @@ def main() -> None:
                     continue
                 result = run_batch(emu, jobs, args.processing)
                 rows.append({**result, "run": run, "one_s": one["wall_s"], "ratio": result["wall_s"] / one["wall_s"]})
-    header = ("jobs", "wall s", "1 job s", "÷ 1 job", "submits s", "tail s", "CPU s", "CPU s/job", "wait CPU % /10 jobs",
-              "peak RSS MB", "req/job", "status req/job", "streams/job", "other requests per job")
+    header = ("jobs", "wall s", "1 job s", "÷ 1 job", "submits s", "tail s", "CPU s", "CPU s/job", "wait CPU %",
+              "wait CPU % /10 jobs", "peak RSS MB", "req/job", "status req/job", "streams/job", "other requests per job", "emulator CPU s")
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
     for r in rows:
         other = ", ".join(f"{k} {v / r['jobs']:.2f}" for k, v in sorted(r["routes"].items())
                           if k not in ("status", "status_stream"))
-        wait = f"{r['wait_cpu_pct_per_10']:.2f}" if r["wait_cpu_pct_per_10"] is not None else "-"
+        pct = r["wait_cpu_pct"]
+        wait = f"{pct:.2f} | {pct / r['jobs'] * 10:.2f}" if pct is not None else "- | -"
         print(f"| {r['jobs']} | {r['wall_s']:.2f} | {r['one_s']:.2f} | {r['ratio']:.2f} | {r['submits_s']:.2f} | "
               f"{r['tail_s']:.2f} | {r['cpu_s']:.2f} | "
               f"{r['cpu_s'] / r['jobs']:.3f} | {wait} | {r['rss_mb']:.0f} | {r['requests']:.1f} | {r['status']:.1f} | "
-              f"{r['streams']:.2f} | {other} |")
+              f"{r['streams']:.2f} | {other} | {r['emulator_cpu_s']:.2f} |")
 
 
 if __name__ == "__main__":
