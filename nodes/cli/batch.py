@@ -178,8 +178,8 @@ def _report(batch: Batch, rows: list[ManifestRow], args, started: float) -> int:
                 status = f"done (= line {rows[row.same_as].line})"
             elif status == "done" and row.run.reused:
                 status = "done (stored)"
-            request = row.run.request_id if row.run is not None and len(row.run.request_ids) == 1 else (
-                f"{len(row.run.request_ids)} segments" if row.run is not None else "-")
+            ids = row.request_ids
+            request = ids[0] if len(ids) == 1 else f"{len(ids)} segments" if ids else "-"
             where = manifest_row.out if row.outcome == "done" else _short(row.error) if row.error else "-"
             lines.append((manifest_row.line, status, row.item.endpoint_id, request, format_usd(row.estimate.estimate_usd),
                           where))

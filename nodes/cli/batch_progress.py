@@ -50,10 +50,6 @@ class BatchProgress:
         encoding = (getattr(self._stream, "encoding", None) or "").lower().replace("-", "")
         self._bar = ("█", "░") if encoding in ("utf8", "utf8sig") else ("#", "-")
 
-    @property
-    def is_tty(self) -> bool:
-        return self._tty
-
     # --- called by the batch ---------------------------------------------------------------------------------
 
     def changed(self, index: int | None = None) -> None:
