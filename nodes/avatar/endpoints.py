@@ -25,6 +25,7 @@ VOICES = (
 )  # fmt: skip
 
 SEED_MAX = 2**31 - 1
+LONG_TEXT_CHARS = 20_000  # a long run's whole text; each fal job gets a piece within max_text_chars
 
 
 @dataclass(frozen=True)
@@ -185,10 +186,11 @@ INFINITALK_TEXT = EndpointSpec(
             "text_input",
             "text",
             "Hello! This video was made with InfiniTalk on fal.",
-            "The text the avatar speaks, in the chosen voice.",
+            "The text the avatar speaks, in the chosen voice. With num_frames 0 (auto) a text longer than "
+            "one fal job can speak is split at sentence ends into segments, joined in the pauses.",
             multiline=True,
             required=True,
-            max_length=1500,
+            max_length=LONG_TEXT_CHARS,
         ),
         Param("voice", "enum", "Sarah", "The built-in voice that speaks text_input.", options=VOICES),
         _prompt(_TALK_PROMPT),

@@ -101,7 +101,14 @@ def check_params(spec: EndpointSpec, values: dict) -> dict:
 
 def _length_seconds(spec: EndpointSpec, values: dict, audio_s: float | None) -> float:
     if spec.length_from == "text":
-        return speech_seconds(values["text_input"])
+        text = values["text_input"]
+        if spec.max_text_chars and len(text) > spec.max_text_chars:
+            raise InputError(
+                f"is {len(text)} characters long; one fal job speaks at most {spec.max_text_chars}. Set "
+                "num_frames to 0 (auto): the run then splits the text into segments at sentence ends.",
+                field="text_input",
+            )
+        return speech_seconds(text)
     if audio_s is None:
         raise InputError("no audio connected; connect a LoadAudio (or other AUDIO) output", field="audio")
     if audio_s < spec.min_audio_s:
