@@ -238,3 +238,31 @@ def test_two_identical_nodes_are_two_generations_and_a_rerun_is_free(comfy, fal_
              for nid in ("5", "6")}
     assert fal_env.count("submit") == 0
     assert {n: o.args[6] for n, o in again.items()} == {n: o.args[6] for n, o in first.items()}
+
+
+def _dub(nodes, video, seed=1):
+    return execute(nodes["FalInfiniTalkVideoToVideo"], audio=audio(2.0), video=video, prompt="talk", num_frames=0,
+                   resolution="480p", acceleration="regular", seed=seed)
+
+
+def test_a_video_made_of_tensors_and_a_trimmed_file_give_stable_keys(comfy, fal_env, tmp_path):
+    """The same VIDEO queued again is free, whether it is tensors (VideoFromComponents: its frames and rate
+    are the key, nothing is re-encoded to compute it) or a trimmed file (the file plus its trim window)."""
+    from fractions import Fraction
+
+    api = importlib.import_module("comfy_api.latest")
+    nodes, _, _ = comfy
+    frames = torch.rand(60, 64, 96, 3)
+    made = api.InputImpl.VideoFromComponents(api.Types.VideoComponents(images=frames, frame_rate=Fraction(30)))
+    first = _dub(nodes, made)
+    again = _dub(nodes, api.InputImpl.VideoFromComponents(api.Types.VideoComponents(images=frames.clone(),
+                                                                                    frame_rate=Fraction(30))))
+    assert again.args[6] == first.args[6] and fal_env.count("submit") == 1
+
+    clip = Path(__file__).resolve().parent.parent / "nodes" / "assets" / "sample_video.mp4"
+    trimmed = api.InputImpl.VideoFromFile(str(clip), start_time=0.4, duration=2.0)
+    cut = _dub(nodes, trimmed)
+    (job,) = [j for j in fal_env.jobs.values() if j.request_id == cut.args[6]]
+    assert job.arguments["num_frames"] <= 49  # the 2.0 s trim window, not the whole clip
+    assert _dub(nodes, api.InputImpl.VideoFromFile(str(clip), start_time=0.4, duration=2.0)).args[6] == cut.args[6]
+    assert fal_env.count("submit") == 2

@@ -11,7 +11,7 @@ from ..pipeline.graph import duplicate_index, output_is_linked
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt, run_cancellable
 from . import api, schema
-from .conversions import node_output, video_to_path
+from .conversions import node_output, video_fields
 from .reporter import ComfyReporter
 
 io = api.io
@@ -89,16 +89,20 @@ class AvatarGenerationNode(io.ComfyNode):
     async def execute(cls, **kwargs):
         spec = cls.SPEC
         node_id = cls.hidden.unique_id
-        video = kwargs.get("video")
+        values = {p.name: kwargs[p.name] for p in spec.params if p.name in kwargs}
+        video = {"frames": kwargs.get("frames")}  # the 'frames' IMAGE input, unless a VIDEO is connected
+        if kwargs.get("video") is not None:
+            video = video_fields(kwargs["video"])
+            if "fps" in video:  # a VIDEO made of tensors brings its own frame rate
+                values["fps"] = video.pop("fps")
         request = GenerationRequest(
             spec=spec,
-            values={p.name: kwargs[p.name] for p in spec.params if p.name in kwargs},
+            values=values,
             image=kwargs.get("image"),
             audio=kwargs.get("audio"),
-            video_path=video_to_path(video) if video is not None else None,
-            frames=kwargs.get("frames"),
             want_frames=output_is_linked(cls.hidden.prompt, node_id, schema.FRAMES_OUTPUT),
             take=duplicate_index(cls.hidden.prompt, node_id),
+            **video,
         )
         reporter = ComfyReporter(node_id)
         interrupt = UserInterrupt(reporter.should_cancel)

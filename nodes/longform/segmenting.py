@@ -89,7 +89,7 @@ def plan_long_run(request: GenerationRequest) -> LongPlan:
             request,
             values=_with_frames(spec, values, segment.frames),
             audio={"waveform": _audio_slice(samples, rate, segment.start_frame, segment.frames)[None], "sample_rate": rate},
-            video_window=(segment.start_frame, segment.frames) if request.video_path or request.frames is not None else None,
+            video_window=_window(request, segment.start_frame, segment.frames),
             want_frames=False,
         )
         jobs.append(SegmentJob(f"segment {segment.index + 1}/{count}", part, segment.start_frame, segment.frames))
@@ -135,7 +135,17 @@ def _audio_slice(samples: np.ndarray, rate: int, start_frame: int, frames: int) 
     return piece
 
 
+def _window(request: GenerationRequest, start_frame: int, frames: int) -> tuple[int, int] | None:
+    """A segment's stretch of the source video (inside the request's own trim window, if it has one)."""
+    if request.video_path is None and request.frames is None:
+        return None
+    offset = request.video_window[0] if request.video_window is not None else 0
+    return offset + start_frame, frames
+
+
 def _source_seconds(request: GenerationRequest) -> float | None:
+    if request.video_window is not None:
+        return request.video_window[1] / FPS
     if request.video_path is not None:
         return validate_video_file(request.video_path, field="video").duration_s
     if request.frames is not None and getattr(request.frames, "ndim", 0) == 4:
