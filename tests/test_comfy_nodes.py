@@ -19,10 +19,12 @@ import pytest
 import torch
 from test_media_samples import scramble_frames
 
+from comfyui_fal_avatar.nodes.errors import FalServerError
+from comfyui_fal_avatar.nodes.store.claims import Claims
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
 DOUBLE = Path(__file__).parent / "comfy_double"
-DOUBLE_MODULES = ("comfy_api", "comfy", "server", "folder_paths")
+DOUBLE_MODULES = ("comfy_api", "comfy", "server", "folder_paths", "execution")
 GEN_NODES = ("FalInfiniTalkImageToVideo", "FalInfiniTalkTextToVideo", "FalInfiniTalkVideoToVideo", "FalStableAvatar")
 
 
@@ -266,3 +268,123 @@ def test_a_video_made_of_tensors_and_a_trimmed_file_give_stable_keys(comfy, fal_
     assert job.arguments["num_frames"] <= 49  # the 2.0 s trim window, not the whole clip
     assert _dub(nodes, api.InputImpl.VideoFromFile(str(clip), start_time=0.4, duration=2.0)).args[6] == cut.args[6]
     assert fal_env.count("submit") == 2
+# -- several generation nodes of one prompt (ComfyUI runs them concurrently; see comfy_double/execution.py) --
+
+SEEDS = (1, 2, 3, 4)
+
+
+def four_nodes(nodes) -> dict:
+    """Node id -> coroutine factory: one image+audio generation per seed, as ComfyUI would call them."""
+    cls, img, aud = nodes["FalInfiniTalkImageToVideo"], image(), audio()
+    widgets = {"prompt": "talk", "num_frames": 41, "resolution": "480p", "acceleration": "regular"}
+
+    def node(seed):
+        return lambda: cls.with_hidden(unique_id=str(10 + seed), prompt={}).execute(
+            image=img, audio=aud, seed=seed, **widgets
+        )
+
+    return {str(10 + seed): node(seed) for seed in SEEDS}
+
+
+def when(condition, action) -> threading.Thread:
+    """Call ``action`` (once) as soon as ``condition()`` holds; gives up after 60 s (the test then fails)."""
+
+    def watch():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if condition():
+                action()
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def shows(server, node_id: str, prefix: str) -> bool:
+    return any(n == node_id and t.startswith(prefix) for n, t in list(server.texts))
+
+
+def generating(fal_env, server, seeds=SEEDS) -> bool:
+    jobs = {job.arguments["seed"]: job for job in fal_env.jobs.values()}
+    return set(seeds) <= set(jobs) and all(
+        jobs[s].state == "IN_PROGRESS" and shows(server, str(10 + s), "Generating") for s in seeds
+    )
+
+
+def no_claim_held() -> bool:
+    claims = Claims()
+    return all(claims.holder(entry.request_key) is None for entry in Journal().entries())
+
+
+def test_a_failed_node_leaves_its_siblings_jobs_running_and_the_rerun_pays_once(comfy, fal_env):
+    """One node's fal job fails while three others generate: the executor stops and cancels the three
+    node tasks (not the user's Cancel). Their fal jobs run on, stay journaled, and the next run takes them."""
+    nodes, server, _ = comfy
+    execution = importlib.import_module("execution")
+    fail_now, hold = threading.Event(), threading.Event()
+    fal_env.inject_job("runner_error", match={"seed": 2}, release=fail_now)
+    fal_env.inject_job("slow", times=3, release=hold)
+    trigger = when(lambda: generating(fal_env, server), fail_now.set)
+    outcome = execution.run_prompt(four_nodes(nodes))
+    trigger.join()
+
+    assert isinstance(outcome["12"], FalServerError) and "Runner disconnected" in str(outcome["12"])
+    assert [outcome[n] for n in ("11", "13", "14")] == [execution.CANCELLED] * 3
+    assert fal_env.count("cancel") == 0
+    assert not any(job.cancelled for job in fal_env.jobs.values())
+    assert sorted(e.state for e in Journal().entries()) == ["failed"] + ["submitted"] * 3
+    assert no_claim_held()  # else the next identical run in this process would wait for it forever
+    assert all(shows(server, n, "Stopped") for n in ("11", "13", "14"))
+
+    hold.set()
+    again = execution.run_prompt(four_nodes(nodes))
+    assert all(out.args[6] for out in again.values())
+    assert fal_env.count("submit") == 5  # only the failed one was submitted again
+    assert sorted(e.state for e in Journal().entries()) == ["downloaded"] * 4 + ["failed"]
+
+
+def test_cancel_cancels_every_job_of_the_prompt(comfy, fal_env):
+    """Cancel while four nodes generate: all four fal jobs are cancelled and journaled so. fal answers three
+    of the cancels late, so the first node to stop would let the executor shut the prompt down while the
+    three others are still cancelling."""
+    nodes, server, mm = comfy
+    execution = importlib.import_module("execution")
+    fal_env.inject_job("slow", times=4, release=threading.Event())  # generating until cancelled
+    fal_env.inject("cancel", "hang", times=3, seconds=1.0)  # each takes effect at once, answered 1 s later
+    trigger = when(lambda: generating(fal_env, server), mm.interrupt_current_processing)
+    outcome = execution.run_prompt(four_nodes(nodes))
+    trigger.join()
+
+    assert any(isinstance(out, mm.InterruptProcessingException) for out in outcome.values())
+    assert fal_env.count("cancel") == 4 and all(job.cancelled for job in fal_env.jobs.values())
+    assert sorted(e.state for e in Journal().entries()) == ["cancelled"] * 4
+    assert no_claim_held()
+    assert all(shows(server, str(10 + s), "Cancelled") for s in SEEDS)
+
+
+def test_cancel_reaches_every_job_while_another_node_reports_progress(comfy, fal_env):
+    """Cancel while one node downloads (its progress bar is where ComfyUI raises, and clears, the interrupt
+    flag) and three generate: the three fal jobs are cancelled too."""
+    nodes, server, mm = comfy
+    execution = importlib.import_module("execution")
+    fal_env.inject_job("slow", match={"seed": 1}, release=threading.Event())
+    fal_env.inject_job("slow", match={"seed": 2}, release=threading.Event())
+    fal_env.inject_job("slow", match={"seed": 3}, release=threading.Event())
+    fal_env.inject("file_get", "slow", times=20, bytes_per_s=20_000)  # seed 4 downloads its result slowly
+
+    def downloading() -> bool:
+        return generating(fal_env, server, (1, 2, 3)) and any(
+            n == "14" and t.startswith("Downloading") and "KB" in t for n, t in list(server.texts)
+        )
+
+    trigger = when(downloading, mm.interrupt_current_processing)
+    outcome = execution.run_prompt(four_nodes(nodes))
+    trigger.join()
+
+    assert any(isinstance(out, mm.InterruptProcessingException) for out in outcome.values())
+    held = [job for job in fal_env.jobs.values() if job.arguments["seed"] != 4]
+    assert fal_env.count("cancel") == 3 and all(job.cancelled for job in held)
+    assert sorted(e.state for e in Journal().entries()) == ["cancelled"] * 3 + ["completed"]
+    assert no_claim_held()

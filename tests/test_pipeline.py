@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -23,12 +25,14 @@ from comfyui_fal_avatar.nodes.errors import (
     UnknownSubmitError,
 )
 from comfyui_fal_avatar.nodes.media import check_header, verify_video
+from comfyui_fal_avatar.nodes.pipeline import generate
 from comfyui_fal_avatar.nodes.pipeline.follow import DOWNLOAD_TRIES, Services
 from comfyui_fal_avatar.nodes.pipeline.generate import Generation
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.pipeline.interrupt import UserInterrupt, run_cancellable
 from comfyui_fal_avatar.nodes.pipeline.outputs import materialize, materialize_outcome
 from comfyui_fal_avatar.nodes.pipeline.recover import fetch_result
+from comfyui_fal_avatar.nodes.store.claims import Claims
 from comfyui_fal_avatar.nodes.store.journal import Journal
 from comfyui_fal_avatar.nodes.store.media_store import MediaStore
 
@@ -355,3 +359,39 @@ def test_results_journaled_under_the_old_key_format_stay_free(fal_env):
     again = run(request())
     assert again.reused and again.request_id == first.request_id
     assert fal_env.count("submit") == 0 and fal_env.count("cdn_upload") == 0
+
+
+def test_a_run_cancelled_twice_still_finishes_its_clean_up(fal_env, monkeypatch):
+    """asyncio.run's shutdown (ComfyUI ends a prompt that way) cancels a run's task and also the task that
+    awaits it, which cancels it once more while it cleans up. The run still gives its claim back before it
+    ends; otherwise the next identical run in this process would wait for that claim forever."""
+    encoding, proceed, released = threading.Event(), threading.Event(), []
+    encode, release = generate.encode_media, Claims.release
+
+    def slow_encode(*args):
+        encoding.set()
+        proceed.wait(10)
+        return encode(*args)
+
+    def slow_release(self, claim):
+        time.sleep(0.2)
+        release(self, claim)
+        released.append(claim.request_key)
+
+    monkeypatch.setattr(generate, "encode_media", slow_encode)
+    monkeypatch.setattr(Claims, "release", slow_release)
+
+    async def go():
+        task = asyncio.ensure_future(Generation(request(seed=8), services=Services()).run())
+        while not encoding.is_set():  # the run holds its claim and waits for its inputs' encoding
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.sleep(0)  # the run starts cleaning up
+        task.cancel()
+        proceed.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return list(released)
+
+    assert len(asyncio.run(go())) == 1
+    assert fal_env.count("submit") == 0

@@ -23,6 +23,14 @@ def interrupted() -> bool:
     return bool(comfy.model_management.processing_interrupted())
 
 
+def keep_interrupted() -> None:
+    """Set ComfyUI's interrupt flag again after a progress hook raised (and so cleared) it: the prompt's other
+    running nodes must still see that the user pressed Cancel. Core clears it when the next prompt starts."""
+    import comfy.model_management
+
+    comfy.model_management.interrupt_current_processing(True)
+
+
 def interrupt_exception_type() -> type[BaseException]:
     """The exception ComfyUI expects from a node that stopped because of Cancel."""
     import comfy.model_management

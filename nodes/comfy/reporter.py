@@ -60,6 +60,7 @@ class ComfyReporter:
                 self._bar = api.progress_bar(1000, self.node_id)
             self._bar.update_absolute(int(max(0.0, min(1.0, fraction)) * 1000), 1000)
         except api.interrupt_exception_type():
-            # The progress hook raises (and clears) ComfyUI's interrupt flag: remember it, so the
-            # run is cancelled through our own path (which cancels the fal job).
+            # The progress hook raises (and clears) ComfyUI's interrupt flag: remember it, so the run is
+            # cancelled through our own path (which cancels the fal job), and set it again for the other nodes.
             self.cancel_requested = True
+            api.keep_interrupted()

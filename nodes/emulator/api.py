@@ -152,7 +152,7 @@ class Api:
             item = {"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error", "input": {},
                     "ctx": {"error": str(exc)}}
             return json_response(422, {"detail": [item]})
-        job = self.jobs.submit(endpoint_id, app, arguments, req.headers, self.faults.take_job())
+        job = self.jobs.submit(endpoint_id, app, arguments, req.headers, self.faults.take_job(arguments))
         _, status = self.jobs.status(job, self.emu.base_url, with_logs=False)
         body = {"status": "IN_QUEUE", "request_id": job.request_id, **job.urls(self.emu.base_url),
                 "queue_position": status.get("queue_position", 0), "gateway_request_id": job.request_id}

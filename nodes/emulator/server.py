@@ -118,9 +118,11 @@ class FalEmulator:
         """Make the next ``times`` requests on ``route`` fail with ``fault`` (see faults.HTTP_FAULTS)."""
         self._faults.inject(route, fault, times, params)
 
-    def inject_job(self, fault: str, *, times: int = 1, **params: Any) -> None:
-        """Apply ``fault`` to the next ``times`` submitted jobs (see faults.JOB_FAULTS)."""
-        self._faults.inject_job(fault, times, params)
+    def inject_job(self, fault: str, *, times: int = 1, match: dict[str, Any] | None = None, **params: Any) -> None:
+        """Apply ``fault`` to the next ``times`` submitted jobs (see faults.JOB_FAULTS); with ``match``, only
+        to jobs whose arguments hold those values (``match={"seed": 2}``). Any job fault takes
+        ``release=threading.Event()``: the job then stays IN_PROGRESS until the event is set."""
+        self._faults.inject_job(fault, times, params, match)
 
     def clear_faults(self) -> None:
         """Drop every pending HTTP and job fault."""
