@@ -77,6 +77,7 @@ def test_a_75_second_audio_becomes_parallel_segments_stitched_with_the_original_
 
     ref = parse_ref(first.request_id)
     assert len(ref.segments) >= 3 and fal_env.count("submit") == len(ref.segments) == len(fal_env.jobs)
+    assert fal_env.count("cdn_upload") == len(ref.segments) + 1  # every segment's audio, the portrait once
     assert outputs.frame_count == ref.total_frames == 75 * FPS
     assert abs(outputs.info.duration_s - 75.0) <= 1 / FPS and outputs.info.has_audio
     assert first.estimate_usd > 75 * 0.20 and first.paid_usd == first.estimate_usd  # overlaps are billed too

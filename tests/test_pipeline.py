@@ -395,3 +395,23 @@ def test_a_run_cancelled_twice_still_finishes_its_clean_up(fal_env, monkeypatch)
 
     assert len(asyncio.run(go())) == 1
     assert fal_env.count("submit") == 0
+
+
+def test_a_shutdown_during_submit_keeps_the_record_and_the_rerun_finds_the_job(fal_env):
+    """ComfyUI stops a prompt when another node fails: asyncio.run's shutdown cancels every task, the
+    submit's own included, while its request may be on the wire. The journal must keep the attempt (its
+    outcome is unknown), so the next run asks fal's history and re-attaches instead of paying again."""
+    fal_env.inject("submit", "hang", seconds=2)
+
+    async def prompt():
+        asyncio.ensure_future(Generation(request(), services=Services()).run())
+        while not fal_env.jobs:
+            await asyncio.sleep(0.01)
+        raise RuntimeError("another node of the prompt failed")
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(prompt())
+    (entry,) = Journal().entries()
+    assert entry.state == "failed" and entry.request_id is None and "unknown" in entry.error
+    again = run(request())
+    assert again.reused and fal_env.count("submit") == 1 and len(fal_env.jobs) == 1

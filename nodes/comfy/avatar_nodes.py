@@ -31,7 +31,9 @@ async def _deliver(reporter: ComfyReporter, run, interrupt: UserInterrupt, *, wa
             materialize_run(result, want_frames=want_frames, on_frames=frames_progress, sink=reporter), interrupt
         )
     except JobCancelledError:
-        reporter.finish("cancelled", "the fal jobs were cancelled; nothing more will be billed")
+        reporter.finish(
+            "cancelled", "fal jobs still running were cancelled; finished results are kept (the next run takes them)"
+        )
         raise api.interrupt_exception_type()() from None
     except FalAvatarError as exc:
         reporter.finish("error", str(exc))

@@ -214,6 +214,14 @@ class Generation:
                 exc.message = f"{exc.message} {unknown_submit_hint(endpoint_id)}"
                 exc.args = (exc.message,)
                 raise
+            except asyncio.CancelledError:
+                # Cancelled from outside this run (a shutdown cancels every task): the request may be on the
+                # wire, so its outcome is unknown (the next run asks fal's request history first).
+                await finish_despite_cancel(
+                    asyncio.to_thread(journal.fail_submitting, row_id, "submit outcome unknown: the run was stopped "
+                                      "while its submit was on the way to fal")
+                )
+                raise
             except BaseException:
                 await asyncio.to_thread(journal.forget_submitting, row_id)
                 raise

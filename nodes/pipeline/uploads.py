@@ -1,9 +1,11 @@
-"""Uploading a generation's encoded inputs, each content hash once (a cached URL is reused while fal
-still serves it)."""
+"""Uploading a generation's encoded inputs, each content hash once: a cached URL is reused while fal still
+serves it, and runs of one event loop that need the same bytes at the same time (the segments of a long
+run, identical inputs of parallel nodes) share one upload."""
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 from ..media.payload import Payload
 from .follow import Services
@@ -18,7 +20,23 @@ async def upload_all(services: Services, board: StatusBoard, payloads: dict[str,
     return urls
 
 
+_IN_FLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def _upload_one(services: Services, board: StatusBoard, payload: Payload, label: str) -> str:
+    flights = _IN_FLIGHT.setdefault(asyncio.get_running_loop(), {})
+    running = flights.get(payload.sha256)
+    if running is None:
+        running = flights[payload.sha256] = asyncio.ensure_future(_upload_fresh(services, board, payload, label))
+        running.add_done_callback(lambda _: flights.pop(payload.sha256, None))
+    else:
+        board.update("uploading", detail=f"{label}: the same file is being uploaded for another run")
+    return await asyncio.shield(running)  # one waiter stopping must not stop the upload the others wait for
+
+
+async def _upload_fresh(services: Services, board: StatusBoard, payload: Payload, label: str) -> str:
     cache, client = services.uploads, services.client
     cached = await asyncio.to_thread(cache.get, payload.sha256)
     if cached is not None:
