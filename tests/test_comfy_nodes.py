@@ -96,7 +96,11 @@ def test_validate_inputs_refuses_bad_widgets_before_the_prompt_runs(comfy):
     assert node.validate_inputs(num_frames=145, resolution="480p", image=None) is True
     assert "num_frames" in node.validate_inputs(num_frames=146)
     assert "resolution" in node.validate_inputs(resolution="4k")
-    assert "text_input" in nodes["FalInfiniTalkTextToVideo"].validate_inputs(text_input="  ")
+    text_node = nodes["FalInfiniTalkTextToVideo"]
+    assert "text_input" in text_node.validate_inputs(text_input="  ")
+    long = "Say it again. " * 150  # 2100 characters: a long run (num_frames 0) splits it into segments
+    assert text_node.validate_inputs(text_input=long, num_frames=0) is True
+    assert "Set num_frames to 0 (auto)" in text_node.validate_inputs(text_input=long, num_frames=721)
     assert "request_id" in nodes["FalAvatarFetchResult"].validate_inputs(request_id=" ")
 
 

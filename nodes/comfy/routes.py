@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 
 from .. import key_settings
-from ..avatar.endpoints import catalog_json
+from ..avatar.catalog import catalog_json
 from ..errors import FalAvatarError
 from ..pipeline.doctor import run_doctor
 

@@ -15,6 +15,7 @@ const PYTHON = process.env.FAL_AVATAR_PYTHON || `${ROOT}.venv/bin/python`;
 const SCRIPT = `
 import json
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
+from comfyui_fal_avatar.nodes.avatar.catalog import catalog_json
 from comfyui_fal_avatar.nodes.avatar.plan import make_plan
 
 cases = []
@@ -36,7 +37,7 @@ for spec in ep.GENERATION_ENDPOINTS:
                     plan = make_plan(spec, values, audio_s=audio_s)
                     cases.append({"node_id": spec.node_id, "values": values, "audio_s": audio_s,
                                   "frames": plan.frames, "cost_usd": plan.cost_usd})
-print(json.dumps({"catalog": ep.catalog_json(), "cases": cases}))
+print(json.dumps({"catalog": catalog_json(), "cases": cases}))
 `;
 
 test("JS estimates equal the Python run plan", { skip: !existsSync(PYTHON) && `no Python at ${PYTHON}` }, () => {
