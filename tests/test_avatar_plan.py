@@ -185,6 +185,7 @@ def test_catalog_json_is_complete():
         "text_slack": 1.15, "text_tail_s": 0.6,
     }
     assert (long_run["FalStableAvatar"]["min_frames"], long_run["FalStableAvatar"]["max_frames"]) == (25, 7500)
+    assert [r["source_video"] for r in rows] == [False, False, True, False]  # dubbing's length is its video's
     text = next(r for r in rows if r["length_from"] == "text")
     assert (text["max_text_chars"], text["text_max_length"], text["chars_per_second"]) == (1500, 20_000, 14.0)
 

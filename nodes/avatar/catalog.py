@@ -39,6 +39,7 @@ def catalog_json() -> dict:
                 "default_frames": rule.default_frames if rule else None,
                 "frame_multiple": 4,
                 "length_from": spec.length_from,
+                "source_video": any(slot.kind in ("video", "frames") for slot in spec.media),  # dubbing
                 "min_audio_s": spec.min_audio_s,
                 "max_audio_s": spec.max_audio_s,
                 "chars_per_second": CHARS_PER_SECOND,
