@@ -17,6 +17,7 @@ _ENV_VARS = (
     "FAL_AVATAR_PROCESSING_TIMEOUT_MIN",
     "FAL_AVATAR_CACHE_GB",
     "FAL_AVATAR_MAX_IMAGE_SIDE",
+    "FAL_AVATAR_MAX_USD_PER_RUN",
 )
 
 EMULATOR_KEY = "test-key-id:test-key-secret"

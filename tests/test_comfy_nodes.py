@@ -90,6 +90,21 @@ def test_five_nodes_with_fixed_ids_tooltips_and_outputs(comfy):
     assert prompt.multiline and prompt.default
     routes = {(m, p) for m, p, _ in server.routes}
     assert ("POST", "/fal_avatar/key") in routes and ("GET", "/fal_avatar/endpoints") in routes
+    assert ("POST", "/fal_avatar/settings") in routes and ("GET", "/fal_avatar/media_length") in routes
+
+
+def test_a_loader_widget_file_is_found_only_inside_its_folder(comfy, tmp_path):
+    api = importlib.import_module("comfyui_fal_avatar.nodes.comfy.api")
+    root = tmp_path / "comfy"
+    speech = root / "input" / "fal_avatar_sample_speech.wav"  # copied there by on_load
+    (root / "output").mkdir()
+    (root / "output" / "take.wav").write_bytes(speech.read_bytes())
+    (root / "input" / "folder").mkdir()
+    assert api.input_file("fal_avatar_sample_speech.wav") == speech.resolve()
+    assert api.input_file("fal_avatar_sample_speech.wav [input]") == speech.resolve()
+    assert api.input_file("take.wav [output]") == (root / "output" / "take.wav").resolve()
+    for name in ("take.wav", "../output/take.wav", str(root / "output" / "take.wav"), "", "folder", "missing.wav"):
+        assert api.input_file(name) is None, name
 
 
 def test_validate_inputs_refuses_bad_widgets_before_the_prompt_runs(comfy):
@@ -98,7 +113,11 @@ def test_validate_inputs_refuses_bad_widgets_before_the_prompt_runs(comfy):
     assert node.validate_inputs(num_frames=145, resolution="480p", image=None) is True
     assert "num_frames" in node.validate_inputs(num_frames=146)
     assert "resolution" in node.validate_inputs(resolution="4k")
-    assert "text_input" in nodes["FalInfiniTalkTextToVideo"].validate_inputs(text_input="  ")
+    text_node = nodes["FalInfiniTalkTextToVideo"]
+    assert "text_input" in text_node.validate_inputs(text_input="  ")
+    long = "Say it again. " * 150  # 2100 characters: a long run (num_frames 0) splits it into segments
+    assert text_node.validate_inputs(text_input=long, num_frames=0) is True
+    assert "Set num_frames to 0 (auto)" in text_node.validate_inputs(text_input=long, num_frames=721)
     assert "request_id" in nodes["FalAvatarFetchResult"].validate_inputs(request_id=" ")
 
 
@@ -118,6 +137,20 @@ def test_image_audio_node_end_to_end_without_frames(comfy, fal_env):
     assert any("Done" in t and "frames not decoded" in t for t in texts)
     events = [e for name, e in server.events if name == "fal_avatar.status"]
     assert events[-1]["request_id"] == request_id and events[-1]["node"] == "5"
+
+
+def test_a_long_audio_runs_in_segments_and_the_last_status_holds_the_segment_list(comfy, fal_env):
+    nodes, server, _ = comfy
+    out = execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(seconds=30.0), prompt="talk",
+                  num_frames=0, resolution="480p", acceleration="regular", seed=7)
+    count, request_id = out.args[4], out.args[6]
+    assert count == 750 and request_id.count("@") == 2 and request_id.endswith(",frames=750")
+    events = [e for name, e in server.events if name == "fal_avatar.status" and e["node"] == "5"]
+    assert any(e["phase"] == "segments" and "segment 1/2" in e["text"] for e in events)
+    assert any(e["phase"] == "stitching" for e in events)
+    last = events[-1]
+    assert (last["phase"], last["request_id"], last["frames"]) == ("done", request_id, 750)
+    assert "2 segments" in last["detail"]
 
 
 def test_frames_decoded_when_linked_and_all_generation_nodes_work(comfy, fal_env, tmp_path):

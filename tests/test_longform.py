@@ -13,10 +13,12 @@ import pytest
 from _sentences import frame_rms, speech
 
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
+from comfyui_fal_avatar.nodes.avatar.plan import check_params
 from comfyui_fal_avatar.nodes.cli.generate import run_request
 from comfyui_fal_avatar.nodes.errors import JobCancelledError, SegmentsFailedError, SpendLimitError
 from comfyui_fal_avatar.nodes.longform.fetch import fetch_run
 from comfyui_fal_avatar.nodes.longform.reference import parse_ref
+from comfyui_fal_avatar.nodes.longform.segmenting import plan_long_run
 from comfyui_fal_avatar.nodes.media.video_decode import read_audio
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.pipeline.interrupt import UserInterrupt, run_cancellable
@@ -190,6 +192,17 @@ def test_a_long_text_is_split_at_sentence_ends_and_joined_in_the_pauses(fal_env)
     fal_env.clear_log()
     again, _ = run(request)  # nothing left to pay: the guard lets it through
     assert again.reused and fal_env.routes() == []
+
+
+def test_a_text_as_long_as_the_widget_takes_gives_pieces_that_one_job_each_accepts():
+    text = " ".join([LONG_TEXT] * 8)[: ep.LONG_TEXT_CHARS].rsplit(" ", 1)[0]
+    assert ep.LONG_TEXT_CHARS - 100 < len(text) <= ep.LONG_TEXT_CHARS
+    values = {"text_input": text, "voice": "Sarah", "prompt": "talk", "num_frames": 0}
+    plan = plan_long_run(GenerationRequest(spec=ep.INFINITALK_TEXT, values=values, image=portrait()))
+    pieces = [job.request.values["text_input"] for job in plan.jobs]
+    assert len(pieces) > 20 and max(map(len, pieces)) <= ep.INFINITALK_TEXT.max_text_chars
+    for job in plan.jobs:  # every segment is one job with an explicit num_frames: the per-job check passes
+        check_params(ep.INFINITALK_TEXT, job.request.values)
 
 
 def source_clip(path, seconds: float, fps: int = 30, size=(160, 120)):

@@ -328,26 +328,3 @@ def endpoint(endpoint_id: str) -> EndpointSpec:
         known = ", ".join(BY_ENDPOINT_ID)
         raise KeyError(f"Unknown endpoint {endpoint_id!r}; expected one of: {known}") from None
 
-
-def catalog_json() -> dict:
-    """The rows as JSON for the web extension (GET /fal_avatar/endpoints)."""
-    rows = []
-    for spec in GENERATION_ENDPOINTS:
-        rule = spec.frames
-        rows.append(
-            {
-                "node_id": spec.node_id,
-                "endpoint_id": spec.endpoint_id,
-                "display_name": spec.display_name,
-                "fps": 25,
-                "min_frames": rule.min_frames if rule else None,
-                "max_frames": rule.max_frames if rule else None,
-                "default_frames": rule.default_frames if rule else None,
-                "frame_multiple": 4,
-                "length_from": spec.length_from,
-                "max_audio_s": spec.max_audio_s,
-                "price": spec.price.to_json(),
-                "price_source": spec.price.source,
-            }
-        )
-    return {"endpoints": rows}

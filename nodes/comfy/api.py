@@ -56,6 +56,26 @@ def input_directory() -> Path:
     return Path(folder_paths.get_input_directory())
 
 
+def input_file(name: str) -> Path | None:
+    """The file a loader widget names (``clip.wav``, ``sub/clip.wav``, ``clip.wav [output]``) in ComfyUI's
+    input folder (or the output/temp folder its annotation names); None if it is not a file there."""
+    import folder_paths
+
+    folders = {
+        "[input]": folder_paths.get_input_directory,
+        "[output]": folder_paths.get_output_directory,
+        "[temp]": folder_paths.get_temp_directory,
+    }
+    folder = folder_paths.get_input_directory
+    for annotation, getter in folders.items():
+        if name.endswith(annotation):
+            name, folder = name[: -len(annotation)].rstrip(), getter
+            break
+    root = Path(folder()).resolve()
+    path = (root / name).resolve()
+    return path if path.is_relative_to(root) and path != root and path.is_file() else None
+
+
 def supports_schema_field(name: str) -> bool:
     """Whether this ComfyUI's ``io.Schema`` knows ``name`` (newer fields raise TypeError on old cores)."""
     return name in getattr(io.Schema, "__dataclass_fields__", {})

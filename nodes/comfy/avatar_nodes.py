@@ -40,14 +40,17 @@ async def _deliver(reporter: ComfyReporter, run, interrupt: UserInterrupt, *, wa
         raise
     info = outputs.info
     parts = [f"{outputs.frame_count} frames", f"{info.fps:g} fps", f"{info.width}×{info.height}"]
+    # the request_id output (a long run's whole segment list) is what the status area shows and copies
+    ids = {"request_id": result.request_id}
     if len(result.request_ids) > 1:
         parts.append(f"{len(result.request_ids)} segments")
+        ids["frames"] = outputs.frame_count
     if result.reused:
         parts.append("reused, no new charge")
     if not want_frames:
         parts.append("frames not decoded (output not connected)")
     parts.extend(f"note: {warning}" for warning in result.warnings)
-    reporter.finish("done", " · ".join(parts), cost_usd=result.paid_usd)
+    reporter.finish("done", " · ".join(parts), cost_usd=result.paid_usd, **ids)
     return node_output(outputs)
 
 

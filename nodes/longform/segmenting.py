@@ -16,19 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..avatar.frames import FPS, frames_covering, round_up_4n1, speech_seconds
+from ..avatar.frames import CHARS_PER_SECOND, FPS, frames_covering, round_up_4n1, speech_seconds
 from ..avatar.plan import check_params
 from ..avatar.segments import MARGIN_FRAMES, OVERLAP_FRAMES, frame_rule, plan_segments
-from ..avatar.text_pieces import split_text
+from ..avatar.text_pieces import TEXT_SLACK, TEXT_TAIL_S, split_text, text_frames
 from ..media.audio import first_samples
 from ..media.pauses import speech_profile
 from ..media.video_encode import validate_video_file
 from ..pipeline.inputs import GenerationRequest
-
-# A piece of text gets frames for its estimated speech × TEXT_SLACK plus TEXT_TAIL_S: the voice's real
-# pace is only known once fal has spoken it, and a job renders exactly num_frames.
-TEXT_SLACK = 1.15
-TEXT_TAIL_S = 0.6
 
 
 @dataclass(frozen=True)
@@ -99,13 +94,15 @@ def plan_long_run(request: GenerationRequest) -> LongPlan:
 def _text_plan(request: GenerationRequest, values: dict) -> LongPlan | None:
     rule = frame_rule(request.spec)
     text = values["text_input"]
-    if _text_frames(text) <= rule.max_frames:
+    if text_frames(text) <= rule.max_frames:
         return None
     max_seconds = ((rule.max_frames - MARGIN_FRAMES) / FPS - TEXT_TAIL_S) / TEXT_SLACK
+    if request.spec.max_text_chars:  # every piece within one job's text limit
+        max_seconds = min(max_seconds, request.spec.max_text_chars / CHARS_PER_SECOND)
     pieces = split_text(text, max_seconds)
     jobs, start = [], 0
     for index, piece in enumerate(pieces.pieces):
-        frames = min(max(_text_frames(piece), rule.min_frames), rule.max_frames)
+        frames = min(max(text_frames(piece), rule.min_frames), rule.max_frames)
         part = dataclasses.replace(
             request, values={**values, "text_input": piece, "num_frames": frames}, want_frames=False
         )
@@ -114,10 +111,6 @@ def _text_plan(request: GenerationRequest, values: dict) -> LongPlan | None:
     total = jobs[-1].start_frame + jobs[-1].frames
     summary = f"{len(text)} characters (about {speech_seconds(text):.0f} s of speech) in {len(jobs)} segments"
     return LongPlan(request, tuple(jobs), total, own_audio=False, notes=(summary, *pieces.notes))
-
-
-def _text_frames(text: str) -> int:
-    return round_up_4n1(frames_covering(speech_seconds(text) * TEXT_SLACK + TEXT_TAIL_S))
 
 
 def _with_frames(spec, values: dict, frames: int) -> dict:
