@@ -18,6 +18,7 @@ _ENV_VARS = (
     "FAL_AVATAR_CACHE_GB",
     "FAL_AVATAR_MAX_IMAGE_SIDE",
     "FAL_AVATAR_MAX_USD_PER_RUN",
+    "FAL_AVATAR_MAX_PARALLEL",
 )
 
 EMULATOR_KEY = "test-key-id:test-key-secret"
