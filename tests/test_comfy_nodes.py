@@ -24,7 +24,7 @@ from comfyui_fal_avatar.nodes.store.claims import Claims
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
 DOUBLE = Path(__file__).parent / "comfy_double"
-DOUBLE_MODULES = ("comfy_api", "comfy", "server", "folder_paths", "execution")
+DOUBLE_MODULES = ("comfy_api", "comfy", "comfy_execution", "server", "folder_paths", "execution")
 GEN_NODES = ("FalInfiniTalkImageToVideo", "FalInfiniTalkTextToVideo", "FalInfiniTalkVideoToVideo", "FalStableAvatar")
 
 
@@ -174,6 +174,23 @@ def test_frames_decoded_when_linked_and_all_generation_nodes_work(comfy, fal_env
                   perturbation=0.1, seed=-1)
     assert tuple(out.args[1].shape)[1:] == (512, 512, 3) and out.args[3] == 25.0
     assert "seed" not in fal_env.jobs[out.args[6]].arguments
+
+
+def test_the_cache_fingerprint_changes_when_the_frames_output_is_connected(comfy):
+    """ComfyUI reuses a node's cached outputs while its inputs and fingerprint are unchanged. Frames are
+    decoded only when the output is connected, so connecting it after a run must change the fingerprint;
+    otherwise the next node gets the cached empty batch (PreviewImage fails: 'index 0 is out of bounds')."""
+    nodes, _, _ = comfy
+    progress = importlib.import_module("comfy_execution.progress")
+    graph = importlib.import_module("comfy_execution.graph")
+    for node_id in (*GEN_NODES, "FalAvatarFetchResult"):
+        node = nodes[node_id].with_hidden(unique_id="7")
+        assert node.fingerprint_inputs() is True  # no prompt running: a constant, as before
+        progress.reset_progress_state("p1", graph.DynamicPrompt({"7": {"class_type": node_id, "inputs": {}}}))
+        unlinked = node.fingerprint_inputs(prompt="talk")
+        progress.reset_progress_state("p2", graph.DynamicPrompt(prompt_linking_frames("7")))
+        assert (unlinked, node.fingerprint_inputs(prompt="talk")) == (False, True), node_id
+        progress.reset_progress_state("", graph.DynamicPrompt({}))
 
 
 def test_validation_error_reaches_no_server(comfy, fal_env):

@@ -44,6 +44,21 @@ def progress_bar(total: int, node_id: str | None):
     return comfy.utils.ProgressBar(total, node_id=node_id)
 
 
+def running_prompt() -> dict | None:
+    """The API-format prompt ComfyUI is executing (set before it computes cache keys), or ``None`` when this
+    ComfyUI does not expose it."""
+    try:
+        from comfy_execution.progress import get_progress_state
+    except ImportError:
+        return None
+    state = get_progress_state()
+    dynprompt = getattr(state, "dynprompt", None)
+    if not getattr(state, "prompt_id", None) or dynprompt is None:
+        return None
+    prompt = dynprompt.get_original_prompt()
+    return prompt if isinstance(prompt, dict) else None
+
+
 def temp_directory() -> Path:
     import folder_paths
 

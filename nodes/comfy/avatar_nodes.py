@@ -54,6 +54,14 @@ async def _deliver(reporter: ComfyReporter, run, interrupt: UserInterrupt, *, wa
     return node_output(outputs)
 
 
+def _frames_linked(node) -> bool:
+    """ComfyUI's cache fingerprint of a node with a ``frames`` output (with its inputs it decides whether
+    the cached outputs are reused): whether that output is connected in the running prompt. The frames are
+    decoded only when it is, so connecting it after a run must run the node again (the pack reuses the
+    stored result for free) rather than reuse the cached empty batch. Constant when the prompt is unknown."""
+    return output_is_linked(api.running_prompt(), node.hidden.unique_id, schema.FRAMES_OUTPUT)
+
+
 class AvatarGenerationNode(io.ComfyNode):
     """Shared behaviour of the generation nodes; ``SPEC`` (an endpoint row) makes each one."""
 
@@ -89,6 +97,10 @@ class AvatarGenerationNode(io.ComfyNode):
         except InputError as exc:
             return str(exc)
         return True
+
+    @classmethod
+    def fingerprint_inputs(cls, **kwargs) -> bool:
+        return _frames_linked(cls)
 
     @classmethod
     async def execute(cls, **kwargs):
@@ -153,6 +165,10 @@ class FalAvatarFetchResult(io.ComfyNode):
         if request_id is not None and not str(request_id).strip():
             return "request_id: is empty; paste the request id shown by the generation node"
         return True
+
+    @classmethod
+    def fingerprint_inputs(cls, **kwargs) -> bool:
+        return _frames_linked(cls)
 
     @classmethod
     async def execute(cls, request_id: str, endpoint: str):
