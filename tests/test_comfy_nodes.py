@@ -206,6 +206,21 @@ def test_validation_error_reaches_no_server(comfy, fal_env):
     assert fal_env.requests == []
 
 
+def test_the_progress_bar_shows_each_phase_from_its_start(comfy):
+    """ComfyUI sends only a bar's forward moves (and its final value). A phase that counts from 0 again
+    (the stitch after the segments, the decode) gets a new bar; with one bar it would stay full."""
+    from comfyui_fal_avatar.nodes.pipeline.status import RunStatus
+
+    utils = importlib.import_module("comfy.utils")
+    reporter = importlib.import_module("comfyui_fal_avatar.nodes.comfy.reporter").ComfyReporter("5")
+    utils.UPDATES.clear()
+    steps = [("segments", 0.5), ("segments", 1.0), ("stitching", 0.1), ("stitching", 0.6), ("stitching", 1.0),
+             ("decoding", 0.3)]
+    for phase, progress in steps:
+        reporter(RunStatus(phase=phase, endpoint="fal-ai/infinitalk", progress=progress))
+    assert [value for _, value, _ in utils.UPDATES] == [500, 1000, 100, 600, 1000, 300]
+
+
 @pytest.mark.parametrize(("fault", "phase_text"), [("stuck_queue", "Queued"), ("slow", "Generating")])
 def test_cancel_reaches_fal_cancel_route(comfy, fal_env, fault, phase_text):
     nodes, server, mm = comfy
