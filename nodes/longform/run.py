@@ -114,7 +114,7 @@ class AvatarRunner:
             self._single = Generation(self.request, services=self.services, sink=self.sink, interrupt=self.interrupt)
             self._prepared = [await self._single.prepare()]
         else:
-            for note in plan.notes:
+            for note in (plan.summary, *plan.notes):
                 self.board.update("validating", detail=f"note: {note}")
             self._fan = FanOut(
                 limit=self._max_parallel or settings.max_parallel(),
@@ -136,6 +136,7 @@ class AvatarRunner:
         to_pay = round(sum(p.plan.cost_usd for p in unique.values() if not p.stored), 4)
         keys = tuple(p.key for p in self._prepared)
         self.estimate = RunEstimate(len(self._prepared), cost, to_pay, keys, plan.notes)
+        self.board.update(cost_usd=to_pay)  # the phases after the fan-out (stitching) show it too
         return self.estimate
 
     async def run(self) -> AvatarRun:

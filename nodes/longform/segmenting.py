@@ -39,12 +39,14 @@ class SegmentJob:
 @dataclass(frozen=True)
 class LongPlan:
     """``jobs`` empty: the request runs as it is (one job). ``own_audio``: the final sound track is the
-    user's audio (else the segments' own speech)."""
+    user's audio (else the segments' own speech). ``summary`` says how the run is cut; ``notes`` are what
+    the user should know about the result (a join outside a pause, audio longer than the video, ...)."""
 
     request: GenerationRequest
     jobs: tuple[SegmentJob, ...]
     total_frames: int
     own_audio: bool
+    summary: str = ""
     notes: tuple[str, ...] = ()
 
     @property
@@ -88,7 +90,8 @@ def plan_long_run(request: GenerationRequest) -> LongPlan:
             want_frames=False,
         )
         jobs.append(SegmentJob(f"segment {segment.index + 1}/{count}", part, segment.start_frame, segment.frames))
-    return LongPlan(request, tuple(jobs), total, own_audio=True, notes=tuple(notes) + plan.notes)
+    summary, *joins = plan.notes  # the planner's first note summarises the cut
+    return LongPlan(request, tuple(jobs), total, own_audio=True, summary=summary, notes=(*notes, *joins))
 
 
 def _text_plan(request: GenerationRequest, values: dict) -> LongPlan | None:
@@ -110,7 +113,7 @@ def _text_plan(request: GenerationRequest, values: dict) -> LongPlan | None:
         start += frames - OVERLAP_FRAMES
     total = jobs[-1].start_frame + jobs[-1].frames
     summary = f"{len(text)} characters (about {speech_seconds(text):.0f} s of speech) in {len(jobs)} segments"
-    return LongPlan(request, tuple(jobs), total, own_audio=False, notes=(summary, *pieces.notes))
+    return LongPlan(request, tuple(jobs), total, own_audio=False, summary=summary, notes=pieces.notes)
 
 
 def _with_frames(spec, values: dict, frames: int) -> dict:
