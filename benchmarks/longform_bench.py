@@ -233,11 +233,60 @@ def child_sweep(sources: list[str]) -> list[dict]:
     return records
 
 
-# ------------------------------------------------------------------------------------ for the lead
+# ----------------------------------------------------------------------- parallel segments vs one
+PARALLEL_COLUMNS = ["run", "jobs", "frames", "wall s", "of which stitch s", "÷ one job", "goal"]
+
+
 def parallel_segments_vs_one(args) -> list[list[str]]:
-    """Reserved: "N parallel segments vs one segment on the emulator" (wall time to a finished long
-    video), to be added by the lead. Returns table rows in COLUMNS' shape; none yet."""
-    return []
+    """Wall time of a long run (N segments in parallel, then the stitch) against one job of one segment's
+    length, both on the emulator with ``--processing-s`` of processing per job, measured in the same run
+    (in-process: the pack's client and the emulator share this process; fal's GPUs are the emulator's
+    threads). Goal: N parallel segments finish in ≤ 1.3× one job's wall time, plus the stitch."""
+    import asyncio
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import numpy as np
+    from _sentences import speech
+
+    from comfyui_fal_avatar.nodes.avatar import endpoints as ep
+    from comfyui_fal_avatar.nodes.emulator import FalEmulator
+    from comfyui_fal_avatar.nodes.longform.run import run_avatar
+    from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
+
+    portrait = np.full((1, 96, 96, 3), 0.5, np.float32)
+
+    def timed(seconds: float) -> tuple[float, float, int, int]:
+        stitching: list[float] = []
+
+        def sink(status) -> None:
+            if status.phase == "stitching" and not stitching:
+                stitching.append(time.monotonic())
+
+        said = speech(seconds)
+        request = GenerationRequest(spec=ep.INFINITALK_IMAGE, values={"prompt": "talk", "num_frames": 0},
+                                    image=portrait, audio=said.audio(), want_frames=False)
+        with tempfile.TemporaryDirectory() as home, FalEmulator(key="bench:key", processing_time=args.processing_s) as emu:
+            os.environ.update(FAL_KEY="bench:key", FAL_AVATAR_HOME=home)
+            for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL", "FAL_API_URL"):
+                os.environ[name] = emu.base_url
+            start = time.monotonic()
+            run = asyncio.run(run_avatar(request, sink=sink, max_parallel=64, max_usd=1000))
+            wall = time.monotonic() - start
+            jobs = len(emu.jobs)
+        stitch = (start + wall - stitching[0]) if stitching else 0.0
+        frames = round(run.ref.total_frames or seconds * FPS)
+        return wall, stitch, jobs, frames
+
+    one_s = 27.0  # one job of a long segment's length (≤ 697 frames)
+    one_wall, _, _, one_frames = timed(one_s)
+    rows = [[f"one job ({one_s:g} s of speech)", "1", str(one_frames), f"{one_wall:.1f}", "-", "1.00", ""]]
+    for seconds in args.parallel_seconds:
+        wall, stitch, jobs, frames = timed(seconds)
+        ratio = (wall - stitch) / one_wall
+        rows.append([f"{seconds / 60:g} min of speech", str(jobs), str(frames), f"{wall:.1f}", f"{stitch:.1f}",
+                     f"{ratio:.2f} (without the stitch)", f"≤1.3× + stitch: {'MET' if ratio <= 1.3 else 'MISSED'}"])
+    return rows
 
 
 # ------------------------------------------------------------------------------------------- driver
@@ -345,10 +394,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1, help="fresh-process runs per row (median)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench_out", help="segment cache and raw results")
     parser.add_argument("--crf-sweep", action="store_true", help="compare x264 settings instead")
+    parser.add_argument("--parallel-only", action="store_true", help="only the parallel-segments table")
+    parser.add_argument("--processing-s", type=float, default=10.0, help="emulator processing time per job")
+    parser.add_argument(
+        "--parallel-seconds", type=lambda v: [float(x) for x in v.split(",")], default=[75.0, 180.0],
+        help="speech lengths of the long runs (comma-separated seconds)",
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.crf_sweep:
         sweep(args.out)
+        return 0
+    if args.parallel_only:
+        print_table(PARALLEL_COLUMNS, parallel_segments_vs_one(args))
         return 0
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in configs if c not in CONFIGS]
@@ -369,8 +427,9 @@ def main(argv: list[str] | None = None) -> int:
                     fh.write(json.dumps({"config": config, "mode": mode, **record}) + "\n")
                 print(f"{config} {mode}: {record['wall_s']:.1f} s", file=sys.stderr, flush=True)
         rows += _rows(config, records)
-    rows += parallel_segments_vs_one(args)
     print_table(COLUMNS, rows)
+    print()
+    print_table(PARALLEL_COLUMNS, parallel_segments_vs_one(args))
     return 0
 
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from media_bench import make_clip  # noqa: E402  (the same clip maker as the decode benchmark)
+from media_bench import floor_decode, make_clip  # noqa: E402  (the decode benchmark's clip and floor)
 
 SIZES = {"480p": (896, 448, 721), "720p": (1280, 704, 721)}
 ROWS = {
@@ -46,20 +46,6 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def rgb_decode(path: str) -> int:
-    import av
-
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        count = 0
-        for frame in container.decode(stream):
-            rgb = frame.to_ndarray(format="rgb24", threads=1)
-            count += 1
-            del rgb, frame
-    return count
-
-
 def child(approach: str, path: str) -> dict:
     import av  # noqa: F401
     import torch  # noqa: F401
@@ -72,7 +58,7 @@ def child(approach: str, path: str) -> dict:
         "header": check_header,
         "verify": verify_video,
         "verify_deblock": verify_video,
-        "rgb_decode": rgb_decode,
+        "rgb_decode": floor_decode,
         "frames": lambda p: decode_frames(p).shape[0],
     }[approach]
     cpu, start = _cpu_s(), time.perf_counter()

@@ -60,6 +60,13 @@ def save_spend_limit(value) -> float:
     return number
 
 
+def forget_spend_limit() -> None:
+    """Remove the saved limit: the default applies again (unless the environment sets one)."""
+    data = _saved()
+    if data.pop(SETTING, None) is not None:
+        write_private_file(data_dir() / SETTINGS_FILE_NAME, json.dumps(data).encode())
+
+
 def check_spend(new_usd: float, *, what: str, reused_usd: float = 0.0, override: float | None = None) -> None:
     """Raise :class:`SpendLimitError` when ``new_usd`` (the estimate of what this run would pay) is above
     the limit. ``what`` names the run ("3 segments", "40 rows"); ``reused_usd`` is already paid for."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
+from comfyui_fal_avatar.nodes.avatar.catalog import catalog_json
 from comfyui_fal_avatar.nodes.avatar.frames import (
     auto_frames,
     frames_for_seconds,
@@ -130,10 +131,26 @@ def test_text_endpoint_estimates_length_and_limits_text():
     assert plan.arguments["voice"] == "Sarah" and plan.arguments["text_input"] == text
     with pytest.raises(InputError, match="text_input: is empty"):
         check_params(ep.INFINITALK_TEXT, {"text_input": ""})
-    with pytest.raises(InputError, match="limit is 1500"):
-        check_params(ep.INFINITALK_TEXT, {"text_input": "a" * 1501})
     with pytest.raises(InputError, match="voice"):
         check_params(ep.INFINITALK_TEXT, {"voice": "Robot"})
+
+
+def test_a_long_text_needs_auto_frames_one_job_speaks_at_most_1500_characters():
+    long = "Word " * 400  # 2000 characters: a long run splits it
+    assert check_params(ep.INFINITALK_TEXT, {"text_input": long, "num_frames": 0})["text_input"] == long.strip()
+    # an explicit num_frames means one job: refused at validation (before the prompt starts)
+    with pytest.raises(InputError, match=r"text_input: is 1999 characters long; one fal job speaks at most 1500\. "
+                       r"Set num_frames to 0 \(auto\)"):
+        check_params(ep.INFINITALK_TEXT, {"text_input": long, "num_frames": 721})
+    assert check_params(ep.INFINITALK_TEXT, {"text_input": "a" * 1500, "num_frames": 721})
+    # one job planned directly (whatever num_frames says) is refused too
+    with pytest.raises(InputError, match="one fal job speaks at most 1500"):
+        make_plan(ep.INFINITALK_TEXT, {"text_input": long, "num_frames": 0})
+    # the widget takes a whole long run's text, and no more
+    assert ep.INFINITALK_TEXT.param("text_input").max_length == ep.LONG_TEXT_CHARS == 20_000
+    check_params(ep.INFINITALK_TEXT, {"text_input": "a" * 20_000})
+    with pytest.raises(InputError, match="limit is 20000"):
+        check_params(ep.INFINITALK_TEXT, {"text_input": "a" * 20_001})
 
 
 def test_video_to_video_billing_multiplier_and_source_clamp():
@@ -156,18 +173,28 @@ def test_stable_avatar_seed_omitted_by_default_and_minimum_price():
 
 
 def test_catalog_json_is_complete():
-    rows = ep.catalog_json()["endpoints"]
+    rows = catalog_json()["endpoints"]
     assert [r["node_id"] for r in rows] == [s.node_id for s in ep.GENERATION_ENDPOINTS]
     v2v = next(r for r in rows if r["endpoint_id"] == "fal-ai/infinitalk/video-to-video")
     assert v2v["price"]["multiplier_above_frames"] == {"frames": 81, "factor": 1.25}
     assert all(r["price_source"] for r in rows)
+    # what the browser needs to estimate a long run as the planner cuts it
+    long_run = {r["node_id"]: r["long_run"] for r in rows}
+    assert long_run["FalInfiniTalkImageToVideo"] == {
+        "min_frames": 41, "max_frames": 721, "overlap_frames": 8, "margin_frames": 24, "extra_segments": 2,
+        "text_slack": 1.15, "text_tail_s": 0.6,
+    }
+    assert (long_run["FalStableAvatar"]["min_frames"], long_run["FalStableAvatar"]["max_frames"]) == (25, 7500)
+    assert [r["source_video"] for r in rows] == [False, False, True, False]  # dubbing's length is its video's
+    text = next(r for r in rows if r["length_from"] == "text")
+    assert (text["max_text_chars"], text["text_max_length"], text["chars_per_second"]) == (1500, 20_000, 14.0)
 
 
 def test_web_fixture_is_the_current_catalog():
     """The web tests (tests/web) read the rows from a fixture: it must be what GET /fal_avatar/endpoints serves.
-    Regenerate with: json.dumps(catalog_json(), indent=1) + newline."""
+    Regenerate with: json.dumps(catalog_json(), indent=1) + newline (nodes/avatar/catalog.py)."""
     fixture = Path(__file__).parent / "web" / "fixtures" / "endpoints.json"
-    assert json.loads(fixture.read_text(encoding="utf-8")) == ep.catalog_json()
+    assert json.loads(fixture.read_text(encoding="utf-8")) == catalog_json()
 
 
 def test_unknown_endpoint_lists_known_ones():

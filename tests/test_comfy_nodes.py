@@ -19,10 +19,12 @@ import pytest
 import torch
 from test_media_samples import scramble_frames
 
+from comfyui_fal_avatar.nodes.errors import FalServerError
+from comfyui_fal_avatar.nodes.store.claims import Claims
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
 DOUBLE = Path(__file__).parent / "comfy_double"
-DOUBLE_MODULES = ("comfy_api", "comfy", "server", "folder_paths")
+DOUBLE_MODULES = ("comfy_api", "comfy", "comfy_execution", "server", "folder_paths", "execution")
 GEN_NODES = ("FalInfiniTalkImageToVideo", "FalInfiniTalkTextToVideo", "FalInfiniTalkVideoToVideo", "FalStableAvatar")
 
 
@@ -88,6 +90,21 @@ def test_five_nodes_with_fixed_ids_tooltips_and_outputs(comfy):
     assert prompt.multiline and prompt.default
     routes = {(m, p) for m, p, _ in server.routes}
     assert ("POST", "/fal_avatar/key") in routes and ("GET", "/fal_avatar/endpoints") in routes
+    assert ("POST", "/fal_avatar/settings") in routes and ("GET", "/fal_avatar/media_length") in routes
+
+
+def test_a_loader_widget_file_is_found_only_inside_its_folder(comfy, tmp_path):
+    api = importlib.import_module("comfyui_fal_avatar.nodes.comfy.api")
+    root = tmp_path / "comfy"
+    speech = root / "input" / "fal_avatar_sample_speech.wav"  # copied there by on_load
+    (root / "output").mkdir()
+    (root / "output" / "take.wav").write_bytes(speech.read_bytes())
+    (root / "input" / "folder").mkdir()
+    assert api.input_file("fal_avatar_sample_speech.wav") == speech.resolve()
+    assert api.input_file("fal_avatar_sample_speech.wav [input]") == speech.resolve()
+    assert api.input_file("take.wav [output]") == (root / "output" / "take.wav").resolve()
+    for name in ("take.wav", "../output/take.wav", str(root / "output" / "take.wav"), "", "folder", "missing.wav"):
+        assert api.input_file(name) is None, name
 
 
 def test_validate_inputs_refuses_bad_widgets_before_the_prompt_runs(comfy):
@@ -96,7 +113,11 @@ def test_validate_inputs_refuses_bad_widgets_before_the_prompt_runs(comfy):
     assert node.validate_inputs(num_frames=145, resolution="480p", image=None) is True
     assert "num_frames" in node.validate_inputs(num_frames=146)
     assert "resolution" in node.validate_inputs(resolution="4k")
-    assert "text_input" in nodes["FalInfiniTalkTextToVideo"].validate_inputs(text_input="  ")
+    text_node = nodes["FalInfiniTalkTextToVideo"]
+    assert "text_input" in text_node.validate_inputs(text_input="  ")
+    long = "Say it again. " * 150  # 2100 characters: a long run (num_frames 0) splits it into segments
+    assert text_node.validate_inputs(text_input=long, num_frames=0) is True
+    assert "Set num_frames to 0 (auto)" in text_node.validate_inputs(text_input=long, num_frames=721)
     assert "request_id" in nodes["FalAvatarFetchResult"].validate_inputs(request_id=" ")
 
 
@@ -116,6 +137,20 @@ def test_image_audio_node_end_to_end_without_frames(comfy, fal_env):
     assert any("Done" in t and "frames not decoded" in t for t in texts)
     events = [e for name, e in server.events if name == "fal_avatar.status"]
     assert events[-1]["request_id"] == request_id and events[-1]["node"] == "5"
+
+
+def test_a_long_audio_runs_in_segments_and_the_last_status_holds_the_segment_list(comfy, fal_env):
+    nodes, server, _ = comfy
+    out = execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(seconds=30.0), prompt="talk",
+                  num_frames=0, resolution="480p", acceleration="regular", seed=7)
+    count, request_id = out.args[4], out.args[6]
+    assert count == 750 and request_id.count("@") == 2 and request_id.endswith(",frames=750")
+    events = [e for name, e in server.events if name == "fal_avatar.status" and e["node"] == "5"]
+    assert any(e["phase"] == "segments" and "segment 1/2" in e["text"] for e in events)
+    assert any(e["phase"] == "stitching" for e in events)
+    last = events[-1]
+    assert (last["phase"], last["request_id"], last["frames"]) == ("done", request_id, 750)
+    assert "2 segments" in last["detail"]
 
 
 def test_frames_decoded_when_linked_and_all_generation_nodes_work(comfy, fal_env, tmp_path):
@@ -141,6 +176,23 @@ def test_frames_decoded_when_linked_and_all_generation_nodes_work(comfy, fal_env
     assert "seed" not in fal_env.jobs[out.args[6]].arguments
 
 
+def test_the_cache_fingerprint_changes_when_the_frames_output_is_connected(comfy):
+    """ComfyUI reuses a node's cached outputs while its inputs and fingerprint are unchanged. Frames are
+    decoded only when the output is connected, so connecting it after a run must change the fingerprint;
+    otherwise the next node gets the cached empty batch (PreviewImage fails: 'index 0 is out of bounds')."""
+    nodes, _, _ = comfy
+    progress = importlib.import_module("comfy_execution.progress")
+    graph = importlib.import_module("comfy_execution.graph")
+    for node_id in (*GEN_NODES, "FalAvatarFetchResult"):
+        node = nodes[node_id].with_hidden(unique_id="7")
+        assert node.fingerprint_inputs() is True  # no prompt running: a constant, as before
+        progress.reset_progress_state("p1", graph.DynamicPrompt({"7": {"class_type": node_id, "inputs": {}}}))
+        unlinked = node.fingerprint_inputs(prompt="talk")
+        progress.reset_progress_state("p2", graph.DynamicPrompt(prompt_linking_frames("7")))
+        assert (unlinked, node.fingerprint_inputs(prompt="talk")) == (False, True), node_id
+        progress.reset_progress_state("", graph.DynamicPrompt({}))
+
+
 def test_validation_error_reaches_no_server(comfy, fal_env):
     nodes, _, _ = comfy
     from comfyui_fal_avatar.nodes.errors import InputError
@@ -152,6 +204,21 @@ def test_validation_error_reaches_no_server(comfy, fal_env):
         execute(nodes["FalInfiniTalkImageToVideo"], image=torch.zeros((1, 0, 0, 3)), audio=audio(), prompt="talk",
                 num_frames=0, resolution="480p", acceleration="regular", seed=1)
     assert fal_env.requests == []
+
+
+def test_the_progress_bar_shows_each_phase_from_its_start(comfy):
+    """ComfyUI sends only a bar's forward moves (and its final value). A phase that counts from 0 again
+    (the stitch after the segments, the decode) gets a new bar; with one bar it would stay full."""
+    from comfyui_fal_avatar.nodes.pipeline.status import RunStatus
+
+    utils = importlib.import_module("comfy.utils")
+    reporter = importlib.import_module("comfyui_fal_avatar.nodes.comfy.reporter").ComfyReporter("5")
+    utils.UPDATES.clear()
+    steps = [("segments", 0.5), ("segments", 1.0), ("stitching", 0.1), ("stitching", 0.6), ("stitching", 1.0),
+             ("decoding", 0.3)]
+    for phase, progress in steps:
+        reporter(RunStatus(phase=phase, endpoint="fal-ai/infinitalk", progress=progress))
+    assert [value for _, value, _ in utils.UPDATES] == [500, 1000, 100, 600, 1000, 300]
 
 
 @pytest.mark.parametrize(("fault", "phase_text"), [("stuck_queue", "Queued"), ("slow", "Generating")])
@@ -238,3 +305,151 @@ def test_two_identical_nodes_are_two_generations_and_a_rerun_is_free(comfy, fal_
              for nid in ("5", "6")}
     assert fal_env.count("submit") == 0
     assert {n: o.args[6] for n, o in again.items()} == {n: o.args[6] for n, o in first.items()}
+
+
+def _dub(nodes, video, seed=1):
+    return execute(nodes["FalInfiniTalkVideoToVideo"], audio=audio(2.0), video=video, prompt="talk", num_frames=0,
+                   resolution="480p", acceleration="regular", seed=seed)
+
+
+def test_a_video_made_of_tensors_and_a_trimmed_file_give_stable_keys(comfy, fal_env, tmp_path):
+    """The same VIDEO queued again is free, whether it is tensors (VideoFromComponents: its frames and rate
+    are the key, nothing is re-encoded to compute it) or a trimmed file (the file plus its trim window)."""
+    from fractions import Fraction
+
+    api = importlib.import_module("comfy_api.latest")
+    nodes, _, _ = comfy
+    frames = torch.rand(60, 64, 96, 3)
+    made = api.InputImpl.VideoFromComponents(api.Types.VideoComponents(images=frames, frame_rate=Fraction(30)))
+    first = _dub(nodes, made)
+    again = _dub(nodes, api.InputImpl.VideoFromComponents(api.Types.VideoComponents(images=frames.clone(),
+                                                                                    frame_rate=Fraction(30))))
+    assert again.args[6] == first.args[6] and fal_env.count("submit") == 1
+
+    clip = Path(__file__).resolve().parent.parent / "nodes" / "assets" / "sample_video.mp4"
+    trimmed = api.InputImpl.VideoFromFile(str(clip), start_time=0.4, duration=2.0)
+    cut = _dub(nodes, trimmed)
+    (job,) = [j for j in fal_env.jobs.values() if j.request_id == cut.args[6]]
+    assert job.arguments["num_frames"] <= 49  # the 2.0 s trim window, not the whole clip
+    assert _dub(nodes, api.InputImpl.VideoFromFile(str(clip), start_time=0.4, duration=2.0)).args[6] == cut.args[6]
+    assert fal_env.count("submit") == 2
+# -- several generation nodes of one prompt (ComfyUI runs them concurrently; see comfy_double/execution.py) --
+
+SEEDS = (1, 2, 3, 4)
+
+
+def four_nodes(nodes) -> dict:
+    """Node id -> coroutine factory: one image+audio generation per seed, as ComfyUI would call them."""
+    cls, img, aud = nodes["FalInfiniTalkImageToVideo"], image(), audio()
+    widgets = {"prompt": "talk", "num_frames": 41, "resolution": "480p", "acceleration": "regular"}
+
+    def node(seed):
+        return lambda: cls.with_hidden(unique_id=str(10 + seed), prompt={}).execute(
+            image=img, audio=aud, seed=seed, **widgets
+        )
+
+    return {str(10 + seed): node(seed) for seed in SEEDS}
+
+
+def when(condition, action) -> threading.Thread:
+    """Call ``action`` (once) as soon as ``condition()`` holds; gives up after 60 s (the test then fails)."""
+
+    def watch():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if condition():
+                action()
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def shows(server, node_id: str, prefix: str) -> bool:
+    return any(n == node_id and t.startswith(prefix) for n, t in list(server.texts))
+
+
+def generating(fal_env, server, seeds=SEEDS) -> bool:
+    jobs = {job.arguments["seed"]: job for job in fal_env.jobs.values()}
+    return set(seeds) <= set(jobs) and all(
+        jobs[s].state == "IN_PROGRESS" and shows(server, str(10 + s), "Generating") for s in seeds
+    )
+
+
+def no_claim_held() -> bool:
+    claims = Claims()
+    return all(claims.holder(entry.request_key) is None for entry in Journal().entries())
+
+
+def test_a_failed_node_leaves_its_siblings_jobs_running_and_the_rerun_pays_once(comfy, fal_env):
+    """One node's fal job fails while three others generate: the executor stops and cancels the three
+    node tasks (not the user's Cancel). Their fal jobs run on, stay journaled, and the next run takes them."""
+    nodes, server, _ = comfy
+    execution = importlib.import_module("execution")
+    fail_now, hold = threading.Event(), threading.Event()
+    fal_env.inject_job("runner_error", match={"seed": 2}, release=fail_now)
+    fal_env.inject_job("slow", times=3, release=hold)
+    trigger = when(lambda: generating(fal_env, server), fail_now.set)
+    outcome = execution.run_prompt(four_nodes(nodes))
+    trigger.join()
+
+    assert isinstance(outcome["12"], FalServerError) and "Runner disconnected" in str(outcome["12"])
+    assert [outcome[n] for n in ("11", "13", "14")] == [execution.CANCELLED] * 3
+    assert fal_env.count("cancel") == 0
+    assert not any(job.cancelled for job in fal_env.jobs.values())
+    assert sorted(e.state for e in Journal().entries()) == ["failed"] + ["submitted"] * 3
+    assert no_claim_held()  # else the next identical run in this process would wait for it forever
+    assert all(shows(server, n, "Stopped") for n in ("11", "13", "14"))
+
+    hold.set()
+    again = execution.run_prompt(four_nodes(nodes))
+    assert all(out.args[6] for out in again.values())
+    assert fal_env.count("submit") == 5  # only the failed one was submitted again
+    assert sorted(e.state for e in Journal().entries()) == ["downloaded"] * 4 + ["failed"]
+
+
+def test_cancel_cancels_every_job_of_the_prompt(comfy, fal_env):
+    """Cancel while four nodes generate: all four fal jobs are cancelled and journaled so. fal answers three
+    of the cancels late, so the first node to stop would let the executor shut the prompt down while the
+    three others are still cancelling."""
+    nodes, server, mm = comfy
+    execution = importlib.import_module("execution")
+    fal_env.inject_job("slow", times=4, release=threading.Event())  # generating until cancelled
+    fal_env.inject("cancel", "hang", times=3, seconds=1.0)  # each takes effect at once, answered 1 s later
+    trigger = when(lambda: generating(fal_env, server), mm.interrupt_current_processing)
+    outcome = execution.run_prompt(four_nodes(nodes))
+    trigger.join()
+
+    assert any(isinstance(out, mm.InterruptProcessingException) for out in outcome.values())
+    assert fal_env.count("cancel") == 4 and all(job.cancelled for job in fal_env.jobs.values())
+    assert sorted(e.state for e in Journal().entries()) == ["cancelled"] * 4
+    assert no_claim_held()
+    assert all(shows(server, str(10 + s), "Cancelled") for s in SEEDS)
+
+
+def test_cancel_reaches_every_job_while_another_node_reports_progress(comfy, fal_env):
+    """Cancel while one node downloads (its progress bar is where ComfyUI raises, and clears, the interrupt
+    flag) and three generate: the three fal jobs are cancelled too."""
+    nodes, server, mm = comfy
+    execution = importlib.import_module("execution")
+    fal_env.inject_job("slow", match={"seed": 1}, release=threading.Event())
+    fal_env.inject_job("slow", match={"seed": 2}, release=threading.Event())
+    fal_env.inject_job("slow", match={"seed": 3}, release=threading.Event())
+    fal_env.inject("file_get", "slow", times=20, bytes_per_s=20_000)  # seed 4 downloads its result slowly
+
+    def downloading() -> bool:
+        return generating(fal_env, server, (1, 2, 3)) and any(
+            n == "14" and t.startswith("Downloading") and "KB" in t for n, t in list(server.texts)
+        )
+
+    trigger = when(downloading, mm.interrupt_current_processing)
+    outcome = execution.run_prompt(four_nodes(nodes))
+    trigger.join()
+
+    assert any(isinstance(out, mm.InterruptProcessingException) for out in outcome.values())
+    held = [job for job in fal_env.jobs.values() if job.arguments["seed"] != 4]
+    assert fal_env.count("cancel") == 3 and all(job.cancelled for job in held)
+    assert sorted(e.state for e in Journal().entries()) == ["cancelled"] * 3 + ["completed"]
+    assert no_claim_held()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
@@ -211,19 +212,6 @@ def test_runner_error_with_params(emu, http):
     assert emu.jobs[submitted["request_id"]].error_type == "request_timeout"
 
 
-def test_a_job_fault_with_match_waits_for_a_job_with_those_arguments(emu, http):
-    emu.inject_job("runner_error", match={"seed": 7})
-    emu.inject_job("corrupt_video")  # no match: the next job it reaches, as before
-    first = http.post("/fal-ai/infinitalk", json={**_args(), "seed": 1}).json()
-    second = http.post("/fal-ai/infinitalk", json={**_args(), "seed": 7}).json()
-    third = http.post("/fal-ai/infinitalk", json={**_args(), "seed": 7}).json()
-    jobs = emu.jobs
-    assert jobs[first["request_id"]].fault_name == "corrupt_video"
-    assert jobs[second["request_id"]].fault_name == "runner_error"
-    assert jobs[third["request_id"]].fault is None  # each fault applied once
-    assert _completed(http, second["status_url"])["error_type"] == "runner_disconnected"
-
-
 def test_corrupt_video_output(emu, http):
     emu.inject_job("corrupt_video")
     submitted = http.post("/fal-ai/infinitalk", json=_args()).json()
@@ -243,6 +231,28 @@ def test_stuck_queue_and_slow_jobs(emu, http):
     status = http.get(stuck["status_url"])
     assert (status.status_code, status.json()["status"]) == (202, "IN_QUEUE")
     assert emu.jobs[stuck["request_id"]].state == "IN_QUEUE"
+
+
+
+def test_job_faults_can_match_arguments_and_hold_jobs_until_released(emu, http):
+    """A job fault with ``match`` skips jobs submitted with other values (they take the next fault that
+    applies, in order); ``release`` keeps its job IN_PROGRESS until the test sets the event."""
+    release = threading.Event()
+    emu.inject_job("runner_error", match={"seed": 2}, release=release)
+    emu.inject_job("slow", times=2, processing_time=0.1)
+    jobs = {seed: http.post("/fal-ai/infinitalk", json={**_args(), "seed": seed}).json() for seed in (1, 2, 3, 4)}
+    faults = {seed: emu.jobs[job["request_id"]].fault_name for seed, job in jobs.items()}
+    assert faults == {1: "slow", 2: "runner_error", 3: "slow", 4: None}
+    for seed in (1, 3, 4):
+        assert "error" not in _completed(http, jobs[seed]["status_url"])
+    held = emu.jobs[jobs[2]["request_id"]]
+    assert held.state == "IN_PROGRESS"  # the others finished after it started; it is still held
+    release.set()
+    assert _completed(http, jobs[2]["status_url"])["error_type"] == "runner_disconnected"
+    again = http.post("/fal-ai/infinitalk", json={**_args(), "seed": 2}).json()["request_id"]
+    assert emu.jobs[again].fault is None  # the matching fault is used up
+    with pytest.raises(ValueError, match="threading.Event"):
+        emu.inject_job("slow", release=True)
 
 
 def test_locked_mode(emu, http):

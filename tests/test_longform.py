@@ -13,10 +13,12 @@ import pytest
 from _sentences import frame_rms, speech
 
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
+from comfyui_fal_avatar.nodes.avatar.plan import check_params
 from comfyui_fal_avatar.nodes.cli.generate import run_request
 from comfyui_fal_avatar.nodes.errors import JobCancelledError, SegmentsFailedError, SpendLimitError
 from comfyui_fal_avatar.nodes.longform.fetch import fetch_run
 from comfyui_fal_avatar.nodes.longform.reference import parse_ref
+from comfyui_fal_avatar.nodes.longform.segmenting import plan_long_run
 from comfyui_fal_avatar.nodes.media.video_decode import read_audio
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.pipeline.interrupt import UserInterrupt, run_cancellable
@@ -77,6 +79,7 @@ def test_a_75_second_audio_becomes_parallel_segments_stitched_with_the_original_
 
     ref = parse_ref(first.request_id)
     assert len(ref.segments) >= 3 and fal_env.count("submit") == len(ref.segments) == len(fal_env.jobs)
+    assert fal_env.count("cdn_upload") == len(ref.segments) + 1  # every segment's audio, the portrait once
     assert outputs.frame_count == ref.total_frames == 75 * FPS
     assert abs(outputs.info.duration_s - 75.0) <= 1 / FPS and outputs.info.has_audio
     assert first.estimate_usd > 75 * 0.20 and first.paid_usd == first.estimate_usd  # overlaps are billed too
@@ -162,3 +165,83 @@ def test_fetch_rebuilds_a_long_video_from_its_segment_list_for_free(fal_env, mon
     with av.open(str(rebuilt.path)) as container:
         assert container.streams.video[0].frames == outputs.frame_count
         assert container.streams.audio
+
+
+LONG_TEXT = " ".join(
+    f"This is sentence number {n} of a long lesson, read aloud by the built-in voice."
+    if n % 3 else f"Here comes part {n}; it has a clause, and then another one, before it ends."
+    for n in range(1, 36)
+)
+
+
+def test_a_long_text_is_split_at_sentence_ends_and_joined_in_the_pauses(fal_env):
+    assert len(LONG_TEXT) >= 2500
+    request = GenerationRequest(
+        spec=ep.INFINITALK_TEXT,
+        values={"text_input": LONG_TEXT, "voice": "Sarah", "prompt": "talk", "num_frames": 0},
+        image=portrait(),
+        want_frames=False,
+    )
+    first, outputs = run(request, max_usd=100)  # about 3 minutes of speech: above the default $25 limit
+    ref = parse_ref(first.request_id)
+    pieces = [job.arguments["text_input"] for job in fal_env.jobs.values()]
+    assert len(ref.segments) == len(pieces) >= 3
+    assert all(p.rstrip().endswith((".", ";", ",")) for p in pieces[:-1])  # cut at sentence (or clause) ends
+    assert " ".join(sorted(pieces, key=LONG_TEXT.index)) == LONG_TEXT
+    assert outputs.frame_count == ref.total_frames and outputs.info.has_audio
+    fal_env.clear_log()
+    again, _ = run(request)  # nothing left to pay: the guard lets it through
+    assert again.reused and fal_env.routes() == []
+
+
+def test_a_text_as_long_as_the_widget_takes_gives_pieces_that_one_job_each_accepts():
+    text = " ".join([LONG_TEXT] * 8)[: ep.LONG_TEXT_CHARS].rsplit(" ", 1)[0]
+    assert ep.LONG_TEXT_CHARS - 100 < len(text) <= ep.LONG_TEXT_CHARS
+    values = {"text_input": text, "voice": "Sarah", "prompt": "talk", "num_frames": 0}
+    plan = plan_long_run(GenerationRequest(spec=ep.INFINITALK_TEXT, values=values, image=portrait()))
+    pieces = [job.request.values["text_input"] for job in plan.jobs]
+    assert len(pieces) > 20 and max(map(len, pieces)) <= ep.INFINITALK_TEXT.max_text_chars
+    for job in plan.jobs:  # every segment is one job with an explicit num_frames: the per-job check passes
+        check_params(ep.INFINITALK_TEXT, job.request.values)
+
+
+def source_clip(path, seconds: float, fps: int = 30, size=(160, 120)):
+    """A clip whose every frame is a flat grey that encodes its own index (40 + 8 × (index % 24))."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps, options={"crf": "10"})
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for index in range(round(seconds * fps)):
+            grey = np.full((size[1], size[0], 3), 40 + 8 * (index % 24), np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(grey, format="rgb24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_a_60_second_dub_cuts_the_source_and_the_audio_at_the_same_instants(fal_env, tmp_path):
+    clip = source_clip(tmp_path / "source.mp4", 60.0)
+    said = speech(60.0)
+    request = GenerationRequest(
+        spec=ep.INFINITALK_VIDEO,
+        values={"prompt": "talk", "num_frames": 0},
+        video_path=clip,
+        audio=said.audio(),
+        want_frames=False,
+    )
+    first, outputs = run(request, max_usd=100)
+    ref = parse_ref(first.request_id)
+    assert len(ref.segments) >= 7 and all(j.arguments["num_frames"] <= 241 for j in fal_env.jobs.values())
+    assert outputs.frame_count == 60 * FPS
+    greys = []
+    with av.open(str(first.path)) as container:
+        for frame in container.decode(video=0):
+            corner = frame.to_ndarray(format="rgb24")[8:40, 8:40]
+            greys.append(float(corner.mean()))
+    # four encodes deep (source, excerpt, the emulator's render, the stitch) a grey is within 4 levels
+    expected = [40 + 8 * (int(t * 30 / FPS + 1e-9) % 24) for t in range(len(greys))]
+    wrong = [t for t, (g, e) in enumerate(zip(greys, expected, strict=True)) if abs(g - e) >= 4]
+    assert wrong == [], wrong[:20]  # every output frame shows the source frame of its own instant
+    mouth = mouth_openness(first.path)
+    loudness = frame_rms(said.samples, said.rate, len(mouth))
+    for segment in ref.segments[1:]:
+        assert best_lag(loudness, mouth, segment.start_frame) == 0
+

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -25,12 +27,14 @@ from comfyui_fal_avatar.nodes.errors import (
 )
 from comfyui_fal_avatar.nodes.media import check_header, verify_video
 from comfyui_fal_avatar.nodes.media.payload import Payload
+from comfyui_fal_avatar.nodes.pipeline import generate
 from comfyui_fal_avatar.nodes.pipeline.follow import DOWNLOAD_TRIES, Services
 from comfyui_fal_avatar.nodes.pipeline.generate import Generation
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.pipeline.interrupt import UserInterrupt, run_cancellable
 from comfyui_fal_avatar.nodes.pipeline.outputs import materialize, materialize_outcome
 from comfyui_fal_avatar.nodes.pipeline.recover import fetch_result
+from comfyui_fal_avatar.nodes.store.claims import Claims
 from comfyui_fal_avatar.nodes.store.journal import Journal
 from comfyui_fal_avatar.nodes.store.media_store import MediaStore
 
@@ -374,3 +378,57 @@ def test_the_encoded_inputs_are_not_held_while_the_job_runs(fal_env):
 
     asyncio.run(go())
     assert alive == [0]
+def test_a_run_cancelled_twice_still_finishes_its_clean_up(fal_env, monkeypatch):
+    """asyncio.run's shutdown (ComfyUI ends a prompt that way) cancels a run's task and also the task that
+    awaits it, which cancels it once more while it cleans up. The run still gives its claim back before it
+    ends; otherwise the next identical run in this process would wait for that claim forever."""
+    encoding, proceed, released = threading.Event(), threading.Event(), []
+    encode, release = generate.encode_media, Claims.release
+
+    def slow_encode(*args):
+        encoding.set()
+        proceed.wait(10)
+        return encode(*args)
+
+    def slow_release(self, claim):
+        time.sleep(0.2)
+        release(self, claim)
+        released.append(claim.request_key)
+
+    monkeypatch.setattr(generate, "encode_media", slow_encode)
+    monkeypatch.setattr(Claims, "release", slow_release)
+
+    async def go():
+        task = asyncio.ensure_future(Generation(request(seed=8), services=Services()).run())
+        while not encoding.is_set():  # the run holds its claim and waits for its inputs' encoding
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.sleep(0)  # the run starts cleaning up
+        task.cancel()
+        proceed.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return list(released)
+
+    assert len(asyncio.run(go())) == 1
+    assert fal_env.count("submit") == 0
+
+
+def test_a_shutdown_during_submit_keeps_the_record_and_the_rerun_finds_the_job(fal_env):
+    """ComfyUI stops a prompt when another node fails: asyncio.run's shutdown cancels every task, the
+    submit's own included, while its request may be on the wire. The journal must keep the attempt (its
+    outcome is unknown), so the next run asks fal's history and re-attaches instead of paying again."""
+    fal_env.inject("submit", "hang", seconds=2)
+
+    async def prompt():
+        asyncio.ensure_future(Generation(request(), services=Services()).run())
+        while not fal_env.jobs:
+            await asyncio.sleep(0.01)
+        raise RuntimeError("another node of the prompt failed")
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(prompt())
+    (entry,) = Journal().entries()
+    assert entry.state == "failed" and entry.request_id is None and "unknown" in entry.error
+    again = run(request())
+    assert again.reused and fal_env.count("submit") == 1 and len(fal_env.jobs) == 1

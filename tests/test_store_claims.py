@@ -131,3 +131,13 @@ def test_processes_racing_for_one_key_get_one_claim():
             p.kill()
             p.wait()
     assert sorted(results) == ["Claim"] + ["Holder"] * (runs - 1), [p.stderr.read() for p in procs]
+
+
+def test_a_claim_this_process_lost_track_of_is_free():
+    """A claim taken in a thread whose waiting task was cancelled meanwhile (a shutdown) is not held by
+    anyone in this process: it must not make the next identical run wait forever."""
+    claims = Claims()
+    lost = claims.acquire(KEY)
+    claims_module._HEARTBEAT.discard(claims._db, lost.token)  # what a cancelled acquirer leaves behind
+    again = claims.acquire(KEY)
+    assert isinstance(again, Claim) and again.token != lost.token

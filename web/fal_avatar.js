@@ -1,11 +1,13 @@
-// comfyui-fal-avatar web extension: a status area with the cost estimate on the five fal avatar nodes,
-// and two entries in ComfyUI's settings: the fal API key and "Check fal endpoints" (the server's doctor). The logic lives in ./lib (pure, tested with node --test);
-// this file only wires it to ComfyUI.
+// comfyui-fal-avatar web extension: a status area with the cost estimate on the five fal avatar nodes
+// (a long run's too, from the length of the loader's file upstream), and three entries in ComfyUI's
+// settings: the fal API key, the spend limit per run and "Check fal endpoints" (the server's doctor). The
+// logic lives in ./lib (pure, tested with node --test); this file only wires it to ComfyUI.
 
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
 import { ESTIMATE_WIDGETS, isOurNode } from "./lib/nodes.js";
+import { SOURCE_INPUTS, createLengthCache, loaderFile, sourceLengths } from "./lib/sources.js";
 import {
   eventTargetsNode,
   initialState,
@@ -19,7 +21,8 @@ import { nodeViewModel, visibleRows } from "./lib/view.js";
 import { createDoctorSettingRenderer } from "./ui/doctor_setting.js";
 import { ensureStyles } from "./ui/dom.js";
 import { createKeySettingRenderer } from "./ui/key_setting.js";
-import { getEndpointRows, getKeyState } from "./ui/server.js";
+import { getEndpointRows, getKeyState, getMediaLengths, getSpendState } from "./ui/server.js";
+import { createSpendSettingRenderer } from "./ui/spend_setting.js";
 import { createStatusView } from "./ui/status_view.js";
 
 const STATUS_EVENT = "fal_avatar.status";
@@ -27,27 +30,44 @@ const WIDGET_NAME = "fal_avatar_status";
 const MARGIN = 4; // px around the DOM widget (the frontend's default is 10)
 
 const keyStore = createStore(null); // {configured, source} once the server answered
+const spendStore = createStore(null); // the spend limit per run (lib/spend.js) once the server answered
 let rows = {}; // endpoint rows by node id
-const entries = new Map(); // node -> {node, view, state}
+const entries = new Map(); // node -> {node, view, state, files}
+const lengths = createLengthCache((name) => getMediaLengths(api, name), () => renderAll());
 
 const typeOf = (node) => node.comfyClass ?? node.constructor?.comfyClass ?? node.type;
 
-function widgetValues(node) {
+function widgetValues(node, names = ESTIMATE_WIDGETS) {
   const values = {};
   for (const widget of node.widgets ?? []) {
-    if (ESTIMATE_WIDGETS.includes(widget.name)) values[widget.name] = widget.value;
+    if (!names || names.includes(widget.name)) values[widget.name] = widget.value;
   }
   return values;
 }
 
+/** {audio, video}: the file names of the loader nodes linked to the node's audio and video inputs. */
+function sourceFiles(node) {
+  const files = {};
+  for (const name of SOURCE_INPUTS) {
+    const slot = node.inputs?.findIndex((input) => input.name === name) ?? -1;
+    const upstream = slot >= 0 ? node.getInputNode?.(slot) : null;
+    files[name] = upstream ? loaderFile(typeOf(upstream), widgetValues(upstream, null)) : null;
+  }
+  return files;
+}
+
 function render(entry) {
   const { node, view } = entry;
+  const files = sourceFiles(node);
+  entry.files = JSON.stringify(files);
   const model = nodeViewModel({
     typeName: typeOf(node),
     row: rows[typeOf(node)],
     values: widgetValues(node),
     state: entry.state,
     keyState: keyStore.get(),
+    spendState: spendStore.get(),
+    sources: sourceLengths({ audio: lengths.get(files.audio), video: lengths.get(files.video) }),
     now: Date.now(),
   });
   const before = view.height();
@@ -68,10 +88,13 @@ function toast(severity, summary, detail) {
 function attach(node) {
   const view = createStatusView({
     openSettings: () => app.extensionManager?.command?.execute?.("Comfy.ShowSettingsDialog"),
-    copied: (ok) =>
-      ok ? toast("info", "Request id copied", "") : toast("warn", "Could not copy", "Select the id and copy it."),
+    copied: (ok, text) => {
+      const what = String(text).includes("@") ? "Segment list" : "Request id";
+      if (ok) toast("info", `${what} copied`, "");
+      else toast("warn", "Could not copy", "Select the id and copy it.");
+    },
   });
-  const entry = { node, view, state: initialState };
+  const entry = { node, view, state: initialState, files: "" };
   const height = () => (view.height() ? view.height() + 2 * MARGIN : 0);
   const widget = node.addDOMWidget(WIDGET_NAME, "fal-avatar-status", view.element, {
     serialize: false, // not a value: never in workflows or prompts
@@ -117,9 +140,11 @@ const onExecutionError = ({ detail }) =>
   update((entry, now) => reduceExecutionError(entry.state, detail, entry.node.id, now));
 const onInterrupted = () => update((entry, now) => reduceInterrupted(entry.state, now));
 
+/** Every second: the live clock of active runs, and the estimate of nodes whose loader file changed. */
 function tick() {
   for (const entry of entries.values()) {
-    if (entry.state.phase && !isTerminal(entry.state.phase)) render(entry);
+    const active = entry.state.phase && !isTerminal(entry.state.phase);
+    if (active || JSON.stringify(sourceFiles(entry.node)) !== entry.files) render(entry);
   }
 }
 
@@ -135,6 +160,17 @@ app.registerExtension({
         "workflows. FAL_KEY in the environment wins over a saved key.",
       // A custom renderer: the key is POSTed to the server; the setting's own value is never written.
       type: createKeySettingRenderer(api, keyStore),
+      defaultValue: "",
+    },
+    {
+      id: "FalAvatar.SpendLimit",
+      category: ["fal avatar", "Spend limit", "FalAvatarSpendLimit"],
+      name: "Spend limit per run (USD)",
+      tooltip:
+        "A run whose cost estimate (every segment of a long run, overlaps included) is above this is refused " +
+        "before anything is uploaded. Saved on the ComfyUI server; FAL_AVATAR_MAX_USD_PER_RUN there wins.",
+      // A custom renderer: the value is POSTed to the server; the setting's own value is never written.
+      type: createSpendSettingRenderer(api, spendStore),
       defaultValue: "",
     },
     {
@@ -155,9 +191,11 @@ app.registerExtension({
     api.addEventListener("execution_error", onExecutionError);
     api.addEventListener("execution_interrupted", onInterrupted);
     keyStore.subscribe(renderAll);
+    spendStore.subscribe(renderAll);
     setInterval(tick, 1000);
-    const [key, endpointRows] = await Promise.all([getKeyState(api), getEndpointRows(api)]);
+    const [key, endpointRows, spend] = await Promise.all([getKeyState(api), getEndpointRows(api), getSpendState(api)]);
     rows = endpointRows;
+    if (spend.ok) spendStore.set(spend.state);
     if (key.ok) keyStore.set(key.state);
     else renderAll();
   },

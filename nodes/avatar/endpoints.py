@@ -25,6 +25,7 @@ VOICES = (
 )  # fmt: skip
 
 SEED_MAX = 2**31 - 1
+LONG_TEXT_CHARS = 20_000  # a long run's whole text; each fal job gets a piece within max_text_chars
 
 
 @dataclass(frozen=True)
@@ -185,10 +186,11 @@ INFINITALK_TEXT = EndpointSpec(
             "text_input",
             "text",
             "Hello! This video was made with InfiniTalk on fal.",
-            "The text the avatar speaks, in the chosen voice.",
+            "The text the avatar speaks, in the chosen voice. With num_frames 0 (auto) a text longer than "
+            "one fal job can speak is split at sentence ends into segments, joined in the pauses.",
             multiline=True,
             required=True,
-            max_length=1500,
+            max_length=LONG_TEXT_CHARS,
         ),
         Param("voice", "enum", "Sarah", "The built-in voice that speaks text_input.", options=VOICES),
         _prompt(_TALK_PROMPT),
@@ -326,26 +328,3 @@ def endpoint(endpoint_id: str) -> EndpointSpec:
         known = ", ".join(BY_ENDPOINT_ID)
         raise KeyError(f"Unknown endpoint {endpoint_id!r}; expected one of: {known}") from None
 
-
-def catalog_json() -> dict:
-    """The rows as JSON for the web extension (GET /fal_avatar/endpoints)."""
-    rows = []
-    for spec in GENERATION_ENDPOINTS:
-        rule = spec.frames
-        rows.append(
-            {
-                "node_id": spec.node_id,
-                "endpoint_id": spec.endpoint_id,
-                "display_name": spec.display_name,
-                "fps": 25,
-                "min_frames": rule.min_frames if rule else None,
-                "max_frames": rule.max_frames if rule else None,
-                "default_frames": rule.default_frames if rule else None,
-                "frame_multiple": 4,
-                "length_from": spec.length_from,
-                "max_audio_s": spec.max_audio_s,
-                "price": spec.price.to_json(),
-                "price_source": spec.price.source,
-            }
-        )
-    return {"endpoints": rows}

@@ -96,11 +96,24 @@ def check_params(spec: EndpointSpec, values: dict) -> dict:
         out[p.name] = _check_param(p, values.get(p.name, p.default))
     if spec.frames is not None:
         _check_num_frames(spec, out["num_frames"])
+        if out["num_frames"] != 0 and spec.length_from == "text":  # an explicit frame count: one job
+            _check_one_job_text(spec, out["text_input"])
     return out
+
+
+def _check_one_job_text(spec: EndpointSpec, text: str) -> None:
+    """A text for one fal job must be within the job's limit (a long run splits longer texts)."""
+    if spec.max_text_chars and len(text) > spec.max_text_chars:
+        raise InputError(
+            f"is {len(text)} characters long; one fal job speaks at most {spec.max_text_chars}. Set "
+            "num_frames to 0 (auto): the run then splits the text into segments at sentence ends.",
+            field="text_input",
+        )
 
 
 def _length_seconds(spec: EndpointSpec, values: dict, audio_s: float | None) -> float:
     if spec.length_from == "text":
+        _check_one_job_text(spec, values["text_input"])
         return speech_seconds(values["text_input"])
     if audio_s is None:
         raise InputError("no audio connected; connect a LoadAudio (or other AUDIO) output", field="audio")

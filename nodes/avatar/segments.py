@@ -47,7 +47,7 @@ MARGIN_FRAMES = 24
 _CELL_S, _CELLS_PER_SEGMENT = 0.5, 100  # fallback candidates: the quietest 100 ms of every cell
 _WINDOW_S = 0.1
 _BALANCE_WEIGHT = 8.0
-_EXTRA_SEGMENTS = 2  # at most this many more than the minimum, to move joins into pauses
+EXTRA_SEGMENTS = 2  # at most this many more than the minimum, to move joins into pauses
 _SILENCE_DB = -120.0  # the level of the time past the end of the audio
 
 
@@ -162,11 +162,11 @@ def plan_segments(
     cell_s = max(_CELL_S, usable / FPS / _CELLS_PER_SEGMENT)
     base = _base_candidates(profile, pauses, total_frames, overlap, cell_s) if profile is not None else {}
     plans = []  # (segment count, joins outside pauses, cuts) of the smallest counts that fit
-    for count in range(least, least + _EXTRA_SEGMENTS + 2):
+    for count in range(least, least + EXTRA_SEGMENTS + 2):
         cuts = _cuts(base, profile, pauses, total_frames, count, overlap, usable, min_len)
         if cuts is not None:
             plans.append((count, sum(_pause_at(pauses, c / FPS) is None for c in cuts), cuts))
-        if plans and (profile is None or plans[0][1] == 0 or len(plans) > _EXTRA_SEGMENTS):
+        if plans and (profile is None or plans[0][1] == 0 or len(plans) > EXTRA_SEGMENTS):
             break
     if not plans:
         raise ValueError(f"no plan for {total_frames} frames within {rule.min_frames}..{usable}")

@@ -22,8 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .frames import CHARS_PER_SECOND
+from .frames import CHARS_PER_SECOND, frames_covering, round_up_4n1, speech_seconds
 from .partition import Line, best_joins
+
+# A piece of text gets frames for its estimated speech × TEXT_SLACK plus TEXT_TAIL_S: the voice's real
+# pace is only known once fal has spoken it, and a job renders exactly num_frames.
+TEXT_SLACK = 1.15
+TEXT_TAIL_S = 0.6
 
 SENTENCE, CLAUSE, WORD, CHARACTER = range(4)
 _JOIN_COST = (0.0, 1.0, 3.0, 5.0)
@@ -113,6 +118,11 @@ def _fewest_pieces(line: Line) -> int:
         if atom_ends[j + 1] - begin > line.max_len:
             count, begin = count + 1, line.starts[j]
     return count
+
+
+def text_frames(text: str) -> int:
+    """Frames a job gets to speak ``text``: its estimated speech × TEXT_SLACK + TEXT_TAIL_S, as 4n+1."""
+    return round_up_4n1(frames_covering(speech_seconds(text) * TEXT_SLACK + TEXT_TAIL_S))
 
 
 def split_text(text: str, max_seconds: float, *, chars_per_second: float = CHARS_PER_SECOND) -> TextPlan:

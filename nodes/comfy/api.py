@@ -23,6 +23,14 @@ def interrupted() -> bool:
     return bool(comfy.model_management.processing_interrupted())
 
 
+def keep_interrupted() -> None:
+    """Set ComfyUI's interrupt flag again after a progress hook raised (and so cleared) it: the prompt's other
+    running nodes must still see that the user pressed Cancel. Core clears it when the next prompt starts."""
+    import comfy.model_management
+
+    comfy.model_management.interrupt_current_processing(True)
+
+
 def interrupt_exception_type() -> type[BaseException]:
     """The exception ComfyUI expects from a node that stopped because of Cancel."""
     import comfy.model_management
@@ -36,6 +44,21 @@ def progress_bar(total: int, node_id: str | None):
     return comfy.utils.ProgressBar(total, node_id=node_id)
 
 
+def running_prompt() -> dict | None:
+    """The API-format prompt ComfyUI is executing (set before it computes cache keys), or ``None`` when this
+    ComfyUI does not expose it."""
+    try:
+        from comfy_execution.progress import get_progress_state
+    except ImportError:
+        return None
+    state = get_progress_state()
+    dynprompt = getattr(state, "dynprompt", None)
+    if not getattr(state, "prompt_id", None) or dynprompt is None:
+        return None
+    prompt = dynprompt.get_original_prompt()
+    return prompt if isinstance(prompt, dict) else None
+
+
 def temp_directory() -> Path:
     import folder_paths
 
@@ -46,6 +69,26 @@ def input_directory() -> Path:
     import folder_paths
 
     return Path(folder_paths.get_input_directory())
+
+
+def input_file(name: str) -> Path | None:
+    """The file a loader widget names (``clip.wav``, ``sub/clip.wav``, ``clip.wav [output]``) in ComfyUI's
+    input folder (or the output/temp folder its annotation names); None if it is not a file there."""
+    import folder_paths
+
+    folders = {
+        "[input]": folder_paths.get_input_directory,
+        "[output]": folder_paths.get_output_directory,
+        "[temp]": folder_paths.get_temp_directory,
+    }
+    folder = folder_paths.get_input_directory
+    for annotation, getter in folders.items():
+        if name.endswith(annotation):
+            name, folder = name[: -len(annotation)].rstrip(), getter
+            break
+    root = Path(folder()).resolve()
+    path = (root / name).resolve()
+    return path if path.is_relative_to(root) and path != root and path.is_file() else None
 
 
 def supports_schema_field(name: str) -> bool:

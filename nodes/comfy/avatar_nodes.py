@@ -11,7 +11,7 @@ from ..pipeline.graph import duplicate_index, output_is_linked
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt, run_cancellable
 from . import api, schema
-from .conversions import node_output, video_to_path
+from .conversions import node_output, video_fields
 from .reporter import ComfyReporter
 
 io = api.io
@@ -31,22 +31,35 @@ async def _deliver(reporter: ComfyReporter, run, interrupt: UserInterrupt, *, wa
             materialize_run(result, want_frames=want_frames, on_frames=frames_progress, sink=reporter), interrupt
         )
     except JobCancelledError:
-        reporter.finish("cancelled", "the fal jobs were cancelled; nothing more will be billed")
+        reporter.finish(
+            "cancelled", "fal jobs still running were cancelled; finished results are kept (the next run takes them)"
+        )
         raise api.interrupt_exception_type()() from None
     except FalAvatarError as exc:
         reporter.finish("error", str(exc))
         raise
     info = outputs.info
     parts = [f"{outputs.frame_count} frames", f"{info.fps:g} fps", f"{info.width}×{info.height}"]
+    # the request_id output (a long run's whole segment list) is what the status area shows and copies
+    ids = {"request_id": result.request_id}
     if len(result.request_ids) > 1:
         parts.append(f"{len(result.request_ids)} segments")
+        ids["frames"] = outputs.frame_count
     if result.reused:
         parts.append("reused, no new charge")
     if not want_frames:
         parts.append("frames not decoded (output not connected)")
     parts.extend(f"note: {warning}" for warning in result.warnings)
-    reporter.finish("done", " · ".join(parts), cost_usd=result.paid_usd)
+    reporter.finish("done", " · ".join(parts), cost_usd=result.paid_usd, **ids)
     return node_output(outputs)
+
+
+def _frames_linked(node) -> bool:
+    """ComfyUI's cache fingerprint of a node with a ``frames`` output (with its inputs it decides whether
+    the cached outputs are reused): whether that output is connected in the running prompt. The frames are
+    decoded only when it is, so connecting it after a run must run the node again (the pack reuses the
+    stored result for free) rather than reuse the cached empty batch. Constant when the prompt is unknown."""
+    return output_is_linked(api.running_prompt(), node.hidden.unique_id, schema.FRAMES_OUTPUT)
 
 
 class AvatarGenerationNode(io.ComfyNode):
@@ -86,19 +99,27 @@ class AvatarGenerationNode(io.ComfyNode):
         return True
 
     @classmethod
+    def fingerprint_inputs(cls, **kwargs) -> bool:
+        return _frames_linked(cls)
+
+    @classmethod
     async def execute(cls, **kwargs):
         spec = cls.SPEC
         node_id = cls.hidden.unique_id
-        video = kwargs.get("video")
+        values = {p.name: kwargs[p.name] for p in spec.params if p.name in kwargs}
+        video = {"frames": kwargs.get("frames")}  # the 'frames' IMAGE input, unless a VIDEO is connected
+        if kwargs.get("video") is not None:
+            video = video_fields(kwargs["video"])
+            if "fps" in video:  # a VIDEO made of tensors brings its own frame rate
+                values["fps"] = video.pop("fps")
         request = GenerationRequest(
             spec=spec,
-            values={p.name: kwargs[p.name] for p in spec.params if p.name in kwargs},
+            values=values,
             image=kwargs.get("image"),
             audio=kwargs.get("audio"),
-            video_path=video_to_path(video) if video is not None else None,
-            frames=kwargs.get("frames"),
             want_frames=output_is_linked(cls.hidden.prompt, node_id, schema.FRAMES_OUTPUT),
             take=duplicate_index(cls.hidden.prompt, node_id),
+            **video,
         )
         reporter = ComfyReporter(node_id)
         interrupt = UserInterrupt(reporter.should_cancel)
@@ -144,6 +165,10 @@ class FalAvatarFetchResult(io.ComfyNode):
         if request_id is not None and not str(request_id).strip():
             return "request_id: is empty; paste the request id shown by the generation node"
         return True
+
+    @classmethod
+    def fingerprint_inputs(cls, **kwargs) -> bool:
+        return _frames_linked(cls)
 
     @classmethod
     async def execute(cls, request_id: str, endpoint: str):

@@ -1,4 +1,4 @@
-"""ComfyUI values in and out: VIDEO → file for upload; a finished MP4 → the node's seven outputs."""
+"""ComfyUI values in and out: VIDEO → request fields; a finished MP4 → the node's seven outputs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from ..avatar.frames import FPS, frames_covering
 from ..pipeline.outputs import AvatarOutputs
 from . import api
 
@@ -14,22 +15,28 @@ PREVIEW_SUBFOLDER = "fal-avatar"
 SILENT_RATE = 16000
 
 
-def video_to_path(video) -> Path:
-    """A file for a ComfyUI VIDEO: its own file when untrimmed, else a fresh MP4 written by core."""
+def video_fields(video) -> dict:
+    """A ComfyUI VIDEO as GenerationRequest fields, so that the same video always gives the same request key
+    without anything being re-encoded just to compute it: a file video is its file (plus its trim window,
+    on the 25 fps timeline); an in-memory file is copied out byte for byte; a video made of tensors
+    (VideoFromComponents) is its frames and frame rate."""
+    if not hasattr(video, "get_active_trim_window"):  # tensors, not a file
+        components = video.get_components()
+        return {"frames": components.images, "fps": float(components.frame_rate)}
     source = video.get_stream_source()
-    trim_window = getattr(video, "get_active_trim_window", None)
-    trimmed = trim_window is not None and tuple(trim_window()) != (0.0, 0.0)
-    if isinstance(source, str | os.PathLike) and not trimmed:
-        return Path(source)
-    workdir = api.temp_directory() / PREVIEW_SUBFOLDER
-    workdir.mkdir(parents=True, exist_ok=True)
-    out = workdir / f"source-{uuid.uuid4().hex}.mp4"
-    if trimmed or not hasattr(source, "read"):
-        video.save_to(str(out), format=api.Types.VideoContainer.MP4, codec=api.Types.VideoCodec.H264)
-    else:
-        with open(out, "wb") as fh:
+    start, duration = video.get_active_trim_window()
+    if not isinstance(source, str | os.PathLike):
+        workdir = api.temp_directory() / PREVIEW_SUBFOLDER
+        workdir.mkdir(parents=True, exist_ok=True)
+        path = workdir / f"source-{uuid.uuid4().hex}.mp4"
+        with open(path, "wb") as fh:
             shutil.copyfileobj(source, fh)
-    return out
+        source = path
+    fields: dict = {"video_path": Path(source)}
+    if (start, duration) != (0.0, 0.0):
+        frames = frames_covering(duration if duration > 0 else max(video.get_duration(), 1 / FPS))
+        fields["video_window"] = (round(start * FPS), frames)
+    return fields
 
 
 def publish_preview(path: Path, name: str) -> Path:

@@ -39,7 +39,7 @@ class FalAvatarExtension(api.ComfyExtension):
             return
         from .routes import register
 
-        register(server.routes)
+        register(server.routes, input_file=api.input_file)
         log.info("comfyui-fal-avatar: routes /fal_avatar/* registered")
 
     async def get_node_list(self):

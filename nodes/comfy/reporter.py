@@ -22,6 +22,7 @@ class ComfyReporter:
         self.last: RunStatus | None = None
         self._sent_at = 0.0
         self._bar = None
+        self._bar_value = 0
 
     def __call__(self, status: RunStatus) -> None:
         phase_changed = self.last is None or self.last.phase != status.phase
@@ -55,11 +56,17 @@ class ComfyReporter:
         self.server.send_sync(EVENT, {"node": str(self.node_id), **status.to_event()}, sid)
 
     def _progress(self, fraction: float) -> None:
+        value = int(max(0.0, min(1.0, fraction)) * 1000)
         try:
-            if self._bar is None:
+            # Each phase (upload, segments, stitch, decode) counts from 0 again. ComfyUI's bar sends only
+            # forward moves (and its final value), so a move back starts a new bar, whose first update is
+            # always sent; one bar would stay full through the stitch and the decode.
+            if self._bar is None or value < self._bar_value:
                 self._bar = api.progress_bar(1000, self.node_id)
-            self._bar.update_absolute(int(max(0.0, min(1.0, fraction)) * 1000), 1000)
+            self._bar_value = value
+            self._bar.update_absolute(value, 1000)
         except api.interrupt_exception_type():
-            # The progress hook raises (and clears) ComfyUI's interrupt flag: remember it, so the
-            # run is cancelled through our own path (which cancels the fal job).
+            # The progress hook raises (and clears) ComfyUI's interrupt flag: remember it, so the run is
+            # cancelled through our own path (which cancels the fal job), and set it again for the other nodes.
             self.cancel_requested = True
+            api.keep_interrupted()

@@ -1,15 +1,19 @@
-"""HTTP routes the pack adds to ComfyUI's server: key status/save/forget, the endpoint catalog and the
-health check (the same as `fal-avatar doctor`)."""
+"""HTTP routes the pack adds to ComfyUI's server: key status/save/forget, the spend limit, the endpoint
+catalog, media lengths for the cost estimate and the health check (the same as `fal-avatar doctor`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 
-from .. import key_settings
-from ..avatar.endpoints import catalog_json
-from ..errors import FalAvatarError
+from .. import key_settings, spend_settings
+from ..avatar.catalog import catalog_json
+from ..errors import FalAvatarError, InputError
+from ..media.length_probe import probe_lengths
 from ..pipeline.doctor import run_doctor
 
 log = logging.getLogger(__name__)
@@ -17,35 +21,70 @@ log = logging.getLogger(__name__)
 PREFIX = "/fal_avatar"
 
 
-def _forbidden() -> web.Response:
-    return web.json_response({"error": "Cross-origin requests may not change the fal key."}, status=403)
+def _forbidden(what: str) -> web.Response:
+    return web.json_response({"error": f"Cross-origin requests may not change {what}."}, status=403)
 
 
-def register(routes: web.RouteTableDef) -> None:
+async def _json_body(request: web.Request):
+    try:
+        return await request.json()
+    except ValueError:
+        return None
+
+
+def register(routes: web.RouteTableDef, *, input_file: Callable[[str], Path | None] | None = None) -> None:
+    """Add the routes. ``input_file`` finds a loader widget's file in ComfyUI's input folder (None if it is
+    not there); without it the media-length route is left out."""
+
+    def same_origin(request: web.Request) -> bool:
+        return key_settings.is_same_origin(request.headers, request.host)
+
     @routes.get(f"{PREFIX}/key")
     async def key_status(request: web.Request) -> web.Response:
         return web.json_response(key_settings.key_status())
 
     @routes.post(f"{PREFIX}/key")
     async def save_key(request: web.Request) -> web.Response:
-        if not key_settings.is_same_origin(request.headers, request.host):
-            return _forbidden()
-        try:
-            payload = await request.json()
-        except ValueError:
-            payload = None
-        status, body = key_settings.save_from_request(payload)
+        if not same_origin(request):
+            return _forbidden("the fal key")
+        status, body = key_settings.save_from_request(await _json_body(request))
         return web.json_response(body, status=status)
 
     @routes.delete(f"{PREFIX}/key")
     async def forget_key(request: web.Request) -> web.Response:
-        if not key_settings.is_same_origin(request.headers, request.host):
-            return _forbidden()
+        if not same_origin(request):
+            return _forbidden("the fal key")
         return web.json_response(key_settings.forget())
+
+    @routes.get(f"{PREFIX}/settings")
+    async def settings(request: web.Request) -> web.Response:
+        return web.json_response(spend_settings.spend_status())
+
+    @routes.post(f"{PREFIX}/settings")
+    async def save_settings(request: web.Request) -> web.Response:
+        if not same_origin(request):
+            return _forbidden("the spend limit")
+        status, body = spend_settings.save_from_request(await _json_body(request))
+        return web.json_response(body, status=status)
 
     @routes.get(f"{PREFIX}/endpoints")
     async def endpoints(request: web.Request) -> web.Response:
         return web.json_response(catalog_json())
+
+    if input_file is not None:
+
+        @routes.get(f"{PREFIX}/media_length")
+        async def media_length(request: web.Request) -> web.Response:
+            """Lengths of a loader's file (headers only), for the cost estimate before a run."""
+            name = request.query.get("file", "")
+            path = input_file(name) if name.strip() else None
+            if path is None:
+                return web.json_response({"error": f"{name!r} is not a file in ComfyUI's input folder"}, status=404)
+            try:
+                lengths = await asyncio.to_thread(probe_lengths, path, field=name)
+            except InputError as exc:
+                return web.json_response({"error": exc.message}, status=422)
+            return web.json_response({"file": name, **lengths.to_json()})
 
     @routes.get(f"{PREFIX}/doctor")
     async def doctor(request: web.Request) -> web.Response:

@@ -1,4 +1,8 @@
-"""Fault injection plans: HTTP-level faults per route and job-level faults for the next submitted jobs."""
+"""Fault injection plans: HTTP-level faults per route and job-level faults for the next submitted jobs.
+
+A job fault may ``match`` submit arguments (it then applies only to jobs submitted with those values), and
+any job fault may take ``release`` (a ``threading.Event``): its job stays IN_PROGRESS until the event is set.
+"""
 
 from __future__ import annotations
 
@@ -25,18 +29,17 @@ class Fault:
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     remaining: int = 1
-    match: dict[str, Any] | None = None  # job faults only: apply to jobs whose arguments hold these items
+    match: dict[str, Any] | None = None  # job faults: argument values a job must be submitted with
 
-
-def _fits(fault: Fault, arguments: Any) -> bool:
-    if fault.match is None:
-        return True
-    return isinstance(arguments, dict) and all(k in arguments and arguments[k] == v for k, v in fault.match.items())
+    def applies_to(self, arguments: Any) -> bool:
+        if not self.match:
+            return True
+        return isinstance(arguments, dict) and all(k in arguments and arguments[k] == v for k, v in self.match.items())
 
 
 class FaultPlan:
     """FIFO of faults per route (and one FIFO for jobs); each fault applies ``times`` times, then is gone.
-    A job fault with ``match`` skips the jobs whose arguments do not hold its items (it keeps its place)."""
+    A job takes the first job fault that matches its arguments."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -60,23 +63,25 @@ class FaultPlan:
     def inject_job(self, fault: str, times: int, params: dict[str, Any], match: dict[str, Any] | None = None) -> None:
         if fault not in JOB_FAULTS:
             raise ValueError(f"unknown job fault {fault!r}; expected one of {', '.join(sorted(JOB_FAULTS))}")
+        if not isinstance(params.get("release", threading.Event()), threading.Event):
+            raise ValueError("job fault parameter release= must be a threading.Event")
         _check_times(times)
         with self._lock:
-            self._jobs.append(Fault(fault, dict(params), times, None if match is None else dict(match)))
+            self._jobs.append(Fault(fault, dict(params), times, dict(match) if match else None))
 
     def take(self, route: str) -> Fault | None:
         with self._lock:
             return _pop(self._http.get(route))
 
     def take_job(self, arguments: Any = None) -> Fault | None:
-        """The first job fault (in FIFO order) that applies to a job submitted with ``arguments``."""
+        """The first job fault that applies to a job submitted with ``arguments`` (one use of it)."""
         with self._lock:
             for index, fault in enumerate(self._jobs):
-                if _fits(fault, arguments):
+                if fault.applies_to(arguments):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         del self._jobs[index]
-                    return Fault(fault.name, fault.params, 1)
+                    return Fault(fault.name, fault.params, 1, fault.match)
             return None
 
     def clear(self) -> None:

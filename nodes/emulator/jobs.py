@@ -213,6 +213,7 @@ class JobQueue:
     def _process(self, job: Job) -> None:
         processing = float(job.fault.params.get("processing_time", self.processing_time)) \
             if job.fault_name == "slow" else self.processing_time
+        release = job.fault.params.get("release") if job.fault else None  # held IN_PROGRESS until it is set
         outcome = _Outcome()
         worker = threading.Thread(target=self._run_app, args=(job, outcome), daemon=True,
                                   name=f"fal-emulator-app-{job.seq}")
@@ -229,7 +230,7 @@ class JobQueue:
                     self._finish_cancelled(job)
                 self._touch()
                 return
-            if not worker.is_alive() and elapsed >= processing:
+            if not worker.is_alive() and elapsed >= processing and (release is None or release.is_set()):
                 break
             job.stop.wait(0.02)
         if outcome.failure is None:

@@ -119,8 +119,9 @@ class FalEmulator:
         self._faults.inject(route, fault, times, params)
 
     def inject_job(self, fault: str, *, times: int = 1, match: dict[str, Any] | None = None, **params: Any) -> None:
-        """Apply ``fault`` to the next ``times`` submitted jobs (see faults.JOB_FAULTS); with ``match``, only to
-        jobs whose arguments hold every item of it (e.g. ``match={"seed": 7}``)."""
+        """Apply ``fault`` to the next ``times`` submitted jobs (see faults.JOB_FAULTS); with ``match``, only
+        to jobs whose arguments hold those values (``match={"seed": 2}``). Any job fault takes
+        ``release=threading.Event()``: the job then stays IN_PROGRESS until the event is set."""
         self._faults.inject_job(fault, times, params, match)
 
     def clear_faults(self) -> None:

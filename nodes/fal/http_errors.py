@@ -152,3 +152,19 @@ def transport_error(exc: httpx.TransportError, *, what: str, url: str, request_i
         "them).",
         request_id=request_id,
     )
+
+
+def json_object(response: httpx.Response, *, what: str, request_id: str | None) -> dict:
+    """The answer's JSON object, else a FalServerError saying what was asked."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise FalServerError(
+            f"fal answered {what} with something that is not a JSON object (HTTP {response.status_code}). "
+            "This is a fal-side problem; try again.",
+            status=response.status_code,
+            request_id=request_id,
+        )
+    return data

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import FalServerError
 from .http import Auth, FalHttp
+from .http_errors import json_object
 
 
 async def fetch_openapi(http: FalHttp, base_url: str, endpoint_id: str) -> dict[str, Any] | None:
@@ -25,14 +25,4 @@ async def fetch_openapi(http: FalHttp, base_url: str, endpoint_id: str) -> dict[
     )
     if response.status_code == 404:
         return None
-    try:
-        document = response.json()
-    except ValueError:
-        document = None
-    if not isinstance(document, dict):
-        raise FalServerError(
-            f"fal's OpenAPI document of {endpoint_id} is not a JSON object (HTTP {response.status_code}); "
-            "try again later.",
-            status=response.status_code,
-        )
-    return document
+    return json_object(response, what=f"the request for the OpenAPI document of {endpoint_id}", request_id=None)

@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 
-from ..errors import FalServerError, SubmitOutcomeUnknownError
+from ..errors import SubmitOutcomeUnknownError
 from ..settings import FalUrls
 from .http import Auth, FalHttp, origin
-from .http_errors import endpoint_not_found, error_from_response
+from .http_errors import endpoint_not_found, error_from_response, json_object
 from .models import AppId, CancelOutcome, QueueHandle, QueueStatus
 from .retry import CallKind
 from .sse import json_events
@@ -21,21 +21,6 @@ log = logging.getLogger(__name__)
 
 class StreamUnavailable(Exception):
     """The status stream cannot be used for this job (not offered, or refused): poll instead."""
-
-
-def _json_object(response: httpx.Response, *, what: str, request_id: str | None) -> dict:
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise FalServerError(
-            f"fal answered {what} with something that is not a JSON object (HTTP {response.status_code}). "
-            "This is a fal-side problem; try again.",
-            status=response.status_code,
-            request_id=request_id,
-        )
-    return data
 
 
 class QueueApi:
@@ -89,7 +74,7 @@ class QueueApi:
             params={"logs": "1" if logs else "0"},
             request_id=handle.request_id,
         )
-        data = _json_object(response, what="a status request", request_id=handle.request_id)
+        data = json_object(response, what="a status request", request_id=handle.request_id)
         return QueueStatus.from_json(data, request_id=handle.request_id)
 
     async def stream_status(self, handle: QueueHandle) -> AsyncIterator[QueueStatus]:
@@ -123,7 +108,7 @@ class QueueApi:
         response = await self._http.call(
             "GET", handle.response_url, what="result", request_id=handle.request_id
         )
-        return _json_object(response, what="the result request", request_id=handle.request_id)
+        return json_object(response, what="the result request", request_id=handle.request_id)
 
     async def cancel(self, handle: QueueHandle) -> CancelOutcome:
         response = await self._http.call(

@@ -90,9 +90,10 @@ class FanOutSnapshot:
         if current is not None:
             parts.append(f"{self.noun} {current + 1}/{total} {self.items[current].stage}")
         for stage in SHOWN:
-            count = self.count(stage) - (1 if current is not None and self.items[current].stage == stage else 0)
+            same = current is not None and self.items[current].stage == stage
+            count = self.count(stage) - (1 if same else 0)
             if count:
-                parts.append(f"{count} {stage}")
+                parts.append(f"{count} more {stage}" if same else f"{count} {stage}")
         return " · ".join(parts)
 
     def as_run_status(self, endpoint: str) -> RunStatus:

@@ -116,7 +116,7 @@ class AvatarRunner:
             self._single = Generation(self.request, services=self.services, sink=self.sink, interrupt=self.interrupt)
             self._prepared = [await self._single.prepare()]
         else:
-            for note in plan.notes:
+            for note in (plan.summary, *plan.notes):
                 self.board.update("validating", detail=f"note: {note}")
             self._fan = FanOut(
                 limit=self._max_parallel or settings.max_parallel(),
@@ -139,6 +139,7 @@ class AvatarRunner:
         keys = tuple(p.key for p in self._prepared)
         frames = self._prepared[0].plan.frames if plan.single else plan.total_frames
         self.estimate = RunEstimate(len(self._prepared), cost, to_pay, keys, plan.notes, frames)
+        self.board.update(cost_usd=to_pay)  # the phases after the fan-out (stitching) show it too
         return self.estimate
 
     async def run(self) -> AvatarRun:

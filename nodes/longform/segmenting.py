@@ -16,19 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..avatar.frames import FPS, frames_covering, round_up_4n1, speech_seconds
+from ..avatar.frames import CHARS_PER_SECOND, FPS, frames_covering, round_up_4n1, speech_seconds
 from ..avatar.plan import check_params
 from ..avatar.segments import MARGIN_FRAMES, OVERLAP_FRAMES, frame_rule, plan_segments
-from ..avatar.text_pieces import split_text
+from ..avatar.text_pieces import TEXT_SLACK, TEXT_TAIL_S, split_text, text_frames
 from ..media.audio import first_samples
 from ..media.pauses import speech_profile
 from ..media.video_encode import validate_video_file
 from ..pipeline.inputs import GenerationRequest
-
-# A piece of text gets frames for its estimated speech × TEXT_SLACK plus TEXT_TAIL_S: the voice's real
-# pace is only known once fal has spoken it, and a job renders exactly num_frames.
-TEXT_SLACK = 1.15
-TEXT_TAIL_S = 0.6
 
 
 @dataclass(frozen=True)
@@ -44,12 +39,14 @@ class SegmentJob:
 @dataclass(frozen=True)
 class LongPlan:
     """``jobs`` empty: the request runs as it is (one job). ``own_audio``: the final sound track is the
-    user's audio (else the segments' own speech)."""
+    user's audio (else the segments' own speech). ``summary`` says how the run is cut; ``notes`` are what
+    the user should know about the result (a join outside a pause, audio longer than the video, ...)."""
 
     request: GenerationRequest
     jobs: tuple[SegmentJob, ...]
     total_frames: int
     own_audio: bool
+    summary: str = ""
     notes: tuple[str, ...] = ()
 
     @property
@@ -89,23 +86,26 @@ def plan_long_run(request: GenerationRequest) -> LongPlan:
             request,
             values=_with_frames(spec, values, segment.frames),
             audio={"waveform": _audio_slice(samples, rate, segment.start_frame, segment.frames)[None], "sample_rate": rate},
-            video_window=(segment.start_frame, segment.frames) if request.video_path or request.frames is not None else None,
+            video_window=_window(request, segment.start_frame, segment.frames),
             want_frames=False,
         )
         jobs.append(SegmentJob(f"segment {segment.index + 1}/{count}", part, segment.start_frame, segment.frames))
-    return LongPlan(request, tuple(jobs), total, own_audio=True, notes=tuple(notes) + plan.notes)
+    summary, *joins = plan.notes  # the planner's first note summarises the cut
+    return LongPlan(request, tuple(jobs), total, own_audio=True, summary=summary, notes=(*notes, *joins))
 
 
 def _text_plan(request: GenerationRequest, values: dict) -> LongPlan | None:
     rule = frame_rule(request.spec)
     text = values["text_input"]
-    if _text_frames(text) <= rule.max_frames:
+    if text_frames(text) <= rule.max_frames:
         return None
     max_seconds = ((rule.max_frames - MARGIN_FRAMES) / FPS - TEXT_TAIL_S) / TEXT_SLACK
+    if request.spec.max_text_chars:  # every piece within one job's text limit
+        max_seconds = min(max_seconds, request.spec.max_text_chars / CHARS_PER_SECOND)
     pieces = split_text(text, max_seconds)
     jobs, start = [], 0
     for index, piece in enumerate(pieces.pieces):
-        frames = min(max(_text_frames(piece), rule.min_frames), rule.max_frames)
+        frames = min(max(text_frames(piece), rule.min_frames), rule.max_frames)
         part = dataclasses.replace(
             request, values={**values, "text_input": piece, "num_frames": frames}, want_frames=False
         )
@@ -113,11 +113,7 @@ def _text_plan(request: GenerationRequest, values: dict) -> LongPlan | None:
         start += frames - OVERLAP_FRAMES
     total = jobs[-1].start_frame + jobs[-1].frames
     summary = f"{len(text)} characters (about {speech_seconds(text):.0f} s of speech) in {len(jobs)} segments"
-    return LongPlan(request, tuple(jobs), total, own_audio=False, notes=(summary, *pieces.notes))
-
-
-def _text_frames(text: str) -> int:
-    return round_up_4n1(frames_covering(speech_seconds(text) * TEXT_SLACK + TEXT_TAIL_S))
+    return LongPlan(request, tuple(jobs), total, own_audio=False, summary=summary, notes=pieces.notes)
 
 
 def _with_frames(spec, values: dict, frames: int) -> dict:
@@ -135,7 +131,17 @@ def _audio_slice(samples: np.ndarray, rate: int, start_frame: int, frames: int) 
     return piece
 
 
+def _window(request: GenerationRequest, start_frame: int, frames: int) -> tuple[int, int] | None:
+    """A segment's stretch of the source video (inside the request's own trim window, if it has one)."""
+    if request.video_path is None and request.frames is None:
+        return None
+    offset = request.video_window[0] if request.video_window is not None else 0
+    return offset + start_frame, frames
+
+
 def _source_seconds(request: GenerationRequest) -> float | None:
+    if request.video_window is not None:
+        return request.video_window[1] / FPS
     if request.video_path is not None:
         return validate_video_file(request.video_path, field="video").duration_s
     if request.frames is not None and getattr(request.frames, "ndim", 0) == 4:

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from ..store.claims import Claim, Claims
+from .interrupt import finish_despite_cancel
 from .status import StatusBoard
 
 POLL_S = 0.5
@@ -24,7 +25,12 @@ async def claim_key(claims: Claims, key: str, board: StatusBoard) -> ClaimedKey:
     """Take the claim on ``key``; while a live identical run holds it, wait (status: ``waiting``)."""
     since: float | None = None
     while True:
-        got = await asyncio.to_thread(claims.acquire, key)
+        acquiring = asyncio.ensure_future(asyncio.to_thread(claims.acquire, key))
+        try:
+            got = await asyncio.shield(acquiring)
+        except asyncio.CancelledError:  # the claim may be taken in its thread meanwhile: give it back
+            await finish_despite_cancel(_release_once_acquired(claims, acquiring))
+            raise
         if isinstance(got, Claim):
             if got.taken_from is not None:
                 board.update(detail=f"took over from a stopped run ({got.taken_from.describe()})")
@@ -35,3 +41,9 @@ async def claim_key(claims: Claims, key: str, board: StatusBoard) -> ClaimedKey:
                 "waiting", detail=f"an identical run ({got.owner.describe()}) is on it; taking its result when done"
             )
         await asyncio.sleep(POLL_S)
+
+
+async def _release_once_acquired(claims: Claims, acquiring: asyncio.Future) -> None:
+    got = await acquiring
+    if isinstance(got, Claim):
+        await asyncio.to_thread(claims.release, got)

@@ -18,10 +18,10 @@ from ..errors import IdenticalRunError, NotFoundError, SubmitOutcomeUnknownError
 from ..fal.models import QueueHandle
 from ..media.audio import audio_duration_s
 from ..store.journal import CANCELLED, FAILED, SUBMITTING, JournalEntry
-from .claiming import claim_key
+from .claiming import ClaimedKey, claim_key
 from .follow import JobFollower, Services, result_video_url
 from .inputs import GenerationRequest, encode_media, plan_request
-from .interrupt import UserInterrupt
+from .interrupt import UserInterrupt, finish_despite_cancel
 from .keys import generation_key, input_digests, key_scope, legacy_key
 from .status import RunStatus, StatusBoard
 from .unknown_submit import settle_unknown_submit, unknown_submit_hint
@@ -100,15 +100,23 @@ class Generation:
             claimed = await claim_key(self.services.claims, prepared.key, self.board)
             return await self._run(prepared, claimed.waited_for_since)
         except asyncio.CancelledError:
-            if self.interrupt.is_set():
-                self.warnings.extend(await self.follower.cancel_remote())
-            else:
-                self.follower.leave_running()
+            held, claimed = claimed, None
+            await finish_despite_cancel(self._stop(held))
             raise
         finally:
             ticker.cancel()
             if claimed is not None:
                 await asyncio.to_thread(self.services.claims.release, claimed.claim)
+
+    async def _stop(self, claimed: ClaimedKey | None) -> None:
+        """After a cancel: cancel the fal job if the user asked to stop, else leave it running; give the
+        claim back."""
+        if self.interrupt.is_set():
+            self.warnings.extend(await self.follower.cancel_remote())
+        else:
+            self.follower.leave_running()
+        if claimed is not None:
+            await asyncio.to_thread(self.services.claims.release, claimed.claim)
 
     async def _run(self, prepared: PreparedGeneration, waited_for_since: float | None) -> GenerationOutcome:
         plan, key, journal = prepared.plan, prepared.key, self.services.journal
@@ -206,6 +214,14 @@ class Generation:
                 exc.message = f"{exc.message} {unknown_submit_hint(endpoint_id)}"
                 exc.args = (exc.message,)
                 raise
+            except asyncio.CancelledError:
+                # Cancelled from outside this run (a shutdown cancels every task): the request may be on the
+                # wire, so its outcome is unknown (the next run asks fal's request history first).
+                await finish_despite_cancel(
+                    asyncio.to_thread(journal.fail_submitting, row_id, "submit outcome unknown: the run was stopped "
+                                      "while its submit was on the way to fal")
+                )
+                raise
             except BaseException:
                 await asyncio.to_thread(journal.forget_submitting, row_id)
                 raise
@@ -213,14 +229,10 @@ class Generation:
             await asyncio.to_thread(journal.record_submit, row_id, handle.to_dict())
             return handle
 
-        # Shielded: once the request is on the wire we must learn its id and journal it, even if the user
-        # cancels now, so that the job can be cancelled instead of running (and billing) unseen.
-        task = asyncio.ensure_future(submit_and_record())
-        try:
-            handle = await asyncio.shield(task)
-        except asyncio.CancelledError:
-            await asyncio.gather(task, return_exceptions=True)
-            raise
+        # Awaited to its end even if this run is cancelled now (once or more): once the request is on the wire
+        # we must learn its id and journal it, so that the job can be cancelled or re-attached to instead of
+        # running (and billing) unseen.
+        handle = await finish_despite_cancel(submit_and_record())
         self.board.update("queued", request_id=handle.request_id, detail="")
         return handle
 

@@ -1,61 +1,42 @@
-"""Uploading a generation's encoded inputs, each content hash once (a cached URL is reused while fal
-still serves it).
-
-Runs in one event loop that need the same file at the same time (a batch's rows sharing a portrait, parallel
-nodes) share one upload, or one check of the cached URL; the URL is then reused by the loop's later runs for
-``SHARED_S`` seconds without asking fal again.
-"""
+"""Uploading a generation's encoded inputs, each content hash once: a cached URL is reused while fal still
+serves it, and runs of one event loop that need the same bytes at the same time (the segments of a long
+run, identical inputs of parallel nodes) share one upload."""
 
 from __future__ import annotations
 
 import asyncio
-import time
+import weakref
 
-from ..fal.pool import PerLoop
 from ..media.payload import Payload
 from .follow import Services
 from .status import StatusBoard, format_bytes
-
-SHARED_S = 300.0
-# (storage host, content sha256) → (the task that gives the file's URL, when it was started)
-_SHARED: PerLoop[dict[tuple[str, str], tuple[asyncio.Task, float]]] = PerLoop(dict)
 
 
 async def upload_all(services: Services, board: StatusBoard, payloads: dict[str, Payload]) -> dict[str, str]:
     """``{fal_field: url}`` for every payload, in order."""
     urls: dict[str, str] = {}
     for index, (fal_field, payload) in enumerate(payloads.items(), start=1):
-        urls[fal_field] = await _shared_url(services, board, payload, f"{index}/{len(payloads)} {payload.file_name}")
+        urls[fal_field] = await _upload_one(services, board, payload, f"{index}/{len(payloads)} {payload.file_name}")
     return urls
 
 
-async def _shared_url(services: Services, board: StatusBoard, payload: Payload, label: str) -> str:
-    shared = _SHARED.get()
-    key = (services.client.urls.rest, payload.sha256)
-    entry = shared.get(key)
-    if entry is not None and _usable(*entry):
-        board.update("uploading", detail=f"{label}: the same file as another run; uploaded once")
-        return await asyncio.shield(entry[0])
-    task = asyncio.ensure_future(_upload_one(services, board, payload, label))
-    task.add_done_callback(lambda done: _forget_failed(shared, key, done))
-    shared[key] = (task, time.monotonic())
-    return await asyncio.shield(task)  # the others waiting for it keep it going if this run is cancelled
-
-
-def _usable(task: asyncio.Task, started: float) -> bool:
-    if not task.done():
-        return True
-    return not task.cancelled() and task.exception() is None and time.monotonic() - started < SHARED_S
-
-
-def _forget_failed(shared: dict, key: tuple[str, str], task: asyncio.Task) -> None:
-    """A failed upload is not shared any more (the next run tries again); its error is the callers' to see."""
-    if task.cancelled() or task.exception() is not None:
-        if shared.get(key, (None,))[0] is task:
-            del shared[key]
+_IN_FLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def _upload_one(services: Services, board: StatusBoard, payload: Payload, label: str) -> str:
+    flights = _IN_FLIGHT.setdefault(asyncio.get_running_loop(), {})
+    running = flights.get(payload.sha256)
+    if running is None:
+        running = flights[payload.sha256] = asyncio.ensure_future(_upload_fresh(services, board, payload, label))
+        running.add_done_callback(lambda _: flights.pop(payload.sha256, None))
+    else:
+        board.update("uploading", detail=f"{label}: the same file is being uploaded for another run")
+    return await asyncio.shield(running)  # one waiter stopping must not stop the upload the others wait for
+
+
+async def _upload_fresh(services: Services, board: StatusBoard, payload: Payload, label: str) -> str:
     cache, client = services.uploads, services.client
     cached = await asyncio.to_thread(cache.get, payload.sha256)
     if cached is not None:

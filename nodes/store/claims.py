@@ -132,7 +132,8 @@ class Claims:
                 claim = Claim(request_key, token)
             else:
                 holder = _holder(row)
-                if holder.owner.is_alive(row["heartbeat_at"], now):
+                mine_and_lost = holder.owner == owner and not _HEARTBEAT.holds(self._db, holder.token)
+                if holder.owner.is_alive(row["heartbeat_at"], now) and not mine_and_lost:
                     return holder
                 conn.execute(
                     "UPDATE claims SET token = ?, host = ?, boot_id = ?, pid = ?, pid_started = ?, claimed_at = ?,"
@@ -175,6 +176,13 @@ class _Heartbeat:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="fal-avatar-claims", daemon=True)
                 self._thread.start()
+
+    def holds(self, db: Database, token: str) -> bool:
+        """Whether this process still holds ``token`` (a claim of this process it no longer holds was
+        lost, e.g. its holder was cancelled while taking it: it is free)."""
+        with self._lock:
+            entry = self._tokens.get(db.path)
+            return entry is not None and token in entry[1]
 
     def discard(self, db: Database, token: str) -> None:
         with self._lock:

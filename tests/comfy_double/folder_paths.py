@@ -17,3 +17,7 @@ def get_user_directory() -> str:
 
 def get_input_directory() -> str:
     return os.path.join(_root(), "input")
+
+
+def get_output_directory() -> str:
+    return os.path.join(_root(), "output")

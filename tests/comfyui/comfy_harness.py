@@ -304,15 +304,27 @@ class ComfyClient:
 
     def wait_for(self, prompt_id: str, timeout: float = 120.0) -> dict:
         """Poll /history until the prompt has finished (success, error or interrupt); return its entry
-        ({"prompt", "outputs", "status": {"status_str", "completed", "messages"}, "meta"})."""
+        ({"prompt", "outputs", "status": {"status_str", "completed", "messages"}, "meta"}).
+
+        Also waits for the prompt's last websocket message ("executing" with node None, sent after the
+        history is stored): /history can answer before the socket has delivered the prompt's messages, and
+        the server sends them in order, so once this one is here every message of the prompt is."""
         deadline = time.monotonic() + timeout
         while True:
             entry = self.history(prompt_id)
             if entry is not None and entry.get("status", {}).get("status_str") in ("success", "error"):
-                return entry
+                break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"prompt {prompt_id} not finished within {timeout} s\n{self.log_tail()}")
             time.sleep(0.1)
+        self.wait_for_message(
+            lambda m: m.type == "executing"
+            and isinstance(m.data, dict)
+            and m.data.get("node") is None
+            and m.data.get("prompt_id") == prompt_id,
+            timeout=max(deadline - time.monotonic(), 30.0),
+        )
+        return entry
 
     def interrupt(self, prompt_id: str | None = None) -> None:
         status, raw = self.request("POST", "/interrupt", {"prompt_id": prompt_id} if prompt_id else {})

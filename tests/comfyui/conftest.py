@@ -6,6 +6,8 @@
 
 `comfy_server` starts one server per test, wired to that test's fal emulator, and yields a
 `comfy_harness.ComfyClient` (post_prompt, wait_for, interrupt, object_info, view, websocket messages).
+A test marked `@pytest.mark.comfy_env(NAME="value", ...)` starts its server with those variables set
+(e.g. a higher FAL_AVATAR_MAX_USD_PER_RUN for a run that costs more than the default limit).
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ def comfyui_python() -> str:
 
 
 @pytest.fixture
-def comfy_server(comfyui_path, comfyui_python, fal_env, isolated_env, tmp_path) -> Iterator[ComfyClient]:
+def comfy_server(comfyui_path, comfyui_python, fal_env, isolated_env, tmp_path, request) -> Iterator[ComfyClient]:
     """A running ComfyUI with this pack loaded. It inherits the test's environment: `fal_env` points
     FAL_KEY and FAL_QUEUE_URL/FAL_REST_URL/FAL_CDN_URL at the test's `emulator` (same instance), and
     FAL_AVATAR_HOME is the test's `isolated_env` folder. The server log is printed if the test fails."""
-    env = child_environment({"FAL_AVATAR_HOME": str(isolated_env)})
+    overrides = {"FAL_AVATAR_HOME": str(isolated_env)}
+    for marker in reversed(list(request.node.iter_markers("comfy_env"))):  # the closest marker wins
+        overrides.update({name: str(value) for name, value in marker.kwargs.items()})
+    env = child_environment(overrides)
     server = ComfyServer(comfyui_path, comfyui_python, tmp_path / "comfyui", env)
     server.work_dir.mkdir()
     client = server.start(timeout=float(os.environ.get("COMFYUI_START_TIMEOUT", "240")))

@@ -6,10 +6,16 @@ WebSocket client, and its DNS resolves nothing but 127.0.0.1, so the page cannot
 
 One ComfyUI start serves every check (a start costs 10-20 s):
   - the extension registers without console errors from its files or routes, and the five nodes exist;
-  - an example workflow loads, its status area shows the cost estimate, which follows the widgets;
+  - an example workflow loads, its status area shows the cost estimate from the length of the LoadAudio file
+    (measured by the server before any run), and the estimate follows the widgets;
   - the workflow runs: phase, request id (with copy button) and the estimate from the real frame count show
     on the node, and the video preview appears; a screenshot is written (FAL_AVATAR_SCREENSHOT_DIR keeps it);
   - the settings panel sends a key to the server and ComfyUI's settings storage never holds it;
+  - a 75 s WAV in the input folder gives the whole long run's estimate (about 3 segments); above the spend
+    limit the node says the run will be refused; the spend limit is saved on the server from the settings
+    panel (and back to the default), and the node's warning follows it;
+  - a long run's status (a synthetic event): the combined segments line, then "3 segments" with a copy
+    button that copies the whole segment list;
   - "Check fal endpoints" shows the server's doctor report (all ok, then a drifted emulator document),
     never the key, and the OpenAPI requests carry no key;
   - with the key route answering "not configured", the nodes warn and their Settings button opens settings.
@@ -27,6 +33,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+import wave
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,6 +42,7 @@ import pytest
 from comfy_harness import NODE_IDS, PACK_FOLDER, REPO_ROOT
 
 from comfyui_fal_avatar.nodes.credentials import KEY_FILE_NAME
+from comfyui_fal_avatar.nodes.spend_guard import SETTINGS_FILE_NAME
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.slow]
 
@@ -257,10 +265,31 @@ def load_workflow(page: Page) -> int:
 
 
 def status_text(page: Page, node_id: int) -> str:
-    return page.evaluate(
-        f"{APP}.rootGraph.getNodeById({node_id}).widgets.find(w => w.name === 'fal_avatar_status')"
-        ".element.innerText"
+    return page.evaluate(f"{status_element(node_id)}.innerText")
+
+
+def status_element(node_id: int) -> str:
+    return f"{APP}.rootGraph.getNodeById({node_id}).widgets.find(w => w.name === 'fal_avatar_status').element"
+
+
+def set_widget(page: Page, node_id: int, name: str, value) -> None:
+    """Set a widget as the user would (value, then its callback: the extension listens there)."""
+    page.evaluate(
+        f"(v => {{ const w = {APP}.rootGraph.getNodeById({node_id}).widgets.find(w => w.name === {json.dumps(name)});"
+        " w.value = v; w.callback?.(v); })" + f"({json.dumps(value)})"
     )
+
+
+def node_of_type(page: Page, type_name: str) -> int:
+    return page.evaluate(f"{APP}.rootGraph.nodes.find(n => n.comfyClass === {json.dumps(type_name)}).id")
+
+
+def write_silent_wav(path: Path, seconds: float, rate: int = 16000) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0\0" * round(seconds * rate))
 
 
 def own_errors(page: Page) -> list[str]:
@@ -300,6 +329,8 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
     base_url = comfy_server.base_url
     # not a first start: a new user gets the templates browser, which would cover the canvas
     assert comfy_server.request("POST", "/settings/Comfy.TutorialCompleted", True)[0] == 200
+    # a long speech in the input folder (before the page lists the folder)
+    write_silent_wav(comfy_server.base_dir / "input" / "speech_75s.wav", 75.0)
     open_comfyui(page, base_url)
 
     # registration: the extension, the five node types, the key setting with its own renderer
@@ -307,17 +338,15 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
     setting_type = page.evaluate(f"typeof {APP}.extensionManager.setting.settings['FalAvatar.ApiKey']?.type")
     assert setting_type == "function"
 
-    # the example workflow's node shows the estimate, which follows the resolution widget
+    # the example workflow's node shows the estimate from its LoadAudio file (6.5 s: 165 frames), measured
+    # by the server before any run; the estimate follows the resolution widget
     node_id = load_workflow(page)
     page.wait("document.querySelectorAll('.fal-avatar-status').length >= 1", 10, "the status area")
-    assert status_text(page, node_id) == "auto — depends on audio length · $0.20/s at 480p"
-    set_resolution = (
-        f"(v => {{ const w = {APP}.rootGraph.getNodeById({node_id}).widgets.find(w => w.name === 'resolution');"
-        " w.value = v; w.callback?.(v); })"
-    )
-    page.evaluate(f"{set_resolution}('720p')")
-    assert status_text(page, node_id) == "auto — depends on audio length · $0.40/s at 720p"
-    page.evaluate(f"{set_resolution}('480p')")
+    short = "est. $1.32 · auto: 165 frames (6.60 s) at 480p"
+    page.wait(f"{status_element(node_id)}.innerText === {json.dumps(short)}", 15, "the estimate from the audio file")
+    set_widget(page, node_id, "resolution", "720p")
+    assert status_text(page, node_id) == "est. $2.64 · auto: 165 frames (6.60 s) at 720p"
+    set_widget(page, node_id, "resolution", "480p")
 
     # run it against the emulator
     page.evaluate(f"{APP}.queuePrompt(0, 1)")
@@ -356,6 +385,20 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
         shutil.copy(shot, Path(keep) / shot.name)
     print(f"screenshot: {shot}")
 
+    # a 75 s speech: the whole long run's estimate; at 720p it is above the default $25 spend limit
+    audio_node = node_of_type(page, "LoadAudio")
+    set_widget(page, audio_node, "audio", "speech_75s.wav")
+    long_480 = "est. ~$15.38 · about 3 segments (75.0 s) at 480p"
+    page.wait(f"{status_element(node_id)}.innerText.includes({json.dumps(long_480)})", 15, "the long-run estimate")
+    assert "spend limit" not in status_text(page, node_id)
+    set_widget(page, node_id, "resolution", "720p")
+    above = "above your spend limit $25: the run will be refused; raise it in Settings → fal avatar"
+    text = status_text(page, node_id)
+    assert "est. ~$30.75 · about 3 segments (75.0 s) at 720p" in text and above in text, text
+    long_shot = page.screenshot(tmp_path / "fal-avatar-long-run.png")
+    if keep:
+        shutil.copy(long_shot, Path(keep) / long_shot.name)
+
     # settings: the key goes to the server (0600 file), never into ComfyUI's settings storage
     page.evaluate(f"{APP}.extensionManager.command.execute('Comfy.ShowSettingsDialog')")
     page.wait(
@@ -386,6 +429,32 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
     page.wait(f"{panel}.innerText.includes('Saved key removed')", 15, "the forget answer")
     assert not key_file.exists()
 
+    # the spend limit: saved on the server from the settings panel, read by the nodes, back to the default
+    spend = "document.querySelector('.fal-avatar-spend')"
+    page.wait(f"{spend}?.innerText.includes('above $25 is refused before anything is uploaded (the default)')",
+              15, "the spend limit from the server")
+    assert page.evaluate(f"{spend}.querySelector('input').value") == "25"
+
+    def click_spend(label: str) -> None:
+        page.evaluate(f"[...{spend}.querySelectorAll('button')].find(b => b.textContent === {json.dumps(label)}).click()")
+
+    page.evaluate(f"(i => {{ i.value = '40'; }})({spend}.querySelector('input'))")
+    click_spend("Save on server")
+    page.wait(f"{spend}.innerText.includes('Saved on the server.')", 15, "the saved limit")
+    assert "above $40 is refused" in page.evaluate(f"{spend}.innerText")
+    settings_file = isolated_env / SETTINGS_FILE_NAME
+    assert json.loads(settings_file.read_text()) == {"max_usd_per_run": 40.0}
+    assert comfy_server.get_json("/fal_avatar/settings")["source"] == "saved"
+    page.wait(f"!{status_element(node_id)}.innerText.includes('spend limit')", 5, "the warning to go")
+    click_spend("Use default")
+    page.wait(f"{spend}.innerText.includes('(the default)')", 15, "the default limit")
+    assert json.loads(settings_file.read_text()) == {}
+    page.wait(f"{status_element(node_id)}.innerText.includes({json.dumps(above)})", 5, "the warning again")
+    assert "FalAvatar.SpendLimit" not in comfy_settings(base_url)
+    set_widget(page, node_id, "resolution", "480p")
+    set_widget(page, audio_node, "audio", "fal_avatar_sample_speech.wav")
+    page.wait(f"{status_element(node_id)}.innerText.includes({json.dumps(short)})", 15, "the short estimate again")
+
     # "Check fal endpoints": the doctor runs on the server (against the emulator) and only its report
     # reaches the page; then a drifted document on the emulator shows up as drift
     doctor = "document.querySelector('.fal-avatar-doctor')"
@@ -411,6 +480,27 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
     doctor_shot = page.screenshot(tmp_path / "fal-avatar-doctor.png")
     if keep:
         shutil.copy(doctor_shot, Path(keep) / doctor_shot.name)
+
+    # a long run's status as the node sends it: the combined segments line, then the segment list to copy
+    segment_list = "a1b2c3d4-0000-4000-8000-000000000001@0,e5f6a7b8-0000-4000-8000-000000000002@689,frames=1375"
+
+    def status_event(**fields) -> None:
+        detail = {"node": str(node_id), "endpoint": "fal-ai/infinitalk", **fields}
+        page.evaluate(
+            f"window.comfyAPI.api.api.dispatchEvent(new CustomEvent('fal_avatar.status', {{detail: {json.dumps(detail)}}}))"
+        )
+
+    status_event(phase="segments", detail="segment 2/2 generating · 1 done", progress=0.62, elapsed_s=83, cost_usd=11.2)
+    text = status_text(page, node_id)
+    assert "Segments · 62% · segment 2/2 generating · 1 done · 01:2" in text and "this run est. $11.20" in text, text
+    status_event(phase="done", detail="1375 frames · 2 segments", elapsed_s=95, request_id=segment_list, frames=1375)
+    text = status_text(page, node_id)
+    assert "Done · 01:35 · 2 segments" in text and "1375 frames" in text, text
+    page.evaluate("navigator.clipboard.writeText = async (t) => { window.__falAvatarCopied = t; }")
+    page.evaluate(
+        f"[...{status_element(node_id)}.querySelectorAll('button')].find(b => b.textContent === 'copy ids').click()"
+    )
+    assert page.wait("window.__falAvatarCopied", 5, "the copied segment list") == segment_list
 
     assert own_errors(page) == []
 

@@ -2,8 +2,9 @@
 
 LoadImage + LoadAudio → FalInfiniTalkImageToVideo → SaveVideo (+ frames → PreviewImage, audio →
 PreviewAudio): the MP4 is saved by core, the real VIDEO/IMAGE/AUDIO types flow into core nodes, the
-status lines reach the browser, an unchanged re-queue is cached by ComfyUI (no second submit), a bad
-widget is refused before anything is sent, and POST /interrupt cancels the remote fal job.
+status lines reach the browser, an unchanged re-queue is cached by ComfyUI (no second submit), connecting
+the frames output after a run without it decodes them (no second submit), a bad widget is refused before
+anything is sent, and POST /interrupt cancels the remote fal job.
 """
 
 from __future__ import annotations
@@ -70,6 +71,17 @@ def test_workflow_saves_the_video_and_requeue_is_cached(comfy_server, fal_env):
     cached = [m.data for m in comfy_server.messages_of("execution_cached", again)]
     assert cached and AVATAR in cached[0]["nodes"]
     assert fal_env.count("submit") == 1
+
+
+def test_connecting_the_frames_output_later_decodes_them_without_paying_again(comfy_server, fal_env):
+    first = comfy_server.post_prompt(workflow(with_frames=False))
+    assert comfy_server.wait_for(first)["status"]["status_str"] == "success"
+    again = comfy_server.post_prompt(workflow(with_frames=True))
+    entry = comfy_server.wait_for(again)
+    assert entry["status"]["status_str"] == "success", entry["status"]["messages"][-1]
+    assert len(entry["outputs"]["6"]["images"]) == 41
+    cached = [n for m in comfy_server.messages_of("execution_cached", again) for n in m.data["nodes"]]
+    assert AVATAR not in cached and fal_env.count("submit") == 1  # the node ran again; the pack reused the job
 
 
 def test_bad_widget_is_refused_before_the_prompt_runs(comfy_server, fal_env):

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
-import { costForFrames, estimateCost, formatEstimate, formatUsd, ratePerSecond } from "../../web/lib/cost.js";
+import { costForFrames, estimateCost, estimateNote, formatEstimate, formatUsd, ratePerSecond } from "../../web/lib/cost.js";
 
 const ROWS = JSON.parse(readFileSync(new URL("./fixtures/endpoints.json", import.meta.url))).endpoints;
 const row = (id) => ROWS.find((r) => r.node_id === id);
@@ -58,9 +58,48 @@ test("auto frames come from the audio length when known", () => {
   assert.equal(est.frames, 101);
   assert.equal(est.usd, 1.616);
   assert.equal(formatEstimate(I2V, { numFrames: 0, resolution: "720p", audioS: 4.0 }), "est. $1.62 · auto: 101 frames (4.04 s) at 720p");
-  // clamped to the endpoint range
+  // clamped to the endpoint range; up to 721 frames (28.84 s) is one job
   assert.equal(estimateCost(I2V, { numFrames: 0, resolution: "480p", audioS: 0.5 }).frames, 41);
-  assert.equal(estimateCost(I2V, { numFrames: 0, resolution: "480p", audioS: 99 }).frames, 721);
+  assert.equal(estimateCost(I2V, { numFrames: 0, resolution: "480p", audioS: 28.84 }).frames, 721);
+  assert.equal(estimateCost(I2V, { numFrames: 0, resolution: "480p", audioS: 28.84 }).segments, 1);
+  // an explicit num_frames is one job whatever the audio
+  assert.equal(estimateCost(I2V, { numFrames: 721, resolution: "480p", audioS: 99 }).segments, 1);
+});
+
+test("auto runs longer than one job: about as many segments as the planner uses, billed leaning up", () => {
+  // 75 s = 1875 frames: 3 segments of at most 697 frames (721 - 24 margin), 2 joins; the estimate bills
+  // 1875 + 4 joins x 11 frames + 3 = 1922 frames (the planner may add 2 segments to join in pauses)
+  const est = estimateCost(I2V, { numFrames: 0, resolution: "480p", audioS: 75 });
+  assert.deepEqual(
+    { segments: est.segments, frames: est.frames, seconds: est.seconds, usd: est.usd },
+    { segments: 3, frames: 1922, seconds: 75, usd: 15.376 },
+  );
+  assert.equal(formatEstimate(I2V, { numFrames: 0, resolution: "480p", audioS: 75 }), "est. ~$15.38 · about 3 segments (75.0 s) at 480p");
+  assert.match(estimateNote(I2V, { numFrames: 0, resolution: "480p", audioS: 75 }), /overlap by 8-11 frames; every segment is billed/);
+  assert.doesNotMatch(estimateNote(I2V, { numFrames: 0, audioS: 5 }), /segments/);
+  // dubbing: the source video's length decides (the audio's when the source is not known), x1.25 per job
+  const dub = estimateCost(V2V, { numFrames: 0, resolution: "480p", audioS: 5, sourceS: 30 });
+  assert.equal(dub.segments, 4);
+  assert.equal(dub.seconds, 30);
+  assert.equal(dub.usd, Math.round(((750 + 5 * 11 + 3) / 25) * 0.2 * 1.25 * 1e4) / 1e4);
+  assert.match(formatEstimate(V2V, { numFrames: 0, resolution: "480p", audioS: 30 }), /^est\. ~\$\d+\.\d\d · about 4 segments \(30\.0 s\) at 480p · ×1\.25 above 81 frames$/);
+  // a short source is one job, cut at the source's end
+  assert.equal(estimateCost(V2V, { numFrames: 0, resolution: "480p", audioS: 9, sourceS: 4, sourceFrames: 100 }).frames, 97);
+  // StableAvatar: one job up to 300 s
+  assert.equal(estimateCost(SA, { audioS: 299 }).segments, 1);
+  assert.equal(estimateCost(SA, { audioS: 310 }).segments, 2);
+});
+
+test("long texts: pieces at sentence ends, as many as the server's splitter makes", () => {
+  const sentence = "This sentence is read aloud by the built-in voice of the avatar.";
+  const text = Array(40).fill(sentence).join(" "); // 2599 characters, 64 per sentence; a piece takes 332
+  const est = estimateCost(T2V, { numFrames: 0, resolution: "480p", text });
+  assert.equal(est.segments, 8); // 5 sentences (324 characters) per piece; the server: 8 jobs of 681 frames
+  assert.equal(est.frames, Math.ceil((2599 / 14) * 1.15 * 25 + 8 * 0.6 * 25) + 4 * 8); // server: 5448
+  assert.equal(est.frames, 5490);
+  assert.equal(formatEstimate(T2V, { numFrames: 0, resolution: "480p", text }), "est. ~$43.92 · about 8 segments (217.4 s) at 480p");
+  // a short text stays one job, estimated without slack as before
+  assert.equal(estimateCost(T2V, { numFrames: 0, resolution: "480p", text: sentence }).segments, 1);
 });
 
 test("auto without a known length shows the per-second rate", () => {

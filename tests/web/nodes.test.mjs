@@ -20,12 +20,23 @@ test("every generation node has an endpoint row; the fetch node has none", () =>
   assert.deepEqual(rowsByNodeId({ endpoints: [{ node_id: "X" }] }), {});
 });
 
-test("estimate inputs come from widget values and the reported audio length", () => {
+test("estimate inputs come from widget values, the files upstream and the reported audio length", () => {
+  const none = { sourceS: null, sourceFrames: null };
   assert.deepEqual(estimateInputs({ num_frames: 0, resolution: "720p", seed: 1 }, { audioS: 4 }), {
     numFrames: 0,
     resolution: "720p",
     text: null,
     audioS: 4,
+    ...none,
   });
-  assert.deepEqual(estimateInputs({}, null), { numFrames: null, resolution: null, text: null, audioS: null });
+  assert.deepEqual(estimateInputs({}, null), { numFrames: null, resolution: null, text: null, audioS: null, ...none });
+  // a loader's file (measured by the server) wins over the last run's audio
+  assert.deepEqual(estimateInputs({ num_frames: 0 }, { audioS: 4 }, { audioS: 75, sourceS: 30, sourceFrames: 900 }), {
+    numFrames: 0,
+    resolution: null,
+    text: null,
+    audioS: 75,
+    sourceS: 30,
+    sourceFrames: 900,
+  });
 });

@@ -1,5 +1,8 @@
-// The browser's estimate must equal the server's (nodes/avatar/plan.py make_plan) for the same inputs.
-// Runs the project's Python when it is available (FAL_AVATAR_PYTHON, else .venv/bin/python).
+// The browser's estimate against the server's for the same inputs. Runs the project's Python when it is
+// available (FAL_AVATAR_PYTHON, else .venv/bin/python).
+//  - one job: equal to nodes/avatar/plan.py make_plan (frames and cost);
+//  - a run longer than one job: against the server's own plan (tests/web/long_run_cases.py: the pause
+//    analysis of synthetic speech, the text splitter, every segment's estimate), within the tolerance below.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -7,6 +10,8 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 import { estimateCost } from "../../web/lib/cost.js";
+import { needsSegments } from "../../web/lib/long_run.js";
+import { PHASES } from "../../web/lib/status.js";
 import { rowsByNodeId } from "../../web/lib/nodes.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -15,7 +20,14 @@ const PYTHON = process.env.FAL_AVATAR_PYTHON || `${ROOT}.venv/bin/python`;
 const SCRIPT = `
 import json
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
+from comfyui_fal_avatar.nodes.avatar.catalog import catalog_json
 from comfyui_fal_avatar.nodes.avatar.plan import make_plan
+from comfyui_fal_avatar.nodes.longform.segmenting import plan_long_run
+from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
+import numpy as np
+
+def silence(seconds):
+    return {"waveform": np.zeros((1, 1, round(seconds * 1000)), np.float32), "sample_rate": 1000}
 
 cases = []
 for spec in ep.GENERATION_ENDPOINTS:
@@ -34,15 +46,25 @@ for spec in ep.GENERATION_ENDPOINTS:
                     if text is not None:
                         values["text_input"] = text
                     plan = make_plan(spec, values, audio_s=audio_s)
+                    # a dubbing source as long as the audio (what the browser assumes when it knows no source)
+                    source = np.zeros((round(audio_s * 25), 1, 1, 3), np.float32) if spec.media[0].kind == "video" else None
+                    if frames == 0 and plan_long_run(GenerationRequest(spec, values, audio=silence(audio_s), frames=source)).jobs:
+                        continue  # longer than one job: the long-run test below
                     cases.append({"node_id": spec.node_id, "values": values, "audio_s": audio_s,
                                   "frames": plan.frames, "cost_usd": plan.cost_usd})
-print(json.dumps({"catalog": ep.catalog_json(), "cases": cases}))
+print(json.dumps({"catalog": catalog_json(), "cases": cases}))
 `;
 
-test("JS estimates equal the Python run plan", { skip: !existsSync(PYTHON) && `no Python at ${PYTHON}` }, () => {
-  const run = spawnSync(PYTHON, ["-c", SCRIPT], { cwd: ROOT, encoding: "utf8" });
+const skip = !existsSync(PYTHON) && `no Python at ${PYTHON}`;
+
+function python(args) {
+  const run = spawnSync(PYTHON, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
   assert.equal(run.status, 0, run.stderr);
-  const { catalog, cases } = JSON.parse(run.stdout);
+  return JSON.parse(run.stdout);
+}
+
+test("JS estimates equal the Python run plan for one job", { skip }, () => {
+  const { catalog, cases } = python(["-c", SCRIPT]);
   const rows = rowsByNodeId(catalog);
   assert.ok(cases.length > 100);
   for (const c of cases) {
@@ -57,4 +79,53 @@ test("JS estimates equal the Python run plan", { skip: !existsSync(PYTHON) && `n
     assert.equal(est.frames, c.frames, where);
     assert.equal(est.usd, c.cost_usd, where);
   }
+});
+
+test("the status area names every phase as the node's own progress text does", { skip }, () => {
+  const script = "import json; from comfyui_fal_avatar.nodes.pipeline.status import PHASE_LABELS; print(json.dumps(PHASE_LABELS))";
+  assert.deepEqual({ ...PHASES }, python(["-c", script]));
+});
+
+// Tolerance for a run longer than one job. The browser cannot run the pause analysis, so it counts the
+// fewest segments of equal cuts (k) and bills the most the planner can render: k + extra segments, every
+// join at overlap + 3 frames, the last segment padded by 3. Hence, for audio (and dubbing's source):
+//   the server uses k to k + extra segments, and 0 <= JS frames - server frames <= extra*(overlap+3) + 3k;
+// for text (pieces split at sentence ends; the browser packs the same sentences greedily):
+//   the same segment count, and 0 <= JS frames - server frames <= 7 per segment (each piece's 4n+1
+//   rounding, up to 4 frames, plus the whitespace at the joins);
+// and in both cases the JS cost is never below the server's and at most 10 % above it.
+test("JS estimates of long runs lean up within the stated tolerance of the server's plan", { skip }, () => {
+  const { catalog, cases } = python([`${ROOT}tests/web/long_run_cases.py`]);
+  const rows = rowsByNodeId(catalog);
+  let audio = 0;
+  let text = 0;
+  for (const c of cases) {
+    const row = rows[c.node_id];
+    const est = estimateCost(row, {
+      numFrames: c.values.num_frames ?? null,
+      resolution: c.values.resolution ?? null,
+      text: c.values.text_input ?? null,
+      audioS: c.audio_s ?? null,
+      sourceS: c.source_s ?? null,
+    });
+    const py = c.py;
+    const where = JSON.stringify({ ...c, values: { ...c.values, text_input: c.values.text_input?.slice(0, 40) }, js: est });
+    assert.ok(py.segments > 1 && est.segments > 1, where);
+    const extraFrames = est.frames - py.frames;
+    assert.ok(extraFrames >= 0 && est.usd >= py.usd, where);
+    assert.ok(est.usd <= py.usd * 1.1, where);
+    const lr = row.long_run;
+    if (row.length_from === "text") {
+      text += 1;
+      assert.equal(est.segments, py.segments, where);
+      assert.ok(extraFrames <= 7 * est.segments, where);
+    } else {
+      audio += 1;
+      assert.ok(needsSegments(row, py.video_frames), where);
+      assert.equal(Math.round(est.seconds * 25), py.video_frames, where);
+      assert.ok(py.segments >= est.segments && py.segments <= est.segments + lr.extra_segments, where);
+      assert.ok(extraFrames <= lr.extra_segments * (lr.overlap_frames + 3) + 3 * est.segments, where);
+    }
+  }
+  assert.ok(audio >= 30 && text >= 9, `${audio} audio and ${text} text cases`);
 });

@@ -2,16 +2,19 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import {
+  describeRequest,
   eventTargetsNode,
   formatElapsed,
   formatRunDetails,
   formatStatusLine,
   initialState,
+  isTerminal,
   MAX_EXTRAPOLATION_S,
   liveElapsed,
   reduceExecutionError,
   reduceInterrupted,
   reduceStatus,
+  requestIds,
   shortRequestId,
 } from "../../web/lib/status.js";
 
@@ -137,4 +140,42 @@ test("execution_interrupted cancels active runs only", () => {
   const done = reduceStatus(initialState, event({ phase: "done" }), 0);
   assert.equal(reduceInterrupted(done, 0), done);
   assert.equal(reduceInterrupted(initialState, 0), initialState);
+});
+
+const LIST = "3f2a9c1d-0000-4000-8000-000000000001@0,7b1e22aa-0000-4000-8000-000000000002@689,c0ffee00-0000-4000-8000-000000000003@1378,frames=2125";
+
+test("a long run: waiting, the combined segments line, stitching, and its segment list", () => {
+  let s = reduceStatus(initialState, event({ phase: "validating", detail: "planning", elapsed_s: 0 }), 0);
+  s = reduceStatus(s, event({ phase: "waiting", detail: "an identical run (node 4) is on it", elapsed_s: 1 }), 1000);
+  assert.equal(formatStatusLine(s, 1000), "Waiting for an identical run · 00:01");
+  s = reduceStatus(s, event({
+    phase: "segments", detail: "segment 3/7 generating · 2 queued · 2 done", elapsed_s: 83, progress: 0.43, cost_usd: 14.4,
+  }), 2000);
+  assert.equal(formatStatusLine(s, 2000), "Segments · 43% · segment 3/7 generating · 2 queued · 2 done · 01:23");
+  assert.equal(formatRunDetails(s), "this run est. $14.40");
+  s = reduceStatus(s, event({ phase: "stitching", detail: "frame 400/2125", elapsed_s: 90, progress: 0.19 }), 3000);
+  assert.equal(formatStatusLine(s, 3000), "Stitching · 19% · 01:30");
+  s = reduceStatus(s, event({ phase: "done", elapsed_s: 95, request_id: LIST, frames: 2125, cost_usd: 14.4 }), 4000);
+  assert.equal(formatStatusLine(s, 4000), "Done · 01:35 · 3 segments");
+  assert.equal(s.requestId, LIST); // the copy button copies the whole list
+  assert.equal(formatRunDetails(s), "2125 frames · this run est. $14.40");
+});
+
+test("request ids: one id, or the ids of a segment list", () => {
+  assert.deepEqual(requestIds(RID), [RID]);
+  assert.deepEqual(requestIds(LIST), [
+    "3f2a9c1d-0000-4000-8000-000000000001", "7b1e22aa-0000-4000-8000-000000000002", "c0ffee00-0000-4000-8000-000000000003",
+  ]);
+  assert.equal(describeRequest(RID), "req 3f2a9c1d…");
+  assert.equal(describeRequest(LIST), "3 segments");
+  assert.equal(describeRequest(null), "");
+});
+
+test("stopped is an end: the clock stops and the server says why", () => {
+  const s = reduceStatus(initialState, event({
+    phase: "stopped", elapsed_s: 7, request_id: RID, detail: "fal job 3f2a left running; the next run re-attaches to it",
+  }), 0);
+  assert.equal(isTerminal("stopped"), true);
+  assert.equal(formatStatusLine(s, 60_000), `Stopped · 00:07 · req 3f2a9c1d… — fal job 3f2a left running; the next run re-attaches to it`);
+  assert.equal(reduceInterrupted(s, 0), s);
 });

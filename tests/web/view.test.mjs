@@ -54,3 +54,47 @@ test("errors are flagged and carry the server text as title", () => {
   assert.equal(model.requestId, "abc");
   assert.equal(model.statusTitle, "boom: do X");
 });
+
+const SPEND = { limit: 25, source: "default", env: "FAL_AVATAR_MAX_USD_PER_RUN", defaultUsd: 25, error: null };
+
+test("a long audio upstream: the whole run's estimate, and the spend limit before the run", () => {
+  const args = { typeName: "FalInfiniTalkImageToVideo", row: ROWS.FalInfiniTalkImageToVideo, state: initialState, keyState: KEY_OK, now: 0 };
+  const values = { num_frames: 0, resolution: "480p" };
+  const under = nodeViewModel({ ...args, values, spendState: SPEND, sources: { audioS: 75 } });
+  assert.equal(under.estimate, "est. ~$15.38 · about 3 segments (75.0 s) at 480p");
+  assert.match(under.estimateTitle, /every segment is billed, overlaps included/);
+  assert.equal(under.limit, null);
+  assert.equal(visibleRows(under), 1);
+  const above = nodeViewModel({ ...args, values: { ...values, resolution: "720p" }, spendState: SPEND, sources: { audioS: 75 } });
+  assert.equal(above.estimate, "est. ~$30.75 · about 3 segments (75.0 s) at 720p");
+  assert.equal(above.limit, "above your spend limit $25: the run will be refused; raise it in Settings → fal avatar");
+  assert.equal(visibleRows(above), 2);
+  // no limit known (route missing): no warning
+  assert.equal(nodeViewModel({ ...args, values: { ...values, resolution: "720p" }, sources: { audioS: 75 } }).limit, null);
+});
+
+test("a long text: fine with auto frames, refused for one job, and capped by the widget", () => {
+  const args = { typeName: "FalInfiniTalkTextToVideo", row: ROWS.FalInfiniTalkTextToVideo, state: initialState, keyState: KEY_OK, now: 0 };
+  const text = "Every sentence here is spoken by the avatar. ".repeat(40);
+  const auto = nodeViewModel({ ...args, values: { num_frames: 0, resolution: "480p", text_input: text } });
+  assert.equal(auto.problem, null);
+  assert.match(auto.estimate, /^est\. ~\$\d+\.\d\d · about \d+ segments/);
+  const oneJob = nodeViewModel({ ...args, values: { num_frames: 721, resolution: "480p", text_input: text } });
+  assert.equal(oneJob.problem, "text_input is 1799 characters; one fal job speaks at most 1500: set num_frames to 0 (auto) to split it into segments");
+  const huge = nodeViewModel({ ...args, values: { num_frames: 0, resolution: "480p", text_input: "a".repeat(20_001) } });
+  assert.equal(huge.problem, "text_input is 20001 characters long; the limit is 20000");
+});
+
+test("a long run's status: the combined line, then its segment list to copy", () => {
+  const args = { typeName: "FalInfiniTalkImageToVideo", row: ROWS.FalInfiniTalkImageToVideo, values: {}, keyState: KEY_OK, now: 0 };
+  let state = reduceStatus(initialState, { node: "3", phase: "segments", detail: "segment 2/3 generating · 1 done", progress: 0.5, elapsed_s: 30 }, 0);
+  assert.equal(nodeViewModel({ ...args, state }).status, "Segments · 50% · segment 2/3 generating · 1 done · 00:30");
+  const list = "a1@0,b2@689,c3@1378,frames=2125";
+  state = reduceStatus(state, { node: "3", phase: "done", request_id: list, frames: 2125, elapsed_s: 60 }, 0);
+  const done = nodeViewModel({ ...args, state });
+  assert.equal(done.status, "Done · 01:00 · 3 segments");
+  assert.equal(done.requestId, list);
+  assert.equal(done.copyLabel, "copy ids");
+  const single = nodeViewModel({ ...args, state: reduceStatus(initialState, { node: "3", phase: "done", request_id: "abc" }, 0) });
+  assert.equal(single.copyLabel, "copy id");
+});

@@ -27,12 +27,17 @@ export function rowsByNodeId(body) {
   return rows;
 }
 
-/** Estimate inputs from widget values ({name: value}) and the node's status state. */
-export function estimateInputs(values, state) {
+/**
+ * Estimate inputs from widget values ({name: value}), the node's status state and the lengths of the files
+ * upstream (lib/sources.js sourceLengths): a loader's file wins over the audio length of the last run.
+ */
+export function estimateInputs(values, state, sources = {}) {
   return {
     numFrames: values.num_frames ?? null,
     resolution: values.resolution ?? null,
     text: values.text_input ?? null,
-    audioS: state?.audioS ?? null,
+    audioS: sources.audioS ?? state?.audioS ?? null,
+    sourceS: sources.sourceS ?? null,
+    sourceFrames: sources.sourceFrames ?? null,
   };
 }

@@ -1,23 +1,29 @@
 // The "fal_avatar.status" websocket event → per-node state, and the status line shown on the node.
 // No DOM, no ComfyUI.
 
-// Same wording as the node's own progress text (nodes/pipeline/status.py PHASE_LABELS).
+// Same wording as the node's own progress text (nodes/pipeline/status.py PHASE_LABELS; a parity test
+// compares them).
 export const PHASES = Object.freeze({
   validating: "Checking inputs",
   uploading: "Uploading",
   cached: "Using stored result",
+  waiting: "Waiting for an identical run",
   submitting: "Submitting",
   reattached: "Re-attached to running job",
   queued: "Queued",
   generating: "Generating",
   downloading: "Downloading",
+  segments: "Segments",
+  stitching: "Stitching",
   decoding: "Decoding",
   done: "Done",
   error: "Failed",
   cancelled: "Cancelled",
+  stopped: "Stopped",
 });
 
-const TERMINAL = new Set(["done", "error", "cancelled"]);
+// "stopped": the run ended for a reason other than the user (its fal job keeps running for the next run).
+const TERMINAL = new Set(["done", "error", "cancelled", "stopped"]);
 
 export function isTerminal(phase) {
   return TERMINAL.has(phase);
@@ -125,18 +131,39 @@ export function shortRequestId(requestId, keep = 8) {
 }
 
 /**
- * The status line: "Queued · position 3 · 00:12 · req 3f2a9c1d…". Empty before the first event.
- * For the error phase the server's detail (what to do) is appended.
+ * The fal request ids in what a node's request_id output holds: one id, or a long run's segment list
+ * "<id>@<start>,…,frames=N" (nodes/longform/reference.py).
+ */
+export function requestIds(reference) {
+  const parts = String(reference ?? "").split(/[,\s]+/).filter(Boolean);
+  if (parts.length === 1 && !parts[0].includes("@")) return parts;
+  return parts.filter((p) => p.includes("@")).map((p) => p.slice(0, p.indexOf("@")));
+}
+
+/** How the status line names the request: "req 3f2a9c1d…", or "3 segments" for a long run's list. */
+export function describeRequest(reference) {
+  const ids = requestIds(reference);
+  if (!ids.length) return "";
+  return ids.length === 1 && !String(reference).includes("@") ? `req ${shortRequestId(ids[0])}` : `${ids.length} segments`;
+}
+
+/**
+ * The status line: "Queued · position 3 · 00:12 · req 3f2a9c1d…"; for a long run
+ * "Segments · 43% · segment 3/7 generating · 2 queued · 2 done · 01:23". Empty before the first event.
+ * For the error and stopped phases the server's detail (what to do) is appended.
  */
 export function formatStatusLine(state, now) {
   if (state.phase == null) return "";
   const parts = [PHASES[state.phase]];
   if (state.phase === "queued" && state.queuePosition != null) parts.push(`position ${state.queuePosition}`);
   if (state.progress != null && !isTerminal(state.phase)) parts.push(`${Math.round(state.progress * 100)}%`);
+  if (state.phase === "segments" && state.detail) parts.push(state.detail);
   parts.push(formatElapsed(liveElapsed(state, now)));
-  if (state.requestId) parts.push(`req ${shortRequestId(state.requestId)}`);
+  if (state.requestId) parts.push(describeRequest(state.requestId));
   let line = parts.join(" · ");
-  if (state.phase === "error" && (state.detail || state.text)) line += ` — ${state.detail || state.text}`;
+  if ((state.phase === "error" || state.phase === "stopped") && (state.detail || state.text)) {
+    line += ` — ${state.detail || state.text}`;
+  }
   return line;
 }
 

@@ -3,6 +3,7 @@
 import { readDoctorResponse } from "../lib/doctor.js";
 import { readKeyResponse } from "../lib/key.js";
 import { rowsByNodeId } from "../lib/nodes.js";
+import { readSpendResponse } from "../lib/spend.js";
 
 async function keyRequest(api, options) {
   try {
@@ -40,5 +41,35 @@ export async function runDoctor(api) {
     return await readDoctorResponse(await api.fetchApi("/fal_avatar/doctor", { cache: "no-store" }));
   } catch (err) {
     return { ok: false, error: `the server did not answer (${err?.message ?? err})` };
+  }
+}
+
+async function spendRequest(api, options) {
+  try {
+    return await readSpendResponse(await api.fetchApi("/fal_avatar/settings", options));
+  } catch (err) {
+    return { ok: false, error: `the server did not answer (${err?.message ?? err})` };
+  }
+}
+
+/** The spend limit per run: {ok, state: {limit, source, env, defaultUsd, error}} | {ok: false, error}. */
+export const getSpendState = (api) => spendRequest(api, { method: "GET", cache: "no-store" });
+
+/** Save the limit in USD (null: back to the default). */
+export const saveSpendLimit = (api, usd) =>
+  spendRequest(api, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ max_usd_per_run: usd }),
+  });
+
+/** The lengths of a file in ComfyUI's input folder: {ok, lengths: {audio_s, video_s, video_frames}} | {ok: false, error}. */
+export async function getMediaLengths(api, name) {
+  try {
+    const response = await api.fetchApi(`/fal_avatar/media_length?file=${encodeURIComponent(name)}`);
+    const body = await response.json();
+    return response.ok ? { ok: true, lengths: body } : { ok: false, error: body?.error ?? `HTTP ${response.status}` };
+  } catch (err) {
+    return { ok: false, error: String(err?.message ?? err) };
   }
 }

@@ -7,7 +7,7 @@ export const ROW_HEIGHT = 16;
 const PADDING = 6;
 
 /**
- * Build the status area. handlers: {openSettings(), copied(ok)}.
+ * Build the status area. handlers: {openSettings(), copied(ok, text)}.
  * Returns {element, render(model, rowCount), height()}.
  */
 export function createStatusView(handlers) {
@@ -24,17 +24,14 @@ export function createStatusView(handlers) {
   const status = line();
   const copy = h(
     "button",
-    {
-      type: "button",
-      title: "Copy the fal request id (for 'fal Avatar Fetch Result' or the fal dashboard)",
-      onclick: async () => handlers.copied(await copyText(requestId)),
-    },
+    { type: "button", onclick: async () => handlers.copied(await copyText(requestId), requestId) },
     "copy id",
   );
   const statusRow = h("div", { class: "fa-row" }, status, copy);
   const details = line("fa-dim");
   const estimate = line();
   const problem = line("fa-warn");
+  const limit = line("fa-warn");
   const element = h(
     "div",
     { class: "fal-avatar-status" },
@@ -44,6 +41,7 @@ export function createStatusView(handlers) {
     h("div", { class: "fa-row" }, details),
     h("div", { class: "fa-row" }, estimate),
     h("div", { class: "fa-row" }, problem),
+    h("div", { class: "fa-row" }, limit),
   );
 
   let rows = 0;
@@ -54,9 +52,12 @@ export function createStatusView(handlers) {
     status.classList.toggle("fa-error", model.isError);
     requestId = model.requestId;
     copy.hidden = !requestId;
+    copy.textContent = model.copyLabel;
+    copy.title = model.copyTitle;
     setText(details, model.details, model.details);
     setText(estimate, model.estimate, [model.estimate, model.estimateTitle].filter(Boolean).join("\n"));
     setText(problem, model.problem, model.problem);
+    setText(limit, model.limit, model.limit);
     for (const row of element.children) row.hidden = !row.firstChild.textContent;
     rows = rowCount;
   }

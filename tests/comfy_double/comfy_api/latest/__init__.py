@@ -34,11 +34,27 @@ class _VideoFromFile:
         Path(path).write_bytes(Path(self.file).read_bytes())
 
 
+class _VideoFromComponents:
+    def __init__(self, components, bit_depth: int = 8):
+        self._components = components
+
+    def get_components(self):
+        return self._components
+
+
 class InputImpl:
     VideoFromFile = _VideoFromFile
+    VideoFromComponents = _VideoFromComponents
+
+
+class _VideoComponents:
+    def __init__(self, images, audio=None, frame_rate=None):
+        self.images, self.audio, self.frame_rate = images, audio, frame_rate
 
 
 class Types:
+    VideoComponents = _VideoComponents
+
     class VideoContainer(str, Enum):
         AUTO = "auto"
         MP4 = "mp4"
