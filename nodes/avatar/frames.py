@@ -18,12 +18,6 @@ class FrameRule:
     max_frames: int
     default_frames: int
 
-    def is_valid(self, frames: int) -> bool:
-        return self.min_frames <= frames <= self.max_frames and frames % 4 == 1
-
-    def seconds(self, frames: int) -> float:
-        return frames / FPS
-
 
 def round_up_4n1(frames: int) -> int:
     """Smallest 4n+1 that is >= ``frames``."""

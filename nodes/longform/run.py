@@ -150,10 +150,10 @@ class AvatarRunner:
         name = _stitched_name(plan, prepared)
         stored = await _stored_stitch(self.services, name, prepared, plan)
         if stored is not None:
-            path, ref = stored
+            path, ref, urls = stored
             self.board.update("cached", detail="stitched video of an identical run; no upload, no new charge",
                               cost_usd=0.0)
-            return AvatarRun(path, self.endpoint, ref, "", True, estimate.estimate_usd, 0.0, plan.notes)
+            return AvatarRun(path, self.endpoint, ref, urls, True, estimate.estimate_usd, 0.0, plan.notes)
         results = await self._fan.run()
         _raise_failures(results, prepared)
         outcomes = [r.outcome for r in results]
@@ -218,9 +218,9 @@ def _stitched_name(plan: LongPlan, prepared: list[PreparedGeneration]) -> str:
 
 async def _stored_stitch(
     services: Services, name: str, prepared: list[PreparedGeneration], plan: LongPlan
-) -> tuple[Path, RunRef] | None:
-    """The stored stitched video and its reference, if an identical run made it and every segment is still
-    journaled (its request id goes into the reference)."""
+) -> tuple[Path, RunRef, str] | None:
+    """The stored stitched video, its reference and its segments' URLs, if an identical run made it and
+    every segment is still journaled (its request id goes into the reference)."""
     path = await asyncio.to_thread(services.media.get, name)
     if path is None:
         return None
@@ -232,7 +232,8 @@ async def _stored_stitch(
     except MediaDecodeError:
         return None
     segments = tuple(SegmentRef(e.request_id, j.start_frame) for e, j in zip(entries, plan.jobs, strict=True))
-    return path, RunRef(segments, plan.total_frames)
+    urls = ",".join(dict.fromkeys(((e.result or {}).get("video") or {}).get("url", "") for e in entries))
+    return path, RunRef(segments, plan.total_frames), urls
 
 
 def _raise_failures(results: list[ItemResult], prepared: list[PreparedGeneration]) -> None:

@@ -77,11 +77,6 @@ def audio_digest(audio: dict) -> str:
     return _array_digest("audio", _as_float32(audio["waveform"][0]), f"rate={int(audio['sample_rate'])}")
 
 
-def samples_digest(samples: np.ndarray, sample_rate: int) -> str:
-    """Audio samples ``[C,T]`` already taken out of an AUDIO value (e.g. one segment's slice)."""
-    return _array_digest("audio", _as_float32(samples), f"rate={int(sample_rate)}")
-
-
 def file_digest(path) -> str:
     """A source file's bytes."""
     return file_sha256(path)
