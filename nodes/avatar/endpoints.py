@@ -25,6 +25,9 @@ VOICES = (
 )  # fmt: skip
 
 SEED_MAX = 2**31 - 1
+# InfiniTalk / MultiTalk seeds: 0..4294967295 in fal's documents (GitHub gokayfem/ComfyUI-fal-API
+# data/fal_registry.json @ 1780dde)
+INFINITALK_SEED_MAX = 2**32 - 1
 LONG_TEXT_CHARS = 20_000  # a long run's whole text; each fal job gets a piece within max_text_chars
 
 
@@ -153,7 +156,7 @@ _SEED = Param(
     "fal's random seed. Identical inputs with the same seed reuse the stored result for free; "
     "change the seed to pay for a new generation.",
     minimum=0,
-    maximum=SEED_MAX,
+    maximum=INFINITALK_SEED_MAX,
     seed=True,
 )
 
