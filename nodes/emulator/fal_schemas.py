@@ -169,8 +169,8 @@ def build_schemas() -> dict[str, Schema]:
         "fal-ai/sync-lipsync/v3": Schema((
             _url("video_url"),
             _url("audio_url"),
-            Field("sync_mode", "literal", default="cut_off", choices=SYNC_MODES),
             _SYNC_OPTIONS,
+            Field("sync_mode", "literal", default="cut_off", choices=SYNC_MODES),
         )),
         "fal-ai/sync-lipsync/react-1": Schema((
             _url("video_url"),

@@ -114,7 +114,7 @@ def _footage(endpoint_id: str, name: str, published: str, sync_field: str | None
 
 MODELS: tuple[Model, ...] = (
     # portrait + audio
-    Model("fal-ai/infinitalk", "Infinitalk", "image-to-video", "image_url", length="num_frames",
+    Model("fal-ai/infinitalk", "Infinitalk", "video-to-video", "image_url", length="num_frames",  # fal's category
           outputs=("seed",), published="2025-08-21T13:55:42Z"),
     Model("fal-ai/bytedance/omnihuman/v1.5", "Bytedance Omnihuman V1.5", "image-to-video", "image_url",
           fps=Fraction(24), sizes={k: _SHORT_SIDE[k] for k in ("720p", "1080p")},
