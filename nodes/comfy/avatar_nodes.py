@@ -7,11 +7,11 @@ from ..avatar.plan import check_params
 from ..errors import FalAvatarError, InputError, JobCancelledError
 from ..longform.fetch import fetch_run
 from ..longform.run import AvatarRun, materialize_run, run_avatar
-from ..pipeline.graph import duplicate_index, output_is_linked
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt, run_cancellable
 from . import api, schema
 from .conversions import node_output, video_fields
+from .graph import duplicate_index, output_is_linked
 from .reporter import ComfyReporter
 
 io = api.io

@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..credentials import known_secrets
 from ..errors import (
     DamagedDownloadError,
     DamagedResultGoneError,
@@ -37,7 +38,7 @@ class Services:
     """The long-lived collaborators of a run (injectable for tests and the CLI)."""
 
     client: FalClient = field(default_factory=FalClient)
-    journal: Journal = field(default_factory=Journal)
+    journal: Journal = field(default_factory=lambda: Journal(secrets=known_secrets))
     uploads: UploadCache = field(default_factory=UploadCache)
     media: MediaStore = field(default_factory=MediaStore)
     claims: Claims = field(default_factory=Claims)
