@@ -86,13 +86,14 @@ RANKS = {
     "credentials": 3,
     "store": 3,
     "spend_guard": 3,  # transport, store, the spend guard
-    "pipeline": 4,  # one generation
-    "fanout": 5,
-    "doctor": 5,  # many generations; the free health check
-    "longform": 6,  # the entry of every run
-    "batch": 7,  # manifest rows (runs through longform)
-    "comfy": 8,
-    "cli": 8,  # faces
+    "services": 4,  # the composition root: what a run is given
+    "pipeline": 5,  # one generation
+    "fanout": 6,
+    "doctor": 6,  # many generations; the free health check
+    "longform": 7,  # the entry of every run
+    "batch": 8,  # manifest rows (runs through longform)
+    "comfy": 9,
+    "cli": 9,  # faces
 }
 SAME_FLOOR = {("fal", "credentials")}  # the transport reads the key
 EMULATOR_USERS = {"cli", "emulator"}  # `fal-avatar demo` / `fal-avatar emulator`; never the pipeline
