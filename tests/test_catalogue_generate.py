@@ -17,6 +17,9 @@ from comfyui_fal_avatar.nodes.avatar import endpoints as ep
 from comfyui_fal_avatar.nodes.cli.generate import add_arguments, build_request, run_request
 from comfyui_fal_avatar.nodes.emulator.models import BY_ID
 from comfyui_fal_avatar.nodes.errors import InputError
+from comfyui_fal_avatar.nodes.longform.fetch import fetch_run
+from comfyui_fal_avatar.nodes.media import probe_video
+from comfyui_fal_avatar.nodes.services import build_services
 
 ASSETS = Path(__file__).resolve().parent.parent / "nodes" / "assets"
 IMAGE, SPEECH, VIDEO = ASSETS / "sample_portrait.png", ASSETS / "sample_speech.wav", ASSETS / "sample_video.mp4"
@@ -152,3 +155,35 @@ def test_audio_too_short_for_kling_is_refused_before_any_upload(fal_env, tmp_pat
         asyncio.run(run_request(build_request(parse(
             "fal-ai/kling-video/ai-avatar/v2/standard", "--image", IMAGE, "--audio", short))))  # fmt: skip
     assert fal_env.requests == []
+
+
+def _speech_file(path: Path, seconds: float) -> tuple[Path, float]:
+    import wave
+
+    from _speech import talk
+
+    voice = talk(seconds, seed=5)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(voice.rate)
+        out.writeframes((np.clip(voice.samples[0], -1, 1) * 32767).astype("<i2").tobytes())
+    return path, voice.duration_s
+
+
+def test_a_long_run_keeps_the_models_fps_and_the_whole_sound(fal_env, tmp_path):
+    """LongCat renders 16 fps: 55 s of speech is two jobs (about 51 s each at most), stitched at 16 fps."""
+    wav, seconds = _speech_file(tmp_path / "long.wav", 55.0)
+    spec_id = "fal-ai/longcat-single-avatar/image-audio-to-video"
+    request = build_request(parse(spec_id, "--image", IMAGE, "--audio", wav))
+    run, outputs = asyncio.run(run_request(request))
+    bodies = _submitted(fal_env)
+    assert len(bodies) == 2 and all(1 <= b["num_segments"] <= 10 for b in bodies)
+    assert outputs.fps == pytest.approx(16.0) and outputs.info.has_audio
+    assert outputs.info.duration_s == pytest.approx(seconds, abs=0.1)  # the whole sound, at the model's rate
+    assert outputs.frame_count == pytest.approx(seconds * 16, abs=2)
+    assert len(run.request_ids) == 2  # both segments named
+    fetched = asyncio.run(fetch_run(spec_id, run.request_id, services=build_services()))
+    again = probe_video(fetched.path)  # rebuilt from the two results at no charge, at the model's rate
+    assert again.fps == pytest.approx(16.0) and again.frame_count == pytest.approx(seconds * 16, abs=2)
+    assert len(_submitted(fal_env)) == 2

@@ -318,6 +318,11 @@ def output_fps(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
+def planning_frames(frames: int, fps: float) -> int:
+    """A part's ``frames`` at its own ``fps`` counted on the planning timeline (25 per second)."""
+    return frames if not fps else round(Fraction(frames) * PLAN_FPS / output_fps(fps))
+
+
 def on_output_timeline(
     parts: Sequence[StitchPart], total_frames: int, fps: Fraction
 ) -> tuple[tuple[StitchPart, ...], int]:
