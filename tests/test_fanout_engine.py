@@ -16,6 +16,7 @@ from comfyui_fal_avatar.nodes.errors import InputError
 from comfyui_fal_avatar.nodes.fanout.engine import FanOut
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.pipeline.interrupt import UserInterrupt
+from comfyui_fal_avatar.nodes.services import build_services
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
 PAID_ROUTES = ("cdn_upload", "multipart_part", "signed_put", "submit")
@@ -36,7 +37,7 @@ def item(seed: int, **values) -> GenerationRequest:
 
 
 def fan_out(requests: list[GenerationRequest], *, limit: int = 4, interrupt: UserInterrupt | None = None) -> FanOut:
-    fan = FanOut(limit=limit, interrupt=interrupt, noun="item")
+    fan = FanOut(limit=limit, interrupt=interrupt, services=build_services(), noun="item")
     for index, request in enumerate(requests):
         fan.add(f"item {index + 1}", request)
     return fan
