@@ -9,6 +9,7 @@ from _speech import speech, talk
 
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
 from comfyui_fal_avatar.nodes.avatar.plan import make_plan
+from comfyui_fal_avatar.nodes.errors import InputError
 from comfyui_fal_avatar.nodes.longform.segmenting import plan_long_run
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest, plan_request
 
@@ -114,3 +115,13 @@ def test_every_row_driven_by_audio_splits_a_long_input_into_jobs_within_its_limi
         assert 3 <= len(plan.jobs) <= 5, spec.endpoint_id  # the fewest, or up to 2 more to join in pauses
         assert max(_job_seconds(plan)) <= limit, spec.endpoint_id
         assert make_plan(spec, plan.jobs[0].request.values, audio_s=plan.jobs[0].frames / 25).warnings == ()
+
+
+def test_a_text_row_without_num_frames_is_one_job_and_refuses_a_text_over_its_limit():
+    spec = ep.endpoint("veed/fabric-1.0/text")
+    request = GenerationRequest(spec, {"text": "Hello there. " * 100, "resolution": "480p"}, image=IMAGE)
+    assert plan_long_run(request).single
+    assert plan_request(request).arguments["text"].startswith("Hello there.")
+    too_long = GenerationRequest(spec, {"text": "Hello there. " * 160, "resolution": "480p"}, image=IMAGE)
+    with pytest.raises(InputError, match=r"text: is 2080 characters long; the limit is 2000\. Shorten it"):
+        plan_long_run(too_long)

@@ -130,8 +130,10 @@ def _audio_piece(samples: np.ndarray, rate: int, start_frame: int, frames: int) 
 
 def _text_plan(request: GenerationRequest, values: dict) -> LongPlan | None:
     rule = frame_rule(request.spec, values.get("resolution"))
-    if request.spec.role_param("text2") is not None:
-        return None  # two speakers' texts are one job (make_plan checks each text's length)
+    if request.spec.frames is None or request.spec.role_param("text2") is not None:
+        # One job: without num_frames fal's speech sets each piece's length, so pieces could not be placed on
+        # the timeline before they are paid for; two speakers' texts share one job (make_plan checks them).
+        return None
     name = request.spec.role_param("text").name
     text = values[name]
     if text_frames(text) <= rule.max_frames:
