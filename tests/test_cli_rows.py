@@ -126,9 +126,11 @@ def test_two_speakers_audio_and_voices_reach_their_fal_fields(fal_env, tmp_path)
 @pytest.mark.parametrize(
     ("argv", "field", "fragment"),
     [
-        (["veed/fabric-1.0", "--image", IMAGE, "--audio", SPEECH], "resolution", "choose one of 720p, 480p"),
-        (["fal-ai/sync-lipsync/react-1", "--video", VIDEO, "--audio", SPEECH], "emotion", "choose one of happy"),
-        (["fal-ai/ai-avatar/single-text", "--image", IMAGE, "--text", "Hi."], "voice", "choose one of Aria"),
+        (["veed/fabric-1.0", "--image", IMAGE, "--audio", SPEECH], "resolution",
+         "veed/fabric-1.0 needs --resolution (one of 720p, 480p): fal has no default"),
+        (["fal-ai/sync-lipsync/react-1", "--video", VIDEO, "--audio", SPEECH], "emotion",
+         "needs --param emotion=… (one of happy, sad"),
+        (["fal-ai/ai-avatar/single-text", "--image", IMAGE, "--text", "Hi."], "voice", "needs --voice (one of Aria"),
         (["veed/fabric-1.0", "--image", IMAGE, "--audio", SPEECH, "--resolution", "480p", "--seed", "3"],
          "--seed", "veed/fabric-1.0 takes no --seed"),
         (["veed/fabric-1.0", "--image", IMAGE, "--audio", SPEECH, "--resolution", "480p", "--param", "prompt=x"],
