@@ -125,3 +125,29 @@ def test_a_text_row_without_num_frames_is_one_job_and_refuses_a_text_over_its_li
     too_long = GenerationRequest(spec, {"text": "Hello there. " * 160, "resolution": "480p"}, image=IMAGE)
     with pytest.raises(InputError, match=r"text: is 2080 characters long; the limit is 2000\. Shorten it"):
         plan_long_run(too_long)
+
+
+def test_lips_follow_the_sound_with_no_lag_at_the_join_at_the_models_own_fps(fal_env):
+    """LongCat renders 16 fps: 55 s of speech runs as two jobs; at the join (placed on the absolute timeline,
+    planning frame f → output frame f × 16 / 25) the mouth follows the original audio with no lag."""
+    import asyncio
+
+    from _sentences import frame_rms
+    from _sentences import speech as sentences
+    from test_longform import best_lag, mouth_openness
+
+    from comfyui_fal_avatar.nodes.cli.generate import run_request
+    from comfyui_fal_avatar.nodes.longform.reference import parse_ref
+
+    said = sentences(55.0)
+    spec = ep.endpoint("fal-ai/longcat-single-avatar/image-audio-to-video")
+    request = GenerationRequest(spec, {}, image=np.full((1, 96, 96, 3), 0.5, np.float32), audio=said.audio(),
+                                want_frames=False)  # fmt: skip
+    run, outputs = asyncio.run(run_request(request, want_audio=False))
+    ref = parse_ref(run.request_id)
+    assert len(ref.segments) == 2 and outputs.fps == pytest.approx(16.0)
+    loudness = frame_rms(said.samples, said.rate, outputs.frame_count, fps=16)
+    mouth = mouth_openness(run.path)
+    join = round(ref.segments[1].start_frame * 16 / 25)
+    assert best_lag(loudness, mouth, join, half=24, lags=range(-3, 4)) == 0
+    assert best_lag(loudness, mouth, outputs.frame_count - 60, half=24, lags=range(-3, 4)) == 0  # and at the end
