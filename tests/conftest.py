@@ -22,6 +22,11 @@ _ENV_VARS = (
 )
 
 EMULATOR_KEY = "test-key-id:test-key-secret"
+# The emulator draws and encodes every output frame, mostly at 640x640 and up (OmniHuman 1080p, Kling 1080p at
+# 48 fps): the suite's largest CPU cost. Tests through the pack render at most this long side (fps, frame
+# count, duration and audio stay the model's); tests of a model's real output size build their own
+# FalEmulator (tests/test_emulator_*.py) or take ``full_size_emulator``.
+TEST_OUTPUT_SIDE = 256
 
 
 @pytest.fixture(autouse=True)
@@ -34,11 +39,13 @@ def isolated_env(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def emulator():
-    """A fresh fal emulator on 127.0.0.1 (random port), stopped after the test."""
+def emulator(request):
+    """A fresh fal emulator on 127.0.0.1 (random port), stopped after the test; its output videos are at
+    most TEST_OUTPUT_SIDE pixels on the long side unless the test is marked ``full_size_output``."""
     from comfyui_fal_avatar.nodes.emulator import FalEmulator
 
-    with FalEmulator(key=EMULATOR_KEY, processing_time=0.3) as emu:
+    side = None if request.node.get_closest_marker("full_size_output") else TEST_OUTPUT_SIDE
+    with FalEmulator(key=EMULATOR_KEY, processing_time=0.3, max_output_side=side) as emu:
         yield emu
 
 

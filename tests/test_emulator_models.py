@@ -212,6 +212,18 @@ def test_infinitalk_720p_portrait_with_audio_trimmed(emu):
     assert body["video"]["file_name"] == body["video"]["url"].rsplit("/", 1)[1]
 
 
+def test_a_shrunk_output_changes_only_the_pixel_size():
+    """``max_output_side`` (the test fixtures' cheap renders) keeps the model's frames, fps and sound."""
+    arguments = {"image_url": data_uri(sample_png(720, 1280), "image/png"),
+                 "audio_url": data_uri(sample_wav(4.0), "audio/wav"), "prompt": "p", "num_frames": 49,
+                 "resolution": "720p", "seed": 3}
+    with FalEmulator(KEY, processing_time=0.0, max_output_side=256) as small:
+        body = _run(small, "fal-ai/infinitalk", arguments).json()
+        frames, size, fps, audio_s = _probe(body["video"]["url"])
+    assert (frames, size, fps) == (49, (140, 256), 25.0)  # 704x1280 scaled by 0.2, sides even
+    assert abs(audio_s - 49 / 25) < 0.1 and body["seed"] == 3
+
+
 def test_stable_avatar_aspect_ratio(emu):
     common = {"audio_url": data_uri(sample_wav(1.0), "audio/wav"), "prompt": "p"}
     landscape = data_uri(sample_png(640, 360), "image/png")

@@ -48,14 +48,16 @@ def run(request: GenerationRequest, statuses: list | None = None, **kw):
 
 
 def mouth_openness(path) -> np.ndarray:
-    """Dark (open-mouth) pixels per frame in the emulator's mouth region of a 640x640 square render."""
+    """Dark (open-mouth) pixels per frame in the emulator's mouth region (nodes/emulator/render.py: centred
+    at 58 % of the height, at most 0.09 x 0.06 of the short side wide/high) of a render of any size."""
     values = []
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
             rgb = frame.to_ndarray(format="rgb24")
             h, w = rgb.shape[:2]
-            cy, cx = int(h * 0.58), w // 2
-            roi = rgb[cy - 45 : cy + 45, cx - 75 : cx + 75].astype(np.int16)
+            cy, cx, side = int(h * 0.58), w // 2, min(h, w)
+            dy, dx = int(side * 0.07) + 2, int(side * 0.117) + 2
+            roi = rgb[cy - dy : cy + dy, cx - dx : cx + dx].astype(np.int16)
             values.append(int(np.count_nonzero((roi[..., 0] < 70) & (roi[..., 1] < 40))))
     return np.array(values, np.float64)
 

@@ -61,6 +61,7 @@ class RunContext:
     progress: Callable[[int, int], None] = lambda done, total: None
     should_stop: Callable[[], bool] = lambda: False
     corrupt_output: bool = False
+    max_output_side: int | None = None  # tests: shrink the output video (see FalEmulator)
     billable_units: float = 0.0  # set by the app: seconds of video billed
 
 
@@ -216,8 +217,17 @@ def _even(value: int) -> int:
     return max(2, value - value % 2)
 
 
-def _plan(model: Model, args: dict, media: _Media) -> _Plan:
-    size = _size(model, args, media)
+def _shrunk(size: tuple[int, int], most: int | None) -> tuple[int, int]:
+    """``size`` with its long side at most ``most`` (aspect ratio kept, even sides for yuv420p)."""
+    width, height = size
+    if most is None or max(width, height) <= most:
+        return size
+    scale = most / max(width, height)
+    return _even(round(width * scale)), _even(round(height * scale))
+
+
+def _plan(model: Model, args: dict, media: _Media, max_side: int | None = None) -> _Plan:
+    size = _shrunk(_size(model, args, media), max_side)
     seconds = _seconds(media.sound)
     if model.length == "sync_mode":
         return _footage_plan(model, args, media, size, seconds)
@@ -264,7 +274,7 @@ def _bounce(index: int, count: int) -> int:
 
 
 def _render(model: Model, args: dict, media: _Media, ctx: RunContext) -> dict[str, Any]:
-    plan = _plan(model, args, media)
+    plan = _plan(model, args, media, ctx.max_output_side)
     started = time.monotonic()
     data = render.render_mp4(plan.backgrounds, media.sound, plan.num_frames, fps=plan.fps, order=plan.order,
                              progress=ctx.progress, should_stop=ctx.should_stop)

@@ -96,13 +96,15 @@ class JobQueue:
     """All jobs of one emulator; thread-safe. ``changed`` is notified on every visible change."""
 
     def __init__(self, *, files: FileStore, schemas: dict[str, Schema], processing_time: float,
-                 queue_delay: float, log_lines: int, resolve_local: LocalResolver) -> None:
+                 queue_delay: float, log_lines: int, resolve_local: LocalResolver,
+                 max_output_side: int | None = None) -> None:
         self.files = files
         self.schemas = schemas
         self.processing_time = processing_time
         self.queue_delay = queue_delay
         self.log_lines = log_lines
         self.resolve_local = resolve_local
+        self.max_output_side = max_output_side
         self.jobs: dict[str, Job] = {}
         self.changed = threading.Condition()
         self._lock = threading.RLock()
@@ -254,6 +256,7 @@ class JobQueue:
             progress=progress,
             should_stop=job.stop.is_set,
             corrupt_output=job.fault_name == "corrupt_video",
+            max_output_side=self.max_output_side,
         )
         try:
             outcome.output = apps.run_app(job.model_id, job.arguments, self.schemas, ctx)

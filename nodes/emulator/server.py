@@ -23,6 +23,9 @@ class FalEmulator:
 
     ``processing_time`` is the minimum time a job spends IN_PROGRESS, ``queue_delay`` the time it spends
     IN_QUEUE, ``log_lines`` how many "Generating frames i/N" log lines a successful job emits.
+    ``max_output_side`` (tests) shrinks every output video so its long side is at most this many pixels
+    (aspect ratio kept; fps, frame count, duration and audio unchanged; the output JSON reports the real
+    size); ``None`` renders at the model's own size.
     """
 
     def __init__(
@@ -35,6 +38,7 @@ class FalEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         sse_ping_interval: float = 15.0,
+        max_output_side: int | None = None,
     ):
         self.key = key
         self.host, self.port = host, port
@@ -54,6 +58,7 @@ class FalEmulator:
             queue_delay=queue_delay,
             log_lines=log_lines,
             resolve_local=self._resolve_local,
+            max_output_side=max_output_side,
         )
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
