@@ -115,6 +115,10 @@ def test_forty_rows_mixed_endpoints_one_failure_then_a_rerun_pays_for_that_row_a
     assert broken["status"] == "failed" and "runner_disconnected" in broken["error"]
     assert broken["request_ids"] and fal_env.jobs[broken["request_ids"][0]].arguments["seed"] == 777
     assert len({p.name for p in (folder / "out").iterdir()}) == 39
+    # what this process submitted, the failed (but paid) row included
+    submitted_usd = sum(r["estimate_usd"] for r in result["rows"] if r["same_as_line"] is None)
+    assert result["new_jobs"] == 39 and result["new_spend_usd"] == pytest.approx(submitted_usd)
+    assert broken["new_jobs"] == 1 and result["reused_jobs"] == 1  # the identical row
     # the table and the progress lines
     table = [line.split() for line in first.stdout.splitlines()[1:] if "fal-ai/" in line]
     statuses = Counter(cells[1] for cells in table)
@@ -130,6 +134,7 @@ def test_forty_rows_mixed_endpoints_one_failure_then_a_rerun_pays_for_that_row_a
     assert fal_env.count("submit") == 1
     again = summary(second)
     assert again["done"] == 40 and again["new_spend_usd"] == pytest.approx(41 / 25 * 0.20)
+    assert (again["new_jobs"], again["reused_jobs"]) == (1, 39)
     assert sum(r["reused"] for r in again["rows"]) == 39
 
 

@@ -190,8 +190,9 @@ def _report(batch: Batch, rows: list[ManifestRow], args, started: float) -> int:
         print(_table(("LINE", "STATUS", "ENDPOINT", "REQUEST", "EST.", "OUT / ERROR"), lines))
         counts = " · ".join(f"{outcomes.count(o)} {o}" for o in (Outcome.DONE, Outcome.FAILED, Outcome.CANCELLED, Outcome.PENDING)
                             if outcomes.count(o))
-        paid = sum(r.run.paid_usd for r in batch.rows if r.outcome == Outcome.DONE and r.same_as is None)
-        print(f"\n{counts} · est. {format_usd(paid)} newly spent · {format_duration(time.monotonic() - started)}")
+        spend = batch.spend
+        print(f"\n{counts} · est. {format_usd(spend.new_usd)} newly spent ({spend.new_jobs} jobs submitted, "
+              f"{spend.reused_jobs} reused) · {format_duration(time.monotonic() - started)}")
     for row in batch.rows:
         if row.outcome == Outcome.FAILED and row.same_as is None:
             print(f"error: {row.item.label}: {row.error}", file=sys.stderr)
@@ -201,7 +202,7 @@ def _report(batch: Batch, rows: list[ManifestRow], args, started: float) -> int:
         "manifest": str(args.manifest),
         "rows": [_row_json(batch, i, rows) for i in range(len(rows))],
         **{o: outcomes.count(o) for o in ENDED},
-        "new_spend_usd": round(sum(r.run.paid_usd for r in batch.rows if r.outcome == Outcome.DONE and r.same_as is None), 4),
+        **batch.spend.to_json(),  # new_jobs, new_spend_usd: what this process submitted (failed rows too)
         "seconds": round(time.monotonic() - started, 2),
     }
     print(json.dumps(summary))
@@ -239,6 +240,8 @@ def _row_json(batch: Batch, index: int, rows: list[ManifestRow]) -> dict:
         "to_pay_usd": 0.0 if row.same_as is not None else row.estimate.to_pay_usd,
         "same_as_line": rows[row.same_as].line if row.same_as is not None else None,
         "reused": run.reused if run is not None else None,
+        "new_jobs": row.spend.new_jobs,
+        "new_spend_usd": row.spend.new_usd,
         "error": str(row.error) if row.error is not None else None,
     }
 

@@ -135,7 +135,8 @@ def summary(run: AvatarRun, outputs: AvatarOutputs, out: Path, started: float) -
         "segments": len(run.request_ids),
         "endpoint": run.endpoint_id,
         "path": str(out),
-        "video_url": run.video_url,
+        "video_url": run.video_url_text,  # a stitched run: its segments' URLs, comma-joined (as before)
+        "video_urls": list(run.video_urls),
         "frames": outputs.frame_count,
         "fps": info.fps,
         "width": info.width,
@@ -143,7 +144,10 @@ def summary(run: AvatarRun, outputs: AvatarOutputs, out: Path, started: float) -
         "video_seconds": round(info.duration_s, 3),
         "has_audio": info.has_audio,
         "estimated_cost_usd": run.estimate_usd,
-        "estimated_new_spend_usd": run.paid_usd,
+        "estimated_new_spend_usd": run.spend.new_usd,  # what this process submitted (see pipeline/spend.py)
+        "new_jobs": run.spend.new_jobs,
+        "reused_jobs": run.spend.reused_jobs,
+        "estimated_reused_usd": run.spend.reused_usd,
         "reused": run.reused,
         "warnings": list(run.warnings),
         "seconds": round(time.monotonic() - started, 2),

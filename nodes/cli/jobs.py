@@ -65,5 +65,5 @@ def fetch(args) -> int:
     out = args.out or Path(f"{outcome.path.stem}.mp4")
     save_copy(outcome.path, out, request_id=outcome.request_id)
     print(f"saved {out} (stored copy: {outcome.path})", file=sys.stderr)
-    print(json.dumps({"request_id": outcome.request_id, "path": str(out), "video_url": outcome.video_url}))
+    print(json.dumps({"request_id": outcome.request_id, "path": str(out), "video_url": outcome.video_url_text}))
     return 0

@@ -25,6 +25,7 @@ from .follow import JobFollower, result_video_url
 from .inputs import GenerationRequest, encode_media, plan_request
 from .interrupt import UserInterrupt, finish_despite_cancel
 from .keys import generation_key, input_digests, key_scope, legacy_key
+from .spend import Spend
 from .status import RunStatus, StatusBoard
 from .unknown_submit import settle_unknown_submit, unknown_submit_hint
 from .uploads import upload_all
@@ -75,6 +76,16 @@ class Generation:
         self.follower = JobFollower(self.services, self.board)
         self.warnings: list[str] = []
         self.prepared: PreparedGeneration | None = None
+        self.submitted = False  # this process submitted the job (and so pays for it, whatever happens next)
+        self.outcome: GenerationOutcome | None = None
+
+    @property
+    def spend(self) -> Spend:
+        """What this generation cost this process so far: its submit, or the job it reused."""
+        cost = self.prepared.plan.cost_usd if self.prepared is not None else 0.0
+        if self.submitted:
+            return Spend.submitted(cost)
+        return Spend.reused(cost) if self.outcome is not None else Spend()
 
     async def prepare(self) -> PreparedGeneration:
         """Every check that needs no upload, the cost estimate and the request key (cached)."""
@@ -210,6 +221,7 @@ class Generation:
         endpoint_id = self.spec.endpoint_id
 
         async def submit_and_record() -> QueueHandle:
+            self.submitted = True  # on its way to fal: counted as this process's unless fal provably refused it
             try:
                 handle = await self.services.client.submit(endpoint_id, arguments)
             except SubmitOutcomeUnknownError as exc:
@@ -226,6 +238,7 @@ class Generation:
                 )
                 raise
             except BaseException:
+                self.submitted = False  # no job was made
                 await asyncio.to_thread(journal.forget_submitting, row_id)
                 raise
             self.follower.handle = handle  # from here on, a user interrupt cancels this job
@@ -241,7 +254,7 @@ class Generation:
 
     def _outcome(self, request_id: str, path: Path, result: dict, plan, *, reused: bool) -> GenerationOutcome:
         self.follower.finished = True
-        return GenerationOutcome(
+        self.outcome = GenerationOutcome(
             path=path,
             request_id=request_id,
             endpoint_id=self.spec.endpoint_id,
@@ -251,3 +264,4 @@ class Generation:
             reused=reused,
             warnings=tuple(dict.fromkeys(self.warnings)),
         )
+        return self.outcome
