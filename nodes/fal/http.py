@@ -101,10 +101,7 @@ class FalHttp:
             key = self._credentials().key
         except FalAvatarError:
             return err
-        if key and key in err.message:
-            err.message = err.message.replace(key, "<redacted>")
-            err.args = (err.message,)
-        return err
+        return err.redact(key) if key and key in err.message else err
 
     def _request(
         self,

@@ -55,13 +55,6 @@ def media_name(request_id: str) -> str:
     return f"{request_id}.mp4"
 
 
-def _with_hint(exc: FalAvatarError, hint: str) -> FalAvatarError:
-    """Add what the user can do to an error that left a paid job behind (the job id is in the hint)."""
-    exc.message = f"{exc.message} {hint}"
-    exc.args = (exc.message,)
-    return exc
-
-
 class JobFollower:
     """Waits for one fal job, stores its result and media; cancels it on interrupt."""
 
@@ -94,7 +87,7 @@ class JobFollower:
                 self.finished = True
                 await asyncio.to_thread(journal.mark_failed, handle.request_id, str(exc))
                 raise
-            raise _with_hint(exc, f"The fal job {handle.request_id} may still be running (and billed): run again "
+            raise exc.with_hint(f"The fal job {handle.request_id} may still be running (and billed): run again "
                              "to re-attach to it at no extra cost.") from None
         self.finished = True
         try:
@@ -103,7 +96,7 @@ class JobFollower:
             await asyncio.to_thread(journal.mark_failed, handle.request_id, str(exc))
             raise
         except FalAvatarError as exc:
-            raise _with_hint(exc, f"The fal job {handle.request_id} has finished: run again to fetch its result "
+            raise exc.with_hint(f"The fal job {handle.request_id} has finished: run again to fetch its result "
                              "at no extra cost.") from None
         await asyncio.to_thread(journal.mark_completed, handle.request_id, result)
         return result

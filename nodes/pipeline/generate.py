@@ -226,9 +226,7 @@ class Generation:
                 handle = await self.services.client.submit(endpoint_id, arguments)
             except SubmitOutcomeUnknownError as exc:
                 await asyncio.to_thread(journal.fail_submitting, row_id, str(exc))
-                exc.message = f"{exc.message} {unknown_submit_hint(endpoint_id)}"
-                exc.args = (exc.message,)
-                raise
+                raise exc.with_hint(unknown_submit_hint(endpoint_id)) from None
             except asyncio.CancelledError:
                 # Cancelled from outside this run (a shutdown cancels every task): the request may be on the
                 # wire, so its outcome is unknown (the next run asks fal's request history first).
