@@ -143,7 +143,10 @@ class Generation:
             # We hold the claim, so a "submitting" entry was left by a run that stopped mid-submit.
             unknown = entry or await self._last_attempt(key, waited_for_since)
             if unknown is not None:
-                handle = await settle_unknown_submit(self, unknown)
+                handle = await settle_unknown_submit(
+                    unknown, endpoint_id=self.spec.endpoint_id, services=self.services, board=self.board,
+                    resubmit=self.request.resubmit, warn=self.warnings.append,
+                )
                 if handle is not None:
                     return await self._follow(handle, plan, reused=True)
         self.board.update(Phase.VALIDATING, detail="encoding inputs")
