@@ -421,7 +421,7 @@ def test_expired_stored_result_is_generated_again(start_emulator):
     assert run.error is None, repr(run.error)
     first = snapshot("rerun:expired_result", run, emu)
     run.outcome.path.unlink()  # evicted from the media store
-    del emu.files[run.outcome.video_url[len(emu.base_url) :]]  # expired on fal's CDN
+    del emu.files[run.outcome.video_urls[0][len(emu.base_url) :]]  # expired on fal's CDN
     again = generate(emu)
     assert again.error is None, repr(again.error)
     assert again.resumed == "stored result gone, new submit" and len(again.submits) == 1
@@ -519,7 +519,7 @@ def test_damaged_stored_file_that_fal_no_longer_has(start_emulator):
     assert run.error is None, repr(run.error)
     first = snapshot("rerun:stored_damaged_expired", run, emu)
     damage_stored_file(run.outcome.path, "cut")
-    del emu.files[run.outcome.video_url[len(emu.base_url) :]]  # expired on fal's CDN
+    del emu.files[run.outcome.video_urls[0][len(emu.base_url) :]]  # expired on fal's CDN
     again = generate(emu)
     assert isinstance(again.error, DamagedResultGoneError), repr(again.error)
     message = str(again.error)
