@@ -32,7 +32,7 @@ from ..states import ENDED, Outcome
 from .batch_progress import BatchProgress, format_duration
 from .interrupts import run_interruptible
 from .manifest import ManifestError, ManifestRow, MediaLoader, Problem, read_manifest
-from .output import save_copy
+from .output import save_copy, table
 
 DEFAULT_CONCURRENCY = 8
 
@@ -134,14 +134,6 @@ def _jobs(row: BatchRow) -> str:
     return "1 job" if estimate.jobs == 1 else f"{estimate.jobs} segments"
 
 
-def _table(header: tuple[str, ...], lines: list[tuple]) -> str:
-    widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header) - 1)]
-    return "\n".join(
-        "  ".join(str(cell).ljust(width) for cell, width in zip(line[:-1], widths, strict=True)) + "  " + str(line[-1])
-        for line in [header, *lines]
-    )
-
-
 def _dry_run(batch: Batch, rows: list[ManifestRow], estimate: BatchEstimate, args) -> int:
     limit, source = spend_limit(args.max_usd)
     lines = []
@@ -152,7 +144,7 @@ def _dry_run(batch: Batch, rows: list[ManifestRow], estimate: BatchEstimate, arg
                       format_usd(e.estimate_usd), to_pay, manifest_row.out))
     _print_grouped("note", {index: row.notes for index, row in enumerate(batch.rows) if row.same_as is None}, rows)
     if not args.json:
-        print(_table(("LINE", "ENDPOINT", "FRAMES / JOBS", "EST.", "TO PAY", "OUT"), lines))
+        print(table(("LINE", "ENDPOINT", "FRAMES / JOBS", "EST.", "TO PAY", "OUT"), lines))
         print(f"\n{_what(estimate)}: est. {format_usd(estimate.estimate_usd)}, still to pay "
               f"{format_usd(estimate.to_pay_usd)} (spend limit {format_usd(limit)}, {source}). Nothing was uploaded.")
     refused = None
@@ -187,7 +179,7 @@ def _report(batch: Batch, rows: list[ManifestRow], args, started: float) -> int:
             where = manifest_row.out if row.outcome == Outcome.DONE else _short(row.error) if row.error else "-"
             lines.append((manifest_row.line, status, row.item.endpoint_id, request, format_usd(row.estimate.estimate_usd),
                           where))
-        print(_table(("LINE", "STATUS", "ENDPOINT", "REQUEST", "EST.", "OUT / ERROR"), lines))
+        print(table(("LINE", "STATUS", "ENDPOINT", "REQUEST", "EST.", "OUT / ERROR"), lines))
         counts = " · ".join(f"{outcomes.count(o)} {o}" for o in (Outcome.DONE, Outcome.FAILED, Outcome.CANCELLED, Outcome.PENDING)
                             if outcomes.count(o))
         spend = batch.spend

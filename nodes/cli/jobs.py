@@ -12,7 +12,7 @@ from ..avatar.pricing import format_usd
 from ..longform.fetch import fetch_run
 from ..services import build_services
 from ..store.journal import Journal
-from .output import check_folder, check_writable, save_copy
+from .output import check_folder, check_writable, save_copy, table
 from .progress import StderrStatus
 
 
@@ -32,7 +32,7 @@ def list_jobs(args) -> int:
         print("The journal is empty: no fal request has been submitted from this machine yet.")
         return 0
     now = time.time()
-    rows = [("REQUEST ID", "ENDPOINT", "STATE", "AGE", "EST. COST", "LOCAL FILE")]
+    rows = []
     for e in entries:
         local = e.local_path if e.local_path and Path(e.local_path).exists() else "-"
         rows.append(
@@ -45,9 +45,7 @@ def list_jobs(args) -> int:
                 local,
             )
         )
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + str(row[-1]))
+    print(table(("REQUEST ID", "ENDPOINT", "STATE", "AGE", "EST. COST", "LOCAL FILE"), rows))
     return 0
 
 
