@@ -194,7 +194,7 @@ class JobFollower:
         the fal job, if any, keeps running and stays journaled as submitted for the next run."""
         if self.handle is not None and not self.finished:
             self.board.update(
-                Phase.STOPPED, detail=f"fal job {self.handle.request_id} left running; the next run re-attaches to it"
+                Phase.STOPPED, request_id=self.handle.request_id, detail=f"fal job {self.handle.request_id} left running; the next run re-attaches to it"
             )
 
     async def cancel_remote(self) -> list[str]:
@@ -208,8 +208,11 @@ class JobFollower:
             return [f"Cancelling request {handle.request_id} failed ({exc}); the next run re-attaches to it."]
         if outcome is CancelOutcome.ALREADY_COMPLETED:
             # Finished and paid for: keep the entry so the next run takes the result for free.
-            self.board.update(Phase.CANCELLED, detail="the job had already finished; its result is kept")
+            self.board.update(
+                Phase.CANCELLED, request_id=handle.request_id, detail="the job had already finished; its result is kept"
+            )
             return []
         await asyncio.to_thread(self.services.journal.mark_cancelled, handle.request_id)
-        self.board.update(Phase.CANCELLED, detail="fal job cancelled")
+        # with its id: a cancel that came while the submit was answered never showed it as queued
+        self.board.update(Phase.CANCELLED, request_id=handle.request_id, detail="fal job cancelled")
         return []
