@@ -178,9 +178,9 @@ class Engine(Generic[T]):
                     self.end(index, Stage.CANCELLED, item.error)
             raise
         return [
-            ItemResult(item.label, values.get(i if item.shared_with is None else item.shared_with), item.error)
+            ItemResult(label=item.label, outcome=values.get(i if item.shared_with is None else item.shared_with), error=None)
             if item.stage is Stage.DONE
-            else ItemResult(item.label, None, item.error or RuntimeError(f"{self.noun} {item.stage}"))
+            else ItemResult(label=item.label, outcome=None, error=item.error or RuntimeError(f"{self.noun} {item.stage}"))
             for i, item in enumerate(self.items)
         ]
 

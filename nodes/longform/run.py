@@ -166,7 +166,9 @@ class AvatarRunner:
         to_pay = round(sum(p.plan.cost_usd for p in unique.values() if not p.stored), 4)
         keys = tuple(p.key for p in self._prepared)
         frames = self._prepared[0].plan.frames if plan.single else plan.total_frames
-        self.estimate = RunEstimate(len(self._prepared), cost, to_pay, keys, plan.notes, frames)
+        self.estimate = RunEstimate(
+            jobs=len(self._prepared), estimate_usd=cost, to_pay_usd=to_pay, keys=keys, notes=plan.notes, frames=frames
+        )
         self.board.update(cost_usd=to_pay)  # the phases after the fan-out (stitching) show it too
         return self.estimate
 
