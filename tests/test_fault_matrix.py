@@ -25,6 +25,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pytest
 from _matrix import (
     NO_JOB_STATUSES,
@@ -669,5 +670,65 @@ def test_sigkill_while_submitting_then_run_again(start_emulator, tmp_path):
             jobs=str(len(emu.jobs)),
             uploads=f"{emu.count('cdn_upload')} (both runs)",
             rerun="found in fal's request history at once (no wait), re-attached, same job: exit 0",
+        )
+    )
+
+
+# --- the media-cache cap and the database under a long run ---------------------------------------------------
+
+
+def long_request(seconds: float = 45.0):
+    """The matrix's request on the bundled speech repeated to ``seconds``: a run of several segments."""
+    from _matrix import request
+
+    one = request()
+    wave = one.audio["waveform"]
+    repeats = int(seconds * one.audio["sample_rate"] / wave.shape[-1]) + 1
+    audio = {**one.audio, "waveform": np.tile(wave, (1, 1, repeats))[..., : int(seconds * one.audio["sample_rate"])]}
+    return replace(one, audio=audio, values={**one.values, "num_frames": 0})
+
+
+def run_long(emu: FalEmulator, request, on_status=None) -> Run:
+    import asyncio
+
+    from comfyui_fal_avatar.nodes.cli.generate import run_request
+    from comfyui_fal_avatar.nodes.errors import FalAvatarError
+
+    result = Run()
+    before = len(emu.requests)
+
+    def sink(status) -> None:
+        result.statuses.append(status)
+        if on_status is not None:
+            on_status(status)
+
+    try:
+        result.outcome, result.outputs = asyncio.run(run_request(request, progress=sink, want_audio=False))
+    except FalAvatarError as exc:
+        result.error = exc
+    result.requests = emu.requests[before:]
+    return result
+
+
+def test_cache_cap_0_keeps_a_long_runs_segments_until_stitched(start_emulator, monkeypatch):
+    """FAL_AVATAR_CACHE_GB=0: each stored segment used to evict the one before, so the stitch failed after
+    every segment was paid. Files a run uses are pinned; the cap only takes what no run uses."""
+    monkeypatch.setenv("FAL_AVATAR_CACHE_GB", "0")
+    emu = start_emulator()
+    first = run_long(emu, long_request())
+    assert first.error is None, repr(first.error)
+    segments = len(first.outcome.request_ids)
+    assert segments >= 2 and len(first.submits) == segments == len(emu.jobs)
+    again = run_long(emu, long_request())
+    assert again.error is None and again.outcome.reused and again.submits == []
+    record(
+        Row(
+            id="rerun:cache_cap_0",
+            outcome=f"FAL_AVATAR_CACHE_GB=0, {segments} segments: {describe(first.error)}",
+            journal=", ".join(journal_states()),
+            submits=str(len(first.submits)),
+            jobs=str(len(emu.jobs)),
+            uploads=str(first.uploads),
+            rerun=rerun_text(again),
         )
     )

@@ -245,3 +245,16 @@ def test_a_60_second_dub_cuts_the_source_and_the_audio_at_the_same_instants(fal_
     for segment in ref.segments[1:]:
         assert best_lag(loudness, mouth, segment.start_frame) == 0
 
+
+
+def test_a_cache_cap_of_0_never_fails_a_paid_long_run_and_the_rerun_is_free(fal_env, monkeypatch):
+    """FAL_AVATAR_CACHE_GB=0 used to evict each segment as the next one was stored, so the stitch failed after
+    every segment was paid (and said to generate it again); the re-run failed the same way."""
+    monkeypatch.setenv("FAL_AVATAR_CACHE_GB", "0")
+    first, outputs = run(long_request(45.0))
+    segments = parse_ref(first.request_id).segments
+    assert len(segments) >= 2 and fal_env.count("submit") == len(segments)
+    assert outputs.info.frame_count == parse_ref(first.request_id).total_frames
+    again, _ = run(long_request(45.0))
+    assert again.request_id == first.request_id and again.reused
+    assert fal_env.count("submit") == len(segments)  # the re-run submitted nothing

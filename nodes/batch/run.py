@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import InputError
 from ..fanout.engine import PREPARE_AT_ONCE
@@ -201,12 +201,23 @@ class Batch:
     async def _run_row(
         self, index: int, slots: asyncio.Semaphore, open_rows: asyncio.Semaphore, interrupt: UserInterrupt
     ) -> None:
+        # The row's own view of the media store: its files stay pinned (never evicted) until delivered.
+        services = replace(self.services, media=self.services.media.pinning())
+        try:
+            await self._run_pinned(index, slots, open_rows, interrupt, services)
+        finally:
+            services.media.release()
+
+    async def _run_pinned(
+        self, index: int, slots: asyncio.Semaphore, open_rows: asyncio.Semaphore, interrupt: UserInterrupt,
+        services: Services,
+    ) -> None:
         rows = [index, *self.followers(index)]
         try:
             async with open_rows:
-                run = await self._generate(index, slots, interrupt)
+                run = await self._generate(index, slots, interrupt, services)
             await materialize_run(
-                run, want_frames=False, want_audio=False, thorough=True, services=self.services, sink=self._sink(index)
+                run, want_frames=False, want_audio=False, thorough=True, services=services, sink=self._sink(index)
             )
         except asyncio.CancelledError:
             for i in rows:
@@ -226,12 +237,14 @@ class Batch:
             else:
                 self._end(i, "done", None)
 
-    async def _generate(self, index: int, slots: asyncio.Semaphore, interrupt: UserInterrupt) -> AvatarRun:
+    async def _generate(
+        self, index: int, slots: asyncio.Semaphore, interrupt: UserInterrupt, services: Services
+    ) -> AvatarRun:
         """The row's run; its inputs are released when this returns."""
         row = self.rows[index]
         request = await asyncio.to_thread(row.item.load)
         runner = AvatarRunner(
-            request, services=self.services, sink=self._sink(index), interrupt=interrupt,
+            request, services=services, sink=self._sink(index), interrupt=interrupt,
             max_parallel=self.concurrency, slots=slots,
         )
         row.preparing = True

@@ -160,12 +160,14 @@ def run(args) -> int:
     request = build_request(args)
     request.want_frames = False
     progress = StderrStatus()
+    services = Services()  # held until the copy below: its files stay pinned (never evicted) till then
     try:
         # The command only needs the file and its facts: no frame or audio decoding, but a stored file it
         # reuses is checked in full before it is copied out.
         outcome, outputs = run_interruptible(
             lambda interrupt: run_request(
                 request,
+                services=services,
                 progress=progress,
                 want_audio=False,
                 thorough=True,
@@ -178,6 +180,7 @@ def run(args) -> int:
         progress.close()
     out = args.out or Path(f"{outcome.path.stem}.mp4")
     save_copy(outcome.path, out, request_id=outcome.request_id)
+    services.media.release()
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps(summary(outcome, outputs, out, started)))

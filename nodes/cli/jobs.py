@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..avatar.pricing import format_usd
 from ..longform.fetch import fetch_run
+from ..pipeline.follow import Services
 from ..store.journal import Journal
 from .output import check_folder, check_writable, save_copy
 from .progress import StderrStatus
@@ -56,13 +57,17 @@ def fetch(args) -> int:
     else:
         check_folder(Path.cwd(), flag="--out")
     progress = StderrStatus()
+    services = Services()  # held until the copy below: its files stay pinned (never evicted) till then
     try:
         # A local copy is decoded in full before it is copied out; a damaged one is downloaded again.
-        outcome = asyncio.run(fetch_run(args.endpoint, args.request_id, sink=progress, thorough=True))
+        outcome = asyncio.run(
+            fetch_run(args.endpoint, args.request_id, services=services, sink=progress, thorough=True)
+        )
     finally:
         progress.close()
     out = args.out or Path(f"{outcome.path.stem}.mp4")
     save_copy(outcome.path, out, request_id=outcome.request_id)
+    services.media.release()
     print(f"saved {out} (stored copy: {outcome.path})", file=sys.stderr)
     print(json.dumps({"request_id": outcome.request_id, "path": str(out), "video_url": outcome.video_url}))
     return 0

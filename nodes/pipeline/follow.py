@@ -39,7 +39,7 @@ class Services:
     client: FalClient = field(default_factory=FalClient)
     journal: Journal = field(default_factory=Journal)
     uploads: UploadCache = field(default_factory=UploadCache)
-    media: MediaStore = field(default_factory=MediaStore)
+    media: MediaStore = field(default_factory=lambda: MediaStore().pinning())  # a run's files stay till it ends
     claims: Claims = field(default_factory=Claims)
 
 

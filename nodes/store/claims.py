@@ -67,11 +67,11 @@ class Owner:
     def describe(self) -> str:
         return f"process {self.pid} on {self.host}"
 
-    def is_alive(self, heartbeat_at: float, now: float | None = None) -> bool:
+    def is_alive(self, heartbeat_at: float, now: float | None = None, *, stale_after_s: float = STALE_AFTER_S) -> bool:
         """Whether the owning process still runs (see the module docstring for the rules)."""
         me = Owner.current()
         if self.host != me.host:
-            return (time.time() if now is None else now) - heartbeat_at < STALE_AFTER_S
+            return (time.time() if now is None else now) - heartbeat_at < stale_after_s
         if self.boot_id and me.boot_id and self.boot_id != me.boot_id:
             return False  # the machine rebooted since
         if self.pid == me.pid:

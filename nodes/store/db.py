@@ -83,6 +83,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             heartbeat_at REAL NOT NULL
         )""",
     ),
+    (
+        # Media files a run is using (see pins.py): eviction leaves them alone while their owner lives.
+        """CREATE TABLE pins (
+            name TEXT NOT NULL,
+            token TEXT NOT NULL,
+            host TEXT NOT NULL,
+            boot_id TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            pid_started TEXT NOT NULL,
+            pinned_at REAL NOT NULL,
+            PRIMARY KEY (name, token)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

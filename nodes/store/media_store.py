@@ -2,9 +2,14 @@
 
 Files are named by the caller (request key or request id, e.g. ``<request_key>.mp4``), moved in
 atomically, private (dir 0700, files 0600) and evicted least-recently-used first once the total exceeds
-the cap (``FAL_AVATAR_CACHE_GB``, default 5 GB; a cap of 0 keeps only the file just put). Last use is
-kept in the database, not in atime (often disabled). A journal entry whose file was evicted or deleted
-by hand simply has no local file any more: the caller downloads the result again if fal still has it.
+the cap (``FAL_AVATAR_CACHE_GB``, default 5 GB; a cap of 0 keeps only the file just put and the files in
+use). Last use is kept in the database, not in atime (often disabled). A journal entry whose file was
+evicted or deleted by hand simply has no local file any more: the caller downloads the result again if
+fal still has it.
+
+The cap is a target, never a reason to fail a run: a run works through a :meth:`MediaStore.pinning`
+view, whose ``put`` and ``get`` pin the file (see ``pins.py``) until the run is done with it, and no
+eviction in any process removes a pinned file while its owner lives.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ..errors import LocalStorageError
 from ..settings import media_cache_cap_bytes
 from .datadir import FILE_MODE, data_dir, ensure_private_dir
 from .db import Database
+from .pins import PinSet, live_pinned_names
 
 MEDIA_DIR_NAME = "media"
 STALE_TEMP_S = 3600.0  # a temp file untouched for this long was left by a crashed process
@@ -38,6 +44,19 @@ class MediaStore:
         self.root = Path(root) if root is not None else data_dir() / MEDIA_DIR_NAME
         self.cap_bytes = media_cache_cap_bytes() if cap_bytes is None else int(cap_bytes)
         self._db = Database(db_path)
+        self._pins: PinSet | None = None
+
+    def pinning(self) -> MediaStore:
+        """A view of this store for one run: every file it puts or gets stays pinned (never evicted, by any
+        process) until :meth:`release`, the view is dropped, or this process ends."""
+        view = MediaStore(self.root, self.cap_bytes, db_path=self._db.path)
+        view._pins = PinSet(view._db)
+        return view
+
+    def release(self) -> None:
+        """Unpin every file this view pinned (a no-op for a plain store)."""
+        if self._pins is not None:
+            self._pins.release()
 
     def path_for(self, name: str) -> Path:
         """Where ``name`` lives (whether or not it is stored)."""
@@ -73,7 +92,7 @@ class MediaStore:
                 action="Storing the result video",
                 path=self.root,
                 needed_bytes=size,
-                then=f"{_RUN_AGAIN} The downloaded file is kept at {src}.",
+                then=f"{_RUN_AGAIN} The downloaded file is kept at {src}." if Path(src).is_file() else _RUN_AGAIN,
             ) from None
         self.evict(keep=name)
         return dest
@@ -93,6 +112,7 @@ class MediaStore:
                     "INSERT OR REPLACE INTO media (name, size, last_used) VALUES (?, ?, ?)",
                     (name, size, time.time()),
                 )
+                self._pin(conn, name)
         except BaseException:
             if tmp.exists():
                 if moved:
@@ -118,16 +138,23 @@ class MediaStore:
                 "INSERT OR REPLACE INTO media (name, size, last_used) VALUES (?, ?, ?)",
                 (name, size, time.time()),
             )
+            self._pin(conn, name)
         return path
 
+    def _pin(self, conn, name: str) -> None:
+        if self._pins is not None:
+            self._pins.add(conn, name)
+
     def evict(self, keep: str | None = None) -> list[str]:
-        """Delete least-recently-used files (never ``keep``) until the total is within the cap.
+        """Delete least-recently-used files (never ``keep``, never a file a live run has pinned) until the
+        total is within the cap, or only pinned files are left.
 
         Files without a database row (copied in by hand) count with their mtime; rows whose file is gone
         are dropped. Returns the names removed.
         """
         with self._db.write() as conn:
             files = self._scan()
+            pinned = live_pinned_names(conn)
             used = {
                 row["name"]: row["last_used"] for row in conn.execute("SELECT name, last_used FROM media")
             }
@@ -136,7 +163,7 @@ class MediaStore:
             for name in sorted(files, key=lambda n: (used.get(n, files[n][1]), n)):
                 if total <= max(self.cap_bytes, 0):
                     break
-                if name == keep:
+                if name == keep or name in pinned:
                     continue
                 (self.root / name).unlink(missing_ok=True)
                 total -= files[name][0]
