@@ -732,3 +732,41 @@ def test_cache_cap_0_keeps_a_long_runs_segments_until_stitched(start_emulator, m
             rerun=rerun_text(again),
         )
     )
+
+
+def test_database_removed_while_segments_are_in_flight(start_emulator):
+    """`fal-avatar.sqlite3*` deleted while 3 segment jobs run: the run used to exit 3 (`no such table:
+    claims`) without naming its paid jobs, and the re-run paid all of them again. The run holds every handle:
+    it recreates the database, journals its jobs again, delivers, and the re-run submits nothing."""
+    from comfyui_fal_avatar.nodes.store.datadir import data_dir
+
+    emu = start_emulator(queue_delay=1.0)
+    request = long_request(60.0)  # 3 segments
+    removed: list[str] = []
+
+    def remove_database(status) -> None:
+        if not removed and len(emu.jobs) >= 3 and len(Journal().entries()) >= 3:
+            for path in data_dir().glob("fal-avatar.sqlite3*"):
+                path.unlink()
+                removed.append(path.name)
+
+    first = run_long(emu, request, remove_database)
+    assert removed, "the database was never removed"
+    assert first.error is None, repr(first.error)
+    segments = len(first.outcome.request_ids)
+    assert len(first.submits) == segments == len(emu.jobs)
+    assert {e.request_id for e in Journal().entries()} >= set(first.outcome.request_ids)
+    again = run_long(emu, long_request(60.0))
+    assert again.error is None and again.outcome.request_ids == first.outcome.request_ids
+    assert again.submits == [] and len(emu.jobs) == segments
+    record(
+        Row(
+            id="generating:db_removed",
+            outcome=f"database files deleted with {segments} jobs in flight: {describe(first.error)}",
+            journal=", ".join(journal_states()),
+            submits=str(len(first.submits)),
+            jobs=str(len(emu.jobs)),
+            uploads=str(first.uploads),
+            rerun=rerun_text(again),
+        )
+    )

@@ -45,12 +45,14 @@ class MediaStore:
         self.cap_bytes = media_cache_cap_bytes() if cap_bytes is None else int(cap_bytes)
         self._db = Database(db_path)
         self._pins: PinSet | None = None
+        self._pins_epoch = 0
 
     def pinning(self) -> MediaStore:
         """A view of this store for one run: every file it puts or gets stays pinned (never evicted, by any
         process) until :meth:`release`, the view is dropped, or this process ends."""
         view = MediaStore(self.root, self.cap_bytes, db_path=self._db.path)
         view._pins = PinSet(view._db)
+        view._pins_epoch = view._db.epoch
         return view
 
     def release(self) -> None:
@@ -143,7 +145,14 @@ class MediaStore:
 
     def _pin(self, conn, name: str) -> None:
         if self._pins is not None:
+            self._restore_pins(conn)
             self._pins.add(conn, name)
+
+    def _restore_pins(self, conn) -> None:
+        """Pin this view's files again if the database file was replaced (deleted by hand) meanwhile."""
+        if self._pins is not None and self._db.epoch != self._pins_epoch:
+            self._pins_epoch = self._db.epoch
+            self._pins.restore(conn)
 
     def evict(self, keep: str | None = None) -> list[str]:
         """Delete least-recently-used files (never ``keep``, never a file a live run has pinned) until the
@@ -154,6 +163,7 @@ class MediaStore:
         """
         with self._db.write() as conn:
             files = self._scan()
+            self._restore_pins(conn)
             pinned = live_pinned_names(conn)
             used = {
                 row["name"]: row["last_used"] for row in conn.execute("SELECT name, last_used FROM media")
