@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -770,3 +771,67 @@ def test_database_removed_while_segments_are_in_flight(start_emulator):
             rerun=rerun_text(again),
         )
     )
+
+
+# --- a suspended owner --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_suspended_owner_does_not_block_an_identical_run(start_emulator, tmp_path):
+    """The first `fal-avatar generate` is stopped (SIGSTOP, as Ctrl-Z) while its job generates. An identical
+    run used to wait for it without end; it now takes over the journaled request (free) and finishes."""
+    emu = start_emulator()
+    emu.inject_job("slow", processing_time=3.0)
+    journal = Journal()
+    first = Cli.start(tmp_path / "first")
+    first.wait_until(lambda: _submitted_job_in("IN_PROGRESS")(emu, journal), "the job generating")
+    os.kill(first.process.pid, signal.SIGSTOP)
+    try:
+        second = Cli.start(tmp_path / "second")
+        try:
+            code = second.process.wait(timeout=30)  # a bound against hanging, not a performance claim
+        except subprocess.TimeoutExpired:
+            second.process.kill()
+            raise AssertionError(f"the identical run still waits for the suspended one:\n{second.err}") from None
+        assert code == 0, second.err
+        assert f"process {first.process.pid}" in second.err and "suspended" in second.err
+        summary = second.summary
+        assert summary["request_id"] == journal.entries()[0].request_id and summary["reused"] is True
+        assert emu.count("submit") == 1 and len(emu.jobs) == 1
+    finally:
+        os.kill(first.process.pid, signal.SIGCONT)
+    assert first.finish() == 0, first.err  # resumed, the owner finishes too: the same job, no new submit
+    assert emu.count("submit") == 1
+    record(
+        Row(
+            id="generating:sigstop",
+            outcome="owner suspended (SIGSTOP) while its job generates",
+            journal=", ".join(journal_states()),
+            submits=str(emu.count("submit")),
+            jobs=str(len(emu.jobs)),
+            uploads=str(emu.count("cdn_upload")),
+            rerun="identical run takes over the journaled request: exit 0; the owner, resumed, exit 0",
+        )
+    )
+
+
+def test_a_suspended_owner_before_its_submit_is_named_with_how_to_go_on(start_emulator, tmp_path, monkeypatch):
+    """Stopped before its request reached fal: nothing to take, so the waiter says who and how, not waits."""
+    from comfyui_fal_avatar.nodes.errors import IdenticalRunError
+    from comfyui_fal_avatar.nodes.pipeline import claiming
+
+    emu = start_emulator()
+    emu.inject("cdn_upload", "rate_limit", retry_after=30)
+    first = Cli.start(tmp_path / "first")
+    first.wait_until(lambda: emu.count("cdn_upload"), "the upload")
+    os.kill(first.process.pid, signal.SIGSTOP)
+    try:
+        monkeypatch.setattr(claiming, "SILENT_AFTER_S", 0.5)
+        waiter = generate(emu)
+    finally:
+        os.kill(first.process.pid, signal.SIGKILL)
+        first.finish()
+    assert isinstance(waiter.error, IdenticalRunError), repr(waiter.error)
+    text = str(waiter.error)
+    assert f"kill -CONT {first.process.pid}" in text and "suspended" in text and "Nothing was submitted" in text
+    assert emu.count("submit") == 0
