@@ -258,3 +258,20 @@ def test_a_cache_cap_of_0_never_fails_a_paid_long_run_and_the_rerun_is_free(fal_
     again, _ = run(long_request(45.0))
     assert again.request_id == first.request_id and again.reused
     assert fal_env.count("submit") == len(segments)  # the re-run submitted nothing
+
+
+def test_the_spend_guard_tells_identical_pieces_of_the_run_from_results_paid_earlier(fal_env):
+    """In a fresh data directory nothing is 'already paid for': the money not paid again is identical pieces
+    of this very run, generated once (the message used to say 'already paid for and reused')."""
+    request = GenerationRequest(
+        spec=ep.INFINITALK_TEXT,
+        values={"text_input": "This sentence is said again and again to fill the time. " * 60, "voice": "Sarah",
+                "prompt": "talk", "num_frames": 0},
+        image=portrait(),
+        want_frames=False,
+    )
+    with pytest.raises(SpendLimitError) as caught:
+        run(request, max_usd=1)
+    text = str(caught.value)
+    assert "already paid" not in text and "identical pieces of this run, each generated once" in text
+    assert fal_env.requests == []

@@ -73,6 +73,7 @@ class RunEstimate:
     keys: tuple[str, ...]
     notes: tuple[str, ...]
     frames: int = 0
+    stored_usd: float = 0.0  # of the estimate, what earlier runs paid (results the journal holds)
 
     @property
     def what(self) -> str:
@@ -136,9 +137,10 @@ class AvatarRunner:
         cost = round(sum(p.plan.cost_usd for p in self._prepared), 4)
         unique = {p.key: p for p in self._prepared}
         to_pay = round(sum(p.plan.cost_usd for p in unique.values() if not p.stored), 4)
+        stored = round(sum(p.plan.cost_usd for p in self._prepared if p.stored), 4)
         keys = tuple(p.key for p in self._prepared)
         frames = self._prepared[0].plan.frames if plan.single else plan.total_frames
-        self.estimate = RunEstimate(len(self._prepared), cost, to_pay, keys, plan.notes, frames)
+        self.estimate = RunEstimate(len(self._prepared), cost, to_pay, keys, plan.notes, frames, stored)
         self.board.update(cost_usd=to_pay)  # the phases after the fan-out (stitching) show it too
         return self.estimate
 
@@ -199,6 +201,7 @@ async def run_avatar(
         estimate.to_pay_usd,
         what=estimate.what,
         reused_usd=estimate.estimate_usd - estimate.to_pay_usd,
+        stored_usd=estimate.stored_usd,
         override=max_usd,
     )
     return await runner.run()
