@@ -139,10 +139,33 @@ def test_cancel_cancels_every_in_flight_segment_job(fal_env):
     async def go():
         return await run_cancellable(run_request(long_request(40.0), progress=sink, interrupt=interrupt), interrupt)
 
-    with pytest.raises(JobCancelledError):
+    with pytest.raises(JobCancelledError) as caught:
         asyncio.run(go())
     assert fal_env.count("cancel") == 2
     assert sorted(e.state for e in Journal().entries()) == ["cancelled", "cancelled"]
+    assert "2 running fal jobs cancelled too" in str(caught.value)
+
+
+def test_cancel_while_stitching_says_no_fal_job_was_cancelled(fal_env):
+    """Every segment was done and paid: the stop cancelled nothing on fal (it used to say 'the fal job (if
+    any) was cancelled'), and running again stitches the stored segments at no charge."""
+    interrupt = UserInterrupt()
+
+    def sink(status):
+        if status.phase == "stitching":
+            interrupt.set()
+
+    async def go():
+        return await run_cancellable(run_request(long_request(40.0), progress=sink, interrupt=interrupt), interrupt)
+
+    with pytest.raises(JobCancelledError) as caught:
+        asyncio.run(go())
+    text = str(caught.value)
+    assert "none was cancelled" in text and "at no charge" in text
+    assert fal_env.count("cancel") == 0
+    submits = fal_env.count("submit")
+    again, _ = run(long_request(40.0))
+    assert again.reused and fal_env.count("submit") == submits
 
 
 def test_the_spend_guard_refuses_before_any_upload(fal_env, monkeypatch):

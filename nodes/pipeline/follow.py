@@ -87,6 +87,7 @@ class JobFollower:
         self.handle: QueueHandle | None = None
         self.finished = False  # fal finished the job (success or failure): nothing left to cancel
         self.damaged: MediaDecodeError | None = None  # why the stored copy was refused (see stored_copy)
+        self.cancelled_remote = False  # a user interrupt cancelled the running fal job
 
     async def result(self, handle: QueueHandle) -> dict:
         """Wait for the job and return its result JSON (stored in the journal at once).
@@ -234,5 +235,6 @@ class JobFollower:
             self.board.update("cancelled", detail="the job had already finished; its result is kept")
             return []
         await asyncio.to_thread(self.services.journal.mark_cancelled, handle.request_id)
+        self.cancelled_remote = True
         self.board.update("cancelled", detail="fal job cancelled")
         return []

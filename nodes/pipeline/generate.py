@@ -116,6 +116,8 @@ class Generation:
         claim back."""
         if self.interrupt.is_set() and not self.borrowed:
             self.warnings.extend(await self.follower.cancel_remote())
+            if self.follower.cancelled_remote:
+                self.interrupt.cancelled.append(self.follower.handle.request_id)
         else:
             self.follower.leave_running()
         if claimed is not None and claimed.claim is not None:
