@@ -115,7 +115,7 @@ def test_a_75_second_audio_becomes_parallel_segments_stitched_with_the_original_
 
 def test_a_failed_segment_keeps_the_others_and_a_rerun_pays_for_it_alone(fal_env):
     fal_env.inject_job("runner_error")  # the first submitted segment fails on fal
-    with pytest.raises(SegmentsFailedError, match="pays only for the failed segment") as info:
+    with pytest.raises(SegmentsFailedError, match=r"Running again pays only for segment \d/2 \(est") as info:
         run(long_request(40.0))
     assert "runner" in str(info.value).lower()
     states = sorted(e.state for e in Journal().entries())
@@ -298,3 +298,16 @@ def test_the_spend_guard_tells_identical_pieces_of_the_run_from_results_paid_ear
     text = str(caught.value)
     assert "already paid" not in text and "identical pieces of this run, each generated once" in text
     assert fal_env.requests == []
+
+
+def test_a_segment_whose_submit_got_no_answer_is_not_said_to_be_paid_again(fal_env):
+    """The error used to say both 'running again pays only for the failed segment' and 'will not submit it
+    again on its own'; the re-run does the latter (it asks fal's request history), and now the error says so."""
+    fal_env.inject("submit", "drop")  # fal creates the job, its answer is lost
+    with pytest.raises(SegmentsFailedError) as info:
+        run(long_request(40.0))
+    text = str(info.value)
+    assert "pays only" not in text and "again on its own" in text and "request history" in text
+    submits = fal_env.count("submit")
+    again, _ = run(long_request(40.0))  # found in fal's request history: re-attached, nothing paid again
+    assert fal_env.count("submit") == submits and len(fal_env.jobs) == 2

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import settings
-from ..errors import InputError, MediaDecodeError, SegmentsFailedError
+from ..errors import (
+    InputError,
+    MediaDecodeError,
+    SegmentsFailedError,
+    SubmitOutcomeUnknownError,
+    UnknownSubmitError,
+)
 from ..fanout.engine import FanOut, ItemResult
 from ..fanout.status import FanOutSnapshot
 from ..media.audio import first_samples
@@ -30,6 +36,7 @@ from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.outputs import AvatarOutputs, materialize, materialize_outcome
 from ..pipeline.status import RunStatus, StatusBoard
 from ..spend_guard import check_spend
+from ..store.journal import Journal
 from .reference import RunRef, SegmentRef
 from .segmenting import LongPlan, plan_long_run
 
@@ -157,7 +164,7 @@ class AvatarRunner:
                               cost_usd=0.0)
             return AvatarRun(path, self.endpoint, ref, urls, True, estimate.estimate_usd, 0.0, plan.notes)
         results = await self._fan.run()
-        _raise_failures(results, prepared)
+        await _raise_failures(results, prepared, self.services.journal)
         outcomes = [r.outcome for r in results]
         path = await _stitch(plan, outcomes, self.services, name, self.board)
         ref = RunRef(
@@ -239,16 +246,34 @@ async def _stored_stitch(
     return path, RunRef(segments, plan.total_frames), urls
 
 
-def _raise_failures(results: list[ItemResult], prepared: list[PreparedGeneration]) -> None:
+async def _raise_failures(results: list[ItemResult], prepared: list[PreparedGeneration], journal: Journal) -> None:
+    """SegmentsFailedError saying, per failed segment, what running again does (as the pipeline does it)."""
     failed = [(r, p) for r, p in zip(results, prepared, strict=True) if not r.ok]
     if not failed:
         return
-    retry = sum(p.plan.cost_usd for _, p in failed)
-    done = len(results) - len(failed)
+    kept, unknown, fresh = [], [], []
+    for result, item in failed:
+        entry = await asyncio.to_thread(journal.find_reusable, item.key)
+        if isinstance(result.error, (SubmitOutcomeUnknownError, UnknownSubmitError)):
+            unknown.append(result.label)
+        elif entry is not None and entry.request_id is not None:
+            kept.append(result.label)
+        else:
+            fresh.append((result.label, item.plan.cost_usd))
+    again = []
+    if kept:
+        again.append(f"takes the result of {', '.join(kept)} from fal at no charge (the fal job is paid and kept)")
+    if unknown:
+        again.append(f"does not submit {', '.join(unknown)} again on its own (the submit got no answer: it looks "
+                     "in fal's request history first, see the error)")
+    if fresh:
+        again.append(f"pays only for {', '.join(label for label, _ in fresh)} "
+                     f"(est. ~${sum(cost for _, cost in fresh):.2f})")
     lines = "; ".join(f"{r.label}: {r.error}" for r, _ in failed)
+    done = len(results) - len(failed)
     raise SegmentsFailedError(
-        f"{len(failed)} of {len(results)} segments failed ({lines}). The other {done} are done and stored: "
-        f"running again pays only for the failed segment{'s' if len(failed) > 1 else ''} (est. ~${retry:.2f})."
+        f"{len(failed)} of {len(results)} segments failed ({lines}). The other {done} are done and stored. "
+        f"Running again {'; '.join(again)}."
     )
 
 
