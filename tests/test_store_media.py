@@ -217,3 +217,26 @@ def test_pins_of_another_live_process_hold_and_of_a_dead_one_do_not(tmp_path):
     finally:
         child.communicate("\n", timeout=60)
     assert MediaStore(cap_bytes=0).evict() == ["a.mp4"]
+
+
+def test_part_files_of_a_dead_writer_are_removed_and_a_live_writers_kept(tmp_path):
+    """A SIGKILL during a stitch (or a download) leaves its `.part` file next to the staging path; no later
+    run removed it. Now a later eviction removes it once its writer is dead (however fresh the file)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from comfyui_fal_avatar.nodes.store.media_store import MediaStore\n"
+        "staging = MediaStore().staging_path('long-x.mp4')\n"
+        "staging.with_name(f'.{staging.name}.0a1b2c3d.part').write_bytes(b'half a stitch')\n"
+        "staging.write_bytes(b'half a download')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)  # the writer is gone once it returns
+    store = MediaStore(cap_bytes=10_000)
+    dead = sorted(p.name for p in store.root.iterdir())
+    assert len(dead) == 2 and any(n.endswith(".part") for n in dead)
+    mine = store.staging_path("long-y.mp4")
+    mine_part = mine.with_name(f".{mine.name}.99ff.part")
+    mine_part.write_bytes(b"stitching now")
+    assert store.evict() == []
+    assert sorted(p.name for p in store.root.iterdir()) == [mine_part.name]

@@ -15,15 +15,18 @@ eviction in any process removes a pinned file while its owner lives.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import shutil
+import socket
 import time
 import uuid
 from pathlib import Path
 
 from ..errors import LocalStorageError
 from ..settings import media_cache_cap_bytes
+from .claims import Owner
 from .datadir import FILE_MODE, data_dir, ensure_private_dir
 from .db import Database
 from .pins import PinSet, live_pinned_names
@@ -31,6 +34,10 @@ from .pins import PinSet, live_pinned_names
 MEDIA_DIR_NAME = "media"
 STALE_TEMP_S = 3600.0  # a temp file untouched for this long was left by a crashed process
 TEMP_SUFFIX = ".tmp"
+PART_SUFFIX = ".part"  # what a download or a stitch writes next to its staging path before renaming it
+_HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+# A staging name: ".<name>.<host tag>.<pid>.<random>.tmp" (and "..<that>.<random>.part" for its writer).
+_WRITER = re.compile(r"\.([0-9a-f]{8})\.(\d+)\.[0-9a-f]{32}\.tmp(\.[0-9a-f]+\.part)?$")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _RUN_AGAIN = "run again: a finished fal job's result is downloaded again, not paid for again."
 
@@ -69,7 +76,8 @@ class MediaStore:
     def staging_path(self, name: str) -> Path:
         """A fresh temp path inside the store to download ``name`` into (so ``put`` is a rename).
 
-        Left behind by a crash, it is removed by a later ``evict`` once an hour old.
+        Left behind by a crash (also a ``.part`` file written next to it), it is removed by a later ``evict``
+        once its writer is dead, or once an hour old.
         """
         self.path_for(name)
         try:
@@ -78,7 +86,7 @@ class MediaStore:
             raise LocalStorageError.from_os_error(
                 exc, action="Creating the result video folder", path=self.root, then=_RUN_AGAIN
             ) from None
-        return self.root / f".{name}.{os.getpid()}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
+        return self.root / f".{name}.{_HOST_TAG}.{os.getpid()}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
 
     def put(self, name: str, src: Path) -> Path:
         """Move ``src`` in as ``name`` (copy + delete across filesystems), atomically; then evict others.
@@ -183,7 +191,7 @@ class MediaStore:
         return removed
 
     def _scan(self) -> dict[str, tuple[int, float]]:
-        """name → (size, mtime) of the stored files; also removes temp files left by crashed puts."""
+        """name → (size, mtime) of the stored files; also removes temp and part files left by crashed writers."""
         files: dict[str, tuple[int, float]] = {}
         try:
             entries = list(os.scandir(self.root))
@@ -196,13 +204,26 @@ class MediaStore:
                     continue
                 stat = entry.stat(follow_symlinks=False)
                 if entry.name.startswith("."):
-                    if entry.name.endswith(TEMP_SUFFIX) and now - stat.st_mtime > STALE_TEMP_S:
+                    if _left_behind(entry.name, now - stat.st_mtime):
                         os.unlink(entry.path)
                     continue
             except FileNotFoundError:
                 continue
             files[entry.name] = (stat.st_size, stat.st_mtime)
         return files
+
+
+def _left_behind(name: str, age_s: float) -> bool:
+    """Whether a temp or part file is a crashed writer's: its process (on this host) is gone, or it is stale."""
+    if not name.endswith((TEMP_SUFFIX, PART_SUFFIX)):
+        return False
+    if age_s > STALE_TEMP_S:
+        return True
+    match = _WRITER.search(name)
+    if match is None or match.group(1) != _HOST_TAG:
+        return False
+    writer = Owner(host=socket.gethostname(), boot_id="", pid=int(match.group(2)), started="")
+    return not writer.is_alive(time.time())
 
 
 def _move_or_copy(src: Path, dest: Path) -> bool:
