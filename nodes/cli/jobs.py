@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..avatar.pricing import format_usd
 from ..longform.fetch import fetch_run
-from ..pipeline.follow import Services
+from ..services import build_services
 from ..store.journal import Journal
 from .output import check_folder, check_writable, save_copy
 from .progress import StderrStatus
@@ -57,7 +57,7 @@ def fetch(args) -> int:
     else:
         check_folder(Path.cwd(), flag="--out")
     progress = StderrStatus()
-    services = Services()  # held until the copy below: its files stay pinned (never evicted) till then
+    services = build_services()  # held until the copy below: its files stay pinned (never evicted) till then
     try:
         # A local copy is decoded in full before it is copied out; a damaged one is downloaded again.
         outcome = asyncio.run(

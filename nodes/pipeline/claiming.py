@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from ..errors import IdenticalRunError
+from ..states import Phase
 from ..store.claims import SILENT_AFTER_S, Claim, Claims, Holder
 from ..store.journal import COMPLETED, DOWNLOADED, SUBMITTED, Journal, JournalEntry
 from .interrupt import finish_despite_cancel
@@ -49,7 +50,7 @@ async def claim_key(claims: Claims, key: str, board: StatusBoard, journal: Journ
         if since is None or got.claimed_at < since:
             since = got.claimed_at
             board.update(
-                "waiting", detail=f"an identical run ({got.owner.describe()}) is on it; taking its result when done"
+                Phase.WAITING, detail=f"an identical run ({got.owner.describe()}) is on it; taking its result when done"
             )
         if journal is not None:
             entry = await _result_to_take(journal, key, got, board)

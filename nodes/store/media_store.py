@@ -24,10 +24,10 @@ import time
 import uuid
 from pathlib import Path
 
+from ..datadir import FILE_MODE, data_dir, ensure_private_dir
 from ..errors import LocalStorageError
 from ..settings import media_cache_cap_bytes
 from .claims import Owner
-from .datadir import FILE_MODE, data_dir, ensure_private_dir
 from .db import Database
 from .pins import PinSet, live_pinned_names
 
