@@ -739,7 +739,7 @@ def test_database_removed_while_segments_are_in_flight(start_emulator):
     """`fal-avatar.sqlite3*` deleted while 3 segment jobs run: the run used to exit 3 (`no such table:
     claims`) without naming its paid jobs, and the re-run paid all of them again. The run holds every handle:
     it recreates the database, journals its jobs again, delivers, and the re-run submits nothing."""
-    from comfyui_fal_avatar.nodes.store.datadir import data_dir
+    from comfyui_fal_avatar.nodes.datadir import data_dir
 
     emu = start_emulator(queue_delay=1.0)
     request = long_request(60.0)  # 3 segments

@@ -7,8 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
+from ..datadir import data_dir
 from ..errors import InputError, LocalStorageError
-from ..store.datadir import data_dir
 from ..store.media_store import MEDIA_DIR_NAME
 
 
