@@ -296,3 +296,42 @@ def test_two_batches_on_one_data_directory_share_identical_rows(fal_env, folder)
         assert code == 0, err[-3000:]
         assert "locked" not in err
     assert fal_env.count("submit") == 24 and all(n == 1 for n in submitted_seeds(fal_env).values())
+
+
+
+def test_a_cache_cap_of_0_fails_no_row(fal_env, monkeypatch, tmp_path):
+    """Six one-job rows with FAL_AVATAR_CACHE_GB=0, each delivered only once all six are stored: one row's
+    store used to evict the others' videos before they were copied out (a raw `[Errno 2]` after paying)."""
+    import asyncio
+    import shutil
+    import threading
+
+    from comfyui_fal_avatar.nodes.avatar.endpoints import INFINITALK_IMAGE
+    from comfyui_fal_avatar.nodes.batch.run import Batch, BatchItem
+    from comfyui_fal_avatar.nodes.cli.files import load_audio, load_image
+    from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
+
+    monkeypatch.setenv("FAL_AVATAR_CACHE_GB", "0")
+    image, audio = load_image(ASSETS / "sample_portrait.png"), load_audio(ASSETS / "sample_speech.wav")
+
+    def item(seed: int) -> BatchItem:
+        values = {"num_frames": 41, "resolution": "480p", "seed": seed}
+        request = GenerationRequest(spec=INFINITALK_IMAGE, values=values, image=image, audio=audio, want_frames=False)
+        return BatchItem(f"row {seed}", INFINITALK_IMAGE.endpoint_id, lambda: request)
+
+    all_stored = threading.Barrier(6, timeout=60)
+
+    def deliver(index: int, run) -> None:
+        all_stored.wait()
+        shutil.copyfile(run.path, tmp_path / f"r{index}.mp4")
+
+    batch = Batch([item(300 + i) for i in range(6)], concurrency=6, deliver=deliver)
+
+    async def go():
+        await batch.check()
+        return await batch.run()
+
+    rows = asyncio.run(go())
+    assert [r.outcome for r in rows] == ["done"] * 6, [repr(r.error) for r in rows]
+    assert all((tmp_path / f"r{i}.mp4").stat().st_size > 0 for i in range(6))
+    assert fal_env.count("submit") == 6

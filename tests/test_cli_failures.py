@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from test_cli import ASSETS, child, cli
+from test_cli import ASSETS, child, cli, generate
 
 from comfyui_fal_avatar.nodes.cli.files import load_image
+from comfyui_fal_avatar.nodes.cli.output import save_copy
 from comfyui_fal_avatar.nodes.errors import InputError
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
@@ -209,3 +210,27 @@ def test_emulator_on_a_busy_port_exits_2():
 def test_clean_run_has_no_leftover_files(fal_env, tmp_path, isolated_env):
     assert cli(*generate_args(tmp_path / "talk.mp4")).returncode == 0
     assert sorted(os.listdir(isolated_env / "media")) == [f"{Journal().entries()[0].request_id}.mp4"]
+
+
+def test_fetch_out_onto_its_stored_copy_is_refused_and_keeps_the_copy(fal_env, tmp_path):
+    """`fetch <id> --out <its stored copy>` used to delete the paid stored copy (with a traceback)."""
+    first = json.loads(generate(out=tmp_path / "a.mp4").stdout.strip().splitlines()[-1])
+    stored = Journal().get(first["request_id"]).local_path
+    kept = stored.read_bytes()
+    proc = cli("fetch", first["request_id"], "--endpoint", "fal-ai/infinitalk", "--out", stored)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "result store" in proc.stderr
+    assert stored.read_bytes() == kept
+    again = generate(out=stored)  # generate --out into the store: the same refusal, nothing sent
+    assert again.returncode == 2 and "result store" in again.stderr
+    assert stored.read_bytes() == kept and fal_env.count("submit") == 1
+
+
+def test_save_copy_onto_the_stored_file_itself_is_a_no_op(tmp_path):
+    stored = tmp_path / "stored.mp4"
+    stored.write_bytes(b"paid video")
+    link = tmp_path / "link.mp4"
+    os.link(stored, link)
+    save_copy(stored, stored, request_id="r")
+    save_copy(stored, link, request_id="r")
+    assert stored.read_bytes() == b"paid video" == link.read_bytes()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import InputError
 from ..fanout.engine import Engine, Limit, loop_limit
@@ -123,6 +123,7 @@ class Batch:
         self._deliver = deliver
         self._on_change = on_change
         self._started: float | None = None
+        self._pinned: dict[int, Services] = {}  # rows' pinned views of the media store, until run() ends
 
     # --- checking (nothing is uploaded or paid) ----------------------------------------------------------------
 
@@ -167,7 +168,12 @@ class Batch:
         self._started = time.monotonic()
         jobs = loop_limit(self.max_parallel)  # fal jobs in flight, across all rows
         open_rows = Limit(self.max_parallel)  # rows whose inputs are in memory
-        await self.engine.run(lambda index: self._run_row(index, jobs, open_rows), limit=None, finish=self._finish)
+        try:
+            await self.engine.run(lambda index: self._run_row(index, jobs, open_rows), limit=None, finish=self._finish)
+        finally:
+            for services in self._pinned.values():
+                services.media.release()
+            self._pinned.clear()
         return self.rows
 
     @property
@@ -192,20 +198,23 @@ class Batch:
         return self.engine.followers(index)
 
     async def _run_row(self, index: int, jobs: Limit, open_rows: Limit) -> AvatarRun:
+        # The row's own view of the media store: its files stay pinned (never evicted, by any process) until
+        # the batch has delivered them (released when run() ends).
+        services = self._pinned[index] = replace(self.services, media=self.services.media.pinning())
         async with open_rows:
-            run = await self._generate(index, jobs)
+            run = await self._generate(index, jobs, services)
         await materialize_run(
-            run, want_frames=False, want_audio=False, thorough=True, services=self.services,
+            run, want_frames=False, want_audio=False, thorough=True, services=services,
             sink=self.engine.sink(index),
         )
         return run
 
-    async def _generate(self, index: int, jobs: Limit) -> AvatarRun:
+    async def _generate(self, index: int, jobs: Limit, services: Services) -> AvatarRun:
         """The row's run; its inputs are released when this returns."""
         row = self.rows[index]
         request = await asyncio.to_thread(row.item.load)
         runner = row.runner = AvatarRunner(
-            request, services=self.services, sink=self.engine.sink(index), interrupt=self.engine.interrupt,
+            request, services=services, sink=self.engine.sink(index), interrupt=self.engine.interrupt,
             limit=jobs,
         )
         with self.engine.muted(index):  # its checks: the row waits for a free slot until its first status

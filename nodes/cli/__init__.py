@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted: the fal job (if one was running) was cancelled", file=sys.stderr)
+        print("interrupted: finished results are kept (running again takes them at no charge)", file=sys.stderr)
         return 130
 
 

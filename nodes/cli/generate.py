@@ -164,6 +164,7 @@ def run(args) -> int:
         raise InputError(f"must be from 1 to {MAX_PARALLEL_CAP}", field="--max-parallel")
     request = build_request(args)
     request.want_frames = False
+    # held until the copy below: the files its run stores or reuses stay pinned (never evicted) till then
     services = build_services(RunSettings.from_env(max_parallel=args.max_parallel))
     progress = StderrStatus()
     try:
@@ -184,6 +185,7 @@ def run(args) -> int:
         progress.close()
     out = args.out or Path(f"{outcome.path.stem}.mp4")
     save_copy(outcome.path, out, request_id=outcome.request_id)
+    services.media.release()
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps(summary(outcome, outputs, out, started)))

@@ -55,13 +55,17 @@ def fetch(args) -> int:
     else:
         check_folder(Path.cwd(), flag="--out")
     progress = StderrStatus()
+    services = build_services()  # held until the copy below: its files stay pinned (never evicted) till then
     try:
         # A local copy is decoded in full before it is copied out; a damaged one is downloaded again.
-        outcome = asyncio.run(fetch_run(args.endpoint, args.request_id, services=build_services(), sink=progress, thorough=True))
+        outcome = asyncio.run(
+            fetch_run(args.endpoint, args.request_id, services=services, sink=progress, thorough=True)
+        )
     finally:
         progress.close()
     out = args.out or Path(f"{outcome.path.stem}.mp4")
     save_copy(outcome.path, out, request_id=outcome.request_id)
+    services.media.release()
     print(f"saved {out} (stored copy: {outcome.path})", file=sys.stderr)
     print(json.dumps({"request_id": outcome.request_id, "path": str(out), "video_url": outcome.video_url_text}))
     return 0

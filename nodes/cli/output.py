@@ -7,7 +7,9 @@ import os
 import shutil
 from pathlib import Path
 
+from ..datadir import data_dir
 from ..errors import InputError, LocalStorageError
+from ..store.media_store import MEDIA_DIR_NAME
 
 
 def check_folder(folder: Path, *, flag: str) -> None:
@@ -23,9 +25,23 @@ def check_writable(path: Path, *, flag: str) -> None:
     """InputError unless ``path`` can be created or overwritten (checked before any upload or submit)."""
     if path.is_dir():
         raise InputError(f"{path} is a folder; give a file name", field=flag)
+    check_outside_store(path, flag=flag)
     check_folder(path.parent, flag=flag)
     if path.exists() and not os.access(path, os.W_OK):
         raise InputError(f"{path} exists and cannot be overwritten: {_denied(path)}", field=flag)
+
+
+def check_outside_store(path: Path, *, flag: str) -> None:
+    """InputError if ``path`` lies in the pack's result store: its files are renamed in, replaced and evicted
+    by the store itself, so an output there could overwrite a paid result or vanish."""
+    store = (data_dir() / MEDIA_DIR_NAME).resolve()
+    where = path.resolve()
+    if where == store or store in where.parents:
+        raise InputError(
+            f"{path} is inside the pack's result store ({store}), which replaces and evicts its own files; "
+            "choose a path outside it (the result is copied there, the stored copy stays)",
+            field=flag,
+        )
 
 
 def _denied(path: Path) -> str:
@@ -38,19 +54,25 @@ def _denied(path: Path) -> str:
 
 
 def save_copy(stored: Path, out: Path, *, request_id: str) -> None:
-    """Copy the stored video to ``out``. On failure the stored copy stays and the error says where it is."""
+    """Copy the stored video to ``out``. On failure the stored copy stays and the error says where it is.
+
+    ``out`` naming the stored file itself (the same path, or a link to it) is a no-op: the file is already
+    there, and removing a half-written ``out`` would remove the paid stored copy."""
+    if _same_file(stored, out):
+        return
     try:
         shutil.copyfile(stored, out)
     except OSError as exc:
-        try:
-            out.unlink(missing_ok=True)  # no half-written file that looks like a result
-        except OSError:
-            pass
+        if not _same_file(stored, out):
+            try:
+                out.unlink(missing_ok=True)  # no half-written file that looks like a result
+            except OSError:
+                pass
         raise LocalStorageError.from_os_error(
             exc,
             action=f"Writing {out}",
             path=out,
-            needed_bytes=stored.stat().st_size,
+            needed_bytes=stored.stat().st_size if stored.is_file() else None,
             then=f"run the same command again (it costs nothing), or copy the video of request {request_id} from "
             f"{stored}.",
             request_id=request_id,
@@ -64,3 +86,10 @@ def table(header: tuple[str, ...], lines: list[tuple]) -> str:
         "  ".join(str(cell).ljust(width) for cell, width in zip(line[:-1], widths, strict=True)) + "  " + str(line[-1])
         for line in [header, *lines]
     )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # ``b`` does not exist yet (or cannot be looked at): not the same file
+        return False

@@ -16,7 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError, MediaDecodeError, SegmentsFailedError
+from ..errors import (
+    InputError,
+    MediaDecodeError,
+    SegmentsFailedError,
+    SubmitOutcomeUnknownError,
+    UnknownSubmitError,
+)
 from ..fanout.engine import FanOut, ItemResult, Limit, loop_limit
 from ..fanout.status import FanOutSnapshot
 from ..media.audio import first_samples
@@ -31,6 +37,7 @@ from ..pipeline.status import RunStatus, StatusBoard
 from ..services import Services
 from ..spend_guard import check_spend
 from ..states import Phase, Stage
+from ..store.journal import Journal
 from .reference import RunRef, SegmentRef
 from .segmenting import LongPlan, plan_long_run
 
@@ -86,6 +93,7 @@ class RunEstimate:
     keys: tuple[str, ...]
     notes: tuple[str, ...]
     frames: int = 0
+    stored_usd: float = 0.0  # of the estimate, what earlier runs paid (results the journal holds)
 
     @property
     def what(self) -> str:
@@ -164,10 +172,11 @@ class AvatarRunner:
         cost = round(sum(p.plan.cost_usd for p in self._prepared), 4)
         unique = {p.key: p for p in self._prepared}
         to_pay = round(sum(p.plan.cost_usd for p in unique.values() if not p.stored), 4)
+        stored = round(sum(p.plan.cost_usd for p in self._prepared if p.stored), 4)
         keys = tuple(p.key for p in self._prepared)
         frames = self._prepared[0].plan.frames if plan.single else plan.total_frames
         self.estimate = RunEstimate(
-            jobs=len(self._prepared), estimate_usd=cost, to_pay_usd=to_pay, keys=keys, notes=plan.notes, frames=frames
+            jobs=len(self._prepared), estimate_usd=cost, to_pay_usd=to_pay, keys=keys, notes=plan.notes, frames=frames, stored_usd=stored
         )
         self.board.update(cost_usd=to_pay)  # the phases after the fan-out (stitching) show it too
         return self.estimate
@@ -189,7 +198,7 @@ class AvatarRunner:
                 estimate_usd=estimate.estimate_usd, spend=self.spend, warnings=plan.notes,
             )
         results = await self._fan.run()
-        _raise_failures(results, prepared)
+        await _raise_failures(results, prepared, self.services.journal)
         outcomes = [r.outcome for r in results]
         path = await _stitch(plan, outcomes, self.services, name, self.board)
         ref = RunRef(
@@ -232,6 +241,7 @@ async def run_avatar(
         estimate.to_pay_usd,
         what=estimate.what,
         reused_usd=estimate.estimate_usd - estimate.to_pay_usd,
+        stored_usd=estimate.stored_usd,
         override=max_usd,
     )
     return await runner.run()
@@ -269,16 +279,34 @@ async def _stored_stitch(
     return path, RunRef(segments, plan.total_frames), urls
 
 
-def _raise_failures(results: list[ItemResult], prepared: list[PreparedGeneration]) -> None:
+async def _raise_failures(results: list[ItemResult], prepared: list[PreparedGeneration], journal: Journal) -> None:
+    """SegmentsFailedError saying, per failed segment, what running again does (as the pipeline does it)."""
     failed = [(r, p) for r, p in zip(results, prepared, strict=True) if not r.ok]
     if not failed:
         return
-    retry = sum(p.plan.cost_usd for _, p in failed)
-    done = len(results) - len(failed)
+    kept, unknown, fresh = [], [], []
+    for result, item in failed:
+        entry = await asyncio.to_thread(journal.find_reusable, item.key)
+        if isinstance(result.error, (SubmitOutcomeUnknownError, UnknownSubmitError)):
+            unknown.append(result.label)
+        elif entry is not None and entry.request_id is not None:
+            kept.append(result.label)
+        else:
+            fresh.append((result.label, item.plan.cost_usd))
+    again = []
+    if kept:
+        again.append(f"takes the result of {', '.join(kept)} from fal at no charge (the fal job is paid and kept)")
+    if unknown:
+        again.append(f"does not submit {', '.join(unknown)} again on its own (the submit got no answer: it looks "
+                     "in fal's request history first, see the error)")
+    if fresh:
+        again.append(f"pays only for {', '.join(label for label, _ in fresh)} "
+                     f"(est. ~${sum(cost for _, cost in fresh):.2f})")
     lines = "; ".join(f"{r.label}: {r.error}" for r, _ in failed)
+    done = len(results) - len(failed)
     raise SegmentsFailedError(
-        f"{len(failed)} of {len(results)} segments failed ({lines}). The other {done} are done and stored: "
-        f"running again pays only for the failed segment{'s' if len(failed) > 1 else ''} (est. ~${retry:.2f})."
+        f"{len(failed)} of {len(results)} segments failed ({lines}). The other {done} are done and stored. "
+        f"Running again {'; '.join(again)}."
     )
 
 

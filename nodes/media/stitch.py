@@ -69,9 +69,10 @@ class StitchResult:
 
 def _part_error(path: Path, _request_id: str | None, detail: str) -> MediaDecodeError:
     path = Path(path)
+    kept = f"the file is kept at {path} for inspection" if path.is_file() else "the file is gone"
     return MediaDecodeError(
-        f"Could not read the segment video {path.name} ({detail}); the file is kept at {path} for "
-        "inspection. Generate that segment again.",
+        f"Could not read the segment video {path.name} ({detail}); {kept}. Run again: a segment whose stored "
+        "file is missing or damaged is downloaded again from fal at no charge while fal keeps its result.",
         path=str(path),
     )
 

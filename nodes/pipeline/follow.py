@@ -64,6 +64,7 @@ class JobFollower:
         self.handle: QueueHandle | None = None
         self.finished = False  # fal finished the job (success or failure): nothing left to cancel
         self.damaged: MediaDecodeError | None = None  # why the stored copy was refused (see stored_copy)
+        self.cancelled_remote = False  # a user interrupt cancelled the running fal job
 
     async def result(self, handle: QueueHandle) -> dict:
         """Wait for the job and return its result JSON (stored in the journal at once).
@@ -213,6 +214,7 @@ class JobFollower:
             )
             return []
         await asyncio.to_thread(self.services.journal.mark_cancelled, handle.request_id)
+        self.cancelled_remote = True
         # with its id: a cancel that came while the submit was answered never showed it as queued
         self.board.update(Phase.CANCELLED, request_id=handle.request_id, detail="fal job cancelled")
         return []

@@ -78,6 +78,7 @@ class Generation:
         self.prepared: PreparedGeneration | None = None
         self.submitted = False  # this process submitted the job (and so pays for it, whatever happens next)
         self.outcome: GenerationOutcome | None = None
+        self.borrowed = False  # following the job of an identical run that is stuck: never cancel it
 
     @property
     def spend(self) -> Spend:
@@ -111,7 +112,9 @@ class Generation:
         claimed = None
         try:
             prepared = await self.prepare()
-            claimed = await claim_key(self.services.claims, prepared.key, self.board)
+            claimed = await claim_key(self.services.claims, prepared.key, self.board, self.services.journal)
+            if claimed.claim is None:
+                return await self._take(claimed.entry, prepared.plan)
             return await self._run(prepared, claimed.waited_for_since)
         except asyncio.CancelledError:
             held, claimed = claimed, None
@@ -119,18 +122,32 @@ class Generation:
             raise
         finally:
             ticker.cancel()
-            if claimed is not None:
+            if claimed is not None and claimed.claim is not None:
                 await asyncio.to_thread(self.services.claims.release, claimed.claim)
 
     async def _stop(self, claimed: ClaimedKey | None) -> None:
         """After a cancel: cancel the fal job if the user asked to stop, else leave it running; give the
         claim back."""
-        if self.interrupt.is_set():
+        if self.interrupt.is_set() and not self.borrowed:
             self.warnings.extend(await self.follower.cancel_remote())
+            if self.follower.cancelled_remote:
+                self.interrupt.cancelled.append(self.follower.handle.request_id)
         else:
             self.follower.leave_running()
-        if claimed is not None:
+        if claimed is not None and claimed.claim is not None:
             await asyncio.to_thread(self.services.claims.release, claimed.claim)
+
+    async def _take(self, entry: JournalEntry, plan: RunPlan) -> GenerationOutcome:
+        """The result of an identical run's job, without its claim (see ``claiming.py``): never a submit."""
+        self.borrowed = True
+        outcome = await self._resume(entry, plan)
+        if outcome is None:
+            raise IdenticalRunError(
+                f"An identical run's fal request {entry.request_id} has no result to take any more. Nothing was "
+                "submitted by this run; run again once that run has ended.",
+                request_id=entry.request_id,
+            )
+        return outcome
 
     async def _run(self, prepared: PreparedGeneration, waited_for_since: float | None) -> GenerationOutcome:
         plan, key, journal = prepared.plan, prepared.key, self.services.journal
