@@ -291,3 +291,27 @@ def test_two_batches_on_one_data_directory_share_identical_rows(fal_env, folder)
         assert code == 0, err[-3000:]
         assert "locked" not in err
     assert fal_env.count("submit") == 24 and all(n == 1 for n in submitted_seeds(fal_env).values())
+
+
+def test_a_fresh_out_dir_and_missing_out_folders_are_made_and_escapes_are_refused_first(fal_env, folder):
+    rows = [row(ENDPOINTS[0], 1, folder), row(ENDPOINTS[0], 2, folder, out="week1/day1/intro.mp4")]
+    proc = batch(write_csv(folder / "lessons.csv", rows), "--out-dir", folder / "renders")
+    assert proc.returncode == 0, proc.stderr
+    assert (folder / "renders" / "lessons-2.mp4").stat().st_size > 0
+    assert (folder / "renders" / "week1" / "day1" / "intro.mp4").stat().st_size > 0
+    submits = fal_env.count("submit")
+    again = batch(folder / "lessons.csv", "--out-dir", folder / "renders")  # its own outputs are replaced
+    assert again.returncode == 0, again.stderr
+    assert fal_env.count("submit") == submits
+
+    fal_env.clear_log()
+    (folder / "notes.txt").write_text("my notes")
+    rows = [row(ENDPOINTS[0], 3, folder, out="../escape.mp4"), row(ENDPOINTS[0], 4, folder, out="/tmp/abs.mp4"),
+            row(ENDPOINTS[0], 5, folder, out="notes.txt"), row(ENDPOINTS[0], 6, folder, out="speech.wav")]
+    proc = batch(write_csv(folder / "bad.csv", rows))
+    assert proc.returncode == 2
+    for line, words in [(2, "outside the output folder"), (3, "outside the output folder"), (4, "--overwrite"),
+                        (5, "the audio of line 2")]:
+        assert any(f"line {line}:" in text and words in text for text in proc.stderr.splitlines()), (line, proc.stderr)
+    assert fal_env.requests == []
+    assert (folder / "notes.txt").read_text() == "my notes" and not (folder.parent / "escape.mp4").exists()

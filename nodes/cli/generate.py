@@ -17,7 +17,7 @@ from ..pipeline.outputs import AvatarOutputs
 from ..settings import MAX_PARALLEL_CAP
 from .files import load_audio, load_image
 from .interrupts import run_interruptible
-from .output import check_folder, check_writable, save_copy
+from .output import InputFiles, check_folder, check_not_input, check_writable, save_copy
 from .progress import StderrStatus
 
 
@@ -153,6 +153,11 @@ def run(args) -> int:
     started = time.monotonic()
     if args.out is not None:
         check_writable(args.out, flag="--out")
+        inputs = InputFiles()
+        for flag in ("image", "audio", "video"):
+            if getattr(args, flag) is not None:
+                inputs.add(getattr(args, flag), f"the --{flag} file")
+        check_not_input(args.out, inputs, flag="--out")
     else:
         check_folder(Path.cwd(), flag="--out")
     if args.max_parallel is not None and not 1 <= args.max_parallel <= MAX_PARALLEL_CAP:
