@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable
 
 from .. import settings
+from ..errors import FalAvatarError, LocalStorageError
 from ..media.stitch import StitchPart, stitch
 from ..media.video_probe import probe_video
 from ..pipeline.follow import Services
@@ -65,7 +66,21 @@ async def fetch_run(
         board.update("stitching", detail=f"frame {count}/{total}", progress=count / max(total, 1))
 
     staging = services.media.staging_path(name)
-    await asyncio.to_thread(stitch, parts, staging, total_frames=ref.total_frames, audio=None, on_progress=progress)
+    try:
+        await asyncio.to_thread(stitch, parts, staging, total_frames=ref.total_frames, audio=None,
+                                on_progress=progress)
+    except FalAvatarError:
+        raise
+    except ValueError as exc:  # the places in the list do not fit the segments' lengths
+        raise FalAvatarError(
+            f"The segment list does not fit the segments it names ({exc}). Paste the whole value the run "
+            "showed, unchanged; the downloaded segments are kept, so fetching again costs nothing."
+        ) from None
+    except OSError as exc:
+        raise LocalStorageError.from_os_error(
+            exc, action="Stitching the segments", path=staging.parent,
+            then="fetch again: the segments are kept, so it costs nothing.",
+        ) from None
     path = await asyncio.to_thread(services.media.put, name, staging)
     urls = ",".join(o.video_url for o in outcomes)
     return AvatarRun(path, endpoint_id, ref, urls, True, 0.0, 0.0, ())
