@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -61,9 +62,12 @@ def coerce_param(spec: EndpointSpec, name: str, raw: str):
         names = ", ".join(p.name for p in spec.params)
         raise InputError(f"unknown field {name!r}; {spec.endpoint_id} has: {names}", field=name) from None
     try:
-        return int(raw) if p.kind == "int" else float(raw) if p.kind == "float" else raw
+        value = int(raw) if p.kind == "int" else float(raw) if p.kind == "float" else raw
     except ValueError:
         raise InputError(f"{raw!r} is not a {p.kind}", field=name) from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"{raw!r} is not a finite number", field=name)
+    return value
 
 
 def _warn(message: str) -> None:

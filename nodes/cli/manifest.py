@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import threading
 import weakref
 from collections.abc import Callable
@@ -351,6 +352,8 @@ def _value(spec: EndpointSpec, name: str, raw):
     kind = spec.param(name).kind
     if isinstance(raw, bool) or (kind in ("text", "enum") and not isinstance(raw, str)):
         raise InputError(f"expected {'text' if kind == 'text' else 'one of the options'}, got {raw!r}", field=name)
+    if isinstance(raw, float) and not math.isfinite(raw):  # JSON's NaN / Infinity, which Python reads
+        raise InputError(f"{raw!r} is not a finite number", field=name)
     if isinstance(raw, int | float) and kind in ("int", "float"):
         if kind == "int" and float(raw) != int(raw):
             raise InputError(f"{raw!r} is not a whole number", field=name)
