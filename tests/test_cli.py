@@ -213,3 +213,14 @@ def test_an_out_that_is_or_links_to_an_input_is_refused_before_any_upload(fal_en
         assert proc.returncode == 2 and "--out:" in proc.stderr and "the --video file" in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
     assert clip.read_bytes() == source and fal_env.requests == []
+
+
+def test_nothing_to_say_and_a_frame_count_an_endpoint_lacks_are_refused_before_money(fal_env, tmp_path):
+    for text in (".", "😀"):
+        proc = cli("generate", "fal-ai/infinitalk/single-text", "--image", ASSETS / "sample_portrait.png",
+                   "--text", text, "--voice", "Sarah", "--out", tmp_path / "x.mp4")
+        assert proc.returncode == 2 and "nothing to say" in proc.stderr, proc.stderr
+    proc = cli("generate", "fal-ai/stable-avatar", "--image", ASSETS / "sample_portrait.png",
+               "--audio", ASSETS / "sample_speech.wav", "--num-frames", "81", "--out", tmp_path / "x.mp4")
+    assert proc.returncode == 2 and "--num-frames: fal-ai/stable-avatar has no frame count" in proc.stderr
+    assert fal_env.requests == []

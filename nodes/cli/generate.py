@@ -89,6 +89,11 @@ def build_request(args) -> GenerationRequest:
         values["seed"] = args.seed
     if spec.has_param("num_frames"):
         values["num_frames"] = 0 if args.num_frames == "auto" else coerce_param(spec, "num_frames", args.num_frames)
+    elif args.num_frames != "auto":
+        raise InputError(
+            f"{spec.endpoint_id} has no frame count (its video is as long as its audio); leave --num-frames out",
+            field="--num-frames",
+        )
     for item in args.param:
         name, sep, raw = item.partition("=")
         if not sep:
