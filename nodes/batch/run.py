@@ -3,7 +3,7 @@
 Flow: :meth:`Batch.check` prepares every row (inputs read, checks, plan, estimate, request keys: nothing is
 uploaded or paid), collects every bad row, and finds identical rows (the same request keys: they run once and
 share the result). :meth:`Batch.run` then runs the rows through :class:`~..longform.run.AvatarRunner` with one
-shared ``slots`` semaphore: at most ``concurrency`` fal jobs in flight across all rows, long rows' segments
+shared ``slots`` semaphore: at most ``max_parallel`` fal jobs in flight across all rows, long rows' segments
 included. Each row's inputs are read again when it starts (and must still give the same request keys), so the
 batch holds the decoded inputs of the rows in flight only. One row's failure never stops the others; only the
 user's interrupt cancels fal jobs. Every generation is an ordinary journaled one, so running the same batch
@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..fanout.engine import PREPARE_AT_ONCE
-from ..fanout.status import FINAL, STAGE_OF_PHASE, FanOutSnapshot, ItemState
+from ..fanout.status import FanOutSnapshot, ItemState
 from ..longform.run import AvatarRun, AvatarRunner, RunEstimate, materialize_run
-from ..pipeline.follow import Services
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.status import RunStatus
-
-MAX_CONCURRENCY = 64
+from ..services import Services
+from ..states import STAGE_OF_PHASE, Outcome, Stage
 
 
 @dataclass(frozen=True)
@@ -67,14 +66,9 @@ class BatchRow:
         return (known,) if known else ()
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> Outcome:
         """``pending``, ``running``, ``done``, ``failed`` or ``cancelled``."""
-        stage = self.state.stage
-        if stage in ("done", "failed", "cancelled"):
-            return stage
-        if stage == "stopped":
-            return "cancelled"
-        return "pending" if stage == "pending" else "running"
+        return self.state.stage.outcome
 
 
 @dataclass(frozen=True)
@@ -101,15 +95,12 @@ class Batch:
         self,
         items: list[BatchItem],
         *,
-        concurrency: int,
-        services: Services | None = None,
+        services: Services,
         deliver: Callable[[int, AvatarRun], None] | None = None,
         on_change: Callable[[int], None] | None = None,
     ) -> None:
-        if not 1 <= concurrency <= MAX_CONCURRENCY:
-            raise ValueError(f"concurrency must be from 1 to {MAX_CONCURRENCY}")
-        self.concurrency = concurrency
-        self.services = services or Services()
+        self.services = services
+        self.max_parallel = services.settings.max_parallel
         self.rows = [BatchRow(item, ItemState(item.label)) for item in items]
         self._deliver = deliver
         self._on_change = on_change
@@ -135,8 +126,7 @@ class Batch:
                 try:
                     request = await asyncio.to_thread(row.item.load)
                     row.estimate = await AvatarRunner(
-                        request, services=self.services, sink=note, max_parallel=self.concurrency
-                    ).prepare()
+                        request, services=self.services, sink=note).prepare()
                 except InputError as exc:
                     problems.append((index, exc))
 
@@ -168,8 +158,8 @@ class Batch:
             raise RuntimeError("check() every row (without problems) before run()")
         interrupt = interrupt or UserInterrupt()
         self._started = time.monotonic()
-        slots = asyncio.Semaphore(self.concurrency)  # fal jobs in flight, across all rows
-        open_rows = asyncio.Semaphore(self.concurrency)  # rows whose inputs are in memory
+        slots = asyncio.Semaphore(self.max_parallel)  # fal jobs in flight, across all rows
+        open_rows = asyncio.Semaphore(self.max_parallel)  # rows whose inputs are in memory
         leaders = [i for i, row in enumerate(self.rows) if row.same_as is None]
         tasks = [asyncio.ensure_future(self._run_row(i, slots, open_rows, interrupt)) for i in leaders]
         try:
@@ -179,8 +169,8 @@ class Batch:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             for index, row in enumerate(self.rows):
-                if row.state.stage not in ("done", "failed"):
-                    self._end(index, "cancelled", row.error)
+                if row.state.stage not in (Stage.DONE, Stage.FAILED):
+                    self._end(index, Stage.CANCELLED, row.error)
             raise
         return self.rows
 
@@ -210,11 +200,11 @@ class Batch:
             )
         except asyncio.CancelledError:
             for i in rows:
-                self._end(i, "cancelled", None)
+                self._end(i, Stage.CANCELLED, None)
             raise
         except Exception as exc:  # noqa: BLE001 - one row's failure, whatever it is, must not stop the others
             for i in rows:
-                self._end(i, "cancelled" if interrupt.is_set() else "failed", exc)
+                self._end(i, Stage.CANCELLED if interrupt.is_set() else "failed", exc)
             return
         for i in rows:
             self.rows[i].run = run
@@ -222,9 +212,9 @@ class Batch:
                 if self._deliver is not None:
                     await asyncio.to_thread(self._deliver, i, run)
             except Exception as exc:  # noqa: BLE001 - e.g. a full disk: this row failed, the others go on
-                self._end(i, "failed", exc)
+                self._end(i, Stage.FAILED, exc)
             else:
-                self._end(i, "done", None)
+                self._end(i, Stage.DONE, None)
 
     async def _generate(self, index: int, slots: asyncio.Semaphore, interrupt: UserInterrupt) -> AvatarRun:
         """The row's run; its inputs are released when this returns."""
@@ -232,7 +222,7 @@ class Batch:
         request = await asyncio.to_thread(row.item.load)
         runner = AvatarRunner(
             request, services=self.services, sink=self._sink(index), interrupt=interrupt,
-            max_parallel=self.concurrency, slots=slots,
+            slots=slots,
         )
         row.preparing = True
         try:
@@ -249,7 +239,7 @@ class Batch:
     def _sink(self, index: int) -> Callable[[RunStatus], None]:
         def sink(status: RunStatus) -> None:
             row = self.rows[index]
-            if row.preparing or row.state.stage in FINAL:
+            if row.preparing or row.state.stage.final:
                 return  # its checks: the row waits for a free slot until its first status after them
             row.state.status = status
             row.state.stage = STAGE_OF_PHASE.get(status.phase, row.state.stage)
@@ -263,7 +253,7 @@ class Batch:
 
         return sink
 
-    def _end(self, index: int, outcome: str, error: BaseException | None) -> None:
+    def _end(self, index: int, outcome: Stage, error: BaseException | None) -> None:
         row = self.rows[index]
         row.state.stage = outcome
         row.error = error

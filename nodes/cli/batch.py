@@ -20,12 +20,15 @@ import time
 from pathlib import Path
 
 from ..avatar.pricing import format_usd
-from ..batch.run import MAX_CONCURRENCY, Batch, BatchEstimate, BatchItem, BatchRow
+from ..batch.run import Batch, BatchEstimate, BatchItem, BatchRow
 from ..credentials import resolve_credentials
 from ..errors import FalAvatarError, InputError, JobCancelledError
 from ..longform.run import AvatarRun
 from ..pipeline.interrupt import UserInterrupt
+from ..services import RunSettings, build_services
+from ..settings import MAX_PARALLEL_CAP
 from ..spend_guard import check_spend, spend_limit
+from ..states import ENDED, Outcome
 from .batch_progress import BatchProgress, format_duration
 from .delivered import DeliveredOutputs
 from .interrupts import run_interruptible
@@ -39,7 +42,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("manifest", type=Path, help="CSV or JSONL file: one row per video (see the README)")
     parser.add_argument(
         "--concurrency", type=int, default=DEFAULT_CONCURRENCY,
-        help=f"fal jobs in flight at once across all rows, 1-{MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})",
+        help=f"fal jobs in flight at once across all rows, 1-{MAX_PARALLEL_CAP} (default {DEFAULT_CONCURRENCY})",
     )
     parser.add_argument(
         "--max-usd", type=float,
@@ -65,8 +68,8 @@ def _warn(message: str) -> None:
 
 def run(args) -> int:
     started = time.monotonic()
-    if not 1 <= args.concurrency <= MAX_CONCURRENCY:
-        raise InputError(f"must be from 1 to {MAX_CONCURRENCY}", field="--concurrency")
+    if not 1 <= args.concurrency <= MAX_PARALLEL_CAP:
+        raise InputError(f"must be from 1 to {MAX_PARALLEL_CAP}", field="--concurrency")
     if args.max_usd is not None:
         spend_limit(args.max_usd)  # a bad value is refused before the manifest is read
     delivered = DeliveredOutputs()
@@ -87,7 +90,8 @@ def run(args) -> int:
         save_copy(run.path, out, request_id=run.request_id)
         delivered.record(out, args.manifest)
 
-    batch = Batch(items, concurrency=args.concurrency, deliver=deliver, on_change=progress.changed)
+    services = build_services(RunSettings.from_env(max_parallel=args.concurrency))
+    batch = Batch(items, services=services, deliver=deliver, on_change=progress.changed)
     progress.batch = batch
     try:
         estimate = run_interruptible(lambda interrupt: _check_and_run(batch, rows, problems, args, progress, interrupt))
@@ -189,36 +193,36 @@ def _report(batch: Batch, rows: list[ManifestRow], args, started: float) -> int:
         lines = []
         for row, manifest_row in zip(batch.rows, rows, strict=True):
             status = row.outcome
-            if status == "done" and row.same_as is not None:
+            if status == Outcome.DONE and row.same_as is not None:
                 status = f"done (= line {rows[row.same_as].line})"
-            elif status == "done" and row.run.reused:
+            elif status == Outcome.DONE and row.run.reused:
                 status = "done (stored)"
             ids = row.request_ids
             request = ids[0] if len(ids) == 1 else f"{len(ids)} segments" if ids else "-"
-            where = manifest_row.out if row.outcome == "done" else _short(row.error) if row.error else "-"
+            where = manifest_row.out if row.outcome == Outcome.DONE else _short(row.error) if row.error else "-"
             lines.append((manifest_row.line, status, row.item.endpoint_id, request, format_usd(row.estimate.estimate_usd),
                           where))
         print(_table(("LINE", "STATUS", "ENDPOINT", "REQUEST", "EST.", "OUT / ERROR"), lines))
-        counts = " · ".join(f"{outcomes.count(o)} {o}" for o in ("done", "failed", "cancelled", "pending")
+        counts = " · ".join(f"{outcomes.count(o)} {o}" for o in (Outcome.DONE, Outcome.FAILED, Outcome.CANCELLED, Outcome.PENDING)
                             if outcomes.count(o))
-        paid = sum(r.run.paid_usd for r in batch.rows if r.outcome == "done" and r.same_as is None)
+        paid = sum(r.run.paid_usd for r in batch.rows if r.outcome == Outcome.DONE and r.same_as is None)
         print(f"\n{counts} · est. {format_usd(paid)} newly spent · {format_duration(time.monotonic() - started)}")
     for row in batch.rows:
-        if row.outcome == "failed" and row.same_as is None:
+        if row.outcome == Outcome.FAILED and row.same_as is None:
             print(f"error: {row.item.label}: {row.error}", file=sys.stderr)
     _print_grouped("warning", {i: row.run.warnings for i, row in enumerate(batch.rows)
                                if row.run is not None and row.same_as is None}, rows)
     summary = {
         "manifest": str(args.manifest),
         "rows": [_row_json(batch, i, rows) for i in range(len(rows))],
-        **{o: outcomes.count(o) for o in ("done", "failed", "cancelled")},
-        "new_spend_usd": round(sum(r.run.paid_usd for r in batch.rows if r.outcome == "done" and r.same_as is None), 4),
+        **{o: outcomes.count(o) for o in ENDED},
+        "new_spend_usd": round(sum(r.run.paid_usd for r in batch.rows if r.outcome == Outcome.DONE and r.same_as is None), 4),
         "seconds": round(time.monotonic() - started, 2),
     }
     print(json.dumps(summary))
-    if any(o == "failed" for o in outcomes):
+    if any(o == Outcome.FAILED for o in outcomes):
         return 3
-    return 0 if all(o == "done" for o in outcomes) else 130
+    return 0 if all(o == Outcome.DONE for o in outcomes) else 130
 
 
 def _print_grouped(kind: str, texts: dict[int, list[str] | tuple[str, ...]], rows: list[ManifestRow]) -> None:

@@ -11,7 +11,7 @@ import json
 import threading
 from pathlib import Path
 
-from ..store.datadir import data_dir, write_private_file
+from ..datadir import data_dir, write_private_file
 
 FILE_NAME = "batch-outputs.json"
 

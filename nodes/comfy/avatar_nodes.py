@@ -7,36 +7,43 @@ from ..avatar.plan import check_params
 from ..errors import FalAvatarError, InputError, JobCancelledError
 from ..longform.fetch import fetch_run
 from ..longform.run import AvatarRun, materialize_run, run_avatar
-from ..pipeline.graph import duplicate_index, output_is_linked
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt, run_cancellable
+from ..services import build_services
+from ..states import Phase
 from . import api, schema
 from .conversions import node_output, video_fields
+from .graph import duplicate_index, output_is_linked
 from .reporter import ComfyReporter
 
 io = api.io
 
 
-async def _deliver(reporter: ComfyReporter, run, interrupt: UserInterrupt, *, want_frames: bool):
-    """Await ``run`` (giving an AvatarRun) with Cancel support, decode, build the outputs."""
+async def _deliver(reporter: ComfyReporter, start, interrupt: UserInterrupt, *, want_frames: bool):
+    """The node's entry point: build its services, await ``start(services)`` (giving an AvatarRun) with Cancel
+    support, decode, build the outputs."""
 
     def frames_progress(done: int, total: int) -> None:
         if reporter.should_cancel():
             raise JobCancelledError("Cancelled by the user while decoding frames.")
-        reporter.update("decoding", detail=f"frame {done}/{total}", progress=done / max(total, 1))
+        reporter.update(Phase.DECODING, detail=f"frame {done}/{total}", progress=done / max(total, 1))
 
     try:
-        result: AvatarRun = await run_cancellable(run, interrupt)
+        services = build_services()
+        result: AvatarRun = await run_cancellable(start(services), interrupt)
         outputs = await run_cancellable(
-            materialize_run(result, want_frames=want_frames, on_frames=frames_progress, sink=reporter), interrupt
+            materialize_run(
+                result, want_frames=want_frames, on_frames=frames_progress, services=services, sink=reporter
+            ),
+            interrupt,
         )
     except JobCancelledError:
         reporter.finish(
-            "cancelled", "fal jobs still running were cancelled; finished results are kept (the next run takes them)"
+            Phase.CANCELLED, "fal jobs still running were cancelled; finished results are kept (the next run takes them)"
         )
         raise api.interrupt_exception_type()() from None
     except FalAvatarError as exc:
-        reporter.finish("error", str(exc))
+        reporter.finish(Phase.ERROR, str(exc))
         raise
     info = outputs.info
     parts = [f"{outputs.frame_count} frames", f"{info.fps:g} fps", f"{info.width}×{info.height}"]
@@ -50,7 +57,7 @@ async def _deliver(reporter: ComfyReporter, run, interrupt: UserInterrupt, *, wa
     if not want_frames:
         parts.append("frames not decoded (output not connected)")
     parts.extend(f"note: {warning}" for warning in result.warnings)
-    reporter.finish("done", " · ".join(parts), cost_usd=result.paid_usd, **ids)
+    reporter.finish(Phase.DONE, " · ".join(parts), cost_usd=result.paid_usd, **ids)
     return node_output(outputs)
 
 
@@ -123,8 +130,12 @@ class AvatarGenerationNode(io.ComfyNode):
         )
         reporter = ComfyReporter(node_id)
         interrupt = UserInterrupt(reporter.should_cancel)
-        run = run_avatar(request, sink=reporter, interrupt=interrupt)
-        return await _deliver(reporter, run, interrupt, want_frames=request.want_frames)
+        return await _deliver(
+            reporter,
+            lambda services: run_avatar(request, services=services, sink=reporter, interrupt=interrupt),
+            interrupt,
+            want_frames=request.want_frames,
+        )
 
 
 def make_generation_node(spec: EndpointSpec) -> type[AvatarGenerationNode]:
@@ -176,7 +187,12 @@ class FalAvatarFetchResult(io.ComfyNode):
         reporter = ComfyReporter(node_id)
         want = output_is_linked(cls.hidden.prompt, node_id, schema.FRAMES_OUTPUT)
         interrupt = UserInterrupt(reporter.should_cancel)
-        return await _deliver(reporter, fetch_run(endpoint, request_id, sink=reporter), interrupt, want_frames=want)
+        return await _deliver(
+            reporter,
+            lambda services: fetch_run(endpoint, request_id, services=services, sink=reporter),
+            interrupt,
+            want_frames=want,
+        )
 
 
 NODES = [make_generation_node(spec) for spec in GENERATION_ENDPOINTS] + [FalAvatarFetchResult]

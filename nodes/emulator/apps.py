@@ -23,6 +23,7 @@ from .inputs import (
     decode_image,
     decode_video,
     fetch,
+    fit_image,
     short_url,
     video_size,
 )
@@ -111,7 +112,7 @@ def _single_text(args: dict, ctx: RunContext) -> dict[str, Any]:
 
 def _infinitalk_output(args: dict, ctx: RunContext, image, samples: np.ndarray) -> dict[str, Any]:
     size = render.nearest_bucket(image.width, image.height, render.INFINITALK_BUCKETS[args["resolution"]])
-    video = _finish(ctx, [render.fit_image(image, size)], samples, args["num_frames"])
+    video = _finish(ctx, [fit_image(image, size)], samples, args["num_frames"])
     return {"video": video, "seed": args["seed"]}
 
 
@@ -135,7 +136,7 @@ def _stable_avatar(args: dict, ctx: RunContext) -> dict[str, Any]:
     else:
         size = render.STABLE_AVATAR_SIZES[args["aspect_ratio"]]
     num_frames = render.frames_for_audio(seconds)
-    video = _finish(ctx, [render.fit_image(image, size)], samples, num_frames)
+    video = _finish(ctx, [fit_image(image, size)], samples, num_frames)
     ctx.billable_units = max(ctx.billable_units, 4.0)  # "$0.10 per generated second, minimum 4 seconds"
     return {"video": video}
 

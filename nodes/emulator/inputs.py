@@ -15,7 +15,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 import av
 import httpx
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .schemas import error_item
 
@@ -117,8 +117,6 @@ def video_size(data: bytes, field: str, url: str) -> tuple[int, int]:
 
 def decode_video(data: bytes, field: str, url: str, size: tuple[int, int], max_frames: int) -> list[np.ndarray]:
     """Up to ``max_frames`` RGB frames, each resized and center-cropped to ``size`` (w, h)."""
-    from .render import fit_image
-
     frames: list[np.ndarray] = []
     try:
         with av.open(io.BytesIO(data)) as container:
@@ -131,6 +129,11 @@ def decode_video(data: bytes, field: str, url: str, size: tuple[int, int], max_f
     if not frames:
         raise InputFault(field, "video_load_error", "Failed to load the video. Please ensure the video file is valid.", short_url(url))
     return frames
+
+
+def fit_image(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """Resize + center-crop to ``size`` (w, h); RGB uint8 array."""
+    return np.asarray(ImageOps.fit(img.convert("RGB"), size, Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
 def short_url(url: str) -> str:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 
 import av
 import numpy as np
-from PIL import Image, ImageOps
 
 from .inputs import SAMPLE_RATE
 
@@ -46,11 +45,6 @@ def frames_for_audio(seconds: float) -> int:
     frames = max(math.ceil(seconds * FPS - 1e-9), 1)
     frames = 4 * math.ceil((frames - 1) / 4) + 1
     return min(max(frames, STABLE_AVATAR_MIN_FRAMES), STABLE_AVATAR_MAX_FRAMES)
-
-
-def fit_image(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
-    """Resize + center-crop to ``size`` (w, h); RGB uint8 array."""
-    return np.asarray(ImageOps.fit(img.convert("RGB"), size, Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
 def fit_audio(samples: np.ndarray, num_frames: int) -> np.ndarray:

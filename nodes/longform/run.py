@@ -16,20 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import settings
 from ..errors import InputError, LocalStorageError, MediaDecodeError, SegmentsFailedError
 from ..fanout.engine import FanOut, ItemResult
 from ..fanout.status import FanOutSnapshot
 from ..media.audio import first_samples
 from ..media.stitch import StitchPart, stitch
 from ..media.verify import check_header
-from ..pipeline.follow import Services
 from ..pipeline.generate import Generation, GenerationOutcome, PreparedGeneration
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.outputs import AvatarOutputs, materialize, materialize_outcome
 from ..pipeline.status import RunStatus, StatusBoard
+from ..services import Services
 from ..spend_guard import check_spend
+from ..states import Phase
 from .reference import RunRef, SegmentRef
 from .segmenting import LongPlan, plan_long_run
 
@@ -87,19 +87,17 @@ class AvatarRunner:
         self,
         request: GenerationRequest,
         *,
-        services: Services | None = None,
+        services: Services,
         sink: Callable[[RunStatus], None] | None = None,
         interrupt: UserInterrupt | None = None,
-        max_parallel: int | None = None,
         slots: asyncio.Semaphore | None = None,
     ) -> None:
         self.request = request
-        self.services = services or Services()
+        self.services = services
         self.sink = sink
         self.interrupt = interrupt or UserInterrupt()
         self.endpoint = request.spec.endpoint_id
         self.board = StatusBoard(self.endpoint, sink)
-        self._max_parallel = max_parallel
         self._slots = slots
         self._plan: LongPlan | None = None
         self._single: Generation | None = None
@@ -110,16 +108,16 @@ class AvatarRunner:
     async def prepare(self) -> RunEstimate:
         if self.estimate is not None:
             return self.estimate
-        self.board.update("validating", detail="planning")
+        self.board.update(Phase.VALIDATING, detail="planning")
         plan = self._plan = await asyncio.to_thread(plan_long_run, self.request)
         if plan.single:
             self._single = Generation(self.request, services=self.services, sink=self.sink, interrupt=self.interrupt)
             self._prepared = [await self._single.prepare()]
         else:
             for note in (plan.summary, *plan.notes):
-                self.board.update("validating", detail=f"note: {note}")
+                self.board.update(Phase.VALIDATING, detail=f"note: {note}")
             self._fan = FanOut(
-                limit=self._max_parallel or settings.max_parallel(),
+                limit=self.services.settings.max_parallel,
                 slots=self._slots,
                 interrupt=self.interrupt,
                 services=self.services,
@@ -127,7 +125,7 @@ class AvatarRunner:
             )
             for job in plan.jobs:
                 self._fan.add(job.label, job.request)
-            self.board.update("validating", detail=f"checking {len(plan.jobs)} segments")
+            self.board.update(Phase.VALIDATING, detail=f"checking {len(plan.jobs)} segments")
             results = await self._fan.prepare()
             bad = [r for r in results if isinstance(r, InputError)]
             if bad:
@@ -151,7 +149,7 @@ class AvatarRunner:
         stored = await _stored_stitch(self.services, name, prepared, plan)
         if stored is not None:
             path, ref, urls = stored
-            self.board.update("cached", detail="stitched video of an identical run; no upload, no new charge",
+            self.board.update(Phase.CACHED, detail="stitched video of an identical run; no upload, no new charge",
                               cost_usd=0.0)
             return AvatarRun(path, self.endpoint, ref, urls, True, estimate.estimate_usd, 0.0, plan.notes)
         results = await self._fan.run()
@@ -186,14 +184,13 @@ class AvatarRunner:
 async def run_avatar(
     request: GenerationRequest,
     *,
-    services: Services | None = None,
+    services: Services,
     sink: Callable[[RunStatus], None] | None = None,
     interrupt: UserInterrupt | None = None,
-    max_parallel: int | None = None,
     max_usd: float | None = None,
 ) -> AvatarRun:
     """Run ``request`` over its whole input. Raises InputError / SpendLimitError before any money is spent."""
-    runner = AvatarRunner(request, services=services, sink=sink, interrupt=interrupt, max_parallel=max_parallel)
+    runner = AvatarRunner(request, services=services, sink=sink, interrupt=interrupt)
     estimate = await runner.prepare()
     check_spend(
         estimate.to_pay_usd,
@@ -258,9 +255,9 @@ async def _stitch(plan: LongPlan, outcomes: list[GenerationOutcome], services: S
         audio = (samples, rate)
 
     def progress(done: int, total: int) -> None:
-        board.update("stitching", detail=f"frame {done}/{total}", progress=done / max(total, 1))
+        board.update(Phase.STITCHING, detail=f"frame {done}/{total}", progress=done / max(total, 1))
 
-    board.update("stitching", detail=f"{len(parts)} segments")
+    board.update(Phase.STITCHING, detail=f"{len(parts)} segments")
     staging = services.media.staging_path(name)
     try:
         await asyncio.to_thread(stitch, parts, staging, total_frames=plan.total_frames, audio=audio,
@@ -280,7 +277,7 @@ async def materialize_run(
     want_audio: bool = True,
     on_frames: Callable[[int, int], None] | None = None,
     thorough: bool = False,
-    services: Services | None = None,
+    services: Services,
     sink: Callable[[RunStatus], None] | None = None,
 ) -> AvatarOutputs:
     """Decode what is wanted of the run's video (frames only when asked and when they fit in RAM). A single

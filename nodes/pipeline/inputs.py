@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import settings
 from ..avatar.endpoints import EndpointSpec
 from ..avatar.plan import RunPlan, check_params, make_plan
 from ..errors import InputError
@@ -66,14 +65,15 @@ def plan_request(request: GenerationRequest) -> RunPlan:
     return make_plan(spec, request.values, audio_s=audio_s, source_frames=_source_frames(request))
 
 
-def encode_media(request: GenerationRequest, plan: RunPlan) -> dict[str, Payload]:
-    """Encode every connected media input. Returns ``{fal_field: payload}`` (CPU work: run in a thread)."""
+def encode_media(request: GenerationRequest, plan: RunPlan, max_image_side: int | None = None) -> dict[str, Payload]:
+    """Encode every connected media input. Returns ``{fal_field: payload}`` (``max_image_side``: the run's
+    setting, default the endpoint's own; CPU work: run in a thread)."""
     spec = request.spec
     payloads: dict[str, Payload] = {}
     for slot in spec.media:
         if slot.kind == "image":
             payloads[slot.fal_field] = image_media.encode_image(
-                request.image, max_side=settings.max_image_side(spec.max_image_side), field=slot.name
+                request.image, max_side=max_image_side or spec.max_image_side, field=slot.name
             )
         elif slot.kind == "audio":
             payloads[slot.fal_field] = audio_media.encode_audio(

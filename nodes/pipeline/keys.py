@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .. import settings
 from ..avatar.plan import RunPlan
 from ..media import digest
 from ..media.payload import Payload
@@ -22,14 +21,15 @@ def key_scope(endpoint_key: str, take: int) -> str:
     return f"{endpoint_key}#take{take}" if take else endpoint_key
 
 
-def input_digests(request: GenerationRequest) -> dict[str, str]:
+def input_digests(request: GenerationRequest, max_image_side: int | None = None) -> dict[str, str]:
     """``{fal_field: digest}`` of every media input, with the encoder options that shape its upload
-    (CPU work on big tensors: run in a thread)."""
+    (``max_image_side``: the run's setting, default the endpoint's own; CPU work on big tensors: run in a
+    thread)."""
     spec = request.spec
     digests: dict[str, str] = {}
     for slot in spec.media:
         if slot.kind == "image" and request.image is not None:
-            side = settings.max_image_side(spec.max_image_side)
+            side = max_image_side or spec.max_image_side
             digests[slot.fal_field] = f"{digest.image_digest(request.image)}|max_side={side}"
         elif slot.kind == "audio" and request.audio is not None:
             digests[slot.fal_field] = digest.audio_digest(request.audio)

@@ -14,7 +14,9 @@ from pathlib import Path
 from ..avatar.endpoints import endpoint
 from ..errors import InputError
 from ..fal.models import QueueHandle
-from .follow import JobFollower, Services, result_video_url
+from ..services import Services
+from ..states import Phase
+from .follow import JobFollower, result_video_url
 from .generate import GenerationOutcome
 from .status import RunStatus, StatusBoard
 
@@ -23,7 +25,7 @@ async def fetch_result(
     endpoint_id: str,
     request_id: str,
     *,
-    services: Services | None = None,
+    services: Services,
     sink: Callable[[RunStatus], None] | None = None,
     thorough: bool = False,
 ) -> GenerationOutcome:
@@ -36,15 +38,14 @@ async def fetch_result(
         spec = endpoint(endpoint_id)
     except KeyError as exc:
         raise InputError(str(exc.args[0]), field="endpoint") from None
-    services = services or Services()
     board = StatusBoard(spec.endpoint_id, sink)
-    board.update("validating", request_id=request_id, detail="looking up the journal")
+    board.update(Phase.VALIDATING, request_id=request_id, detail="looking up the journal")
     follower = JobFollower(services, board)
     entry = await asyncio.to_thread(services.journal.get, request_id)
     if entry is not None and entry.local_path and entry.result:
         path = await follower.stored_copy(request_id, entry.result, thorough=thorough)
         if path is not None:
-            board.update("cached", detail="local copy, no download")
+            board.update(Phase.CACHED, detail="local copy, no download")
             return _outcome(spec.endpoint_id, request_id, path, entry.result)
     if entry is not None and entry.handle:
         handle = QueueHandle.from_dict(entry.handle)

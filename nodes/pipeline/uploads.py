@@ -5,10 +5,10 @@ run, identical inputs of parallel nodes) share one upload."""
 from __future__ import annotations
 
 import asyncio
-import weakref
 
 from ..media.payload import Payload
-from .follow import Services
+from ..services import UPLOADS_IN_FLIGHT, Services
+from ..states import Phase
 from .status import StatusBoard, format_bytes
 
 
@@ -20,19 +20,14 @@ async def upload_all(services: Services, board: StatusBoard, payloads: dict[str,
     return urls
 
 
-_IN_FLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 async def _upload_one(services: Services, board: StatusBoard, payload: Payload, label: str) -> str:
-    flights = _IN_FLIGHT.setdefault(asyncio.get_running_loop(), {})
+    flights = UPLOADS_IN_FLIGHT.setdefault(asyncio.get_running_loop(), {})
     running = flights.get(payload.sha256)
     if running is None:
         running = flights[payload.sha256] = asyncio.ensure_future(_upload_fresh(services, board, payload, label))
         running.add_done_callback(lambda _: flights.pop(payload.sha256, None))
     else:
-        board.update("uploading", detail=f"{label}: the same file is being uploaded for another run")
+        board.update(Phase.UPLOADING, detail=f"{label}: the same file is being uploaded for another run")
     return await asyncio.shield(running)  # one waiter stopping must not stop the upload the others wait for
 
 
@@ -41,13 +36,13 @@ async def _upload_fresh(services: Services, board: StatusBoard, payload: Payload
     cached = await asyncio.to_thread(cache.get, payload.sha256)
     if cached is not None:
         if await client.file_exists(cached):
-            board.update("uploading", detail=f"{label}: already on fal, not uploaded again")
+            board.update(Phase.UPLOADING, detail=f"{label}: already on fal, not uploaded again")
             return cached
         await asyncio.to_thread(cache.forget, payload.sha256)
 
     def progress(done: int, size: int | None) -> None:
         size = size or payload.size
-        board.update("uploading", detail=f"{label} {format_bytes(done, size)}", progress=done / size if size else None)
+        board.update(Phase.UPLOADING, detail=f"{label} {format_bytes(done, size)}", progress=done / size if size else None)
 
     progress(0, payload.size)
     source = payload.path if payload.path is not None else payload.data

@@ -32,25 +32,22 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..states import JobState
 from .db import Database
-from .redact import known_secrets, scrub, summarize
+from .redact import no_secrets, scrub, summarize
 
-SUBMITTING = "submitting"
-SUBMITTED = "submitted"
-COMPLETED = "completed"
-DOWNLOADED = "downloaded"
-FAILED = "failed"
-CANCELLED = "cancelled"
+SUBMITTING, SUBMITTED, COMPLETED = JobState.SUBMITTING, JobState.SUBMITTED, JobState.COMPLETED
+DOWNLOADED, FAILED, CANCELLED = JobState.DOWNLOADED, JobState.FAILED, JobState.CANCELLED
 
 STATES = (SUBMITTING, SUBMITTED, COMPLETED, DOWNLOADED, FAILED, CANCELLED)
 REUSABLE_STATES = (SUBMITTING, SUBMITTED, COMPLETED, DOWNLOADED)
 FINAL_STATES = (DOWNLOADED, FAILED, CANCELLED)
 # TRANSITIONS[current] = the states a mark_* call may move an entry to (same state = refresh its data).
-TRANSITIONS: dict[str, frozenset[str]] = {
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     SUBMITTING: frozenset({SUBMITTED, FAILED}),
     SUBMITTED: frozenset({SUBMITTED, COMPLETED, DOWNLOADED, FAILED, CANCELLED}),
     COMPLETED: frozenset({COMPLETED, DOWNLOADED, FAILED}),
@@ -69,7 +66,7 @@ class JournalEntry:
     row_id: int
     request_key: str
     endpoint_id: str
-    state: str
+    state: JobState
     request_id: str | None
     status_url: str | None
     response_url: str | None
@@ -117,7 +114,7 @@ class JournalEntry:
             row_id=row["id"],
             request_key=row["request_key"],
             endpoint_id=row["endpoint_id"],
-            state=row["state"],
+            state=JobState(row["state"]),
             request_id=row["request_id"],
             status_url=row["status_url"],
             response_url=row["response_url"],
@@ -153,8 +150,11 @@ def _handle_fields(handle: Any) -> dict[str, str]:
 class Journal:
     """The request journal in the pack's SQLite file (default ``data_dir()/fal-avatar.sqlite3``)."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, secrets: Callable[[], tuple[str, ...]] = no_secrets) -> None:
+        """``secrets`` returns the strings never to write (the fal key: ``credentials.known_secrets``); it is
+        asked at each write, so a key saved while the process runs is scrubbed too."""
         self._db = Database(path)
+        self._secrets = secrets
 
     @property
     def path(self) -> Path:
@@ -173,7 +173,7 @@ class Journal:
         submit arguments (kept so the job can be looked up on fal if the submit's answer is lost)."""
         if not request_key or not endpoint_id:
             raise ValueError("request_key and endpoint_id are required")
-        secrets = known_secrets()
+        secrets = self._secrets()
         text = _json(summarize(summary or {}, secrets))
         sent = _json(scrub(dict(arguments), secrets)) if arguments is not None else None
         now = time.time()
@@ -239,7 +239,7 @@ class Journal:
         with self._db.write() as conn:
             cursor = conn.execute(
                 "UPDATE journal SET state = ?, error = ?, updated_at = ? WHERE id = ? AND state = ?",
-                (FAILED, scrub(str(error), known_secrets()), time.time(), row_id, SUBMITTING),
+                (FAILED, scrub(str(error), self._secrets()), time.time(), row_id, SUBMITTING),
             )
             return cursor.rowcount > 0
 
@@ -281,13 +281,13 @@ class Journal:
         return [JournalEntry.from_row(row) for row in rows]
 
     def mark_completed(self, request_id: str, result: Mapping[str, Any]) -> JournalEntry | None:
-        return self._mark(request_id, COMPLETED, result=_json(scrub(result, known_secrets())))
+        return self._mark(request_id, COMPLETED, result=_json(scrub(result, self._secrets())))
 
     def mark_downloaded(self, request_id: str, local_path: str | os.PathLike[str]) -> JournalEntry | None:
         return self._mark(request_id, DOWNLOADED, local_path=os.path.abspath(local_path))
 
     def mark_failed(self, request_id: str, error: str) -> JournalEntry | None:
-        return self._mark(request_id, FAILED, error=scrub(str(error), known_secrets()))
+        return self._mark(request_id, FAILED, error=scrub(str(error), self._secrets()))
 
     def mark_cancelled(self, request_id: str) -> JournalEntry | None:
         return self._mark(request_id, CANCELLED)
