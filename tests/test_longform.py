@@ -182,7 +182,7 @@ def test_a_full_disk_while_stitching_keeps_the_segments_and_the_rerun_is_free(fa
     ids = parse_ref(again.request_id).request_ids
     impossible = f"{ids[0]}@0,{ids[1]}@5,frames=100000"  # well-formed, but no such timeline
     with pytest.raises(FalAvatarError, match="does not fit the segments it names") as caught:
-        asyncio.run(fetch_run(ep.INFINITALK_IMAGE.endpoint_id, impossible))
+        asyncio.run(fetch_run(ep.INFINITALK_IMAGE.endpoint_id, impossible, services=build_services()))
     assert caught.value.exit_code == 3 and fal_env.count("submit") == submits
 
 
