@@ -134,6 +134,10 @@ class FalServerError(FalHTTPError):
     """fal or the model failed (5xx, or a request that COMPLETED with an ``error``)."""
 
 
+class UnreadableAnswerError(FalServerError):
+    """fal's answer could not be read: far larger than anything fal sends, or not the JSON document asked for."""
+
+
 class FalTimeoutError(FalAvatarError):
     """A wait limit was reached (HTTP call timeout or the queue-wait limit)."""
 

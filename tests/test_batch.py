@@ -335,3 +335,27 @@ def test_a_cache_cap_of_0_fails_no_row(fal_env, monkeypatch, tmp_path):
     assert [r.outcome for r in rows] == ["done"] * 6, [repr(r.error) for r in rows]
     assert all((tmp_path / f"r{i}.mp4").stat().st_size > 0 for i in range(6))
     assert fal_env.count("submit") == 6
+
+
+def test_a_fresh_out_dir_and_missing_out_folders_are_made_and_escapes_are_refused_first(fal_env, folder):
+    rows = [row(ENDPOINTS[0], 1, folder), row(ENDPOINTS[0], 2, folder, out="week1/day1/intro.mp4")]
+    proc = batch(write_csv(folder / "lessons.csv", rows), "--out-dir", folder / "renders")
+    assert proc.returncode == 0, proc.stderr
+    assert (folder / "renders" / "lessons-2.mp4").stat().st_size > 0
+    assert (folder / "renders" / "week1" / "day1" / "intro.mp4").stat().st_size > 0
+    submits = fal_env.count("submit")
+    again = batch(folder / "lessons.csv", "--out-dir", folder / "renders")  # its own outputs are replaced
+    assert again.returncode == 0, again.stderr
+    assert fal_env.count("submit") == submits
+
+    fal_env.clear_log()
+    (folder / "notes.txt").write_text("my notes")
+    rows = [row(ENDPOINTS[0], 3, folder, out="../escape.mp4"), row(ENDPOINTS[0], 4, folder, out="/tmp/abs.mp4"),
+            row(ENDPOINTS[0], 5, folder, out="notes.txt"), row(ENDPOINTS[0], 6, folder, out="speech.wav")]
+    proc = batch(write_csv(folder / "bad.csv", rows))
+    assert proc.returncode == 2
+    for line, words in [(2, "outside the output folder"), (3, "outside the output folder"), (4, "--overwrite"),
+                        (5, "the audio of line 2")]:
+        assert any(f"line {line}:" in text and words in text for text in proc.stderr.splitlines()), (line, proc.stderr)
+    assert fal_env.requests == []
+    assert (folder / "notes.txt").read_text() == "my notes" and not (folder.parent / "escape.mp4").exists()

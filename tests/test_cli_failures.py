@@ -234,3 +234,29 @@ def test_save_copy_onto_the_stored_file_itself_is_a_no_op(tmp_path):
     save_copy(stored, stored, request_id="r")
     save_copy(stored, link, request_id="r")
     assert stored.read_bytes() == b"paid video" == link.read_bytes()
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://127.0.0.1:99999", "http://127.0.0.1:abc"])
+def test_a_malformed_fal_url_setting_exits_2_naming_the_variable(fal_env, tmp_path, url):
+    proc = cli(*generate_args(tmp_path / "talk.mp4"), env_extra={"FAL_REST_URL": url})
+    assert_clean(proc, 2)
+    assert "FAL_REST_URL is not a valid URL" in proc.stderr and fal_env.requests == []
+
+
+def test_non_finite_numbers_in_a_manifest_or_a_param_exit_2_with_the_line(fal_env, tmp_path):
+    row = {"endpoint": "fal-ai/infinitalk", "image": str(PORTRAIT), "audio": str(SPEECH)}
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps(row)[:-1] + ', "seed": NaN}\n' + json.dumps(row)[:-1] + ', "seed": Infinity}\n')
+    proc = cli("batch", manifest)
+    assert_clean(proc, 2)
+    assert "line 1: seed: nan is not a finite number" in proc.stderr and "line 2: seed: inf" in proc.stderr
+    proc = cli("generate", "fal-ai/stable-avatar", "--image", PORTRAIT, "--audio", SPEECH,
+               "--param", "guidance_scale=nan", "--out", tmp_path / "x.mp4")
+    assert_clean(proc, 2)
+    assert "guidance_scale: 'nan' is not a finite number" in proc.stderr and fal_env.requests == []
+
+
+@pytest.mark.parametrize(("limit", "code"), [("1e20", 0), ("100000000000000000000", 0), ("0", 2), ("1.5", 2)])
+def test_jobs_limit_takes_any_whole_number(isolated_env, limit, code):
+    proc = cli("jobs", "--limit", limit)
+    assert proc.returncode == code and "Traceback" not in proc.stderr, proc.stderr

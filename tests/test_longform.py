@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 
 import av
 import numpy as np
@@ -15,10 +16,18 @@ from _sentences import frame_rms, speech
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
 from comfyui_fal_avatar.nodes.avatar.plan import check_params
 from comfyui_fal_avatar.nodes.cli.generate import run_request
-from comfyui_fal_avatar.nodes.errors import JobCancelledError, SegmentsFailedError, SpendLimitError
+from comfyui_fal_avatar.nodes.errors import (
+    FalAvatarError,
+    JobCancelledError,
+    LocalStorageError,
+    SegmentsFailedError,
+    SpendLimitError,
+)
+from comfyui_fal_avatar.nodes.longform import run as longform_run
 from comfyui_fal_avatar.nodes.longform.fetch import fetch_run
 from comfyui_fal_avatar.nodes.longform.reference import parse_ref
 from comfyui_fal_avatar.nodes.longform.segmenting import plan_long_run
+from comfyui_fal_avatar.nodes.media.stitch import stitch
 from comfyui_fal_avatar.nodes.media.video_decode import read_audio
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.pipeline.interrupt import UserInterrupt, run_cancellable
@@ -178,6 +187,26 @@ def test_the_spend_guard_refuses_before_any_upload(fal_env, monkeypatch):
     assert fal_env.requests == []
     ok, _ = run(long_request(40.0), max_usd=20)  # the command line's --max-usd wins
     assert len(parse_ref(ok.request_id).segments) == 2
+
+
+def test_a_full_disk_while_stitching_keeps_the_segments_and_the_rerun_is_free(fal_env, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(longform_run, "stitch", full_disk)
+    with pytest.raises(LocalStorageError, match="Stitching the segments failed: no space left") as caught:
+        run(long_request(40.0))
+    assert caught.value.exit_code == 3 and "it costs nothing" in str(caught.value)
+    submits = fal_env.count("submit")
+    monkeypatch.setattr(longform_run, "stitch", stitch)
+    again, _ = run(long_request(40.0))
+    assert fal_env.count("submit") == submits and len(again.request_ids) == submits
+
+    ids = parse_ref(again.request_id).request_ids
+    impossible = f"{ids[0]}@0,{ids[1]}@5,frames=100000"  # well-formed, but no such timeline
+    with pytest.raises(FalAvatarError, match="does not fit the segments it names") as caught:
+        asyncio.run(fetch_run(ep.INFINITALK_IMAGE.endpoint_id, impossible, services=build_services()))
+    assert caught.value.exit_code == 3 and fal_env.count("submit") == submits
 
 
 def test_fetch_rebuilds_a_long_video_from_its_segment_list_for_free(fal_env, monkeypatch, tmp_path):

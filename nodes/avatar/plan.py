@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..errors import InputError
 from .endpoints import NOT_SENT, EndpointSpec, Param
 from .frames import FPS, auto_frames, frames_for_seconds, round_down_4n1, round_up_4n1, speech_seconds
+from .speech_rate import has_words
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,12 @@ def check_params(spec: EndpointSpec, values: dict) -> dict:
     out = {}
     for p in spec.params:
         out[p.name] = _check_param(p, values.get(p.name, p.default))
+    if spec.length_from == "text" and not has_words(out["text_input"]):
+        raise InputError(
+            f"{out['text_input']!r} has nothing to say (no letter or digit in any script); write the words "
+            "the voice should speak",
+            field="text_input",
+        )
     if spec.frames is not None:
         _check_num_frames(spec, out["num_frames"])
         if out["num_frames"] != 0 and spec.length_from == "text":  # an explicit frame count: one job
@@ -125,6 +132,11 @@ def _length_seconds(spec: EndpointSpec, values: dict, audio_s: float | None) -> 
     return audio_s
 
 
+def _source_is_the_cut(values: dict, source_frames: int | None, length_s: float) -> bool:
+    """Whether "auto" frames stopped at the end of a source video shorter than the sound."""
+    return values.get("num_frames") == 0 and source_frames is not None and source_frames / FPS < length_s
+
+
 def make_plan(
     spec: EndpointSpec, values: dict, *, audio_s: float | None = None, source_frames: int | None = None
 ) -> RunPlan:
@@ -151,6 +163,12 @@ def make_plan(
         warnings.append(
             f"The {what} is {length_s:.2f} s but one run renders at most {limit_s:.2f} s: "
             f"the last {length_s - limit_s:.2f} s will be cut."
+        )
+    elif spec.frames is not None and length_s > frames / FPS + 0.04 and _source_is_the_cut(values, source_frames, length_s):
+        warnings.append(
+            f"The source video is {source_frames / FPS:.2f} s, shorter than the {what} ({length_s:.2f} s): the "
+            f"result follows the video ({frames} frames, {frames / FPS:.2f} s), so the last "
+            f"{length_s - frames / FPS:.2f} s of the {what} will be cut."
         )
     elif spec.frames is not None and length_s > frames / FPS + 0.04:
         warnings.append(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from ..errors import FalAvatarError
 
+SQLITE_MAX_INT = 2**63 - 1
+
 
 def _parser() -> argparse.ArgumentParser:
     from . import batch, demo, doctor, generate
@@ -25,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_parser("batch", help="one generation per row of a CSV or JSONL manifest (resumable)")
     )
     jobs = sub.add_parser("jobs", help="list the request journal")
-    jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument("--limit", type=_row_count, default=50, help="newest entries to list (default 50)")
     jobs.add_argument("--json", action="store_true")
     fetch = sub.add_parser("fetch", help="recover a finished request's result without paying again")
     fetch.add_argument("request_id", help="the request id a run showed (a long run's whole segment list)")
@@ -36,6 +38,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("emulator", help="run the fal emulator on 127.0.0.1", add_help=False)
     return parser
+
+
+def _row_count(text: str) -> int:
+    """A positive whole number of rows (``1e20`` too); one above what SQLite counts means "all of them"."""
+    try:
+        number = float(text) if "e" in text.lower() else int(text)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1 or (isinstance(number, float) and not number.is_integer()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return min(int(number), SQLITE_MAX_INT)
 
 
 def _note_missing_sniffio() -> None:

@@ -30,6 +30,7 @@ from ..settings import MAX_PARALLEL_CAP
 from ..spend_guard import check_spend, spend_limit
 from ..states import ENDED, Outcome
 from .batch_progress import BatchProgress, format_duration
+from .delivered import DeliveredOutputs
 from .interrupts import run_interruptible
 from .manifest import ManifestError, ManifestRow, MediaLoader, Problem, read_manifest
 from .output import save_copy, table
@@ -54,6 +55,10 @@ def add_arguments(parser) -> None:
         help="folder of rows without 'out' (named <manifest>-<line>.mp4) and base of relative 'out' paths "
         "(default: the manifest's folder)",
     )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace existing files at the rows' outputs even when this batch did not write them",
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON summary on stdout (no table)")
 
 
@@ -67,13 +72,23 @@ def run(args) -> int:
         raise InputError(f"must be from 1 to {MAX_PARALLEL_CAP}", field="--concurrency")
     if args.max_usd is not None:
         spend_limit(args.max_usd)  # a bad value is refused before the manifest is read
-    rows, problems = read_manifest(args.manifest, out_dir=args.out_dir)
+    delivered = DeliveredOutputs()
+    rows, problems = read_manifest(
+        args.manifest, out_dir=args.out_dir, overwrite=args.overwrite,
+        is_ours=functools.partial(delivered.is_ours, manifest=args.manifest),
+    )
     media = MediaLoader(warn=_warn)
     items = [BatchItem(f"line {row.line}", row.spec.endpoint_id, functools.partial(row.request, media)) for row in rows]
     progress = BatchProgress()
 
     def deliver(index: int, run: AvatarRun) -> None:
-        save_copy(run.path, rows[index].out, request_id=run.request_id)
+        out = rows[index].out
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # save_copy says why the file cannot be written, and where the stored copy is
+        save_copy(run.path, out, request_id=run.request_id)
+        delivered.record(out, args.manifest)
 
     services = build_services(RunSettings.from_env(max_parallel=args.concurrency))
     batch = Batch(items, services=services, deliver=deliver, on_change=progress.changed)

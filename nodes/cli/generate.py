@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from ..services import RunSettings, Services, build_services
 from ..settings import MAX_PARALLEL_CAP
 from .files import load_audio, load_image
 from .interrupts import run_interruptible
-from .output import check_folder, check_writable, save_copy
+from .output import InputFiles, check_folder, check_not_input, check_writable, save_copy
 from .progress import StderrStatus
 
 
@@ -61,9 +62,12 @@ def coerce_param(spec: EndpointSpec, name: str, raw: str):
         names = ", ".join(p.name for p in spec.params)
         raise InputError(f"unknown field {name!r}; {spec.endpoint_id} has: {names}", field=name) from None
     try:
-        return int(raw) if p.kind == "int" else float(raw) if p.kind == "float" else raw
+        value = int(raw) if p.kind == "int" else float(raw) if p.kind == "float" else raw
     except ValueError:
         raise InputError(f"{raw!r} is not a {p.kind}", field=name) from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"{raw!r} is not a finite number", field=name)
+    return value
 
 
 def _warn(message: str) -> None:
@@ -85,6 +89,11 @@ def build_request(args) -> GenerationRequest:
         values["seed"] = args.seed
     if spec.has_param("num_frames"):
         values["num_frames"] = 0 if args.num_frames == "auto" else coerce_param(spec, "num_frames", args.num_frames)
+    elif args.num_frames != "auto":
+        raise InputError(
+            f"{spec.endpoint_id} has no frame count (its video is as long as its audio); leave --num-frames out",
+            field="--num-frames",
+        )
     for item in args.param:
         name, sep, raw = item.partition("=")
         if not sep:
@@ -158,6 +167,11 @@ def run(args) -> int:
     started = time.monotonic()
     if args.out is not None:
         check_writable(args.out, flag="--out")
+        inputs = InputFiles()
+        for flag in ("image", "audio", "video"):
+            if getattr(args, flag) is not None:
+                inputs.add(getattr(args, flag), f"the --{flag} file")
+        check_not_input(args.out, inputs, flag="--out")
     else:
         check_folder(Path.cwd(), flag="--out")
     if args.max_parallel is not None and not 1 <= args.max_parallel <= MAX_PARALLEL_CAP:

@@ -44,6 +44,60 @@ def check_outside_store(path: Path, *, flag: str) -> None:
         )
 
 
+def check_creatable(path: Path, *, flag: str) -> None:
+    """InputError unless ``path`` can be written, its missing folders included (they are made on delivery)."""
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give a file name", field=flag)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"cannot create the folder {path.parent}: {folder} is a file", field=flag)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write into {folder}: {_denied(folder)}", field=flag)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"{path} exists and cannot be overwritten: {_denied(path)}", field=flag)
+
+
+class InputFiles:
+    """The input files of a run (or of every row of a batch), so that no output replaces one of them:
+    compared by resolved path (a symbolic link is followed) and by device and inode (a hard link)."""
+
+    def __init__(self) -> None:
+        self._paths: dict[Path, str] = {}
+        self._inodes: dict[tuple[int, int], str] = {}
+
+    def add(self, path: Path, what: str) -> None:
+        path = Path(path)
+        self._paths.setdefault(path.resolve(), what)
+        try:
+            stat = path.stat()
+        except OSError:
+            return
+        self._inodes.setdefault((stat.st_dev, stat.st_ino), what)
+
+    def named_by(self, out: Path) -> str | None:
+        """What input ``out`` is (``"--video"``, ``"the audio of line 3"``), or None."""
+        out = Path(out)
+        found = self._paths.get(out.resolve())
+        if found is None:
+            try:
+                stat = out.stat()
+            except OSError:
+                return None
+            found = self._inodes.get((stat.st_dev, stat.st_ino))
+        return found
+
+
+def check_not_input(out: Path, inputs: InputFiles, *, flag: str) -> None:
+    """InputError when ``out`` is, or links to, one of ``inputs`` (writing it would destroy the source)."""
+    what = inputs.named_by(out)
+    if what is not None:
+        raise InputError(
+            f"{out} is {what}: the result would replace that input. Choose another output path.", field=flag
+        )
+
+
 def _denied(path: Path) -> str:
     """Why ``os.access`` said no: a read-only file system, or plain permissions."""
     try:

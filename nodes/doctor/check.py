@@ -27,7 +27,14 @@ from ..avatar.drift import (
 )
 from ..avatar.endpoints import GENERATION_ENDPOINTS, EndpointSpec
 from ..credentials import key_source
-from ..errors import AccountLockedError, AuthError, FalAvatarError, FalServerError, MissingKeyError
+from ..errors import (
+    AccountLockedError,
+    AuthError,
+    FalAvatarError,
+    FalServerError,
+    MissingKeyError,
+    UnreadableAnswerError,
+)
 from ..fal import FalClient, RetryPolicy, Timeouts
 from ..fal.probe import HostProbe
 from ..settings import openapi_url
@@ -136,6 +143,10 @@ _HOW_TO_SET = (
 async def _check_endpoint(client: FalClient, url: str, spec: EndpointSpec) -> EndpointCheck:
     try:
         document = await client.openapi_document(url, spec.endpoint_id)
+    except UnreadableAnswerError as exc:
+        if exc.status is not None and exc.status < 500:  # answered in time, but not with a schema
+            return unreadable(spec, f"is not readable (HTTP {exc.status}): {exc.message}")
+        return unreachable(spec, str(exc))  # too large: not fal's document
     except FalServerError as exc:
         if exc.status is not None and exc.status < 500:  # answered, but not with a JSON document
             return unreadable(spec, f"is not a JSON object (HTTP {exc.status})")

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 
+from ..errors import FalAvatarError, LocalStorageError
 from ..fanout.engine import Engine, loop_limit
 from ..fanout.status import ItemState
 from ..media.stitch import StitchPart, stitch
@@ -76,7 +77,21 @@ async def fetch_run(
         board.update(Phase.STITCHING, detail=f"frame {count}/{total}", progress=count / max(total, 1))
 
     staging = services.media.staging_path(name)
-    await asyncio.to_thread(stitch, parts, staging, total_frames=ref.total_frames, audio=None, on_progress=stitching)
+    try:
+        await asyncio.to_thread(stitch, parts, staging, total_frames=ref.total_frames, audio=None,
+                                on_progress=stitching)
+    except FalAvatarError:
+        raise
+    except ValueError as exc:  # the places in the list do not fit the segments' lengths
+        raise FalAvatarError(
+            f"The segment list does not fit the segments it names ({exc}). Paste the whole value the run "
+            "showed, unchanged; the downloaded segments are kept, so fetching again costs nothing."
+        ) from None
+    except OSError as exc:
+        raise LocalStorageError.from_os_error(
+            exc, action="Stitching the segments", path=staging.parent,
+            then="fetch again: the segments are kept, so it costs nothing.",
+        ) from None
     path = await asyncio.to_thread(services.media.put, name, staging)
     return AvatarRun(
         path=path, endpoint_id=endpoint_id, ref=ref, video_urls=tuple(o.video_url for o in outcomes), reused=True,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import (
     InputError,
+    LocalStorageError,
     MediaDecodeError,
     SegmentsFailedError,
     SubmitOutcomeUnknownError,
@@ -323,7 +324,14 @@ async def _stitch(plan: LongPlan, outcomes: list[GenerationOutcome], services: S
 
     board.update(Phase.STITCHING, detail=f"{len(parts)} segments")
     staging = services.media.staging_path(name)
-    await asyncio.to_thread(stitch, parts, staging, total_frames=plan.total_frames, audio=audio, on_progress=progress)
+    try:
+        await asyncio.to_thread(stitch, parts, staging, total_frames=plan.total_frames, audio=audio,
+                                on_progress=progress)
+    except OSError as exc:  # a full disk, a read-only data directory, ...: the paid segments stay stored
+        raise LocalStorageError.from_os_error(
+            exc, action="Stitching the segments", path=staging.parent,
+            then="run the same command again: every segment is paid for and kept, so it costs nothing.",
+        ) from None
     return await asyncio.to_thread(services.media.put, name, staging)
 
 

@@ -19,7 +19,7 @@ const SCRIPT = `
 import asyncio, json
 from comfyui_fal_avatar.nodes.emulator import FalEmulator
 from comfyui_fal_avatar.nodes.fal import FalClient
-from comfyui_fal_avatar.nodes.pipeline.doctor import run_doctor
+from comfyui_fal_avatar.nodes.doctor.check import run_doctor
 from comfyui_fal_avatar.nodes.settings import FalUrls
 
 def report(emu):
