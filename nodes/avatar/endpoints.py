@@ -79,6 +79,8 @@ class EndpointSpec:
     max_text_chars: int | None = None
     output_has_seed: bool = True
     search_aliases: tuple[str, ...] = field(default=())
+    status: str = "live"  # "live" | "delisted" (fal removed it from its catalogue; the row stays loadable)
+    status_note: str = ""
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -250,6 +252,8 @@ STABLE_AVATAR = EndpointSpec(
     endpoint_id="fal-ai/stable-avatar",
     display_name="fal StableAvatar (Image + Audio)",
     description="StableAvatar on fal: audio-driven avatar video whose length follows the audio (up to 5 min).",
+    status="delisted",
+    status_note="fal removed it from its catalogue in 2026-08; whether its queue still accepts jobs is unknown",
     media=(_IMAGE, _AUDIO),
     params=(
         _prompt(_AVATAR_PROMPT),
