@@ -100,8 +100,8 @@ def test_long_audio_warns_how_much_is_cut():
         ({"resolution": "1080p"}, "resolution", "not one of 480p, 720p"),
         ({"acceleration": "turbo"}, "acceleration", "not one of"),
         ({"prompt": "   "}, "prompt", "is empty"),
-        ({"seed": -5}, "seed", "-5 is outside 0..2147483647"),  # integers, never 2.14748e+09
-        ({"seed": 2**31}, "seed", "2147483648 is outside 0..2147483647"),
+        ({"seed": -5}, "seed", "-5 is outside 0..4294967295"),  # integers, never 4.29497e+09
+        ({"seed": 2**32}, "seed", "4294967296 is outside 0..4294967295"),
     ],
 )
 def test_bad_widget_values_name_the_widget(values, field, fragment):

@@ -64,6 +64,25 @@ class RunContext:
     billable_units: float = 0.0  # set by the app: seconds of video billed
 
 
+@dataclass(frozen=True)
+class _Footage:
+    """Source footage: its bytes, frame size, frame rate and number of frames (decoded on demand)."""
+
+    url: str
+    data: bytes
+    size: tuple[int, int]
+    fps: Fraction
+    frames: int
+
+    @property
+    def seconds(self) -> float:
+        return float(self.frames / self.fps)
+
+    def decode(self, size: tuple[int, int], most: int | None = None) -> list[np.ndarray]:
+        (frames,) = _load(lambda: decode_video(self.data, "video_url", self.url, size, most or self.frames))
+        return frames
+
+
 @dataclass
 class _Media:
     """The decoded inputs: the image or the footage, the audio of each audio field, and the sound the video
@@ -73,23 +92,6 @@ class _Media:
     footage: _Footage | None
     audio: dict[str, np.ndarray]
     sound: np.ndarray
-
-
-@dataclass(frozen=True)
-class _Footage:
-    url: str
-    data: bytes
-    size: tuple[int, int]
-    fps: Fraction
-    frames: int
-
-    @property
-    def seconds(self) -> float:
-        return self.frames / self.fps
-
-    def decode(self, size: tuple[int, int], most: int | None = None) -> list[np.ndarray]:
-        (frames,) = _load(lambda: decode_video(self.data, "video_url", self.url, size, most or self.frames))
-        return frames
 
 
 def run_app(endpoint_id: str, body: Any, schemas: dict[str, Schema], ctx: RunContext) -> dict[str, Any]:
