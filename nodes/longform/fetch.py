@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 
-from ..media.stitch import StitchPart, stitch
+from ..media.stitch import StitchPart, planning_frames, stitch
 from ..media.video_probe import probe_video
 from ..pipeline.recover import fetch_result
 from ..pipeline.status import RunStatus, StatusBoard
@@ -56,7 +56,7 @@ async def fetch_run(
     board.update(Phase.DOWNLOADING, detail=f"{len(ref.segments)} segments")
     outcomes = await asyncio.gather(*(one(s.request_id) for s in ref.segments))
     infos = await asyncio.gather(*(asyncio.to_thread(probe_video, o.path) for o in outcomes))
-    parts = [StitchPart(o.path, s.start_frame, info.frame_count)
+    parts = [StitchPart(o.path, s.start_frame, planning_frames(info.frame_count, info.fps))
              for o, s, info in zip(outcomes, ref.segments, infos, strict=True)]
 
     def progress(count: int, total: int) -> None:
