@@ -12,15 +12,18 @@ import socket
 import httpx
 import pytest
 
+from comfyui_fal_avatar.nodes.avatar.endpoints import GENERATION_ENDPOINTS
 from comfyui_fal_avatar.nodes.cli import main
 from comfyui_fal_avatar.nodes.doctor.check import run_doctor
 from comfyui_fal_avatar.nodes.errors import NotFoundError
 from comfyui_fal_avatar.nodes.fal import FalClient
 
 OPENAPI_PATH = "/api/openapi/queue/openapi.json"
-ENDPOINTS = ("fal-ai/infinitalk", "fal-ai/infinitalk/single-text", "fal-ai/infinitalk/video-to-video", "fal-ai/stable-avatar")
+ENDPOINTS = tuple(spec.endpoint_id for spec in GENERATION_ENDPOINTS)  # every row, in the report's order
+DELISTED = {spec.endpoint_id for spec in GENERATION_ENDPOINTS if spec.status == "delisted"}
 PAID_OR_UPLOAD = {"submit", "cdn_upload", "multipart_create", "multipart_part", "storage_initiate", "signed_put"}
-HEALTHY = ["ok", "ok", "ok", "delisted"]  # StableAvatar: fal removed it from its catalogue, as the row says
+HEALTHY = ["delisted" if e in DELISTED else "ok" for e in ENDPOINTS]  # StableAvatar: removed from fal's catalogue
+LIVE = len(ENDPOINTS) - len(DELISTED)
 
 
 def doctor(capsys, *args) -> tuple[int, str]:
@@ -67,7 +70,7 @@ def test_emulator_serves_openapi_documents_without_a_key(emulator):
     assert httpx.post(url, params={"endpoint_id": "fal-ai/infinitalk"}).status_code == 405
     emulator.retire("fal-ai/infinitalk")
     assert httpx.get(url, params={"endpoint_id": "fal-ai/infinitalk"}).status_code == 404
-    assert emulator.routes() == ["openapi"] * 8
+    assert emulator.routes() == ["openapi"] * (len(ENDPOINTS) + 4)
 
 
 # --- a healthy setup ---------------------------------------------------------------------------------------
@@ -78,11 +81,11 @@ def test_doctor_against_the_emulator_exits_0(fal_env, capsys):
     assert code == 0
     for endpoint_id in ENDPOINTS:
         assert f"{endpoint_id} " in out
-    assert out.count(" ok\n") == 3 and "fal-ai/stable-avatar" in out and "delisted (expected)\n" in out
+    assert out.count(" ok\n") == LIVE and out.count("delisted (expected)\n") == len(DELISTED) == 1
     assert "VALID" in out and "FAL_KEY from the environment" in out
     assert out.count(" reachable  ") == 3 and "UNREACHABLE" not in out
     assert f"catalog  {fal_env.base_url}/v1/models  read" in out
-    assert "result: All 3 endpoints match fal's schemas (1 delisted, as expected)" in out and "(exit 0)" in out
+    assert f"result: All {LIVE} endpoints match fal's schemas (1 delisted, as expected)" in out and "(exit 0)" in out
 
 
 def test_json_report_and_what_was_sent_where(fal_env, capsys):
@@ -106,7 +109,7 @@ def test_json_report_and_what_was_sent_where(fal_env, capsys):
     assert sorted(r.query["endpoint_id"] for r in openapi) == sorted(ENDPOINTS)
     assert all("authorization" not in r.headers for r in openapi)  # the OpenAPI host never gets the key
     (catalogue,) = [r for r in requests if r.route == "models"]  # one lookup for every row
-    assert (catalogue.query["limit"], catalogue.query["endpoint_id"]) == ("4", ENDPOINTS[-1])
+    assert (catalogue.query["limit"], catalogue.query["endpoint_id"]) == (str(len(ENDPOINTS)), ENDPOINTS[-1])
     keyed = [r for r in requests if "authorization" in r.headers]
     assert sorted(r.route for r in keyed) == ["models", "token"]  # a free CDN token; the catalogue, as the history
     assert not PAID_OR_UPLOAD & {r.route for r in requests}  # read-only: no submit, no upload
@@ -205,7 +208,7 @@ def test_a_deprecated_endpoint_exits_1(fal_env, capsys):
 def test_a_delisted_row_listed_again_is_checked_as_live(fal_env, capsys):
     fal_env.set_catalogue_status("fal-ai/stable-avatar", "active")
     code, report = doctor_json(capsys)
-    assert code == 0 and [e["status"] for e in report["endpoints"]] == ["ok"] * 4
+    assert code == 0 and [e["status"] for e in report["endpoints"]] == ["ok"] * len(ENDPOINTS)
 
 
 def test_an_unreadable_catalogue_keeps_the_documents_verdicts_and_exits_3(fal_env, capsys):
@@ -213,7 +216,7 @@ def test_an_unreadable_catalogue_keeps_the_documents_verdicts_and_exits_3(fal_en
     code, report = doctor_json(capsys)
     assert code == 3 and "fal's model catalogue could not be read" in report["summary"]
     assert report["catalogue"]["checked"] is False and "could not be read" in report["catalogue"]["error"]
-    assert [e["status"] for e in report["endpoints"]] == ["ok"] * 4  # unknown: no catalogue verdict
+    assert [e["status"] for e in report["endpoints"]] == ["ok"] * len(ENDPOINTS)  # unknown: no catalogue verdict
 
     fal_env.inject("models", "http_500", times=2)
     fal_env.withdraw_openapi("fal-ai/infinitalk")
@@ -241,7 +244,7 @@ def test_unreachable_fal_exits_3(closed_port_url, monkeypatch, capsys):
     monkeypatch.setenv("FAL_OPENAPI_URL", dead + OPENAPI_PATH)
     code, report = doctor_json(capsys)
     assert code == 3 and report["exit_code"] == 3
-    assert [e["status"] for e in report["endpoints"]] == ["unreachable"] * 4
+    assert [e["status"] for e in report["endpoints"]] == ["unreachable"] * len(ENDPOINTS)
     assert "Could not reach fal" in report["endpoints"][0]["error"]
     assert not any(h["reachable"] for h in report["hosts"])
     assert report["key"]["state"] == "unreachable"
