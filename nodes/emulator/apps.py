@@ -243,12 +243,12 @@ def _footage_plan(model: Model, args: dict, media: _Media, size: tuple[int, int]
     mode = args.get(model.sync_field) if model.sync_field else "cut_off"
     options = args.get("options") or {}
     mode = options.get("sync_mode") or mode
-    frames = media.footage.decode(size)
-    fps, count = media.footage.fps, len(frames)
-    video_s = count / fps
+    fps, video_s = media.footage.fps, media.footage.seconds
     seconds = {"cut_off": min(video_s, audio_s), "loop": max(video_s, audio_s), "bounce": max(video_s, audio_s),
                "silence": video_s, "remap": audio_s}[mode]
     total = render.frames_for_seconds(seconds, fps)
+    frames = media.footage.decode(size, total if mode == "cut_off" else None)  # only the frames shown
+    count = len(frames)
     order = {
         "loop": lambda i: i % count,
         "bounce": lambda i: _bounce(i, count),
