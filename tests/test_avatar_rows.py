@@ -196,3 +196,29 @@ def test_models_command_lists_every_row(capsys):
     table = capsys.readouterr().out
     assert "delisted: fal removed it from its catalogue in 2026-08" in table
     assert "unknown (plans 60 s)" in table and "60 s @720p, 30 s @1080p" in table
+
+
+@pytest.mark.parametrize(
+    ("endpoint_id", "values", "audio_s", "usd"),
+    [
+        ("fal-ai/creatify/aurora", {"resolution": "720p"}, 9.4, 1.40),  # 9.4 s billed as 10 s
+        ("fal-ai/creatify/aurora", {"resolution": "480p"}, 9.4, 0.70),
+        ("fal-ai/sync-lipsync/v2", {}, 30.0, 1.50),  # $3 per minute
+        ("fal-ai/sync-lipsync/v2", {"model": "lipsync-2-pro"}, 30.0, 2.50),  # about 1.67x
+        ("fal-ai/sync-lipsync/v3", {}, 15.0, 2.00),  # $8 per minute
+        ("fal-ai/bytedance/omnihuman/v1.5", {"resolution": "720p"}, 12.0, 1.92),
+        ("veed/fabric-1.0", {"resolution": "720p"}, 10.0, 1.50),
+        ("veed/fabric-1.0/fast", {"resolution": "480p"}, 10.0, 1.00),
+        ("fal-ai/longcat-single-avatar/image-audio-to-video", {"resolution": "720p"}, 5.0, 1.80),  # 5.8 s → 6 units
+        ("fal-ai/stable-avatar", {}, 2.0, 0.40),  # the 4-second minimum
+        ("fal-ai/kling-video/ai-avatar/v2/pro", {}, 10.0, 1.15),
+    ],
+)
+def test_estimates_follow_each_rows_formula(endpoint_id, values, audio_s, usd):
+    spec = ep.endpoint(endpoint_id)
+    assert make_plan(spec, values, audio_s=audio_s).cost_usd == pytest.approx(usd, abs=1e-3)
+
+
+def test_the_way_to_a_new_generation_depends_on_the_seed():
+    assert ep.INFINITALK_IMAGE.new_generation_hint == "change the seed"
+    assert "no seed" in ep.endpoint("veed/fabric-1.0").new_generation_hint

@@ -23,7 +23,7 @@ from comfyui_fal_avatar.nodes.services import build_services
 
 ASSETS = Path(__file__).resolve().parent.parent / "nodes" / "assets"
 IMAGE, SPEECH, VIDEO = ASSETS / "sample_portrait.png", ASSETS / "sample_speech.wav", ASSETS / "sample_video.mp4"
-LIVE = [spec for spec in ep.GENERATION_ENDPOINTS if spec.status == "live"]
+ROWS = ep.GENERATION_ENDPOINTS  # StableAvatar too: delisted from the catalogue, still run
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -74,7 +74,7 @@ def _submitted(emulator) -> list[dict]:
     return [json.loads(r.body) for r in emulator.requests if r.route == "submit"]
 
 
-@pytest.mark.parametrize("spec", LIVE, ids=lambda s: s.endpoint_id)
+@pytest.mark.parametrize("spec", ROWS, ids=lambda s: s.endpoint_id)
 def test_generate_runs_every_row_once_with_fal_fields_its_fps_and_sound(spec, fal_env, tmp_path):
     request = build_request(parse(*args_for(spec, tmp_path)))
     _, outputs = asyncio.run(run_request(request, want_audio=True))
@@ -126,9 +126,11 @@ def test_two_speakers_audio_and_voices_reach_their_fal_fields(fal_env, tmp_path)
 @pytest.mark.parametrize(
     ("argv", "field", "fragment"),
     [
-        (["veed/fabric-1.0", "--image", IMAGE, "--audio", SPEECH], "resolution", "choose one of 720p, 480p"),
-        (["fal-ai/sync-lipsync/react-1", "--video", VIDEO, "--audio", SPEECH], "emotion", "choose one of happy"),
-        (["fal-ai/ai-avatar/single-text", "--image", IMAGE, "--text", "Hi."], "voice", "choose one of Aria"),
+        (["veed/fabric-1.0", "--image", IMAGE, "--audio", SPEECH], "resolution",
+         "veed/fabric-1.0 needs --resolution (one of 720p, 480p): fal has no default"),
+        (["fal-ai/sync-lipsync/react-1", "--video", VIDEO, "--audio", SPEECH], "emotion",
+         "needs --param emotion=… (one of happy, sad"),
+        (["fal-ai/ai-avatar/single-text", "--image", IMAGE, "--text", "Hi."], "voice", "needs --voice (one of Aria"),
         (["veed/fabric-1.0", "--image", IMAGE, "--audio", SPEECH, "--resolution", "480p", "--seed", "3"],
          "--seed", "veed/fabric-1.0 takes no --seed"),
         (["veed/fabric-1.0", "--image", IMAGE, "--audio", SPEECH, "--resolution", "480p", "--param", "prompt=x"],
@@ -187,3 +189,32 @@ def test_a_long_run_keeps_the_models_fps_and_the_whole_sound(fal_env, tmp_path):
     again = probe_video(fetched.path)  # rebuilt from the two results at no charge, at the model's rate
     assert again.fps == pytest.approx(16.0) and again.frame_count == pytest.approx(seconds * 16, abs=2)
     assert len(_submitted(fal_env)) == 2
+
+
+def test_batch_columns_for_the_second_speaker_and_the_mask(tmp_path):
+    from comfyui_fal_avatar.nodes.cli.manifest import MediaLoader, read_manifest
+
+    for name in ("face.png", "a.wav", "b.wav"):
+        (tmp_path / name).write_bytes((IMAGE if name.endswith(".png") else SPEECH).read_bytes())
+    _mask(tmp_path)
+    manifest = tmp_path / "jobs.csv"
+    manifest.write_text(
+        "endpoint,image,audio,audio2,mask,text,text2,voice,voice2,resolution,out\n"
+        "fal-ai/ai-avatar/multi,face.png,a.wav,b.wav,,,,,,,multi.mp4\n"
+        "fal-ai/ai-avatar/multi-text,face.png,,,,Hi.,Hello.,Aria,Bill,,multi-text.mp4\n"
+        "fal-ai/bytedance/omnihuman/v1.5,face.png,a.wav,,mask.png,,,,,720p,omni.mp4\n"
+        "veed/fabric-1.0/text,face.png,,,,Hello.,,,,480p,fabric.mp4\n"
+        "fal-ai/flashtalk,face.png,a.wav,,,,Hi.,,,,bad.mp4\n",
+        encoding="utf-8",
+    )
+    rows, problems = read_manifest(manifest)
+    assert [str(p) for p in problems] == [
+        "line 6: text2: fal-ai/flashtalk does not take this (it takes image, audio, seed)"
+    ]
+    multi, text, omni, fabric = rows
+    assert multi.audio2 == tmp_path / "b.wav" and omni.mask == tmp_path / "mask.png"
+    assert text.values == {"text": "Hi.", "text2": "Hello.", "voice": "Aria", "voice2": "Bill"}
+    assert fabric.values == {"text": "Hello.", "resolution": "480p"}
+    loaded = omni.request(MediaLoader())
+    assert loaded.mask.shape == (1, 64, 64) and loaded.values == {"resolution": "720p"}
+    assert multi.request(MediaLoader()).audio2 is not None

@@ -9,6 +9,7 @@ from _speech import speech, talk
 
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
 from comfyui_fal_avatar.nodes.avatar.plan import make_plan
+from comfyui_fal_avatar.nodes.errors import InputError
 from comfyui_fal_avatar.nodes.longform.segmenting import plan_long_run
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest, plan_request
 
@@ -114,3 +115,77 @@ def test_every_row_driven_by_audio_splits_a_long_input_into_jobs_within_its_limi
         assert 3 <= len(plan.jobs) <= 5, spec.endpoint_id  # the fewest, or up to 2 more to join in pauses
         assert max(_job_seconds(plan)) <= limit, spec.endpoint_id
         assert make_plan(spec, plan.jobs[0].request.values, audio_s=plan.jobs[0].frames / 25).warnings == ()
+
+
+def test_a_text_row_without_num_frames_is_one_job_and_refuses_a_text_over_its_limit():
+    spec = ep.endpoint("veed/fabric-1.0/text")
+    request = GenerationRequest(spec, {"text": "Hello there. " * 100, "resolution": "480p"}, image=IMAGE)
+    assert plan_long_run(request).single
+    assert plan_request(request).arguments["text"].startswith("Hello there.")
+    too_long = GenerationRequest(spec, {"text": "Hello there. " * 160, "resolution": "480p"}, image=IMAGE)
+    with pytest.raises(InputError, match=r"text: is 2080 characters long; the limit is 2000\. Shorten it"):
+        plan_long_run(too_long)
+
+
+def test_lips_follow_the_sound_with_no_lag_at_the_join_at_the_models_own_fps(fal_env):
+    """LongCat renders 16 fps: 55 s of speech runs as two jobs; at the join (placed on the absolute timeline,
+    planning frame f → output frame f × 16 / 25) the mouth follows the original audio with no lag."""
+    import asyncio
+
+    from _sentences import frame_rms
+    from _sentences import speech as sentences
+    from test_longform import best_lag, mouth_openness
+
+    from comfyui_fal_avatar.nodes.cli.generate import run_request
+    from comfyui_fal_avatar.nodes.longform.reference import parse_ref
+
+    said = sentences(55.0)
+    spec = ep.endpoint("fal-ai/longcat-single-avatar/image-audio-to-video")
+    request = GenerationRequest(spec, {}, image=np.full((1, 96, 96, 3), 0.5, np.float32), audio=said.audio(),
+                                want_frames=False)  # fmt: skip
+    run, outputs = asyncio.run(run_request(request, want_audio=False))
+    ref = parse_ref(run.request_id)
+    assert len(ref.segments) == 2 and outputs.fps == pytest.approx(16.0)
+    loudness = frame_rms(said.samples, said.rate, outputs.frame_count, fps=16)
+    mouth = mouth_openness(run.path)
+    join = round(ref.segments[1].start_frame * 16 / 25)
+    assert best_lag(loudness, mouth, join, half=24, lags=range(-3, 4)) == 0
+    assert best_lag(loudness, mouth, outputs.frame_count - 60, half=24, lags=range(-3, 4)) == 0  # and at the end
+
+
+def _footage(path, seconds: float, fps) -> None:
+    """A small silent clip whose luma counts its frames."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as out:
+        video = out.add_stream("libx264", rate=fps, options={"crf": "10", "preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
+        for i in range(round(seconds * fps)):
+            planes = np.full((96, 64), 128, np.uint8)
+            planes[:64] = 30 + i % 200
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+
+
+def test_lipsync_on_footage_keeps_the_footages_frame_rate_over_several_jobs(fal_env, tmp_path):
+    """react-1 (15 s per job) on 40 s of 29.97 fps footage: jobs get excerpts at the footage's own rate, cut at
+    the audio's instants, and the joined video stays at 29.97 fps for the whole length."""
+    import asyncio
+    from fractions import Fraction
+
+    from comfyui_fal_avatar.nodes.cli.generate import run_request
+    from comfyui_fal_avatar.nodes.media import probe_video
+
+    fps = Fraction(30000, 1001)
+    clip = tmp_path / "clip.mp4"
+    _footage(clip, 40.0, fps)
+    spec = ep.endpoint("fal-ai/sync-lipsync/react-1")
+    request = GenerationRequest(spec, {"emotion": "happy"}, audio=_audio(40.0), video_path=clip, want_frames=False)
+    run, outputs = asyncio.run(run_request(request, want_audio=False))
+    assert len(run.request_ids) >= 3
+    assert outputs.fps == pytest.approx(float(fps), abs=1e-3)
+    info = probe_video(clip)
+    assert outputs.frame_count == pytest.approx(info.frame_count, abs=2)
+    assert outputs.info.duration_s == pytest.approx(info.duration_s, abs=0.1)

@@ -38,6 +38,17 @@ def not_taken(spec: EndpointSpec, option: str) -> InputError:
                       field=f"--{option.replace('_', '-')}")  # fmt: skip
 
 
+def missing_choice(spec: EndpointSpec, values: dict) -> None:
+    """A required choice (fal has no default) left out: name the option that gives it."""
+    for p in spec.params:
+        if p.choice_required and values.get(p.name) is None:
+            option = f"--{p.name}" if p.name in VALUE_OPTIONS else f"--param {p.name}=…"
+            raise InputError(
+                f"{spec.endpoint_id} needs {option} (one of {', '.join(p.options)}): fal has no default for it",
+                field=p.name,
+            )
+
+
 def coerce_param(spec: EndpointSpec, name: str, raw: str):
     """A command-line value of widget ``name`` as the widget's type (InputError for an unknown widget or a bad
     value)."""

@@ -15,7 +15,7 @@ from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.outputs import AvatarOutputs
 from ..services import RunSettings, Services, build_services
 from ..settings import MAX_PARALLEL_CAP
-from .fields import MEDIA_OPTIONS, coerce_param, field_of, not_taken
+from .fields import MEDIA_OPTIONS, coerce_param, field_of, missing_choice, not_taken
 from .files import load_audio, load_image, load_mask
 from .interrupts import run_interruptible
 from .output import check_folder, check_writable, save_copy
@@ -88,6 +88,7 @@ def build_request(args) -> GenerationRequest:
     for option in MEDIA_OPTIONS:
         if getattr(args, option) is not None and not spec.has_slot(option):
             raise not_taken(spec, option)
+    missing_choice(spec, values)
     return GenerationRequest(
         spec=spec,
         values=values,

@@ -79,7 +79,7 @@ async def settle_unknown_submit(generation: Generation, entry: JournalEntry) -> 
         f"Check your request history at {DASHBOARD} (endpoint {endpoint_id}, around that time). If the job is "
         f"there, recover it at no cost: `fal-avatar fetch <REQUEST_ID> --endpoint {endpoint_id}`, or the "
         "'fal Avatar: Fetch Result' node. To pay for a new generation instead, run again with --resubmit "
-        "(command line) or change the seed (ComfyUI)."
+        f"(command line) or {generation.spec.new_generation_hint} (ComfyUI)."
     )
 
 
