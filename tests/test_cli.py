@@ -222,5 +222,5 @@ def test_nothing_to_say_and_a_frame_count_an_endpoint_lacks_are_refused_before_m
         assert proc.returncode == 2 and "nothing to say" in proc.stderr, proc.stderr
     proc = cli("generate", "fal-ai/stable-avatar", "--image", ASSETS / "sample_portrait.png",
                "--audio", ASSETS / "sample_speech.wav", "--num-frames", "81", "--out", tmp_path / "x.mp4")
-    assert proc.returncode == 2 and "--num-frames: fal-ai/stable-avatar has no frame count" in proc.stderr
+    assert proc.returncode == 2 and "fal-ai/stable-avatar takes no --num-frames" in proc.stderr
     assert fal_env.requests == []

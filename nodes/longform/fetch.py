@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ..errors import FalAvatarError, LocalStorageError
 from ..fanout.engine import Engine, loop_limit
 from ..fanout.status import ItemState
-from ..media.stitch import StitchPart, stitch
+from ..media.stitch import StitchPart, planning_frames, stitch
 from ..media.video_probe import probe_video
 from ..pipeline.generate import GenerationOutcome
 from ..pipeline.recover import fetch_result
@@ -70,7 +70,7 @@ async def fetch_run(
         raise failed
     outcomes = [r.outcome for r in results]
     infos = await asyncio.gather(*(asyncio.to_thread(probe_video, o.path) for o in outcomes))
-    parts = [StitchPart(o.path, s.start_frame, info.frame_count)
+    parts = [StitchPart(o.path, s.start_frame, planning_frames(info.frame_count, info.fps))
              for o, s, info in zip(outcomes, ref.segments, infos, strict=True)]
 
     def stitching(count: int, total: int) -> None:

@@ -164,8 +164,8 @@ class JobFollower:
             raise DamagedResultGoneError(
                 f"The stored copy of request {request_id} is damaged ({self.damaged.detail}) and fal no longer "
                 f"has the result file (HTTP {exc.status} on downloading it again; fal's files expire). The damaged "
-                f"copy is kept at {self.damaged.path}. Only a new generation can replace it: change the seed to "
-                "submit one (this is charged again).",
+                f"copy is kept at {self.damaged.path}. Only a new generation can replace it: change the seed (or, for "
+                "a model without one, an input) to submit one (this is charged again).",
                 status=exc.status,
                 request_id=request_id,
             ) from None
@@ -179,7 +179,8 @@ class JobFollower:
             f"({exc.detail}), so it was not stored. The job is paid and fal keeps its result for a while: run "
             f"again, or `fal-avatar fetch {rid} --endpoint {handle.endpoint_id}` (or the 'fal Avatar: Fetch "
             f"Result' node), to download it again at no charge. The last damaged copy is at {kept}. Only if "
-            "fal's own file is damaged would a new generation help; that needs a new seed and is charged again.",
+            "fal's own file is damaged would a new generation help; that needs a new seed (or, for a model without "
+            "one, a changed input) and is charged again.",
             request_id=rid,
         )
 

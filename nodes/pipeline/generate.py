@@ -162,7 +162,8 @@ class Generation:
             if unknown is not None:
                 handle = await settle_unknown_submit(
                     unknown, endpoint_id=self.spec.endpoint_id, services=self.services, board=self.board,
-                    resubmit=self.request.resubmit, warn=self.warnings.append,
+                    resubmit=self.request.resubmit,
+                    new_generation_hint=self.spec.new_generation_hint, warn=self.warnings.append,
                 )
                 if handle is not None:
                     return await self._follow(handle, plan, reused=True)

@@ -47,11 +47,13 @@ async def settle_unknown_submit(
     services: Services,
     board: StatusBoard,
     resubmit: bool,
+    new_generation_hint: str,
     warn: Callable[[str], None],
 ) -> QueueHandle | None:
     """Decide what happens to a request whose last submit's outcome is unknown: the job fal has for it
     (found in its request history), ``None`` when the user asked to submit again (``resubmit``; ``warn``
-    says what that risks), or :class:`UnknownSubmitError` with the ways on."""
+    says what that risks), or :class:`UnknownSubmitError` with the ways on (``new_generation_hint``: how
+    the node asks for a new generation)."""
     journal = services.journal
     if entry.state == SUBMITTING:  # left by a run that stopped while submitting: keep the record, never reuse it
         await asyncio.to_thread(
@@ -86,7 +88,7 @@ async def settle_unknown_submit(
         f"Check your request history at {DASHBOARD} (endpoint {endpoint_id}, around that time). If the job is "
         f"there, recover it at no cost: `fal-avatar fetch <REQUEST_ID> --endpoint {endpoint_id}`, or the "
         "'fal Avatar: Fetch Result' node. To pay for a new generation instead, run again with --resubmit "
-        "(command line) or change the seed (ComfyUI)."
+        f"(command line) or {new_generation_hint} (ComfyUI)."
     )
 
 

@@ -29,22 +29,31 @@ import numpy as np
 def silence(seconds):
     return {"waveform": np.zeros((1, 1, round(seconds * 1000)), np.float32), "sample_rate": 1000}
 
+def browser_knows(spec):
+    """Rows whose price formula and length rule web/lib/cost.js mirrors (per second at each resolution, a
+    minimum, a multiplier above N frames; num_frames or the audio with a known limit)."""
+    price = spec.price
+    known_limit = spec.length_rule == "num_frames" or spec.max_seconds.get("*") is not None  # not per resolution
+    return price.by == "resolution" and not price.round_up_s and not price.unit_frames and known_limit \
+        and spec.length_rule in ("num_frames", "audio") and spec.role_param("text2") is None
+
 cases = []
-for spec in ep.GENERATION_ENDPOINTS:
+for spec in filter(browser_knows, ep.GENERATION_ENDPOINTS):
+    choose = {p.name: p.options[0] for p in spec.params if p.choice_required and p.name != "resolution"}
     frame_choices = [0] if spec.frames is None else [f for f in (0, 41, 81, 85, 145, 241, 721) if f <= spec.frames.max_frames]
-    res_choices = [None] if not spec.has_param("resolution") else ["480p", "720p"]
+    res_choices = [None] if not spec.has_param("resolution") else list(spec.resolutions)
     texts = ["Hi.", "x" * 140, "word " * 200] if spec.length_from == "text" else [None]
     for frames in frame_choices:
         for res in res_choices:
             for audio_s in (1.0, 2.0, 3.97, 4.0, 10.0, 30.0, 400.0):
                 for text in texts:
-                    values = {}
+                    values = dict(choose)
                     if spec.frames is not None:
                         values["num_frames"] = frames
                     if res:
                         values["resolution"] = res
                     if text is not None:
-                        values["text_input"] = text
+                        values[spec.role_param("text").name] = text
                     plan = make_plan(spec, values, audio_s=audio_s)
                     # a dubbing source as long as the audio (what the browser assumes when it knows no source)
                     source = np.zeros((round(audio_s * 25), 1, 1, 3), np.float32) if spec.media[0].kind == "video" else None

@@ -14,13 +14,16 @@ export function ratePerSecond(price, resolution) {
   return rates.length ? Math.max(...rates) : null;
 }
 
-/** Estimated USD for `frames` frames at the row's fps (pricing.PriceRule.estimate). */
-export function costForFrames(row, frames, resolution) {
+/**
+ * Estimated USD for `frames` frames at the row's fps (pricing.PriceRule.estimate); `seconds`: the output's
+ * own length where it follows the audio rather than a frame count.
+ */
+export function costForFrames(row, frames, resolution, seconds = null) {
   const price = row.price;
   const rate = ratePerSecond(price, resolution);
   if (rate == null) return null;
-  const seconds = Math.max(frames / (row.fps ?? FPS), price.min_seconds ?? 0);
-  let cost = seconds * rate;
+  const length = Math.max(seconds ?? frames / (row.fps ?? FPS), price.min_seconds ?? 0);
+  let cost = length * rate;
   const above = price.multiplier_above_frames;
   if (above && frames > above.frames) cost *= above.factor;
   return Math.round(cost * 1e4) / 1e4;
@@ -70,6 +73,7 @@ export function estimateCost(row, inputs = {}) {
   const fps = row.fps ?? FPS;
   let jobs;
   let videoFrames;
+  let singleSeconds = null; // a single job whose length follows the audio, not a frame count
   if (!auto) {
     jobs = [Math.trunc(Number(numFrames))];
   } else {
@@ -81,11 +85,12 @@ export function estimateCost(row, inputs = {}) {
       const seconds = lengthSeconds(row, inputs);
       if (seconds == null) return { known: false, auto, rate };
       jobs = [singleAutoFrames(row, seconds, inputs.sourceFrames ?? null)];
+      if (row.length_rule !== "num_frames") singleSeconds = Math.min(seconds, row.max_audio_s ?? seconds);
     }
   }
   const frames = jobs.reduce((a, b) => a + b, 0);
   const above = row.price.multiplier_above_frames;
-  const costs = jobs.map((f) => costForFrames(row, f, resolution));
+  const costs = jobs.map((f) => costForFrames(row, f, resolution, singleSeconds));
   return {
     known: true,
     auto,
