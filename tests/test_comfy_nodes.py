@@ -1,7 +1,8 @@
 """The ComfyUI node layer through the comfy_api TEST DOUBLE (tests/comfy_double), against the emulator.
 
-Checks what a ComfyUI user sees: the five nodes and their widgets, outputs with the right types and
-shapes, validation before any request, live status lines, and Cancel reaching fal's cancel route.
+Checks what a ComfyUI user sees: one node per endpoint row (grouped by family) and their widgets, outputs
+with the right types and shapes, validation before any request, live status lines, and Cancel reaching
+fal's cancel route.
 The same layer is checked against a real ComfyUI in tests/comfyui/ when COMFYUI_PATH is set.
 """
 
@@ -19,13 +20,14 @@ import pytest
 import torch
 from test_media_samples import scramble_frames
 
+from comfyui_fal_avatar.nodes.avatar.endpoints import CHOOSE, GENERATION_ENDPOINTS
 from comfyui_fal_avatar.nodes.errors import FalServerError
 from comfyui_fal_avatar.nodes.store.claims import Claims
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
 DOUBLE = Path(__file__).parent / "comfy_double"
 DOUBLE_MODULES = ("comfy_api", "comfy", "comfy_execution", "server", "folder_paths", "execution")
-GEN_NODES = ("FalInfiniTalkImageToVideo", "FalInfiniTalkTextToVideo", "FalInfiniTalkVideoToVideo", "FalStableAvatar")
+GEN_NODES = tuple(spec.node_id for spec in GENERATION_ENDPOINTS)
 
 
 def _purge() -> None:
@@ -72,25 +74,89 @@ def execute(node_cls, node_id="5", graph=None, **inputs):
     return asyncio.run(clone.execute(**inputs))
 
 
-def test_five_nodes_with_fixed_ids_tooltips_and_outputs(comfy):
+# Node ids of the first release: saved workflows reference them, so they never change.
+FIRST_NODE_IDS = {
+    "fal-ai/infinitalk": "FalInfiniTalkImageToVideo",
+    "fal-ai/infinitalk/single-text": "FalInfiniTalkTextToVideo",
+    "fal-ai/infinitalk/video-to-video": "FalInfiniTalkVideoToVideo",
+    "fal-ai/stable-avatar": "FalStableAvatar",
+}
+CATEGORIES = {
+    "portrait_audio": "fal avatar/portrait + audio",
+    "portrait_text": "fal avatar/portrait + text",
+    "two_people": "fal avatar/two people",
+    "footage_lipsync": "fal avatar/lip-sync footage",
+    "compatibility": "fal avatar/compatibility",
+}
+SOCKETS = {"image": "IMAGE", "frames": "IMAGE", "audio": "AUDIO", "video": "VIDEO", "mask": "MASK"}
+OUTPUTS = ["video", "frames", "audio", "fps", "frame_count", "video_url", "request_id"]
+
+
+def test_one_node_per_row_grouped_by_family_with_the_seven_outputs(comfy):
     nodes, server, _ = comfy
+    io = importlib.import_module("comfy_api.latest").io
+    socket_types = {kind: getattr(io, kind.title()).Input for kind in set(SOCKETS.values())}
     assert sorted(nodes) == sorted([*GEN_NODES, "FalAvatarFetchResult"])
-    for node_id in GEN_NODES:
-        schema = nodes[node_id].define_schema()
-        assert schema.category == "fal/avatar" and schema.is_output_node
-        assert [o.id for o in schema.outputs] == [
-            "video", "frames", "audio", "fps", "frame_count", "video_url", "request_id"
-        ]
-        widgets = [i for i in schema.inputs if hasattr(i, "default")]
-        assert widgets and all(i.tooltip for i in schema.inputs)
-        seed = next(i for i in schema.inputs if i.id == "seed")
-        assert seed.control_after_generate.value == "fixed"
-        assert "widgets.num_frames" in schema.price_badge.expr or node_id == "FalStableAvatar"
+    assert {spec.endpoint_id: spec.node_id for spec in GENERATION_ENDPOINTS if spec.endpoint_id in FIRST_NODE_IDS} \
+        == FIRST_NODE_IDS
+    for spec in GENERATION_ENDPOINTS:
+        schema = nodes[spec.node_id].define_schema()
+        assert schema.category == CATEGORIES[spec.family] and schema.is_output_node, spec.node_id
+        assert schema.display_name.startswith("fal ") and schema.display_name == spec.display_name
+        assert [o.id for o in schema.outputs] == OUTPUTS
+        assert all(i.tooltip for i in schema.inputs), spec.node_id
+        sockets = {i.id: type(i) for i in schema.inputs if not hasattr(i, "default")}
+        assert sockets == {slot.name: socket_types[SOCKETS[slot.kind]] for slot in spec.media}, spec.node_id
+        seeds = [i for i in schema.inputs if getattr(i, "control_after_generate", None)]
+        if spec.seed_param is None:  # no seed widget where fal has none
+            assert seeds == [] and not any(i.id == "seed" for i in schema.inputs), spec.node_id
+        else:
+            assert [(i.id, i.control_after_generate.value) for i in seeds] == [(spec.seed_param.name, "fixed")]
+        assert schema.is_deprecated == (spec.status == "delisted")
+        if spec.status == "delisted":
+            assert spec.status_note in schema.description
+    assert nodes["FalAvatarFetchResult"].define_schema().category == "fal avatar"
     prompt = next(i for i in nodes["FalInfiniTalkImageToVideo"].define_schema().inputs if i.id == "prompt")
     assert prompt.multiline and prompt.default
     routes = {(m, p) for m, p, _ in server.routes}
     assert ("POST", "/fal_avatar/key") in routes and ("GET", "/fal_avatar/endpoints") in routes
     assert ("POST", "/fal_avatar/settings") in routes and ("GET", "/fal_avatar/media_length") in routes
+
+
+def test_a_required_choice_without_a_default_is_refused_before_money(comfy, fal_env):
+    """fal has no default for it (a missing one is a 422): the node shows a placeholder first and refuses it."""
+    nodes, _, _ = comfy
+    choosing = [spec for spec in GENERATION_ENDPOINTS if any(p.choice_required for p in spec.params)]
+    assert choosing, "no row has a required choice"
+    for spec in choosing:
+        param = next(p for p in spec.params if p.choice_required)
+        combo = next(i for i in nodes[spec.node_id].define_schema().inputs if i.id == param.name)
+        assert combo.options == [CHOOSE, *param.options] and combo.default == CHOOSE
+        refused = nodes[spec.node_id].validate_inputs(**{param.name: CHOOSE})
+        assert refused.startswith(f"{param.name}: choose ") and all(o in refused for o in param.options)
+        assert nodes[spec.node_id].validate_inputs(**{param.name: param.options[0]}) is True
+    assert fal_env.requests == []
+
+
+def test_the_price_badge_follows_each_rows_formula(comfy):
+    """ComfyUI's price badge (JSONata, evaluated by the frontend) from the row: the rate at the chosen
+    resolution (the dearest while a required one is not chosen), per minute where fal states it so, and the
+    whole job once num_frames is set; no badge where fal's price is unknown."""
+    nodes, _, _ = comfy
+    for spec in GENERATION_ENDPOINTS:
+        badge = nodes[spec.node_id].define_schema().price_badge
+        price = spec.price
+        if price.per == "unknown" or not price.usd_per_second:
+            assert badge is None, spec.node_id
+            continue
+        scale = 60 if price.per == "minute" else 1
+        assert ('"/minute"' if scale == 60 else '"/second"') in badge.expr, spec.node_id
+        widgets = [name for name in ("num_frames", "resolution") if spec.has_param(name)]
+        assert badge.depends_on.widgets == widgets, spec.node_id
+        if spec.has_param("resolution"):
+            assert f"$exists($r) ? $r : {price.rate(None) * scale}" in badge.expr, spec.node_id
+        if spec.has_param("num_frames"):
+            assert f"widgets.num_frames / {spec.fps:g}" in badge.expr, spec.node_id
 
 
 def test_a_loader_widget_file_is_found_only_inside_its_folder(comfy, tmp_path):

@@ -1,9 +1,10 @@
-"""The five ComfyUI nodes. The four generation nodes are one class built from four endpoint rows."""
+"""The ComfyUI nodes: one generation node per endpoint row (one class, built from the rows) and Fetch Result."""
 
 from __future__ import annotations
 
 from ..avatar.endpoints import GENERATION_ENDPOINTS, EndpointSpec
 from ..avatar.plan import check_params
+from ..avatar.row import CHOOSE
 from ..errors import FalAvatarError, InputError, JobCancelledError
 from ..longform.fetch import fetch_run
 from ..longform.run import AvatarRun, materialize_run, run_avatar
@@ -62,6 +63,15 @@ def _frames_linked(node) -> bool:
     return output_is_linked(api.running_prompt(), node.hidden.unique_id, schema.FRAMES_OUTPUT)
 
 
+def unchosen(spec: EndpointSpec, values: dict) -> InputError | None:
+    """The error for a required choice (fal has no default) still at its placeholder, else None."""
+    for p in spec.params:
+        if p.choice_required and values.get(p.name) == CHOOSE:
+            options = " or ".join(p.options)
+            return InputError(f"choose {options}; fal has no default for it and nothing was sent", field=p.name)
+    return None
+
+
 class AvatarGenerationNode(io.ComfyNode):
     """Shared behaviour of the generation nodes; ``SPEC`` (an endpoint row) makes each one."""
 
@@ -71,15 +81,22 @@ class AvatarGenerationNode(io.ComfyNode):
     def define_schema(cls):
         spec = cls.SPEC
         extra = {}
-        if api.supports_schema_field("price_badge"):
-            extra["price_badge"] = schema.price_badge(spec)
+        badge = schema.price_badge(spec) if api.supports_schema_field("price_badge") else None
+        if badge is not None:
+            extra["price_badge"] = badge
         if api.supports_schema_field("search_aliases"):
             extra["search_aliases"] = list(spec.search_aliases)
+        description = spec.description
+        if spec.status == "delisted":
+            # still loadable, so saved workflows open; ComfyUI marks it and keeps it out of the node search
+            if api.supports_schema_field("is_deprecated"):
+                extra["is_deprecated"] = True
+            description = f"{description} Delisted: {spec.status_note}."
         return io.Schema(
             node_id=spec.node_id,
             display_name=spec.display_name,
-            category=schema.CATEGORY,
-            description=spec.description,
+            category=schema.category(spec),
+            description=description,
             inputs=schema.inputs(spec),
             outputs=schema.outputs(),
             hidden=[io.Hidden.unique_id, io.Hidden.prompt],
@@ -92,6 +109,9 @@ class AvatarGenerationNode(io.ComfyNode):
         """Refuse bad widget values before the prompt starts (nothing is uploaded or paid)."""
         names = {p.name for p in cls.SPEC.params}
         values = {k: v for k, v in kwargs.items() if k in names and v is not None}
+        missing = unchosen(cls.SPEC, values)
+        if missing is not None:
+            return str(missing)
         try:
             check_params(cls.SPEC, values)
         except InputError as exc:
@@ -106,7 +126,13 @@ class AvatarGenerationNode(io.ComfyNode):
     async def execute(cls, **kwargs):
         spec = cls.SPEC
         node_id = cls.hidden.unique_id
+        reporter = ComfyReporter(node_id)
         values = {p.name: kwargs[p.name] for p in spec.params if p.name in kwargs}
+        missing = unchosen(spec, values)
+        if missing is not None:  # validate_inputs refuses it when the prompt is queued; a direct call too
+            reporter.finish("error", str(missing))
+            raise missing
+        media = {slot.name: kwargs.get(slot.name) for slot in spec.media if slot.kind in ("image", "audio", "mask")}
         video = {"frames": kwargs.get("frames")}  # the 'frames' IMAGE input, unless a VIDEO is connected
         if kwargs.get("video") is not None:
             video = video_fields(kwargs["video"])
@@ -115,13 +141,11 @@ class AvatarGenerationNode(io.ComfyNode):
         request = GenerationRequest(
             spec=spec,
             values=values,
-            image=kwargs.get("image"),
-            audio=kwargs.get("audio"),
             want_frames=output_is_linked(cls.hidden.prompt, node_id, schema.FRAMES_OUTPUT),
             take=duplicate_index(cls.hidden.prompt, node_id),
+            **media,
             **video,
         )
-        reporter = ComfyReporter(node_id)
         interrupt = UserInterrupt(reporter.should_cancel)
         run = run_avatar(request, sink=reporter, interrupt=interrupt)
         return await _deliver(reporter, run, interrupt, want_frames=request.want_frames)

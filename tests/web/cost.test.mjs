@@ -2,7 +2,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
-import { costForFrames, estimateCost, estimateNote, formatEstimate, formatUsd, ratePerSecond } from "../../web/lib/cost.js";
+import {
+  billedSeconds,
+  costForFrames,
+  costForSeconds,
+  estimateCost,
+  estimateNote,
+  formatEstimate,
+  formatUsd,
+  ratePerSecond,
+} from "../../web/lib/cost.js";
 
 const ROWS = JSON.parse(readFileSync(new URL("./fixtures/endpoints.json", import.meta.url))).endpoints;
 const row = (id) => ROWS.find((r) => r.node_id === id);
@@ -10,6 +19,44 @@ const I2V = row("FalInfiniTalkImageToVideo");
 const T2V = row("FalInfiniTalkTextToVideo");
 const V2V = row("FalInfiniTalkVideoToVideo");
 const SA = row("FalStableAvatar");
+
+// Price formulas as pricing.PriceRule.to_json() serves them, one feature each.
+const price = (fields) => ({ kind: "per_second", min_seconds: 0, multiplier_above_frames: null, round_up_s: 0, unit_frames: 0, unit_fps: 0, per: "second", label: "estimated", ...fields });
+const audioRow = (fields) => ({ node_id: "X", fps: 25, length_rule: "audio", length_from: "audio", long_run: null, num_segments: null, ...fields });
+
+test("billed seconds: rounded up, in frame units, with a minimum", () => {
+  assert.equal(billedSeconds(price({ round_up_s: 1 }), 9.4), 10); // Aurora: 9.4 s billed as 10 s
+  assert.equal(billedSeconds(price({ round_up_s: 1 }), 9.0000000001), 9);
+  assert.equal(billedSeconds(price({ unit_frames: 16, unit_fps: 16 }), 5.2), 6); // whole 16-frame units at 16 fps
+  assert.equal(billedSeconds(price({ unit_frames: 16, unit_fps: 64 }), 5.2), 5.25); // 4 units per second
+  assert.equal(billedSeconds(price({ min_seconds: 4 }), 2.5), 4);
+  assert.equal(billedSeconds(price({}), 2.5), 2.5);
+});
+
+test("per second at each resolution, per minute, unknown", () => {
+  const aurora = audioRow({ price: price({ usd_per_second: { "480p": 0.07, "720p": 0.14 }, round_up_s: 1 }) });
+  assert.equal(costForSeconds(aurora, 9.4, "480p"), 0.7);
+  assert.equal(costForSeconds(aurora, 9.4, "720p"), 1.4);
+  assert.equal(formatEstimate(aurora, { resolution: "720p", audioS: 9.4 }), "est. $1.40 · 9.40 s at 720p · billed as 10.00 s");
+  const sync = audioRow({ price: price({ usd_per_second: { "*": 3 / 60 }, per: "minute" }) });
+  assert.equal(costForSeconds(sync, 30, null), 1.5);
+  assert.equal(formatEstimate(sync, {}), "auto — depends on audio length · $3.00/min");
+  const unknown = audioRow({ price: price({ usd_per_second: {}, per: "unknown" }) });
+  assert.equal(costForSeconds(unknown, 30, null), null);
+  assert.equal(formatEstimate(unknown, { audioS: 6 }), "est. unknown · 6.00 s · price unknown");
+  assert.equal(formatEstimate(unknown, {}), "auto — depends on audio length · price unknown");
+});
+
+test("num_segments rows bill the segments fal renders for the audio (first segment, then steps)", () => {
+  const longcat = audioRow({
+    length_rule: "num_segments",
+    num_segments: { first_s: 5.8, step_s: 5, max: 10 },
+    price: price({ usd_per_second: { "480p": 0.15, "720p": 0.3 } }),
+  });
+  const est = estimateCost(longcat, { resolution: "480p", audioS: 12 }); // 3 segments: 5.8 + 2 × 5 s
+  assert.deepEqual({ seconds: est.seconds, usd: est.usd, segments: est.segments }, { seconds: 15.8, usd: 2.37, segments: 1 });
+  assert.equal(estimateCost(longcat, { resolution: "480p", audioS: 5 }).seconds, 5.8);
+});
 
 test("rates per resolution; unknown resolution gets the dearest", () => {
   assert.equal(ratePerSecond(I2V.price, "480p"), 0.2);
