@@ -169,7 +169,7 @@ def test_stable_avatar_seed_omitted_by_default_and_minimum_price():
     assert plan.cost_usd == pytest.approx(0.40)  # 4-second minimum
     seeded = make_plan(ep.STABLE_AVATAR, {"seed": 7}, audio_s=10.0)
     assert seeded.arguments["seed"] == 7
-    assert seeded.cost_usd == pytest.approx(round(frames_for_seconds(10.0) / 25 * 0.10, 4))
+    assert seeded.cost_usd == pytest.approx(1.0)  # billed per generated second: the 10 s of audio
 
 
 def test_catalog_json_is_complete():
