@@ -82,13 +82,13 @@ test("video-to-video costs 1.25x above 81 frames only", () => {
   assert.match(formatEstimate(V2V, { numFrames: 125, resolution: "720p" }), /×1\.25 above 81 frames/);
 });
 
-test("StableAvatar: $0.10/s with a 4 s minimum", () => {
-  assert.equal(costForFrames(SA, 50, null), 0.4); // 2 s → billed 4 s
-  assert.equal(costForFrames(SA, 250, null), 1.0);
+test("StableAvatar: $0.10/s of its audio's seconds, with a 4 s minimum", () => {
+  assert.equal(costForSeconds(SA, 2, null), 0.4); // 2 s → billed 4 s
+  assert.equal(costForSeconds(SA, 10, null), 1.0);
   const short = estimateCost(SA, { audioS: 2.0 });
-  assert.equal(short.usd, 0.4);
-  assert.equal(short.minApplied, true);
-  assert.match(formatEstimate(SA, { audioS: 2.0 }), /^est\. \$0\.40 · auto: 53 frames \(2\.12 s\) · billed as 4 s minimum$/);
+  assert.deepEqual([short.usd, short.minApplied, short.frames, short.seconds], [0.4, true, 53, 2]); // 4n+1 planning frames
+  assert.equal(formatEstimate(SA, { audioS: 2.0 }), "est. $0.40 · 2.00 s · billed as 4 s minimum");
+  assert.equal(formatEstimate(SA, { audioS: 6.3 }), "est. $0.63 · 6.30 s");
 });
 
 test("explicit num_frames is used as given", () => {

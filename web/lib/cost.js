@@ -4,7 +4,7 @@
 // length: num_frames, num_segments, the audio, the text or the footage). The figures are estimates,
 // labelled as such. No DOM, no ComfyUI.
 
-import { FPS, autoFrames, roundDown4n1, speechSeconds } from "./frames.js";
+import { FPS, autoFrames, framesForSeconds, roundDown4n1, speechSeconds } from "./frames.js";
 import { audioRunPlan, framesCovering, textRunPlan } from "./long_run.js";
 
 /** Python's round(x, 6), before a ceiling (so 3.0000000001 s is not billed as 4 s). */
@@ -71,8 +71,25 @@ function singleAutoFrames(row, seconds, sourceFrames) {
   return Math.max(Math.min(frames, roundDown4n1(sourceFrames)), row.min_frames);
 }
 
-/** The seconds one job of a row without num_frames renders for `seconds` of input (num_segments rounds up). */
-function jobSeconds(row, seconds) {
+/**
+ * Most seconds one job renders at `resolution` (EndpointSpec.max_seconds_at), or null when unknown. Without a
+ * resolution, the strictest limit of any.
+ */
+export function maxSecondsAt(row, resolution) {
+  const limits = row.max_seconds ?? {};
+  if (Object.hasOwn(limits, "*")) return limits["*"];
+  if (resolution != null && Object.hasOwn(limits, resolution)) return limits[resolution];
+  const known = Object.values(limits);
+  return !known.length || known.includes(null) ? null : Math.min(...known);
+}
+
+/**
+ * The seconds one job of a row without num_frames renders for `seconds` of input: at most the row's limit
+ * (fal cuts the rest), and on num_segments rows whole segments (plan._output_seconds).
+ */
+function jobSeconds(row, input, resolution) {
+  const limit = maxSecondsAt(row, resolution);
+  const seconds = limit != null && input > limit + 1e-6 ? limit : input;
   const seg = row.num_segments;
   if (!seg) return seconds;
   const count = Math.min(1 + Math.max(0, Math.ceil(round6((seconds - seg.first_s) / seg.step_s))), seg.max);
@@ -122,8 +139,8 @@ export function estimateCost(row, inputs = {}) {
         const frames = singleAutoFrames(row, seconds, inputs.sourceFrames ?? null);
         jobs = [{ frames, seconds: frames / fps }];
       } else {
-        const rendered = jobSeconds(row, seconds);
-        jobs = [{ frames: framesCovering(rendered), seconds: rendered }];
+        const rendered = jobSeconds(row, seconds, resolution);
+        jobs = [{ frames: framesForSeconds(rendered), seconds: rendered }];
       }
     }
   }
@@ -173,12 +190,6 @@ function priceNotes(row, resolution) {
   return notes;
 }
 
-/** What the run's length follows, for "auto — depends on ...". */
-function lengthSource(row) {
-  if (row.length_from === "text") return "text length";
-  return row.source_video ? "audio and video length" : "audio length";
-}
-
 /**
  * One line for the node: "est. $1.62 · 101 frames (4.04 s) at 720p" (num_frames rows), "est. $0.96 · 6.00 s
  * at 720p" (the others); for a run longer than one job "est. ~$15.44 · about 3 segments (75.0 s) at 480p";
@@ -188,7 +199,10 @@ export function formatEstimate(row, inputs = {}) {
   if (!row) return "cost estimate unavailable";
   const resolution = inputs.resolution ?? null;
   const est = estimateCost(row, inputs);
-  if (!est.known) return [`auto — depends on ${lengthSource(row)}`, ...priceNotes(row, resolution)].join(" · ");
+  if (!est.known) {
+    const what = row.length_from === "text" ? "text length" : "audio length";
+    return [`auto — depends on ${what}`, ...priceNotes(row, resolution)].join(" · ");
+  }
   const at = resolution ? ` at ${resolution}` : "";
   const above = row.price.multiplier_above_frames;
   if (est.segments > 1) {
