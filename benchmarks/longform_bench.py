@@ -81,7 +81,8 @@ def make_segments(folder: Path, config: str) -> None:
     """Render every segment with the emulator's renderer (speech-like audio cut at the segment's frames)."""
     from PIL import Image
 
-    from comfyui_fal_avatar.nodes.emulator.render import SAMPLES_PER_FRAME, fit_image, render_mp4
+    from comfyui_fal_avatar.nodes.emulator.inputs import fit_image
+    from comfyui_fal_avatar.nodes.emulator.render import SAMPLES_PER_FRAME, render_mp4
     from comfyui_fal_avatar.nodes.emulator.samples import speech_like
 
     width, height, total = CONFIGS[config]
@@ -253,6 +254,7 @@ def parallel_segments_vs_one(args) -> list[list[str]]:
     from comfyui_fal_avatar.nodes.emulator import FalEmulator
     from comfyui_fal_avatar.nodes.longform.run import run_avatar
     from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
+    from comfyui_fal_avatar.nodes.services import RunSettings, build_services
 
     portrait = np.full((1, 96, 96, 3), 0.5, np.float32)
 
@@ -271,7 +273,8 @@ def parallel_segments_vs_one(args) -> list[list[str]]:
             for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL", "FAL_API_URL"):
                 os.environ[name] = emu.base_url
             start = time.monotonic()
-            run = asyncio.run(run_avatar(request, sink=sink, max_parallel=64, max_usd=1000))
+            services = build_services(RunSettings(max_parallel=64))
+            run = asyncio.run(run_avatar(request, services=services, sink=sink, max_usd=1000))
             wall = time.monotonic() - start
             jobs = len(emu.jobs)
         stitch = (start + wall - stitching[0]) if stitching else 0.0

@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, MissingKeyError
-from .store.datadir import data_dir, write_private_file
+from .datadir import data_dir, write_private_file
+from .errors import ConfigError, FalAvatarError, MissingKeyError
 
 KEY_FILE_NAME = "fal_key"
 
@@ -115,3 +115,15 @@ def forget_saved_key() -> bool:
         return True
     except FileNotFoundError:
         return False
+
+
+def known_secrets() -> tuple[str, ...]:
+    """The current fal key and its secret half (longest first), or ``()`` when none is configured.
+
+    The journal is given this function (see :class:`~.store.journal.Journal`) and scrubs what it writes."""
+    try:
+        key = resolve_credentials().key
+    except FalAvatarError:
+        return ()
+    secret = key.partition(":")[2]
+    return (key, secret) if len(secret) >= 8 else (key,)

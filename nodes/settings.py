@@ -89,10 +89,10 @@ def media_cache_cap_bytes() -> int:
     return int(_number("FAL_AVATAR_CACHE_GB", 5.0, zero_disables=False) * 1e9)
 
 
-def max_image_side(default: int) -> int:
-    """Longest image side uploaded (``FAL_AVATAR_MAX_IMAGE_SIDE`` overrides the endpoint default)."""
-    value = _number("FAL_AVATAR_MAX_IMAGE_SIDE", float(default))
-    return int(value) if value else default
+def max_image_side_override() -> int | None:
+    """Longest image side uploaded, when ``FAL_AVATAR_MAX_IMAGE_SIDE`` overrides the endpoint's own."""
+    value = _number("FAL_AVATAR_MAX_IMAGE_SIDE", None)
+    return int(value) if value else None
 
 
 MAX_PARALLEL_CAP = 64

@@ -12,8 +12,8 @@ import json
 import os
 
 from .avatar.pricing import format_usd
+from .datadir import data_dir, write_private_file
 from .errors import ConfigError, SpendLimitError
-from .store.datadir import data_dir, write_private_file
 
 DEFAULT_MAX_USD = 25.0
 ENV = "FAL_AVATAR_MAX_USD_PER_RUN"

@@ -30,6 +30,7 @@ from comfyui_fal_avatar.nodes.cli.generate import run_request
 from comfyui_fal_avatar.nodes.media import decode_frames, probe_video
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.pipeline.recover import fetch_result
+from comfyui_fal_avatar.nodes.services import build_services
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "example_workflows"
@@ -478,12 +479,13 @@ def generation_request(workflow: dict, definitions: dict, extension):
 
 async def run_workflow(workflow: dict, definitions: dict, extension) -> Path:
     """Run the workflow's fal nodes through the pipeline (the node's code path); the final video file."""
-    outcome, _ = await run_request(generation_request(workflow, definitions, extension))
+    services = build_services()
+    outcome, _ = await run_request(generation_request(workflow, definitions, extension), services=services)
     fetch = next((node for node in workflow["nodes"] if node["type"] == "FalAvatarFetchResult"), None)
     if fetch is None:
         return outcome.path
     endpoint = widget_map(definitions["FalAvatarFetchResult"], fetch["widgets_values"])["endpoint"]
-    return (await fetch_result(endpoint, outcome.request_id)).path
+    return (await fetch_result(endpoint, outcome.request_id, services=services)).path
 
 
 def thumbnail(video: Path, dest: Path, *, columns: int = 3, rows: int = 2, width: int = 512) -> None:

@@ -124,12 +124,15 @@ def test_limits_per_resolution_and_the_planning_limit_for_an_unknown_one():
 def test_text_roles_and_limits_per_job():
     text = Param("text", "text", "Hi.", "t", required=True, role="text", fal_name="first_text_input")
     text2 = Param("text2", "text", "Hello.", "t", required=True, role="text2", fal_name="second_text_input")
-    spec = _row(media=(IMAGE,), params=(text, text2), length_rule="text", length_from="text", max_text_chars=20)
+    spec = _row(media=(IMAGE,), params=(text, text2), length_rule="text", length_from="text", max_text_chars=30)
     plan = make_plan(spec, {"text": "a" * 14, "text2": "b" * 14})
     assert plan.arguments == {"first_text_input": "a" * 14, "second_text_input": "b" * 14}
     assert plan.seconds == pytest.approx(2.0)  # both speakers' speech at 14 characters a second
-    with pytest.raises(InputError, match=r"text2: is 21 characters long; one fal job speaks at most 20"):
-        make_plan(spec, {"text": "a", "text2": "b" * 21})
+    with pytest.raises(InputError, match=r"text2: the two texts are 10 \+ 21 characters; one test/row job speaks at most 30"):
+        make_plan(spec, {"text": "a" * 10, "text2": "b" * 21})
+    single = _row(media=(IMAGE,), params=(text,), length_rule="text", length_from="text", max_text_chars=30)
+    with pytest.raises(InputError, match=r"text: is 31 characters long; one fal job speaks at most 30\. Shorten it"):
+        make_plan(single, {"text": "a" * 31})
 
 
 def test_audio_too_short_for_the_row_and_a_second_speaker():

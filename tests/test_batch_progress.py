@@ -17,6 +17,7 @@ from comfyui_fal_avatar.nodes.batch.run import Batch, BatchItem
 from comfyui_fal_avatar.nodes.cli.batch_progress import BatchProgress
 from comfyui_fal_avatar.nodes.longform.run import RunEstimate
 from comfyui_fal_avatar.nodes.pipeline.status import RunStatus
+from comfyui_fal_avatar.nodes.services import RunSettings, Services
 
 CLI = [sys.executable, "-m", "comfyui_fal_avatar.nodes.cli"]
 CURSOR_UP = re.compile(r"\x1b\[(\d+)A")
@@ -31,7 +32,8 @@ class FakeTTY(io.StringIO):
 
 def rows_batch(count: int, *, same_as: dict[int, int] | None = None) -> Batch:
     """A checked batch of ``count`` rows (no inputs read: the display only looks at the rows' state)."""
-    batch = Batch([BatchItem(f"line {i + 2}", "fal-ai/infinitalk", lambda: None) for i in range(count)], concurrency=8)
+    batch = Batch([BatchItem(f"line {i + 2}", "fal-ai/infinitalk", lambda: None) for i in range(count)],
+                  services=Services(settings=RunSettings(max_parallel=8)))
     for index, state in enumerate(batch.rows):
         state.estimate = RunEstimate(1, 0.33, 0.33, (f"key{index}",), (), 41)
         state.state.cost_usd = 0.33

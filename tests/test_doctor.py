@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from comfyui_fal_avatar.nodes.cli import main
+from comfyui_fal_avatar.nodes.doctor.check import run_doctor
 from comfyui_fal_avatar.nodes.errors import NotFoundError
 from comfyui_fal_avatar.nodes.fal import FalClient
-from comfyui_fal_avatar.nodes.pipeline.doctor import run_doctor
 
 OPENAPI_PATH = "/api/openapi/queue/openapi.json"
 ENDPOINTS = ("fal-ai/infinitalk", "fal-ai/infinitalk/single-text", "fal-ai/infinitalk/video-to-video", "fal-ai/stable-avatar")

@@ -1,6 +1,6 @@
 """Prompt-graph questions: is the frames output linked, and is this node a duplicate of an earlier one."""
 
-from comfyui_fal_avatar.nodes.pipeline.graph import duplicate_index, output_is_linked
+from comfyui_fal_avatar.nodes.comfy.graph import duplicate_index, output_is_linked
 
 NODE = {"class_type": "FalInfiniTalkImageToVideo", "inputs": {"image": ["1", 0], "audio": ["2", 0], "seed": 42}}
 

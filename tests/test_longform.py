@@ -22,6 +22,7 @@ from comfyui_fal_avatar.nodes.longform.segmenting import plan_long_run
 from comfyui_fal_avatar.nodes.media.video_decode import read_audio
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.pipeline.interrupt import UserInterrupt, run_cancellable
+from comfyui_fal_avatar.nodes.services import build_services
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
 FPS = 25
@@ -160,7 +161,7 @@ def test_fetch_rebuilds_a_long_video_from_its_segment_list_for_free(fal_env, mon
     first, outputs = run(long_request(40.0))
     monkeypatch.setenv("FAL_AVATAR_HOME", str(tmp_path / "another-machine"))
     fal_env.clear_log()
-    rebuilt = asyncio.run(fetch_run(ep.INFINITALK_IMAGE.endpoint_id, first.request_id))
+    rebuilt = asyncio.run(fetch_run(ep.INFINITALK_IMAGE.endpoint_id, first.request_id, services=build_services()))
     assert fal_env.count("submit") == 0 and fal_env.count("file_get") == 2
     with av.open(str(rebuilt.path)) as container:
         assert container.streams.video[0].frames == outputs.frame_count

@@ -72,3 +72,152 @@ def test_registry_metadata_and_requirements():
     deps = [*project["dependencies"], *(ROOT / "requirements.txt").read_text().splitlines()]
     assert not [d for d in deps if d.strip().lower().startswith(("torch", "opencv", "fal-client"))]
     assert importlib.util.find_spec("comfyui_fal_avatar.nodes.cli") is not None
+
+
+# The layers of the architecture note, lowest first. A module may import its own room and rooms of a lower
+# rank, never a higher or an equal one (so no room imports a sibling it does not sit on).
+RANKS = {
+    "errors": 0,
+    "settings": 1,
+    "datadir": 1,  # base
+    "avatar": 2,
+    "media": 2,  # domain, media
+    "fal": 3,
+    "credentials": 3,
+    "store": 3,
+    "spend_guard": 3,  # transport, store, the spend guard
+    "services": 4,  # the composition root: what a run is given
+    "pipeline": 5,  # one generation
+    "fanout": 6,
+    "doctor": 6,  # many generations; the free health check
+    "longform": 7,  # the entry of every run
+    "batch": 8,  # manifest rows (runs through longform)
+    "comfy": 9,
+    "cli": 9,  # faces
+}
+SAME_FLOOR = {("fal", "credentials")}  # the transport reads the key
+EMULATOR_USERS = {"cli", "emulator"}  # `fal-avatar demo` / `fal-avatar emulator`; never the pipeline
+NETWORK_MODULES = {"httpx", "socket", "urllib", "http", "ssl", "aiohttp"}
+NODES = ROOT / "nodes"
+
+
+def _room(module: tuple[str, ...]) -> str:
+    return module[0]
+
+
+def _relative_imports(path: Path) -> list[tuple[str, ...]]:
+    """The nodes-relative module each relative import names (``from ..store.journal import X`` in
+    ``pipeline/generate.py`` → ``("store", "journal")``; ``from . import a`` → the package plus ``a``),
+    outside ``if TYPE_CHECKING:`` blocks."""
+    package = path.relative_to(NODES).parts[:-1]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or node.level == 0 or id(node) in typing_only:
+            continue
+        base = package[: len(package) - (node.level - 1)]
+        target = (*base, *node.module.split(".")) if node.module else base
+        found.extend([(*target, alias.name) for alias in node.names] if not node.module else [target])
+    return [t for t in found if t]
+
+
+def _nodes_modules() -> dict[Path, tuple[str, ...]]:
+    return {path: path.relative_to(NODES).with_suffix("").parts for path in NODES.rglob("*.py")}
+
+
+def test_every_room_has_a_rank_and_nodes_uses_relative_imports_only():
+    rooms = {_room(parts) for parts in _nodes_modules().values() if parts != ("__init__",)}
+    assert rooms - set(RANKS) - {"emulator"} == set()
+    absolute = {
+        str(path.relative_to(ROOT))
+        for path in _nodes_modules()
+        if "comfyui_fal_avatar" in _imported_roots(path)
+    }
+    assert absolute == set()
+
+
+def test_no_upward_arrow_between_layers():
+    upward = []
+    for path, parts in _nodes_modules().items():
+        own = _room(parts)
+        for target in _relative_imports(path):
+            other = _room(target)
+            if other == own or (own, other) in SAME_FLOOR or own == "emulator" and other == "errors":
+                continue
+            if other == "emulator":
+                ok = own in EMULATOR_USERS
+            else:
+                ok = own in RANKS and RANKS[other] < RANKS[own]
+            if not ok:
+                upward.append(f"{path.relative_to(NODES)} -> {'.'.join(target)}")
+    assert upward == []
+
+
+def _rooms_imported(room: str) -> dict[str, set[str]]:
+    """For each module of ``room``: the rooms it imports and the third-party roots it imports."""
+    return {
+        str(path.relative_to(NODES)): {_room(t) for t in _relative_imports(path)} | _imported_roots(path)
+        for path, parts in _nodes_modules().items()
+        if _room(parts) == room
+    }
+
+
+def _offenders(room: str, forbidden: set[str]) -> dict[str, list[str]]:
+    return {
+        name: sorted(found & forbidden) for name, found in _rooms_imported(room).items() if found & forbidden
+    }
+
+
+def test_the_transport_never_imports_the_pipeline_or_a_face():
+    assert _offenders("fal", {"pipeline", "fanout", "longform", "batch", "comfy", "cli", "store"}) == {}
+
+
+def test_media_never_touches_the_network_or_the_journal():
+    assert _offenders("media", {"fal", "store", "credentials", "sqlite3", *NETWORK_MODULES}) == {}
+
+
+def test_endpoint_rows_make_no_transport_calls():
+    assert _offenders("avatar", {"fal", "credentials", "store", *NETWORK_MODULES}) == {}
+
+
+def test_the_pipeline_never_imports_comfyui_or_the_emulator():
+    for room in ("pipeline", "fanout", "longform", "batch"):
+        assert _offenders(room, {"emulator", "comfy", "cli", *COMFY_MODULES}) == {}
+
+
+def test_the_store_never_imports_the_transport():
+    # (socket only for the host name a claim records)
+    assert _offenders("store", {"fal", "credentials", "pipeline", *NETWORK_MODULES - {"socket"}}) == {}
+
+
+def test_no_import_cycle_between_modules():
+    """Module-level and function-level imports alike (an import inside a function only hides a cycle)."""
+    modules = {parts[:-1] if parts[-1] == "__init__" else parts for parts in _nodes_modules().values()}
+    graph: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+    for path, parts in _nodes_modules().items():
+        name = parts[:-1] if parts[-1] == "__init__" else parts
+        targets = {t if t in modules else t[:-1] for t in _relative_imports(path)}
+        # a package's own __init__ re-exports its modules: an import of the package is not an edge back
+        graph[name] = {t for t in targets if t in modules and t != name and name[: len(t)] != t}
+    seen: dict[tuple[str, ...], int] = {}
+    cycles = []
+
+    def visit(node, stack):
+        seen[node] = 1
+        for nxt in graph.get(node, ()):
+            if seen.get(nxt) == 1:
+                cycles.append(" -> ".join(".".join(m) for m in [*stack[stack.index(nxt) :], nxt]))
+            elif nxt not in seen:
+                visit(nxt, [*stack, nxt])
+        seen[node] = 2
+
+    for node in sorted(graph):
+        if node not in seen:
+            visit(node, [node])
+    assert cycles == []

@@ -28,12 +28,13 @@ from comfyui_fal_avatar.nodes.errors import (
 from comfyui_fal_avatar.nodes.media import check_header, verify_video
 from comfyui_fal_avatar.nodes.media.payload import Payload
 from comfyui_fal_avatar.nodes.pipeline import generate
-from comfyui_fal_avatar.nodes.pipeline.follow import DOWNLOAD_TRIES, Services
+from comfyui_fal_avatar.nodes.pipeline.follow import DOWNLOAD_TRIES
 from comfyui_fal_avatar.nodes.pipeline.generate import Generation
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.pipeline.interrupt import UserInterrupt, run_cancellable
 from comfyui_fal_avatar.nodes.pipeline.outputs import materialize, materialize_outcome
 from comfyui_fal_avatar.nodes.pipeline.recover import fetch_result
+from comfyui_fal_avatar.nodes.services import Services
 from comfyui_fal_avatar.nodes.store.claims import Claims
 from comfyui_fal_avatar.nodes.store.journal import Journal
 from comfyui_fal_avatar.nodes.store.media_store import MediaStore
@@ -238,7 +239,7 @@ def test_stored_file_that_fails_to_decode_is_downloaded_again(fal_env):
 
     async def go():
         outcome = await Generation(request(), services=Services(), sink=statuses.append).run()
-        return outcome, await materialize_outcome(outcome, want_frames=True, sink=statuses.append)
+        return outcome, await materialize_outcome(outcome, want_frames=True, services=Services(), sink=statuses.append)
 
     outcome, outputs = asyncio.run(go())
     assert outcome.reused and outcome.path == first.path
@@ -259,7 +260,7 @@ def test_decode_failure_of_a_whole_file_downloads_nothing(fal_env, monkeypatch):
 
     monkeypatch.setattr(video_decode, "decode_frames", fails)
     with pytest.raises(MediaDecodeError, match="re-running reuses it at no charge") as info:
-        asyncio.run(materialize_outcome(outcome, want_frames=True))
+        asyncio.run(materialize_outcome(outcome, want_frames=True, services=Services()))
     assert "seed" not in str(info.value)
     assert fal_env.requests == []
 
@@ -286,12 +287,12 @@ def test_fetch_result_downloads_a_damaged_local_copy_again(fal_env, thorough):
     data = first.path.read_bytes()
     first.path.write_bytes(data[: len(data) // 2])  # header-level damage: both checks see it
     fal_env.clear_log()
-    outcome = asyncio.run(fetch_result("fal-ai/infinitalk", first.request_id, thorough=thorough))
+    outcome = asyncio.run(fetch_result("fal-ai/infinitalk", first.request_id, services=Services(), thorough=thorough))
     assert outcome.path == first.path and outcome.path.read_bytes() == data
     assert result_gets(fal_env) == 1 and fal_env.count("submit") == 0
     scramble_frames(first.path)  # decode-level damage: only the thorough check sees it
     fal_env.clear_log()
-    asyncio.run(fetch_result("fal-ai/infinitalk", first.request_id, thorough=thorough))
+    asyncio.run(fetch_result("fal-ai/infinitalk", first.request_id, services=Services(), thorough=thorough))
     assert result_gets(fal_env) == (1 if thorough else 0)
 
 

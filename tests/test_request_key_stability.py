@@ -27,6 +27,7 @@ KEYS = textwrap.dedent(
     from comfyui_fal_avatar.nodes.cli.files import load_audio, load_image
     from comfyui_fal_avatar.nodes.pipeline.generate import Generation
     from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
+    from comfyui_fal_avatar.nodes.services import build_services
 
     folder, assets, times = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     image, audio = load_image(assets / "sample_portrait.png"), load_audio(assets / "sample_speech.wav")
@@ -44,7 +45,7 @@ KEYS = textwrap.dedent(
     }
 
     async def key(make):
-        return (await Generation(make()).prepare()).key
+        return (await Generation(make(), services=build_services()).prepare()).key
 
     print(json.dumps({name: sorted({asyncio.run(key(make)) for _ in range(times)}) for name, make in cases.items()}))
     """
@@ -98,6 +99,7 @@ def test_the_key_needs_no_encoding(sources, monkeypatch):
     from comfyui_fal_avatar.nodes.media import video_encode, video_excerpt
     from comfyui_fal_avatar.nodes.pipeline.generate import Generation
     from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
+    from comfyui_fal_avatar.nodes.services import build_services
 
     def refuse(*_a, **_k):
         raise AssertionError("an encoder ran while computing a key")
@@ -106,4 +108,4 @@ def test_the_key_needs_no_encoding(sources, monkeypatch):
         monkeypatch.setattr(module, name, refuse)
     request = GenerationRequest(ep.INFINITALK_VIDEO, {}, video_path=sources / "clip.mov", video_window=(10, 45),
                                 audio=load_audio(ASSETS / "sample_speech.wav"))
-    assert len(asyncio.run(Generation(request).prepare()).key) == 64
+    assert len(asyncio.run(Generation(request, services=build_services()).prepare()).key) == 64

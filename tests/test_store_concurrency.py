@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from comfyui_fal_avatar.nodes.datadir import data_dir
 from comfyui_fal_avatar.nodes.store.claims import Claim, Claims
-from comfyui_fal_avatar.nodes.store.datadir import data_dir
 from comfyui_fal_avatar.nodes.store.db import Database
 from comfyui_fal_avatar.nodes.store.journal import STATES, Journal
 from comfyui_fal_avatar.nodes.store.media_store import MediaStore

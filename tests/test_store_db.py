@@ -8,8 +8,8 @@ import stat
 
 import pytest
 
+from comfyui_fal_avatar.nodes.datadir import data_dir
 from comfyui_fal_avatar.nodes.errors import ConfigError
-from comfyui_fal_avatar.nodes.store.datadir import data_dir
 from comfyui_fal_avatar.nodes.store.db import SCHEMA_VERSION, Database
 from comfyui_fal_avatar.nodes.store.journal import Journal
 from comfyui_fal_avatar.nodes.store.media_store import MediaStore

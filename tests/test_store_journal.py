@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from comfyui_fal_avatar.nodes.credentials import save_key
-from comfyui_fal_avatar.nodes.store.datadir import data_dir
+from comfyui_fal_avatar.nodes.credentials import known_secrets, save_key
+from comfyui_fal_avatar.nodes.datadir import data_dir
 from comfyui_fal_avatar.nodes.store.journal import FINAL_STATES, Journal
 
 KEY = "k" * 64
@@ -39,7 +39,7 @@ RESULT = {"video": {"url": "https://v3.fal.media/files/out.mp4", "content_type":
 
 @pytest.fixture
 def journal() -> Journal:
-    return Journal()
+    return Journal(secrets=known_secrets)
 
 
 def submitted(journal: Journal, request_id: str, key: str = KEY) -> int:

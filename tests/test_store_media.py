@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from comfyui_fal_avatar.nodes.datadir import data_dir
 from comfyui_fal_avatar.nodes.errors import LocalStorageError
 from comfyui_fal_avatar.nodes.store import media_store
-from comfyui_fal_avatar.nodes.store.datadir import data_dir
 from comfyui_fal_avatar.nodes.store.journal import Journal
 from comfyui_fal_avatar.nodes.store.media_store import STALE_TEMP_S, MediaStore
 

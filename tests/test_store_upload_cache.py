@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from comfyui_fal_avatar.nodes.store.datadir import data_dir
+from comfyui_fal_avatar.nodes.datadir import data_dir
 from comfyui_fal_avatar.nodes.store.journal import Journal
 from comfyui_fal_avatar.nodes.store.upload_cache import DEFAULT_MAX_AGE_S, UploadCache
 

@@ -8,6 +8,7 @@ endpoints differ in data, not in code. ``fal-avatar doctor`` compares each row w
 from __future__ import annotations
 
 from .row import CHOOSE, FAMILIES, NOT_SENT, EndpointSpec, MediaSlot, Param, SegmentRule
+from .rows import footage, portrait_audio, portrait_text, two_people
 from .rows.common import INFINITALK_FRAMES, INFINITALK_VIDEO_FRAMES, LONG_TEXT_CHARS, SEED_MAX, VOICES
 from .rows.compatibility import STABLE_AVATAR
 from .rows.infinitalk import INFINITALK_IMAGE, INFINITALK_TEXT, INFINITALK_VIDEO
@@ -31,7 +32,17 @@ __all__ = [
     "SegmentRule",
 ]
 
-GENERATION_ENDPOINTS: tuple[EndpointSpec, ...] = (INFINITALK_IMAGE, INFINITALK_TEXT, INFINITALK_VIDEO, STABLE_AVATAR)
+# Family by family (FAMILIES' order); the first row is the default of pickers that list them all.
+GENERATION_ENDPOINTS: tuple[EndpointSpec, ...] = (
+    INFINITALK_IMAGE,
+    *portrait_audio.ROWS,
+    INFINITALK_TEXT,
+    *portrait_text.ROWS,
+    *two_people.ROWS,
+    INFINITALK_VIDEO,
+    *footage.ROWS,
+    STABLE_AVATAR,
+)
 BY_ENDPOINT_ID = {spec.endpoint_id: spec for spec in GENERATION_ENDPOINTS}
 BY_NODE_ID = {spec.node_id: spec for spec in GENERATION_ENDPOINTS}
 

@@ -126,21 +126,25 @@ def check_params(spec: EndpointSpec, values: dict) -> dict:
 
 
 def _check_one_job_text(spec: EndpointSpec, values: dict) -> None:
-    """Each text of one fal job must be within the job's limit (a long run splits longer texts)."""
-    for role in ("text", "text2"):
-        p = spec.role_param(role)
-        if p is None or not spec.max_text_chars or len(values[p.name]) <= spec.max_text_chars:
-            continue
-        hint = (
-            "Set num_frames to 0 (auto): the run then splits the text into segments at sentence ends."
-            if spec.frames is not None and role == "text"
-            else "Shorten it, or split it over several runs."
-        )
+    """The text of one fal job must be within the job's limit (a long run splits a longer single text;
+    two speakers' texts share one job, so their sum counts)."""
+    limit = spec.max_text_chars
+    texts = [(p.name, values[p.name]) for p in (spec.role_param("text"), spec.role_param("text2")) if p]
+    if not limit or sum(len(text) for _, text in texts) <= limit:
+        return
+    if len(texts) == 2:
         raise InputError(
-            f"is {len(values[p.name])} characters long; one fal job speaks at most "
-            f"{spec.max_text_chars}. {hint}",
-            field=p.name,
+            f"the two texts are {len(texts[0][1])} + {len(texts[1][1])} characters; one {spec.endpoint_id} job "
+            f"speaks at most {limit} in all (about {spec.max_audio_s or spec.max_seconds_at(None):g} s). Shorten them.",
+            field=texts[1][0],
         )
+    hint = (
+        "Set num_frames to 0 (auto): the run then splits the text into segments at sentence ends."
+        if spec.frames is not None
+        else "Shorten it, or split it over several runs."
+    )
+    name, text = texts[0]
+    raise InputError(f"is {len(text)} characters long; one fal job speaks at most {limit}. {hint}", field=name)
 
 
 def _check_audio(spec: EndpointSpec, seconds: float | None, slot: str) -> float:
@@ -210,6 +214,14 @@ def _output_seconds(spec: EndpointSpec, values: dict, length_s: float, source_fr
     return frames_for_seconds(seconds), seconds, warnings
 
 
+def _put(arguments: dict, field: str, value) -> None:
+    """Set fal's field ``field``; a dotted name is a field inside an object (sync-3's ``options.prompt``)."""
+    *outer, name = field.split(".")
+    for key in outer:
+        arguments = arguments.setdefault(key, {})
+    arguments[name] = value
+
+
 def make_plan(
     spec: EndpointSpec,
     values: dict,
@@ -229,16 +241,15 @@ def make_plan(
         value = frames if p.name == "num_frames" else values[p.name]
         if p.omit_value is not NOT_SENT and value == p.omit_value:
             continue
-        arguments[p.field] = value
+        _put(arguments, p.field, value)
     if spec.length_rule == "num_segments":
         arguments["num_segments"] = spec.segments.segments_for(length_s)
     seed_param = spec.seed_param
-    resolution = values.get("resolution")
     return RunPlan(
         spec=spec,
         arguments=arguments,
         frames=frames,
-        cost_usd=spec.price.estimate(seconds, resolution, frames if spec.frames is not None else None),
+        cost_usd=spec.price.estimate(seconds, values.get(spec.price.by), frames if spec.frames is not None else None),
         seed=values[seed_param.name] if seed_param else None,
         warnings=tuple(warnings),
         seconds=seconds,

@@ -19,6 +19,7 @@ class PriceRule:
     """``usd_per_second[resolution]`` (key ``"*"`` when resolution does not matter), and how fal counts.
 
     ``round_up_s``: billed seconds are rounded up to a multiple of this (Aurora: 1 s).
+    ``by``: the widget whose value keys ``usd_per_second`` (the resolution, or sync v2's model).
     ``unit_frames`` / ``unit_fps``: billed in whole units of this many frames at this frame rate (LongCat).
     ``min_seconds``: the least billed. ``multiplier_above_frames``: (frames, factor) applies when more than
     ``frames`` frames are requested. ``per`` is how fal states the price ("second" | "minute" | "unknown").
@@ -33,9 +34,11 @@ class PriceRule:
     unit_fps: float = 0.0
     per: str = "second"
     label: str = "estimated"
+    by: str = "resolution"  # the widget whose value picks the rate (sync v2: its "model")
 
     def rate(self, resolution: str | None) -> float:
-        """USD per second; an unknown resolution gets the dearest rate (never under-estimate)."""
+        """USD per second for a value of the ``by`` widget; an unknown one gets the dearest rate (never
+    under-estimate)."""
         for key in (resolution, "*"):
             if key in self.usd_per_second:
                 return self.usd_per_second[key]
@@ -92,6 +95,7 @@ class PriceRule:
             "unit_fps": self.unit_fps,
             "per": self.per,
             "label": self.label,
+            "by": self.by,
             "text": self.describe(),
         }
 

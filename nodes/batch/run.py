@@ -3,7 +3,7 @@
 Flow: :meth:`Batch.check` prepares every row (inputs read, checks, plan, estimate, request keys: nothing is
 uploaded or paid), collects every bad row, and finds identical rows (the same request keys: they run once and
 share the result). :meth:`Batch.run` then runs the rows through :class:`~..longform.run.AvatarRunner` with one
-shared ``slots`` semaphore: at most ``concurrency`` fal jobs in flight across all rows, long rows' segments
+shared ``slots`` semaphore: at most ``max_parallel`` fal jobs in flight across all rows, long rows' segments
 included. Each row's inputs are read again when it starts (and must still give the same request keys), so the
 batch holds the decoded inputs of the rows in flight only. One row's failure never stops the others; only the
 user's interrupt cancels fal jobs. Every generation is an ordinary journaled one, so running the same batch
@@ -21,12 +21,10 @@ from ..errors import InputError
 from ..fanout.engine import PREPARE_AT_ONCE
 from ..fanout.status import FINAL, STAGE_OF_PHASE, FanOutSnapshot, ItemState
 from ..longform.run import AvatarRun, AvatarRunner, RunEstimate, materialize_run
-from ..pipeline.follow import Services
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.status import RunStatus
-
-MAX_CONCURRENCY = 64
+from ..services import Services
 
 
 @dataclass(frozen=True)
@@ -101,15 +99,12 @@ class Batch:
         self,
         items: list[BatchItem],
         *,
-        concurrency: int,
-        services: Services | None = None,
+        services: Services,
         deliver: Callable[[int, AvatarRun], None] | None = None,
         on_change: Callable[[int], None] | None = None,
     ) -> None:
-        if not 1 <= concurrency <= MAX_CONCURRENCY:
-            raise ValueError(f"concurrency must be from 1 to {MAX_CONCURRENCY}")
-        self.concurrency = concurrency
-        self.services = services or Services()
+        self.services = services
+        self.max_parallel = services.settings.max_parallel
         self.rows = [BatchRow(item, ItemState(item.label)) for item in items]
         self._deliver = deliver
         self._on_change = on_change
@@ -135,8 +130,7 @@ class Batch:
                 try:
                     request = await asyncio.to_thread(row.item.load)
                     row.estimate = await AvatarRunner(
-                        request, services=self.services, sink=note, max_parallel=self.concurrency
-                    ).prepare()
+                        request, services=self.services, sink=note).prepare()
                 except InputError as exc:
                     problems.append((index, exc))
 
@@ -168,8 +162,8 @@ class Batch:
             raise RuntimeError("check() every row (without problems) before run()")
         interrupt = interrupt or UserInterrupt()
         self._started = time.monotonic()
-        slots = asyncio.Semaphore(self.concurrency)  # fal jobs in flight, across all rows
-        open_rows = asyncio.Semaphore(self.concurrency)  # rows whose inputs are in memory
+        slots = asyncio.Semaphore(self.max_parallel)  # fal jobs in flight, across all rows
+        open_rows = asyncio.Semaphore(self.max_parallel)  # rows whose inputs are in memory
         leaders = [i for i, row in enumerate(self.rows) if row.same_as is None]
         tasks = [asyncio.ensure_future(self._run_row(i, slots, open_rows, interrupt)) for i in leaders]
         try:
@@ -232,7 +226,7 @@ class Batch:
         request = await asyncio.to_thread(row.item.load)
         runner = AvatarRunner(
             request, services=self.services, sink=self._sink(index), interrupt=interrupt,
-            max_parallel=self.concurrency, slots=slots,
+            slots=slots,
         )
         row.preparing = True
         try:

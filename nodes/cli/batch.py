@@ -20,11 +20,13 @@ import time
 from pathlib import Path
 
 from ..avatar.pricing import format_usd
-from ..batch.run import MAX_CONCURRENCY, Batch, BatchEstimate, BatchItem, BatchRow
+from ..batch.run import Batch, BatchEstimate, BatchItem, BatchRow
 from ..credentials import resolve_credentials
 from ..errors import FalAvatarError, InputError, JobCancelledError
 from ..longform.run import AvatarRun
 from ..pipeline.interrupt import UserInterrupt
+from ..services import RunSettings, build_services
+from ..settings import MAX_PARALLEL_CAP
 from ..spend_guard import check_spend, spend_limit
 from .batch_progress import BatchProgress, format_duration
 from .interrupts import run_interruptible
@@ -38,7 +40,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("manifest", type=Path, help="CSV or JSONL file: one row per video (see the README)")
     parser.add_argument(
         "--concurrency", type=int, default=DEFAULT_CONCURRENCY,
-        help=f"fal jobs in flight at once across all rows, 1-{MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})",
+        help=f"fal jobs in flight at once across all rows, 1-{MAX_PARALLEL_CAP} (default {DEFAULT_CONCURRENCY})",
     )
     parser.add_argument(
         "--max-usd", type=float,
@@ -60,8 +62,8 @@ def _warn(message: str) -> None:
 
 def run(args) -> int:
     started = time.monotonic()
-    if not 1 <= args.concurrency <= MAX_CONCURRENCY:
-        raise InputError(f"must be from 1 to {MAX_CONCURRENCY}", field="--concurrency")
+    if not 1 <= args.concurrency <= MAX_PARALLEL_CAP:
+        raise InputError(f"must be from 1 to {MAX_PARALLEL_CAP}", field="--concurrency")
     if args.max_usd is not None:
         spend_limit(args.max_usd)  # a bad value is refused before the manifest is read
     rows, problems = read_manifest(args.manifest, out_dir=args.out_dir)
@@ -72,7 +74,8 @@ def run(args) -> int:
     def deliver(index: int, run: AvatarRun) -> None:
         save_copy(run.path, rows[index].out, request_id=run.request_id)
 
-    batch = Batch(items, concurrency=args.concurrency, deliver=deliver, on_change=progress.changed)
+    services = build_services(RunSettings.from_env(max_parallel=args.concurrency))
+    batch = Batch(items, services=services, deliver=deliver, on_change=progress.changed)
     progress.batch = batch
     try:
         estimate = run_interruptible(lambda interrupt: _check_and_run(batch, rows, problems, args, progress, interrupt))

@@ -4,16 +4,17 @@ or, with ``--live`` and FAL_KEY, on real fal. Same code path as the ComfyUI node
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from ..avatar.endpoints import INFINITALK_IMAGE
-from ..credentials import resolve_credentials
+from ..credentials import Credentials, resolve_credentials
 from ..media.contact_sheet import contact_sheet
 from ..pipeline.inputs import GenerationRequest
+from ..services import build_services
+from ..settings import FalUrls
 from .files import load_audio, load_image
 from .generate import run_request
 from .interrupts import run_interruptible
@@ -32,26 +33,18 @@ def add_arguments(parser) -> None:
 
 @contextlib.contextmanager
 def _emulated_fal():
-    """Start the embedded emulator and point this process (key, URLs, data dir) at it."""
+    """Start the embedded emulator; yields its address and the services of a run against it (its key, its
+    URLs and a data directory of its own). Nothing in the process's environment changes."""
     from ..emulator import FalEmulator
 
     key = "demo-key-id:demo-key-secret"
-    names = ("FAL_KEY", "FAL_AVATAR_HOME", "FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL", "FAL_API_URL")
-    saved = {name: os.environ.get(name) for name in names}
     with tempfile.TemporaryDirectory(prefix="fal-avatar-demo-") as home, FalEmulator(
         key=key, queue_delay=0.5, processing_time=1.5
     ) as emu:
-        os.environ.update(FAL_KEY=key, FAL_AVATAR_HOME=home)
-        for name in names[2:]:
-            os.environ[name] = emu.base_url
-        try:
-            yield emu.base_url
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        services = build_services(
+            home=Path(home), credentials=Credentials(key, "demo"), urls=FalUrls.single(emu.base_url)
+        )
+        yield emu.base_url, services
 
 
 def run(args) -> int:
@@ -67,15 +60,15 @@ def run(args) -> int:
     )
     if args.live:
         resolve_credentials()  # fail now, before anything is uploaded
-        where = contextlib.nullcontext("real fal")
+        where = contextlib.nullcontext(("real fal", build_services()))
     else:
         where = _emulated_fal()
     progress = StderrStatus()
-    with where as target:
+    with where as (target, services):
         print(f"demo: running {INFINITALK_IMAGE.endpoint_id} on {target}", file=sys.stderr)
         try:
             outcome, outputs = run_interruptible(
-                lambda interrupt: run_request(request, progress=progress, interrupt=interrupt)
+                lambda interrupt: run_request(request, services=services, progress=progress, interrupt=interrupt)
             )
         finally:
             progress.close()

@@ -7,8 +7,8 @@ import json
 import textwrap
 
 from ..avatar.drift import BREAKING
+from ..doctor.check import DOCTOR_RETRY, DOCTOR_TIMEOUTS, DoctorReport, run_doctor
 from ..fal import FalClient
-from ..pipeline.doctor import DOCTOR_RETRY, DOCTOR_TIMEOUTS, DoctorReport, run_doctor
 
 WIDTH = 100
 STATUS_WORDS = {"ok": "ok", "drift": "DRIFT", "not_listed": "NOT LISTED", "unreachable": "UNREACHABLE"}

@@ -10,10 +10,10 @@ from pathlib import Path
 from ..avatar.endpoints import BY_ENDPOINT_ID, EndpointSpec, endpoint
 from ..errors import InputError
 from ..longform.run import AvatarRun, materialize_run, run_avatar
-from ..pipeline.follow import Services
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.outputs import AvatarOutputs
+from ..services import RunSettings, Services, build_services
 from ..settings import MAX_PARALLEL_CAP
 from .files import load_audio, load_image
 from .interrupts import run_interruptible
@@ -113,12 +113,13 @@ async def run_request(
     thorough: bool = False,
     interrupt: UserInterrupt | None = None,
     max_usd: float | None = None,
-    max_parallel: int | None = None,
 ) -> tuple[AvatarRun, AvatarOutputs]:
     """Run the request exactly as the node does (its whole input: one job or stitched segments) and decode
-    the result (``thorough``: fully check a reused stored file first, see ``materialize_outcome``)."""
+    the result (``thorough``: fully check a reused stored file first, see ``materialize_outcome``). The entry
+    point of a CLI run: without ``services`` it builds them (once, from the environment)."""
+    services = services if services is not None else build_services()
     run = await run_avatar(
-        request, services=services, sink=progress, interrupt=interrupt, max_usd=max_usd, max_parallel=max_parallel
+        request, services=services, sink=progress, interrupt=interrupt, max_usd=max_usd
     )
     outputs = await materialize_run(
         run, want_frames=request.want_frames, want_audio=want_audio, thorough=thorough, services=services, sink=progress
@@ -159,6 +160,7 @@ def run(args) -> int:
         raise InputError(f"must be from 1 to {MAX_PARALLEL_CAP}", field="--max-parallel")
     request = build_request(args)
     request.want_frames = False
+    services = build_services(RunSettings.from_env(max_parallel=args.max_parallel))
     progress = StderrStatus()
     try:
         # The command only needs the file and its facts: no frame or audio decoding, but a stored file it
@@ -166,12 +168,12 @@ def run(args) -> int:
         outcome, outputs = run_interruptible(
             lambda interrupt: run_request(
                 request,
+                services=services,
                 progress=progress,
                 want_audio=False,
                 thorough=True,
                 interrupt=interrupt,
                 max_usd=args.max_usd,
-                max_parallel=args.max_parallel,
             )
         )
     finally:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..avatar.pricing import format_usd
 from ..longform.fetch import fetch_run
+from ..services import build_services
 from ..store.journal import Journal
 from .output import check_folder, check_writable, save_copy
 from .progress import StderrStatus
@@ -58,7 +59,7 @@ def fetch(args) -> int:
     progress = StderrStatus()
     try:
         # A local copy is decoded in full before it is copied out; a damaged one is downloaded again.
-        outcome = asyncio.run(fetch_run(args.endpoint, args.request_id, sink=progress, thorough=True))
+        outcome = asyncio.run(fetch_run(args.endpoint, args.request_id, services=build_services(), sink=progress, thorough=True))
     finally:
         progress.close()
     out = args.out or Path(f"{outcome.path.stem}.mp4")

@@ -8,18 +8,20 @@ from ..avatar.row import CHOOSE
 from ..errors import FalAvatarError, InputError, JobCancelledError
 from ..longform.fetch import fetch_run
 from ..longform.run import AvatarRun, materialize_run, run_avatar
-from ..pipeline.graph import duplicate_index, output_is_linked
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt, run_cancellable
+from ..services import build_services
 from . import api, schema
 from .conversions import node_output, video_fields
+from .graph import duplicate_index, output_is_linked
 from .reporter import ComfyReporter
 
 io = api.io
 
 
-async def _deliver(reporter: ComfyReporter, run, interrupt: UserInterrupt, *, want_frames: bool):
-    """Await ``run`` (giving an AvatarRun) with Cancel support, decode, build the outputs."""
+async def _deliver(reporter: ComfyReporter, start, interrupt: UserInterrupt, *, want_frames: bool):
+    """The node's entry point: build its services, await ``start(services)`` (giving an AvatarRun) with Cancel
+    support, decode, build the outputs."""
 
     def frames_progress(done: int, total: int) -> None:
         if reporter.should_cancel():
@@ -27,9 +29,13 @@ async def _deliver(reporter: ComfyReporter, run, interrupt: UserInterrupt, *, wa
         reporter.update("decoding", detail=f"frame {done}/{total}", progress=done / max(total, 1))
 
     try:
-        result: AvatarRun = await run_cancellable(run, interrupt)
+        services = build_services()
+        result: AvatarRun = await run_cancellable(start(services), interrupt)
         outputs = await run_cancellable(
-            materialize_run(result, want_frames=want_frames, on_frames=frames_progress, sink=reporter), interrupt
+            materialize_run(
+                result, want_frames=want_frames, on_frames=frames_progress, services=services, sink=reporter
+            ),
+            interrupt,
         )
     except JobCancelledError:
         reporter.finish(
@@ -147,8 +153,12 @@ class AvatarGenerationNode(io.ComfyNode):
             **video,
         )
         interrupt = UserInterrupt(reporter.should_cancel)
-        run = run_avatar(request, sink=reporter, interrupt=interrupt)
-        return await _deliver(reporter, run, interrupt, want_frames=request.want_frames)
+        return await _deliver(
+            reporter,
+            lambda services: run_avatar(request, services=services, sink=reporter, interrupt=interrupt),
+            interrupt,
+            want_frames=request.want_frames,
+        )
 
 
 def make_generation_node(spec: EndpointSpec) -> type[AvatarGenerationNode]:
@@ -200,7 +210,12 @@ class FalAvatarFetchResult(io.ComfyNode):
         reporter = ComfyReporter(node_id)
         want = output_is_linked(cls.hidden.prompt, node_id, schema.FRAMES_OUTPUT)
         interrupt = UserInterrupt(reporter.should_cancel)
-        return await _deliver(reporter, fetch_run(endpoint, request_id, sink=reporter), interrupt, want_frames=want)
+        return await _deliver(
+            reporter,
+            lambda services: fetch_run(endpoint, request_id, services=services, sink=reporter),
+            interrupt,
+            want_frames=want,
+        )
 
 
 NODES = [make_generation_node(spec) for spec in GENERATION_ENDPOINTS] + [FalAvatarFetchResult]

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .. import key_settings, spend_settings
 from ..avatar.catalog import catalog_json
+from ..doctor.check import run_doctor
 from ..errors import FalAvatarError, InputError
 from ..media.length_probe import probe_lengths
-from ..pipeline.doctor import run_doctor
+from . import key_settings, spend_settings
 
 log = logging.getLogger(__name__)
 

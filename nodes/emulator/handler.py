@@ -70,12 +70,13 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         server = self.server
         parts = urlsplit(self.path)
         path = unquote(parts.path) or "/"
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        query_lists = parse_qs(parts.query, keep_blank_values=True)
+        query = {k: v[-1] for k, v in query_lists.items()}
         headers = {k.lower(): v for k, v in self.headers.items()}
         body = self._read_body(headers)
         if body is None:
             return
-        req = Request(self.command, path, query, headers, body, classify(self.command, path))
+        req = Request(self.command, path, query, headers, body, classify(self.command, path), query_lists)
         fault = server.faults.take(req.route.name)
 
         def record(status: int | None) -> None:

@@ -44,13 +44,14 @@ class FalClient:
         use_stream: bool = True,
         on_retry: Callable[[RetryEvent], Any] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        pool: ClientPool | None = None,
     ) -> None:
         self._credentials = credentials
         self._urls = urls
         self._limits = limits
         self._poll = poll or PollSchedule()
         self._use_stream = use_stream
-        self._pool = ClientPool(transport) if transport is not None else SHARED_POOL
+        self._pool = ClientPool(transport) if transport is not None else pool or SHARED_POOL
         self._http = FalHttp(
             self._pool,
             credentials=self._get_credentials,

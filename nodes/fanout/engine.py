@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ..pipeline.follow import Services
 from ..pipeline.generate import Generation, GenerationOutcome, PreparedGeneration
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.status import RunStatus
+from ..services import Services
 from .status import STAGE_OF_PHASE, FanOutSnapshot, ItemState
 
 PREPARE_AT_ONCE = 4  # preparing is CPU work (checks, digests of big tensors) plus one journal read
@@ -47,7 +47,7 @@ class FanOut:
         limit: int,
         slots: asyncio.Semaphore | None = None,
         interrupt: UserInterrupt | None = None,
-        services: Services | None = None,
+        services: Services,
         on_change: Callable[[FanOutSnapshot], None] | None = None,
         noun: str = "segment",
     ) -> None:
@@ -56,7 +56,7 @@ class FanOut:
         self.limit = limit
         self._slots = slots  # shared with other fan-outs (a batch's rows), else one of ``limit`` per run()
         self.interrupt = interrupt or UserInterrupt()
-        self.services = services or Services()
+        self.services = services
         self.noun = noun
         self._on_change = on_change
         self._started = time.monotonic()

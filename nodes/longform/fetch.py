@@ -11,12 +11,11 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 
-from .. import settings
 from ..media.stitch import StitchPart, stitch
 from ..media.video_probe import probe_video
-from ..pipeline.follow import Services
 from ..pipeline.recover import fetch_result
 from ..pipeline.status import RunStatus, StatusBoard
+from ..services import Services
 from .reference import parse_ref
 from .run import AvatarRun
 
@@ -25,14 +24,12 @@ async def fetch_run(
     endpoint_id: str,
     text: str,
     *,
-    services: Services | None = None,
+    services: Services,
     sink: Callable[[RunStatus], None] | None = None,
     thorough: bool = False,
-    max_parallel: int | None = None,
 ) -> AvatarRun:
     """The video of an earlier run, without paying again."""
     ref = parse_ref(text)
-    services = services or Services()
     if ref.single:
         outcome = await fetch_result(endpoint_id, ref.segments[0].request_id, services=services, sink=sink,
                                      thorough=thorough)
@@ -44,7 +41,7 @@ async def fetch_run(
     if stored is not None:
         board.update("cached", detail="rebuilt earlier; no download")
         return AvatarRun(stored, endpoint_id, ref, "", True, 0.0, 0.0, ())
-    slots = asyncio.Semaphore(max_parallel or settings.max_parallel())
+    slots = asyncio.Semaphore(services.settings.max_parallel)
     done = 0
 
     async def one(request_id: str):

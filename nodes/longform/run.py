@@ -16,19 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import settings
 from ..errors import InputError, MediaDecodeError, SegmentsFailedError
 from ..fanout.engine import FanOut, ItemResult
 from ..fanout.status import FanOutSnapshot
 from ..media.audio import first_samples
 from ..media.stitch import StitchPart, stitch
 from ..media.verify import check_header
-from ..pipeline.follow import Services
 from ..pipeline.generate import Generation, GenerationOutcome, PreparedGeneration
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.outputs import AvatarOutputs, materialize, materialize_outcome
 from ..pipeline.status import RunStatus, StatusBoard
+from ..services import Services
 from ..spend_guard import check_spend
 from .reference import RunRef, SegmentRef
 from .segmenting import LongPlan, plan_long_run
@@ -87,19 +86,17 @@ class AvatarRunner:
         self,
         request: GenerationRequest,
         *,
-        services: Services | None = None,
+        services: Services,
         sink: Callable[[RunStatus], None] | None = None,
         interrupt: UserInterrupt | None = None,
-        max_parallel: int | None = None,
         slots: asyncio.Semaphore | None = None,
     ) -> None:
         self.request = request
-        self.services = services or Services()
+        self.services = services
         self.sink = sink
         self.interrupt = interrupt or UserInterrupt()
         self.endpoint = request.spec.endpoint_id
         self.board = StatusBoard(self.endpoint, sink)
-        self._max_parallel = max_parallel
         self._slots = slots
         self._plan: LongPlan | None = None
         self._single: Generation | None = None
@@ -119,7 +116,7 @@ class AvatarRunner:
             for note in (plan.summary, *plan.notes):
                 self.board.update("validating", detail=f"note: {note}")
             self._fan = FanOut(
-                limit=self._max_parallel or settings.max_parallel(),
+                limit=self.services.settings.max_parallel,
                 slots=self._slots,
                 interrupt=self.interrupt,
                 services=self.services,
@@ -186,14 +183,13 @@ class AvatarRunner:
 async def run_avatar(
     request: GenerationRequest,
     *,
-    services: Services | None = None,
+    services: Services,
     sink: Callable[[RunStatus], None] | None = None,
     interrupt: UserInterrupt | None = None,
-    max_parallel: int | None = None,
     max_usd: float | None = None,
 ) -> AvatarRun:
     """Run ``request`` over its whole input. Raises InputError / SpendLimitError before any money is spent."""
-    runner = AvatarRunner(request, services=services, sink=sink, interrupt=interrupt, max_parallel=max_parallel)
+    runner = AvatarRunner(request, services=services, sink=sink, interrupt=interrupt)
     estimate = await runner.prepare()
     check_spend(
         estimate.to_pay_usd,
@@ -273,7 +269,7 @@ async def materialize_run(
     want_audio: bool = True,
     on_frames: Callable[[int, int], None] | None = None,
     thorough: bool = False,
-    services: Services | None = None,
+    services: Services,
     sink: Callable[[RunStatus], None] | None = None,
 ) -> AvatarOutputs:
     """Decode what is wanted of the run's video (frames only when asked and when they fit in RAM). A single

@@ -9,7 +9,6 @@ one is downloaded again, which costs nothing while fal keeps the file.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import (
@@ -22,26 +21,10 @@ from ..errors import (
     MediaDecodeError,
     NotFoundError,
 )
-from ..fal.client import FalClient
 from ..fal.models import CancelOutcome, QueueHandle, QueueStatus
 from ..media.verify import check_header, verify_video
-from ..store.claims import Claims
-from ..store.journal import Journal
-from ..store.media_store import MediaStore
-from ..store.upload_cache import UploadCache
+from ..services import Services
 from .status import StatusBoard, format_bytes
-
-
-@dataclass
-class Services:
-    """The long-lived collaborators of a run (injectable for tests and the CLI)."""
-
-    client: FalClient = field(default_factory=FalClient)
-    journal: Journal = field(default_factory=Journal)
-    uploads: UploadCache = field(default_factory=UploadCache)
-    media: MediaStore = field(default_factory=MediaStore)
-    claims: Claims = field(default_factory=Claims)
-
 
 WAIT_LIMITS = ("queue_wait_limit", "processing_limit")  # FalTimeoutError types after which fal cancelled the job
 DOWNLOAD_TRIES = 3  # downloads of a result that keeps arriving damaged before the run gives up (each is free)

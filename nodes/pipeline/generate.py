@@ -17,9 +17,10 @@ from ..avatar.plan import RunPlan
 from ..errors import IdenticalRunError, NotFoundError, SubmitOutcomeUnknownError
 from ..fal.models import QueueHandle
 from ..media.audio import audio_duration_s
+from ..services import Services
 from ..store.journal import CANCELLED, FAILED, SUBMITTING, JournalEntry
 from .claiming import ClaimedKey, claim_key
-from .follow import JobFollower, Services, result_video_url
+from .follow import JobFollower, result_video_url
 from .inputs import GenerationRequest, encode_media, plan_request
 from .interrupt import UserInterrupt, finish_despite_cancel
 from .keys import generation_key, input_digests, key_scope, legacy_key
@@ -60,13 +61,14 @@ class Generation:
         self,
         request: GenerationRequest,
         *,
-        services: Services | None = None,
+        services: Services,
         sink: Callable[[RunStatus], None] | None = None,
         interrupt: UserInterrupt | None = None,
     ) -> None:
         self.request = request
         self.spec = request.spec
-        self.services = services or Services()
+        self.services = services
+        self.image_side = services.settings.image_side(self.spec.max_image_side)  # in the key and the upload
         self.interrupt = interrupt or UserInterrupt()
         self.board = StatusBoard(self.spec.endpoint_id, sink)
         self.follower = JobFollower(self.services, self.board)
@@ -85,7 +87,7 @@ class Generation:
         if self.request.audio is not None:
             self.board.update(audio_s=audio_duration_s(self.request.audio))
         self.board.update("validating", cost_usd=plan.cost_usd, frames=plan.frames, detail="looking up the journal")
-        digests = await asyncio.to_thread(input_digests, self.request)
+        digests = await asyncio.to_thread(input_digests, self.request, self.image_side)
         scope = key_scope(self.services.client.endpoint_key(self.spec.endpoint_id), self.request.take)
         key = generation_key(scope, plan, digests)
         entry = await asyncio.to_thread(self.services.journal.find_reusable, key)
@@ -133,7 +135,7 @@ class Generation:
                 if handle is not None:
                     return await self._follow(handle, plan, reused=True)
         self.board.update("validating", detail="encoding inputs")
-        payloads = await asyncio.to_thread(encode_media, self.request, plan)
+        payloads = await asyncio.to_thread(encode_media, self.request, plan, self.image_side)
         self.warnings.extend(w for payload in payloads.values() for w in payload.warnings)
         old_key = legacy_key(prepared.scope, plan, payloads)
         old = await asyncio.to_thread(journal.find_reusable, old_key)

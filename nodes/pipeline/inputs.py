@@ -74,6 +74,8 @@ def plan_request(request: GenerationRequest) -> RunPlan:
     )
 
 
-def encode_media(request: GenerationRequest, plan: RunPlan) -> dict[str, Payload]:
-    """Encode every connected media input. Returns ``{fal_field: payload}`` (CPU work: run in a thread)."""
-    return {slot.fal_field: KINDS[slot.kind].encode(request, slot, value) for slot, value in connected(request)}
+def encode_media(request: GenerationRequest, plan: RunPlan, max_image_side: int | None = None) -> dict[str, Payload]:
+    """Encode every connected media input. Returns ``{fal_field: payload}`` (``max_image_side``: the run's
+    setting, default the endpoint's own; CPU work: run in a thread)."""
+    kinds = connected(request)
+    return {slot.fal_field: KINDS[slot.kind].encode(request, slot, value, max_image_side) for slot, value in kinds}

@@ -20,10 +20,12 @@ def key_scope(endpoint_key: str, take: int) -> str:
     return f"{endpoint_key}#take{take}" if take else endpoint_key
 
 
-def input_digests(request: GenerationRequest) -> dict[str, str]:
+def input_digests(request: GenerationRequest, max_image_side: int | None = None) -> dict[str, str]:
     """``{fal_field: digest}`` of every media input, with the encoder options that shape its upload
-    (CPU work on big tensors: run in a thread)."""
-    return {slot.fal_field: KINDS[slot.kind].digest(request, slot, value) for slot, value in connected(request)}
+    (``max_image_side``: the run's setting, default the endpoint's own; CPU work on big tensors: run in a
+    thread)."""
+    kinds = connected(request)
+    return {slot.fal_field: KINDS[slot.kind].digest(request, slot, value, max_image_side) for slot, value in kinds}
 
 
 def generation_key(scope: str, plan: RunPlan, digests: Mapping[str, str]) -> str:

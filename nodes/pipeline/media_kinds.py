@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import settings
 from ..avatar.row import MediaSlot
 from ..media import audio as audio_media
 from ..media import digest, video_encode, video_excerpt
@@ -39,40 +38,40 @@ def _check_image(request, slot: MediaSlot, value) -> None:
     image_media.validate_image(value, field=slot.name)
 
 
-def _image_side(request) -> int:
-    return settings.max_image_side(request.spec.max_image_side)
+def _image_side(request, side: int | None) -> int:
+    return side or request.spec.max_image_side
 
 
-def _digest_image(request, slot: MediaSlot, value) -> str:
-    return f"{digest.image_digest(value)}|max_side={_image_side(request)}"
+def _digest_image(request, slot: MediaSlot, value, side: int | None) -> str:
+    return f"{digest.image_digest(value)}|max_side={_image_side(request, side)}"
 
 
-def _encode_image(request, slot: MediaSlot, value) -> Payload:
-    return image_media.encode_image(value, max_side=_image_side(request), field=slot.name)
+def _encode_image(request, slot: MediaSlot, value, side: int | None) -> Payload:
+    return image_media.encode_image(value, max_side=_image_side(request, side), field=slot.name)
 
 
 def _check_mask(request, slot: MediaSlot, value) -> None:
     image_media.validate_image(image_media.mask_as_image(value, field=slot.name), field=slot.name)
 
 
-def _digest_mask(request, slot: MediaSlot, value) -> str:
-    return f"mask:{digest.image_digest(image_media.mask_as_image(value))}|max_side={_image_side(request)}"
+def _digest_mask(request, slot: MediaSlot, value, side: int | None) -> str:
+    return f"mask:{digest.image_digest(image_media.mask_as_image(value))}|max_side={_image_side(request, side)}"
 
 
-def _encode_mask(request, slot: MediaSlot, value) -> Payload:
+def _encode_mask(request, slot: MediaSlot, value, side: int | None) -> Payload:
     picture = image_media.mask_as_image(value, field=slot.name)
-    return image_media.encode_image(picture, max_side=_image_side(request), field=slot.name)
+    return image_media.encode_image(picture, max_side=_image_side(request, side), field=slot.name)
 
 
 def _check_audio(request, slot: MediaSlot, value) -> None:
     audio_media.audio_duration_s(value, field=slot.name)
 
 
-def _digest_audio(request, slot: MediaSlot, value) -> str:
+def _digest_audio(request, slot: MediaSlot, value, side: int | None) -> str:
     return digest.audio_digest(value)
 
 
-def _encode_audio(request, slot: MediaSlot, value) -> Payload:
+def _encode_audio(request, slot: MediaSlot, value, side: int | None) -> Payload:
     return audio_media.encode_audio(value, min_seconds=request.spec.min_audio_s, field=slot.name)
 
 
@@ -80,25 +79,25 @@ def _check_nothing(request, slot: MediaSlot, value) -> None:
     return None  # a video file is probed when the plan needs its length (video_encode.validate_video_file)
 
 
-def _digest_video(request, slot: MediaSlot, value) -> str:
+def _digest_video(request, slot: MediaSlot, value, side: int | None) -> str:
     return f"file:{digest.file_digest(value)}{_window(request)}"
 
 
-def _encode_video(request, slot: MediaSlot, value) -> Payload:
+def _encode_video(request, slot: MediaSlot, value, side: int | None) -> Payload:
     if request.video_window is not None:
         start, count = request.video_window
         return video_excerpt.encode_video_excerpt(value, start, count, field=slot.name)
     return video_encode.encode_video_file(value, field=slot.name)
 
 
-def _digest_frames(request, slot: MediaSlot, value) -> str:
+def _digest_frames(request, slot: MediaSlot, value, side: int | None) -> str:
     fps, pick = _frames_fps(request), None
     if request.video_window is not None:
         pick = video_excerpt.excerpt_indices(fps, int(value.shape[0]), *request.video_window)
     return digest.frames_digest(value, fps, pick) + _window(request)
 
 
-def _encode_frames(request, slot: MediaSlot, value) -> Payload:
+def _encode_frames(request, slot: MediaSlot, value, side: int | None) -> Payload:
     fps = _frames_fps(request)
     if request.video_window is not None:
         start, count = request.video_window
@@ -112,8 +111,9 @@ class MediaKind:
 
     connect: str  # what to connect, for "nothing connected"
     check: Callable[[Any, MediaSlot, Any], None]  # cheap pre-money checks (no encoding)
-    digest: Callable[[Any, MediaSlot, Any], str]  # the input as given, with the encoder options
-    encode: Callable[[Any, MediaSlot, Any], Payload]  # CPU work: run in a thread
+    # the input as given, with the encoder options (the last argument: the run's image-side limit, or None)
+    digest: Callable[[Any, MediaSlot, Any, int | None], str]
+    encode: Callable[[Any, MediaSlot, Any, int | None], Payload]  # CPU work: run in a thread
 
 
 KINDS: dict[str, MediaKind] = {

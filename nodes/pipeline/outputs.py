@@ -13,7 +13,8 @@ from ..errors import InsufficientMemoryError, MediaDecodeError
 from ..fal.models import QueueHandle
 from ..media import video_decode, video_probe
 from ..media.video_probe import VideoInfo
-from .follow import JobFollower, Services
+from ..services import Services
+from .follow import JobFollower
 from .generate import GenerationOutcome
 from .status import RunStatus, StatusBoard
 
@@ -102,7 +103,7 @@ async def materialize_outcome(
     want_audio: bool = True,
     on_frames: Callable[[int, int], None] | None = None,
     thorough: bool = False,
-    services: Services | None = None,
+    services: Services,
     sink: Callable[[RunStatus], None] | None = None,
 ) -> AvatarOutputs:
     """:func:`materialize` a generation's video. A stored copy is only header-checked when it is reused, so
@@ -129,10 +130,10 @@ async def materialize_outcome(
 
 
 async def _whole_copy(
-    outcome: GenerationOutcome, services: Services | None, sink: Callable[[RunStatus], None] | None
+    outcome: GenerationOutcome, services: Services, sink: Callable[[RunStatus], None] | None
 ) -> Path | None:
     """A good download replacing ``outcome.path`` if that file is damaged (or gone); ``None`` if it is whole."""
-    follower = JobFollower(services or Services(), StatusBoard(outcome.endpoint_id, sink))
+    follower = JobFollower(services, StatusBoard(outcome.endpoint_id, sink))
     if await follower.stored_copy(outcome.request_id, outcome.result, thorough=True) is not None:
         return None
     queue = follower.services.client.urls.queue

@@ -14,7 +14,8 @@ from pathlib import Path
 from ..avatar.endpoints import endpoint
 from ..errors import InputError
 from ..fal.models import QueueHandle
-from .follow import JobFollower, Services, result_video_url
+from ..services import Services
+from .follow import JobFollower, result_video_url
 from .generate import GenerationOutcome
 from .status import RunStatus, StatusBoard
 
@@ -23,7 +24,7 @@ async def fetch_result(
     endpoint_id: str,
     request_id: str,
     *,
-    services: Services | None = None,
+    services: Services,
     sink: Callable[[RunStatus], None] | None = None,
     thorough: bool = False,
 ) -> GenerationOutcome:
@@ -36,7 +37,6 @@ async def fetch_result(
         spec = endpoint(endpoint_id)
     except KeyError as exc:
         raise InputError(str(exc.args[0]), field="endpoint") from None
-    services = services or Services()
     board = StatusBoard(spec.endpoint_id, sink)
     board.update("validating", request_id=request_id, detail="looking up the journal")
     follower = JobFollower(services, board)

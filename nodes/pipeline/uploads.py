@@ -5,10 +5,9 @@ run, identical inputs of parallel nodes) share one upload."""
 from __future__ import annotations
 
 import asyncio
-import weakref
 
 from ..media.payload import Payload
-from .follow import Services
+from ..services import UPLOADS_IN_FLIGHT, Services
 from .status import StatusBoard, format_bytes
 
 
@@ -20,13 +19,8 @@ async def upload_all(services: Services, board: StatusBoard, payloads: dict[str,
     return urls
 
 
-_IN_FLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 async def _upload_one(services: Services, board: StatusBoard, payload: Payload, label: str) -> str:
-    flights = _IN_FLIGHT.setdefault(asyncio.get_running_loop(), {})
+    flights = UPLOADS_IN_FLIGHT.setdefault(asyncio.get_running_loop(), {})
     running = flights.get(payload.sha256)
     if running is None:
         running = flights[payload.sha256] = asyncio.ensure_future(_upload_fresh(services, board, payload, label))

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..datadir import FILE_MODE, data_dir, ensure_private_dir
 from ..errors import ConfigError
-from .datadir import FILE_MODE, data_dir, ensure_private_dir
 
 DB_FILE_NAME = "fal-avatar.sqlite3"
 BUSY_TIMEOUT_S = 30.0

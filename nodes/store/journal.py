@@ -32,12 +32,12 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .db import Database
-from .redact import known_secrets, scrub, summarize
+from .redact import no_secrets, scrub, summarize
 
 SUBMITTING = "submitting"
 SUBMITTED = "submitted"
@@ -153,8 +153,11 @@ def _handle_fields(handle: Any) -> dict[str, str]:
 class Journal:
     """The request journal in the pack's SQLite file (default ``data_dir()/fal-avatar.sqlite3``)."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, secrets: Callable[[], tuple[str, ...]] = no_secrets) -> None:
+        """``secrets`` returns the strings never to write (the fal key: ``credentials.known_secrets``); it is
+        asked at each write, so a key saved while the process runs is scrubbed too."""
         self._db = Database(path)
+        self._secrets = secrets
 
     @property
     def path(self) -> Path:
@@ -173,7 +176,7 @@ class Journal:
         submit arguments (kept so the job can be looked up on fal if the submit's answer is lost)."""
         if not request_key or not endpoint_id:
             raise ValueError("request_key and endpoint_id are required")
-        secrets = known_secrets()
+        secrets = self._secrets()
         text = _json(summarize(summary or {}, secrets))
         sent = _json(scrub(dict(arguments), secrets)) if arguments is not None else None
         now = time.time()
@@ -239,7 +242,7 @@ class Journal:
         with self._db.write() as conn:
             cursor = conn.execute(
                 "UPDATE journal SET state = ?, error = ?, updated_at = ? WHERE id = ? AND state = ?",
-                (FAILED, scrub(str(error), known_secrets()), time.time(), row_id, SUBMITTING),
+                (FAILED, scrub(str(error), self._secrets()), time.time(), row_id, SUBMITTING),
             )
             return cursor.rowcount > 0
 
@@ -281,13 +284,13 @@ class Journal:
         return [JournalEntry.from_row(row) for row in rows]
 
     def mark_completed(self, request_id: str, result: Mapping[str, Any]) -> JournalEntry | None:
-        return self._mark(request_id, COMPLETED, result=_json(scrub(result, known_secrets())))
+        return self._mark(request_id, COMPLETED, result=_json(scrub(result, self._secrets())))
 
     def mark_downloaded(self, request_id: str, local_path: str | os.PathLike[str]) -> JournalEntry | None:
         return self._mark(request_id, DOWNLOADED, local_path=os.path.abspath(local_path))
 
     def mark_failed(self, request_id: str, error: str) -> JournalEntry | None:
-        return self._mark(request_id, FAILED, error=scrub(str(error), known_secrets()))
+        return self._mark(request_id, FAILED, error=scrub(str(error), self._secrets()))
 
     def mark_cancelled(self, request_id: str) -> JournalEntry | None:
         return self._mark(request_id, CANCELLED)

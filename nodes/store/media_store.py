@@ -17,9 +17,9 @@ import time
 import uuid
 from pathlib import Path
 
+from ..datadir import FILE_MODE, data_dir, ensure_private_dir
 from ..errors import LocalStorageError
 from ..settings import media_cache_cap_bytes
-from .datadir import FILE_MODE, data_dir, ensure_private_dir
 from .db import Database
 
 MEDIA_DIR_NAME = "media"

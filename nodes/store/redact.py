@@ -1,4 +1,6 @@
-"""Make values safe to persist: never the fal key, no secret-named fields, no megabyte data URIs."""
+"""Make values safe to persist: never the fal key, no secret-named fields, no megabyte data URIs.
+
+The secrets themselves are passed in (the store never imports the credentials)."""
 
 from __future__ import annotations
 
@@ -6,9 +8,6 @@ import math
 import re
 from collections.abc import Mapping
 from typing import Any
-
-from ..credentials import resolve_credentials
-from ..errors import FalAvatarError
 
 REDACTED = "<redacted>"
 MAX_TEXT = 300
@@ -18,14 +17,9 @@ _SECRET_NAME = re.compile(
 )
 
 
-def known_secrets() -> tuple[str, ...]:
-    """The current fal key and its secret half (longest first), or ``()`` when none is configured."""
-    try:
-        key = resolve_credentials().key
-    except FalAvatarError:
-        return ()
-    secret = key.partition(":")[2]
-    return (key, secret) if len(secret) >= 8 else (key,)
+def no_secrets() -> tuple[str, ...]:
+    """No known secret (shape-based redaction still applies): for journals that only read."""
+    return ()
 
 
 def scrub(value: Any, secrets: tuple[str, ...]) -> Any:

@@ -32,6 +32,7 @@ def silence(seconds):
 
 cases = []
 for spec in ep.GENERATION_ENDPOINTS:
+    choose = {p.name: p.options[0] for p in spec.params if p.choice_required and p.name != "resolution"}
     frame_choices = [None] if spec.frames is None else [f for f in (0, 41, 81, 85, 145, 241, 721) if f <= spec.frames.max_frames]
     res_choices = list(spec.resolutions) or [None]
     text_param = spec.role_param("text")
@@ -40,7 +41,7 @@ for spec in ep.GENERATION_ENDPOINTS:
         for res in res_choices:
             for audio_s in (1.0, 2.0, 3.97, 4.0, 9.4, 10.0, 30.0, 400.0):
                 for text in texts:
-                    values = {}
+                    values = dict(choose)
                     if frames is not None:
                         values["num_frames"] = frames
                     if res:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from .credentials import forget_saved_key, key_source, save_key
-from .errors import ConfigError
+from ..credentials import forget_saved_key, key_source, save_key
+from ..errors import ConfigError
 
 
 def key_status() -> dict:

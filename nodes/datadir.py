@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError, os_error_reason
+from .errors import ConfigError, os_error_reason
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600

@@ -4,8 +4,8 @@ say so, so that the panel can tell the user."""
 
 from __future__ import annotations
 
-from .errors import ConfigError
-from .spend_guard import DEFAULT_MAX_USD, ENV, forget_spend_limit, save_spend_limit, spend_limit
+from ..errors import ConfigError
+from ..spend_guard import DEFAULT_MAX_USD, ENV, forget_spend_limit, save_spend_limit, spend_limit
 
 FIELD = "max_usd_per_run"
 _SOURCES = {ENV: "env", "default": "default"}  # any other source is the saved setting
