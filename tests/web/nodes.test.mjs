@@ -2,7 +2,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
-import { FETCH_NODE_TYPE, estimateInputs, isOurNodeDef, rowsByNodeId } from "../../web/lib/nodes.js";
+import {
+  CHOOSE,
+  FETCH_NODE_TYPE,
+  estimateInputs,
+  isOurNodeDef,
+  rowsByNodeId,
+  unchosenProblems,
+} from "../../web/lib/nodes.js";
 
 const CATALOG = JSON.parse(readFileSync(new URL("./fixtures/endpoints.json", import.meta.url)));
 const ROWS = rowsByNodeId(CATALOG);
@@ -29,13 +36,14 @@ test("every row of the catalog is a node with a family, one per family at least;
 
 test("estimate inputs come from widget values, the files upstream and the reported audio length", () => {
   const row = ROWS.FalInfiniTalkImageToVideo;
-  const none = { numSegments: null, text2: null, sourceS: null, sourceFrames: null };
+  const none = { rateKey: null, text2: null, sourceS: null, sourceFrames: null };
   assert.deepEqual(estimateInputs(row, { num_frames: 0, resolution: "720p", seed: 1 }, { audioS: 4 }), {
+    ...none,
     numFrames: 0,
     resolution: "720p",
+    rateKey: "720p",
     text: null,
     audioS: 4,
-    ...none,
   });
   assert.deepEqual(estimateInputs(row, {}, null), { numFrames: null, resolution: null, text: null, audioS: null, ...none });
   // a loader's file (measured by the server) wins over the last run's audio
@@ -48,6 +56,17 @@ test("estimate inputs come from widget values, the files upstream and the report
     sourceS: 30,
     sourceFrames: 900,
   });
+});
+
+test("a required choice still at its placeholder is no value, and the node says so", () => {
+  const fabric = Object.values(ROWS).find((r) => r.required_choices.includes("resolution"));
+  const inputs = estimateInputs(fabric, { resolution: CHOOSE }, null);
+  assert.deepEqual([inputs.resolution, inputs.rateKey], [null, null]);
+  assert.deepEqual(unchosenProblems(fabric, { resolution: CHOOSE }), [
+    "resolution: choose one (fal has no default; the run is refused until then)",
+  ]);
+  assert.deepEqual(unchosenProblems(fabric, { resolution: "480p" }), []);
+  assert.equal(estimateInputs(fabric, { resolution: "480p" }, null).rateKey, "480p");
 });
 
 test("the spoken text is the row's own text widget, and the second speaker's on two-person text rows", () => {

@@ -21,7 +21,7 @@ const SCRIPT = `
 import json
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
 from comfyui_fal_avatar.nodes.avatar.catalog import catalog_json
-from comfyui_fal_avatar.nodes.avatar.plan import make_plan
+from comfyui_fal_avatar.nodes.avatar.plan import check_params, make_plan
 from comfyui_fal_avatar.nodes.errors import InputError
 from comfyui_fal_avatar.nodes.longform.segmenting import plan_long_run
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
@@ -55,11 +55,13 @@ for spec in ep.GENERATION_ENDPOINTS:
                     except InputError:
                         continue  # longer than one job allows: the long-run test below
                     # footage as long as the audio (what the browser assumes when it knows no source)
-                    source = np.zeros((round(audio_s * 25), 1, 1, 3), np.float32) if spec.has_slot("frames") else None
+                    footage = spec.has_slot("video") or spec.has_slot("frames")
+                    source = np.zeros((round(audio_s * 25), 1, 1, 3), np.float32) if footage else None
                     media = {"audio": silence(audio_s), "frames": source}
                     if frames in (0, None) and plan_long_run(GenerationRequest(spec, values, **media)).jobs:
                         continue  # longer than one job: the long-run test below
-                    cases.append({"node_id": spec.node_id, "values": values, "audio_s": audio_s,
+                    # every widget with its value, as the node has them
+                    cases.append({"node_id": spec.node_id, "values": check_params(spec, values), "audio_s": audio_s,
                                   "frames": plan.frames, "seconds": plan.seconds, "cost_usd": plan.cost_usd})
 print(json.dumps({"catalog": catalog_json(), "cases": cases}))
 `;

@@ -105,9 +105,13 @@ function longAudioRun(row, { audioS = null, sourceS = null }, resolution) {
   return seconds == null ? null : audioRunPlan(row, framesCovering(seconds), resolution);
 }
 
+/** The value that picks the rate (PriceRule.by: the resolution, or sync v2's model). */
+const rateKey = (inputs) => (inputs.rateKey !== undefined ? inputs.rateKey : (inputs.resolution ?? null));
+
 /**
  * Estimate a run.
- * inputs: {numFrames: number|null (null: the node has no num_frames widget), resolution, audioS, text,
+ * inputs: {numFrames: number|null (null: the node has no num_frames widget), resolution, rateKey (the value
+ *          of the row's price.by widget; default: the resolution), audioS, text, text2,
  *          sourceS, sourceFrames (footage: the source video's length and frame count, when known)}
  * Returns {known: true, usd, frames, seconds, auto, rate, minApplied, multiplierApplied, segments, byFrames}
  *      or {known: false, rate, auto: true} when the length is not known yet.
@@ -117,7 +121,8 @@ function longAudioRun(row, { audioS = null, sourceS = null }, resolution) {
  */
 export function estimateCost(row, inputs = {}) {
   const { numFrames = null, resolution = null } = inputs;
-  const rate = ratePerSecond(row.price, resolution);
+  const key = rateKey(inputs);
+  const rate = ratePerSecond(row.price, key);
   const byFrames = row.length_rule === "num_frames";
   const auto = !byFrames || numFrames == null || Number(numFrames) === 0;
   const fps = byFrames ? (row.fps ?? FPS) : FPS;
@@ -145,7 +150,7 @@ export function estimateCost(row, inputs = {}) {
     }
   }
   const frames = jobs.reduce((a, job) => a + job.frames, 0);
-  const costs = jobs.map((job) => costForSeconds(row, job.seconds, resolution, byFrames ? job.frames : null));
+  const costs = jobs.map((job) => costForSeconds(row, job.seconds, key, byFrames ? job.frames : null));
   const price = row.price;
   const above = price.multiplier_above_frames;
   return {
@@ -170,18 +175,18 @@ export function formatUsd(usd) {
   return `$${usd.toFixed(2)}`;
 }
 
-/** The price in fal's own terms: "$0.40/s at 720p", "$3.00/min", "price unknown". */
-function rateNote(row, resolution) {
-  const rate = ratePerSecond(row.price, resolution);
+/** The price in fal's own terms: "$0.40/s at 720p", "$3.00/min at lipsync-2-pro", "price unknown". */
+function rateNote(row, key) {
+  const rate = ratePerSecond(row.price, key);
   if (rate == null) return "price unknown";
-  const at = resolution ? ` at ${resolution}` : "";
+  const at = key ? ` at ${key}` : "";
   return row.price.per === "minute" ? `${formatUsd(rate * 60)}/min${at}` : `${formatUsd(rate)}/s${at}`;
 }
 
-function priceNotes(row, resolution) {
+function priceNotes(row, key) {
   const price = row.price;
-  const notes = [rateNote(row, resolution)];
-  if (ratePerSecond(price, resolution) == null) return notes;
+  const notes = [rateNote(row, key)];
+  if (ratePerSecond(price, key) == null) return notes;
   if (price.min_seconds) notes.push(`min ${price.min_seconds} s`);
   if (price.round_up_s) notes.push(`seconds rounded up`);
   if (price.unit_frames) notes.push(`billed in ${price.unit_frames}-frame units`);
@@ -197,25 +202,25 @@ function priceNotes(row, resolution) {
  */
 export function formatEstimate(row, inputs = {}) {
   if (!row) return "cost estimate unavailable";
-  const resolution = inputs.resolution ?? null;
+  const key = rateKey(inputs);
   const est = estimateCost(row, inputs);
   if (!est.known) {
     const what = row.length_from === "text" ? "text length" : "audio length";
-    return [`auto — depends on ${what}`, ...priceNotes(row, resolution)].join(" · ");
+    return [`auto — depends on ${what}`, ...priceNotes(row, key)].join(" · ");
   }
-  const at = resolution ? ` at ${resolution}` : "";
+  const at = key ? ` at ${key}` : "";
   const above = row.price.multiplier_above_frames;
   if (est.segments > 1) {
     const parts = [`est. ~${formatUsd(est.usd)}`, `about ${est.segments} segments (${est.seconds.toFixed(1)} s)${at}`];
     if (est.multiplierApplied) parts.push(`×${above.factor} above ${above.frames} frames`);
-    if (est.usd == null) parts.push(rateNote(row, resolution));
+    if (est.usd == null) parts.push(rateNote(row, key));
     return parts.join(" · ");
   }
   const parts = [`est. ${formatUsd(est.usd)}`];
   let length = est.byFrames ? `${est.frames} frames (${est.seconds.toFixed(2)} s)` : `${est.seconds.toFixed(2)} s`;
   if (est.auto && est.byFrames) length = `auto: ${length}`;
   parts.push(length + at);
-  if (est.usd == null) parts.push(rateNote(row, resolution));
+  if (est.usd == null) parts.push(rateNote(row, key));
   if (est.minApplied) parts.push(`billed as ${row.price.min_seconds} s minimum`);
   else if (est.roundedUp) parts.push(`billed as ${billedSeconds(row.price, est.seconds).toFixed(2)} s`);
   if (est.multiplierApplied) parts.push(`×${above.factor} above ${above.frames} frames`);

@@ -3,6 +3,8 @@
 // endpoint row (GET /fal_avatar/endpoints), so a row added on the server needs nothing here.
 
 export const CATEGORY = "fal avatar";
+// The first option of a required choice without a default (nodes/avatar/row.py CHOOSE): not a value yet.
+export const CHOOSE = "choose…";
 export const FETCH_NODE_TYPE = "FalAvatarFetchResult";
 
 /** Whether a node definition (an object_info entry) is one of the pack's: it sits in the pack's menu folder. */
@@ -20,15 +22,23 @@ export function rowsByNodeId(body) {
   return rows;
 }
 
+/** "resolution: choose 720p or 480p" for each required choice still at its placeholder, else []. */
+export function unchosenProblems(row, values) {
+  return (row?.required_choices ?? [])
+    .filter((name) => values[name] === CHOOSE)
+    .map((name) => `${name}: choose one (fal has no default; the run is refused until then)`);
+}
+
 /**
  * Estimate inputs from widget values ({name: value}), the node's status state and the lengths of the files
  * upstream (lib/sources.js sourceLengths): a loader's file wins over the audio length of the last run.
  */
 export function estimateInputs(row, values, state, sources = {}) {
+  const chosen = (name) => (values[name] === CHOOSE ? null : (values[name] ?? null));
   return {
     numFrames: values.num_frames ?? null,
-    numSegments: values.num_segments ?? null,
-    resolution: values.resolution ?? null,
+    resolution: chosen("resolution"),
+    rateKey: chosen(row?.price?.by ?? "resolution"), // the widget that picks the rate (sync v2: its model)
     text: row?.text_param ? (values[row.text_param] ?? null) : null,
     text2: row?.text2_param ? (values[row.text2_param] ?? null) : null, // two-person text rows
     audioS: sources.audioS ?? state?.audioS ?? null,

@@ -5,7 +5,7 @@ import { estimateCost, estimateNote, formatEstimate } from "./cost.js";
 import { numFramesProblem } from "./frames.js";
 import { nodeKeyWarning } from "./key.js";
 import { textProblem } from "./long_run.js";
-import { FETCH_NODE_TYPE, estimateInputs } from "./nodes.js";
+import { FETCH_NODE_TYPE, estimateInputs, unchosenProblems } from "./nodes.js";
 import { spendWarning } from "./spend.js";
 import { formatRunDetails, formatStatusLine } from "./status.js";
 
@@ -20,7 +20,11 @@ export function nodeViewModel({ typeName, row, values, state, keyState, spendSta
   const warning = nodeKeyWarning(keyState);
   const estimate = priced && row ? estimateCost(row, inputs) : null;
   const problems = priced && row
-    ? [inputs.numFrames != null ? numFramesProblem(row, inputs.numFrames) : null, textProblem(row, inputs.text, inputs.numFrames)]
+    ? [
+        ...unchosenProblems(row, values),
+        inputs.numFrames != null ? numFramesProblem(row, inputs.numFrames) : null,
+        textProblem(row, inputs.text, inputs.numFrames),
+      ]
     : [];
   const segments = String(state.requestId ?? "").includes("@"); // a long run's segment list
   return {
