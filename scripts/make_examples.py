@@ -30,7 +30,7 @@ from comfyui_fal_avatar.nodes.cli.generate import run_request
 from comfyui_fal_avatar.nodes.media import decode_frames, probe_video
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.pipeline.recover import fetch_result
-from comfyui_fal_avatar.nodes.services import build_services
+from comfyui_fal_avatar.nodes.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "example_workflows"
@@ -477,9 +477,8 @@ def generation_request(workflow: dict, definitions: dict, extension):
     return request
 
 
-async def run_workflow(workflow: dict, definitions: dict, extension) -> Path:
+async def run_workflow(workflow: dict, definitions: dict, extension, services: Services) -> Path:
     """Run the workflow's fal nodes through the pipeline (the node's code path); the final video file."""
-    services = build_services()
     outcome, _ = await run_request(generation_request(workflow, definitions, extension), services=services)
     fetch = next((node for node in workflow["nodes"] if node["type"] == "FalAvatarFetchResult"), None)
     if fetch is None:
@@ -505,11 +504,11 @@ def thumbnail(video: Path, dest: Path, *, columns: int = 3, rows: int = 2, width
 def make_thumbnails() -> None:
     nodes_module, extension = load_pack()
     definitions = {**core_definitions(), **pack_definitions(nodes_module)}
-    with _emulated_fal() as base_url:
+    with _emulated_fal() as (base_url, services):
         print(f"running the examples on the emulator at {base_url}")
         for name in sorted(build_all()):
             workflow = json.loads((OUT_DIR / name).read_text(encoding="utf-8"))
-            video = asyncio.run(run_workflow(workflow, definitions, extension))
+            video = asyncio.run(run_workflow(workflow, definitions, extension, services))
             dest = OUT_DIR / name.replace(".json", ".jpg")
             thumbnail(video, dest)
             print(f"wrote example_workflows/{dest.name} (from {video.name})")

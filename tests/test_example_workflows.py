@@ -298,6 +298,15 @@ def _mutations():
     ]
 
 
+def test_validator_refuses_a_required_choice_left_at_its_placeholder(pack):
+    script, definitions, samples = pack
+    workflow = copy.deepcopy(_load(EXAMPLES / "fal-Fabric-text-to-video.json"))
+    fabric = next(n for n in workflow["nodes"] if n["type"] == "FalFabric10Text")
+    assert validate(workflow, definitions, samples, script) == []
+    fabric["widgets_values"][fabric["widgets_values"].index("480p")] = CHOOSE
+    assert any("is a placeholder; choose an option" in p for p in validate(workflow, definitions, samples, script))
+
+
 @pytest.mark.parametrize(("mutate", "expected"), _mutations(), ids=[m.__name__ for m, _ in _mutations()])
 def test_validator_catches_broken_workflows(pack, mutate, expected):
     script, definitions, samples = pack
