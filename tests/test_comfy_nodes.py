@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import io
 import sys
 import threading
 import time
@@ -18,10 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image as PILImage
 from test_media_samples import scramble_frames
 
 from comfyui_fal_avatar.nodes.avatar.endpoints import CHOOSE, GENERATION_ENDPOINTS
-from comfyui_fal_avatar.nodes.errors import FalServerError
+from comfyui_fal_avatar.nodes.errors import FalServerError, InputError
+from comfyui_fal_avatar.nodes.media import probe_video
 from comfyui_fal_avatar.nodes.store.claims import Claims
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
@@ -135,7 +138,50 @@ def test_a_required_choice_without_a_default_is_refused_before_money(comfy, fal_
         refused = nodes[spec.node_id].validate_inputs(**{param.name: CHOOSE})
         assert refused.startswith(f"{param.name}: choose ") and all(o in refused for o in param.options)
         assert nodes[spec.node_id].validate_inputs(**{param.name: param.options[0]}) is True
+    fabric = next(spec for spec in choosing if {s.name for s in spec.media} == {"image", "audio"})
+    with pytest.raises(InputError, match="resolution: choose one of"):  # a prompt that skipped validation
+        execute(nodes[fabric.node_id], image=image(), audio=audio(), resolution=CHOOSE)
     assert fal_env.requests == []
+
+
+FAMILY_ROWS = {  # one row per family, with every kind of media socket among them
+    "portrait_audio": "fal-ai/bytedance/omnihuman/v1.5",
+    "portrait_text": "veed/fabric-1.0/text",
+    "two_people": "fal-ai/ai-avatar/multi",
+    "footage_lipsync": "fal-ai/sync-lipsync/v2",
+    "compatibility": "fal-ai/stable-avatar",
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_ROWS))
+def test_one_node_of_each_family_runs_with_its_own_fields_and_fps(comfy, fal_env, family):
+    """Each media socket reaches its own fal field (a MASK as a black-and-white PNG, the second speaker's
+    audio as second_audio_url), nothing beyond the row's fields is sent, and the fps output is the file's."""
+    nodes, _, _ = comfy
+    spec = next(s for s in GENERATION_ENDPOINTS if s.endpoint_id == FAMILY_ROWS[family])
+    clip = Path(__file__).resolve().parent.parent / "nodes" / "assets" / "sample_video.mp4"
+    api = importlib.import_module("comfy_api.latest")
+    mask = torch.zeros((1, 80, 120))
+    mask[:, :, 60:] = 1.0  # the right half speaks
+    given = {"image": image(), "audio": audio(2.0), "audio2": audio(1.5), "mask": mask,
+             "video": api.InputImpl.VideoFromFile(str(clip))}
+    widgets = {p.name: (p.options[-1] if p.choice_required else p.default) for p in spec.params}
+    widgets.update({"num_frames": 0} if spec.has_param("num_frames") else {})
+    out = execute(nodes[spec.node_id], "7", prompt_linking_frames("7"),
+                  **{slot.name: given[slot.name] for slot in spec.media if slot.name in given}, **widgets)
+    (job,) = fal_env.jobs.values()
+    sent = {s.fal_field for s in spec.media if s.name in given} | {p.field.split(".")[0] for p in spec.params if p.fal}
+    if spec.length_rule == "num_segments":
+        sent.add("num_segments")
+    assert set(job.arguments) <= sent and {s.fal_field for s in spec.media if s.name in given} <= set(job.arguments)
+    frames, fps, count = out.args[1], out.args[3], out.args[4]
+    info = probe_video(Path(out.args[0].get_stream_source()))
+    assert (fps, count, tuple(frames.shape)) == (info.fps, info.frame_count, (info.frame_count, info.height, info.width, 3))
+    if spec.has_slot("mask"):
+        png = fal_env.files[job.arguments["mask_url"][len(fal_env.base_url):]].data
+        with PILImage.open(io.BytesIO(png)) as picture:
+            pixels = np.asarray(picture.convert("L"))
+        assert pixels.shape == (80, 120) and pixels[:, :60].max() == 0 and pixels[:, 60:].min() == 255
 
 
 def test_the_price_badge_follows_each_rows_formula(comfy):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ..avatar.endpoints import GENERATION_ENDPOINTS, EndpointSpec
 from ..avatar.plan import check_params
-from ..avatar.row import CHOOSE
 from ..errors import FalAvatarError, InputError, JobCancelledError
 from ..longform.fetch import fetch_run
 from ..longform.run import AvatarRun, materialize_run, run_avatar
@@ -69,15 +68,6 @@ def _frames_linked(node) -> bool:
     return output_is_linked(api.running_prompt(), node.hidden.unique_id, schema.FRAMES_OUTPUT)
 
 
-def unchosen(spec: EndpointSpec, values: dict) -> InputError | None:
-    """The error for a required choice (fal has no default) still at its placeholder, else None."""
-    for p in spec.params:
-        if p.choice_required and values.get(p.name) == CHOOSE:
-            options = " or ".join(p.options)
-            return InputError(f"choose {options}; fal has no default for it and nothing was sent", field=p.name)
-    return None
-
-
 class AvatarGenerationNode(io.ComfyNode):
     """Shared behaviour of the generation nodes; ``SPEC`` (an endpoint row) makes each one."""
 
@@ -115,9 +105,6 @@ class AvatarGenerationNode(io.ComfyNode):
         """Refuse bad widget values before the prompt starts (nothing is uploaded or paid)."""
         names = {p.name for p in cls.SPEC.params}
         values = {k: v for k, v in kwargs.items() if k in names and v is not None}
-        missing = unchosen(cls.SPEC, values)
-        if missing is not None:
-            return str(missing)
         try:
             check_params(cls.SPEC, values)
         except InputError as exc:
@@ -134,10 +121,6 @@ class AvatarGenerationNode(io.ComfyNode):
         node_id = cls.hidden.unique_id
         reporter = ComfyReporter(node_id)
         values = {p.name: kwargs[p.name] for p in spec.params if p.name in kwargs}
-        missing = unchosen(spec, values)
-        if missing is not None:  # validate_inputs refuses it when the prompt is queued; a direct call too
-            reporter.finish("error", str(missing))
-            raise missing
         media = {slot.name: kwargs.get(slot.name) for slot in spec.media if slot.kind in ("image", "audio", "mask")}
         video = {"frames": kwargs.get("frames")}  # the 'frames' IMAGE input, unless a VIDEO is connected
         if kwargs.get("video") is not None:

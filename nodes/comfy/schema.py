@@ -56,7 +56,7 @@ def _widget(p: Param):
         )
     if p.choice_required:
         # fal has no default: the first option asks for a choice and is refused before anything is paid
-        tip = f"{p.tooltip} Required: fal has no default; '{CHOOSE}' is refused before anything is sent."
+        tip = f"{p.tooltip} '{CHOOSE}' is refused before anything is sent."
         return io.Combo.Input(p.name, options=[CHOOSE, *p.options], default=CHOOSE, tooltip=tip)
     if p.kind == "enum":
         return io.Combo.Input(p.name, options=list(p.options), default=p.default, tooltip=p.tooltip)
