@@ -100,7 +100,8 @@ test("the status area names every phase as the node's own progress text does", {
 // Tolerance for a run longer than one job. The browser cannot run the pause analysis, so it counts the
 // fewest segments of equal cuts (k) and bills the most the planner can render: k + extra segments, every
 // join at overlap + 3 frames, the last segment padded by 3. Hence, for audio (and dubbing's source):
-//   the server uses k to k + extra segments, and 0 <= JS frames - server frames <= extra*(overlap+3) + 3k;
+//   the server uses k to k + extra segments, and 0 <= JS frames - server frames <= extra*(overlap+3) + 3k
+//   (+ 3k more on rows without num_frames, whose jobs' seconds are counted again as 4n+1 planning frames);
 // for text (pieces split at sentence ends; the browser packs the same sentences greedily):
 //   the same segment count, and 0 <= JS frames - server frames <= 7 per segment (each piece's 4n+1
 //   rounding, up to 4 frames, plus the whitespace at the joins);
@@ -112,13 +113,7 @@ test("JS estimates of long runs lean up within the stated tolerance of the serve
   let text = 0;
   for (const c of cases) {
     const row = rows[c.node_id];
-    const est = estimateCost(row, {
-      numFrames: c.values.num_frames ?? null,
-      resolution: c.values.resolution ?? null,
-      text: c.values.text_input ?? null,
-      audioS: c.audio_s ?? null,
-      sourceS: c.source_s ?? null,
-    });
+    const est = estimateCost(row, estimateInputs(row, c.values, null, { audioS: c.audio_s ?? null, sourceS: c.source_s ?? null }));
     const py = c.py;
     const where = JSON.stringify({ ...c, values: { ...c.values, text_input: c.values.text_input?.slice(0, 40) }, js: est });
     assert.ok(py.segments > 1 && est.segments > 1, where);
@@ -132,10 +127,11 @@ test("JS estimates of long runs lean up within the stated tolerance of the serve
       assert.ok(extraFrames <= 7 * est.segments, where);
     } else {
       audio += 1;
-      assert.ok(needsSegments(row, py.video_frames), where);
+      assert.ok(needsSegments(row, py.video_frames, c.values.resolution), where);
       assert.equal(Math.round(est.seconds * 25), py.video_frames, where);
       assert.ok(py.segments >= est.segments && py.segments <= est.segments + lr.extra_segments, where);
-      assert.ok(extraFrames <= lr.extra_segments * (lr.overlap_frames + 3) + 3 * est.segments, where);
+      const rounding = (row.length_rule === "num_frames" ? 3 : 6) * est.segments;
+      assert.ok(extraFrames <= lr.extra_segments * (lr.overlap_frames + 3) + rounding, where);
     }
   }
   assert.ok(audio >= 30 && text >= 9, `${audio} audio and ${text} text cases`);

@@ -135,7 +135,12 @@ export function estimateCost(row, inputs = {}) {
     const long =
       row.length_from === "text" ? textRunPlan(row, inputs.text ?? "", resolution) : longAudioRun(row, inputs, resolution);
     if (long) {
-      jobs = long.jobs.map((frames) => ({ frames, seconds: frames / fps }));
+      // a job of a row without num_frames renders what its piece asks for (whole segments on num_segments rows)
+      jobs = long.jobs.map((frames) => {
+        if (byFrames) return { frames, seconds: frames / fps };
+        const seconds = jobSeconds(row, frames / FPS, resolution);
+        return { frames: framesForSeconds(seconds), seconds };
+      });
       videoFrames = long.videoFrames;
     } else {
       const seconds = lengthSeconds(row, inputs);
