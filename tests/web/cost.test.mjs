@@ -12,6 +12,7 @@ import {
   formatUsd,
   ratePerSecond,
 } from "../../web/lib/cost.js";
+import { estimateInputs } from "../../web/lib/nodes.js";
 
 const ROWS = JSON.parse(readFileSync(new URL("./fixtures/endpoints.json", import.meta.url))).endpoints;
 const row = (id) => ROWS.find((r) => r.node_id === id);
@@ -169,4 +170,32 @@ test("text-to-video auto length comes from the text (row's chars_per_second wins
 test("no row: the estimate says so", () => {
   assert.equal(formatEstimate(undefined, {}), "cost estimate unavailable");
   assert.equal(formatUsd(null), "unknown");
+});
+
+// The rows as GET /fal_avatar/endpoints serves them: each formula from its row, one source.
+const byId = (id) => ROWS.find((r) => r.node_id === id);
+
+test("every row's formula: per second, per resolution, rounded up, frame units, per minute by model", () => {
+  const line = (id, values, audioS) => {
+    const row = byId(id);
+    return formatEstimate(row, estimateInputs(row, values, null, { audioS }));
+  };
+  assert.equal(line("FalOmniHuman15", { resolution: "1080p" }, 6), "est. $0.96 · 6.00 s at 1080p");
+  assert.equal(line("FalKlingAvatarV2Standard", {}, 10), "est. $0.56 · 10.00 s");
+  assert.equal(line("FalFabric10", { resolution: "720p" }, 10), "est. $1.50 · 10.00 s at 720p");
+  assert.equal(line("FalCreatifyAurora", { resolution: "720p" }, 9.4), "est. $1.40 · 9.40 s at 720p · billed as 10.00 s");
+  // LongCat: 12 s of audio → 3 segments of fal (5.8 + 2 × 5 s), billed in 16-frame units at 16 fps
+  assert.equal(line("FalLongCatAvatar", { resolution: "480p" }, 12), "est. $2.40 · 15.80 s at 480p · billed as 16.00 s");
+  assert.equal(line("FalSyncLipsyncV2", { model: "lipsync-2" }, 30), "est. $1.50 · 30.00 s at lipsync-2");
+  assert.equal(line("FalSyncLipsyncV2", { model: "lipsync-2-pro" }, 30), "est. $2.50 · 30.00 s at lipsync-2-pro");
+  assert.equal(line("FalSyncLipsyncV2", { model: "lipsync-2" }, null), "auto — depends on audio length · $3.00/min at lipsync-2");
+  // a required choice not made yet: the dearest rate, never an under-estimate
+  assert.equal(line("FalFabric10", { resolution: "choose…" }, 10), "est. $1.50 · 10.00 s");
+});
+
+test("OmniHuman's limit per job depends on the resolution: 65 s is 2 jobs at 720p, 3 at 1080p", () => {
+  const row = byId("FalOmniHuman15");
+  assert.equal(estimateCost(row, { resolution: "720p", audioS: 65 }).segments, 2);
+  assert.equal(estimateCost(row, { resolution: "1080p", audioS: 65 }).segments, 3);
+  assert.equal(estimateCost(row, { resolution: "720p", audioS: 59 }).segments, 1);
 });
