@@ -5,7 +5,7 @@ Skipped unless COMFYUI_PATH is set (see conftest.py) and a `chromium` binary is 
 WebSocket client, and its DNS resolves nothing but 127.0.0.1, so the page cannot reach the internet.
 
 One ComfyUI start serves every check (a start costs 10-20 s):
-  - the extension registers without console errors from its files or routes, and the five nodes exist;
+  - the extension registers without console errors from its files or routes, and every node of the pack exists;
   - an example workflow loads, its status area shows the cost estimate from the length of the LoadAudio file
     (measured by the server before any run), and the estimate follows the widgets;
   - the workflow runs: phase, request id (with copy button) and the estimate from the real frame count show
@@ -462,11 +462,12 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
     page.wait(f"!!{doctor}", 15, "the 'Check fal endpoints' entry")
     fal_env.clear_log()
     page.evaluate(click_check)
-    page.wait(f"{doctor}.innerText.includes('All 4 endpoints match')", 60, "the doctor's report")
+    rows = len(NODE_IDS) - 1  # every endpoint row (the fetch node has none)
+    page.wait(f"{doctor}.innerText.includes('All {rows} endpoints match')", 60, "the doctor's report")
     report_text = page.evaluate(f"{doctor}.innerText")
     assert "fal key (from the environment): works" in report_text
     assert "fal-ai/stable-avatar: ok" in report_text
-    assert fal_env.count("submit") == 0 and fal_env.count("openapi") == 4
+    assert fal_env.count("submit") == 0 and fal_env.count("openapi") == rows
     assert all("authorization" not in r.headers for r in fal_env.requests if r.route == "openapi")
     drifted = fal_env.openapi_document("fal-ai/infinitalk/video-to-video")
     drifted["components"]["schemas"]["InfinitalkVideoToVideoInput"]["properties"]["num_frames"]["maximum"] = 129
@@ -501,6 +502,16 @@ def test_web_extension_in_headless_chromium(page, comfy_server, fal_env, isolate
         f"[...{status_element(node_id)}.querySelectorAll('button')].find(b => b.textContent === 'copy ids').click()"
     )
     assert page.wait("window.__falAvatarCopied", 5, "the copied segment list") == segment_list
+
+    # a node of a new row is decorated too (the pack's nodes are those of its menu folder): Fabric's text
+    # estimate at 480p, and its resolution left at the placeholder is flagged before any run
+    fabric_workflow = json.loads((REPO_ROOT / "example_workflows" / "fal-Fabric-text-to-video.json").read_text("utf-8"))
+    page.evaluate(f"{APP}.loadGraphData({json.dumps(fabric_workflow)})")
+    fabric = page.wait(f"{APP}.rootGraph.nodes.find(n => n.comfyClass === 'FalFabric10Text')?.id")
+    page.wait(f"{status_element(fabric)}.innerText.includes(' s at 480p')", 15, "Fabric's estimate")
+    assert status_text(page, fabric).startswith("est. $"), status_text(page, fabric)
+    set_widget(page, fabric, "resolution", "choose…")
+    page.wait(f"{status_element(fabric)}.innerText.includes('resolution: choose one')", 15, "the unchosen resolution")
 
     assert own_errors(page) == []
 
