@@ -166,3 +166,59 @@ def test_price_formulas():
     assert above.estimate(3.24, "480p", frames=81) == pytest.approx(0.648)
     assert above.estimate(3.4, "480p", frames=85) == pytest.approx(0.85)
     assert aurora.describe() == "$0.07/s 480p, $0.14/s 720p; seconds rounded up to 1 s"
+
+
+def test_readme_table_is_the_rows():
+    """The README's model table is generated from the rows (regenerate: nodes/avatar/listing.markdown_table)."""
+    from pathlib import Path
+
+    from comfyui_fal_avatar.nodes.avatar.listing import markdown_table
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- models:start -->\n", 1)[1].split("\n<!-- models:end -->", 1)[0]
+    assert table == markdown_table()
+
+
+def test_models_command_lists_every_row(capsys):
+    import json
+
+    from comfyui_fal_avatar.nodes.cli import main
+
+    assert main(["models", "--json"]) == 0
+    rows = {r["endpoint_id"]: r for r in json.loads(capsys.readouterr().out)["models"]}
+    assert set(rows) == {spec.endpoint_id for spec in ROWS}
+    omni = rows["fal-ai/bytedance/omnihuman/v1.5"]
+    assert omni["max_seconds_per_job"] == {"720p": 60.0, "1080p": 30.0} and omni["seed"] is False
+    assert omni["inputs"] == "image, audio, mask?" and omni["usd_per_second"] == {"*": 0.16}
+    assert rows["fal-ai/stable-avatar"]["status"] == "delisted"
+    assert rows["veed/fabric-1.0"]["required_choices"] == ["resolution"] and rows["veed/fabric-1.0"]["strict"]
+    assert main(["models"]) == 0
+    table = capsys.readouterr().out
+    assert "delisted: fal removed it from its catalogue in 2026-08" in table
+    assert "unknown (plans 60 s)" in table and "60 s @720p, 30 s @1080p" in table
+
+
+@pytest.mark.parametrize(
+    ("endpoint_id", "values", "audio_s", "usd"),
+    [
+        ("fal-ai/creatify/aurora", {"resolution": "720p"}, 9.4, 1.40),  # 9.4 s billed as 10 s
+        ("fal-ai/creatify/aurora", {"resolution": "480p"}, 9.4, 0.70),
+        ("fal-ai/sync-lipsync/v2", {}, 30.0, 1.50),  # $3 per minute
+        ("fal-ai/sync-lipsync/v2", {"model": "lipsync-2-pro"}, 30.0, 2.50),  # about 1.67x
+        ("fal-ai/sync-lipsync/v3", {}, 15.0, 2.00),  # $8 per minute
+        ("fal-ai/bytedance/omnihuman/v1.5", {"resolution": "720p"}, 12.0, 1.92),
+        ("veed/fabric-1.0", {"resolution": "720p"}, 10.0, 1.50),
+        ("veed/fabric-1.0/fast", {"resolution": "480p"}, 10.0, 1.00),
+        ("fal-ai/longcat-single-avatar/image-audio-to-video", {"resolution": "720p"}, 5.0, 1.80),  # 5.8 s → 6 units
+        ("fal-ai/stable-avatar", {}, 2.0, 0.40),  # the 4-second minimum
+        ("fal-ai/kling-video/ai-avatar/v2/pro", {}, 10.0, 1.15),
+    ],
+)
+def test_estimates_follow_each_rows_formula(endpoint_id, values, audio_s, usd):
+    spec = ep.endpoint(endpoint_id)
+    assert make_plan(spec, values, audio_s=audio_s).cost_usd == pytest.approx(usd, abs=1e-3)
+
+
+def test_the_way_to_a_new_generation_depends_on_the_seed():
+    assert ep.INFINITALK_IMAGE.new_generation_hint == "change the seed"
+    assert "no seed" in ep.endpoint("veed/fabric-1.0").new_generation_hint

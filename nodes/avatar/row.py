@@ -169,6 +169,13 @@ class EndpointSpec:
         return next((p for p in self.params if p.seed), None)
 
     @property
+    def new_generation_hint(self) -> str:
+        """How a user asks for a new paid generation of the same inputs (identical requests are one job)."""
+        if self.seed_param is not None:
+            return "change the seed"
+        return "change an input or a setting (this model has no seed)"
+
+    @property
     def resolutions(self) -> tuple[str, ...]:
         return self.param("resolution").options if self.has_param("resolution") else ()
 

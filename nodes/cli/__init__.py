@@ -1,4 +1,4 @@
-"""The `fal-avatar` command: demo, generate, batch, jobs, fetch, doctor, emulator.
+"""The `fal-avatar` command: demo, generate, batch, jobs, fetch, doctor, models, emulator.
 
 Exit codes: 0 success; 2 bad input or settings (nothing was submitted); 3 fal-side failure or a result that
 could not be saved locally (the paid job is kept); 130 interrupted (a submitted fal job is cancelled).
@@ -15,7 +15,7 @@ from ..errors import FalAvatarError
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import batch, demo, doctor, generate
+    from . import batch, demo, doctor, generate, models
 
     parser = argparse.ArgumentParser(prog="fal-avatar", description="fal.ai talking avatars from the command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--out", type=Path)
     doctor.add_arguments(
         sub.add_parser("doctor", help="check the key, fal's hosts and the endpoints against fal's schemas (free)")
+    )
+    models.add_arguments(
+        sub.add_parser("models", help="every endpoint: family, inputs, price, most seconds per job, seed, status")
     )
     sub.add_parser("emulator", help="run the fal emulator on 127.0.0.1", add_help=False)
     return parser
@@ -56,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(argv[1:])
     args = _parser().parse_args(argv)
-    from . import batch, demo, doctor, generate, jobs
+    from . import batch, demo, doctor, generate, jobs, models
 
     command = {
         "demo": demo.run,
@@ -65,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         "jobs": jobs.list_jobs,
         "fetch": jobs.fetch,
         "doctor": doctor.run,
+        "models": models.run,
     }
     try:
         return command[args.command](args)

@@ -1,8 +1,9 @@
 """A batch manifest: one `fal-avatar generate` per row of a CSV or JSONL file, checked before anything is paid.
 
-Columns are the options of ``generate``: ``endpoint``, ``image``, ``audio``, ``video``, ``text``, ``voice``,
-``prompt``, ``num_frames``, ``resolution``, ``acceleration``, ``seed``, ``param.NAME`` for any other field of
-the endpoint, and ``out``. An empty cell (or a JSON ``null``) means "not given". Input paths are relative to
+Columns are the options of ``generate``: ``endpoint``, ``image``, ``audio``, ``audio2``, ``video``, ``mask``,
+``text``, ``text2``, ``voice``, ``voice2``, ``prompt``, ``num_frames``, ``resolution``, ``acceleration``,
+``seed``, ``param.NAME`` for any other field of the endpoint, and ``out`` (``cli/fields.py`` says which
+field of the row each sets). An empty cell (or a JSON ``null``) means "not given". Input paths are relative to
 the manifest's folder; ``out`` is relative to the output folder (``--out-dir``, default the manifest's folder)
 and defaults to ``<manifest name>-<line>.mp4`` there.
 
@@ -27,26 +28,16 @@ import numpy as np
 from ..avatar.endpoints import BY_ENDPOINT_ID, EndpointSpec, endpoint
 from ..errors import InputError
 from ..pipeline.inputs import GenerationRequest
-from .files import load_audio, load_image
-from .generate import coerce_param
+from .fields import MEDIA_OPTIONS, coerce_param, field_of
+from .files import load_audio, load_image, load_mask
 from .output import check_writable
 
 COLUMNS = (
-    "endpoint", "image", "audio", "video", "text", "voice", "prompt", "num_frames", "resolution", "acceleration",
-    "seed", "out",
+    "endpoint", "image", "audio", "audio2", "video", "mask", "text", "text2", "voice", "voice2", "prompt",
+    "num_frames", "resolution", "acceleration", "seed", "out",
 )  # fmt: skip
 PARAM_PREFIX = "param."
-MEDIA_COLUMNS = ("image", "audio", "video")
-# column → the endpoint field it sets (media columns and ``out`` are handled apart)
-FIELD_OF_COLUMN = {
-    "text": "text_input",
-    "voice": "voice",
-    "prompt": "prompt",
-    "num_frames": "num_frames",
-    "resolution": "resolution",
-    "acceleration": "acceleration",
-    "seed": "seed",
-}
+MEDIA_COLUMNS = MEDIA_OPTIONS
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_DELIMITERS = (",", ";", "\t")
 
@@ -85,6 +76,8 @@ class ManifestRow:
     audio: Path | None
     video: Path | None
     out: Path
+    audio2: Path | None = None
+    mask: Path | None = None
 
     def request(self, media: MediaLoader) -> GenerationRequest:
         """The row's request with its media decoded (CPU work: run in a thread). Raises InputError."""
@@ -93,6 +86,8 @@ class ManifestRow:
             values=dict(self.values),
             image=media.image(self.image) if self.image is not None else None,
             audio=media.audio(self.audio) if self.audio is not None else None,
+            audio2=media.audio(self.audio2) if self.audio2 is not None else None,
+            mask=load_mask(self.mask) if self.mask is not None else None,
             video_path=self.video,
             want_frames=False,
         )
@@ -277,8 +272,8 @@ def _check_row(line: int, cells: dict, base: Path, outputs: Path, stem: str) -> 
     for column, raw in cells.items():
         if column in ("endpoint", "out", *MEDIA_COLUMNS):
             continue
-        name = column[len(PARAM_PREFIX) :] if column.startswith(PARAM_PREFIX) else FIELD_OF_COLUMN[column]
-        if not spec.has_param(name):
+        name = column[len(PARAM_PREFIX) :] if column.startswith(PARAM_PREFIX) else field_of(spec, column)
+        if name is None or not spec.has_param(name):
             errors.append(_not_taken(spec, column))
             continue
         if name in values:
@@ -309,7 +304,9 @@ def _check_row(line: int, cells: dict, base: Path, outputs: Path, stem: str) -> 
         check_writable(out, flag="out")
     except InputError as exc:
         errors.append(exc.message)
-    row = ManifestRow(line, spec, values, files["image"], files["audio"], files["video"], out)
+    row = ManifestRow(
+        line, spec, values, files["image"], files["audio"], files["video"], out, files["audio2"], files["mask"]
+    )
     return row, errors
 
 
@@ -329,9 +326,10 @@ def _value(spec: EndpointSpec, name: str, raw):
 
 
 def _not_taken(spec: EndpointSpec, column: str) -> str:
-    fields = [p.name for p in spec.params]
     media = [slot.name for slot in spec.media if slot.name in MEDIA_COLUMNS]
-    return f"{column}: {spec.endpoint_id} does not take this (it takes {', '.join(media + fields)})"
+    named = [c for c in COLUMNS if c not in ("endpoint", "out", *MEDIA_COLUMNS) and field_of(spec, c)]
+    others = [PARAM_PREFIX + p.name for p in spec.params if p.name not in {field_of(spec, c) for c in named}]
+    return f"{column}: {spec.endpoint_id} does not take this (it takes {', '.join(media + named + others)})"
 
 
 def _needs(spec: EndpointSpec) -> str:

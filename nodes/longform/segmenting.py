@@ -1,12 +1,16 @@
 """One request → the segment requests that cover its whole input (or the request itself when one fal job
 is enough). Nothing is uploaded here.
 
-With ``num_frames`` 0 (auto) a run covers the entire input: the audio (image+audio, StableAvatar), the
-text (single-text) or the source video (dubbing). When that is longer than one job allows, the audio's
-pauses decide where the segments join (``avatar/segments.py``); each segment gets the audio of its own
-stretch (and, for dubbing, the same stretch of the source video, re-timed to 25 fps). A text is split at
-sentence and clause ends (``avatar/text_pieces.py``) and every piece becomes one segment. An explicit
-``num_frames`` keeps its meaning: exactly one job.
+With ``num_frames`` 0 (auto), or on a row without it, a run covers the entire input: the audio, the text or
+the source video (lip-sync on footage). One job's limit is the row's at the chosen resolution
+(``EndpointSpec.job_seconds``: fal's, or the row's stated planning length where fal's is unknown). When the
+input is longer, the audio's pauses decide where the segments join (``avatar/segments.py``); with two
+speakers, the pauses of both tracks together (where both are quiet). Each segment gets the audio of its own
+stretch (both speakers' tracks cut at the same instants, and for footage the same stretch of the video,
+re-timed to 25 fps). A text on a num_frames row is split at sentence and clause ends
+(``avatar/text_pieces.py``) and every piece becomes one segment; a text row without num_frames, and two
+speakers' texts, are one job. An explicit ``num_frames`` keeps its meaning: exactly one job. Segment frames
+count on the planning timeline (25 per second); the stitcher places them at the model's own fps.
 """
 
 from __future__ import annotations
@@ -130,8 +134,10 @@ def _audio_piece(samples: np.ndarray, rate: int, start_frame: int, frames: int) 
 
 def _text_plan(request: GenerationRequest, values: dict) -> LongPlan | None:
     rule = frame_rule(request.spec, values.get("resolution"))
-    if request.spec.role_param("text2") is not None:
-        return None  # two speakers' texts are one job (make_plan checks each text's length)
+    if request.spec.frames is None or request.spec.role_param("text2") is not None:
+        # One job: without num_frames fal's speech sets each piece's length, so pieces could not be placed on
+        # the timeline before they are paid for; two speakers' texts share one job (make_plan checks them).
+        return None
     name = request.spec.role_param("text").name
     text = values[name]
     if text_frames(text) <= rule.max_frames:

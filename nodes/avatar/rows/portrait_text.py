@@ -39,8 +39,10 @@ FABRIC_10_TEXT = EndpointSpec(
     family="portrait_text",
     media=(IMAGE,),
     params=(
-        Param("text", "text", "Hello! This video was made with VEED Fabric on fal.", _SPEAK_TIP, multiline=True,
-              required=True, max_length=LONG_TEXT_CHARS, role="text"),
+        Param("text", "text", "Hello! This video was made with VEED Fabric on fal.",
+              "The text the avatar speaks (one fal job: at most 2000 characters; fal's speech sets the length, so "
+              "a longer text cannot be cut into jobs that join exactly).", multiline=True, required=True,
+              max_length=2000, role="text"),
         Param("voice_description", "text", "", "Optional: adds to the voice derived from the image, e.g. "
               "'British accent'. Empty sends nothing.", omit_value=""),
         resolution(("720p", "480p"), None, "Output resolution (required: fal has no default)."),
@@ -58,8 +60,8 @@ FABRIC_10_TEXT = EndpointSpec(
     output_has_seed=False,
     source=f"{REGISTRY} (image_url, text, voice_description, resolution required without default); "
     "fal-ai/fal-js libs/client/src/types/video/zod.gen.ts @ 5324132 (2026-02): text 1-2000 characters. "
-    f"Strict per issue 14. Unknown: the longest speech per job (long texts are cut into pieces of at most "
-    f"{UNKNOWN_LIMIT_PLANNING_S:g} s of estimated speech), output fps.",
+    "Strict per issue 14. Unknown: the longest speech per job (a text is one job: its spoken length is fal's, "
+    "so pieces could not be joined frame-exactly), output fps.",
     search_aliases=("fabric", "veed", "text to speech", "avatar"),
 )
 
