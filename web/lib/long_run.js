@@ -168,6 +168,9 @@ function textFrames(row, chars) {
  * the 4n+1 rounding can go (4 frames) and the whole text is counted (the whitespace at the joins too).
  */
 export function textRunPlan(row, text, resolution = null) {
+  // only a num_frames row with one text is split; a text row without num_frames, and two speakers' texts,
+  // are one job (longform/segmenting.py _text_plan)
+  if (row.length_rule !== "num_frames" || row.text2_param) return null;
   const rule = segmentRule(row, resolution);
   const chars = spokenLength(text);
   if (!rule || !chars || textFrames(row, chars) <= rule.maxFrames) return null;
