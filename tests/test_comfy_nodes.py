@@ -186,7 +186,7 @@ def test_one_node_of_each_family_runs_with_its_own_fields_and_fps(comfy, fal_env
 
 def test_the_price_badge_follows_each_rows_formula(comfy):
     """ComfyUI's price badge (JSONata, evaluated by the frontend) from the row: the rate at the chosen
-    resolution (the dearest while a required one is not chosen), per minute where fal states it so, and the
+    resolution or model (the dearest while a required one is not chosen), per minute where fal states it so, and the
     whole job once num_frames is set; no badge where fal's price is unknown."""
     nodes, _, _ = comfy
     for spec in GENERATION_ENDPOINTS:
@@ -197,10 +197,10 @@ def test_the_price_badge_follows_each_rows_formula(comfy):
             continue
         scale = 60 if price.per == "minute" else 1
         assert ('"/minute"' if scale == 60 else '"/second"') in badge.expr, spec.node_id
-        widgets = [name for name in ("num_frames", "resolution") if spec.has_param(name)]
+        widgets = [name for name in ("num_frames", price.by) if spec.has_param(name)]
         assert badge.depends_on.widgets == widgets, spec.node_id
-        if spec.has_param("resolution"):
-            assert f"$exists($r) ? $r : {price.rate(None) * scale}" in badge.expr, spec.node_id
+        if spec.has_param(price.by):  # the resolution, or sync v2's model
+            assert f"widgets.{price.by}); $exists($r) ? $r : {price.rate(None) * scale}" in badge.expr, spec.node_id
         if spec.has_param("num_frames"):
             assert f"widgets.num_frames / {spec.fps:g}" in badge.expr, spec.node_id
 

@@ -120,7 +120,6 @@ class AvatarGenerationNode(io.ComfyNode):
     async def execute(cls, **kwargs):
         spec = cls.SPEC
         node_id = cls.hidden.unique_id
-        reporter = ComfyReporter(node_id)
         values = {p.name: kwargs[p.name] for p in spec.params if p.name in kwargs}
         media = {slot.name: kwargs.get(slot.name) for slot in spec.media if slot.kind in ("image", "audio", "mask")}
         video = {"frames": kwargs.get("frames")}  # the 'frames' IMAGE input, unless a VIDEO is connected
@@ -136,6 +135,7 @@ class AvatarGenerationNode(io.ComfyNode):
             **media,
             **video,
         )
+        reporter = ComfyReporter(node_id)
         interrupt = UserInterrupt(reporter.should_cancel)
         return await _deliver(
             reporter,

@@ -93,14 +93,14 @@ def inputs(spec: EndpointSpec) -> list:
     return _media(spec) + [_widget(p) for p in spec.params]
 
 
-def price_badge_expr(rule: PriceRule, *, frames_fps: float | None, has_resolution: bool) -> str:
-    """A JSONata price expression (V3 price badge) generated from the price row: the rate at the chosen
-    resolution (the dearest while none is chosen), per minute where fal states it so; with a num_frames widget
-    (``frames_fps``: its frame rate) set above 0, the whole job."""
+def price_badge_expr(rule: PriceRule, *, frames_fps: float | None, rate_widget: str | None) -> str:
+    """A JSONata price expression (V3 price badge) generated from the price row: the rate at the value of
+    ``rate_widget`` (the resolution, or sync v2's model; the dearest while none is chosen), per minute where
+    fal states it so; with a num_frames widget (``frames_fps``: its frame rate) set above 0, the whole job."""
     scale, suffix = (60, "/minute") if rule.per == "minute" else (1, "/second")
     rates = json.dumps({key: rate * scale for key, rate in rule.usd_per_second.items()})
     dearest = rule.rate(None) * scale
-    rate = f"($r := $lookup({rates}, widgets.resolution); $exists($r) ? $r : {dearest})" if has_resolution else dearest
+    rate = f"($r := $lookup({rates}, widgets.{rate_widget}); $exists($r) ? $r : {dearest})" if rate_widget else dearest
     per_unit = f'{{"type":"usd","usd":$rate,"format":{{"suffix":"{suffix}","approximate":true}}}}'
     if frames_fps is None:
         return f"($rate := {rate}; {per_unit})"
@@ -118,10 +118,10 @@ def price_badge(spec: EndpointSpec):
     if spec.price.per == "unknown" or not spec.price.usd_per_second:
         return None
     has_frames = spec.has_param("num_frames")
-    has_resolution = spec.has_param("resolution")
-    widgets = [name for name, present in (("num_frames", has_frames), ("resolution", has_resolution)) if present]
+    rate_widget = spec.price.by if spec.has_param(spec.price.by) else None
+    widgets = [name for name in ("num_frames" if has_frames else None, rate_widget) if name]
     fps = spec.fps if has_frames else None  # an unknown frame rate: the badge shows the rate only
     return io.PriceBadge(
-        expr=price_badge_expr(spec.price, frames_fps=fps, has_resolution=has_resolution),
+        expr=price_badge_expr(spec.price, frames_fps=fps, rate_widget=rate_widget),
         depends_on=io.PriceBadgeDepends(widgets=widgets),
     )
