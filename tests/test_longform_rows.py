@@ -151,3 +151,41 @@ def test_lips_follow_the_sound_with_no_lag_at_the_join_at_the_models_own_fps(fal
     join = round(ref.segments[1].start_frame * 16 / 25)
     assert best_lag(loudness, mouth, join, half=24, lags=range(-3, 4)) == 0
     assert best_lag(loudness, mouth, outputs.frame_count - 60, half=24, lags=range(-3, 4)) == 0  # and at the end
+
+
+def _footage(path, seconds: float, fps) -> None:
+    """A small silent clip whose luma counts its frames."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as out:
+        video = out.add_stream("libx264", rate=fps, options={"crf": "10", "preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
+        for i in range(round(seconds * fps)):
+            planes = np.full((96, 64), 128, np.uint8)
+            planes[:64] = 30 + i % 200
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+
+
+def test_lipsync_on_footage_keeps_the_footages_frame_rate_over_several_jobs(fal_env, tmp_path):
+    """react-1 (15 s per job) on 40 s of 29.97 fps footage: jobs get excerpts at the footage's own rate, cut at
+    the audio's instants, and the joined video stays at 29.97 fps for the whole length."""
+    import asyncio
+    from fractions import Fraction
+
+    from comfyui_fal_avatar.nodes.cli.generate import run_request
+    from comfyui_fal_avatar.nodes.media import probe_video
+
+    fps = Fraction(30000, 1001)
+    clip = tmp_path / "clip.mp4"
+    _footage(clip, 40.0, fps)
+    spec = ep.endpoint("fal-ai/sync-lipsync/react-1")
+    request = GenerationRequest(spec, {"emotion": "happy"}, audio=_audio(40.0), video_path=clip, want_frames=False)
+    run, outputs = asyncio.run(run_request(request, want_audio=False))
+    assert len(run.request_ids) >= 3
+    assert outputs.fps == pytest.approx(float(fps), abs=1e-3)
+    info = probe_video(clip)
+    assert outputs.frame_count == pytest.approx(info.frame_count, abs=2)
+    assert outputs.info.duration_s == pytest.approx(info.duration_s, abs=0.1)

@@ -23,12 +23,18 @@ def _frames_fps(request: GenerationRequest) -> float:
     return float(request.values.get("fps", 25.0))
 
 
+def _keeps_rate(request: GenerationRequest) -> bool:
+    """A row without num_frames (sync, VEED) follows the footage: its excerpts keep the source's frame rate;
+    InfiniTalk's are re-timed to its 25 fps."""
+    return request.spec.frames is None
+
+
 def _window(request: GenerationRequest) -> str:
-    """An excerpt is re-timed to 25 fps: its source window is part of what is uploaded."""
+    """An excerpt's source window (and its rate) is part of what is uploaded."""
     if request.video_window is None:
         return ""
     start, count = request.video_window
-    return f"|excerpt={start}+{count}@25fps"
+    return f"|excerpt={start}+{count}@{'source-fps' if _keeps_rate(request) else '25fps'}"
 
 
 # --- per kind: check, digest, encode -----------------------------------------------------------------
@@ -86,7 +92,7 @@ def _digest_video(request, slot: MediaSlot, value, side: int | None) -> str:
 def _encode_video(request, slot: MediaSlot, value, side: int | None) -> Payload:
     if request.video_window is not None:
         start, count = request.video_window
-        return video_excerpt.encode_video_excerpt(value, start, count, field=slot.name)
+        return video_excerpt.encode_video_excerpt(value, start, count, field=slot.name, keep_rate=_keeps_rate(request))
     return video_encode.encode_video_file(value, field=slot.name)
 
 
