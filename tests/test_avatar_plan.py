@@ -201,10 +201,16 @@ def test_catalog_json_is_complete():
     # what the browser needs to estimate a long run as the planner cuts it
     long_run = {r["node_id"]: r["long_run"] for r in rows}
     assert long_run["FalInfiniTalkImageToVideo"] == {
-        "min_frames": 41, "max_frames": 721, "overlap_frames": 8, "margin_frames": 24, "extra_segments": 2,
-        "text_slack": 1.15, "text_tail_s": 0.6,
+        "min_frames": 41, "max_frames": 721, "max_frames_at": {}, "overlap_frames": 8, "margin_frames": 24,
+        "extra_segments": 2, "text_slack": 1.15, "text_tail_s": 0.6,
     }
     assert (long_run["FalStableAvatar"]["min_frames"], long_run["FalStableAvatar"]["max_frames"]) == (25, 7500)
+    # a limit per job that depends on the resolution: OmniHuman 60 s at 720p, 30 s at 1080p (the strictest)
+    assert long_run["FalOmniHuman15"]["max_frames_at"] == {"720p": 1500, "1080p": 750}
+    assert long_run["FalOmniHuman15"]["max_frames"] == 750
+    # the widgets whose text is spoken, for the browser's length estimate
+    texts = {r["node_id"]: (r["text_param"], r["text2_param"]) for r in rows if r["length_from"] == "text"}
+    assert texts["FalInfiniTalkTextToVideo"] == ("text_input", None) and texts["FalAiAvatarMultiText"] == ("text", "text2")
     # dubbing's length is its video's
     assert {r["endpoint_id"] for r in rows if r["source_video"]} == {
         s.endpoint_id for s in ep.GENERATION_ENDPOINTS if s.family == "footage_lipsync"
