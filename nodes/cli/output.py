@@ -55,3 +55,12 @@ def save_copy(stored: Path, out: Path, *, request_id: str) -> None:
             f"{stored}.",
             request_id=request_id,
         ) from None
+
+
+def table(header: tuple[str, ...], lines: list[tuple]) -> str:
+    """Columns padded to their widest cell (the last one left as is: paths and errors run on)."""
+    widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line[:-1], widths, strict=True)) + "  " + str(line[-1])
+        for line in [header, *lines]
+    )
