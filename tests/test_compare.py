@@ -97,6 +97,12 @@ def test_unknown_or_non_portrait_models_are_refused_naming_the_ones_that_qualify
     assert fal_env.requests == [] or not {"submit", *UPLOAD_ROUTES} & set(fal_env.routes())
 
 
+def test_speech_shorter_than_a_models_minimum_is_refused_before_any_upload(fal_env, tmp_path, capsys):
+    code, _, stderr = compare(capsys, tmp_path / "side.mp4", "omnihuman,kling-std", "--seconds", "1.5")
+    assert code == 2 and "kling-std: " in stderr and "at least 2 s" in stderr
+    assert fal_env.count("submit") == 0 and not UPLOAD_ROUTES & set(fal_env.routes())
+
+
 def test_one_model_failing_keeps_the_others_and_says_so_with_exit_code_3(fal_env, tmp_path, capsys):
     fal_env.inject_job("runner_error", match={"resolution": "480p"}, error_type="runner_disconnected", status=503)
     out = tmp_path / "side.mp4"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..avatar.pricing import format_usd
-from ..errors import FalAvatarError, InputError
+from ..errors import FalAvatarError, InputError, LocalStorageError
 from ..fanout.engine import FanOut
 from ..media.audio import first_samples
 from ..media.side_by_side import SideBySideResult, Tile, side_by_side
@@ -152,6 +152,11 @@ async def _render(plan: ComparePlan, models: list[ModelResult], out: Path, board
         board.update(Phase.STITCHING, progress=done / total)
 
     board.update(Phase.STITCHING, detail=f"side by side: {len(tiles)} tiles", progress=0.0)
-    return await asyncio.to_thread(
-        side_by_side, tiles, out, seconds=plan.seconds, audio=(samples, rate), on_progress=progress
-    )
+    try:
+        return await asyncio.to_thread(
+            side_by_side, tiles, out, seconds=plan.seconds, audio=(samples, rate), on_progress=progress
+        )
+    except OSError as exc:  # e.g. a full disk: every model's video stays stored
+        raise LocalStorageError.from_os_error(
+            exc, action=f"Writing {out}", path=out, then="run the same compare again (it pays nothing again)"
+        ) from None
