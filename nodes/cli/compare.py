@@ -31,7 +31,8 @@ def add_arguments(parser) -> None:
         "Render the same opening seconds of speech with the same portrait on several models and write one "
         "side-by-side MP4, labelled with each model's price and time, plus a table. Each model's job is an "
         "ordinary generation (journaled; an identical compare pays nothing) and the whole comparison's "
-        "estimate is checked against the spend limit before anything is uploaded."
+        "estimate is checked against the spend limit before anything is uploaded. Exit code 3 when a model "
+        "failed (the others are still in the video and the table)."
     )
     parser.add_argument("--image", type=Path, required=True, help="portrait image file")
     parser.add_argument("--audio", type=Path, required=True, help="speech audio file (its opening seconds are used)")
@@ -120,6 +121,7 @@ def summary(result: CompareResult) -> dict:
                 "width": m.video.width if m.video else None,
                 "height": m.video.height if m.video else None,
                 "request_id": m.outcome.request_id if m.outcome else None,
+                "path": str(m.outcome.path) if m.outcome else None,
                 "video_url": m.outcome.video_url if m.outcome else None,
                 "error": str(m.error) if m.error else None,
             }
