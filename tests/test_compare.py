@@ -5,6 +5,9 @@ any upload; a failed model kept in the table and the video (exit code 3)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import av
@@ -123,6 +126,30 @@ def test_one_model_failing_keeps_the_others_and_says_so_with_exit_code_3(fal_env
     code, stdout, _ = compare(capsys, out, "omnihuman,fabric,kling-std", "--json")
     assert code == 0 and fal_env.count("submit") == 4  # only the failed model runs again
     assert [m["new_spend_usd"] > 0 for m in json.loads(stdout)["models"]] == [False, True, False]
+
+
+def test_a_compare_killed_while_its_jobs_run_is_re_attached_by_the_next_one_without_a_new_submit(
+    fal_env, tmp_path, capsys
+):
+    fal_env.inject_job("slow", times=2, processing_time=8)
+    out = tmp_path / "side.mp4"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "comfyui_fal_avatar.nodes.cli", "compare", "--image", str(IMAGE), "--audio",
+         str(SPEECH), "--models", "omnihuman,fabric,kling-std", "--seconds", "3", "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while fal_env.count("submit") < 3 or not any(j.state == "IN_PROGRESS" for j in fal_env.jobs.values()):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(timeout=30)
+    assert not out.exists()
+
+    code, stdout, stderr = compare(capsys, out, "omnihuman,fabric,kling-std")
+    assert code == 0, stderr[-2000:]
+    assert fal_env.count("submit") == 3  # the running jobs were re-attached to, none submitted again
+    assert set(table_rows(stdout)) == {"omnihuman", "fabric", "kling-std"} and probe_video(out).has_audio
 
 
 def test_seconds_trims_the_speech_before_the_request_key_and_a_required_choice_takes_the_cheapest(tmp_path):
