@@ -5,6 +5,7 @@ any upload; a failed model kept in the table and the video (exit code 3)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +25,12 @@ from comfyui_fal_avatar.nodes.store.journal import Journal
 ASSETS = Path(__file__).resolve().parent.parent / "nodes" / "assets"
 IMAGE, SPEECH = ASSETS / "sample_portrait.png", ASSETS / "sample_speech.wav"  # the speech is 6.5 s long
 UPLOAD_ROUTES = {"cdn_upload", "token", "storage_initiate", "signed_put", "multipart_create"}
+
+
+CLI = [sys.executable, "-m", "comfyui_fal_avatar.nodes.cli"]
+# A background job's children start with SIGINT ignored; the child restores Python's own handler first.
+WITH_CTRL_C = [sys.executable, "-c", "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+               "runpy.run_module('comfyui_fal_avatar.nodes.cli', run_name='__main__', alter_sys=True)"]  # fmt: skip
 
 
 def compare(capsys, out: Path, models: str, *extra: str) -> tuple[int, str, str]:
@@ -128,28 +135,45 @@ def test_one_model_failing_keeps_the_others_and_says_so_with_exit_code_3(fal_env
     assert [m["new_spend_usd"] > 0 for m in json.loads(stdout)["models"]] == [False, True, False]
 
 
+def _start(command: list[str], out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*command, "compare", "--image", str(IMAGE), "--audio", str(SPEECH), "--models", "omnihuman,fabric,kling-std",
+         "--seconds", "3", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _wait_until_running(emulator, proc: subprocess.Popen, running: int) -> None:
+    deadline = time.monotonic() + 120
+    while sum(j.state == "IN_PROGRESS" for j in emulator.jobs.values()) < running:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+
+
 def test_a_compare_killed_while_its_jobs_run_is_re_attached_by_the_next_one_without_a_new_submit(
     fal_env, tmp_path, capsys
 ):
     fal_env.inject_job("slow", times=2, processing_time=8)
     out = tmp_path / "side.mp4"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "comfyui_fal_avatar.nodes.cli", "compare", "--image", str(IMAGE), "--audio",
-         str(SPEECH), "--models", "omnihuman,fabric,kling-std", "--seconds", "3", "--out", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while fal_env.count("submit") < 3 or not any(j.state == "IN_PROGRESS" for j in fal_env.jobs.values()):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
+    proc = _start(CLI, out)
+    _wait_until_running(fal_env, proc, 2)
     proc.kill()
-    proc.wait(timeout=30)
-    assert not out.exists()
+    proc.communicate(timeout=30)
+    assert fal_env.count("submit") == 3 and not out.exists()
 
     code, stdout, stderr = compare(capsys, out, "omnihuman,fabric,kling-std")
     assert code == 0, stderr[-2000:]
     assert fal_env.count("submit") == 3  # the running jobs were re-attached to, none submitted again
     assert set(table_rows(stdout)) == {"omnihuman", "fabric", "kling-std"} and probe_video(out).has_audio
+
+
+def test_ctrl_c_cancels_every_models_job_and_exits_130(fal_env, tmp_path):
+    fal_env.inject_job("slow", times=3, processing_time=60)
+    proc = _start(WITH_CTRL_C, tmp_path / "side.mp4")
+    _wait_until_running(fal_env, proc, 3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-3000:]
+    assert fal_env.count("cancel") == 3 and not (tmp_path / "side.mp4").exists()
 
 
 def test_seconds_trims_the_speech_before_the_request_key_and_a_required_choice_takes_the_cheapest(tmp_path):
