@@ -176,6 +176,14 @@ def test_ctrl_c_cancels_every_models_job_and_exits_130(fal_env, tmp_path):
     assert fal_env.count("cancel") == 3 and not (tmp_path / "side.mp4").exists()
 
 
+def test_every_model_failing_writes_no_video_and_exits_3(fal_env, tmp_path, capsys):
+    fal_env.inject_job("runner_error", times=2, error_type="runner_disconnected", status=503)
+    code, stdout, _ = compare(capsys, tmp_path / "side.mp4", "flashtalk,sync3")
+    assert code == 3 and "no video: every model failed" in stdout
+    assert all("FAILED" in line for line in table_rows(stdout).values())
+    assert not (tmp_path / "side.mp4").exists()
+
+
 def test_seconds_trims_the_speech_before_the_request_key_and_a_required_choice_takes_the_cheapest(tmp_path):
     specs = parse_models("fabric,omnihuman")
     plan = plan_compare(specs, image=load_image(IMAGE), audio=load_audio(SPEECH), seconds=2.5)
