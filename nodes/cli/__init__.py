@@ -1,4 +1,4 @@
-"""The `fal-avatar` command: demo, generate, batch, jobs, fetch, doctor, models, emulator.
+"""The `fal-avatar` command: demo, generate, batch, compare, jobs, fetch, doctor, models, emulator.
 
 Exit codes: 0 success; 2 bad input or settings (nothing was submitted); 3 fal-side failure or a result that
 could not be saved locally (the paid job is kept); 130 interrupted (a submitted fal job is cancelled).
@@ -17,7 +17,7 @@ SQLITE_MAX_INT = 2**63 - 1
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import batch, demo, doctor, generate, models
+    from . import batch, compare, demo, doctor, generate, models
 
     parser = argparse.ArgumentParser(prog="fal-avatar", description="fal.ai talking avatars from the command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_arguments(sub.add_parser("generate", help="run one endpoint, as the ComfyUI node does"))
     batch.add_arguments(
         sub.add_parser("batch", help="one generation per row of a CSV or JSONL manifest (resumable)")
+    )
+    compare.add_arguments(
+        sub.add_parser("compare", help="the same face and opening seconds of speech on several models, side by side")
     )
     jobs = sub.add_parser("jobs", help="list the request journal")
     jobs.add_argument("--limit", type=_row_count, default=50, help="newest entries to list (default 50)")
@@ -72,12 +75,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(argv[1:])
     args = _parser().parse_args(argv)
-    from . import batch, demo, doctor, generate, jobs, models
+    from . import batch, compare, demo, doctor, generate, jobs, models
 
     command = {
         "demo": demo.run,
         "generate": generate.run,
         "batch": batch.run,
+        "compare": compare.run,
         "jobs": jobs.list_jobs,
         "fetch": jobs.fetch,
         "doctor": doctor.run,
