@@ -83,6 +83,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             heartbeat_at REAL NOT NULL
         )""",
     ),
+    (
+        # Who submitted a job, when not the run that uses it: 'queue-ahead' (a queued ComfyUI prompt's job,
+        # started before ComfyUI reached the prompt) with that prompt's id. NULL for ordinary runs.
+        "ALTER TABLE journal ADD COLUMN origin TEXT",
+        "ALTER TABLE journal ADD COLUMN prompt_id TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
