@@ -24,16 +24,15 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import ConfigError, FalAvatarError
 from ..fal.models import CancelOutcome, QueueHandle
 from ..longform.run import start_avatar_ahead
 from ..pipeline.inputs import JobOrigin
-from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.status import RunStatus
 from ..services import Services, build_services
-from ..store.journal import QUEUE_AHEAD
+from ..store.journal import QUEUE_AHEAD, SUBMITTED
 from .early_rules import EarlyNode, node_inputs, sort_nodes
 from .node_request import node_request
 from .queue_ahead_settings import prompts_ahead
@@ -53,7 +52,6 @@ class EarlyJob:
     prompt_id: str
     node_id: str
     endpoint: str
-    interrupt: UserInterrupt = field(default_factory=UserInterrupt)
     task: asyncio.Task | None = None
     phase: str = "preparing"
     estimate_usd: float | None = None
@@ -94,15 +92,32 @@ class QueueAhead:
         self._notes_lock = threading.Lock()
         self.messages: deque[str] = deque(maxlen=MESSAGES_KEPT)
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._limit_error: str | None = None
 
     # -- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
         """Hook the queue and run the watcher's loop on a daemon thread."""
         self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self._serve, name="fal-avatar-queue-ahead", daemon=True).start()
+        self._thread = threading.Thread(target=self._serve, name="fal-avatar-queue-ahead", daemon=True)
+        self._thread.start()
         for name in HOOKED:
             self._hook(name)
+
+    def stop(self) -> None:
+        """Cancel the watcher's tasks and end its loop (its jobs keep running on fal, journaled)."""
+        if self._thread is None or not self._thread.is_alive():
+            return
+
+        async def shut() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            asyncio.get_running_loop().stop()
+
+        asyncio.run_coroutine_threadsafe(shut(), self.loop)
+        self._thread.join(timeout=30)
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -201,7 +216,7 @@ class QueueAhead:
             origin = JobOrigin(QUEUE_AHEAD, job.prompt_id)
             request = node_request(node.spec, inputs, prompt, node.node_id, origin)
             estimate, handles = await start_avatar_ahead(
-                request, services=self._services(), interrupt=job.interrupt, sink=sink
+                request, services=self._services(), sink=sink
             )
         except FalAvatarError as exc:
             job.phase = "not started"
@@ -225,14 +240,14 @@ class QueueAhead:
     async def _cancel_prompt(self, prompt_id: str, jobs: list[EarlyJob]) -> None:
         """The prompt left the queue without running: stop its early starts and cancel its fal jobs."""
         for job in jobs:
-            job.interrupt.set()  # a start cut short cancels what it submitted (Generation.start_ahead)
             if job.task is not None and not job.task.done():
-                job.task.cancel()
+                job.task.cancel()  # a start cut short still journals a submit that was on the way
         await asyncio.gather(*(job.task for job in jobs if job.task is not None), return_exceptions=True)
         services = self._services()
-        for job in jobs:
-            for handle in job.handles:
-                self._say(await self._cancel_job(services, prompt_id, handle))
+        # The journal knows every job started for the prompt, those of a start cut short included.
+        for entry in await asyncio.to_thread(services.journal.of_prompt, prompt_id):
+            if entry.state == SUBMITTED:
+                self._say(await self._cancel_job(services, prompt_id, QueueHandle.from_dict(entry.handle)))
 
     async def _cancel_job(self, services: Services, prompt_id: str, handle: QueueHandle) -> str:
         rid, outcome = handle.request_id, None

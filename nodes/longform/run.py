@@ -224,13 +224,13 @@ async def start_avatar_ahead(
     request: GenerationRequest,
     *,
     services: Services,
-    interrupt: UserInterrupt,
     sink: Callable[[RunStatus], None] | None = None,
 ) -> tuple[RunEstimate, tuple[QueueHandle, ...]]:
     """Submit the fal jobs of a run that will come later (a queued ComfyUI prompt), under the same checks and
     spend guard as :func:`run_avatar`, and leave them running: that run re-attaches to them at no new cost.
-    Returns the run's estimate and the handles of the jobs submitted now (none when all are journaled)."""
-    runner = AvatarRunner(request, services=services, sink=sink, interrupt=interrupt)
+    Returns the run's estimate and the handles of the jobs submitted now (none when all are journaled).
+    Cancelled, it leaves what it submitted running and journaled (cancel those through the journal)."""
+    runner = AvatarRunner(request, services=services, sink=sink)
     estimate = await runner.prepare()
     check_spend(estimate.to_pay_usd, what=estimate.what, reused_usd=estimate.estimate_usd - estimate.to_pay_usd)
     return estimate, await runner.start_ahead()

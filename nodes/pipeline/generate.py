@@ -150,7 +150,7 @@ class Generation:
         """Claim, upload and submit, then leave the job running: the run that comes later (a queued ComfyUI
         prompt's node) finds it journaled and re-attaches at no new cost. ``None``: nothing was started (the
         journal holds the job or its result, or a submit whose outcome is unknown, which that run settles).
-        Cancelled with the interrupt set, a job already submitted is cancelled on fal."""
+        Cancelled, a submit on the way is still journaled; with the interrupt set its job is cancelled on fal."""
         claimed = None
         try:
             prepared = await self.prepare()

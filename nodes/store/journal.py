@@ -283,6 +283,12 @@ class Journal:
             row = conn.execute("SELECT * FROM journal WHERE request_id = ?", (request_id,)).fetchone()
         return JournalEntry.from_row(row) if row is not None else None
 
+    def of_prompt(self, prompt_id: str) -> list[JournalEntry]:
+        """The entries of jobs started for this (queued ComfyUI) prompt, newest first."""
+        with self._db.read() as conn:
+            rows = conn.execute("SELECT * FROM journal WHERE prompt_id = ? ORDER BY id DESC", (prompt_id,)).fetchall()
+        return [JournalEntry.from_row(row) for row in rows]
+
     def entries(self, limit: int | None = None) -> list[JournalEntry]:
         """Newest first (for ``fal-avatar jobs``)."""
         with self._db.read() as conn:
