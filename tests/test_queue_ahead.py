@@ -5,6 +5,7 @@ setting. The real ComfyUI case is tests/comfyui/test_queue_ahead.py."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib
 import time
@@ -17,6 +18,7 @@ from PIL import Image
 from test_comfy_nodes import DOUBLE, _purge, audio, execute
 
 from comfyui_fal_avatar.nodes.cli.files import load_audio, load_image
+from comfyui_fal_avatar.nodes.cli.jobs import list_jobs
 from comfyui_fal_avatar.nodes.errors import ConfigError
 from comfyui_fal_avatar.nodes.store.journal import QUEUE_AHEAD, Journal
 
@@ -155,7 +157,7 @@ def test_nodes_fed_by_loaders_and_widgets_qualify_others_say_why():
 
 
 # -- the early job is the node's job ------------------------------------------------------------------------
-def test_the_early_job_has_the_nodes_key_and_the_node_reattaches_without_a_new_submit(qa):
+def test_the_early_job_has_the_nodes_key_and_the_node_reattaches_without_a_new_submit(qa, capsys):
     (portrait,) = write_inputs(qa.folder, 1)
     graph = prompt(portrait, seed=5)
     qa.queue.put(queue_item(1, "prompt-a", graph))
@@ -163,6 +165,9 @@ def test_the_early_job_has_the_nodes_key_and_the_node_reattaches_without_a_new_s
     (entry,) = wait_until("the early job journaled", lambda: early_entries("prompt-a"))
     assert entry.origin == QUEUE_AHEAD and entry.prompt_id == "prompt-a"
     assert qa.emulator.count("submit") == 1
+    list_jobs(argparse.Namespace(limit=None, json=False))  # `fal-avatar jobs`
+    (line,) = [row for row in capsys.readouterr().out.splitlines() if entry.request_id in row]
+    assert "submitted" in line and "prompt prompt-a" in line
 
     # ComfyUI reaches the prompt: the node gets the loaders' outputs and computes its key itself.
     qa.queue.get()

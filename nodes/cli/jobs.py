@@ -11,7 +11,7 @@ from pathlib import Path
 from ..avatar.pricing import format_usd
 from ..longform.fetch import fetch_run
 from ..services import build_services
-from ..store.journal import Journal
+from ..store.journal import QUEUE_AHEAD, Journal
 from .output import check_folder, check_writable, save_copy
 from .progress import StderrStatus
 
@@ -32,7 +32,7 @@ def list_jobs(args) -> int:
         print("The journal is empty: no fal request has been submitted from this machine yet.")
         return 0
     now = time.time()
-    rows = [("REQUEST ID", "ENDPOINT", "STATE", "AGE", "EST. COST", "LOCAL FILE")]
+    rows = [("REQUEST ID", "ENDPOINT", "STATE", "AGE", "EST. COST", "STARTED EARLY FOR", "LOCAL FILE")]
     for e in entries:
         local = e.local_path if e.local_path and Path(e.local_path).exists() else "-"
         rows.append(
@@ -42,6 +42,7 @@ def list_jobs(args) -> int:
                 e.state,
                 _age(now - e.created_at),
                 format_usd(e.cost_estimate_usd),
+                f"prompt {e.prompt_id}" if e.origin == QUEUE_AHEAD else "-",
                 local,
             )
         )

@@ -113,7 +113,7 @@ class AvatarGenerationNode(io.ComfyNode):
         node_id = cls.hidden.unique_id
         request = node_request(cls.SPEC, kwargs, cls.hidden.prompt, node_id)
         reporter = ComfyReporter(node_id)
-        early_note = queue_ahead.note_for(api.running_prompt_id(), node_id)
+        early_note = queue_ahead.note_for(api.running_prompt_id(), node_id, cls.hidden.prompt)
         if early_note:
             reporter.update("validating", detail=early_note)
         interrupt = UserInterrupt(reporter.should_cancel)

@@ -313,5 +313,16 @@ def install(server, run_loader: Callable[[str, dict], tuple]) -> QueueAhead | No
     return WATCHER
 
 
-def note_for(prompt_id: str | None, node_id: str | None) -> str | None:
-    return WATCHER.note_for(prompt_id, node_id) if WATCHER is not None else None
+def note_for(prompt_id: str | None, node_id: str | None, prompt: dict | None) -> str | None:
+    """What a running node says about queue-ahead: why its job was not started early (the watcher's note, or
+    the rule that keeps a node fed by another node from starting early), or None."""
+    note = WATCHER.note_for(prompt_id, node_id) if WATCHER is not None else None
+    if note is not None or not isinstance(prompt, dict):
+        return note
+    try:
+        if prompts_ahead()[0] == 0:
+            return None
+    except ConfigError:
+        return None
+    late = {node.node_id: node.reason for node in sort_nodes(prompt)[1]}
+    return f"not started early: {late[str(node_id)]}" if str(node_id) in late else None
