@@ -4,6 +4,7 @@ ComfyUI runs one prompt at a time. With the setting on (the default, 4 prompts a
 avatar prompts on different portraits have their four fal jobs in progress at once; each node re-attaches
 to its job at no new cost. Overlap is asserted from the emulator's job intervals (never from a stopwatch);
 the wall times are printed beside a single prompt's, and beside the same four with the setting at 0.
+ComfyUI killed with early jobs in flight and started again: the same prompts re-attach, nothing new is paid.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+from comfy_harness import ComfyServer, child_environment
 from PIL import Image
 
 from comfyui_fal_avatar.nodes.store.journal import QUEUE_AHEAD, Journal
@@ -151,3 +153,43 @@ def test_with_the_setting_at_zero_queued_prompts_run_one_after_another(comfy_ser
     for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
         assert start >= end  # one after another
     assert all(e.origin is None for e in Journal().entries())
+
+
+def test_comfyui_killed_with_early_jobs_in_flight_then_the_same_prompts_pay_nothing_new(
+    comfyui_path, comfyui_python, fal_env, isolated_env, tmp_path
+):
+    fal_env.inject_job("slow", times=50, processing_time=PROCESSING_S)
+    env = child_environment({"FAL_AVATAR_HOME": str(isolated_env)})
+    graphs = None
+
+    def start(name: str):
+        server = ComfyServer(comfyui_path, comfyui_python, tmp_path / name, env)
+        server.work_dir.mkdir()
+        return server, server.start(timeout=WAIT_S)
+
+    first, client = start("first")
+    try:
+        portraits = write_portraits(client.base_dir / "input", 4)
+        graphs = [avatar_prompt(p, 60 + i) for i, p in enumerate(portraits)]
+        for graph in graphs:
+            client.post_prompt(graph)
+        wait_until("three early jobs journaled", lambda: len(
+            [e for e in Journal().entries() if e.origin == QUEUE_AHEAD and e.state == "submitted"]) == 3)
+        wait_until("four jobs on fal", lambda: len(fal_env.jobs) == 4)
+    finally:
+        first.process.kill()  # no clean shutdown: the jobs are in flight
+        first.process.wait(timeout=30)
+        client.ws.close()
+    assert all(job.state != "COMPLETED" for job in fal_env.jobs.values())  # still generating when killed
+
+    second, client = start("second")
+    try:
+        write_portraits(client.base_dir / "input", 4)  # the same files in the new server's input folder
+        submits = fal_env.count("submit")
+        ids = [client.post_prompt(graph) for graph in graphs]
+        for prompt_id in ids:
+            assert client.wait_for(prompt_id, timeout=WAIT_S)["status"]["status_str"] == "success"
+        assert fal_env.count("submit") == submits == 4  # every node re-attached to its job
+    finally:
+        client.ws.close()
+        second.stop()
