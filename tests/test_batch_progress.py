@@ -18,6 +18,7 @@ from comfyui_fal_avatar.nodes.cli.batch_progress import BatchProgress
 from comfyui_fal_avatar.nodes.longform.run import RunEstimate
 from comfyui_fal_avatar.nodes.pipeline.status import RunStatus
 from comfyui_fal_avatar.nodes.services import RunSettings, Services
+from comfyui_fal_avatar.nodes.states import Phase, Stage
 
 CLI = [sys.executable, "-m", "comfyui_fal_avatar.nodes.cli"]
 CURSOR_UP = re.compile(r"\x1b\[(\d+)A")
@@ -45,12 +46,12 @@ def rows_batch(count: int, *, same_as: dict[int, int] | None = None) -> Batch:
 
 
 def status(phase: str, **fields) -> RunStatus:
-    return RunStatus(phase=phase, endpoint="fal-ai/infinitalk", **fields)
+    return RunStatus(phase=Phase(phase), endpoint="fal-ai/infinitalk", **fields)
 
 
 def set_stage(batch: Batch, index: int, stage: str, st: RunStatus | None = None) -> None:
     row = batch.rows[index]
-    row.state.stage, row.state.status = stage, st
+    row.state.stage, row.state.status = Stage(stage), st
     row.started_at = row.started_at or 1.0
 
 
@@ -75,9 +76,9 @@ def test_terminal_block_has_one_line_per_running_job_and_the_overall_bar():
     assert first[2].startswith("[") and "0/5 done · 2 running · est. ~$0.00 spent of ~$1.32" in first[2]
     assert "ETA …" in first[2]
 
-    batch.rows[1].state.stage = "done"  # finished: a permanent line above the block, printed once
+    batch.rows[1].state.stage = Stage.DONE  # finished: a permanent line above the block, printed once
     batch.rows[1].finished_at = 2.0
-    batch.rows[2].state.stage = "failed"
+    batch.rows[2].state.stage = Stage.FAILED
     batch.rows[2].error = RuntimeError("The fal job failed: Runner disconnected.\nmore")
     progress.changed()
     progress.draw()
@@ -91,7 +92,7 @@ def test_terminal_block_has_one_line_per_running_job_and_the_overall_bar():
     assert sum("FAILED" in line for line in stream.getvalue().splitlines()) == 1
 
     for index in (0, 3, 4):
-        batch.rows[index].state.stage = "done"
+        batch.rows[index].state.stage = Stage.DONE
     progress.close()
     final = screen(stream.getvalue())
     assert "same as line 2" in final[-2] and "4/5 done · 1 failed" in final[-1] and "running" not in final[-1]
@@ -125,7 +126,7 @@ def test_plain_stream_gets_a_line_per_phase_change_and_per_finished_row():
     progress.changed()
     set_stage(batch, 0, "generating", status("generating", detail="Generating frames 9/41"))
     progress.changed()
-    batch.rows[0].state.stage = "done"
+    batch.rows[0].state.stage = Stage.DONE
     progress.changed()
     progress.close()
     lines = stream.getvalue().splitlines()

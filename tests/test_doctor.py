@@ -42,11 +42,13 @@ def by_id(report: dict) -> dict[str, dict]:
     return {e["endpoint_id"]: e for e in report["endpoints"]}
 
 
-def closed_port_url() -> str:
+@pytest.fixture
+def closed_port_url():
+    """A URL nothing answers on: a port bound but never listening, held for the whole test (a port closed
+    at once could be taken meanwhile by another worker's emulator)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 # --- the emulator serves fal's documents -------------------------------------------------------------------
@@ -178,8 +180,8 @@ def test_a_document_that_is_not_a_json_object_is_unreadable_drift(fal_env, capsy
 # --- fal out of reach, key problems ------------------------------------------------------------------------
 
 
-def test_unreachable_fal_exits_3(monkeypatch, capsys):
-    dead = closed_port_url()
+def test_unreachable_fal_exits_3(closed_port_url, monkeypatch, capsys):
+    dead = closed_port_url
     monkeypatch.setenv("FAL_KEY", "some-id:some-secret")
     for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL"):
         monkeypatch.setenv(name, dead)

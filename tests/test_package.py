@@ -79,7 +79,8 @@ def test_registry_metadata_and_requirements():
 RANKS = {
     "errors": 0,
     "settings": 1,
-    "datadir": 1,  # base
+    "datadir": 1,
+    "states": 1,  # base
     "avatar": 2,
     "media": 2,  # domain, media
     "fal": 3,

@@ -283,22 +283,21 @@ def test_fault_matrix(row: Row, fal_env, tmp_path, monkeypatch):
 # --- scenarios outside the matrix table ----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_connect_refused_submit_is_retried_and_makes_one_job(monkeypatch):
     """Nothing listens on the port at first: the connection was never made, so re-sending is safe."""
     key = "late-id:late-secret"
-    port = _free_port()
+    # the port stays bound (never listening: connections are refused) until the emulator takes it, so no
+    # other process (a parallel test worker) can take it meanwhile
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    port = holder.getsockname()[1]
     late = FalEmulator(key, processing_time=0.3, port=port)
     retries = []
 
     def on_retry(event):
         retries.append(event)
         if not late._server:
+            holder.close()
             late.start()  # the server comes up while the client backs off
 
     client = FalClient(
@@ -323,6 +322,7 @@ def test_connect_refused_submit_is_retried_and_makes_one_job(monkeypatch):
             retries=len(retries),
         )
     finally:
+        holder.close()
         late.stop()
 
 

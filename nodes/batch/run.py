@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..fanout.engine import PREPARE_AT_ONCE
-from ..fanout.status import FINAL, STAGE_OF_PHASE, FanOutSnapshot, ItemState
+from ..fanout.status import FanOutSnapshot, ItemState
 from ..longform.run import AvatarRun, AvatarRunner, RunEstimate, materialize_run
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.status import RunStatus
 from ..services import Services
+from ..states import STAGE_OF_PHASE, Outcome, Stage
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,9 @@ class BatchRow:
         return (known,) if known else ()
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> Outcome:
         """``pending``, ``running``, ``done``, ``failed`` or ``cancelled``."""
-        stage = self.state.stage
-        if stage in ("done", "failed", "cancelled"):
-            return stage
-        if stage == "stopped":
-            return "cancelled"
-        return "pending" if stage == "pending" else "running"
+        return self.state.stage.outcome
 
 
 @dataclass(frozen=True)
@@ -173,8 +169,8 @@ class Batch:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             for index, row in enumerate(self.rows):
-                if row.state.stage not in ("done", "failed"):
-                    self._end(index, "cancelled", row.error)
+                if row.state.stage not in (Stage.DONE, Stage.FAILED):
+                    self._end(index, Stage.CANCELLED, row.error)
             raise
         return self.rows
 
@@ -204,11 +200,11 @@ class Batch:
             )
         except asyncio.CancelledError:
             for i in rows:
-                self._end(i, "cancelled", None)
+                self._end(i, Stage.CANCELLED, None)
             raise
         except Exception as exc:  # noqa: BLE001 - one row's failure, whatever it is, must not stop the others
             for i in rows:
-                self._end(i, "cancelled" if interrupt.is_set() else "failed", exc)
+                self._end(i, Stage.CANCELLED if interrupt.is_set() else "failed", exc)
             return
         for i in rows:
             self.rows[i].run = run
@@ -216,9 +212,9 @@ class Batch:
                 if self._deliver is not None:
                     await asyncio.to_thread(self._deliver, i, run)
             except Exception as exc:  # noqa: BLE001 - e.g. a full disk: this row failed, the others go on
-                self._end(i, "failed", exc)
+                self._end(i, Stage.FAILED, exc)
             else:
-                self._end(i, "done", None)
+                self._end(i, Stage.DONE, None)
 
     async def _generate(self, index: int, slots: asyncio.Semaphore, interrupt: UserInterrupt) -> AvatarRun:
         """The row's run; its inputs are released when this returns."""
@@ -243,7 +239,7 @@ class Batch:
     def _sink(self, index: int) -> Callable[[RunStatus], None]:
         def sink(status: RunStatus) -> None:
             row = self.rows[index]
-            if row.preparing or row.state.stage in FINAL:
+            if row.preparing or row.state.stage.final:
                 return  # its checks: the row waits for a free slot until its first status after them
             row.state.status = status
             row.state.stage = STAGE_OF_PHASE.get(status.phase, row.state.stage)
@@ -257,7 +253,7 @@ class Batch:
 
         return sink
 
-    def _end(self, index: int, outcome: str, error: BaseException | None) -> None:
+    def _end(self, index: int, outcome: Stage, error: BaseException | None) -> None:
         row = self.rows[index]
         row.state.stage = outcome
         row.error = error

@@ -28,6 +28,7 @@ from ..pipeline.interrupt import UserInterrupt
 from ..services import RunSettings, build_services
 from ..settings import MAX_PARALLEL_CAP
 from ..spend_guard import check_spend, spend_limit
+from ..states import ENDED, Outcome
 from .batch_progress import BatchProgress, format_duration
 from .interrupts import run_interruptible
 from .manifest import ManifestError, ManifestRow, MediaLoader, Problem, read_manifest
@@ -177,36 +178,36 @@ def _report(batch: Batch, rows: list[ManifestRow], args, started: float) -> int:
         lines = []
         for row, manifest_row in zip(batch.rows, rows, strict=True):
             status = row.outcome
-            if status == "done" and row.same_as is not None:
+            if status == Outcome.DONE and row.same_as is not None:
                 status = f"done (= line {rows[row.same_as].line})"
-            elif status == "done" and row.run.reused:
+            elif status == Outcome.DONE and row.run.reused:
                 status = "done (stored)"
             ids = row.request_ids
             request = ids[0] if len(ids) == 1 else f"{len(ids)} segments" if ids else "-"
-            where = manifest_row.out if row.outcome == "done" else _short(row.error) if row.error else "-"
+            where = manifest_row.out if row.outcome == Outcome.DONE else _short(row.error) if row.error else "-"
             lines.append((manifest_row.line, status, row.item.endpoint_id, request, format_usd(row.estimate.estimate_usd),
                           where))
         print(_table(("LINE", "STATUS", "ENDPOINT", "REQUEST", "EST.", "OUT / ERROR"), lines))
-        counts = " · ".join(f"{outcomes.count(o)} {o}" for o in ("done", "failed", "cancelled", "pending")
+        counts = " · ".join(f"{outcomes.count(o)} {o}" for o in (Outcome.DONE, Outcome.FAILED, Outcome.CANCELLED, Outcome.PENDING)
                             if outcomes.count(o))
-        paid = sum(r.run.paid_usd for r in batch.rows if r.outcome == "done" and r.same_as is None)
+        paid = sum(r.run.paid_usd for r in batch.rows if r.outcome == Outcome.DONE and r.same_as is None)
         print(f"\n{counts} · est. {format_usd(paid)} newly spent · {format_duration(time.monotonic() - started)}")
     for row in batch.rows:
-        if row.outcome == "failed" and row.same_as is None:
+        if row.outcome == Outcome.FAILED and row.same_as is None:
             print(f"error: {row.item.label}: {row.error}", file=sys.stderr)
     _print_grouped("warning", {i: row.run.warnings for i, row in enumerate(batch.rows)
                                if row.run is not None and row.same_as is None}, rows)
     summary = {
         "manifest": str(args.manifest),
         "rows": [_row_json(batch, i, rows) for i in range(len(rows))],
-        **{o: outcomes.count(o) for o in ("done", "failed", "cancelled")},
-        "new_spend_usd": round(sum(r.run.paid_usd for r in batch.rows if r.outcome == "done" and r.same_as is None), 4),
+        **{o: outcomes.count(o) for o in ENDED},
+        "new_spend_usd": round(sum(r.run.paid_usd for r in batch.rows if r.outcome == Outcome.DONE and r.same_as is None), 4),
         "seconds": round(time.monotonic() - started, 2),
     }
     print(json.dumps(summary))
-    if any(o == "failed" for o in outcomes):
+    if any(o == Outcome.FAILED for o in outcomes):
         return 3
-    return 0 if all(o == "done" for o in outcomes) else 130
+    return 0 if all(o == Outcome.DONE for o in outcomes) else 130
 
 
 def _print_grouped(kind: str, texts: dict[int, list[str] | tuple[str, ...]], rows: list[ManifestRow]) -> None:

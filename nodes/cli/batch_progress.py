@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from ..avatar.pricing import format_usd
 from ..batch.run import Batch, BatchRow
+from ..states import ENDED, Outcome
 
 REDRAW_S = 0.25
 BAR_WIDTH = 24
@@ -102,12 +103,12 @@ class BatchProgress:
         batch = self.batch
         snapshot = batch.snapshot()
         total = len(batch.rows)
-        done, failed, cancelled = (sum(1 for r in batch.rows if r.outcome == o) for o in ("done", "failed", "cancelled"))
-        running = sum(1 for r in batch.rows if r.outcome == "running" and r.same_as is None)
+        done, failed, cancelled = (sum(1 for r in batch.rows if r.outcome == o) for o in ENDED)
+        running = sum(1 for r in batch.rows if r.outcome == Outcome.RUNNING and r.same_as is None)
         finished = done + failed + cancelled
         filled = round(BAR_WIDTH * snapshot.progress)
         bar = self._bar[0] * filled + self._bar[1] * (BAR_WIDTH - filled)
-        spent = sum(r.run.paid_usd for r in batch.rows if r.outcome == "done" and r.same_as is None and r.run)
+        spent = sum(r.run.paid_usd for r in batch.rows if r.outcome == Outcome.DONE and r.same_as is None and r.run)
         parts = [f"[{bar}] {done}/{total} done"]
         if failed:
             parts.append(f"{failed} failed")
@@ -132,12 +133,12 @@ class BatchProgress:
         now = time.monotonic()
         out = [f"\r\x1b[{self._drawn}A" if self._drawn else "\r", "\x1b[J"]
         for index, row in enumerate(self.batch.rows):
-            if row.outcome in ("done", "failed", "cancelled") and index not in self._ended:
+            if row.outcome in ENDED and index not in self._ended:
                 self._ended.add(index)
                 out.append(_fit(self.ended_line(index, row), width) + "\n")
         block: list[str] = []
         if not final:
-            running = [(i, r) for i, r in enumerate(self.batch.rows) if r.outcome == "running" and r.same_as is None]
+            running = [(i, r) for i, r in enumerate(self.batch.rows) if r.outcome == Outcome.RUNNING and r.same_as is None]
             room = max(height - 2, 1)
             shown = running if len(running) <= room else running[: room - 1]
             block = [self.running_line(i, r, now) for i, r in shown]
@@ -176,7 +177,7 @@ class BatchProgress:
             row = self.batch.rows[index]
             if index in self._ended:
                 continue
-            if row.outcome in ("done", "failed", "cancelled"):
+            if row.outcome in ENDED:
                 self._ended.add(index)
                 lines.append(f"{self.ended_line(index, row)} [{self._counts()}]")
                 continue
@@ -191,8 +192,8 @@ class BatchProgress:
 
     def _counts(self) -> str:
         rows = self.batch.rows
-        done = sum(1 for r in rows if r.outcome == "done")
-        failed = sum(1 for r in rows if r.outcome == "failed")
+        done = sum(1 for r in rows if r.outcome == Outcome.DONE)
+        failed = sum(1 for r in rows if r.outcome == Outcome.FAILED)
         return f"{done}/{len(rows)} done" + (f", {failed} failed" if failed else "")
 
     def _write(self, text: str) -> None:

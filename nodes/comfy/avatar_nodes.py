@@ -9,6 +9,7 @@ from ..longform.fetch import fetch_run
 from ..longform.run import AvatarRun, materialize_run, run_avatar
 from ..pipeline.interrupt import UserInterrupt, run_cancellable
 from ..services import build_services
+from ..states import Phase
 from . import api, queue_ahead, schema
 from .conversions import node_output
 from .graph import output_is_linked
@@ -25,7 +26,7 @@ async def _deliver(reporter: ComfyReporter, start, interrupt: UserInterrupt, *, 
     def frames_progress(done: int, total: int) -> None:
         if reporter.should_cancel():
             raise JobCancelledError("Cancelled by the user while decoding frames.")
-        reporter.update("decoding", detail=f"frame {done}/{total}", progress=done / max(total, 1))
+        reporter.update(Phase.DECODING, detail=f"frame {done}/{total}", progress=done / max(total, 1))
 
     try:
         services = build_services()
@@ -38,11 +39,11 @@ async def _deliver(reporter: ComfyReporter, start, interrupt: UserInterrupt, *, 
         )
     except JobCancelledError:
         reporter.finish(
-            "cancelled", "fal jobs still running were cancelled; finished results are kept (the next run takes them)"
+            Phase.CANCELLED, "fal jobs still running were cancelled; finished results are kept (the next run takes them)"
         )
         raise api.interrupt_exception_type()() from None
     except FalAvatarError as exc:
-        reporter.finish("error", str(exc))
+        reporter.finish(Phase.ERROR, str(exc))
         raise
     info = outputs.info
     parts = [f"{outputs.frame_count} frames", f"{info.fps:g} fps", f"{info.width}×{info.height}"]
@@ -56,7 +57,7 @@ async def _deliver(reporter: ComfyReporter, start, interrupt: UserInterrupt, *, 
     if not want_frames:
         parts.append("frames not decoded (output not connected)")
     parts.extend(f"note: {warning}" for warning in result.warnings)
-    reporter.finish("done", " · ".join(parts), cost_usd=result.paid_usd, **ids)
+    reporter.finish(Phase.DONE, " · ".join(parts), cost_usd=result.paid_usd, **ids)
     return node_output(outputs)
 
 
@@ -115,7 +116,7 @@ class AvatarGenerationNode(io.ComfyNode):
         reporter = ComfyReporter(node_id)
         early_note = queue_ahead.note_for(api.running_prompt_id(), node_id, cls.hidden.prompt)
         if early_note:
-            reporter.update("validating", detail=early_note)
+            reporter.update(Phase.VALIDATING, detail=early_note)
         interrupt = UserInterrupt(reporter.should_cancel)
         return await _deliver(
             reporter,

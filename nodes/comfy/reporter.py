@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 
 from ..pipeline.status import RunStatus
+from ..states import Phase
 from . import api
 
 EVENT = "fal_avatar.status"
@@ -35,11 +36,11 @@ class ComfyReporter:
         if status.progress is not None:
             self._progress(status.progress)
 
-    def update(self, phase: str, **fields) -> None:
+    def update(self, phase: Phase, **fields) -> None:
         """Change the current status outside the pipeline (decoding, final notes)."""
         self(replace(self.last or RunStatus(phase=phase, endpoint=""), phase=phase, **fields))
 
-    def finish(self, phase: str, detail: str, **fields) -> None:
+    def finish(self, phase: Phase, detail: str, **fields) -> None:
         """Send a last status line (done, error, cancelled) whatever the throttle says."""
         base = self.last or RunStatus(phase=phase, endpoint="")
         self.last = replace(base, phase=phase, detail=detail, progress=None, **fields)

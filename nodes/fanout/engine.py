@@ -20,7 +20,8 @@ from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.status import RunStatus
 from ..services import Services
-from .status import STAGE_OF_PHASE, FanOutSnapshot, ItemState
+from ..states import STAGE_OF_PHASE, Stage
+from .status import FanOutSnapshot, ItemState
 
 PREPARE_AT_ONCE = 4  # preparing is CPU work (checks, digests of big tensors) plus one journal read
 
@@ -137,10 +138,10 @@ class FanOut:
             async with slots:
                 outcome = await self.generations[index].run()
         except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, must not stop the others
-            item.stage = "cancelled" if self.interrupt.is_set() else "failed"
+            item.stage = Stage.CANCELLED if self.interrupt.is_set() else Stage.FAILED
             self._changed()
             return ItemResult(item.label, None, exc)
-        item.stage = "done"
+        item.stage = Stage.DONE
         self._changed()
         return ItemResult(item.label, outcome, None)
 
@@ -150,7 +151,7 @@ class FanOut:
                 return
             item = self.items[index]
             item.status = status
-            if item.stage not in ("done", "failed", "cancelled"):
+            if item.stage not in (Stage.DONE, Stage.FAILED, Stage.CANCELLED):
                 item.stage = STAGE_OF_PHASE.get(status.phase, item.stage)
             self._changed()
 

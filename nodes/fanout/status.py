@@ -5,41 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..pipeline.status import RunStatus
+from ..states import FINAL_STAGES, Phase, Stage
 
-# Where a generation stands, from the fan-out's point of view (its RunStatus phase, mapped).
-STAGE_OF_PHASE = {
-    "validating": "starting",
-    "waiting": "starting",
-    "uploading": "starting",
-    "submitting": "starting",
-    "cached": "downloading",
-    "reattached": "queued",
-    "queued": "queued",
-    "generating": "generating",
-    "downloading": "downloading",
-    "decoding": "downloading",
-    "done": "done",
-    "error": "failed",
-    "cancelled": "cancelled",
-    "stopped": "stopped",
-    "segments": "generating",  # a long run's combined status (a batch row made of segments)
-    "stitching": "downloading",
-}
 # Rough share of a generation's way each stage stands for (for one progress bar over all of them).
-STAGE_FRACTION = {
-    "pending": 0.0,
-    "starting": 0.05,
-    "queued": 0.1,
-    "generating": 0.5,
-    "downloading": 0.9,
-    "done": 1.0,
-    "failed": 1.0,
-    "cancelled": 1.0,
-    "stopped": 1.0,
+STAGE_FRACTION: dict[Stage, float] = {
+    Stage.PENDING: 0.0,
+    Stage.STARTING: 0.05,
+    Stage.QUEUED: 0.1,
+    Stage.GENERATING: 0.5,
+    Stage.DOWNLOADING: 0.9,
+    Stage.DONE: 1.0,
+    Stage.FAILED: 1.0,
+    Stage.CANCELLED: 1.0,
+    Stage.STOPPED: 1.0,
 }
 # The order stages are named in a status line (most advanced first).
-SHOWN = ("done", "downloading", "generating", "queued", "starting", "pending", "failed", "cancelled", "stopped")
-FINAL = frozenset({"done", "failed", "cancelled", "stopped"})
+SHOWN = (
+    Stage.DONE, Stage.DOWNLOADING, Stage.GENERATING, Stage.QUEUED, Stage.STARTING, Stage.PENDING,
+    Stage.FAILED, Stage.CANCELLED, Stage.STOPPED,
+)
 
 
 @dataclass
@@ -47,14 +31,14 @@ class ItemState:
     """One generation in the fan-out: its label, its stage and the latest status it reported."""
 
     label: str
-    stage: str = "pending"
+    stage: Stage = Stage.PENDING
     status: RunStatus | None = None
     cost_usd: float = 0.0
     shared_with: int | None = None  # another item runs this identical request; this one takes its result
 
     @property
     def progress(self) -> float:
-        if self.stage == "generating" and self.status is not None and self.status.progress is not None:
+        if self.stage == Stage.GENERATING and self.status is not None and self.status.progress is not None:
             return 0.1 + 0.8 * self.status.progress
         return STAGE_FRACTION[self.stage]
 
@@ -67,7 +51,7 @@ class FanOutSnapshot:
     items: tuple[ItemState, ...]
     elapsed_s: float
 
-    def count(self, stage: str) -> int:
+    def count(self, stage: Stage) -> int:
         return sum(1 for item in self.items if item.stage == stage)
 
     @property
@@ -80,13 +64,13 @@ class FanOutSnapshot:
 
     @property
     def finished(self) -> bool:
-        return all(item.stage in FINAL for item in self.items)
+        return all(item.stage in FINAL_STAGES for item in self.items)
 
     def summary(self) -> str:
         """``segment 3/7 generating · 2 queued · 2 done``: the first unfinished item, then the counts."""
         total = len(self.items)
         parts = []
-        current = next((i for i, item in enumerate(self.items) if item.stage not in FINAL), None)
+        current = next((i for i, item in enumerate(self.items) if item.stage not in FINAL_STAGES), None)
         if current is not None:
             parts.append(f"{self.noun} {current + 1}/{total} {self.items[current].stage}")
         for stage in SHOWN:
@@ -99,7 +83,7 @@ class FanOutSnapshot:
     def as_run_status(self, endpoint: str) -> RunStatus:
         """One status line for a node or a terminal, with the overall fraction for a progress bar."""
         return RunStatus(
-            phase="segments",
+            phase=Phase.SEGMENTS,
             endpoint=endpoint,
             detail=self.summary(),
             elapsed_s=self.elapsed_s,

@@ -16,6 +16,7 @@ from ..media.video_probe import probe_video
 from ..pipeline.recover import fetch_result
 from ..pipeline.status import RunStatus, StatusBoard
 from ..services import Services
+from ..states import Phase
 from .reference import parse_ref
 from .run import AvatarRun
 
@@ -39,7 +40,7 @@ async def fetch_run(
     name = f"long-fetched-{hashlib.sha256(str(ref).encode()).hexdigest()[:40]}.mp4"
     stored = await asyncio.to_thread(services.media.get, name)
     if stored is not None:
-        board.update("cached", detail="rebuilt earlier; no download")
+        board.update(Phase.CACHED, detail="rebuilt earlier; no download")
         return AvatarRun(stored, endpoint_id, ref, "", True, 0.0, 0.0, ())
     slots = asyncio.Semaphore(services.settings.max_parallel)
     done = 0
@@ -49,17 +50,17 @@ async def fetch_run(
         async with slots:
             outcome = await fetch_result(endpoint_id, request_id, services=services, thorough=thorough)
         done += 1
-        board.update("downloading", detail=f"segment {done}/{len(ref.segments)}", progress=done / len(ref.segments))
+        board.update(Phase.DOWNLOADING, detail=f"segment {done}/{len(ref.segments)}", progress=done / len(ref.segments))
         return outcome
 
-    board.update("downloading", detail=f"{len(ref.segments)} segments")
+    board.update(Phase.DOWNLOADING, detail=f"{len(ref.segments)} segments")
     outcomes = await asyncio.gather(*(one(s.request_id) for s in ref.segments))
     infos = await asyncio.gather(*(asyncio.to_thread(probe_video, o.path) for o in outcomes))
     parts = [StitchPart(o.path, s.start_frame, info.frame_count)
              for o, s, info in zip(outcomes, ref.segments, infos, strict=True)]
 
     def progress(count: int, total: int) -> None:
-        board.update("stitching", detail=f"frame {count}/{total}", progress=count / max(total, 1))
+        board.update(Phase.STITCHING, detail=f"frame {count}/{total}", progress=count / max(total, 1))
 
     staging = services.media.staging_path(name)
     await asyncio.to_thread(stitch, parts, staging, total_frames=ref.total_frames, audio=None, on_progress=progress)

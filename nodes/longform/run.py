@@ -30,6 +30,7 @@ from ..pipeline.outputs import AvatarOutputs, materialize, materialize_outcome
 from ..pipeline.status import RunStatus, StatusBoard
 from ..services import Services
 from ..spend_guard import check_spend
+from ..states import Phase
 from .reference import RunRef, SegmentRef
 from .segmenting import LongPlan, plan_long_run
 
@@ -108,14 +109,14 @@ class AvatarRunner:
     async def prepare(self) -> RunEstimate:
         if self.estimate is not None:
             return self.estimate
-        self.board.update("validating", detail="planning")
+        self.board.update(Phase.VALIDATING, detail="planning")
         plan = self._plan = await asyncio.to_thread(plan_long_run, self.request)
         if plan.single:
             self._single = Generation(self.request, services=self.services, sink=self.sink, interrupt=self.interrupt)
             self._prepared = [await self._single.prepare()]
         else:
             for note in (plan.summary, *plan.notes):
-                self.board.update("validating", detail=f"note: {note}")
+                self.board.update(Phase.VALIDATING, detail=f"note: {note}")
             self._fan = FanOut(
                 limit=self.services.settings.max_parallel,
                 slots=self._slots,
@@ -125,7 +126,7 @@ class AvatarRunner:
             )
             for job in plan.jobs:
                 self._fan.add(job.label, job.request)
-            self.board.update("validating", detail=f"checking {len(plan.jobs)} segments")
+            self.board.update(Phase.VALIDATING, detail=f"checking {len(plan.jobs)} segments")
             results = await self._fan.prepare()
             bad = [r for r in results if isinstance(r, InputError)]
             if bad:
@@ -149,7 +150,7 @@ class AvatarRunner:
         stored = await _stored_stitch(self.services, name, prepared, plan)
         if stored is not None:
             path, ref, urls = stored
-            self.board.update("cached", detail="stitched video of an identical run; no upload, no new charge",
+            self.board.update(Phase.CACHED, detail="stitched video of an identical run; no upload, no new charge",
                               cost_usd=0.0)
             return AvatarRun(path, self.endpoint, ref, urls, True, estimate.estimate_usd, 0.0, plan.notes)
         results = await self._fan.run()
@@ -290,9 +291,9 @@ async def _stitch(plan: LongPlan, outcomes: list[GenerationOutcome], services: S
         audio = (samples, rate)
 
     def progress(done: int, total: int) -> None:
-        board.update("stitching", detail=f"frame {done}/{total}", progress=done / max(total, 1))
+        board.update(Phase.STITCHING, detail=f"frame {done}/{total}", progress=done / max(total, 1))
 
-    board.update("stitching", detail=f"{len(parts)} segments")
+    board.update(Phase.STITCHING, detail=f"{len(parts)} segments")
     staging = services.media.staging_path(name)
     await asyncio.to_thread(stitch, parts, staging, total_frames=plan.total_frames, audio=audio, on_progress=progress)
     return await asyncio.to_thread(services.media.put, name, staging)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from ..states import Phase
 from ..store.claims import Claim, Claims
 from .interrupt import finish_despite_cancel
 from .status import StatusBoard
@@ -38,7 +39,7 @@ async def claim_key(claims: Claims, key: str, board: StatusBoard) -> ClaimedKey:
         if since is None or got.claimed_at < since:
             since = got.claimed_at
             board.update(
-                "waiting", detail=f"an identical run ({got.owner.describe()}) is on it; taking its result when done"
+                Phase.WAITING, detail=f"an identical run ({got.owner.describe()}) is on it; taking its result when done"
             )
         await asyncio.sleep(POLL_S)
 

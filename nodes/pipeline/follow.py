@@ -24,6 +24,7 @@ from ..errors import (
 from ..fal.models import CancelOutcome, QueueHandle, QueueStatus
 from ..media.verify import check_header, verify_video
 from ..services import Services
+from ..states import Phase
 from .status import StatusBoard, format_bytes
 
 WAIT_LIMITS = ("queue_wait_limit", "processing_limit")  # FalTimeoutError types after which fal cancelled the job
@@ -119,7 +120,7 @@ class JobFollower:
             await asyncio.to_thread(check, path, request_id=request_id, expected_size=result_file_size(result))
         except MediaDecodeError as exc:
             self.damaged = exc
-            self.board.update("cached", request_id=request_id, detail=f"the stored copy is damaged ({exc.detail})")
+            self.board.update(Phase.CACHED, request_id=request_id, detail=f"the stored copy is damaged ({exc.detail})")
             return None
         return path
 
@@ -145,7 +146,7 @@ class JobFollower:
                 if attempt == DOWNLOAD_TRIES:
                     break
                 staging.unlink(missing_ok=True)
-                self.board.update("downloading", detail=f"the download is damaged ({exc.detail}); downloading again")
+                self.board.update(Phase.DOWNLOADING, detail=f"the download is damaged ({exc.detail}); downloading again")
                 continue
             except BaseException:
                 staging.unlink(missing_ok=True)
@@ -158,7 +159,7 @@ class JobFollower:
 
     async def _fetch(self, url: str, staging: Path, request_id: str, attempt: int) -> None:
         def progress(done: int, size: int | None) -> None:
-            self.board.update("downloading", detail=format_bytes(done, size), progress=done / size if size else None)
+            self.board.update(Phase.DOWNLOADING, detail=format_bytes(done, size), progress=done / size if size else None)
 
         progress(0, None)
         try:
@@ -175,7 +176,7 @@ class JobFollower:
                 request_id=request_id,
             ) from None
         tries = f" (download {attempt} of {DOWNLOAD_TRIES})" if attempt > 1 else ""
-        self.board.update("downloading", detail=f"checking the video{tries}", progress=None)
+        self.board.update(Phase.DOWNLOADING, detail=f"checking the video{tries}", progress=None)
 
     def _damaged_download(self, handle: QueueHandle, exc: MediaDecodeError, kept: Path) -> DamagedDownloadError:
         rid = handle.request_id
@@ -190,17 +191,17 @@ class JobFollower:
 
     def _on_status(self, status: QueueStatus) -> None:
         if status.state == "IN_QUEUE":
-            self.board.update("queued", queue_position=status.queue_position, detail="")
+            self.board.update(Phase.QUEUED, queue_position=status.queue_position, detail="")
         elif status.state == "IN_PROGRESS":
             last = status.logs[-1].message if status.logs else "started"
-            self.board.update("generating", queue_position=None, detail=last[:120])
+            self.board.update(Phase.GENERATING, queue_position=None, detail=last[:120])
 
     def leave_running(self) -> None:
         """The run was stopped by something other than the user (e.g. another node of the prompt failed):
         the fal job, if any, keeps running and stays journaled as submitted for the next run."""
         if self.handle is not None and not self.finished:
             self.board.update(
-                "stopped", detail=f"fal job {self.handle.request_id} left running; the next run re-attaches to it"
+                Phase.STOPPED, detail=f"fal job {self.handle.request_id} left running; the next run re-attaches to it"
             )
 
     async def cancel_remote(self) -> list[str]:
@@ -214,8 +215,8 @@ class JobFollower:
             return [f"Cancelling request {handle.request_id} failed ({exc}); the next run re-attaches to it."]
         if outcome is CancelOutcome.ALREADY_COMPLETED:
             # Finished and paid for: keep the entry so the next run takes the result for free.
-            self.board.update("cancelled", detail="the job had already finished; its result is kept")
+            self.board.update(Phase.CANCELLED, detail="the job had already finished; its result is kept")
             return []
         await asyncio.to_thread(self.services.journal.mark_cancelled, handle.request_id)
-        self.board.update("cancelled", detail="fal job cancelled")
+        self.board.update(Phase.CANCELLED, detail="fal job cancelled")
         return []

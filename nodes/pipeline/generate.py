@@ -20,7 +20,8 @@ from ..fal.models import QueueHandle
 from ..media.audio import audio_duration_s
 from ..media.payload import Payload
 from ..services import Services
-from ..store.journal import CANCELLED, FAILED, QUEUE_AHEAD, SUBMITTING, JournalEntry
+from ..states import Phase
+from ..store.journal import CANCELLED, COMPLETED, DOWNLOADED, FAILED, QUEUE_AHEAD, SUBMITTING, JournalEntry
 from .claiming import ClaimedKey, claim_key
 from .follow import JobFollower, result_video_url
 from .inputs import GenerationRequest, encode_media, plan_request
@@ -81,14 +82,14 @@ class Generation:
         """Every check that needs no upload, the cost estimate and the request key (cached)."""
         if self.prepared is not None:
             return self.prepared
-        self.board.update("validating")
+        self.board.update(Phase.VALIDATING)
         plan = await asyncio.to_thread(plan_request, self.request)
         self.warnings.extend(plan.warnings)
         for warning in plan.warnings:  # said before any money is spent
-            self.board.update("validating", cost_usd=plan.cost_usd, frames=plan.frames, detail=f"note: {warning}")
+            self.board.update(Phase.VALIDATING, cost_usd=plan.cost_usd, frames=plan.frames, detail=f"note: {warning}")
         if self.request.audio is not None:
             self.board.update(audio_s=audio_duration_s(self.request.audio))
-        self.board.update("validating", cost_usd=plan.cost_usd, frames=plan.frames, detail="looking up the journal")
+        self.board.update(Phase.VALIDATING, cost_usd=plan.cost_usd, frames=plan.frames, detail="looking up the journal")
         digests = await asyncio.to_thread(input_digests, self.request, self.image_side)
         scope = key_scope(self.services.client.endpoint_key(self.spec.endpoint_id), self.request.take)
         key = generation_key(scope, plan, digests)
@@ -179,7 +180,7 @@ class Generation:
 
     async def _encode(self, prepared: PreparedGeneration) -> tuple[dict[str, Payload], JournalEntry | None]:
         """The encoded inputs, and the reusable entry journaled under their legacy key (if any)."""
-        self.board.update("validating", detail="encoding inputs")
+        self.board.update(Phase.VALIDATING, detail="encoding inputs")
         payloads = await asyncio.to_thread(encode_media, self.request, prepared.plan, self.image_side)
         self.warnings.extend(w for payload in payloads.values() for w in payload.warnings)
         old_key = legacy_key(prepared.scope, prepared.plan, payloads)
@@ -205,14 +206,14 @@ class Generation:
 
     async def _resume(self, entry: JournalEntry, plan: RunPlan) -> GenerationOutcome | None:
         """Use a stored result, or re-attach to a job still running. ``None``: submit anew."""
-        if entry.state == "downloaded" and entry.local_path:
+        if entry.state is DOWNLOADED and entry.local_path:
             path = await self.follower.stored_copy(entry.request_id, entry.result)
             if path is not None:
-                self.board.update("cached", request_id=entry.request_id, detail="no upload, no new charge")
+                self.board.update(Phase.CACHED, request_id=entry.request_id, detail="no upload, no new charge")
                 return self._outcome(entry.request_id, path, entry.result or {}, plan, reused=True)
         handle = QueueHandle.from_dict(entry.handle)
-        if entry.state in ("completed", "downloaded") and entry.result:
-            self.board.update("cached", request_id=entry.request_id, detail="stored result; downloading again")
+        if entry.state in (COMPLETED, DOWNLOADED) and entry.result:
+            self.board.update(Phase.CACHED, request_id=entry.request_id, detail="stored result; downloading again")
             try:
                 path = await self.follower.download(handle, entry.result)
             except NotFoundError:
@@ -224,7 +225,7 @@ class Generation:
                 self.warnings.append(f"The stored copy was damaged ({self.follower.damaged.detail}); it was "
                                      "downloaded again from fal at no charge.")
             return self._outcome(entry.request_id, path, entry.result, plan, reused=True)
-        self.board.update("reattached", request_id=entry.request_id, detail=_reattach_note(entry))
+        self.board.update(Phase.REATTACHED, request_id=entry.request_id, detail=_reattach_note(entry))
         return await self._follow(handle, plan, reused=True)
 
     async def _follow(self, handle: QueueHandle, plan: RunPlan, *, reused: bool) -> GenerationOutcome:
@@ -245,7 +246,7 @@ class Generation:
             origin=self.request.origin.kind if self.request.origin else None,
             prompt_id=self.request.origin.prompt_id if self.request.origin else None,
         )
-        self.board.update("submitting", detail=f"{plan.frames} frames")
+        self.board.update(Phase.SUBMITTING, detail=f"{plan.frames} frames")
         endpoint_id = self.spec.endpoint_id
 
         async def submit_and_record() -> QueueHandle:
@@ -275,7 +276,7 @@ class Generation:
         # we must learn its id and journal it, so that the job can be cancelled or re-attached to instead of
         # running (and billing) unseen.
         handle = await finish_despite_cancel(submit_and_record())
-        self.board.update("queued", request_id=handle.request_id, detail="")
+        self.board.update(Phase.QUEUED, request_id=handle.request_id, detail="")
         return handle
 
     def _outcome(self, request_id: str, path: Path, result: dict, plan, *, reused: bool) -> GenerationOutcome:

@@ -15,6 +15,7 @@ from ..avatar.endpoints import endpoint
 from ..errors import InputError
 from ..fal.models import QueueHandle
 from ..services import Services
+from ..states import Phase
 from .follow import JobFollower, result_video_url
 from .generate import GenerationOutcome
 from .status import RunStatus, StatusBoard
@@ -38,13 +39,13 @@ async def fetch_result(
     except KeyError as exc:
         raise InputError(str(exc.args[0]), field="endpoint") from None
     board = StatusBoard(spec.endpoint_id, sink)
-    board.update("validating", request_id=request_id, detail="looking up the journal")
+    board.update(Phase.VALIDATING, request_id=request_id, detail="looking up the journal")
     follower = JobFollower(services, board)
     entry = await asyncio.to_thread(services.journal.get, request_id)
     if entry is not None and entry.local_path and entry.result:
         path = await follower.stored_copy(request_id, entry.result, thorough=thorough)
         if path is not None:
-            board.update("cached", detail="local copy, no download")
+            board.update(Phase.CACHED, detail="local copy, no download")
             return _outcome(spec.endpoint_id, request_id, path, entry.result)
     if entry is not None and entry.handle:
         handle = QueueHandle.from_dict(entry.handle)

@@ -8,24 +8,25 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 from ..avatar.pricing import format_usd
+from ..states import Phase
 
-PHASE_LABELS = {
-    "validating": "Checking inputs",
-    "uploading": "Uploading",
-    "cached": "Using stored result",
-    "waiting": "Waiting for an identical run",
-    "submitting": "Submitting",
-    "reattached": "Re-attached to running job",
-    "queued": "Queued",
-    "generating": "Generating",
-    "downloading": "Downloading",
-    "segments": "Segments",
-    "stitching": "Stitching",
-    "decoding": "Decoding",
-    "done": "Done",
-    "error": "Failed",
-    "cancelled": "Cancelled",
-    "stopped": "Stopped",
+PHASE_LABELS: dict[Phase, str] = {
+    Phase.VALIDATING: "Checking inputs",
+    Phase.UPLOADING: "Uploading",
+    Phase.CACHED: "Using stored result",
+    Phase.WAITING: "Waiting for an identical run",
+    Phase.SUBMITTING: "Submitting",
+    Phase.REATTACHED: "Re-attached to running job",
+    Phase.QUEUED: "Queued",
+    Phase.GENERATING: "Generating",
+    Phase.DOWNLOADING: "Downloading",
+    Phase.SEGMENTS: "Segments",
+    Phase.STITCHING: "Stitching",
+    Phase.DECODING: "Decoding",
+    Phase.DONE: "Done",
+    Phase.ERROR: "Failed",
+    Phase.CANCELLED: "Cancelled",
+    Phase.STOPPED: "Stopped",
 }
 
 
@@ -43,7 +44,7 @@ def format_bytes(done: int, total: int | None = None) -> str:
 class RunStatus:
     """What the node, the web extension and the CLI show about a run."""
 
-    phase: str
+    phase: Phase
     endpoint: str
     detail: str = ""
     queue_position: int | None = None
@@ -57,7 +58,7 @@ class RunStatus:
     @property
     def text(self) -> str:
         parts = [PHASE_LABELS.get(self.phase, self.phase)]
-        if self.phase == "queued" and self.queue_position is not None:
+        if self.phase == Phase.QUEUED and self.queue_position is not None:
             parts.append(f"position {self.queue_position}")
         if self.detail:
             parts.append(self.detail)
@@ -80,9 +81,9 @@ class StatusBoard:
         self._sink = sink
         self._interval = interval
         self._started = time.monotonic()
-        self.status = RunStatus(phase="validating", endpoint=endpoint)
+        self.status = RunStatus(phase=Phase.VALIDATING, endpoint=endpoint)
 
-    def update(self, phase: str | None = None, **fields) -> RunStatus:
+    def update(self, phase: Phase | None = None, **fields) -> RunStatus:
         if phase is not None and phase != self.status.phase:
             fields.setdefault("detail", "")
             fields.setdefault("progress", None)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ..errors import RequestLookupUnavailableError, UnknownSubmitError
 from ..fal.models import QueueHandle
 from ..fal.request_history import RequestRecord, match_by_arguments
+from ..states import Phase
 from ..store.journal import SUBMITTING, JournalEntry
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ async def settle_unknown_submit(generation: Generation, entry: JournalEntry) -> 
             f"answer: if fal had created that job, both are billed ({DASHBOARD})."
         )
         return None
-    generation.board.update("validating", detail="an earlier submit got no answer: asking fal's request history")
+    generation.board.update(Phase.VALIDATING, detail="an earlier submit got no answer: asking fal's request history")
     client = generation.services.client
     since = datetime.fromtimestamp(entry.created_at, timezone.utc) - WINDOW_SLACK
     try:
@@ -68,7 +69,7 @@ async def settle_unknown_submit(generation: Generation, entry: JournalEntry) -> 
             handle = QueueHandle.for_request(endpoint_id, match.best.request_id, client.urls.queue)
             await asyncio.to_thread(journal.record_submit, entry.row_id, handle.to_dict())
             generation.board.update(
-                "reattached", request_id=handle.request_id, detail="found in fal's request history; no new submit"
+                Phase.REATTACHED, request_id=handle.request_id, detail="found in fal's request history; no new submit"
             )
             return handle
         finding = _finding(records, match is not None and match.conclusive)

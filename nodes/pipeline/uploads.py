@@ -8,6 +8,7 @@ import asyncio
 
 from ..media.payload import Payload
 from ..services import UPLOADS_IN_FLIGHT, Services
+from ..states import Phase
 from .status import StatusBoard, format_bytes
 
 
@@ -26,7 +27,7 @@ async def _upload_one(services: Services, board: StatusBoard, payload: Payload, 
         running = flights[payload.sha256] = asyncio.ensure_future(_upload_fresh(services, board, payload, label))
         running.add_done_callback(lambda _: flights.pop(payload.sha256, None))
     else:
-        board.update("uploading", detail=f"{label}: the same file is being uploaded for another run")
+        board.update(Phase.UPLOADING, detail=f"{label}: the same file is being uploaded for another run")
     return await asyncio.shield(running)  # one waiter stopping must not stop the upload the others wait for
 
 
@@ -35,13 +36,13 @@ async def _upload_fresh(services: Services, board: StatusBoard, payload: Payload
     cached = await asyncio.to_thread(cache.get, payload.sha256)
     if cached is not None:
         if await client.file_exists(cached):
-            board.update("uploading", detail=f"{label}: already on fal, not uploaded again")
+            board.update(Phase.UPLOADING, detail=f"{label}: already on fal, not uploaded again")
             return cached
         await asyncio.to_thread(cache.forget, payload.sha256)
 
     def progress(done: int, size: int | None) -> None:
         size = size or payload.size
-        board.update("uploading", detail=f"{label} {format_bytes(done, size)}", progress=done / size if size else None)
+        board.update(Phase.UPLOADING, detail=f"{label} {format_bytes(done, size)}", progress=done / size if size else None)
 
     progress(0, payload.size)
     source = payload.path if payload.path is not None else payload.data

@@ -36,21 +36,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..states import JobState
 from .db import Database
 from .redact import no_secrets, scrub, summarize
 
-SUBMITTING = "submitting"
-SUBMITTED = "submitted"
-COMPLETED = "completed"
-DOWNLOADED = "downloaded"
-FAILED = "failed"
-CANCELLED = "cancelled"
+SUBMITTING, SUBMITTED, COMPLETED = JobState.SUBMITTING, JobState.SUBMITTED, JobState.COMPLETED
+DOWNLOADED, FAILED, CANCELLED = JobState.DOWNLOADED, JobState.FAILED, JobState.CANCELLED
 
 STATES = (SUBMITTING, SUBMITTED, COMPLETED, DOWNLOADED, FAILED, CANCELLED)
 REUSABLE_STATES = (SUBMITTING, SUBMITTED, COMPLETED, DOWNLOADED)
 FINAL_STATES = (DOWNLOADED, FAILED, CANCELLED)
 # TRANSITIONS[current] = the states a mark_* call may move an entry to (same state = refresh its data).
-TRANSITIONS: dict[str, frozenset[str]] = {
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     SUBMITTING: frozenset({SUBMITTED, FAILED}),
     SUBMITTED: frozenset({SUBMITTED, COMPLETED, DOWNLOADED, FAILED, CANCELLED}),
     COMPLETED: frozenset({COMPLETED, DOWNLOADED, FAILED}),
@@ -70,7 +67,7 @@ class JournalEntry:
     row_id: int
     request_key: str
     endpoint_id: str
-    state: str
+    state: JobState
     request_id: str | None
     status_url: str | None
     response_url: str | None
@@ -120,7 +117,7 @@ class JournalEntry:
             row_id=row["id"],
             request_key=row["request_key"],
             endpoint_id=row["endpoint_id"],
-            state=row["state"],
+            state=JobState(row["state"]),
             request_id=row["request_id"],
             status_url=row["status_url"],
             response_url=row["response_url"],
