@@ -150,6 +150,11 @@ def test_nodes_fed_by_loaders_and_widgets_qualify_others_say_why():
     early, late = sort_nodes(text_only)
     assert [n.node_id for n in early] == ["9"] and late == []  # other classes are not the pack's business
 
+    two = prompt("p.png")
+    two["8"] = {**two[AVATAR], "inputs": {**two[AVATAR]["inputs"], "seed": 9}}
+    assert [n.node_id for n in sort_nodes(two, outputs=["4"])[0]] == [AVATAR]  # a partial run: "8" is not run
+    assert [n.node_id for n in sort_nodes(two, outputs=["4", "8"])[0]] == [AVATAR, "8"]
+
     video = {"4": {"class_type": "FalInfiniTalkVideoToVideo", "inputs": {"video": ["2", 0], "audio": ["3", 0]}},
              "2": {"class_type": "LoadVideo", "inputs": {"file": "v.mp4"}},
              "3": {"class_type": "GetVideoComponents", "inputs": {"video": ["2", 0]}}}

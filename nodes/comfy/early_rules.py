@@ -53,11 +53,28 @@ def _why_late(prompt: dict, node: dict) -> str | None:
     return None
 
 
-def sort_nodes(prompt: dict) -> tuple[list[EarlyNode], list[LateNode]]:
-    """The prompt's fal generation nodes: those that can start early, and those that cannot (with why)."""
+def _executed(prompt: dict, outputs) -> set[str]:
+    """The nodes ComfyUI runs for ``outputs`` (the output node ids it queued): those and everything upstream."""
+    seen: set[str] = set()
+    stack = [str(node_id) for node_id in outputs]
+    while stack:
+        node_id = stack.pop()
+        if node_id in seen or not isinstance(prompt.get(node_id), dict):
+            continue
+        seen.add(node_id)
+        stack.extend(link[0] for v in (prompt[node_id].get("inputs") or {}).values() if (link := _link(v)))
+    return seen
+
+
+def sort_nodes(prompt: dict, outputs=None) -> tuple[list[EarlyNode], list[LateNode]]:
+    """The prompt's fal generation nodes: those that can start early, and those that cannot (with why).
+    ``outputs``: the output nodes ComfyUI will execute (a partial run); nodes it will not run are left out."""
+    executed = _executed(prompt, outputs) if outputs is not None else None
     early, late = [], []
     for node_id, node in prompt.items():
         if not isinstance(node, dict) or node.get("class_type") not in SPECS:
+            continue
+        if executed is not None and str(node_id) not in executed:
             continue
         reason = _why_late(prompt, node)
         if reason is None:

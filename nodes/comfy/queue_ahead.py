@@ -175,7 +175,7 @@ class QueueAhead:
                 self._keep_alive([self.loop.create_task(self._cancel_prompt(prompt_id, jobs))])
         for item in pending[:limit]:
             if item[1] not in self._jobs:
-                self._examine(item[1], item[2])
+                self._examine(item[1], item[2], item[4])
 
     def _read_limit(self) -> int:
         try:
@@ -194,8 +194,8 @@ class QueueAhead:
                 self._busy.add(task)
                 task.add_done_callback(self._busy.discard)
 
-    def _examine(self, prompt_id: str, prompt: dict) -> None:
-        early, late = sort_nodes(prompt)
+    def _examine(self, prompt_id: str, prompt: dict, outputs) -> None:
+        early, late = sort_nodes(prompt, outputs)
         for node in late:
             self._note(prompt_id, node.node_id, f"not started early: {node.reason}")
         jobs = []
