@@ -291,12 +291,12 @@ class QueueAhead:
 
     def status(self) -> dict:
         """For the settings panel: the early jobs of queued prompts, their estimates' sum, recent cancels."""
-        jobs = self.call(lambda: [job.to_json() for job in self.jobs()])
+        jobs, messages = self.call(lambda: ([job.to_json() for job in self.jobs()], list(self.messages)))
         live = [job for job in jobs if job["phase"] not in ("not started", "journaled")]
         return {
             "jobs": live,
             "early_usd": round(sum(job["estimate_usd"] or 0.0 for job in live), 4),
-            "messages": list(self.messages),
+            "messages": messages,
         }
 
 

@@ -51,7 +51,7 @@ export function createQueueAheadSettingRenderer(api) {
     });
     reset.addEventListener("click", () => send(reset, null));
 
-    const element = h("div", { class: "fal-avatar-spend" }, status,
+    const element = h("div", { class: "fal-avatar-queue-ahead" }, status,
       h("div", { class: "fa-row" }, input, h("span", {}, "prompts ahead"), save, reset), jobs, message);
     async function refresh() {
       const r = await getQueueAheadState(api);
