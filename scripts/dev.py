@@ -1,7 +1,8 @@
 """Set-up and entry points that work on a fresh machine with only Python 3 and the package registries.
 
     python3 scripts/dev.py demo [--live]   # venv + runtime deps, then `fal-avatar demo`
-    python3 scripts/dev.py test [pytest args]   # venv + test deps, then ruff, pytest and the web tests
+    python3 scripts/dev.py test [pytest args]   # venv + test deps, then ruff, the web tests and pytest
+                                                # (in parallel workers; -n 0 runs one process)
 
 Everything goes into ./.venv. torch is installed only when it is missing (CPU build preferred) and an
 existing torch is never upgraded or replaced.
@@ -22,6 +23,11 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# Most tests wait on an emulator, a subprocess or a socket, so more workers than cores pays off (pytest-xdist).
+# Tests sharing one expensive fixture stay on one worker (``@pytest.mark.xdist_group``).
+MIN_WORKERS = 4
+PYTEST_WORKERS = ("-n", str(max(MIN_WORKERS, os.cpu_count() or 1)), "--dist", "loadgroup")
+NO_TESTS_COLLECTED = 5  # pytest's exit code
 
 
 def say(message: str) -> None:
@@ -92,8 +98,13 @@ def cmd_test(args: list[str]) -> int:
         run(node, "--test", *web_tests, cwd=ROOT)
     else:
         say("node is not installed: the web extension's logic tests are skipped")
-    say("pytest")
-    return run(PY, "-m", "pytest", *args, cwd=ROOT, check=False)
+    chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args)
+    workers = () if chosen else PYTEST_WORKERS
+    say(f"pytest {' '.join(workers)}".rstrip())
+    code = run(PY, "-m", "pytest", *workers, *args, cwd=ROOT, check=False)
+    if code == NO_TESTS_COLLECTED:
+        say("pytest collected no tests: nothing was checked (exit code 5)")
+    return code
 
 
 def cmd_demo(args: list[str]) -> int:
