@@ -8,25 +8,15 @@ are reused for free.
 
 from __future__ import annotations
 
-import json
 import os
 
 from .avatar.pricing import format_usd
-from .datadir import data_dir, write_private_file
+from .datadir import SETTINGS_FILE_NAME, save_setting, saved_settings  # noqa: F401 (re-exported)
 from .errors import ConfigError, SpendLimitError
 
 DEFAULT_MAX_USD = 25.0
 ENV = "FAL_AVATAR_MAX_USD_PER_RUN"
-SETTINGS_FILE_NAME = "settings.json"
 SETTING = "max_usd_per_run"
-
-
-def _saved() -> dict:
-    try:
-        data = json.loads((data_dir() / SETTINGS_FILE_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _valid(value, where: str) -> float:
@@ -46,7 +36,7 @@ def spend_limit(override: float | None = None) -> tuple[float, str]:
     raw = os.environ.get(ENV, "").strip()
     if raw:
         return _valid(raw, ENV), ENV
-    saved = _saved().get(SETTING)
+    saved = saved_settings().get(SETTING)
     if saved is not None:
         return _valid(saved, "the saved spend limit"), "Settings → fal avatar"
     return DEFAULT_MAX_USD, "default"
@@ -55,16 +45,13 @@ def spend_limit(override: float | None = None) -> tuple[float, str]:
 def save_spend_limit(value) -> float:
     """Save the limit in the pack's settings (the environment variable still wins)."""
     number = _valid(value, "The spend limit")
-    data = {**_saved(), SETTING: number}
-    write_private_file(data_dir() / SETTINGS_FILE_NAME, json.dumps(data).encode())
+    save_setting(SETTING, number)
     return number
 
 
 def forget_spend_limit() -> None:
     """Remove the saved limit: the default applies again (unless the environment sets one)."""
-    data = _saved()
-    if data.pop(SETTING, None) is not None:
-        write_private_file(data_dir() / SETTINGS_FILE_NAME, json.dumps(data).encode())
+    save_setting(SETTING, None)
 
 
 def check_spend(

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..avatar.pricing import format_usd
 from ..longform.fetch import fetch_run
 from ..services import build_services
-from ..store.journal import Journal
+from ..store.journal import QUEUE_AHEAD, Journal
 from .output import check_folder, check_writable, save_copy, table
 from .progress import StderrStatus
 
@@ -42,10 +42,11 @@ def list_jobs(args) -> int:
                 e.state,
                 _age(now - e.created_at),
                 format_usd(e.cost_estimate_usd),
+                f"prompt {e.prompt_id}" if e.origin == QUEUE_AHEAD else "-",
                 local,
             )
         )
-    print(table(("REQUEST ID", "ENDPOINT", "STATE", "AGE", "EST. COST", "LOCAL FILE"), rows))
+    print(table(("REQUEST ID", "ENDPOINT", "STATE", "AGE", "EST. COST", "STARTED EARLY FOR", "LOCAL FILE"), rows))
     return 0
 
 

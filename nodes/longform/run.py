@@ -24,6 +24,7 @@ from ..errors import (
     SubmitOutcomeUnknownError,
     UnknownSubmitError,
 )
+from ..fal.models import QueueHandle
 from ..fanout.engine import FanOut, ItemResult, Limit, loop_limit
 from ..fanout.status import FanOutSnapshot
 from ..media.audio import first_samples
@@ -222,6 +223,25 @@ class AvatarRunner:
             spend=self.spend, warnings=outcome.warnings, single=outcome,
         )
 
+    async def start_ahead(self) -> tuple[QueueHandle, ...]:
+        """Submit every job this run still needs and leave them running (see ``Generation.start_ahead``);
+        returns the handles of the jobs submitted now. Call :meth:`prepare` and the spend guard first."""
+        if self.estimate is None:
+            raise RuntimeError("prepare() before start_ahead()")
+        if self._single is not None:
+            generations = [self._single]
+        else:
+            leaders = {p.key: g for p, g in zip(self._prepared, self._fan.generations, strict=True)}
+            generations = list(leaders.values())
+        gate = loop_limit(self.services.settings.max_parallel)
+
+        async def one(generation: Generation) -> QueueHandle | None:
+            async with gate:
+                return await generation.start_ahead()
+
+        handles = await asyncio.gather(*(one(g) for g in generations))
+        return tuple(h for h in handles if h is not None)
+
     def _show(self, snapshot: FanOutSnapshot) -> None:
         if self.sink is not None:
             self.sink(snapshot.as_run_status(self.endpoint))
@@ -246,6 +266,22 @@ async def run_avatar(
         override=max_usd,
     )
     return await runner.run()
+
+
+async def start_avatar_ahead(
+    request: GenerationRequest,
+    *,
+    services: Services,
+    sink: Callable[[RunStatus], None] | None = None,
+) -> tuple[RunEstimate, tuple[QueueHandle, ...]]:
+    """Submit the fal jobs of a run that will come later (a queued ComfyUI prompt), under the same checks and
+    spend guard as :func:`run_avatar`, and leave them running: that run re-attaches to them at no new cost.
+    Returns the run's estimate and the handles of the jobs submitted now (none when all are journaled).
+    Cancelled, it leaves what it submitted running and journaled (cancel those through the journal)."""
+    runner = AvatarRunner(request, services=services, sink=sink)
+    estimate = await runner.prepare()
+    check_spend(estimate.to_pay_usd, what=estimate.what, reused_usd=estimate.estimate_usd - estimate.to_pay_usd)
+    return estimate, await runner.start_ahead()
 
 
 def _stitched_name(plan: LongPlan, prepared: list[PreparedGeneration]) -> str:

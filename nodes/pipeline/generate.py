@@ -9,6 +9,7 @@ whose outcome is unknown) → encode → legacy-key lookup → uploads (de-dupli
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,10 @@ from ..avatar.plan import RunPlan
 from ..errors import IdenticalRunError, NotFoundError, SubmitOutcomeUnknownError
 from ..fal.models import QueueHandle
 from ..media.audio import audio_duration_s
+from ..media.payload import Payload
 from ..services import Services
 from ..states import Phase
-from ..store.journal import CANCELLED, COMPLETED, DOWNLOADED, FAILED, SUBMITTING, JournalEntry
+from ..store.journal import CANCELLED, COMPLETED, DOWNLOADED, FAILED, QUEUE_AHEAD, SUBMITTING, JournalEntry
 from .claiming import ClaimedKey, claim_key
 from .follow import JobFollower, result_video_url
 from .inputs import GenerationRequest, encode_media, plan_request
@@ -167,12 +169,8 @@ class Generation:
                 )
                 if handle is not None:
                     return await self._follow(handle, plan, reused=True)
-        self.board.update(Phase.VALIDATING, detail="encoding inputs")
-        payloads = await asyncio.to_thread(encode_media, self.request, plan, self.image_side)
-        self.warnings.extend(w for payload in payloads.values() for w in payload.warnings)
-        old_key = legacy_key(prepared.scope, plan, payloads)
-        old = await asyncio.to_thread(journal.find_reusable, old_key)
-        if old is not None and old.state != SUBMITTING:
+        payloads, old = await self._encode(prepared)
+        if old is not None:
             outcome = await self._resume(old, plan)
             if outcome is not None:
                 return outcome
@@ -180,6 +178,46 @@ class Generation:
         del payloads  # on fal now: the encoded inputs are not held through the wait (64 rows of a batch wait at once)
         handle = await self._submit(key, plan, {**plan.arguments, **urls})
         return await self._follow(handle, plan, reused=False)
+
+    async def start_ahead(self) -> QueueHandle | None:
+        """Claim, upload and submit, then leave the job running: the run that comes later (a queued ComfyUI
+        prompt's node) finds it journaled and re-attaches at no new cost. ``None``: nothing was started (the
+        journal holds the job or its result, or a submit whose outcome is unknown, which that run settles).
+        Cancelled, a submit on the way is still journaled; with the interrupt set its job is cancelled on fal."""
+        claimed = None
+        try:
+            prepared = await self.prepare()
+            if prepared.stored:
+                return None
+            claimed = await claim_key(self.services.claims, prepared.key, self.board)
+            journal = self.services.journal
+            if await asyncio.to_thread(journal.find_reusable, prepared.key) is not None:
+                return None
+            last = await asyncio.to_thread(journal.latest, prepared.key)
+            if last is not None and last.state == FAILED and last.request_id is None:
+                return None
+            payloads, old = await self._encode(prepared)
+            if old is not None:
+                return None
+            urls = await upload_all(self.services, self.board, payloads)
+            del payloads
+            return await self._submit(prepared.key, prepared.plan, {**prepared.plan.arguments, **urls})
+        except asyncio.CancelledError:
+            held, claimed = claimed, None
+            await finish_despite_cancel(self._stop(held))
+            raise
+        finally:
+            if claimed is not None:
+                await asyncio.to_thread(self.services.claims.release, claimed.claim)
+
+    async def _encode(self, prepared: PreparedGeneration) -> tuple[dict[str, Payload], JournalEntry | None]:
+        """The encoded inputs, and the reusable entry journaled under their legacy key (if any)."""
+        self.board.update(Phase.VALIDATING, detail="encoding inputs")
+        payloads = await asyncio.to_thread(encode_media, self.request, prepared.plan, self.image_side)
+        self.warnings.extend(w for payload in payloads.values() for w in payload.warnings)
+        old_key = legacy_key(prepared.scope, prepared.plan, payloads)
+        old = await asyncio.to_thread(self.services.journal.find_reusable, old_key)
+        return payloads, (old if old is not None and old.state != SUBMITTING else None)
 
     async def _last_attempt(self, key: str, waited_for_since: float | None) -> JournalEntry | None:
         """The newest entry if its submit's outcome is unknown. Raises if this run waited for an identical
@@ -219,7 +257,7 @@ class Generation:
                 self.warnings.append(f"The stored copy was damaged ({self.follower.damaged.detail}); it was "
                                      "downloaded again from fal at no charge.")
             return self._outcome(entry.request_id, path, entry.result, plan, reused=True)
-        self.board.update(Phase.REATTACHED, request_id=entry.request_id, detail="no new submit")
+        self.board.update(Phase.REATTACHED, request_id=entry.request_id, detail=_reattach_note(entry))
         return await self._follow(handle, plan, reused=True)
 
     async def _follow(self, handle: QueueHandle, plan: RunPlan, *, reused: bool) -> GenerationOutcome:
@@ -237,6 +275,8 @@ class Generation:
             cost_estimate_usd=plan.cost_usd,
             summary=summary,
             arguments=arguments,
+            origin=self.request.origin.kind if self.request.origin else None,
+            prompt_id=self.request.origin.prompt_id if self.request.origin else None,
         )
         self.board.update(Phase.SUBMITTING, detail=f"{plan.frames} frames")
         endpoint_id = self.spec.endpoint_id
@@ -284,3 +324,11 @@ class Generation:
             warnings=tuple(dict.fromkeys(self.warnings)),
         )
         return self.outcome
+
+
+def _reattach_note(entry: JournalEntry) -> str:
+    """What the status line says of a job this run re-attaches to (one started early says when)."""
+    if entry.origin != QUEUE_AHEAD:
+        return "no new submit"
+    started = time.strftime("%H:%M", time.localtime(entry.submitted_at or entry.created_at))
+    return f"started early at {started} while the prompt was queued; no new submit"

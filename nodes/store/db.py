@@ -100,6 +100,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE file_identity (id TEXT NOT NULL)",
         "INSERT INTO file_identity (id) VALUES (lower(hex(randomblob(16))))",
     ),
+    (
+        # Who submitted a job, when not the run that uses it: 'queue-ahead' (a queued ComfyUI prompt's job,
+        # started before ComfyUI reached the prompt) with that prompt's id. NULL for ordinary runs.
+        "ALTER TABLE journal ADD COLUMN origin TEXT",
+        "ALTER TABLE journal ADD COLUMN prompt_id TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

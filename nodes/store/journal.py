@@ -61,6 +61,7 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     FAILED: frozenset({FAILED}),
     CANCELLED: frozenset({CANCELLED}),
 }
+QUEUE_AHEAD = "queue-ahead"  # origin of a job started for a queued ComfyUI prompt before it ran
 ADOPTED_KEY_PREFIX = "adopted:"  # request key of adopted entries (never a sha256, so never found reusable)
 _HANDLE_FIELDS = ("request_id", "status_url", "response_url", "cancel_url")
 
@@ -86,6 +87,8 @@ class JournalEntry:
     created_at: float
     submitted_at: float | None
     updated_at: float
+    origin: str | None = None  # QUEUE_AHEAD: started for a queued ComfyUI prompt; None: by the run itself
+    prompt_id: str | None = None  # that prompt's id
 
     def age_s(self, now: float | None = None) -> float:
         """Seconds since the entry was begun."""
@@ -134,6 +137,8 @@ class JournalEntry:
             created_at=row["created_at"],
             submitted_at=row["submitted_at"],
             updated_at=row["updated_at"],
+            origin=row["origin"],
+            prompt_id=row["prompt_id"],
         )
 
 
@@ -258,9 +263,12 @@ class Journal:
         cost_estimate_usd: float | None = None,
         summary: Mapping[str, Any] | None = None,
         arguments: Mapping[str, Any] | None = None,
+        origin: str | None = None,
+        prompt_id: str | None = None,
     ) -> int:
         """Write a ``submitting`` entry right before submit; returns its row id. ``arguments`` are the exact
-        submit arguments (kept so the job can be looked up on fal if the submit's answer is lost)."""
+        submit arguments (kept so the job can be looked up on fal if the submit's answer is lost);
+        ``origin``/``prompt_id`` say who started it when not the run that uses it (``QUEUE_AHEAD``)."""
         if not request_key or not endpoint_id:
             raise ValueError("request_key and endpoint_id are required")
         secrets = self._secrets()
@@ -270,8 +278,8 @@ class Journal:
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT INTO journal (request_key, endpoint_id, state, cost_estimate_usd, summary, arguments,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (request_key, endpoint_id, SUBMITTING, cost_estimate_usd, text, sent, now, now),
+                " origin, prompt_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (request_key, endpoint_id, SUBMITTING, cost_estimate_usd, text, sent, origin, prompt_id, now, now),
             )
             row_id = int(cursor.lastrowid)
             self._remember(row_id, _entry(conn, row_id))
@@ -379,6 +387,12 @@ class Journal:
         with self._read() as conn:
             row = conn.execute("SELECT * FROM journal WHERE request_id = ?", (request_id,)).fetchone()
         return JournalEntry.from_row(row) if row is not None else None
+
+    def of_prompt(self, prompt_id: str) -> list[JournalEntry]:
+        """The entries of jobs started for this (queued ComfyUI) prompt, newest first."""
+        with self._db.read() as conn:
+            rows = conn.execute("SELECT * FROM journal WHERE prompt_id = ? ORDER BY id DESC", (prompt_id,)).fetchall()
+        return [JournalEntry.from_row(row) for row in rows]
 
     def entries(self, limit: int | None = None) -> list[JournalEntry]:
         """Newest first (for ``fal-avatar jobs``)."""
