@@ -76,7 +76,7 @@ def test_openapi_document_matches_fals_fields_and_outputs(endpoint):
     assert (metadata["endpointId"], metadata["category"]) == (endpoint, extract["category"])
     assert list(request["properties"]) == [f["name"] for f in extract["input"]["fields"]]
     assert request["required"] == extract["input"]["required"]
-    assert request.get("additionalProperties", True) is not False or extract["input"]["additionalProperties"] is False
+    assert (request.get("additionalProperties") is False) == (extract["input"]["additionalProperties"] is False)
     assert set(result["properties"]) == set(extract["output"]["properties"])
     assert set(result["required"]) == set(extract["output"]["required"])
     video_type = extract["output"]["types"]["video"]["type"]

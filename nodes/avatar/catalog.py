@@ -14,9 +14,12 @@ from .text_pieces import TEXT_SLACK, TEXT_TAIL_S
 def _long_run(spec: EndpointSpec) -> dict:
     """How a run longer than one job is cut (``segments.plan_segments``, ``longform/segmenting.py``)."""
     rule = frame_rule(spec, spec.default_resolution)
+    # a row whose limit per job depends on the resolution (OmniHuman: 30 s at 1080p, 60 s at 720p)
+    per_resolution = {res: frame_rule(spec, res).max_frames for res in spec.resolutions} if spec.frames is None else {}
     return {
         "min_frames": rule.min_frames,
         "max_frames": rule.max_frames,
+        "max_frames_at": per_resolution,
         "overlap_frames": OVERLAP_FRAMES,
         "margin_frames": MARGIN_FRAMES,
         "extra_segments": EXTRA_SEGMENTS,
@@ -34,7 +37,7 @@ def catalog_json() -> dict:
     rows = []
     for spec in GENERATION_ENDPOINTS:
         rule = spec.frames
-        text = spec.role_param("text")
+        text, text2 = spec.role_param("text"), spec.role_param("text2")
         rows.append(
             {
                 "node_id": spec.node_id,
@@ -68,6 +71,8 @@ def catalog_json() -> dict:
                 "chars_per_second": CHARS_PER_SECOND,
                 "max_text_chars": spec.max_text_chars,  # one job
                 "text_max_length": text.max_length if text else None,  # the widget (a long run)
+                "text_param": text.name if text else None,  # the widget whose text is spoken
+                "text2_param": text2.name if text2 else None,  # the second speaker's (two-person text)
                 "long_run": _long_run(spec),
                 "price": spec.price.to_json(),
                 "price_source": spec.price.source,

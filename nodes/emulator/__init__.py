@@ -17,7 +17,8 @@ fal-client 1.0.3 (PyPI) expect. Behaviour worth knowing when testing against it:
   41..7501 (5 minutes).
 * fal's website part: ``GET /api/openapi/queue/openapi.json?endpoint_id=<id>`` serves the endpoint's OpenAPI
   document built from the emulator's schemas (no key; 404 for unknown ids). ``serve_openapi`` serves a
-  drifted copy, ``retire`` makes the document and submits to that endpoint answer 404.
+  drifted copy, ``retire`` makes the document and submits to that endpoint answer 404 (and drops it from
+  fal's model catalogue), ``withdraw_openapi`` answers 404 for the document only.
 * fal's Platform API: ``GET /v1/models`` (model search: every endpoint ``active`` except StableAvatar, which
   fal delisted, so it is absent; ``set_catalogue_status`` marks one deprecated or absent) and
   ``GET /v1/models/requests/by-endpoint`` (request history of every endpoint).

@@ -65,6 +65,25 @@ class RunContext:
     billable_units: float = 0.0  # set by the app: seconds of video billed
 
 
+@dataclass(frozen=True)
+class _Footage:
+    """Source footage: its bytes, frame size, frame rate and number of frames (decoded on demand)."""
+
+    url: str
+    data: bytes
+    size: tuple[int, int]
+    fps: Fraction
+    frames: int
+
+    @property
+    def seconds(self) -> float:
+        return float(self.frames / self.fps)
+
+    def decode(self, size: tuple[int, int], most: int | None = None) -> list[np.ndarray]:
+        (frames,) = _load(lambda: decode_video(self.data, "video_url", self.url, size, most or self.frames))
+        return frames
+
+
 @dataclass
 class _Media:
     """The decoded inputs: the image or the footage, the audio of each audio field, and the sound the video
@@ -74,23 +93,6 @@ class _Media:
     footage: _Footage | None
     audio: dict[str, np.ndarray]
     sound: np.ndarray
-
-
-@dataclass(frozen=True)
-class _Footage:
-    url: str
-    data: bytes
-    size: tuple[int, int]
-    fps: Fraction
-    frames: int
-
-    @property
-    def seconds(self) -> float:
-        return self.frames / self.fps
-
-    def decode(self, size: tuple[int, int], most: int | None = None) -> list[np.ndarray]:
-        (frames,) = _load(lambda: decode_video(self.data, "video_url", self.url, size, most or self.frames))
-        return frames
 
 
 def run_app(endpoint_id: str, body: Any, schemas: dict[str, Schema], ctx: RunContext) -> dict[str, Any]:
@@ -251,12 +253,12 @@ def _footage_plan(model: Model, args: dict, media: _Media, size: tuple[int, int]
     mode = args.get(model.sync_field) if model.sync_field else "cut_off"
     options = args.get("options") or {}
     mode = options.get("sync_mode") or mode
-    frames = media.footage.decode(size)
-    fps, count = media.footage.fps, len(frames)
-    video_s = count / fps
+    fps, video_s = media.footage.fps, media.footage.seconds
     seconds = {"cut_off": min(video_s, audio_s), "loop": max(video_s, audio_s), "bounce": max(video_s, audio_s),
                "silence": video_s, "remap": audio_s}[mode]
     total = render.frames_for_seconds(seconds, fps)
+    frames = media.footage.decode(size, total if mode == "cut_off" else None)  # only the frames shown
+    count = len(frames)
     order = {
         "loop": lambda i: i % count,
         "bounce": lambda i: _bounce(i, count),

@@ -132,7 +132,7 @@ MODELS: tuple[Model, ...] = (
           sizes="image", published="2026-06-22T18:42:24Z"),
     Model("fal-ai/longcat-single-avatar/image-audio-to-video", "Longcat Single Avatar", "audio-to-video", "image_url",
           length="num_segments", fps=Fraction(16), outputs=("seed",), published="2025-12-30T17:14:46Z"),
-    Model("fal-ai/flashtalk", "Flashtalk", "image-to-video", "image_url", sizes={"*": ((512, 512),)},
+    Model("fal-ai/flashtalk", "Flashtalk", "audio-to-video", "image_url", sizes={"*": ((512, 512),)},
           outputs=("duration", "timings", "seed"), published="2026-04-16T14:46:43Z"),
     # portrait + text
     Model("fal-ai/infinitalk/single-text", "Infinitalk", "text-to-video", "image_url", audios=(),

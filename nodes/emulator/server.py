@@ -51,6 +51,7 @@ class FalEmulator:
         self._openapi_overrides: dict[str, dict] = {}
         self._retired: set[str] = set()
         self._catalogue: dict[str, str] = {endpoint_id: ABSENT for endpoint_id in DELISTED}
+        self._withdrawn: set[str] = set()
         self._jobs = JobQueue(
             files=self._files,
             schemas=self._schemas,
@@ -140,7 +141,7 @@ class FalEmulator:
     def openapi_document(self, endpoint_id: str) -> dict | None:
         """The document served for ``endpoint_id`` (a copy): the one set by :meth:`serve_openapi`, else one
         built from the emulator's input schemas; ``None`` (served as 404) for unknown or retired ids."""
-        if endpoint_id in self._retired:
+        if endpoint_id in self._retired or endpoint_id in self._withdrawn:
             return None
         override = self._openapi_overrides.get(endpoint_id)
         if override is not None:
@@ -153,8 +154,14 @@ class FalEmulator:
         self._openapi_overrides[endpoint_id] = copy.deepcopy(document)
 
     def retire(self, endpoint_id: str) -> None:
-        """Act as if fal removed ``endpoint_id``: its OpenAPI document and its submits answer 404."""
+        """Act as if fal removed ``endpoint_id``: its OpenAPI document and its submits answer 404, and fal's
+        model catalogue no longer lists it."""
         self._retired.add(endpoint_id.strip("/"))
+        self._catalogue[endpoint_id.strip("/")] = ABSENT
+
+    def withdraw_openapi(self, endpoint_id: str) -> None:
+        """Answer 404 for ``endpoint_id``'s OpenAPI document only (the endpoint still runs and stays listed)."""
+        self._withdrawn.add(endpoint_id.strip("/"))
 
     # fal's model catalogue (Platform API /v1/models) ------------------------------------------------------
     def set_catalogue_status(self, endpoint_id: str, status: str) -> None:

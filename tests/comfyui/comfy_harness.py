@@ -29,15 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from comfyui_fal_avatar.nodes.avatar.endpoints import GENERATION_ENDPOINTS
+
 PACK_FOLDER = "comfyui-fal-avatar"
-# The pack's node ids (fixed: saved workflows reference them).
-NODE_IDS = (
-    "FalInfiniTalkImageToVideo",
-    "FalInfiniTalkTextToVideo",
-    "FalInfiniTalkVideoToVideo",
-    "FalStableAvatar",
-    "FalAvatarFetchResult",
-)
+# The pack's node ids (fixed: saved workflows reference them): one per endpoint row, and Fetch Result.
+NODE_IDS = (*(spec.node_id for spec in GENERATION_ENDPOINTS), "FalAvatarFetchResult")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _BINARY_TEXT_EVENT = 3  # protocol.BinaryEventTypes.TEXT: send_progress_text frames
@@ -421,10 +417,17 @@ class ComfyServer:
         )
 
     def _wait_ready(self, client: ComfyClient, timeout: float) -> bool:
+        """Wait until this server answers. Its own log line for the port must be there first: with several
+        test sessions on one machine, another ComfyUI may take the port between ``free_port`` and our bind,
+        and would otherwise answer in our server's place."""
         deadline = time.monotonic() + timeout
+        listening = f"To see the GUI go to: http://127.0.0.1:{self.port}"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 return False
+            if listening not in client.log_text():
+                time.sleep(0.2)
+                continue
             try:
                 status, _ = client.request("GET", "/system_stats", timeout=2)
                 if status == 200:

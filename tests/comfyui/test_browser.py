@@ -6,7 +6,7 @@ WebSocket client, and its DNS resolves nothing but 127.0.0.1, so the page cannot
 
 One ComfyUI start and one browser tab serve every check (a start costs 10-20 s); each check is its own
 test, so one failure hides none of the others:
-  - the extension registers without console errors from its files or routes, and the five nodes exist;
+  - the extension registers without console errors from its files or routes, and every node of the pack exists;
   - an example workflow loads, its status area shows the cost estimate from the length of the LoadAudio file
     (measured by the server before any run), and the estimate follows the widgets;
   - the workflow runs: phase, request id (with copy button) and the estimate from the real frame count show
@@ -321,7 +321,7 @@ def open_comfyui(page: Page, base_url: str) -> None:
     page.wait(
         f"{json.dumps(NODE_IDS)}.every(id => id in (window.LiteGraph?.registered_node_types ?? {{}}))",
         30,
-        "the five node types",
+        "the pack's node types",
     )
 
 
@@ -549,6 +549,30 @@ def test_the_spend_limit_is_saved_on_the_server_and_the_warning_follows_it(page,
     assert "FalAvatar.SpendLimit" not in comfy_settings(comfy_server.base_url)
 
 
+def test_queue_ahead_is_set_on_the_server_from_the_settings_panel(page, comfy_server, home, tmp_path):
+    open_settings_section(page)
+    panel = "document.querySelector('.fal-avatar-queue-ahead')"
+    page.wait(f"{panel}?.innerText.includes('up to 4 queued prompts start at once')", 15, "the setting from the server")
+    assert page.evaluate(f"{panel}.querySelector('input').value") == "4"
+    page.screenshot(tmp_path / "queue-ahead-panel.png")
+
+    def click(label: str) -> None:
+        page.evaluate(f"[...{panel}.querySelectorAll('button')].find(b => b.textContent === {json.dumps(label)}).click()")
+
+    page.evaluate(f"(i => {{ i.value = '0'; }})({panel}.querySelector('input'))")
+    click("Save on server")
+    page.wait(f"{panel}.innerText.includes('Saved on the server.')", 15, "the saved value")
+    assert "Off: queued prompts start their fal jobs only when ComfyUI reaches them" in page.evaluate(f"{panel}.innerText")
+    assert json.loads((home / SETTINGS_FILE_NAME).read_text()) == {"queue_ahead_prompts": 0}
+    page.evaluate(f"(i => {{ i.value = '17'; }})({panel}.querySelector('input'))")
+    click("Save on server")
+    page.wait(f"{panel}.innerText.includes('Enter a whole number from 0 (off) to 16.')", 5, "the refusal")
+    click("Use default")
+    page.wait(f"{panel}.innerText.includes('(the default)')", 15, "the default")
+    assert json.loads((home / SETTINGS_FILE_NAME).read_text()) == {}
+    assert "FalAvatar.QueueAhead" not in comfy_settings(comfy_server.base_url)
+
+
 def test_check_fal_endpoints_shows_the_servers_doctor_report(page, fal_env, tmp_path):
     """The doctor runs on the server (against the emulator) and only its report reaches the page; then a
     drifted emulator document shows up as drift."""
@@ -558,11 +582,12 @@ def test_check_fal_endpoints_shows_the_servers_doctor_report(page, fal_env, tmp_
     page.wait(f"!!{doctor}", 15, "the 'Check fal endpoints' entry")
     fal_env.clear_log()
     page.evaluate(click_check)
-    page.wait(f"{doctor}.innerText.includes('All 4 endpoints match')", 60, "the doctor's report")
+    rows = len(NODE_IDS) - 1  # every endpoint row (the fetch node has none)
+    page.wait(f"{doctor}.innerText.includes('All {rows} endpoints match')", 60, "the doctor's report")
     report_text = page.evaluate(f"{doctor}.innerText")
     assert "fal key (from the environment): works" in report_text
     assert "fal-ai/stable-avatar: ok" in report_text
-    assert fal_env.count("submit") == 0 and fal_env.count("openapi") == 4
+    assert fal_env.count("submit") == 0 and fal_env.count("openapi") == rows
     assert all("authorization" not in r.headers for r in fal_env.requests if r.route == "openapi")
     original = fal_env.openapi_document("fal-ai/infinitalk/video-to-video")
     drifted = fal_env.openapi_document("fal-ai/infinitalk/video-to-video")
@@ -603,6 +628,18 @@ def test_a_long_runs_status_and_its_segment_list_to_copy(page):
         f"[...{status_element(node_id)}.querySelectorAll('button')].find(b => b.textContent === 'copy ids').click()"
     )
     assert page.wait("window.__falAvatarCopied", 5, "the copied segment list") == segment_list
+
+
+def test_a_new_rows_node_shows_its_estimate_and_flags_a_choice_left_open(page):
+    """The pack's nodes are those of its menu folder, so a node of a new row is decorated too: Fabric's text
+    estimate at 480p, and its resolution left at the placeholder flagged before any run."""
+    workflow = json.loads((REPO_ROOT / "example_workflows" / "fal-Fabric-text-to-video.json").read_text("utf-8"))
+    page.evaluate(f"{APP}.loadGraphData({json.dumps(workflow)})")
+    fabric = page.wait(f"{APP}.rootGraph.nodes.find(n => n.comfyClass === 'FalFabric10Text')?.id")
+    page.wait(f"{status_element(fabric)}.innerText.includes(' s at 480p')", 15, "Fabric's estimate")
+    assert status_text(page, fabric).startswith("est. $"), status_text(page, fabric)
+    set_widget(page, fabric, "resolution", "choose…")
+    page.wait(f"{status_element(fabric)}.innerText.includes('resolution: choose one')", 15, "the unchosen resolution")
 
 
 def test_without_a_key_on_the_server_the_nodes_say_what_to_do(page, comfy_server):
