@@ -4,8 +4,8 @@
     python3 scripts/dev.py test [pytest args]   # venv + test deps, then ruff, the web tests and pytest
                                                 # (in parallel workers; -n 0 runs one process)
 
-Everything goes into ./.venv. torch is installed only when it is missing (CPU build preferred) and an
-existing torch is never upgraded or replaced.
+Everything goes into ./.venv. torch is installed only when it is missing (a local wheel, else the CPU
+build) and an existing torch is never upgraded or replaced.
 """
 
 from __future__ import annotations
@@ -47,14 +47,15 @@ def has_torch() -> bool:
 
 
 def ensure_torch() -> None:
-    """Install torch only if it is missing: the CPU build from PyTorch's index, else a locally provided
-    wheel (pip's find-links), else the default index. Never touches an installed torch."""
+    """Install torch only if it is missing: a locally provided wheel (pip's find-links; no network, fails at
+    once without one), else the CPU build from PyTorch's index, else the default index. Never touches an
+    installed torch."""
     if has_torch():
         return
-    say("torch is missing: installing the CPU build (once)")
+    say("torch is missing: installing it (once)")
     attempts = (
-        ("PyTorch CPU index", ("--isolated", "--retries", "0", "--timeout", "15", "--index-url", TORCH_CPU_INDEX)),
         ("local wheel", ("--no-index", "--no-deps")),
+        ("PyTorch CPU index", ("--isolated", "--retries", "0", "--timeout", "15", "--index-url", TORCH_CPU_INDEX)),
         ("default index", ()),
     )
     for label, extra in attempts:
