@@ -233,6 +233,7 @@ def test_validate_inputs_refuses_bad_widgets_before_the_prompt_runs(comfy):
     assert "request_id" in nodes["FalAvatarFetchResult"].validate_inputs(request_id=" ")
 
 
+@pytest.mark.full_size_output  # asserts the model's real output size
 def test_image_audio_node_end_to_end_without_frames(comfy, fal_env):
     nodes, server, _ = comfy
     out = execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(), prompt="talk",
@@ -265,6 +266,7 @@ def test_a_long_audio_runs_in_segments_and_the_last_status_holds_the_segment_lis
     assert "2 segments" in last["detail"]
 
 
+@pytest.mark.full_size_output  # asserts the model's real output size
 def test_frames_decoded_when_linked_and_all_generation_nodes_work(comfy, fal_env, tmp_path):
     nodes, _, _ = comfy
     linked = prompt_linking_frames("7")
@@ -372,6 +374,7 @@ def test_fetch_result_node_recovers_for_free(comfy, fal_env):
     assert fal_env.count("submit") == 0
 
 
+@pytest.mark.full_size_output  # asserts the model's real output size
 @pytest.mark.parametrize("node", ["FalInfiniTalkImageToVideo", "FalAvatarFetchResult"])
 def test_a_stored_result_that_no_longer_decodes_is_downloaded_again(comfy, fal_env, node):
     """The stored copy passes the cheap check on reuse but its frames do not decode: the node downloads it

@@ -69,6 +69,7 @@ def run(req: GenerationRequest, should_cancel=None, statuses=None):
     return asyncio.run(go())
 
 
+@pytest.mark.full_size_output  # asserts the model's real output size
 def test_generation_end_to_end_then_identical_rerun_is_free(fal_env):
     statuses = []
     first = run(request(), statuses=statuses)
@@ -228,6 +229,7 @@ def test_result_fal_made_unreadable_is_never_stored_and_retrying_is_free(fal_env
     assert media.path_for(f"{request_id}.damaged.mp4").read_bytes() == served
 
 
+@pytest.mark.full_size_output  # asserts the model's real output size
 def test_stored_file_that_fails_to_decode_is_downloaded_again(fal_env):
     """A reused stored copy only gets the header check; if decoding its frames then fails because it is
     damaged, it is downloaded again (free) and decoded, instead of an error."""
@@ -296,6 +298,7 @@ def test_fetch_result_downloads_a_damaged_local_copy_again(fal_env, thorough):
     assert result_gets(fal_env) == (1 if thorough else 0)
 
 
+@pytest.mark.full_size_output  # asserts the model's real output size
 def test_frames_that_cannot_fit_in_ram_are_refused_before_decoding(fal_env, monkeypatch):
     from comfyui_fal_avatar.nodes.errors import InsufficientMemoryError
     from comfyui_fal_avatar.nodes.pipeline import outputs
