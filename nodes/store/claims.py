@@ -157,7 +157,9 @@ class Claims:
                     (*values, request_key),
                 )
                 claim = Claim(request_key, token, taken_from=holder.owner)
-        _HEARTBEAT.add(self._db, token)
+            # Before the commit: another thread of this process must never see this claim without its
+            # heartbeat (it would take it for a claim this process lost, and take it over).
+            _HEARTBEAT.add(self._db, token)
         return claim
 
     def release(self, claim: Claim) -> None:
