@@ -204,7 +204,7 @@ class Batch:
             raise
         except Exception as exc:  # noqa: BLE001 - one row's failure, whatever it is, must not stop the others
             for i in rows:
-                self._end(i, Stage.CANCELLED if interrupt.is_set() else "failed", exc)
+                self._end(i, Stage.CANCELLED if interrupt.is_set() else Stage.FAILED, exc)
             return
         for i in rows:
             self.rows[i].run = run
