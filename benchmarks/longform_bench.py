@@ -128,12 +128,12 @@ def floor(parts, out: Path, total: int, audio) -> None:
     """Decode all part frames, encode the N output frames and the audio with the stitcher's writer."""
     import av
 
-    from comfyui_fal_avatar.nodes.media.stitch import PLAN_FPS, _padded, _sample, _Writer
+    from comfyui_fal_avatar.nodes.media.stitch import PLAN_FPS, Mp4Writer, _padded, _sample
 
     samples, rate = audio
     with av.open(str(parts[0].path)) as first:
         size = (first.streams.video[0].width, first.streams.video[0].height)
-    writer = _Writer(out, size, (rate, samples.shape[0]), Fraction(PLAN_FPS))
+    writer = Mp4Writer(out, size, (rate, samples.shape[0]), Fraction(PLAN_FPS))
     done = 0
     for part in parts:
         with av.open(str(part.path)) as container:

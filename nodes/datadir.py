@@ -7,6 +7,7 @@ The directory is created with mode 0700 and files in it are written 0600.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from .errors import ConfigError, os_error_reason
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+SETTINGS_FILE_NAME = "settings.json"  # the pack's saved settings (Settings → fal avatar)
 
 
 def _comfy_user_dir() -> Path | None:
@@ -71,3 +73,24 @@ def write_private_file(path: Path, data: bytes) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def saved_settings() -> dict:
+    """The pack's saved settings (``{}`` when none are saved or the file is unreadable)."""
+    try:
+        data = json.loads((data_dir() / SETTINGS_FILE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_setting(name: str, value) -> None:
+    """Save one setting (``None``: remove it), keeping the others."""
+    data = saved_settings()
+    if value is None and name not in data:
+        return
+    if value is None:
+        del data[name]
+    else:
+        data[name] = value
+    write_private_file(data_dir() / SETTINGS_FILE_NAME, json.dumps(data).encode())

@@ -8,25 +8,15 @@ are reused for free.
 
 from __future__ import annotations
 
-import json
 import os
 
 from .avatar.pricing import format_usd
-from .datadir import data_dir, write_private_file
+from .datadir import SETTINGS_FILE_NAME, save_setting, saved_settings  # noqa: F401 (re-exported)
 from .errors import ConfigError, SpendLimitError
 
 DEFAULT_MAX_USD = 25.0
 ENV = "FAL_AVATAR_MAX_USD_PER_RUN"
-SETTINGS_FILE_NAME = "settings.json"
 SETTING = "max_usd_per_run"
-
-
-def _saved() -> dict:
-    try:
-        data = json.loads((data_dir() / SETTINGS_FILE_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _valid(value, where: str) -> float:
@@ -46,7 +36,7 @@ def spend_limit(override: float | None = None) -> tuple[float, str]:
     raw = os.environ.get(ENV, "").strip()
     if raw:
         return _valid(raw, ENV), ENV
-    saved = _saved().get(SETTING)
+    saved = saved_settings().get(SETTING)
     if saved is not None:
         return _valid(saved, "the saved spend limit"), "Settings → fal avatar"
     return DEFAULT_MAX_USD, "default"
@@ -55,25 +45,31 @@ def spend_limit(override: float | None = None) -> tuple[float, str]:
 def save_spend_limit(value) -> float:
     """Save the limit in the pack's settings (the environment variable still wins)."""
     number = _valid(value, "The spend limit")
-    data = {**_saved(), SETTING: number}
-    write_private_file(data_dir() / SETTINGS_FILE_NAME, json.dumps(data).encode())
+    save_setting(SETTING, number)
     return number
 
 
 def forget_spend_limit() -> None:
     """Remove the saved limit: the default applies again (unless the environment sets one)."""
-    data = _saved()
-    if data.pop(SETTING, None) is not None:
-        write_private_file(data_dir() / SETTINGS_FILE_NAME, json.dumps(data).encode())
+    save_setting(SETTING, None)
 
 
-def check_spend(new_usd: float, *, what: str, reused_usd: float = 0.0, override: float | None = None) -> None:
+def check_spend(
+    new_usd: float,
+    *,
+    what: str,
+    reused_usd: float = 0.0,
+    stored_usd: float | None = None,
+    override: float | None = None,
+) -> None:
     """Raise :class:`SpendLimitError` when ``new_usd`` (the estimate of what this run would pay) is above
-    the limit. ``what`` names the run ("3 segments", "40 rows"); ``reused_usd`` is already paid for."""
+    the limit. ``what`` names the run ("3 segments", "40 rows"); ``reused_usd`` is not paid again: of it,
+    ``stored_usd`` was paid by earlier runs (stored results), the rest is identical pieces of this run,
+    each generated once (``None``: the split is not known)."""
     limit, source = spend_limit(override)
     if new_usd <= limit + 1e-9:
         return
-    reused = f" ({format_usd(reused_usd)} more is already paid for and reused)" if reused_usd > 0 else ""
+    reused = _reused_text(reused_usd, stored_usd)
     how = {
         "--max-usd": "pass a higher --max-usd",
         ENV: f"set {ENV} higher",
@@ -83,3 +79,17 @@ def check_spend(new_usd: float, *, what: str, reused_usd: float = 0.0, override:
         f"{format_usd(limit)} per run ({source}). Nothing was uploaded or submitted. To allow it, {how} "
         f"(to at least {new_usd:.2f} USD)."
     )
+
+
+def _reused_text(reused_usd: float, stored_usd: float | None) -> str:
+    if reused_usd <= 0:
+        return ""
+    if stored_usd is None:
+        return f" ({format_usd(reused_usd)} more is not paid again: stored results or identical pieces generated once)"
+    parts = []
+    if stored_usd > 0:
+        parts.append(f"{format_usd(stored_usd)} is already paid for and reused")
+    shared = round(reused_usd - stored_usd, 4)
+    if shared > 0:
+        parts.append(f"{format_usd(shared)} is for identical pieces of this run, each generated once")
+    return f" (more: {'; '.join(parts)})" if parts else ""

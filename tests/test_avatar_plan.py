@@ -162,6 +162,26 @@ def test_video_to_video_billing_multiplier_and_source_clamp():
     assert short.cost_usd == pytest.approx(81 / 25 * 0.20)
 
 
+def test_a_dubbing_source_shorter_than_the_audio_is_named_as_the_cut():
+    plan = make_plan(ep.INFINITALK_VIDEO, {}, audio_s=6.5, source_frames=75)
+    (warning,) = plan.warnings
+    assert warning.startswith("The source video is 3.00 s, shorter than the audio (6.50 s)")
+    assert "(73 frames, 2.92 s), so the last 3.58 s of the audio will be cut" in warning
+    chosen = make_plan(ep.INFINITALK_VIDEO, {"num_frames": 41}, audio_s=6.5, source_frames=300)
+    assert chosen.warnings == ("num_frames 41 covers 1.64 s; the last 4.86 s of the audio will be cut.",)
+
+
+@pytest.mark.parametrize("text", [".", "😀", "…!?", " 😀 🎉 "])
+def test_a_text_with_nothing_to_say_is_refused(text):
+    with pytest.raises(InputError, match="nothing to say"):
+        check_params(ep.INFINITALK_TEXT, {"text_input": text, "voice": "Sarah"})
+
+
+@pytest.mark.parametrize("text", ["Hi.", "你好", "٣", "नमस्ते", "42"])
+def test_a_text_with_a_letter_or_digit_in_any_script_is_taken(text):
+    assert check_params(ep.INFINITALK_TEXT, {"text_input": text, "voice": "Sarah"})["text_input"] == text
+
+
 def test_stable_avatar_seed_omitted_by_default_and_minimum_price():
     plan = make_plan(ep.STABLE_AVATAR, {}, audio_s=2.0)
     assert "seed" not in plan.arguments and plan.seed == -1

@@ -190,12 +190,14 @@ def test_models_command_lists_every_row(capsys):
     omni = rows["fal-ai/bytedance/omnihuman/v1.5"]
     assert omni["max_seconds_per_job"] == {"720p": 60.0, "1080p": 30.0} and omni["seed"] is False
     assert omni["inputs"] == "image, audio, mask?" and omni["usd_per_second"] == {"*": 0.16}
+    assert omni["short_name"] == "omnihuman" and rows["veed/fabric-1.0/text"]["short_name"] is None
     assert rows["fal-ai/stable-avatar"]["status"] == "delisted"
     assert rows["veed/fabric-1.0"]["required_choices"] == ["resolution"] and rows["veed/fabric-1.0"]["strict"]
     assert main(["models"]) == 0
     table = capsys.readouterr().out
     assert "delisted: fal removed it from its catalogue in 2026-08" in table
     assert "unknown (plans 60 s)" in table and "60 s @720p, 30 s @1080p" in table
+    assert "  fal-ai/kling-video/ai-avatar/v2/standard  (kling-std)\n" in table  # the short name compare takes
 
 
 @pytest.mark.parametrize(

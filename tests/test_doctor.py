@@ -16,7 +16,7 @@ from comfyui_fal_avatar.nodes.avatar.endpoints import GENERATION_ENDPOINTS
 from comfyui_fal_avatar.nodes.cli import main
 from comfyui_fal_avatar.nodes.doctor.check import run_doctor
 from comfyui_fal_avatar.nodes.errors import NotFoundError
-from comfyui_fal_avatar.nodes.fal import FalClient
+from comfyui_fal_avatar.nodes.fal import FalClient, bounded
 
 OPENAPI_PATH = "/api/openapi/queue/openapi.json"
 ENDPOINTS = tuple(spec.endpoint_id for spec in GENERATION_ENDPOINTS)  # every row, in the report's order
@@ -230,7 +230,8 @@ def test_a_document_that_is_not_a_json_object_is_unreadable_drift(fal_env, capsy
     code, report = doctor_json(capsys)
     assert code == 1
     (difference,) = by_id(report)["fal-ai/infinitalk"]["differences"]
-    assert difference["kind"] == "unreadable" and "is not a JSON object (HTTP 200)" in difference["message"]
+    assert difference["kind"] == "unreadable" and "(HTTP 200): fal's answer was not a schema" in difference["message"]
+    assert "it is a JSON list, not an object" in difference["message"]
 
 
 # --- fal out of reach, key problems ------------------------------------------------------------------------
@@ -335,3 +336,35 @@ def test_generate_on_a_retired_endpoint_fails_before_paying_and_says_why(fal_env
     assert "fal has no endpoint fal-ai/stable-avatar" in err and "fal-avatar doctor" in err
     assert fal_env.count("submit") == 1 and not fal_env.jobs
     assert Journal().entries() == []  # nothing left "submitting": no job exists
+
+
+# --- answers no schema could be: endless, trickling, deeply nested -----------------------------------------
+
+
+def test_an_endless_trickling_or_nested_schema_answer_is_named_and_never_held(fal_env, capsys, monkeypatch):
+    quick = bounded.ReadLimit(max_bytes=bounded.SCHEMA.max_bytes, deadline_s=0.5)
+    monkeypatch.setattr("comfyui_fal_avatar.nodes.fal.openapi.SCHEMA", quick)
+    fal_env.inject("openapi", "endless")
+    code, report = doctor_json(capsys)
+    assert code == 3
+    (endless,) = [e for e in report["endpoints"] if e["status"] == "unreachable"]
+    assert "fal's answer was too large" in endless["error"] and OPENAPI_PATH in endless["error"]
+
+    fal_env.inject("openapi", "slow", times=2 * len(ENDPOINTS), bytes_per_s=1)  # every attempt of every row
+    code, report = doctor_json(capsys)
+    assert code == 3 and [e["status"] for e in report["endpoints"]] == ["unreachable"] * len(ENDPOINTS)
+    slow = report["endpoints"][0]["error"]
+    assert "fal's answer was too slow" in slow and OPENAPI_PATH in slow
+
+    fal_env.inject("openapi", "nested")
+    code, report = doctor_json(capsys)
+    assert code == 1
+    (nested,) = [e for e in report["endpoints"] if e["differences"]]
+    assert "fal's answer was not a schema" in nested["differences"][0]["message"]
+    assert "nests more than 200 levels" in nested["differences"][0]["message"]
+
+
+def test_a_host_whose_root_answer_never_ends_is_still_probed(fal_env, capsys):
+    fal_env.inject("other", "endless")
+    code, report = doctor_json(capsys)
+    assert code == 0 and all(h["reachable"] for h in report["hosts"])

@@ -10,8 +10,8 @@ import pytest
 
 from comfyui_fal_avatar.nodes.datadir import data_dir
 from comfyui_fal_avatar.nodes.errors import ConfigError
-from comfyui_fal_avatar.nodes.store.db import SCHEMA_VERSION, Database
-from comfyui_fal_avatar.nodes.store.journal import Journal
+from comfyui_fal_avatar.nodes.store.db import MIGRATIONS, SCHEMA_VERSION, Database
+from comfyui_fal_avatar.nodes.store.journal import QUEUE_AHEAD, Journal
 from comfyui_fal_avatar.nodes.store.media_store import MediaStore
 from comfyui_fal_avatar.nodes.store.upload_cache import UploadCache
 
@@ -45,6 +45,24 @@ def test_an_older_schema_is_migrated_in_place():
     Journal().begin("k" * 64, "fal-ai/infinitalk")
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_version_2_journal_gains_origin_and_prompt_id_and_keeps_its_rows():
+    path = data_dir() / "fal-avatar.sqlite3"
+    with sqlite3.connect(path) as conn:  # the schema as version 2 left it, with one job
+        for statements in MIGRATIONS[:2]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 2")
+        conn.execute("INSERT INTO journal (request_key, endpoint_id, state, request_id, status_url, response_url,"
+                     " cancel_url, created_at, submitted_at, updated_at) VALUES ('k', 'fal-ai/infinitalk',"
+                     " 'submitted', 'req-1', 's', 'r', 'c', 1, 1, 1)")
+    journal = Journal()
+    (old,) = journal.entries()
+    assert (old.request_id, old.origin, old.prompt_id) == ("req-1", None, None)
+    row = journal.begin("k2", "fal-ai/infinitalk", origin=QUEUE_AHEAD, prompt_id="p-9")
+    (new,) = [e for e in journal.of_prompt("p-9")]
+    assert (new.row_id, new.origin) == (row, QUEUE_AHEAD)
 
 
 def test_a_newer_schema_is_refused_with_advice():
@@ -126,3 +144,15 @@ def test_open_retries_while_another_process_holds_a_lock_sqlite_does_not_wait_fo
     with pytest.raises(ConfigError, match="disk I/O error"):
         with database.read():
             pass
+
+
+def test_a_database_file_deleted_while_in_use_is_recreated_with_its_schema(tmp_path):
+    """Deleting `fal-avatar.sqlite3*` under a running pack used to fail every later call (`no such table`)."""
+    db = Database(tmp_path / "x.sqlite3")
+    with db.write() as conn:
+        conn.execute("INSERT INTO uploads (sha256, url, size, uploaded_at) VALUES ('a', 'u', 1, 0)")
+    for path in tmp_path.glob("x.sqlite3*"):
+        path.unlink()
+    with db.read() as conn:
+        assert conn.execute("SELECT count(*) FROM claims").fetchone()[0] == 0
+    assert db.epoch == 1

@@ -21,6 +21,7 @@ import { nodeViewModel, visibleRows } from "./lib/view.js";
 import { createDoctorSettingRenderer } from "./ui/doctor_setting.js";
 import { ensureStyles } from "./ui/dom.js";
 import { createKeySettingRenderer } from "./ui/key_setting.js";
+import { createQueueAheadSettingRenderer } from "./ui/queue_ahead_setting.js";
 import { getEndpointRows, getKeyState, getMediaLengths, getSpendState } from "./ui/server.js";
 import { createSpendSettingRenderer } from "./ui/spend_setting.js";
 import { createStatusView } from "./ui/status_view.js";
@@ -170,6 +171,18 @@ app.registerExtension({
         "before anything is uploaded. Saved on the ComfyUI server; FAL_AVATAR_MAX_USD_PER_RUN there wins.",
       // A custom renderer: the value is POSTed to the server; the setting's own value is never written.
       type: createSpendSettingRenderer(api, spendStore),
+      defaultValue: "",
+    },
+    {
+      id: "FalAvatar.QueueAhead",
+      category: ["fal avatar", "Queue", "FalAvatarQueueAhead"],
+      name: "Start fal jobs of queued prompts early",
+      tooltip:
+        "ComfyUI runs one prompt at a time; fal runs many jobs at once. With this on, the fal jobs of up to this " +
+        "many queued prompts start right away (nodes fed straight by Load Image / Load Audio / Load Video), and " +
+        "each node takes its job at no new cost. 0 = off. Saved on the server; FAL_AVATAR_QUEUE_AHEAD there wins.",
+      // A custom renderer: the value is POSTed to the server; the setting's own value is never written.
+      type: createQueueAheadSettingRenderer(api),
       defaultValue: "",
     },
     {

@@ -45,6 +45,7 @@ GENERATION_ENDPOINTS: tuple[EndpointSpec, ...] = (
 )
 BY_ENDPOINT_ID = {spec.endpoint_id: spec for spec in GENERATION_ENDPOINTS}
 BY_NODE_ID = {spec.node_id: spec for spec in GENERATION_ENDPOINTS}
+BY_SHORT_NAME = {spec.short_name: spec for spec in GENERATION_ENDPOINTS if spec.short_name}
 
 
 def endpoint(endpoint_id: str) -> EndpointSpec:

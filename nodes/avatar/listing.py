@@ -34,6 +34,7 @@ def model_row(spec: EndpointSpec) -> dict:
     """One row as `fal-avatar models --json` prints it."""
     return {
         "endpoint_id": spec.endpoint_id,
+        "short_name": spec.short_name or None,
         "name": spec.display_name,
         "family": spec.family,
         "inputs": inputs(spec),

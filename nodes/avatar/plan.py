@@ -15,6 +15,7 @@ from ..errors import InputError
 from .endpoints import CHOOSE, NOT_SENT, EndpointSpec, Param
 from .frames import FPS, auto_frames, frames_for_seconds, round_down_4n1, round_up_4n1, speech_seconds
 from .row import ANY_RESOLUTION
+from .speech_rate import has_words
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,13 @@ def check_params(spec: EndpointSpec, values: dict) -> dict:
     out = {}
     for p in spec.params:
         out[p.name] = _check_param(p, values.get(p.name, p.default))
+    for text in (spec.role_param("text"), spec.role_param("text2")):
+        if text is not None and not has_words(out[text.name]):
+            raise InputError(
+                f"{out[text.name]!r} has nothing to say (no letter or digit in any script); write the words "
+                "the voice should speak",
+                field=text.name,
+            )
     if spec.frames is not None:
         _check_num_frames(spec, out["num_frames"])
         if out["num_frames"] != 0 and spec.length_from == "text":  # an explicit frame count: one job
@@ -194,6 +202,12 @@ def _output_seconds(spec: EndpointSpec, values: dict, length_s: float, source_fr
                 f"The {what} is {length_s:.2f} s but one run renders at most {limit_s:.2f} s: "
                 f"the last {length_s - limit_s:.2f} s will be cut."
             )
+        elif length_s > frames / fps + 0.04 and _source_is_the_cut(values, source_frames, length_s, fps):
+            warnings.append(
+                f"The source video is {source_frames / fps:.2f} s, shorter than the {what} ({length_s:.2f} s): "
+                f"the result follows the video ({frames} frames, {frames / fps:.2f} s), so the last "
+                f"{length_s - frames / fps:.2f} s of the {what} will be cut."
+            )
         elif length_s > frames / fps + 0.04:
             warnings.append(
                 f"num_frames {frames} covers {frames / fps:.2f} s; the last {length_s - frames / fps:.2f} s "
@@ -220,6 +234,11 @@ def _put(arguments: dict, field: str, value) -> None:
     for key in outer:
         arguments = arguments.setdefault(key, {})
     arguments[name] = value
+
+
+def _source_is_the_cut(values: dict, source_frames: int | None, length_s: float, fps: float) -> bool:
+    """Whether "auto" frames stopped at the end of a source video shorter than the sound."""
+    return values.get("num_frames") == 0 and source_frames is not None and source_frames / fps < length_s
 
 
 def make_plan(

@@ -141,6 +141,7 @@ class EndpointSpec:
     output_extras: tuple[str, ...] = ()  # output fields beside ``video`` (and ``seed``), e.g. "duration"
     source: str = ""  # where the row's facts come from, and what is unknown
     search_aliases: tuple[str, ...] = field(default=())
+    short_name: str = ""  # the command line's short name (``fal-avatar compare --models omnihuman,fabric``)
 
     def param(self, name: str) -> Param:
         for p in self.params:

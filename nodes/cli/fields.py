@@ -8,6 +8,8 @@ widget of the row. An option the row does not take is refused with the row's own
 
 from __future__ import annotations
 
+import math
+
 from ..avatar.endpoints import EndpointSpec
 from ..errors import InputError
 
@@ -63,6 +65,9 @@ def coerce_param(spec: EndpointSpec, name: str, raw: str):
             return word in _TRUE
         raise InputError(f"{raw!r} is not true or false", field=name)
     try:
-        return int(raw) if p.kind == "int" else float(raw) if p.kind == "float" else raw
+        value = int(raw) if p.kind == "int" else float(raw) if p.kind == "float" else raw
     except ValueError:
         raise InputError(f"{raw!r} is not a {p.kind}", field=name) from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"{raw!r} is not a finite number", field=name)
+    return value

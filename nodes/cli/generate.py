@@ -18,7 +18,7 @@ from ..settings import MAX_PARALLEL_CAP
 from .fields import MEDIA_OPTIONS, coerce_param, field_of, missing_choice, not_taken
 from .files import load_audio, load_image, load_mask
 from .interrupts import run_interruptible
-from .output import check_folder, check_writable, save_copy
+from .output import InputFiles, check_folder, check_not_input, check_writable, save_copy
 from .progress import StderrStatus
 
 
@@ -132,7 +132,8 @@ def summary(run: AvatarRun, outputs: AvatarOutputs, out: Path, started: float) -
         "segments": len(run.request_ids),
         "endpoint": run.endpoint_id,
         "path": str(out),
-        "video_url": run.video_url,
+        "video_url": run.video_url_text,  # a stitched run: its segments' URLs, comma-joined (as before)
+        "video_urls": list(run.video_urls),
         "frames": outputs.frame_count,
         "fps": info.fps,
         "width": info.width,
@@ -140,7 +141,10 @@ def summary(run: AvatarRun, outputs: AvatarOutputs, out: Path, started: float) -
         "video_seconds": round(info.duration_s, 3),
         "has_audio": info.has_audio,
         "estimated_cost_usd": run.estimate_usd,
-        "estimated_new_spend_usd": run.paid_usd,
+        "estimated_new_spend_usd": run.spend.new_usd,  # what this process submitted (see pipeline/spend.py)
+        "new_jobs": run.spend.new_jobs,
+        "reused_jobs": run.spend.reused_jobs,
+        "estimated_reused_usd": run.spend.reused_usd,
         "reused": run.reused,
         "warnings": list(run.warnings),
         "seconds": round(time.monotonic() - started, 2),
@@ -151,12 +155,18 @@ def run(args) -> int:
     started = time.monotonic()
     if args.out is not None:
         check_writable(args.out, flag="--out")
+        inputs = InputFiles()
+        for flag in ("image", "audio", "video"):
+            if getattr(args, flag) is not None:
+                inputs.add(getattr(args, flag), f"the --{flag} file")
+        check_not_input(args.out, inputs, flag="--out")
     else:
         check_folder(Path.cwd(), flag="--out")
     if args.max_parallel is not None and not 1 <= args.max_parallel <= MAX_PARALLEL_CAP:
         raise InputError(f"must be from 1 to {MAX_PARALLEL_CAP}", field="--max-parallel")
     request = build_request(args)
     request.want_frames = False
+    # held until the copy below: the files its run stores or reuses stay pinned (never evicted) till then
     services = build_services(RunSettings.from_env(max_parallel=args.max_parallel))
     progress = StderrStatus()
     try:
@@ -177,6 +187,7 @@ def run(args) -> int:
         progress.close()
     out = args.out or Path(f"{outcome.path.stem}.mp4")
     save_copy(outcome.path, out, request_id=outcome.request_id)
+    services.media.release()
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps(summary(outcome, outputs, out, started)))

@@ -5,7 +5,9 @@ Columns are the options of ``generate``: ``endpoint``, ``image``, ``audio``, ``a
 ``seed``, ``param.NAME`` for any other field of the endpoint, and ``out`` (``cli/fields.py`` says which
 field of the row each sets). An empty cell (or a JSON ``null``) means "not given". Input paths are relative to
 the manifest's folder; ``out`` is relative to the output folder (``--out-dir``, default the manifest's folder)
-and defaults to ``<manifest name>-<line>.mp4`` there.
+and defaults to ``<manifest name>-<line>.mp4`` there. An ``out`` stays inside the output folder (missing
+folders are made when the video is delivered), is never one of the batch's input files (or the manifest),
+and replaces an existing file only if the batch wrote it before or with ``overwrite``.
 
 :func:`read_manifest` does every check that needs no decoding (columns, values, files, outputs) and returns
 the rows with every problem found, each with its line number. A row's media are decoded only when its
@@ -17,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import threading
 import weakref
 from collections.abc import Callable
@@ -30,7 +33,7 @@ from ..errors import InputError
 from ..pipeline.inputs import GenerationRequest
 from .fields import MEDIA_OPTIONS, coerce_param, field_of
 from .files import load_audio, load_image, load_mask
-from .output import check_writable
+from .output import InputFiles, check_creatable
 
 COLUMNS = (
     "endpoint", "image", "audio", "audio2", "video", "mask", "text", "text2", "voice", "voice2", "prompt",
@@ -147,8 +150,16 @@ def _file_key(path: Path) -> tuple:
     return (str(path), stat.st_mtime_ns, stat.st_size)
 
 
-def read_manifest(path: Path, *, out_dir: Path | None = None) -> tuple[list[ManifestRow], list[Problem]]:
-    """Every row that passed the checks, and every problem found (rows with problems are left out)."""
+def read_manifest(
+    path: Path,
+    *,
+    out_dir: Path | None = None,
+    overwrite: bool = False,
+    is_ours: Callable[[Path], bool] = lambda out: False,
+) -> tuple[list[ManifestRow], list[Problem]]:
+    """Every row that passed the checks, and every problem found (rows with problems are left out).
+
+    ``is_ours(out)``: whether an existing ``out`` is this batch's own earlier output (it may be replaced)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -159,16 +170,24 @@ def read_manifest(path: Path, *, out_dir: Path | None = None) -> tuple[list[Mani
     records, problems = _jsonl(text) if _is_jsonl(path, text) else _csv(text)
     base = path.resolve().parent
     outputs = (out_dir if out_dir is not None else base).resolve()
-    if not outputs.is_dir():
-        raise InputError(f"{outputs} is not a folder; create it first", field="--out-dir")
+    if outputs.exists() and not outputs.is_dir():
+        raise InputError(f"{outputs} is not a folder", field="--out-dir")
+    check_creatable(outputs / "out.mp4", flag="--out-dir")
+    checked = [(line, *_check_row(line, cells, base, outputs, path.stem)) for line, cells in records]
+    inputs = InputFiles()
+    inputs.add(path, "the manifest")
+    for line, row, _ in checked:
+        for column in MEDIA_COLUMNS:
+            if getattr(row, column, None) is not None:
+                inputs.add(getattr(row, column), f"the {column} of line {line}")
     rows: list[ManifestRow] = []
     seen_out: dict[Path, int] = {}
-    for line, cells in records:
-        row, errors = _check_row(line, cells, base, outputs, path.stem)
+    for line, row, errors in checked:
         if row is not None:
             first = seen_out.setdefault(row.out, line)
             if first != line:
                 errors.append(f"out: {row.out} is also the output of line {first}")
+            errors.extend(_output_problems(row.out, inputs, overwrite, is_ours))
         problems.extend(Problem(line, e) for e in errors)
         if row is not None and not errors:
             rows.append(row)
@@ -300,14 +319,28 @@ def _check_row(line: int, cells: dict, base: Path, outputs: Path, stem: str) -> 
             errors.append(f"{column}: {file} {'is not a file' if file.exists() else 'does not exist'}")
         files[column] = file
     out = _out_path(cells.get("out"), outputs, stem, line)
-    try:
-        check_writable(out, flag="out")
-    except InputError as exc:
-        errors.append(exc.message)
+    if not out.is_relative_to(outputs):
+        errors.append(f"out: {out} is outside the output folder {outputs}; name a path inside it (or choose "
+                      "another folder with --out-dir)")
+    else:
+        try:
+            check_creatable(out, flag="out")
+        except InputError as exc:
+            errors.append(exc.message)
     row = ManifestRow(
         line, spec, values, files["image"], files["audio"], files["video"], out, files["audio2"], files["mask"]
     )
     return row, errors
+
+
+def _output_problems(out: Path, inputs: InputFiles, overwrite: bool, is_ours: Callable[[Path], bool]) -> list[str]:
+    what = inputs.named_by(out)
+    if what is not None:
+        return [f"out: {out} is {what}: the result would replace that input; choose another output path"]
+    if out.is_file() and not overwrite and not is_ours(out):
+        return [f"out: {out} exists and is not an earlier output of this batch; remove it, choose another path, "
+                "or pass --overwrite to replace it"]
+    return []
 
 
 def _value(spec: EndpointSpec, name: str, raw):
@@ -316,6 +349,8 @@ def _value(spec: EndpointSpec, name: str, raw):
     kind = spec.param(name).kind
     if isinstance(raw, bool) or (kind in ("text", "enum") and not isinstance(raw, str)):
         raise InputError(f"expected {'text' if kind == 'text' else 'one of the options'}, got {raw!r}", field=name)
+    if isinstance(raw, float) and not math.isfinite(raw):  # JSON's NaN / Infinity, which Python reads
+        raise InputError(f"{raw!r} is not a finite number", field=name)
     if isinstance(raw, int | float) and kind in ("int", "float"):
         if kind == "int" and float(raw) != int(raw):
             raise InputError(f"{raw!r} is not a whole number", field=name)

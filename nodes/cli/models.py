@@ -23,7 +23,7 @@ def render_table() -> str:
         lines.append(title)
         for spec in rows:
             seed = "seed" if spec.seed_param is not None else "no seed"
-            lines.append(f"  {spec.endpoint_id}")
+            lines.append(f"  {spec.endpoint_id}" + (f"  ({spec.short_name})" if spec.short_name else ""))
             lines.append(f"      inputs: {inputs(spec)} · {seed}{' · strict fields' if spec.strict else ''}")
             lines.append(f"      price:  {spec.price.describe()}")
             lines.append(f"      per job: {max_seconds(spec)} · {status(spec)}")

@@ -59,6 +59,26 @@ def running_prompt() -> dict | None:
     return prompt if isinstance(prompt, dict) else None
 
 
+def running_prompt_id() -> str | None:
+    """The id of the prompt ComfyUI is executing, or ``None`` when unknown."""
+    try:
+        from comfy_execution.progress import get_progress_state
+    except ImportError:
+        return None
+    return getattr(get_progress_state(), "prompt_id", None)
+
+
+def run_loader(class_type: str, inputs: dict) -> tuple:
+    """Run one of ComfyUI's own loader nodes (LoadImage, LoadAudio, LoadVideo) outside a prompt, with widget
+    values only: its outputs, exactly what the prompt will hand the next node."""
+    import nodes
+
+    cls = nodes.NODE_CLASS_MAPPINGS[class_type]
+    if hasattr(cls, "define_schema"):  # V3
+        return tuple(cls.execute(**inputs).args)
+    return tuple(getattr(cls(), cls.FUNCTION)(**inputs))
+
+
 def temp_directory() -> Path:
     import folder_paths
 

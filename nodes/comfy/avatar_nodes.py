@@ -7,13 +7,13 @@ from ..avatar.plan import check_params
 from ..errors import FalAvatarError, InputError, JobCancelledError
 from ..longform.fetch import fetch_run
 from ..longform.run import AvatarRun, materialize_run, run_avatar
-from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt, run_cancellable
 from ..services import build_services
 from ..states import Phase
-from . import api, schema
-from .conversions import node_output, video_fields
-from .graph import duplicate_index, output_is_linked
+from . import api, queue_ahead, schema
+from .conversions import node_output
+from .graph import output_is_linked
+from .node_request import node_request
 from .reporter import ComfyReporter
 
 io = api.io
@@ -118,24 +118,12 @@ class AvatarGenerationNode(io.ComfyNode):
 
     @classmethod
     async def execute(cls, **kwargs):
-        spec = cls.SPEC
         node_id = cls.hidden.unique_id
-        values = {p.name: kwargs[p.name] for p in spec.params if p.name in kwargs}
-        media = {slot.name: kwargs.get(slot.name) for slot in spec.media if slot.kind in ("image", "audio", "mask")}
-        video = {"frames": kwargs.get("frames")}  # the 'frames' IMAGE input, unless a VIDEO is connected
-        if kwargs.get("video") is not None:
-            video = video_fields(kwargs["video"])
-            if "fps" in video:  # a VIDEO made of tensors brings its own frame rate
-                values["fps"] = video.pop("fps")
-        request = GenerationRequest(
-            spec=spec,
-            values=values,
-            want_frames=output_is_linked(cls.hidden.prompt, node_id, schema.FRAMES_OUTPUT),
-            take=duplicate_index(cls.hidden.prompt, node_id),
-            **media,
-            **video,
-        )
+        request = node_request(cls.SPEC, kwargs, cls.hidden.prompt, node_id)
         reporter = ComfyReporter(node_id)
+        early_note = queue_ahead.note_for(api.running_prompt_id(), node_id, cls.hidden.prompt)
+        if early_note:
+            reporter.update(Phase.VALIDATING, detail=early_note)
         interrupt = UserInterrupt(reporter.should_cancel)
         return await _deliver(
             reporter,

@@ -6,7 +6,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from . import api
+from . import api, queue_ahead
 from .avatar_nodes import NODES
 
 log = logging.getLogger("comfyui-fal-avatar")
@@ -39,7 +39,7 @@ class FalAvatarExtension(api.ComfyExtension):
             return
         from .routes import register
 
-        register(server.routes, input_file=api.input_file)
+        register(server.routes, input_file=api.input_file, queue_ahead=queue_ahead.install(server, api.run_loader))
         log.info("comfyui-fal-avatar: routes /fal_avatar/* registered")
 
     async def get_node_list(self):

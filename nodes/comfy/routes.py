@@ -1,5 +1,6 @@
-"""HTTP routes the pack adds to ComfyUI's server: key status/save/forget, the spend limit, the endpoint
-catalog, media lengths for the cost estimate and the health check (the same as `fal-avatar doctor`)."""
+"""HTTP routes the pack adds to ComfyUI's server: key status/save/forget, the spend limit, the queue-ahead
+setting and its early jobs, the endpoint catalog, media lengths for the cost estimate and the health check
+(the same as `fal-avatar doctor`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -14,7 +16,10 @@ from ..avatar.catalog import catalog_json
 from ..doctor.check import run_doctor
 from ..errors import FalAvatarError, InputError
 from ..media.length_probe import probe_lengths
-from . import key_settings, spend_settings
+from . import key_settings, queue_ahead_settings, spend_settings
+
+if TYPE_CHECKING:
+    from .queue_ahead import QueueAhead
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +37,15 @@ async def _json_body(request: web.Request):
         return None
 
 
-def register(routes: web.RouteTableDef, *, input_file: Callable[[str], Path | None] | None = None) -> None:
+def register(
+    routes: web.RouteTableDef,
+    *,
+    input_file: Callable[[str], Path | None] | None = None,
+    queue_ahead: QueueAhead | None = None,
+) -> None:
     """Add the routes. ``input_file`` finds a loader widget's file in ComfyUI's input folder (None if it is
-    not there); without it the media-length route is left out."""
+    not there); without it the media-length route is left out. ``queue_ahead``: the watcher whose early jobs
+    the queue-ahead route lists."""
 
     def same_origin(request: web.Request) -> bool:
         return key_settings.is_same_origin(request.headers, request.host)
@@ -67,6 +78,22 @@ def register(routes: web.RouteTableDef, *, input_file: Callable[[str], Path | No
         status, body = spend_settings.save_from_request(await _json_body(request))
         return web.json_response(body, status=status)
 
+    @routes.get(f"{PREFIX}/queue_ahead")
+    async def queue_ahead_status(request: web.Request) -> web.Response:
+        body = queue_ahead_settings.queue_ahead_status()
+        if queue_ahead is not None:
+            body.update(await asyncio.to_thread(queue_ahead.status))
+        return web.json_response(body)
+
+    @routes.post(f"{PREFIX}/queue_ahead")
+    async def save_queue_ahead(request: web.Request) -> web.Response:
+        if not same_origin(request):
+            return _forbidden("the queue-ahead setting")
+        status, body = queue_ahead_settings.save_from_request(await _json_body(request))
+        if queue_ahead is not None:
+            queue_ahead.poke()
+        return web.json_response(body, status=status)
+
     @routes.get(f"{PREFIX}/endpoints")
     async def endpoints(request: web.Request) -> web.Response:
         return web.json_response(catalog_json())
@@ -77,7 +104,12 @@ def register(routes: web.RouteTableDef, *, input_file: Callable[[str], Path | No
         async def media_length(request: web.Request) -> web.Response:
             """Lengths of a loader's file (headers only), for the cost estimate before a run."""
             name = request.query.get("file", "")
-            path = input_file(name) if name.strip() else None
+            if "\0" in name:  # no file system allows it; pathlib would raise ValueError (a 500)
+                return web.json_response({"error": "a file name cannot contain a NUL byte"}, status=400)
+            try:
+                path = input_file(name) if name.strip() else None
+            except (ValueError, OSError) as exc:  # a name the file system refuses (too long, ...)
+                return web.json_response({"error": f"{name!r} is not a usable file name ({exc})"}, status=400)
             if path is None:
                 return web.json_response({"error": f"{name!r} is not a file in ComfyUI's input folder"}, status=404)
             try:

@@ -34,6 +34,7 @@ from ..errors import (
     FalAvatarError,
     FalServerError,
     MissingKeyError,
+    UnreadableAnswerError,
 )
 from ..fal import FalClient, RetryPolicy, Timeouts
 from ..fal.catalogue import MODELS_PATH
@@ -160,6 +161,10 @@ _HOW_TO_SET = (
 async def _check_endpoint(client: FalClient, url: str, spec: EndpointSpec) -> EndpointCheck:
     try:
         document = await client.openapi_document(url, spec.endpoint_id)
+    except UnreadableAnswerError as exc:
+        if exc.status is not None and exc.status < 500:  # answered in time, but not with a schema
+            return unreadable(spec, f"is not readable (HTTP {exc.status}): {exc.message}")
+        return unreachable(spec, str(exc))  # too large: not fal's document
     except FalServerError as exc:
         if exc.status is not None and exc.status < 500:  # answered, but not with a JSON document
             return unreadable(spec, f"is not a JSON object (HTTP {exc.status})")

@@ -75,6 +75,11 @@ def fault_response(fault: Fault, req: Request) -> Response | None:
                "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
         return Response(code, html.encode(), {"content-type": "text/html"})
     request_id = {"x-fal-request-id": req.route.params.get("request_id") or str(uuid.uuid4())}
+    if fault.name == "nested":
+        depth = int(fault.params.get("depth", 100_000))
+        return Response(200, b"[" * depth + b"]" * depth, {"content-type": "application/json"})
+    if fault.name == "endless":  # the handler writes the body, until the client hangs up
+        return Response(200, b"", {"content-type": "application/json"})
     if fault.name == "http_500":
         return json_response(500, {"detail": "Internal Server Error"}, request_id)
     if fault.name == "rate_limit":

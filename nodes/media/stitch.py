@@ -73,9 +73,10 @@ class StitchResult:
 
 def _part_error(path: Path, _request_id: str | None, detail: str) -> MediaDecodeError:
     path = Path(path)
+    kept = f"the file is kept at {path} for inspection" if path.is_file() else "the file is gone"
     return MediaDecodeError(
-        f"Could not read the segment video {path.name} ({detail}); the file is kept at {path} for "
-        "inspection. Generate that segment again.",
+        f"Could not read the segment video {path.name} ({detail}); {kept}. Run again: a segment whose stored "
+        "file is missing or damaged is downloaded again from fal at no charge while fal keeps its result.",
         path=str(path),
     )
 
@@ -237,8 +238,9 @@ class _Sound:
         self._container.close()
 
 
-class _Writer:
-    """The output MP4: yuv420p frames and float32 audio pieces in, interleaved packets out."""
+class Mp4Writer:
+    """An output MP4 (the stitcher's, the side-by-side's): video frames (yuv420p, or any format the encoder
+    converts) and float32 audio pieces in, interleaved packets out."""
 
     def __init__(self, path: Path, size: tuple[int, int], sound: tuple[int, int] | None, fps: Fraction):
         self._out = av.open(
@@ -372,7 +374,7 @@ def stitch(
     out = Path(out)
     temp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
     try:
-        writer = _Writer(temp, size, sound, fps)
+        writer = Mp4Writer(temp, size, sound, fps)
         try:
             _write(parts, total_frames, size, writer, given, joined, on_progress, fps)
         except BaseException:
@@ -387,7 +389,7 @@ def stitch(
     return StitchResult(out, total_frames, size[0], size[1], float(total_frames / fps), sound is not None)
 
 
-def _write(parts, total, size, writer: _Writer, given, joined, on_progress, fps: Fraction) -> None:
+def _write(parts, total, size, writer: Mp4Writer, given, joined, on_progress, fps: Fraction) -> None:
     """Encode every timeline frame, and its 40 ms of sound, in order.
 
     ``given``: the caller's ``(samples, rate)``; ``joined``: ``(rate, channels)`` when the parts' own

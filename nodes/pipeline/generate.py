@@ -9,6 +9,7 @@ whose outcome is unknown) → encode → legacy-key lookup → uploads (de-dupli
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +18,16 @@ from ..avatar.plan import RunPlan
 from ..errors import IdenticalRunError, NotFoundError, SubmitOutcomeUnknownError
 from ..fal.models import QueueHandle
 from ..media.audio import audio_duration_s
+from ..media.payload import Payload
 from ..services import Services
 from ..states import Phase
-from ..store.journal import CANCELLED, COMPLETED, DOWNLOADED, FAILED, SUBMITTING, JournalEntry
+from ..store.journal import CANCELLED, COMPLETED, DOWNLOADED, FAILED, QUEUE_AHEAD, SUBMITTING, JournalEntry
 from .claiming import ClaimedKey, claim_key
 from .follow import JobFollower, result_video_url
 from .inputs import GenerationRequest, encode_media, plan_request
 from .interrupt import UserInterrupt, finish_despite_cancel
 from .keys import generation_key, input_digests, key_scope, legacy_key
+from .spend import Spend
 from .status import RunStatus, StatusBoard
 from .unknown_submit import settle_unknown_submit, unknown_submit_hint
 from .uploads import upload_all
@@ -75,6 +78,17 @@ class Generation:
         self.follower = JobFollower(self.services, self.board)
         self.warnings: list[str] = []
         self.prepared: PreparedGeneration | None = None
+        self.submitted = False  # this process submitted the job (and so pays for it, whatever happens next)
+        self.outcome: GenerationOutcome | None = None
+        self.borrowed = False  # following the job of an identical run that is stuck: never cancel it
+
+    @property
+    def spend(self) -> Spend:
+        """What this generation cost this process so far: its submit, or the job it reused."""
+        cost = self.prepared.plan.cost_usd if self.prepared is not None else 0.0
+        if self.submitted:
+            return Spend.submitted(cost)
+        return Spend.reused(cost) if self.outcome is not None else Spend()
 
     async def prepare(self) -> PreparedGeneration:
         """Every check that needs no upload, the cost estimate and the request key (cached)."""
@@ -100,7 +114,9 @@ class Generation:
         claimed = None
         try:
             prepared = await self.prepare()
-            claimed = await claim_key(self.services.claims, prepared.key, self.board)
+            claimed = await claim_key(self.services.claims, prepared.key, self.board, self.services.journal)
+            if claimed.claim is None:
+                return await self._take(claimed.entry, prepared.plan)
             return await self._run(prepared, claimed.waited_for_since)
         except asyncio.CancelledError:
             held, claimed = claimed, None
@@ -108,18 +124,32 @@ class Generation:
             raise
         finally:
             ticker.cancel()
-            if claimed is not None:
+            if claimed is not None and claimed.claim is not None:
                 await asyncio.to_thread(self.services.claims.release, claimed.claim)
 
     async def _stop(self, claimed: ClaimedKey | None) -> None:
         """After a cancel: cancel the fal job if the user asked to stop, else leave it running; give the
         claim back."""
-        if self.interrupt.is_set():
+        if self.interrupt.is_set() and not self.borrowed:
             self.warnings.extend(await self.follower.cancel_remote())
+            if self.follower.cancelled_remote:
+                self.interrupt.cancelled.append(self.follower.handle.request_id)
         else:
             self.follower.leave_running()
-        if claimed is not None:
+        if claimed is not None and claimed.claim is not None:
             await asyncio.to_thread(self.services.claims.release, claimed.claim)
+
+    async def _take(self, entry: JournalEntry, plan: RunPlan) -> GenerationOutcome:
+        """The result of an identical run's job, without its claim (see ``claiming.py``): never a submit."""
+        self.borrowed = True
+        outcome = await self._resume(entry, plan)
+        if outcome is None:
+            raise IdenticalRunError(
+                f"An identical run's fal request {entry.request_id} has no result to take any more. Nothing was "
+                "submitted by this run; run again once that run has ended.",
+                request_id=entry.request_id,
+            )
+        return outcome
 
     async def _run(self, prepared: PreparedGeneration, waited_for_since: float | None) -> GenerationOutcome:
         plan, key, journal = prepared.plan, prepared.key, self.services.journal
@@ -132,15 +162,15 @@ class Generation:
             # We hold the claim, so a "submitting" entry was left by a run that stopped mid-submit.
             unknown = entry or await self._last_attempt(key, waited_for_since)
             if unknown is not None:
-                handle = await settle_unknown_submit(self, unknown)
+                handle = await settle_unknown_submit(
+                    unknown, endpoint_id=self.spec.endpoint_id, services=self.services, board=self.board,
+                    resubmit=self.request.resubmit,
+                    new_generation_hint=self.spec.new_generation_hint, warn=self.warnings.append,
+                )
                 if handle is not None:
                     return await self._follow(handle, plan, reused=True)
-        self.board.update(Phase.VALIDATING, detail="encoding inputs")
-        payloads = await asyncio.to_thread(encode_media, self.request, plan, self.image_side)
-        self.warnings.extend(w for payload in payloads.values() for w in payload.warnings)
-        old_key = legacy_key(prepared.scope, plan, payloads)
-        old = await asyncio.to_thread(journal.find_reusable, old_key)
-        if old is not None and old.state != SUBMITTING:
+        payloads, old = await self._encode(prepared)
+        if old is not None:
             outcome = await self._resume(old, plan)
             if outcome is not None:
                 return outcome
@@ -148,6 +178,46 @@ class Generation:
         del payloads  # on fal now: the encoded inputs are not held through the wait (64 rows of a batch wait at once)
         handle = await self._submit(key, plan, {**plan.arguments, **urls})
         return await self._follow(handle, plan, reused=False)
+
+    async def start_ahead(self) -> QueueHandle | None:
+        """Claim, upload and submit, then leave the job running: the run that comes later (a queued ComfyUI
+        prompt's node) finds it journaled and re-attaches at no new cost. ``None``: nothing was started (the
+        journal holds the job or its result, or a submit whose outcome is unknown, which that run settles).
+        Cancelled, a submit on the way is still journaled; with the interrupt set its job is cancelled on fal."""
+        claimed = None
+        try:
+            prepared = await self.prepare()
+            if prepared.stored:
+                return None
+            claimed = await claim_key(self.services.claims, prepared.key, self.board)
+            journal = self.services.journal
+            if await asyncio.to_thread(journal.find_reusable, prepared.key) is not None:
+                return None
+            last = await asyncio.to_thread(journal.latest, prepared.key)
+            if last is not None and last.state == FAILED and last.request_id is None:
+                return None
+            payloads, old = await self._encode(prepared)
+            if old is not None:
+                return None
+            urls = await upload_all(self.services, self.board, payloads)
+            del payloads
+            return await self._submit(prepared.key, prepared.plan, {**prepared.plan.arguments, **urls})
+        except asyncio.CancelledError:
+            held, claimed = claimed, None
+            await finish_despite_cancel(self._stop(held))
+            raise
+        finally:
+            if claimed is not None:
+                await asyncio.to_thread(self.services.claims.release, claimed.claim)
+
+    async def _encode(self, prepared: PreparedGeneration) -> tuple[dict[str, Payload], JournalEntry | None]:
+        """The encoded inputs, and the reusable entry journaled under their legacy key (if any)."""
+        self.board.update(Phase.VALIDATING, detail="encoding inputs")
+        payloads = await asyncio.to_thread(encode_media, self.request, prepared.plan, self.image_side)
+        self.warnings.extend(w for payload in payloads.values() for w in payload.warnings)
+        old_key = legacy_key(prepared.scope, prepared.plan, payloads)
+        old = await asyncio.to_thread(self.services.journal.find_reusable, old_key)
+        return payloads, (old if old is not None and old.state != SUBMITTING else None)
 
     async def _last_attempt(self, key: str, waited_for_since: float | None) -> JournalEntry | None:
         """The newest entry if its submit's outcome is unknown. Raises if this run waited for an identical
@@ -187,7 +257,7 @@ class Generation:
                 self.warnings.append(f"The stored copy was damaged ({self.follower.damaged.detail}); it was "
                                      "downloaded again from fal at no charge.")
             return self._outcome(entry.request_id, path, entry.result, plan, reused=True)
-        self.board.update(Phase.REATTACHED, request_id=entry.request_id, detail="no new submit")
+        self.board.update(Phase.REATTACHED, request_id=entry.request_id, detail=_reattach_note(entry))
         return await self._follow(handle, plan, reused=True)
 
     async def _follow(self, handle: QueueHandle, plan: RunPlan, *, reused: bool) -> GenerationOutcome:
@@ -205,18 +275,19 @@ class Generation:
             cost_estimate_usd=plan.cost_usd,
             summary=summary,
             arguments=arguments,
+            origin=self.request.origin.kind if self.request.origin else None,
+            prompt_id=self.request.origin.prompt_id if self.request.origin else None,
         )
         self.board.update(Phase.SUBMITTING, detail=f"{plan.frames} frames")
         endpoint_id = self.spec.endpoint_id
 
         async def submit_and_record() -> QueueHandle:
+            self.submitted = True  # on its way to fal: counted as this process's unless fal provably refused it
             try:
                 handle = await self.services.client.submit(endpoint_id, arguments)
             except SubmitOutcomeUnknownError as exc:
                 await asyncio.to_thread(journal.fail_submitting, row_id, str(exc))
-                exc.message = f"{exc.message} {unknown_submit_hint(endpoint_id)}"
-                exc.args = (exc.message,)
-                raise
+                raise exc.with_hint(unknown_submit_hint(endpoint_id)) from None
             except asyncio.CancelledError:
                 # Cancelled from outside this run (a shutdown cancels every task): the request may be on the
                 # wire, so its outcome is unknown (the next run asks fal's request history first).
@@ -226,6 +297,7 @@ class Generation:
                 )
                 raise
             except BaseException:
+                self.submitted = False  # no job was made
                 await asyncio.to_thread(journal.forget_submitting, row_id)
                 raise
             self.follower.handle = handle  # from here on, a user interrupt cancels this job
@@ -241,7 +313,7 @@ class Generation:
 
     def _outcome(self, request_id: str, path: Path, result: dict, plan, *, reused: bool) -> GenerationOutcome:
         self.follower.finished = True
-        return GenerationOutcome(
+        self.outcome = GenerationOutcome(
             path=path,
             request_id=request_id,
             endpoint_id=self.spec.endpoint_id,
@@ -251,3 +323,12 @@ class Generation:
             reused=reused,
             warnings=tuple(dict.fromkeys(self.warnings)),
         )
+        return self.outcome
+
+
+def _reattach_note(entry: JournalEntry) -> str:
+    """What the status line says of a job this run re-attaches to (one started early says when)."""
+    if entry.origin != QUEUE_AHEAD:
+        return "no new submit"
+    started = time.strftime("%H:%M", time.localtime(entry.submitted_at or entry.created_at))
+    return f"started early at {started} while the prompt was queued; no new submit"

@@ -15,6 +15,15 @@ from ..media.payload import Payload
 from .media_kinds import KINDS, connected, slot_value
 
 
+@dataclass(frozen=True)
+class JobOrigin:
+    """Who starts a job when it is not the run that will use it, journaled with the job: ``kind`` is
+    ``journal.QUEUE_AHEAD`` for a queued ComfyUI prompt's job, ``prompt_id`` that prompt."""
+
+    kind: str
+    prompt_id: str
+
+
 @dataclass
 class GenerationRequest:
     """Everything a node (or the CLI) gives the pipeline."""
@@ -31,6 +40,7 @@ class GenerationRequest:
     video_window: tuple[int, int] | None = None  # (start frame, frames) of the source on the 25 fps timeline
     take: int = 0  # >0: an identical copy of another node in the same graph, meant as another generation
     resubmit: bool = False  # the user accepts paying again after a submit whose outcome is unknown
+    origin: JobOrigin | None = None  # set for a job started ahead of the run that uses it (never in the key)
 
 
 def _missing(slot: MediaSlot) -> InputError:

@@ -44,3 +44,53 @@ def run_prompt(nodes: dict[str, Callable[[], Awaitable]]) -> dict[str, object]:
         return {node_id: CANCELLED if t.cancelled() else (t.exception() or t.result()) for node_id, t in tasks.items()}
 
     return asyncio.run(execute())
+
+
+class PromptQueue:
+    """TEST DOUBLE of execution.PromptQueue (v0.28.1): the same attributes and methods the pack's
+    queue-ahead watcher reads or hooks. Items are (number, prompt_id, prompt, extra_data, outputs, sensitive)."""
+
+    def __init__(self, server) -> None:
+        import threading
+
+        self.server = server
+        self.mutex = threading.RLock()
+        self.queue: list[tuple] = []
+        self.currently_running: dict[int, tuple] = {}
+        self.history: dict[str, dict] = {}
+        self.task_counter = 0
+
+    def put(self, item: tuple) -> None:
+        with self.mutex:
+            self.queue.append(item)
+            self.queue.sort(key=lambda queued: queued[0])
+
+    def get(self, timeout=None):
+        with self.mutex:
+            if not self.queue:
+                return None
+            item = self.queue.pop(0)
+            self.currently_running[self.task_counter] = item
+            self.task_counter += 1
+            return item, self.task_counter - 1
+
+    def task_done(self, item_id: int, history_result: dict, status=None, process_item=None) -> None:
+        with self.mutex:
+            item = self.currently_running.pop(item_id)
+            self.history[item[1]] = {"prompt": item, "outputs": {}, "status": status, **history_result}
+
+    def get_current_queue(self):
+        with self.mutex:
+            return list(self.currently_running.values()), list(self.queue)
+
+    def wipe_queue(self) -> None:
+        with self.mutex:
+            self.queue = []
+
+    def delete_queue_item(self, function) -> bool:
+        with self.mutex:
+            for index, item in enumerate(self.queue):
+                if function(item):
+                    self.queue.pop(index)
+                    return True
+        return False

@@ -417,10 +417,17 @@ class ComfyServer:
         )
 
     def _wait_ready(self, client: ComfyClient, timeout: float) -> bool:
+        """Wait until this server answers. Its own log line for the port must be there first: with several
+        test sessions on one machine, another ComfyUI may take the port between ``free_port`` and our bind,
+        and would otherwise answer in our server's place."""
         deadline = time.monotonic() + timeout
+        listening = f"To see the GUI go to: http://127.0.0.1:{self.port}"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 return False
+            if listening not in client.log_text():
+                time.sleep(0.2)
+                continue
             try:
                 status, _ = client.request("GET", "/system_stats", timeout=2)
                 if status == 200:

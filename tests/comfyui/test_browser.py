@@ -550,6 +550,30 @@ def test_the_spend_limit_is_saved_on_the_server_and_the_warning_follows_it(page,
     assert "FalAvatar.SpendLimit" not in comfy_settings(comfy_server.base_url)
 
 
+def test_queue_ahead_is_set_on_the_server_from_the_settings_panel(page, comfy_server, home, tmp_path):
+    open_settings_section(page)
+    panel = "document.querySelector('.fal-avatar-queue-ahead')"
+    page.wait(f"{panel}?.innerText.includes('up to 4 queued prompts start at once')", 15, "the setting from the server")
+    assert page.evaluate(f"{panel}.querySelector('input').value") == "4"
+    page.screenshot(tmp_path / "queue-ahead-panel.png")
+
+    def click(label: str) -> None:
+        page.evaluate(f"[...{panel}.querySelectorAll('button')].find(b => b.textContent === {json.dumps(label)}).click()")
+
+    page.evaluate(f"(i => {{ i.value = '0'; }})({panel}.querySelector('input'))")
+    click("Save on server")
+    page.wait(f"{panel}.innerText.includes('Saved on the server.')", 15, "the saved value")
+    assert "Off: queued prompts start their fal jobs only when ComfyUI reaches them" in page.evaluate(f"{panel}.innerText")
+    assert json.loads((home / SETTINGS_FILE_NAME).read_text()) == {"queue_ahead_prompts": 0}
+    page.evaluate(f"(i => {{ i.value = '17'; }})({panel}.querySelector('input'))")
+    click("Save on server")
+    page.wait(f"{panel}.innerText.includes('Enter a whole number from 0 (off) to 16.')", 5, "the refusal")
+    click("Use default")
+    page.wait(f"{panel}.innerText.includes('(the default)')", 15, "the default")
+    assert json.loads((home / SETTINGS_FILE_NAME).read_text()) == {}
+    assert "FalAvatar.QueueAhead" not in comfy_settings(comfy_server.base_url)
+
+
 def test_check_fal_endpoints_shows_the_servers_doctor_report(page, fal_env, tmp_path):
     """The doctor runs on the server (against the emulator) and only its report reaches the page; then a
     drifted emulator document shows up as drift."""

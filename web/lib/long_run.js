@@ -5,7 +5,7 @@
 // The figures (frame limits, overlap, margin, text slack) come from the endpoint row's `long_run`.
 // No DOM, no ComfyUI.
 
-import { CHARS_PER_SECOND, FPS, roundDown4n1, roundUp4n1 } from "./frames.js";
+import { CHARS_PER_SECOND, FPS, roundDown4n1, roundUp4n1, speechUnits } from "./frames.js";
 
 /** Frames that cover `seconds` at 25 fps, not rounded to 4n+1 (frames.frames_covering). */
 export function framesCovering(seconds) {
@@ -87,15 +87,21 @@ export function audioRunPlan(row, totalFrames, resolution = null) {
 // Where a piece of text may end (nodes/avatar/text_pieces.py): sentence ends, else clause ends, else
 // between words (a CJK character is a word), else between characters.
 const CLOSERS = "\"'”’»)\\]}」』）】〉》";
-const SENTENCE_END = new RegExp(`[.!?…‽]+[${CLOSERS}]*(?=\\s|$)|[。！？｡]+[${CLOSERS}]*`, "gu");
-const CLAUSE_END = new RegExp(`[,;:–][${CLOSERS}]*(?=\\s)|—+[${CLOSERS}]*|[，；：、][${CLOSERS}]*`, "gu");
+// Unicode's Sentence_Terminal and Terminal_Punctuation (the ASCII ones count only before a space).
+const ASCII_END = "(?![.!?,;:])";
+const SENTENCE_END = new RegExp(
+  `[.!?…]+[${CLOSERS}]*(?=\\s|$)|(?:${ASCII_END}\\p{Sentence_Terminal})+[${CLOSERS}]*`, "gu");
+const CLAUSE_END = new RegExp(
+  `[,;:–][${CLOSERS}]*(?=\\s)|—+[${CLOSERS}]*|(?:${ASCII_END}(?!\\p{Sentence_Terminal})\\p{Terminal_Punctuation}|、)[${CLOSERS}]*`,
+  "gu");
 const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]/u;
 const OPENER = /[\p{Ps}\p{Pi}]/u;
 const SPACE = /\s/u;
 
-/** Spoken length as the server counts it: whitespace runs count as one character. */
+/** Spoken length as the server counts it: whitespace runs count as one character, a character of a
+ * slower-spoken script more (frames.speechUnits). */
 export function spokenLength(text) {
-  return String(text ?? "").split(/\s+/u).filter(Boolean).join(" ").length;
+  return speechUnits(text);
 }
 
 function breaks(text, start, end, level) {

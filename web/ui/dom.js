@@ -55,12 +55,12 @@ export function ensureStyles() {
 .fal-avatar-status .fa-warn { color: var(--error-text, #ff6b6b); }
 .fal-avatar-status .fa-error { color: var(--error-text, #ff6b6b); }
 .fal-avatar-status button { line-height: 14px; flex: none; }
-.fal-avatar-status button, .fal-avatar-key button, .fal-avatar-spend button { font: inherit; cursor: pointer; padding: 0 6px; border-radius: 4px;
+.fal-avatar-status button, .fal-avatar-key button, .fal-avatar-spend button, .fal-avatar-queue-ahead button { font: inherit; cursor: pointer; padding: 0 6px; border-radius: 4px;
   border: 1px solid var(--border-color, #555); background: var(--comfy-input-bg, #222); color: var(--input-text, #ddd); }
-.fal-avatar-key, .fal-avatar-spend { display: flex; flex-direction: column; gap: 6px; min-width: 320px; font-size: 13px; }
-.fal-avatar-key .fa-row, .fal-avatar-spend .fa-row { display: flex; gap: 6px; align-items: center; }
-.fal-avatar-key input, .fal-avatar-spend input { flex: 1; min-width: 0; font: inherit; padding: 2px 6px; }
-.fal-avatar-key .fa-msg, .fal-avatar-spend .fa-msg { min-height: 1em; opacity: 0.85; }
+.fal-avatar-key, .fal-avatar-spend, .fal-avatar-queue-ahead { display: flex; flex-direction: column; gap: 6px; min-width: 320px; font-size: 13px; }
+.fal-avatar-key .fa-row, .fal-avatar-spend .fa-row, .fal-avatar-queue-ahead .fa-row { display: flex; gap: 6px; align-items: center; }
+.fal-avatar-key input, .fal-avatar-spend input, .fal-avatar-queue-ahead input { flex: 1; min-width: 0; font: inherit; padding: 2px 6px; }
+.fal-avatar-key .fa-msg, .fal-avatar-spend .fa-msg, .fal-avatar-queue-ahead .fa-msg { min-height: 1em; opacity: 0.85; }
 .fal-avatar-doctor { display: flex; flex-direction: column; gap: 6px; min-width: 320px; max-width: 640px; font-size: 13px; }
 .fal-avatar-doctor button { font: inherit; cursor: pointer; padding: 0 6px; border-radius: 4px;
   border: 1px solid var(--border-color, #555); background: var(--comfy-input-bg, #222); color: var(--input-text, #ddd); }

@@ -3,6 +3,7 @@
 import { readDoctorResponse } from "../lib/doctor.js";
 import { readKeyResponse } from "../lib/key.js";
 import { rowsByNodeId } from "../lib/nodes.js";
+import { readQueueAheadResponse } from "../lib/queue_ahead.js";
 import { readSpendResponse } from "../lib/spend.js";
 
 async function keyRequest(api, options) {
@@ -61,6 +62,25 @@ export const saveSpendLimit = (api, usd) =>
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ max_usd_per_run: usd }),
+  });
+
+async function queueAheadRequest(api, options) {
+  try {
+    return await readQueueAheadResponse(await api.fetchApi("/fal_avatar/queue_ahead", options));
+  } catch (err) {
+    return { ok: false, error: `the server did not answer (${err?.message ?? err})` };
+  }
+}
+
+/** The queue-ahead setting and the early jobs of queued prompts (lib/queue_ahead.js). */
+export const getQueueAheadState = (api) => queueAheadRequest(api, { method: "GET", cache: "no-store" });
+
+/** Save how many queued prompts start early (null: back to the default). */
+export const saveQueueAhead = (api, prompts) =>
+  queueAheadRequest(api, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ queue_ahead_prompts: prompts }),
   });
 
 /** The lengths of a file in ComfyUI's input folder: {ok, lengths: {audio_s, video_s, video_frames}} | {ok: false, error}. */

@@ -94,4 +94,5 @@ STABLE_AVATAR = EndpointSpec(
     source="fal's llms.txt (https://fal.ai/models/fal-ai/stable-avatar/llms.txt: up to five minutes, $0.10/s, "
     "minimum 4 s); TanStack/ai ec0e5a493 audio-to-video.json. Unknown: output fps (25 assumed for estimates).",
     search_aliases=("stable avatar", "talking head", "lip sync", "avatar"),
+    short_name="stable-avatar",
 )

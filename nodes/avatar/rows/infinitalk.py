@@ -51,6 +51,7 @@ INFINITALK_IMAGE = EndpointSpec(
     frames=INFINITALK_FRAMES,
     source=_SOURCE,
     search_aliases=("infinitalk", "talking head", "lip sync", "avatar"),
+    short_name="infinitalk",
 )
 
 INFINITALK_TEXT = EndpointSpec(

@@ -56,6 +56,7 @@ OMNIHUMAN_15 = EndpointSpec(
     source=f"{REGISTRY} (audio under 30 s at 1080p, under 60 s at 720p: the audio_url description); {FAL_JS} "
     "(output video + duration). Unknown: output fps, the shortest audio accepted.",
     search_aliases=("omnihuman", "bytedance", "gestures", "avatar", "mask"),
+    short_name="omnihuman",
 )
 
 
@@ -79,6 +80,7 @@ def _kling(tier: str, usd: float, price_source: str) -> EndpointSpec:
         source=f"{REGISTRY}; {FAL_JS} (output video + duration). Third-party notes give audio 2-60 s (the 2 s "
         f"minimum is used here). {_PLANNING}; output fps; fal's own price page.",
         search_aliases=("kling", "avatar", "talking head"),
+        short_name=f"kling-{'std' if tier == 'standard' else tier}",
     )
 
 
@@ -121,6 +123,7 @@ def _fabric(suffix: str, display: str, rates: dict[str, float]) -> EndpointSpec:
         f"field (issue 14; third-party notes: additionalProperties false). {_PLANNING} (ComfyUI's VeedFabricNode "
         "allows 300 s, Replicate's page says 60 s); output fps.",
         search_aliases=("fabric", "veed", "talking head", "avatar"),
+        short_name="fabric" + suffix.replace("/", "-"),
     )
 
 
@@ -154,6 +157,7 @@ AURORA = EndpointSpec(
     output_extras=("video.fps", "video.width", "video.height", "video.num_frames", "video.duration"),
     source=f"{REGISTRY}; {FAL_JS} (output VideoFile with fps, size, num_frames, duration). {_PLANNING}.",
     search_aliases=("aurora", "creatify", "talking head", "avatar"),
+    short_name="aurora",
 )
 
 SYNC_3_IMAGE = EndpointSpec(
@@ -173,6 +177,7 @@ SYNC_3_IMAGE = EndpointSpec(
     source=f"{REGISTRY} (image_url, audio_url only; 'the output video matches its duration'). {_PLANNING} "
     "(sync.so's own API via ComfyUI allows 600 s); output fps.",
     search_aliases=("sync", "sync-3", "talking photo", "avatar"),
+    short_name="sync3",
 )
 
 # LongCat: "First segment is ~5.8s, additional segments are 5s each", 1..10 segments; billed per video-second
@@ -221,6 +226,7 @@ LONGCAT = EndpointSpec(
     source=f"{REGISTRY} (num_segments 1-10: first ~5.8 s, then 5 s each; 16 frames per billed second); "
     f"{FAL_JS} (output video + seed). Unknown: what fal renders past the audio's end in the last segment.",
     search_aliases=("longcat", "meituan", "long", "avatar"),
+    short_name="longcat",
 )
 
 FLASHTALK = EndpointSpec(
@@ -242,6 +248,7 @@ FLASHTALK = EndpointSpec(
     source=f"{REGISTRY} (image_url, audio_url, seed); {FAL_JS} (output video, duration, timings, seed). "
     f"{_PLANNING}; output fps; fal's price.",
     search_aliases=("flashtalk", "soulx", "fast", "cheap", "avatar"),
+    short_name="flashtalk",
 )
 
 ROWS = (OMNIHUMAN_15, KLING_AVATAR_V2_STANDARD, KLING_AVATAR_V2_PRO, FABRIC_10, FABRIC_10_FAST, AURORA,
