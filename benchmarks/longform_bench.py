@@ -41,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,12 +128,12 @@ def floor(parts, out: Path, total: int, audio) -> None:
     """Decode all part frames, encode the N output frames and the audio with the stitcher's writer."""
     import av
 
-    from comfyui_fal_avatar.nodes.media.stitch import _padded, _sample, _Writer
+    from comfyui_fal_avatar.nodes.media.stitch import PLAN_FPS, Mp4Writer, _padded, _sample
 
     samples, rate = audio
     with av.open(str(parts[0].path)) as first:
         size = (first.streams.video[0].width, first.streams.video[0].height)
-    writer = _Writer(out, size, (rate, samples.shape[0]))
+    writer = Mp4Writer(out, size, (rate, samples.shape[0]), Fraction(PLAN_FPS))
     done = 0
     for part in parts:
         with av.open(str(part.path)) as container:
@@ -144,7 +145,7 @@ def floor(parts, out: Path, total: int, audio) -> None:
                     break
                 if done <= t < total:  # the first copy of each timeline frame
                     writer.video(frame, t)
-                    writer.audio(_padded(samples, _sample(t, rate), _sample(t + 1, rate)))
+                    writer.audio(_padded(samples, _sample(t, rate, Fraction(PLAN_FPS)), _sample(t + 1, rate, Fraction(PLAN_FPS))))
                     done += 1
     writer.finish()
 

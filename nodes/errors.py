@@ -26,10 +26,27 @@ class FalAvatarError(Exception):
         request_id: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.message = message
+        self._message = message
+        self.hints: list[str] = []  # what the user can do, added where it is known (see with_hint)
         self.status = status
         self.error_type = error_type
         self.request_id = request_id
+
+    @property
+    def message(self) -> str:
+        """What went wrong, then what to do about it."""
+        return " ".join([self._message, *self.hints])
+
+    def with_hint(self, hint: str) -> FalAvatarError:
+        """Add what the user can do (e.g. the paid job a re-run takes); returns the error, to raise it."""
+        self.hints.append(hint)
+        return self
+
+    def redact(self, secret: str) -> FalAvatarError:
+        """Replace ``secret`` wherever the message shows it."""
+        self._message = self._message.replace(secret, "<redacted>")
+        self.hints = [hint.replace(secret, "<redacted>") for hint in self.hints]
+        return self
 
     def __str__(self) -> str:
         facts = []
@@ -115,6 +132,10 @@ class RateLimitedError(FalHTTPError):
 
 class FalServerError(FalHTTPError):
     """fal or the model failed (5xx, or a request that COMPLETED with an ``error``)."""
+
+
+class UnreadableAnswerError(FalServerError):
+    """fal's answer could not be read: far larger than anything fal sends, or not the JSON document asked for."""
 
 
 class FalTimeoutError(FalAvatarError):

@@ -64,7 +64,7 @@ class Services:
     client: FalClient = field(default_factory=lambda: FalClient(pool=SHARED_POOL))
     journal: Journal = field(default_factory=lambda: Journal(secrets=known_secrets))
     uploads: UploadCache = field(default_factory=UploadCache)
-    media: MediaStore = field(default_factory=MediaStore)
+    media: MediaStore = field(default_factory=lambda: MediaStore().pinning())  # a run's files stay till it ends
     claims: Claims = field(default_factory=Claims)
     settings: RunSettings = field(default_factory=lambda: RunSettings.from_env())
 
@@ -85,7 +85,8 @@ def build_services(
         client=FalClient(credentials, urls, pool=SHARED_POOL),
         journal=Journal(db, secrets=known_secrets if credentials is None else _secrets_of(credentials)),
         uploads=UploadCache(db),
-        media=MediaStore(home / MEDIA_DIR_NAME if home is not None else None, db_path=db),
+        # pinning: the files this entry point's runs store or reuse stay (never evicted) until it releases them
+        media=MediaStore(home / MEDIA_DIR_NAME if home is not None else None, db_path=db).pinning(),
         claims=Claims(db),
         settings=run_settings,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -19,6 +20,13 @@ def _base_url(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip() or default
     if not value.startswith(("http://", "https://")):
         raise ConfigError(f"{name} must be a URL with its scheme, e.g. {default} (got {value!r})")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not a valid URL ({exc}), e.g. {default} (got {value!r})") from None
+    if not parts.hostname or any(c.isspace() or not c.isprintable() for c in value):
+        raise ConfigError(f"{name} is not a valid URL (no host, or a space in it), e.g. {default} (got {value!r})")
     return value.rstrip("/")
 
 

@@ -54,13 +54,22 @@ def forget_spend_limit() -> None:
     save_setting(SETTING, None)
 
 
-def check_spend(new_usd: float, *, what: str, reused_usd: float = 0.0, override: float | None = None) -> None:
+def check_spend(
+    new_usd: float,
+    *,
+    what: str,
+    reused_usd: float = 0.0,
+    stored_usd: float | None = None,
+    override: float | None = None,
+) -> None:
     """Raise :class:`SpendLimitError` when ``new_usd`` (the estimate of what this run would pay) is above
-    the limit. ``what`` names the run ("3 segments", "40 rows"); ``reused_usd`` is already paid for."""
+    the limit. ``what`` names the run ("3 segments", "40 rows"); ``reused_usd`` is not paid again: of it,
+    ``stored_usd`` was paid by earlier runs (stored results), the rest is identical pieces of this run,
+    each generated once (``None``: the split is not known)."""
     limit, source = spend_limit(override)
     if new_usd <= limit + 1e-9:
         return
-    reused = f" ({format_usd(reused_usd)} more is already paid for and reused)" if reused_usd > 0 else ""
+    reused = _reused_text(reused_usd, stored_usd)
     how = {
         "--max-usd": "pass a higher --max-usd",
         ENV: f"set {ENV} higher",
@@ -70,3 +79,17 @@ def check_spend(new_usd: float, *, what: str, reused_usd: float = 0.0, override:
         f"{format_usd(limit)} per run ({source}). Nothing was uploaded or submitted. To allow it, {how} "
         f"(to at least {new_usd:.2f} USD)."
     )
+
+
+def _reused_text(reused_usd: float, stored_usd: float | None) -> str:
+    if reused_usd <= 0:
+        return ""
+    if stored_usd is None:
+        return f" ({format_usd(reused_usd)} more is not paid again: stored results or identical pieces generated once)"
+    parts = []
+    if stored_usd > 0:
+        parts.append(f"{format_usd(stored_usd)} is already paid for and reused")
+    shared = round(reused_usd - stored_usd, 4)
+    if shared > 0:
+        parts.append(f"{format_usd(shared)} is for identical pieces of this run, each generated once")
+    return f" (more: {'; '.join(parts)})" if parts else ""

@@ -2,7 +2,7 @@
 
 The JSON is derived from the real node definitions: core nodes from ComfyUI's ``GET /object_info``
 answer (the v0.28.1 extract in tests/data, or a full answer saved to the file ``FAL_AVATAR_OBJECT_INFO``
-names), our five nodes from the pack's V3 schema (loaded through tests/comfy_double and converted to the
+names), the pack's nodes from their V3 schema (loaded through tests/comfy_double and converted to the
 same shape). The thumbnails are frames of real outputs: each workflow's inputs run through the pack's
 pipeline against the embedded emulator.
 
@@ -23,14 +23,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from comfyui_fal_avatar.nodes.avatar.endpoints import BY_NODE_ID
+from comfyui_fal_avatar.nodes.avatar.endpoints import BY_ENDPOINT_ID, BY_NODE_ID, CHOOSE
 from comfyui_fal_avatar.nodes.cli.demo import _emulated_fal
 from comfyui_fal_avatar.nodes.cli.files import load_audio, load_image
 from comfyui_fal_avatar.nodes.cli.generate import run_request
 from comfyui_fal_avatar.nodes.media import decode_frames, probe_video
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.pipeline.recover import fetch_result
-from comfyui_fal_avatar.nodes.services import build_services
+from comfyui_fal_avatar.nodes.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "example_workflows"
@@ -45,7 +45,7 @@ UPLOAD_EXTRAS = {"image_upload": ["image"], "video_upload": ["image"], "audio_up
 # The core loader for each socket type and the bundled sample (nodes/assets) it loads.
 LOADERS = {"IMAGE": "LoadImage", "AUDIO": "LoadAudio", "VIDEO": "LoadVideo"}
 SAMPLES = {"IMAGE": "sample_portrait.png", "AUDIO": "sample_speech.wav", "VIDEO": "sample_video.mp4"}
-CHEAP = {"resolution": "480p", "num_frames": 0, "seed": 42}  # applied where the node has the widget
+CHEAP = {"num_frames": 0, "seed": 42}  # applied where the node has the widget; resolution: the cheapest
 
 
 # --- node definitions --------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ def object_info_entry(schema, io) -> dict:
 
 
 def pack_definitions(nodes_module) -> dict:
-    """object_info entries for the pack's five nodes."""
+    """object_info entries for the pack's nodes."""
     io = nodes_module.io
     entries = [object_info_entry(cls.define_schema(), io) for cls in nodes_module.NODES]
     return {entry["name"]: entry for entry in entries}
@@ -279,42 +279,71 @@ class Workflow:
 @dataclass(frozen=True)
 class Example:
     stem: str
-    node_id: str  # the generation node
+    endpoint_id: str  # the generation node's row
     sockets: tuple[str, ...]  # its media sockets fed by core loaders with the bundled samples
     note: str  # the title of the generation node's group
     preview_audio: bool = False
     recover: bool = False
 
+    @property
+    def node_id(self) -> str:
+        return BY_ENDPOINT_ID[self.endpoint_id].node_id
 
+
+# At least one per family (EndpointSpec.family); the sockets not listed (a mask, footage's frames) stay open.
 EXAMPLES = (
     Example(
         "fal-InfiniTalk-image-to-video",
-        "FalInfiniTalkImageToVideo",
+        "fal-ai/infinitalk",
         ("image", "audio"),
         "InfiniTalk on fal: 480p, auto length, fixed seed",
         preview_audio=True,
     ),
     Example(
+        "fal-OmniHuman-1.5",
+        "fal-ai/bytedance/omnihuman/v1.5",
+        ("image", "audio"),
+        "OmniHuman 1.5: 720p (60 s per job); a MASK picks who speaks",
+    ),
+    Example(
         "fal-InfiniTalk-text-to-video",
-        "FalInfiniTalkTextToVideo",
+        "fal-ai/infinitalk/single-text",
         ("image",),
         "InfiniTalk with a built-in voice: 480p, auto length",
     ),
     Example(
+        "fal-Fabric-text-to-video",
+        "veed/fabric-1.0/text",
+        ("image",),
+        "VEED Fabric 1.0 text: the voice comes from the face; choose a resolution",
+    ),
+    Example(
+        "fal-two-people",
+        "fal-ai/ai-avatar/multi",
+        ("image", "audio", "audio2"),
+        "Two people (MultiTalk): one speech track each",
+    ),
+    Example(
         "fal-InfiniTalk-video-dubbing",
-        "FalInfiniTalkVideoToVideo",
+        "fal-ai/infinitalk/video-to-video",
         ("video", "audio"),
         "InfiniTalk dubbing: new lips for the video",
     ),
     Example(
+        "fal-sync-lipsync-footage",
+        "fal-ai/sync-lipsync/v2",
+        ("video", "audio"),
+        "sync lipsync 2 on footage: only the mouth is redrawn",
+    ),
+    Example(
         "fal-StableAvatar",
-        "FalStableAvatar",
+        "fal-ai/stable-avatar",
         ("image", "audio"),
-        "StableAvatar on fal: length follows the audio",
+        "StableAvatar (delisted by fal; kept so saved workflows open)",
     ),
     Example(
         "fal-avatar-recover-result",
-        "FalInfiniTalkImageToVideo",
+        "fal-ai/infinitalk",
         ("image", "audio"),
         "Generate (paid once; re-runs reuse it)",
         recover=True,
@@ -335,8 +364,15 @@ def node_height(definition: dict) -> int:
 
 
 def cheap_values(definition: dict) -> dict:
-    names = {name for name, spec in ordered_inputs(definition) if is_widget(spec)}
-    return {name: value for name, value in CHEAP.items() if name in names}
+    """The cheapest settings: auto length, a fixed seed, and the resolution with the lowest rate (also where
+    the node makes the user choose one)."""
+    inputs = dict(ordered_inputs(definition))
+    values = {name: value for name, value in CHEAP.items() if name in inputs and is_widget(inputs[name])}
+    if "resolution" in inputs:
+        price = BY_NODE_ID[definition["name"]].price
+        options = [o for o in inputs["resolution"][1]["options"] if o != CHOOSE]
+        values["resolution"] = min(options, key=price.rate)
+    return values
 
 
 def sample_file_name(extension, socket_kind: str) -> str:
@@ -371,9 +407,8 @@ def build_example(example: Example, definitions: dict, extension) -> dict:
     source, out_x = gen, gen_x + GEN_WIDTH + 80
     if example.recover:
         fetch_def = definitions["FalAvatarFetchResult"]
-        endpoint = BY_NODE_ID[example.node_id].endpoint_id
         fetch = wf.add(
-            "FalAvatarFetchResult", (out_x, 80), (GEN_WIDTH, node_height(fetch_def)), endpoint=endpoint
+            "FalAvatarFetchResult", (out_x, 80), (GEN_WIDTH, node_height(fetch_def)), endpoint=example.endpoint_id
         )
         wf.connect(gen, "request_id", fetch, "request_id")
         wf.group("Fetch by request id: free (stored result)", [fetch])
@@ -434,17 +469,16 @@ def generation_request(workflow: dict, definitions: dict, extension):
         loader = nodes[links[entry["link"]][1]]
         path = extension.ASSETS / loader["widgets_values"][0].removeprefix(extension.SAMPLE_PREFIX)
         if entry["type"] == "IMAGE":
-            request.image = load_image(path)
+            setattr(request, entry["name"], load_image(path))
         elif entry["type"] == "AUDIO":
-            request.audio = load_audio(path)
+            setattr(request, entry["name"], load_audio(path))  # audio, or the second speaker's audio2
         else:
             request.video_path = path
     return request
 
 
-async def run_workflow(workflow: dict, definitions: dict, extension) -> Path:
+async def run_workflow(workflow: dict, definitions: dict, extension, services: Services) -> Path:
     """Run the workflow's fal nodes through the pipeline (the node's code path); the final video file."""
-    services = build_services()
     outcome, _ = await run_request(generation_request(workflow, definitions, extension), services=services)
     fetch = next((node for node in workflow["nodes"] if node["type"] == "FalAvatarFetchResult"), None)
     if fetch is None:
@@ -470,11 +504,11 @@ def thumbnail(video: Path, dest: Path, *, columns: int = 3, rows: int = 2, width
 def make_thumbnails() -> None:
     nodes_module, extension = load_pack()
     definitions = {**core_definitions(), **pack_definitions(nodes_module)}
-    with _emulated_fal() as base_url:
+    with _emulated_fal() as (base_url, services):
         print(f"running the examples on the emulator at {base_url}")
         for name in sorted(build_all()):
             workflow = json.loads((OUT_DIR / name).read_text(encoding="utf-8"))
-            video = asyncio.run(run_workflow(workflow, definitions, extension))
+            video = asyncio.run(run_workflow(workflow, definitions, extension, services))
             dest = OUT_DIR / name.replace(".json", ".jpg")
             thumbnail(video, dest)
             print(f"wrote example_workflows/{dest.name} (from {video.name})")

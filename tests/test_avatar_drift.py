@@ -17,7 +17,7 @@ from comfyui_fal_avatar.nodes.avatar.endpoints import (
 )
 from comfyui_fal_avatar.nodes.avatar.fal_schema import MISSING, SchemaFormatError, parse_openapi
 from comfyui_fal_avatar.nodes.emulator import openapi
-from comfyui_fal_avatar.nodes.emulator.schemas import build_schemas
+from comfyui_fal_avatar.nodes.emulator.fal_schemas import build_schemas
 
 SCHEMAS = build_schemas()
 

@@ -100,8 +100,8 @@ def test_long_audio_warns_how_much_is_cut():
         ({"resolution": "1080p"}, "resolution", "not one of 480p, 720p"),
         ({"acceleration": "turbo"}, "acceleration", "not one of"),
         ({"prompt": "   "}, "prompt", "is empty"),
-        ({"seed": -5}, "seed", "-5 is outside 0..2147483647"),  # integers, never 2.14748e+09
-        ({"seed": 2**31}, "seed", "2147483648 is outside 0..2147483647"),
+        ({"seed": -5}, "seed", "-5 is outside 0..4294967295"),  # integers, never 4.29497e+09
+        ({"seed": 2**32}, "seed", "4294967296 is outside 0..4294967295"),
     ],
 )
 def test_bad_widget_values_name_the_widget(values, field, fragment):
@@ -162,6 +162,26 @@ def test_video_to_video_billing_multiplier_and_source_clamp():
     assert short.cost_usd == pytest.approx(81 / 25 * 0.20)
 
 
+def test_a_dubbing_source_shorter_than_the_audio_is_named_as_the_cut():
+    plan = make_plan(ep.INFINITALK_VIDEO, {}, audio_s=6.5, source_frames=75)
+    (warning,) = plan.warnings
+    assert warning.startswith("The source video is 3.00 s, shorter than the audio (6.50 s)")
+    assert "(73 frames, 2.92 s), so the last 3.58 s of the audio will be cut" in warning
+    chosen = make_plan(ep.INFINITALK_VIDEO, {"num_frames": 41}, audio_s=6.5, source_frames=300)
+    assert chosen.warnings == ("num_frames 41 covers 1.64 s; the last 4.86 s of the audio will be cut.",)
+
+
+@pytest.mark.parametrize("text", [".", "😀", "…!?", " 😀 🎉 "])
+def test_a_text_with_nothing_to_say_is_refused(text):
+    with pytest.raises(InputError, match="nothing to say"):
+        check_params(ep.INFINITALK_TEXT, {"text_input": text, "voice": "Sarah"})
+
+
+@pytest.mark.parametrize("text", ["Hi.", "你好", "٣", "नमस्ते", "42"])
+def test_a_text_with_a_letter_or_digit_in_any_script_is_taken(text):
+    assert check_params(ep.INFINITALK_TEXT, {"text_input": text, "voice": "Sarah"})["text_input"] == text
+
+
 def test_stable_avatar_seed_omitted_by_default_and_minimum_price():
     plan = make_plan(ep.STABLE_AVATAR, {}, audio_s=2.0)
     assert "seed" not in plan.arguments and plan.seed == -1
@@ -169,7 +189,7 @@ def test_stable_avatar_seed_omitted_by_default_and_minimum_price():
     assert plan.cost_usd == pytest.approx(0.40)  # 4-second minimum
     seeded = make_plan(ep.STABLE_AVATAR, {"seed": 7}, audio_s=10.0)
     assert seeded.arguments["seed"] == 7
-    assert seeded.cost_usd == pytest.approx(round(frames_for_seconds(10.0) / 25 * 0.10, 4))
+    assert seeded.cost_usd == pytest.approx(1.0)  # billed per generated second: the 10 s of audio
 
 
 def test_catalog_json_is_complete():
@@ -181,11 +201,20 @@ def test_catalog_json_is_complete():
     # what the browser needs to estimate a long run as the planner cuts it
     long_run = {r["node_id"]: r["long_run"] for r in rows}
     assert long_run["FalInfiniTalkImageToVideo"] == {
-        "min_frames": 41, "max_frames": 721, "overlap_frames": 8, "margin_frames": 24, "extra_segments": 2,
-        "text_slack": 1.15, "text_tail_s": 0.6,
+        "min_frames": 41, "max_frames": 721, "max_frames_at": {}, "overlap_frames": 8, "margin_frames": 24,
+        "extra_segments": 2, "text_slack": 1.15, "text_tail_s": 0.6,
     }
     assert (long_run["FalStableAvatar"]["min_frames"], long_run["FalStableAvatar"]["max_frames"]) == (25, 7500)
-    assert [r["source_video"] for r in rows] == [False, False, True, False]  # dubbing's length is its video's
+    # a limit per job that depends on the resolution: OmniHuman 60 s at 720p, 30 s at 1080p (the strictest)
+    assert long_run["FalOmniHuman15"]["max_frames_at"] == {"720p": 1500, "1080p": 750}
+    assert long_run["FalOmniHuman15"]["max_frames"] == 750
+    # the widgets whose text is spoken, for the browser's length estimate
+    texts = {r["node_id"]: (r["text_param"], r["text2_param"]) for r in rows if r["length_from"] == "text"}
+    assert texts["FalInfiniTalkTextToVideo"] == ("text_input", None) and texts["FalAiAvatarMultiText"] == ("text", "text2")
+    # dubbing's length is its video's
+    assert {r["endpoint_id"] for r in rows if r["source_video"]} == {
+        s.endpoint_id for s in ep.GENERATION_ENDPOINTS if s.family == "footage_lipsync"
+    }
     text = next(r for r in rows if r["length_from"] == "text")
     assert (text["max_text_chars"], text["text_max_length"], text["chars_per_second"]) == (1500, 20_000, 14.0)
 

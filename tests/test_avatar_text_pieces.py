@@ -8,6 +8,7 @@ import re
 import pytest
 
 from comfyui_fal_avatar.nodes.avatar.frames import speech_seconds
+from comfyui_fal_avatar.nodes.avatar.speech_rate import HAN_PER_SECOND, KANA_PER_SECOND
 from comfyui_fal_avatar.nodes.avatar.text_pieces import split_text
 
 
@@ -74,12 +75,12 @@ def test_a_long_sentence_splits_at_clause_ends():
 
 def test_cjk_sentences_and_clauses():
     text = "我们今天去公园。天气很好！你去吗？「好的。」我不去，因为我很忙，还有很多事情要做。"
-    plan = split_text(text, 9 / 14)  # the only split into five pieces of at most 9 characters
+    plan = split_text(text, speech_seconds("还有很多事情要做。"))  # the longest sentence is one piece
     _assert_lossless(text, plan.pieces)
     assert plan.pieces == ("我们今天去公园。", "天气很好！你去吗？", "「好的。」我不去，", "因为我很忙，", "还有很多事情要做。")
     assert plan.notes == ()
     long = "我" * 100  # no punctuation at all: between characters, with notes
-    cjk = split_text(long, 30 / 14)
+    cjk = split_text(long, 25 / HAN_PER_SECOND)  # 25 characters at Mandarin's 5.18 syllables/s
     assert [len(p) for p in cjk.pieces] == [25, 25, 25, 25]
     assert len(cjk.notes) == 3 and "between words" in cjk.notes[0]
 
@@ -134,3 +135,31 @@ def test_random_texts_keep_every_character_and_the_limit():
         _assert_lossless(text, plan.pieces)
         assert all(speech_seconds(p) <= seconds for p in plan.pieces)
         assert re.sub(r"\s", "", "".join(plan.pieces)) == re.sub(r"\s", "", text)
+
+
+def test_arabic_and_devanagari_sentence_and_clause_ends():
+    arabic = "هل ذهبت إلى السوق اليوم؟ نعم، ذهبت صباحا؛ واشتريت الخبز والحليب والفاكهة الطازجة."
+    plan = split_text(arabic, speech_seconds("واشتريت الخبز والحليب والفاكهة الطازجة."))
+    _assert_lossless(arabic, plan.pieces)
+    assert plan.pieces[0] == "هل ذهبت إلى السوق اليوم؟" and len(plan.pieces) == 3
+    assert all(p[-1] in "؟،؛." for p in plan.pieces) and plan.notes == ()
+    hindi = "मैं आज बाजार गया। वहाँ बहुत भीड़ थी। मैंने फल और सब्जियाँ खरीदीं।"
+    plan = split_text(hindi, speech_seconds("मैंने फल और सब्जियाँ खरीदीं।"))
+    _assert_lossless(hindi, plan.pieces)
+    assert len(plan.pieces) == 3 and all(p.endswith("।") for p in plan.pieces) and plan.notes == ()
+
+
+def test_every_unicode_sentence_terminal_ends_a_sentence():
+    for end in ("።", "။", "᙮", "꓿", "𑁇"):  # Ethiopic, Myanmar, Canadian Syllabics, Lisu, Brahmi
+        text = f"abc def{end} ghi jkl{end}"
+        assert split_text(text, 8 / 14).pieces == (f"abc def{end}", f"ghi jkl{end}"), end
+
+
+def test_cjk_speech_is_timed_per_syllable_not_at_latin_speed():
+    assert speech_seconds("我" * 518) == pytest.approx(100.0)  # Mandarin: 5.18 syllables/s, a character each
+    assert speech_seconds("か" * 784) == pytest.approx(100.0)  # Japanese kana: 7.84/s
+    assert speech_seconds("한" * 518) == pytest.approx(100.0)  # Hangul blocks: Mandarin's rate stands in
+    assert speech_seconds("a" * 1400) == pytest.approx(100.0)  # Latin letters: 14/s as before
+    mixed = "我爱 Python"
+    assert speech_seconds(mixed) == pytest.approx((2 / HAN_PER_SECOND * 14 + 1 + 6) / 14)
+    assert KANA_PER_SECOND > HAN_PER_SECOND

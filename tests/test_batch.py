@@ -115,6 +115,10 @@ def test_forty_rows_mixed_endpoints_one_failure_then_a_rerun_pays_for_that_row_a
     assert broken["status"] == "failed" and "runner_disconnected" in broken["error"]
     assert broken["request_ids"] and fal_env.jobs[broken["request_ids"][0]].arguments["seed"] == 777
     assert len({p.name for p in (folder / "out").iterdir()}) == 39
+    # what this process submitted, the failed (but paid) row included
+    submitted_usd = sum(r["estimate_usd"] for r in result["rows"] if r["same_as_line"] is None)
+    assert result["new_jobs"] == 39 and result["new_spend_usd"] == pytest.approx(submitted_usd)
+    assert broken["new_jobs"] == 1 and result["reused_jobs"] == 1  # the identical row
     # the table and the progress lines
     table = [line.split() for line in first.stdout.splitlines()[1:] if "fal-ai/" in line]
     statuses = Counter(cells[1] for cells in table)
@@ -130,6 +134,7 @@ def test_forty_rows_mixed_endpoints_one_failure_then_a_rerun_pays_for_that_row_a
     assert fal_env.count("submit") == 1
     again = summary(second)
     assert again["done"] == 40 and again["new_spend_usd"] == pytest.approx(41 / 25 * 0.20)
+    assert (again["new_jobs"], again["reused_jobs"]) == (1, 39)
     assert sum(r["reused"] for r in again["rows"]) == 39
 
 
@@ -291,3 +296,66 @@ def test_two_batches_on_one_data_directory_share_identical_rows(fal_env, folder)
         assert code == 0, err[-3000:]
         assert "locked" not in err
     assert fal_env.count("submit") == 24 and all(n == 1 for n in submitted_seeds(fal_env).values())
+
+
+
+def test_a_cache_cap_of_0_fails_no_row(fal_env, monkeypatch, tmp_path):
+    """Six one-job rows with FAL_AVATAR_CACHE_GB=0, each delivered only once all six are stored: one row's
+    store used to evict the others' videos before they were copied out (a raw `[Errno 2]` after paying)."""
+    import asyncio
+    import shutil
+    import threading
+
+    from comfyui_fal_avatar.nodes.avatar.endpoints import INFINITALK_IMAGE
+    from comfyui_fal_avatar.nodes.batch.run import Batch, BatchItem
+    from comfyui_fal_avatar.nodes.cli.files import load_audio, load_image
+    from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
+
+    monkeypatch.setenv("FAL_AVATAR_CACHE_GB", "0")
+    image, audio = load_image(ASSETS / "sample_portrait.png"), load_audio(ASSETS / "sample_speech.wav")
+
+    def item(seed: int) -> BatchItem:
+        values = {"num_frames": 41, "resolution": "480p", "seed": seed}
+        request = GenerationRequest(spec=INFINITALK_IMAGE, values=values, image=image, audio=audio, want_frames=False)
+        return BatchItem(f"row {seed}", INFINITALK_IMAGE.endpoint_id, lambda: request)
+
+    all_stored = threading.Barrier(6, timeout=60)
+
+    def deliver(index: int, run) -> None:
+        all_stored.wait()
+        shutil.copyfile(run.path, tmp_path / f"r{index}.mp4")
+
+    batch = Batch([item(300 + i) for i in range(6)], concurrency=6, deliver=deliver)
+
+    async def go():
+        await batch.check()
+        return await batch.run()
+
+    rows = asyncio.run(go())
+    assert [r.outcome for r in rows] == ["done"] * 6, [repr(r.error) for r in rows]
+    assert all((tmp_path / f"r{i}.mp4").stat().st_size > 0 for i in range(6))
+    assert fal_env.count("submit") == 6
+
+
+def test_a_fresh_out_dir_and_missing_out_folders_are_made_and_escapes_are_refused_first(fal_env, folder):
+    rows = [row(ENDPOINTS[0], 1, folder), row(ENDPOINTS[0], 2, folder, out="week1/day1/intro.mp4")]
+    proc = batch(write_csv(folder / "lessons.csv", rows), "--out-dir", folder / "renders")
+    assert proc.returncode == 0, proc.stderr
+    assert (folder / "renders" / "lessons-2.mp4").stat().st_size > 0
+    assert (folder / "renders" / "week1" / "day1" / "intro.mp4").stat().st_size > 0
+    submits = fal_env.count("submit")
+    again = batch(folder / "lessons.csv", "--out-dir", folder / "renders")  # its own outputs are replaced
+    assert again.returncode == 0, again.stderr
+    assert fal_env.count("submit") == submits
+
+    fal_env.clear_log()
+    (folder / "notes.txt").write_text("my notes")
+    rows = [row(ENDPOINTS[0], 3, folder, out="../escape.mp4"), row(ENDPOINTS[0], 4, folder, out="/tmp/abs.mp4"),
+            row(ENDPOINTS[0], 5, folder, out="notes.txt"), row(ENDPOINTS[0], 6, folder, out="speech.wav")]
+    proc = batch(write_csv(folder / "bad.csv", rows))
+    assert proc.returncode == 2
+    for line, words in [(2, "outside the output folder"), (3, "outside the output folder"), (4, "--overwrite"),
+                        (5, "the audio of line 2")]:
+        assert any(f"line {line}:" in text and words in text for text in proc.stderr.splitlines()), (line, proc.stderr)
+    assert fal_env.requests == []
+    assert (folder / "notes.txt").read_text() == "my notes" and not (folder.parent / "escape.mp4").exists()

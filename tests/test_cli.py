@@ -198,3 +198,29 @@ def test_identical_runs_started_together_make_one_submit(fal_env, tmp_path, kind
     ids = {json.loads(r.stdout.strip().splitlines()[-1])["request_id"] for r in results}
     assert len(ids) == 1
     assert fal_env.count("submit") == 1 and len(fal_env.jobs) == 1
+
+
+def test_an_out_that_is_or_links_to_an_input_is_refused_before_any_upload(fal_env, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes((ASSETS / "sample_video.mp4").read_bytes())
+    (tmp_path / "same.mp4").hardlink_to(clip)
+    (tmp_path / "alias.mp4").symlink_to(clip)
+    source = clip.read_bytes()
+    for out in (clip, tmp_path / "same.mp4", tmp_path / "alias.mp4", tmp_path / "sub" / ".." / "clip.mp4"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        proc = cli("generate", "fal-ai/infinitalk/video-to-video", "--video", clip,
+                   "--audio", ASSETS / "sample_speech.wav", "--num-frames", "41", "--out", out)
+        assert proc.returncode == 2 and "--out:" in proc.stderr and "the --video file" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert clip.read_bytes() == source and fal_env.requests == []
+
+
+def test_nothing_to_say_and_a_frame_count_an_endpoint_lacks_are_refused_before_money(fal_env, tmp_path):
+    for text in (".", "😀"):
+        proc = cli("generate", "fal-ai/infinitalk/single-text", "--image", ASSETS / "sample_portrait.png",
+                   "--text", text, "--voice", "Sarah", "--out", tmp_path / "x.mp4")
+        assert proc.returncode == 2 and "nothing to say" in proc.stderr, proc.stderr
+    proc = cli("generate", "fal-ai/stable-avatar", "--image", ASSETS / "sample_portrait.png",
+               "--audio", ASSETS / "sample_speech.wav", "--num-frames", "81", "--out", tmp_path / "x.mp4")
+    assert proc.returncode == 2 and "fal-ai/stable-avatar takes no --num-frames" in proc.stderr
+    assert fal_env.requests == []

@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from test_cli import ASSETS, child, cli
+from test_cli import ASSETS, child, cli, generate
 
 from comfyui_fal_avatar.nodes.cli.files import load_image
+from comfyui_fal_avatar.nodes.cli.output import save_copy
 from comfyui_fal_avatar.nodes.errors import InputError
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
@@ -209,3 +210,53 @@ def test_emulator_on_a_busy_port_exits_2():
 def test_clean_run_has_no_leftover_files(fal_env, tmp_path, isolated_env):
     assert cli(*generate_args(tmp_path / "talk.mp4")).returncode == 0
     assert sorted(os.listdir(isolated_env / "media")) == [f"{Journal().entries()[0].request_id}.mp4"]
+
+
+def test_fetch_out_onto_its_stored_copy_is_refused_and_keeps_the_copy(fal_env, tmp_path):
+    """`fetch <id> --out <its stored copy>` used to delete the paid stored copy (with a traceback)."""
+    first = json.loads(generate(out=tmp_path / "a.mp4").stdout.strip().splitlines()[-1])
+    stored = Journal().get(first["request_id"]).local_path
+    kept = stored.read_bytes()
+    proc = cli("fetch", first["request_id"], "--endpoint", "fal-ai/infinitalk", "--out", stored)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "result store" in proc.stderr
+    assert stored.read_bytes() == kept
+    again = generate(out=stored)  # generate --out into the store: the same refusal, nothing sent
+    assert again.returncode == 2 and "result store" in again.stderr
+    assert stored.read_bytes() == kept and fal_env.count("submit") == 1
+
+
+def test_save_copy_onto_the_stored_file_itself_is_a_no_op(tmp_path):
+    stored = tmp_path / "stored.mp4"
+    stored.write_bytes(b"paid video")
+    link = tmp_path / "link.mp4"
+    os.link(stored, link)
+    save_copy(stored, stored, request_id="r")
+    save_copy(stored, link, request_id="r")
+    assert stored.read_bytes() == b"paid video" == link.read_bytes()
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://127.0.0.1:99999", "http://127.0.0.1:abc"])
+def test_a_malformed_fal_url_setting_exits_2_naming_the_variable(fal_env, tmp_path, url):
+    proc = cli(*generate_args(tmp_path / "talk.mp4"), env_extra={"FAL_REST_URL": url})
+    assert_clean(proc, 2)
+    assert "FAL_REST_URL is not a valid URL" in proc.stderr and fal_env.requests == []
+
+
+def test_non_finite_numbers_in_a_manifest_or_a_param_exit_2_with_the_line(fal_env, tmp_path):
+    row = {"endpoint": "fal-ai/infinitalk", "image": str(PORTRAIT), "audio": str(SPEECH)}
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps(row)[:-1] + ', "seed": NaN}\n' + json.dumps(row)[:-1] + ', "seed": Infinity}\n')
+    proc = cli("batch", manifest)
+    assert_clean(proc, 2)
+    assert "line 1: seed: nan is not a finite number" in proc.stderr and "line 2: seed: inf" in proc.stderr
+    proc = cli("generate", "fal-ai/stable-avatar", "--image", PORTRAIT, "--audio", SPEECH,
+               "--param", "guidance_scale=nan", "--out", tmp_path / "x.mp4")
+    assert_clean(proc, 2)
+    assert "guidance_scale: 'nan' is not a finite number" in proc.stderr and fal_env.requests == []
+
+
+@pytest.mark.parametrize(("limit", "code"), [("1e20", 0), ("100000000000000000000", 0), ("0", 2), ("1.5", 2)])
+def test_jobs_limit_takes_any_whole_number(isolated_env, limit, code):
+    proc = cli("jobs", "--limit", limit)
+    assert proc.returncode == code and "Traceback" not in proc.stderr, proc.stderr

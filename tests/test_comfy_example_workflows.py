@@ -4,7 +4,8 @@ Core nodes are checked against ComfyUI v0.28.1's ``GET /object_info`` answer, ou
 schema (built on the comfy_api TEST DOUBLE and converted to the object_info shape). Checked: node types
 exist, every link's type matches both ends and the nodes' link bookkeeping, required sockets are fed,
 every widget value is allowed (upload combos name a sample the pack really installs), seeds are
-"fixed", each workflow has its .jpg thumbnail, and scripts/make_examples.py reproduces the JSON exactly.
+"fixed", each workflow has its .jpg thumbnail, every family has an example, and scripts/make_examples.py
+reproduces the JSON exactly.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from comfyui_fal_avatar.nodes.avatar.endpoints import GENERATION_ENDPOINTS
+from comfyui_fal_avatar.nodes.avatar.endpoints import BY_NODE_ID, CHOOSE, FAMILIES, GENERATION_ENDPOINTS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "example_workflows"
@@ -28,8 +29,8 @@ WORKFLOWS = sorted(EXAMPLES.glob("*.json"))
 PACK_NODES = (*(spec.node_id for spec in GENERATION_ENDPOINTS), "FalAvatarFetchResult")
 DOUBLE_MODULES = ("comfy_api", "comfy", "server", "folder_paths")
 UPLOAD_MEDIA = {"image_upload": "image/", "audio_upload": "audio/", "video_upload": "video/"}
-SOCKET_OF_MEDIA = {"image": "IMAGE", "frames": "IMAGE", "audio": "AUDIO", "video": "VIDEO"}
-WIDGET_OF_PARAM = {"text": "STRING", "int": "INT", "float": "FLOAT", "enum": "COMBO"}
+SOCKET_OF_MEDIA = {"image": "IMAGE", "frames": "IMAGE", "audio": "AUDIO", "video": "VIDEO", "mask": "MASK"}
+WIDGET_OF_PARAM = {"text": "STRING", "int": "INT", "float": "FLOAT", "enum": "COMBO", "bool": "BOOLEAN"}
 
 
 def _purge_double() -> None:
@@ -75,6 +76,8 @@ def _widget_problems(where: str, spec: list, value, samples: set[str], script) -
         return []
     if kind == "COMBO":
         options = spec[0] if isinstance(spec[0], list) else opts.get("options", [])
+        if value == CHOOSE:  # the placeholder of a required choice: the node refuses it before any money
+            return [f"{where}: {value!r} is a placeholder; choose an option"]
         return [] if value in options else [f"{where}: {value!r} not in {options}"]
     if kind == "STRING":
         return [] if isinstance(value, str) else [f"{where}: {value!r} is not a string"]
@@ -202,9 +205,10 @@ def test_workflow_has_a_jpeg_thumbnail(path):
         assert img.format == "JPEG" and 384 <= img.width <= 768 and img.height >= 64
 
 
-def test_every_pack_node_is_shown_and_nothing_else_is_in_the_folder():
+def test_every_family_and_the_fetch_node_are_shown_and_nothing_else_is_in_the_folder():
     used = {node["type"] for path in WORKFLOWS for node in _load(path)["nodes"]}
-    assert set(PACK_NODES) <= used
+    assert {BY_NODE_ID[t].family for t in used if t in BY_NODE_ID} == set(FAMILIES)
+    assert "FalAvatarFetchResult" in used
     stems = {p.stem for p in WORKFLOWS}
     assert {p.name for p in EXAMPLES.iterdir()} == {f"{s}.json" for s in stems} | {f"{s}.jpg" for s in stems}
 
@@ -226,7 +230,10 @@ def test_pack_definitions_follow_the_endpoint_rows(pack):
         widgets = [(name, s[0]) for name, s in inputs.items() if script.is_widget(s)]
         assert sockets == {slot.name: SOCKET_OF_MEDIA[slot.kind] for slot in spec.media}
         assert widgets == [(p.name, WIDGET_OF_PARAM[p.kind]) for p in spec.params]
-        assert inputs["seed"][1]["control_after_generate"] == "fixed"
+        controlled = [name for name, s in inputs.items() if script.is_widget(s) and s[1].get("control_after_generate")]
+        assert controlled == ([spec.seed_param.name] if spec.seed_param else []), spec.node_id
+        if controlled:
+            assert inputs[controlled[0]][1]["control_after_generate"] == "fixed"
         assert definitions[spec.node_id]["output"] == [
             "VIDEO",
             "IMAGE",
@@ -289,6 +296,15 @@ def _mutations():
         (dangling_input, "references missing link"),
         (unknown_node, "unknown type 'NoSuchNode'"),
     ]
+
+
+def test_validator_refuses_a_required_choice_left_at_its_placeholder(pack):
+    script, definitions, samples = pack
+    workflow = copy.deepcopy(_load(EXAMPLES / "fal-Fabric-text-to-video.json"))
+    fabric = next(n for n in workflow["nodes"] if n["type"] == "FalFabric10Text")
+    assert validate(workflow, definitions, samples, script) == []
+    fabric["widgets_values"][fabric["widgets_values"].index("480p")] = CHOOSE
+    assert any("is a placeholder; choose an option" in p for p in validate(workflow, definitions, samples, script))
 
 
 @pytest.mark.parametrize(("mutate", "expected"), _mutations(), ids=[m.__name__ for m, _ in _mutations()])

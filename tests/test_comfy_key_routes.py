@@ -116,7 +116,8 @@ def test_doctor_route_runs_on_the_server_and_never_returns_the_key(fal_env, monk
     assert status == 200 and report["exit_code"] == 0
     assert report["key"]["present"] and report["key"]["source"] == "saved" and report["key"]["state"] == "valid"
     assert set(report["key"]) == {"present", "source", "state", "message"}
-    assert [e["status"] for e in report["endpoints"]] == ["ok"] * 4
+    statuses = {e["endpoint_id"]: e["status"] for e in report["endpoints"]}
+    assert statuses.pop("fal-ai/stable-avatar") == "delisted" and set(statuses.values()) == {"ok"}
     assert SECRET not in text and "s3cr3t" not in text
     assert fal_env.count("token") == 1 and fal_env.count("submit") == 0
 
@@ -130,7 +131,7 @@ def test_doctor_route_reports_drift_and_bad_settings(fal_env, monkeypatch):
 
     status, report = call(steps)
     assert status == 200 and report["exit_code"] == 1
-    assert report["endpoints"][0]["status"] == "not_listed"
+    assert report["endpoints"][0]["status"] == "not_in_catalogue"
 
     monkeypatch.setenv("FAL_OPENAPI_URL", "fal.ai/no-scheme")
     status, body = call(steps)

@@ -1,7 +1,8 @@
 """The ComfyUI node layer through the comfy_api TEST DOUBLE (tests/comfy_double), against the emulator.
 
-Checks what a ComfyUI user sees: the five nodes and their widgets, outputs with the right types and
-shapes, validation before any request, live status lines, and Cancel reaching fal's cancel route.
+Checks what a ComfyUI user sees: one node per endpoint row (grouped by family) and their widgets, outputs
+with the right types and shapes, validation before any request, live status lines, and Cancel reaching
+fal's cancel route.
 The same layer is checked against a real ComfyUI in tests/comfyui/ when COMFYUI_PATH is set.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import io
 import sys
 import threading
 import time
@@ -17,15 +19,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image as PILImage
 from test_media_samples import scramble_frames
 
-from comfyui_fal_avatar.nodes.errors import FalServerError
+from comfyui_fal_avatar.nodes.avatar.endpoints import CHOOSE, GENERATION_ENDPOINTS
+from comfyui_fal_avatar.nodes.errors import FalServerError, InputError
+from comfyui_fal_avatar.nodes.media import probe_video
 from comfyui_fal_avatar.nodes.store.claims import Claims
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
 DOUBLE = Path(__file__).parent / "comfy_double"
 DOUBLE_MODULES = ("comfy_api", "comfy", "comfy_execution", "server", "folder_paths", "execution")
-GEN_NODES = ("FalInfiniTalkImageToVideo", "FalInfiniTalkTextToVideo", "FalInfiniTalkVideoToVideo", "FalStableAvatar")
+GEN_NODES = tuple(spec.node_id for spec in GENERATION_ENDPOINTS)
 
 
 def _purge() -> None:
@@ -72,25 +77,132 @@ def execute(node_cls, node_id="5", graph=None, **inputs):
     return asyncio.run(clone.execute(**inputs))
 
 
-def test_five_nodes_with_fixed_ids_tooltips_and_outputs(comfy):
+# Node ids of the first release: saved workflows reference them, so they never change.
+FIRST_NODE_IDS = {
+    "fal-ai/infinitalk": "FalInfiniTalkImageToVideo",
+    "fal-ai/infinitalk/single-text": "FalInfiniTalkTextToVideo",
+    "fal-ai/infinitalk/video-to-video": "FalInfiniTalkVideoToVideo",
+    "fal-ai/stable-avatar": "FalStableAvatar",
+}
+CATEGORIES = {
+    "portrait_audio": "fal avatar/portrait + audio",
+    "portrait_text": "fal avatar/portrait + text",
+    "two_people": "fal avatar/two people",
+    "footage_lipsync": "fal avatar/lip-sync footage",
+    "compatibility": "fal avatar/compatibility",
+}
+SOCKETS = {"image": "IMAGE", "frames": "IMAGE", "audio": "AUDIO", "video": "VIDEO", "mask": "MASK"}
+OUTPUTS = ["video", "frames", "audio", "fps", "frame_count", "video_url", "request_id"]
+
+
+def test_one_node_per_row_grouped_by_family_with_the_seven_outputs(comfy):
     nodes, server, _ = comfy
+    io = importlib.import_module("comfy_api.latest").io
+    socket_types = {kind: getattr(io, kind.title()).Input for kind in set(SOCKETS.values())}
     assert sorted(nodes) == sorted([*GEN_NODES, "FalAvatarFetchResult"])
-    for node_id in GEN_NODES:
-        schema = nodes[node_id].define_schema()
-        assert schema.category == "fal/avatar" and schema.is_output_node
-        assert [o.id for o in schema.outputs] == [
-            "video", "frames", "audio", "fps", "frame_count", "video_url", "request_id"
-        ]
-        widgets = [i for i in schema.inputs if hasattr(i, "default")]
-        assert widgets and all(i.tooltip for i in schema.inputs)
-        seed = next(i for i in schema.inputs if i.id == "seed")
-        assert seed.control_after_generate.value == "fixed"
-        assert "widgets.num_frames" in schema.price_badge.expr or node_id == "FalStableAvatar"
+    assert {spec.endpoint_id: spec.node_id for spec in GENERATION_ENDPOINTS if spec.endpoint_id in FIRST_NODE_IDS} \
+        == FIRST_NODE_IDS
+    for spec in GENERATION_ENDPOINTS:
+        schema = nodes[spec.node_id].define_schema()
+        assert schema.category == CATEGORIES[spec.family] and schema.is_output_node, spec.node_id
+        assert schema.display_name.startswith("fal ") and schema.display_name == spec.display_name
+        assert [o.id for o in schema.outputs] == OUTPUTS
+        assert all(i.tooltip for i in schema.inputs), spec.node_id
+        sockets = {i.id: type(i) for i in schema.inputs if not hasattr(i, "default")}
+        assert sockets == {slot.name: socket_types[SOCKETS[slot.kind]] for slot in spec.media}, spec.node_id
+        seeds = [i for i in schema.inputs if getattr(i, "control_after_generate", None)]
+        if spec.seed_param is None:  # no seed widget where fal has none
+            assert seeds == [] and not any(i.id == "seed" for i in schema.inputs), spec.node_id
+        else:
+            assert [(i.id, i.control_after_generate.value) for i in seeds] == [(spec.seed_param.name, "fixed")]
+        assert schema.is_deprecated == (spec.status == "delisted")
+        if spec.status == "delisted":
+            assert spec.status_note in schema.description
+    assert nodes["FalAvatarFetchResult"].define_schema().category == "fal avatar"
     prompt = next(i for i in nodes["FalInfiniTalkImageToVideo"].define_schema().inputs if i.id == "prompt")
     assert prompt.multiline and prompt.default
     routes = {(m, p) for m, p, _ in server.routes}
     assert ("POST", "/fal_avatar/key") in routes and ("GET", "/fal_avatar/endpoints") in routes
     assert ("POST", "/fal_avatar/settings") in routes and ("GET", "/fal_avatar/media_length") in routes
+
+
+def test_a_required_choice_without_a_default_is_refused_before_money(comfy, fal_env):
+    """fal has no default for it (a missing one is a 422): the node shows a placeholder first and refuses it."""
+    nodes, _, _ = comfy
+    choosing = [spec for spec in GENERATION_ENDPOINTS if any(p.choice_required for p in spec.params)]
+    assert choosing, "no row has a required choice"
+    for spec in choosing:
+        param = next(p for p in spec.params if p.choice_required)
+        combo = next(i for i in nodes[spec.node_id].define_schema().inputs if i.id == param.name)
+        assert combo.options == [CHOOSE, *param.options] and combo.default == CHOOSE
+        refused = nodes[spec.node_id].validate_inputs(**{param.name: CHOOSE})
+        assert refused.startswith(f"{param.name}: choose ") and all(o in refused for o in param.options)
+        assert nodes[spec.node_id].validate_inputs(**{param.name: param.options[0]}) is True
+    fabric = next(spec for spec in choosing if {s.name for s in spec.media} == {"image", "audio"})
+    with pytest.raises(InputError, match="resolution: choose one of"):  # a prompt that skipped validation
+        execute(nodes[fabric.node_id], image=image(), audio=audio(), resolution=CHOOSE)
+    assert fal_env.requests == []
+
+
+FAMILY_ROWS = {  # one row per family, with every kind of media socket among them
+    "portrait_audio": "fal-ai/bytedance/omnihuman/v1.5",
+    "portrait_text": "veed/fabric-1.0/text",
+    "two_people": "fal-ai/ai-avatar/multi",
+    "footage_lipsync": "fal-ai/sync-lipsync/v2",
+    "compatibility": "fal-ai/stable-avatar",
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_ROWS))
+def test_one_node_of_each_family_runs_with_its_own_fields_and_fps(comfy, fal_env, family):
+    """Each media socket reaches its own fal field (a MASK as a black-and-white PNG, the second speaker's
+    audio as second_audio_url), nothing beyond the row's fields is sent, and the fps output is the file's."""
+    nodes, _, _ = comfy
+    spec = next(s for s in GENERATION_ENDPOINTS if s.endpoint_id == FAMILY_ROWS[family])
+    clip = Path(__file__).resolve().parent.parent / "nodes" / "assets" / "sample_video.mp4"
+    api = importlib.import_module("comfy_api.latest")
+    mask = torch.zeros((1, 80, 120))
+    mask[:, :, 60:] = 1.0  # the right half speaks
+    given = {"image": image(), "audio": audio(2.0), "audio2": audio(1.5), "mask": mask,
+             "video": api.InputImpl.VideoFromFile(str(clip))}
+    widgets = {p.name: (p.options[-1] if p.choice_required else p.default) for p in spec.params}
+    widgets.update({"num_frames": 0} if spec.has_param("num_frames") else {})
+    out = execute(nodes[spec.node_id], "7", prompt_linking_frames("7"),
+                  **{slot.name: given[slot.name] for slot in spec.media if slot.name in given}, **widgets)
+    (job,) = fal_env.jobs.values()
+    sent = {s.fal_field for s in spec.media if s.name in given} | {p.field.split(".")[0] for p in spec.params if p.fal}
+    if spec.length_rule == "num_segments":
+        sent.add("num_segments")
+    assert set(job.arguments) <= sent and {s.fal_field for s in spec.media if s.name in given} <= set(job.arguments)
+    frames, fps, count = out.args[1], out.args[3], out.args[4]
+    info = probe_video(Path(out.args[0].get_stream_source()))
+    assert (fps, count, tuple(frames.shape)) == (info.fps, info.frame_count, (info.frame_count, info.height, info.width, 3))
+    if spec.has_slot("mask"):
+        png = fal_env.files[job.arguments["mask_url"][len(fal_env.base_url):]].data
+        with PILImage.open(io.BytesIO(png)) as picture:
+            pixels = np.asarray(picture.convert("L"))
+        assert pixels.shape == (80, 120) and pixels[:, :60].max() == 0 and pixels[:, 60:].min() == 255
+
+
+def test_the_price_badge_follows_each_rows_formula(comfy):
+    """ComfyUI's price badge (JSONata, evaluated by the frontend) from the row: the rate at the chosen
+    resolution or model (the dearest while a required one is not chosen), per minute where fal states it so, and the
+    whole job once num_frames is set; no badge where fal's price is unknown."""
+    nodes, _, _ = comfy
+    for spec in GENERATION_ENDPOINTS:
+        badge = nodes[spec.node_id].define_schema().price_badge
+        price = spec.price
+        if price.per == "unknown" or not price.usd_per_second:
+            assert badge is None, spec.node_id
+            continue
+        scale = 60 if price.per == "minute" else 1
+        assert ('"/minute"' if scale == 60 else '"/second"') in badge.expr, spec.node_id
+        widgets = [name for name in ("num_frames", price.by) if spec.has_param(name)]
+        assert badge.depends_on.widgets == widgets, spec.node_id
+        if spec.has_param(price.by):  # the resolution, or sync v2's model
+            assert f"widgets.{price.by}); $exists($r) ? $r : {price.rate(None) * scale}" in badge.expr, spec.node_id
+        if spec.has_param("num_frames"):
+            assert f"widgets.num_frames / {spec.fps:g}" in badge.expr, spec.node_id
 
 
 def test_a_loader_widget_file_is_found_only_inside_its_folder(comfy, tmp_path):

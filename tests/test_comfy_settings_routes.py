@@ -144,6 +144,23 @@ def test_media_length_reads_the_headers_of_a_file_in_the_input_folder(tmp_path):
         assert got[name][0] == 404 and "input folder" in got[name][1]["error"]
 
 
+def test_a_file_name_the_file_system_refuses_is_a_400_not_a_500(tmp_path):
+    def input_file(name: str) -> Path | None:  # as ComfyUI's folder lookup does: resolve, then check
+        path = (tmp_path / name).resolve()
+        return path if path.is_file() else None
+
+    async def steps(client):
+        out = {}
+        for name in ("a\x00.wav", "x" * 5000 + "/a.wav"):
+            resp = await client.get("/fal_avatar/media_length", params={"file": name})
+            out[name[:8]] = (resp.status, await resp.json())
+        return out
+
+    got = call(steps, input_file=input_file)
+    assert got["a\x00.wav"] == (400, {"error": "a file name cannot contain a NUL byte"})
+    assert got["x" * 8][0] in (400, 404)
+
+
 def test_without_an_input_folder_there_is_no_media_length_route():
     async def steps(client):
         return (await client.get("/fal_avatar/media_length", params={"file": "a.wav"})).status

@@ -1,5 +1,6 @@
-"""`fal-avatar doctor` against the emulator: fal's OpenAPI documents as the emulator serves them, the report
-(table and JSON) for matching and drifted documents, exit codes, and what is sent where (never the key to
+"""`fal-avatar doctor` against the emulator: fal's OpenAPI documents and model catalogue as the emulator serves
+them, the report (table and JSON) for matching and drifted documents, the verdicts that tell "no OpenAPI
+document" from "not in fal's catalogue" and "deprecated", exit codes, and what is sent where (never the key to
 the OpenAPI host, never a submit or an upload). Also: a submit fal answers 404 points at the doctor."""
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ import socket
 import httpx
 import pytest
 
+from comfyui_fal_avatar.nodes.avatar.endpoints import GENERATION_ENDPOINTS
 from comfyui_fal_avatar.nodes.cli import main
 from comfyui_fal_avatar.nodes.doctor.check import run_doctor
 from comfyui_fal_avatar.nodes.errors import NotFoundError
-from comfyui_fal_avatar.nodes.fal import FalClient
+from comfyui_fal_avatar.nodes.fal import FalClient, bounded
 
 OPENAPI_PATH = "/api/openapi/queue/openapi.json"
-ENDPOINTS = ("fal-ai/infinitalk", "fal-ai/infinitalk/single-text", "fal-ai/infinitalk/video-to-video", "fal-ai/stable-avatar")
+ENDPOINTS = tuple(spec.endpoint_id for spec in GENERATION_ENDPOINTS)  # every row, in the report's order
+DELISTED = {spec.endpoint_id for spec in GENERATION_ENDPOINTS if spec.status == "delisted"}
 PAID_OR_UPLOAD = {"submit", "cdn_upload", "multipart_create", "multipart_part", "storage_initiate", "signed_put"}
+HEALTHY = ["delisted" if e in DELISTED else "ok" for e in ENDPOINTS]  # StableAvatar: removed from fal's catalogue
+LIVE = len(ENDPOINTS) - len(DELISTED)
 
 
 def doctor(capsys, *args) -> tuple[int, str]:
@@ -65,7 +70,7 @@ def test_emulator_serves_openapi_documents_without_a_key(emulator):
     assert httpx.post(url, params={"endpoint_id": "fal-ai/infinitalk"}).status_code == 405
     emulator.retire("fal-ai/infinitalk")
     assert httpx.get(url, params={"endpoint_id": "fal-ai/infinitalk"}).status_code == 404
-    assert emulator.routes() == ["openapi"] * 8
+    assert emulator.routes() == ["openapi"] * (len(ENDPOINTS) + 4)
 
 
 # --- a healthy setup ---------------------------------------------------------------------------------------
@@ -76,10 +81,11 @@ def test_doctor_against_the_emulator_exits_0(fal_env, capsys):
     assert code == 0
     for endpoint_id in ENDPOINTS:
         assert f"{endpoint_id} " in out
-    assert out.count(" ok\n") == 4
+    assert out.count(" ok\n") == LIVE and out.count("delisted (expected)\n") == len(DELISTED) == 1
     assert "VALID" in out and "FAL_KEY from the environment" in out
     assert out.count(" reachable  ") == 3 and "UNREACHABLE" not in out
-    assert "result: All 4 endpoints match" in out and "(exit 0)" in out
+    assert f"catalog  {fal_env.base_url}/v1/models  read" in out
+    assert f"result: All {LIVE} endpoints match fal's schemas (1 delisted, as expected)" in out and "(exit 0)" in out
 
 
 def test_json_report_and_what_was_sent_where(fal_env, capsys):
@@ -93,15 +99,19 @@ def test_json_report_and_what_was_sent_where(fal_env, capsys):
     }
     assert [h["name"] for h in report["hosts"]] == ["queue", "rest", "cdn"]
     assert all(h["reachable"] and h["url"] == fal_env.base_url and h["rtt_ms"] >= 0 for h in report["hosts"])
-    assert [e["status"] for e in report["endpoints"]] == ["ok"] * 4
+    assert [e["status"] for e in report["endpoints"]] == HEALTHY
+    assert "removed it from its catalogue in 2026-08" in by_id(report)["fal-ai/stable-avatar"]["error"]
     assert report["openapi_url"] == fal_env.base_url + OPENAPI_PATH
+    assert report["catalogue"] == {"url": fal_env.base_url + "/v1/models", "checked": True, "error": None}
 
     requests = fal_env.requests
     openapi = [r for r in requests if r.route == "openapi"]
     assert sorted(r.query["endpoint_id"] for r in openapi) == sorted(ENDPOINTS)
     assert all("authorization" not in r.headers for r in openapi)  # the OpenAPI host never gets the key
+    (catalogue,) = [r for r in requests if r.route == "models"]  # one lookup for every row
+    assert (catalogue.query["limit"], catalogue.query["endpoint_id"]) == (str(len(ENDPOINTS)), ENDPOINTS[-1])
     keyed = [r for r in requests if "authorization" in r.headers]
-    assert [r.route for r in keyed] == ["token"]  # the only authenticated call: a free CDN token
+    assert sorted(r.route for r in keyed) == ["models", "token"]  # a free CDN token; the catalogue, as the history
     assert not PAID_OR_UPLOAD & {r.route for r in requests}  # read-only: no submit, no upload
     assert fal_env.key not in json.dumps(report) and fal_env.key.split(":")[1] not in json.dumps(report)
 
@@ -151,7 +161,7 @@ def test_a_drifted_document_is_named_and_exits_1(fal_env, capsys, endpoint_id, c
     checks = by_id(report)
     assert checks[endpoint_id]["status"] == "drift"
     assert [(d["kind"], d["field"]) for d in checks[endpoint_id]["differences"]] == [(kind, field)]
-    assert all(c["status"] == "ok" for i, c in checks.items() if i != endpoint_id)
+    assert all(c["status"] in ("ok", "delisted") for i, c in checks.items() if i != endpoint_id)
     assert "1 endpoint(s) drifted" in report["summary"]
 
     code, table = doctor(capsys)
@@ -159,14 +169,60 @@ def test_a_drifted_document_is_named_and_exits_1(fal_env, capsys, endpoint_id, c
     assert f"{endpoint_id}  " in table and "DRIFT" in table and "(exit 1)" in table
 
 
-def test_an_unlisted_endpoint_exits_1(fal_env, capsys):
-    fal_env.retire("fal-ai/stable-avatar")
+def test_a_retired_endpoint_is_not_in_fals_catalogue_and_exits_1(fal_env, capsys):
+    fal_env.retire("fal-ai/infinitalk")
     code, report = doctor_json(capsys)
     assert code == 1
-    gone = by_id(report)["fal-ai/stable-avatar"]
-    assert gone["status"] == "not_listed" and "no longer lists fal-ai/stable-avatar" in gone["error"]
+    gone = by_id(report)["fal-ai/infinitalk"]
+    assert gone["status"] == "not_in_catalogue" and "does not list fal-ai/infinitalk" in gone["error"]
+    assert "answers HTTP 404: fal has retired or renamed it" in gone["error"]
+    assert "1 endpoint(s) not in fal's catalogue" in report["summary"]
     code, table = doctor(capsys)
-    assert code == 1 and "NOT LISTED" in table
+    assert code == 1 and "NOT IN FAL'S CATALOGUE" in table
+
+
+def test_no_openapi_document_is_told_apart_from_not_in_the_catalogue(fal_env, capsys):
+    fal_env.withdraw_openapi("fal-ai/infinitalk/single-text")  # still listed, still runs: only the document 404s
+    fal_env.set_catalogue_status("fal-ai/infinitalk/video-to-video", "absent")  # delisted, document still there
+    code, report = doctor_json(capsys)
+    assert code == 1
+    checks = by_id(report)
+    no_doc, unlisted = checks["fal-ai/infinitalk/single-text"], checks["fal-ai/infinitalk/video-to-video"]
+    assert no_doc["status"] == "no_document" and "publishes no OpenAPI document" in no_doc["error"]
+    assert unlisted["status"] == "not_in_catalogue" and "still publishes its OpenAPI document" in unlisted["error"]
+    assert (checks["fal-ai/infinitalk"]["status"], checks["fal-ai/stable-avatar"]["status"]) == ("ok", "delisted")
+    code, table = doctor(capsys)
+    assert code == 1 and "NO OPENAPI DOCUMENT" in table and "NOT IN FAL'S CATALOGUE" in table
+
+
+def test_a_deprecated_endpoint_exits_1(fal_env, capsys):
+    fal_env.set_catalogue_status("fal-ai/infinitalk", "deprecated")
+    code, report = doctor_json(capsys)
+    assert code == 1
+    deprecated = by_id(report)["fal-ai/infinitalk"]
+    assert deprecated["status"] == "deprecated" and "marks fal-ai/infinitalk deprecated" in deprecated["error"]
+    code, table = doctor(capsys)
+    assert code == 1 and "DEPRECATED" in table and "1 endpoint(s) deprecated" in table
+
+
+def test_a_delisted_row_listed_again_is_checked_as_live(fal_env, capsys):
+    fal_env.set_catalogue_status("fal-ai/stable-avatar", "active")
+    code, report = doctor_json(capsys)
+    assert code == 0 and [e["status"] for e in report["endpoints"]] == ["ok"] * len(ENDPOINTS)
+
+
+def test_an_unreadable_catalogue_keeps_the_documents_verdicts_and_exits_3(fal_env, capsys):
+    fal_env.inject("models", "http_500", times=2)  # the doctor retries once
+    code, report = doctor_json(capsys)
+    assert code == 3 and "fal's model catalogue could not be read" in report["summary"]
+    assert report["catalogue"]["checked"] is False and "could not be read" in report["catalogue"]["error"]
+    assert [e["status"] for e in report["endpoints"]] == ["ok"] * len(ENDPOINTS)  # unknown: no catalogue verdict
+
+    fal_env.inject("models", "http_500", times=2)
+    fal_env.withdraw_openapi("fal-ai/infinitalk")
+    code, table = doctor(capsys)
+    assert code == 1  # the missing document is a finding even without the catalogue
+    assert "NO OPENAPI DOCUMENT" in table and "catalog" in table and "UNREACHABLE" in table
 
 
 def test_a_document_that_is_not_a_json_object_is_unreadable_drift(fal_env, capsys):
@@ -174,7 +230,8 @@ def test_a_document_that_is_not_a_json_object_is_unreadable_drift(fal_env, capsy
     code, report = doctor_json(capsys)
     assert code == 1
     (difference,) = by_id(report)["fal-ai/infinitalk"]["differences"]
-    assert difference["kind"] == "unreadable" and "is not a JSON object (HTTP 200)" in difference["message"]
+    assert difference["kind"] == "unreadable" and "(HTTP 200): fal's answer was not a schema" in difference["message"]
+    assert "it is a JSON list, not an object" in difference["message"]
 
 
 # --- fal out of reach, key problems ------------------------------------------------------------------------
@@ -188,7 +245,7 @@ def test_unreachable_fal_exits_3(closed_port_url, monkeypatch, capsys):
     monkeypatch.setenv("FAL_OPENAPI_URL", dead + OPENAPI_PATH)
     code, report = doctor_json(capsys)
     assert code == 3 and report["exit_code"] == 3
-    assert [e["status"] for e in report["endpoints"]] == ["unreachable"] * 4
+    assert [e["status"] for e in report["endpoints"]] == ["unreachable"] * len(ENDPOINTS)
     assert "Could not reach fal" in report["endpoints"][0]["error"]
     assert not any(h["reachable"] for h in report["hosts"])
     assert report["key"]["state"] == "unreachable"
@@ -203,10 +260,10 @@ def test_a_document_that_fails_is_unreachable_and_drift_still_wins(fal_env, caps
     assert [e["status"] for e in report["endpoints"]].count("unreachable") == 1
 
     fal_env.inject("openapi", "http_500")
-    fal_env.retire("fal-ai/stable-avatar")
+    fal_env.retire("fal-ai/infinitalk/video-to-video")
     code, report = doctor_json(capsys)
     statuses = [e["status"] for e in report["endpoints"]]
-    assert "not_listed" in statuses and "unreachable" in statuses
+    assert "not_in_catalogue" in statuses and "unreachable" in statuses
     assert code == 1  # a definite finding outranks "could not check everything"
 
 
@@ -227,7 +284,8 @@ def test_rejected_and_missing_keys_exit_2_without_showing_the_key(fal_env, monke
         "message": report["key"]["message"],
     }
     assert "FAL_KEY" in report["key"]["message"]
-    assert [e["status"] for e in report["endpoints"]] == ["ok"] * 4  # the documents need no key
+    assert [e["status"] for e in report["endpoints"]] == HEALTHY  # the documents and the catalogue need no key
+    assert report["catalogue"]["checked"] is True
 
 
 def test_a_locked_account_is_reported(fal_env, capsys):
@@ -242,7 +300,7 @@ def test_run_doctor_takes_an_explicit_client_and_url(emulator):
 
     client = FalClient(Credentials(emulator.key, "env"), FalUrls.single(emulator.base_url))
     report = asyncio.run(run_doctor(client, url=emulator.base_url + OPENAPI_PATH))
-    assert [c.status for c in report.endpoints] == ["ok"] * 4
+    assert [c.status for c in report.endpoints] == HEALTHY
     assert report.key.state == "missing"  # no key in the environment or saved: nothing to check
 
 
@@ -278,3 +336,35 @@ def test_generate_on_a_retired_endpoint_fails_before_paying_and_says_why(fal_env
     assert "fal has no endpoint fal-ai/stable-avatar" in err and "fal-avatar doctor" in err
     assert fal_env.count("submit") == 1 and not fal_env.jobs
     assert Journal().entries() == []  # nothing left "submitting": no job exists
+
+
+# --- answers no schema could be: endless, trickling, deeply nested -----------------------------------------
+
+
+def test_an_endless_trickling_or_nested_schema_answer_is_named_and_never_held(fal_env, capsys, monkeypatch):
+    quick = bounded.ReadLimit(max_bytes=bounded.SCHEMA.max_bytes, deadline_s=0.5)
+    monkeypatch.setattr("comfyui_fal_avatar.nodes.fal.openapi.SCHEMA", quick)
+    fal_env.inject("openapi", "endless")
+    code, report = doctor_json(capsys)
+    assert code == 3
+    (endless,) = [e for e in report["endpoints"] if e["status"] == "unreachable"]
+    assert "fal's answer was too large" in endless["error"] and OPENAPI_PATH in endless["error"]
+
+    fal_env.inject("openapi", "slow", times=2 * len(ENDPOINTS), bytes_per_s=1)  # every attempt of every row
+    code, report = doctor_json(capsys)
+    assert code == 3 and [e["status"] for e in report["endpoints"]] == ["unreachable"] * len(ENDPOINTS)
+    slow = report["endpoints"][0]["error"]
+    assert "fal's answer was too slow" in slow and OPENAPI_PATH in slow
+
+    fal_env.inject("openapi", "nested")
+    code, report = doctor_json(capsys)
+    assert code == 1
+    (nested,) = [e for e in report["endpoints"] if e["differences"]]
+    assert "fal's answer was not a schema" in nested["differences"][0]["message"]
+    assert "nests more than 200 levels" in nested["differences"][0]["message"]
+
+
+def test_a_host_whose_root_answer_never_ends_is_still_probed(fal_env, capsys):
+    fal_env.inject("other", "endless")
+    code, report = doctor_json(capsys)
+    assert code == 0 and all(h["reachable"] for h in report["hosts"])

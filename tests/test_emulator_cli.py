@@ -9,6 +9,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from comfyui_fal_avatar.nodes.emulator.serve import main
 
@@ -36,7 +37,8 @@ def test_cli_prints_url_first_and_stops_on_sigterm():
 def test_main_in_a_thread_with_a_stop_event(capsys):
     stop = threading.Event()
     codes: list[int] = []
-    thread = threading.Thread(target=lambda: codes.append(main(["--port", "0"], stop=stop)))
+    argv = ["--port", "0", "--catalogue-status", "veed/fabric-1.0=deprecated"]
+    thread = threading.Thread(target=lambda: codes.append(main(argv, stop=stop)))
     thread.start()
     try:
         for _ in range(200):
@@ -47,7 +49,16 @@ def test_main_in_a_thread_with_a_stop_event(capsys):
         url = out.splitlines()[0]
         key = "emulator-key-id:emulator-key-secret"
         assert httpx.get(url + "/fal-ai/infinitalk/requests/x/status", headers={"Authorization": f"Key {key}"}).status_code == 404
+        (fabric,) = httpx.get(url + "/v1/models", params={"endpoint_id": "veed/fabric-1.0"}).json()["models"]
+        assert fabric["metadata"]["status"] == "deprecated"
     finally:
         stop.set()
         thread.join(timeout=10)
     assert codes == [0]
+
+
+def test_a_bad_catalogue_status_is_refused(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["--catalogue-status", "veed/fabric-1.0=gone"])
+    assert caught.value.code == 2
+    assert "expected ENDPOINT=STATUS" in capsys.readouterr().err

@@ -117,6 +117,32 @@ def test_subscribe_stable_avatar(client):
     assert _probe(result["video"]["url"]) == {"frames": 53, "fps": 25, "size": (512, 512), "audio": True, "codec": "h264"}
 
 
+def test_subscribe_omnihuman_at_its_own_fps_with_duration_and_no_seed(client, tmp_path):
+    """A catalogue row (issue 14): OmniHuman 1.5 at 720p, 24 fps (the emulator's choice; fal's is unstated),
+    its length set by the audio and ``duration`` in the output instead of a seed."""
+    image = tmp_path / "face.png"
+    image.write_bytes(sample_png(720, 1280))
+    result, events = _subscribe(client, "fal-ai/bytedance/omnihuman/v1.5", {
+        "image_url": client.upload_file(image), "audio_url": data_uri(sample_wav(1.5), "audio/wav"),
+        "prompt": "talking", "resolution": "720p",
+    })
+    _check_events(events)
+    assert set(result) == {"video", "duration"} and result["duration"] == 1.5
+    assert _probe(result["video"]["url"]) == {"frames": 36, "fps": 24, "size": (720, 1280), "audio": True, "codec": "h264"}
+
+
+def test_strict_fabric_refuses_an_extra_field_with_a_422(client):
+    arguments = {"image_url": data_uri(sample_png(64, 64), "image/png"), "audio_url": data_uri(sample_wav(1), "audio/wav"),
+                 "resolution": "480p", "seed": 42}
+    with pytest.raises(fal_client.FalClientHTTPError) as caught:
+        client.subscribe("veed/fabric-1.0", arguments)
+    assert caught.value.status_code == 422
+    assert caught.value.message == [{"type": "extra_forbidden", "loc": ["body", "seed"],
+                                     "msg": "Extra inputs are not permitted", "input": 42}]
+    del arguments["seed"]
+    assert set(client.subscribe("veed/fabric-1.0", arguments)) == {"video"}
+
+
 def test_validation_error_surfaces_as_http_error_with_list_detail(client):
     with pytest.raises(fal_client.FalClientHTTPError) as caught:
         client.subscribe("fal-ai/infinitalk", {"image_url": "x", "audio_url": "y", "num_frames": 10})

@@ -293,3 +293,19 @@ def test_stop_closes_keep_alive_connections_and_repr_hides_key():
             http.post("/fal-ai/infinitalk", json={})
     with pytest.raises(RuntimeError, match="restarted"):
         emu.start()
+
+
+def test_endless_and_nested_answers_on_any_route(emu, http):
+    emu.inject("openapi", "nested", depth=5)
+    response = http.get("/api/openapi/queue/openapi.json", params={"endpoint_id": "fal-ai/infinitalk"})
+    assert (response.status_code, response.content) == (200, b"[[[[[]]]]]")
+    emu.inject("status", "endless")
+    received = 0
+    with http.stream("GET", "/fal-ai/infinitalk/requests/x/status") as streamed:
+        assert streamed.status_code == 200 and "content-length" not in streamed.headers
+        for chunk in streamed.iter_bytes():
+            received += len(chunk)
+            if received > 1_000_000:
+                break  # it would go on: the client hangs up
+    assert received > 1_000_000
+    assert http.get("/api/openapi/queue/openapi.json", params={"endpoint_id": "fal-ai/infinitalk"}).json()

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from comfyui_fal_avatar.nodes.emulator import FalEmulator, render
+from comfyui_fal_avatar.nodes.emulator.fal_schemas import VOICES, build_schemas
 from comfyui_fal_avatar.nodes.emulator.inputs import SAMPLE_RATE
+from comfyui_fal_avatar.nodes.emulator.models import INFINITALK_BUCKETS
 from comfyui_fal_avatar.nodes.emulator.samples import data_uri, sample_mp4, sample_png, sample_wav
-from comfyui_fal_avatar.nodes.emulator.schemas import VOICES, ValidationFailed, build_schemas
+from comfyui_fal_avatar.nodes.emulator.schemas import ValidationFailed
 from comfyui_fal_avatar.nodes.emulator.speech import synthesize, voice_pitch
 
 KEY = "kid:ksecret"
@@ -134,7 +136,7 @@ def test_body_must_be_an_object():
     ((1000, 900), "720p", (960, 960)), ((1920, 1080), "720p", (1280, 704)), ((720, 1280), "720p", (704, 1280)),
 ])
 def test_infinitalk_buckets(size, resolution, bucket):
-    assert render.nearest_bucket(*size, render.INFINITALK_BUCKETS[resolution]) == bucket
+    assert render.nearest_bucket(*size, INFINITALK_BUCKETS[resolution]) == bucket
 
 
 @pytest.mark.parametrize(("seconds", "frames"), [(0.1, 41), (1.64, 41), (1.7, 45), (2.0, 53), (10.0, 253), (400, 7501)])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 
 import av
 import numpy as np
@@ -15,10 +16,18 @@ from _sentences import frame_rms, speech
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
 from comfyui_fal_avatar.nodes.avatar.plan import check_params
 from comfyui_fal_avatar.nodes.cli.generate import run_request
-from comfyui_fal_avatar.nodes.errors import JobCancelledError, SegmentsFailedError, SpendLimitError
+from comfyui_fal_avatar.nodes.errors import (
+    FalAvatarError,
+    JobCancelledError,
+    LocalStorageError,
+    SegmentsFailedError,
+    SpendLimitError,
+)
+from comfyui_fal_avatar.nodes.longform import run as longform_run
 from comfyui_fal_avatar.nodes.longform.fetch import fetch_run
 from comfyui_fal_avatar.nodes.longform.reference import parse_ref
 from comfyui_fal_avatar.nodes.longform.segmenting import plan_long_run
+from comfyui_fal_avatar.nodes.media.stitch import stitch
 from comfyui_fal_avatar.nodes.media.video_decode import read_audio
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.pipeline.interrupt import UserInterrupt, run_cancellable
@@ -116,7 +125,7 @@ def test_a_75_second_audio_becomes_parallel_segments_stitched_with_the_original_
 
 def test_a_failed_segment_keeps_the_others_and_a_rerun_pays_for_it_alone(fal_env):
     fal_env.inject_job("runner_error")  # the first submitted segment fails on fal
-    with pytest.raises(SegmentsFailedError, match="pays only for the failed segment") as info:
+    with pytest.raises(SegmentsFailedError, match=r"Running again pays only for segment \d/2 \(est") as info:
         run(long_request(40.0))
     assert "runner" in str(info.value).lower()
     states = sorted(e.state for e in Journal().entries())
@@ -140,10 +149,33 @@ def test_cancel_cancels_every_in_flight_segment_job(fal_env):
     async def go():
         return await run_cancellable(run_request(long_request(40.0), progress=sink, interrupt=interrupt), interrupt)
 
-    with pytest.raises(JobCancelledError):
+    with pytest.raises(JobCancelledError) as caught:
         asyncio.run(go())
     assert fal_env.count("cancel") == 2
     assert sorted(e.state for e in Journal().entries()) == ["cancelled", "cancelled"]
+    assert "2 running fal jobs cancelled too" in str(caught.value)
+
+
+def test_cancel_while_stitching_says_no_fal_job_was_cancelled(fal_env):
+    """Every segment was done and paid: the stop cancelled nothing on fal (it used to say 'the fal job (if
+    any) was cancelled'), and running again stitches the stored segments at no charge."""
+    interrupt = UserInterrupt()
+
+    def sink(status):
+        if status.phase == "stitching":
+            interrupt.set()
+
+    async def go():
+        return await run_cancellable(run_request(long_request(40.0), progress=sink, interrupt=interrupt), interrupt)
+
+    with pytest.raises(JobCancelledError) as caught:
+        asyncio.run(go())
+    text = str(caught.value)
+    assert "none was cancelled" in text and "at no charge" in text
+    assert fal_env.count("cancel") == 0
+    submits = fal_env.count("submit")
+    again, _ = run(long_request(40.0))
+    assert again.reused and fal_env.count("submit") == submits
 
 
 def test_the_spend_guard_refuses_before_any_upload(fal_env, monkeypatch):
@@ -155,6 +187,26 @@ def test_the_spend_guard_refuses_before_any_upload(fal_env, monkeypatch):
     assert fal_env.requests == []
     ok, _ = run(long_request(40.0), max_usd=20)  # the command line's --max-usd wins
     assert len(parse_ref(ok.request_id).segments) == 2
+
+
+def test_a_full_disk_while_stitching_keeps_the_segments_and_the_rerun_is_free(fal_env, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(longform_run, "stitch", full_disk)
+    with pytest.raises(LocalStorageError, match="Stitching the segments failed: no space left") as caught:
+        run(long_request(40.0))
+    assert caught.value.exit_code == 3 and "it costs nothing" in str(caught.value)
+    submits = fal_env.count("submit")
+    monkeypatch.setattr(longform_run, "stitch", stitch)
+    again, _ = run(long_request(40.0))
+    assert fal_env.count("submit") == submits and len(again.request_ids) == submits
+
+    ids = parse_ref(again.request_id).request_ids
+    impossible = f"{ids[0]}@0,{ids[1]}@5,frames=100000"  # well-formed, but no such timeline
+    with pytest.raises(FalAvatarError, match="does not fit the segments it names") as caught:
+        asyncio.run(fetch_run(ep.INFINITALK_IMAGE.endpoint_id, impossible, services=build_services()))
+    assert caught.value.exit_code == 3 and fal_env.count("submit") == submits
 
 
 def test_fetch_rebuilds_a_long_video_from_its_segment_list_for_free(fal_env, monkeypatch, tmp_path):
@@ -246,3 +298,46 @@ def test_a_60_second_dub_cuts_the_source_and_the_audio_at_the_same_instants(fal_
     for segment in ref.segments[1:]:
         assert best_lag(loudness, mouth, segment.start_frame) == 0
 
+
+
+def test_a_cache_cap_of_0_never_fails_a_paid_long_run_and_the_rerun_is_free(fal_env, monkeypatch):
+    """FAL_AVATAR_CACHE_GB=0 used to evict each segment as the next one was stored, so the stitch failed after
+    every segment was paid (and said to generate it again); the re-run failed the same way."""
+    monkeypatch.setenv("FAL_AVATAR_CACHE_GB", "0")
+    first, outputs = run(long_request(45.0))
+    segments = parse_ref(first.request_id).segments
+    assert len(segments) >= 2 and fal_env.count("submit") == len(segments)
+    assert outputs.info.frame_count == parse_ref(first.request_id).total_frames
+    again, _ = run(long_request(45.0))
+    assert again.request_id == first.request_id and again.reused
+    assert fal_env.count("submit") == len(segments)  # the re-run submitted nothing
+
+
+def test_the_spend_guard_tells_identical_pieces_of_the_run_from_results_paid_earlier(fal_env):
+    """In a fresh data directory nothing is 'already paid for': the money not paid again is identical pieces
+    of this very run, generated once (the message used to say 'already paid for and reused')."""
+    request = GenerationRequest(
+        spec=ep.INFINITALK_TEXT,
+        values={"text_input": "This sentence is said again and again to fill the time. " * 60, "voice": "Sarah",
+                "prompt": "talk", "num_frames": 0},
+        image=portrait(),
+        want_frames=False,
+    )
+    with pytest.raises(SpendLimitError) as caught:
+        run(request, max_usd=1)
+    text = str(caught.value)
+    assert "already paid" not in text and "identical pieces of this run, each generated once" in text
+    assert fal_env.requests == []
+
+
+def test_a_segment_whose_submit_got_no_answer_is_not_said_to_be_paid_again(fal_env):
+    """The error used to say both 'running again pays only for the failed segment' and 'will not submit it
+    again on its own'; the re-run does the latter (it asks fal's request history), and now the error says so."""
+    fal_env.inject("submit", "drop")  # fal creates the job, its answer is lost
+    with pytest.raises(SegmentsFailedError) as info:
+        run(long_request(40.0))
+    text = str(info.value)
+    assert "pays only" not in text and "again on its own" in text and "request history" in text
+    submits = fal_env.count("submit")
+    again, _ = run(long_request(40.0))  # found in fal's request history: re-attached, nothing paid again
+    assert fal_env.count("submit") == submits and len(fal_env.jobs) == 2

@@ -92,6 +92,7 @@ RANKS = {
     "fanout": 6,
     "doctor": 6,  # many generations; the free health check
     "longform": 7,  # the entry of every run
+    "compare": 7,  # several models on the same input (fan-out, then a side-by-side video)
     "batch": 8,  # manifest rows (runs through longform)
     "comfy": 9,
     "cli": 9,  # faces

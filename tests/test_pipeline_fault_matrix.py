@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pytest
 from _matrix import (
     NO_JOB_STATUSES,
@@ -421,7 +423,7 @@ def test_expired_stored_result_is_generated_again(start_emulator):
     assert run.error is None, repr(run.error)
     first = snapshot("rerun:expired_result", run, emu)
     run.outcome.path.unlink()  # evicted from the media store
-    del emu.files[run.outcome.video_url[len(emu.base_url) :]]  # expired on fal's CDN
+    del emu.files[run.outcome.video_urls[0][len(emu.base_url) :]]  # expired on fal's CDN
     again = generate(emu)
     assert again.error is None, repr(again.error)
     assert again.resumed == "stored result gone, new submit" and len(again.submits) == 1
@@ -519,7 +521,7 @@ def test_damaged_stored_file_that_fal_no_longer_has(start_emulator):
     assert run.error is None, repr(run.error)
     first = snapshot("rerun:stored_damaged_expired", run, emu)
     damage_stored_file(run.outcome.path, "cut")
-    del emu.files[run.outcome.video_url[len(emu.base_url) :]]  # expired on fal's CDN
+    del emu.files[run.outcome.video_urls[0][len(emu.base_url) :]]  # expired on fal's CDN
     again = generate(emu)
     assert isinstance(again.error, DamagedResultGoneError), repr(again.error)
     message = str(again.error)
@@ -671,3 +673,165 @@ def test_sigkill_while_submitting_then_run_again(start_emulator, tmp_path):
             rerun="found in fal's request history at once (no wait), re-attached, same job: exit 0",
         )
     )
+
+
+# --- the media-cache cap and the database under a long run ---------------------------------------------------
+
+
+def long_request(seconds: float = 45.0):
+    """The matrix's request on the bundled speech repeated to ``seconds``: a run of several segments."""
+    from _matrix import request
+
+    one = request()
+    wave = one.audio["waveform"]
+    repeats = int(seconds * one.audio["sample_rate"] / wave.shape[-1]) + 1
+    audio = {**one.audio, "waveform": np.tile(wave, (1, 1, repeats))[..., : int(seconds * one.audio["sample_rate"])]}
+    return replace(one, audio=audio, values={**one.values, "num_frames": 0})
+
+
+def run_long(emu: FalEmulator, request, on_status=None) -> Run:
+    import asyncio
+
+    from comfyui_fal_avatar.nodes.cli.generate import run_request
+    from comfyui_fal_avatar.nodes.errors import FalAvatarError
+
+    result = Run()
+    before = len(emu.requests)
+
+    def sink(status) -> None:
+        result.statuses.append(status)
+        if on_status is not None:
+            on_status(status)
+
+    try:
+        result.outcome, result.outputs = asyncio.run(run_request(request, progress=sink, want_audio=False))
+    except FalAvatarError as exc:
+        result.error = exc
+    result.requests = emu.requests[before:]
+    return result
+
+
+def test_cache_cap_0_keeps_a_long_runs_segments_until_stitched(start_emulator, monkeypatch):
+    """FAL_AVATAR_CACHE_GB=0: each stored segment used to evict the one before, so the stitch failed after
+    every segment was paid. Files a run uses are pinned; the cap only takes what no run uses."""
+    monkeypatch.setenv("FAL_AVATAR_CACHE_GB", "0")
+    emu = start_emulator()
+    first = run_long(emu, long_request())
+    assert first.error is None, repr(first.error)
+    segments = len(first.outcome.request_ids)
+    assert segments >= 2 and len(first.submits) == segments == len(emu.jobs)
+    again = run_long(emu, long_request())
+    assert again.error is None and again.outcome.reused and again.submits == []
+    record(
+        Row(
+            id="rerun:cache_cap_0",
+            outcome=f"FAL_AVATAR_CACHE_GB=0, {segments} segments: {describe(first.error)}",
+            journal=", ".join(journal_states()),
+            submits=str(len(first.submits)),
+            jobs=str(len(emu.jobs)),
+            uploads=str(first.uploads),
+            rerun=rerun_text(again),
+        )
+    )
+
+
+def test_database_removed_while_segments_are_in_flight(start_emulator):
+    """`fal-avatar.sqlite3*` deleted while 3 segment jobs run: the run used to exit 3 (`no such table:
+    claims`) without naming its paid jobs, and the re-run paid all of them again. The run holds every handle:
+    it recreates the database, journals its jobs again, delivers, and the re-run submits nothing."""
+    from comfyui_fal_avatar.nodes.datadir import data_dir
+
+    emu = start_emulator(queue_delay=1.0)
+    request = long_request(60.0)  # 3 segments
+    removed: list[str] = []
+
+    def remove_database(status) -> None:
+        if not removed and len(emu.jobs) >= 3 and len(Journal().entries()) >= 3:
+            for path in data_dir().glob("fal-avatar.sqlite3*"):
+                path.unlink()
+                removed.append(path.name)
+
+    first = run_long(emu, request, remove_database)
+    assert removed, "the database was never removed"
+    assert first.error is None, repr(first.error)
+    segments = len(first.outcome.request_ids)
+    assert len(first.submits) == segments == len(emu.jobs)
+    assert {e.request_id for e in Journal().entries()} >= set(first.outcome.request_ids)
+    again = run_long(emu, long_request(60.0))
+    assert again.error is None and again.outcome.request_ids == first.outcome.request_ids
+    assert again.submits == [] and len(emu.jobs) == segments
+    record(
+        Row(
+            id="generating:db_removed",
+            outcome=f"database files deleted with {segments} jobs in flight: {describe(first.error)}",
+            journal=", ".join(journal_states()),
+            submits=str(len(first.submits)),
+            jobs=str(len(emu.jobs)),
+            uploads=str(first.uploads),
+            rerun=rerun_text(again),
+        )
+    )
+
+
+# --- a suspended owner --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_suspended_owner_does_not_block_an_identical_run(start_emulator, tmp_path):
+    """The first `fal-avatar generate` is stopped (SIGSTOP, as Ctrl-Z) while its job generates. An identical
+    run used to wait for it without end; it now takes over the journaled request (free) and finishes."""
+    emu = start_emulator()
+    emu.inject_job("slow", processing_time=3.0)
+    journal = Journal()
+    first = Cli.start(tmp_path / "first")
+    first.wait_until(lambda: _submitted_job_in("IN_PROGRESS")(emu, journal), "the job generating")
+    os.kill(first.process.pid, signal.SIGSTOP)
+    try:
+        second = Cli.start(tmp_path / "second")
+        try:
+            code = second.process.wait(timeout=30)  # a bound against hanging, not a performance claim
+        except subprocess.TimeoutExpired:
+            second.process.kill()
+            raise AssertionError(f"the identical run still waits for the suspended one:\n{second.err}") from None
+        assert code == 0, second.err
+        assert f"process {first.process.pid}" in second.err and "suspended" in second.err
+        summary = second.summary
+        assert summary["request_id"] == journal.entries()[0].request_id and summary["reused"] is True
+        assert emu.count("submit") == 1 and len(emu.jobs) == 1
+    finally:
+        os.kill(first.process.pid, signal.SIGCONT)
+    assert first.finish() == 0, first.err  # resumed, the owner finishes too: the same job, no new submit
+    assert emu.count("submit") == 1
+    record(
+        Row(
+            id="generating:sigstop",
+            outcome="owner suspended (SIGSTOP) while its job generates",
+            journal=", ".join(journal_states()),
+            submits=str(emu.count("submit")),
+            jobs=str(len(emu.jobs)),
+            uploads=str(emu.count("cdn_upload")),
+            rerun="identical run takes over the journaled request: exit 0; the owner, resumed, exit 0",
+        )
+    )
+
+
+def test_a_suspended_owner_before_its_submit_is_named_with_how_to_go_on(start_emulator, tmp_path, monkeypatch):
+    """Stopped before its request reached fal: nothing to take, so the waiter says who and how, not waits."""
+    from comfyui_fal_avatar.nodes.errors import IdenticalRunError
+    from comfyui_fal_avatar.nodes.pipeline import claiming
+
+    emu = start_emulator()
+    emu.inject("cdn_upload", "rate_limit", retry_after=30)
+    first = Cli.start(tmp_path / "first")
+    first.wait_until(lambda: emu.count("cdn_upload"), "the upload")
+    os.kill(first.process.pid, signal.SIGSTOP)
+    try:
+        monkeypatch.setattr(claiming, "SILENT_AFTER_S", 0.5)
+        waiter = generate(emu)
+    finally:
+        os.kill(first.process.pid, signal.SIGKILL)
+        first.finish()
+    assert isinstance(waiter.error, IdenticalRunError), repr(waiter.error)
+    text = str(waiter.error)
+    assert f"kill -CONT {first.process.pid}" in text and "suspended" in text and "Nothing was submitted" in text
+    assert emu.count("submit") == 0

@@ -144,3 +144,15 @@ def test_open_retries_while_another_process_holds_a_lock_sqlite_does_not_wait_fo
     with pytest.raises(ConfigError, match="disk I/O error"):
         with database.read():
             pass
+
+
+def test_a_database_file_deleted_while_in_use_is_recreated_with_its_schema(tmp_path):
+    """Deleting `fal-avatar.sqlite3*` under a running pack used to fail every later call (`no such table`)."""
+    db = Database(tmp_path / "x.sqlite3")
+    with db.write() as conn:
+        conn.execute("INSERT INTO uploads (sha256, url, size, uploaded_at) VALUES ('a', 'u', 1, 0)")
+    for path in tmp_path.glob("x.sqlite3*"):
+        path.unlink()
+    with db.read() as conn:
+        assert conn.execute("SELECT count(*) FROM claims").fetchone()[0] == 0
+    assert db.epoch == 1

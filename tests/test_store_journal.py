@@ -285,3 +285,18 @@ def test_the_fal_key_is_never_written(journal, tmp_path, monkeypatch, source):
     assert stored and FAKE_KEY.encode() not in stored and secret.encode() not in stored
     assert journal.get("req-1").summary["prompt"] == "Authorization: Key <redacted>"
     assert journal.get("req-2").error == "Authorization: Key <redacted>"
+
+
+def test_entries_survive_the_database_file_being_deleted(tmp_path):
+    """The journal writes what it knows into a replaced (deleted) database file: in-flight jobs keep their ids."""
+    journal = Journal()
+    done = journal.begin("k-done", "fal-ai/infinitalk", cost_estimate_usd=1.0)
+    journal.record_submit(done, handle("req-done"))
+    journal.mark_completed("req-done", {"video": {"url": "https://x/v.mp4"}})
+    flying = journal.begin("k-flying", "fal-ai/infinitalk")
+    for path in data_dir().glob("fal-avatar.sqlite3*"):
+        path.unlink()
+    journal.record_submit(flying, handle("req-flying"))  # used to raise: "journal row ... does not exist"
+    assert Journal().find_reusable("k-done").state == "completed"
+    assert Journal().find_reusable("k-flying").request_id == "req-flying"
+    assert journal.mark_downloaded("req-flying", tmp_path / "v.mp4").state == "downloaded"

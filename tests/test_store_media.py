@@ -172,3 +172,71 @@ def test_an_evicted_file_is_missing_for_the_journal(tmp_path):
     store.put("r2.mp4", src_file(tmp_path, "b", 100))
     entry = journal.find_reusable("k" * 64)
     assert entry.state == "downloaded" and entry.local_file() is None  # the caller downloads it again
+
+
+def test_pinned_files_are_never_evicted_while_their_run_lasts(tmp_path):
+    """A run's view pins what it puts and gets; with a cap of 0 nothing of it goes until it is released."""
+    run = MediaStore(cap_bytes=0).pinning()
+    run.put("seg1.mp4", src_file(tmp_path, "s1", 100))
+    run.put("seg2.mp4", src_file(tmp_path, "s2", 100))  # the cap used to evict seg1 here
+    other = MediaStore(cap_bytes=0)
+    other.put("x.mp4", src_file(tmp_path, "x", 100))  # another run's put evicts only what is not in use
+    assert stored(run) == ["seg1.mp4", "seg2.mp4", "x.mp4"]
+    assert other.evict() == ["x.mp4"]
+    run.release()
+    assert sorted(other.evict()) == ["seg1.mp4", "seg2.mp4"]
+
+
+def test_a_get_pins_the_file_and_a_dropped_view_unpins(tmp_path):
+    MediaStore(cap_bytes=10_000).put("old.mp4", src_file(tmp_path, "o", 100))
+    run = MediaStore(cap_bytes=0).pinning()
+    assert run.get("old.mp4") is not None
+    assert MediaStore(cap_bytes=0).evict() == []
+    del run  # garbage-collected: its pins go with it
+    assert MediaStore(cap_bytes=0).evict() == ["old.mp4"]
+
+
+def test_pins_of_another_live_process_hold_and_of_a_dead_one_do_not(tmp_path):
+    import subprocess
+    import sys
+
+    MediaStore(cap_bytes=10_000).put("a.mp4", src_file(tmp_path, "a", 100))
+    code = (
+        "import sys, time\n"
+        "from comfyui_fal_avatar.nodes.store.media_store import MediaStore\n"
+        "run = MediaStore(cap_bytes=0).pinning()\n"
+        "assert run.get('a.mp4') is not None\n"
+        "print('pinned', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "import os; os._exit(0)\n"  # dies without releasing: its pins must count for nothing
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "pinned"
+        assert MediaStore(cap_bytes=0).evict() == []
+    finally:
+        child.communicate("\n", timeout=60)
+    assert MediaStore(cap_bytes=0).evict() == ["a.mp4"]
+
+
+def test_part_files_of_a_dead_writer_are_removed_and_a_live_writers_kept(tmp_path):
+    """A SIGKILL during a stitch (or a download) leaves its `.part` file next to the staging path; no later
+    run removed it. Now a later eviction removes it once its writer is dead (however fresh the file)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from comfyui_fal_avatar.nodes.store.media_store import MediaStore\n"
+        "staging = MediaStore().staging_path('long-x.mp4')\n"
+        "staging.with_name(f'.{staging.name}.0a1b2c3d.part').write_bytes(b'half a stitch')\n"
+        "staging.write_bytes(b'half a download')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)  # the writer is gone once it returns
+    store = MediaStore(cap_bytes=10_000)
+    dead = sorted(p.name for p in store.root.iterdir())
+    assert len(dead) == 2 and any(n.endswith(".part") for n in dead)
+    mine = store.staging_path("long-y.mp4")
+    mine_part = mine.with_name(f".{mine.name}.99ff.part")
+    mine_part.write_bytes(b"stitching now")
+    assert store.evict() == []
+    assert sorted(p.name for p in store.root.iterdir()) == [mine_part.name]

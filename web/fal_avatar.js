@@ -1,4 +1,4 @@
-// comfyui-fal-avatar web extension: a status area with the cost estimate on the five fal avatar nodes
+// comfyui-fal-avatar web extension: a status area with the cost estimate on the pack's nodes
 // (a long run's too, from the length of the loader's file upstream), and three entries in ComfyUI's
 // settings: the fal API key, the spend limit per run and "Check fal endpoints" (the server's doctor). The
 // logic lives in ./lib (pure, tested with node --test); this file only wires it to ComfyUI.
@@ -6,7 +6,7 @@
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
-import { ESTIMATE_WIDGETS, isOurNode } from "./lib/nodes.js";
+import { isOurNodeDef } from "./lib/nodes.js";
 import { SOURCE_INPUTS, createLengthCache, loaderFile, sourceLengths } from "./lib/sources.js";
 import {
   eventTargetsNode,
@@ -33,26 +33,25 @@ const MARGIN = 4; // px around the DOM widget (the frontend's default is 10)
 const keyStore = createStore(null); // {configured, source} once the server answered
 const spendStore = createStore(null); // the spend limit per run (lib/spend.js) once the server answered
 let rows = {}; // endpoint rows by node id
+const ourTypes = new Set(); // the pack's node types (lib/nodes.js isOurNodeDef), as ComfyUI registers them
 const entries = new Map(); // node -> {node, view, state, files}
 const lengths = createLengthCache((name) => getMediaLengths(api, name), () => renderAll());
 
 const typeOf = (node) => node.comfyClass ?? node.constructor?.comfyClass ?? node.type;
 
-function widgetValues(node, names = ESTIMATE_WIDGETS) {
+function widgetValues(node) {
   const values = {};
-  for (const widget of node.widgets ?? []) {
-    if (!names || names.includes(widget.name)) values[widget.name] = widget.value;
-  }
+  for (const widget of node.widgets ?? []) values[widget.name] = widget.value;
   return values;
 }
 
-/** {audio, video}: the file names of the loader nodes linked to the node's audio and video inputs. */
+/** {audio, audio2, video}: the file names of the loader nodes linked to the node's media inputs. */
 function sourceFiles(node) {
   const files = {};
   for (const name of SOURCE_INPUTS) {
     const slot = node.inputs?.findIndex((input) => input.name === name) ?? -1;
     const upstream = slot >= 0 ? node.getInputNode?.(slot) : null;
-    files[name] = upstream ? loaderFile(typeOf(upstream), widgetValues(upstream, null)) : null;
+    files[name] = upstream ? loaderFile(typeOf(upstream), widgetValues(upstream)) : null;
   }
   return files;
 }
@@ -68,7 +67,7 @@ function render(entry) {
     state: entry.state,
     keyState: keyStore.get(),
     spendState: spendStore.get(),
-    sources: sourceLengths({ audio: lengths.get(files.audio), video: lengths.get(files.video) }),
+    sources: sourceLengths(Object.fromEntries(SOURCE_INPUTS.map((name) => [name, lengths.get(files[name])]))),
     now: Date.now(),
   });
   const before = view.height();
@@ -109,7 +108,7 @@ function attach(node) {
   widget.serialize = false;
   widget.onRemove = chain(widget.onRemove, () => entries.delete(node));
   for (const w of node.widgets ?? []) {
-    if (ESTIMATE_WIDGETS.includes(w.name)) w.callback = chain(w.callback, () => render(entry));
+    if (w !== widget) w.callback = chain(w.callback, () => render(entry)); // any widget may move the estimate
   }
   entries.set(node, entry);
   render(entry);
@@ -212,8 +211,11 @@ app.registerExtension({
     if (key.ok) keyStore.set(key.state);
     else renderAll();
   },
+  beforeRegisterNodeDef(nodeType, nodeData) {
+    if (isOurNodeDef(nodeData)) ourTypes.add(nodeData.name);
+  },
   nodeCreated(node) {
-    if (isOurNode(typeOf(node))) attach(node);
+    if (ourTypes.has(typeOf(node))) attach(node);
   },
   loadedGraphNode(node) {
     // widget values arrive after nodeCreated when a workflow is loaded

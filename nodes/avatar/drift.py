@@ -5,7 +5,8 @@ What is not a difference: a field fal lists that the pack does not send (fal's d
 fal does not state (the pack's widgets may be stricter than fal); the 4n+1 frame rule, which is the
 pack's own (InfiniTalk renders blocks of 4 frames), not fal's. ``num_frames`` is compared over the frame
 counts the pack sends (the row's frame rule), not over the widget's 0 = auto; a field left out for one
-widget value (StableAvatar's seed -1) is compared over the values that are sent.
+widget value (StableAvatar's seed -1) is compared over the values that are sent. Fields carry fal's names
+(``Param.field``); a widget that sets a field inside an object is compared as that object.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ CHANGED = "changed"  # fal differs from the row; runs still work
 # Endpoint check outcomes
 OK, DRIFT, NOT_LISTED, UNREACHABLE = "ok", "drift", "not_listed", "unreachable"
 
-_JSON_TYPE = {"text": "string", "enum": "string", "int": "integer", "float": "number"}
+_JSON_TYPE = {"text": "string", "enum": "string", "int": "integer", "float": "number", "bool": "boolean"}
 _UPDATE = "Update comfyui-fal-avatar (or check its issue tracker)."
 _REFUSED = "fal refuses such runs (HTTP 422, not billed)"
 
@@ -120,8 +121,10 @@ def _param_field(spec: EndpointSpec, p: Param) -> SentField:
     if p.name == "num_frames" and spec.frames is not None:
         rule = spec.frames
         low, high, default = rule.min_frames, rule.max_frames, rule.default_frames
+    if "." in p.field:  # a field inside an object (sync-3's options.prompt): fal's document states the object
+        return SentField(name=p.field.split(".")[0], json_type="object", always=False, omitted_when=p.omit_value)
     return SentField(
-        name=p.name,
+        name=p.field,
         json_type=_JSON_TYPE[p.kind],
         options=tuple(p.options) if p.kind == "enum" else None,
         minimum=low,
@@ -141,7 +144,8 @@ def sent_fields(spec: EndpointSpec) -> tuple[SentField, ...]:
             fields[slot.fal_field] = SentField(slot.fal_field, "string")
     for p in spec.params:
         if p.fal:
-            fields[p.name] = _param_field(spec, p)
+            sent = _param_field(spec, p)
+            fields.setdefault(sent.name, sent)
     return tuple(fields.values())
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .speech_rate import LATIN_CHARS_PER_SECOND, speech_units
+
 FPS = 25
-# Speech runs at roughly 14 characters per second (about 150 words per minute) in the built-in voices.
-CHARS_PER_SECOND = 14.0
+# Speech runs at roughly 14 Latin characters per second (about 150 words per minute) in the built-in voices;
+# other scripts are weighed against that (speech_rate.py).
+CHARS_PER_SECOND = LATIN_CHARS_PER_SECOND
 
 
 @dataclass(frozen=True)
@@ -51,5 +54,6 @@ def auto_frames(seconds: float, rule: FrameRule, *, source_frames: int | None = 
 
 
 def speech_seconds(text: str, chars_per_second: float = CHARS_PER_SECOND) -> float:
-    """Estimated spoken length of ``text`` in the built-in voices (whitespace runs count as one)."""
-    return len(" ".join(text.split())) / chars_per_second
+    """Estimated spoken length of ``text`` in the built-in voices (whitespace runs count as one; a character
+    of a slower-spoken script counts more, see ``speech_rate``)."""
+    return speech_units(text) / chars_per_second

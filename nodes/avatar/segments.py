@@ -124,15 +124,17 @@ class _Pause:
     level_db: float
 
 
-def frame_rule(spec: EndpointSpec) -> FrameRule:
-    """The row's frame limits; for an endpoint without ``num_frames`` (StableAvatar), its audio limits
-    at 25 fps (300 s → 7500 frames)."""
+def frame_rule(spec: EndpointSpec, resolution: str | None = None) -> FrameRule:
+    """The row's frame limits on the planning timeline (25 per second). For a row without ``num_frames``,
+    its per-job seconds at ``resolution`` (StableAvatar: 300 s → 7500 frames; OmniHuman at 1080p: 30 s → 750);
+    where fal's limit is unknown, the row's planning limit."""
     if spec.frames is not None:
         return spec.frames
-    if spec.max_audio_s is None:
-        raise ValueError(f"{spec.endpoint_id} has neither num_frames limits nor an audio limit")
+    seconds = spec.job_seconds(resolution if resolution is not None else spec.default_resolution)
+    if seconds is None:
+        raise ValueError(f"{spec.endpoint_id} has neither num_frames limits nor a per-job limit")
     low = round_up_4n1(frames_covering(spec.min_audio_s))
-    return FrameRule(min_frames=low, max_frames=math.floor(round(spec.max_audio_s * FPS, 6)), default_frames=low)
+    return FrameRule(min_frames=low, max_frames=math.floor(round(seconds * FPS, 6)), default_frames=low)
 
 
 def plan_segments(

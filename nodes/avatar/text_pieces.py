@@ -1,21 +1,23 @@
 """Split a text for the text-to-speech endpoint into pieces that one job can speak.
 
-Pieces end at sentence ends (``. ! ? …`` and ``。！？``, with their closing quotes and brackets); a
-sentence too long for one piece is split at clause ends (``, ; : — –`` and ``，；：、``), a clause
-still too long between words (or between CJK characters), and a word too long between characters. The
-fewest pieces are used and, among those splits, :mod:`.partition` minimises
+Pieces end at sentence ends (``. ! ? …`` before a space, and anything Unicode marks Sentence_Terminal:
+``。！？ ؟ ।`` ..., with their closing quotes and brackets); a sentence too long for one piece is split at
+clause ends (``, ; :`` before a space, ``— –``, and the rest of Unicode's Terminal_Punctuation: ``، ؛ 、 ，``
+...; see :mod:`.unicode_terminals`), a clause still too long between words (or between CJK characters),
+and a word too long between characters. The fewest pieces are used and, among those splits,
+:mod:`.partition` minimises
 
     sum over pieces   4 × ((length − mean length) / mean length)²
   + sum over joins    0 at a sentence end, 1 at a clause end, 3 between words, 5 inside a word
 
-with lengths in characters as :func:`.frames.speech_seconds` counts them (a whitespace run is one).
+with lengths as :func:`.frames.speech_seconds` counts them (a whitespace run is one; a character of a
+slower-spoken script counts more, see :mod:`.speech_rate`).
 Each piece is the text between two joins with the whitespace at the joins removed, nothing else:
 joined back with that whitespace, the pieces give the stripped text.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -24,6 +26,8 @@ import numpy as np
 
 from .frames import CHARS_PER_SECOND, frames_covering, round_up_4n1, speech_seconds
 from .partition import Line, best_joins
+from .speech_rate import char_weight
+from .unicode_terminals import CLAUSE_ENDS, SENTENCE_ENDS
 
 # A piece of text gets frames for its estimated speech × TEXT_SLACK plus TEXT_TAIL_S: the voice's real
 # pace is only known once fal has spoken it, and a job renders exactly num_frames.
@@ -35,9 +39,20 @@ _JOIN_COST = (0.0, 1.0, 3.0, 5.0)
 _BALANCE_WEIGHT = 4.0
 _OPENERS = ("Ps", "Pi")  # opening brackets and quotes stay with what follows them
 _CLOSERS = "\"'”’»)\\]}」』）】〉》"
+_SPACED = ".!?,;:"  # ASCII ends count only before a space: "3.14", "e.g.x", "10:30" are not ends
+
+
+def _char_class(chars) -> str:
+    return "".join(re.escape(c) for c in sorted(chars))
+
+
 _ENDS = {
-    SENTENCE: re.compile(rf"[.!?…‽]+[{_CLOSERS}]*(?=\s|$)|[。！？｡]+[{_CLOSERS}]*"),
-    CLAUSE: re.compile(rf"[,;:–][{_CLOSERS}]*(?=\s)|—+[{_CLOSERS}]*|[，；：、][{_CLOSERS}]*"),
+    SENTENCE: re.compile(
+        rf"[.!?…]+[{_CLOSERS}]*(?=\s|$)|[{_char_class(SENTENCE_ENDS - set(_SPACED))}]+[{_CLOSERS}]*"
+    ),
+    CLAUSE: re.compile(
+        rf"[,;:–][{_CLOSERS}]*(?=\s)|—+[{_CLOSERS}]*|[{_char_class(CLAUSE_ENDS - set(_SPACED))}、][{_CLOSERS}]*"
+    ),
 }
 
 
@@ -54,22 +69,28 @@ def _is_cjk(char: str) -> bool:
 
 class _Text:
     """The text with its normalised-length coordinates: ``length(a, b)`` of a stripped span is what
-    :func:`.frames.speech_seconds` counts."""
+    :func:`.frames.speech_seconds` counts (× the characters per second)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.x = [0] * (len(text) + 1)
-        count, gap = 0, False
+        self.x = [0.0] * (len(text) + 1)
+        self.weight = [0.0] * len(text)
+        count, gap = 0.0, False
         for i, char in enumerate(text):
             if char.isspace():
                 gap = count > 0
             else:
-                count += 2 if gap else 1
+                self.weight[i] = char_weight(char)
+                count += self.weight[i] + (1.0 if gap else 0.0)
                 gap = False
             self.x[i + 1] = count
 
-    def length(self, start: int, end: int) -> int:
-        return self.x[end] - self.x[start + 1] + 1
+    def first(self, start: int) -> float:
+        """The coordinate where a stripped span starting at ``start`` begins (its gap before not counted)."""
+        return self.x[start + 1] - self.weight[start]
+
+    def length(self, start: int, end: int) -> float:
+        return self.x[end] - self.first(start)
 
     def strip(self, start: int, end: int) -> tuple[int, int]:
         while start < end and self.text[start].isspace():
@@ -127,7 +148,7 @@ def text_frames(text: str) -> int:
 
 def split_text(text: str, max_seconds: float, *, chars_per_second: float = CHARS_PER_SECOND) -> TextPlan:
     """Pieces of ``text`` whose estimated speech is at most ``max_seconds`` each (see the module)."""
-    max_chars = math.floor(max_seconds * chars_per_second + 1e-9)
+    max_chars = max_seconds * chars_per_second + 1e-9  # in Latin characters' worth of speech
     if max_chars < 1:
         raise ValueError(f"{max_seconds} s at {chars_per_second} characters per second is not one character")
     source = _Text(text)
@@ -139,7 +160,7 @@ def split_text(text: str, max_seconds: float, *, chars_per_second: float = CHARS
     atoms = source.atoms(start, end, SENTENCE, max_chars)
     x = source.x
     line = Line(
-        starts=np.array([x[a[0] + 1] - 1 for a in atoms[1:]], np.float64),
+        starts=np.array([source.first(a[0]) for a in atoms[1:]], np.float64),
         ends=np.array([x[a[1]] for a in atoms[:-1]], np.float64),
         join_cost=np.array([_JOIN_COST[a[2]] for a in atoms[:-1]]),
         begin=0,

@@ -1,13 +1,15 @@
-"""A batch: many whole runs (rows) in one event loop, sharing one concurrency limit and one set of services.
+"""A batch: many whole runs (rows) in one event loop, through the fan-out engine, with one set of services.
 
 Flow: :meth:`Batch.check` prepares every row (inputs read, checks, plan, estimate, request keys: nothing is
-uploaded or paid), collects every bad row, and finds identical rows (the same request keys: they run once and
-share the result). :meth:`Batch.run` then runs the rows through :class:`~..longform.run.AvatarRunner` with one
-shared ``slots`` semaphore: at most ``max_parallel`` fal jobs in flight across all rows, long rows' segments
-included. Each row's inputs are read again when it starts (and must still give the same request keys), so the
-batch holds the decoded inputs of the rows in flight only. One row's failure never stops the others; only the
-user's interrupt cancels fal jobs. Every generation is an ordinary journaled one, so running the same batch
-again pays only for the rows not generated yet and re-attaches to jobs still running.
+uploaded or paid), collects every bad row, and lets the engine mark identical rows (the same request keys:
+they run once and share the result). :meth:`Batch.run` then runs the rows through
+:class:`~..longform.run.AvatarRunner`; their fal jobs (long rows' segments included) share the event loop's
+one limit of ``max_parallel``. Each row's inputs are read again when it starts (and must still give the same
+request keys), and at most ``max_parallel`` rows hold their decoded inputs at once. What the engine does for
+every fan-out (prepare gate, dedup, limit, failure isolation, cancel-all on the user's interrupt only, the
+combined status) is in ``fanout/engine.py``; this module keeps what is a batch's own: its rows, re-reading
+their inputs, delivering their videos, and timestamps. Every generation is an ordinary journaled one, so
+running the same batch again pays only for the rows not generated yet and re-attaches to jobs still running.
 """
 
 from __future__ import annotations
@@ -15,17 +17,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import InputError
-from ..fanout.engine import PREPARE_AT_ONCE
+from ..fanout.engine import Engine, Limit, loop_limit
 from ..fanout.status import FanOutSnapshot, ItemState
 from ..longform.run import AvatarRun, AvatarRunner, RunEstimate, materialize_run
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
+from ..pipeline.spend import Spend, total
 from ..pipeline.status import RunStatus
 from ..services import Services
-from ..states import STAGE_OF_PHASE, Outcome, Stage
+from ..states import Outcome, Stage
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,22 @@ class BatchRow:
     estimate: RunEstimate | None = None
     notes: list[str] = field(default_factory=list)  # what its checks said (audio cut, segments, ...)
     run: AvatarRun | None = None
-    error: BaseException | None = None
     started_at: float | None = None
     finished_at: float | None = None
-    preparing: bool = field(default=False, repr=False)
+    runner: AvatarRunner | None = field(default=None, repr=False)  # its run (its spend, live)
+
+    @property
+    def spend(self) -> Spend:
+        """What this process submitted for the row, and what it reused (failed rows included)."""
+        return self.runner.spend if self.runner is not None else Spend()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.state.error
+
+    @error.setter
+    def error(self, error: BaseException | None) -> None:
+        self.state.error = error
 
     @property
     def same_as(self) -> int | None:
@@ -102,51 +117,44 @@ class Batch:
         self.services = services
         self.max_parallel = services.settings.max_parallel
         self.rows = [BatchRow(item, ItemState(item.label)) for item in items]
+        self.engine: Engine[AvatarRun] = Engine(
+            [row.state for row in self.rows], noun="row", on_change=self._changed
+        )
         self._deliver = deliver
         self._on_change = on_change
         self._started: float | None = None
-        self._followers: dict[int, list[int]] = {}
+        self._pinned: dict[int, Services] = {}  # rows' pinned views of the media store, until run() ends
 
     # --- checking (nothing is uploaded or paid) ----------------------------------------------------------------
 
     async def check(self) -> BatchEstimate:
         """Prepare every row (at most a few at once: reading inputs is CPU work). Bad rows are returned, all
         of them, never raised; identical rows are marked (``same_as``) and counted once."""
-        gate = asyncio.Semaphore(PREPARE_AT_ONCE)
-        problems: list[tuple[int, InputError]] = []
 
-        async def one(index: int) -> None:
+        async def one(index: int) -> RunEstimate:
             row = self.rows[index]
 
             def note(status: RunStatus) -> None:
                 if status.detail.startswith("note: ") and status.detail[6:] not in row.notes:
                     row.notes.append(status.detail[6:])
 
-            async with gate:
-                try:
-                    request = await asyncio.to_thread(row.item.load)
-                    row.estimate = await AvatarRunner(
-                        request, services=self.services, sink=note).prepare()
-                except InputError as exc:
-                    problems.append((index, exc))
+            request = await asyncio.to_thread(row.item.load)
+            return await AvatarRunner(request, services=self.services, sink=note).prepare()
 
-        await asyncio.gather(*(one(i) for i in range(len(self.rows))))
-        first: dict[tuple[str, ...], int] = {}
-        for index, row in enumerate(self.rows):
-            if row.estimate is None:
-                continue
-            leader = first.setdefault(row.estimate.keys, index)
-            row.state.shared_with = None if leader == index else leader
-            row.state.cost_usd = row.estimate.to_pay_usd if leader == index else 0.0
-            if leader != index:
-                self._followers.setdefault(leader, []).append(index)
+        results = await self.engine.prepare(one)
+        problems = [(i, r) for i, r in enumerate(results) if isinstance(r, InputError)]
+        for row, result in zip(self.rows, results, strict=True):
+            if not isinstance(result, InputError):
+                row.estimate = result
+                row.state.cost_usd = result.to_pay_usd
+        self.engine.share_identical([row.estimate.keys if row.estimate else None for row in self.rows])
         leaders = [row.estimate for row in self.rows if row.estimate is not None and row.same_as is None]
         return BatchEstimate(
             rows=len(self.rows),
             jobs=sum(e.jobs for e in leaders),
             estimate_usd=round(sum(e.estimate_usd for e in leaders), 4),
             to_pay_usd=round(sum(e.to_pay_usd for e in leaders), 4),
-            problems=tuple(sorted(problems, key=lambda p: p[0])),
+            problems=tuple(problems),
         )
 
     # --- running ---------------------------------------------------------------------------------------------
@@ -156,23 +164,24 @@ class Batch:
         call cancels the rows (their fal jobs only when ``interrupt`` is set: the user's own interrupt)."""
         if any(row.estimate is None for row in self.rows):
             raise RuntimeError("check() every row (without problems) before run()")
-        interrupt = interrupt or UserInterrupt()
+        self.engine.interrupt = interrupt or UserInterrupt()
         self._started = time.monotonic()
-        slots = asyncio.Semaphore(self.max_parallel)  # fal jobs in flight, across all rows
-        open_rows = asyncio.Semaphore(self.max_parallel)  # rows whose inputs are in memory
-        leaders = [i for i, row in enumerate(self.rows) if row.same_as is None]
-        tasks = [asyncio.ensure_future(self._run_row(i, slots, open_rows, interrupt)) for i in leaders]
+        jobs = loop_limit(self.max_parallel)  # fal jobs in flight, across all rows
+        open_rows = Limit(self.max_parallel)  # rows whose inputs are in memory
         try:
-            await asyncio.gather(*tasks)
-        except asyncio.CancelledError:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for index, row in enumerate(self.rows):
-                if row.state.stage not in (Stage.DONE, Stage.FAILED):
-                    self._end(index, Stage.CANCELLED, row.error)
-            raise
+            await self.engine.run(lambda index: self._run_row(index, jobs, open_rows), limit=None, finish=self._finish)
+        finally:
+            for services in self._pinned.values():
+                services.media.release()
+            self._pinned.clear()
         return self.rows
+
+    @property
+    def spend(self) -> Spend:
+        """The batch's jobs: submitted by this process, and reused (an identical row's counted as reused)."""
+        shared = [row.estimate for row in self.rows if row.same_as is not None and row.outcome is Outcome.DONE]
+        reused = Spend.reused(round(sum(e.estimate_usd for e in shared), 4), jobs=sum(e.jobs for e in shared))
+        return total(row.spend for row in self.rows if row.same_as is None) + reused
 
     @property
     def started(self) -> bool:
@@ -186,49 +195,30 @@ class Batch:
 
     def followers(self, index: int) -> list[int]:
         """The rows identical to row ``index`` (which runs for them)."""
-        return self._followers.get(index, [])
+        return self.engine.followers(index)
 
-    async def _run_row(
-        self, index: int, slots: asyncio.Semaphore, open_rows: asyncio.Semaphore, interrupt: UserInterrupt
-    ) -> None:
-        rows = [index, *self.followers(index)]
-        try:
-            async with open_rows:
-                run = await self._generate(index, slots, interrupt)
-            await materialize_run(
-                run, want_frames=False, want_audio=False, thorough=True, services=self.services, sink=self._sink(index)
-            )
-        except asyncio.CancelledError:
-            for i in rows:
-                self._end(i, Stage.CANCELLED, None)
-            raise
-        except Exception as exc:  # noqa: BLE001 - one row's failure, whatever it is, must not stop the others
-            for i in rows:
-                self._end(i, Stage.CANCELLED if interrupt.is_set() else "failed", exc)
-            return
-        for i in rows:
-            self.rows[i].run = run
-            try:
-                if self._deliver is not None:
-                    await asyncio.to_thread(self._deliver, i, run)
-            except Exception as exc:  # noqa: BLE001 - e.g. a full disk: this row failed, the others go on
-                self._end(i, Stage.FAILED, exc)
-            else:
-                self._end(i, Stage.DONE, None)
+    async def _run_row(self, index: int, jobs: Limit, open_rows: Limit) -> AvatarRun:
+        # The row's own view of the media store: its files stay pinned (never evicted, by any process) until
+        # the batch has delivered them (released when run() ends).
+        services = self._pinned[index] = replace(self.services, media=self.services.media.pinning())
+        async with open_rows:
+            run = await self._generate(index, jobs, services)
+        await materialize_run(
+            run, want_frames=False, want_audio=False, thorough=True, services=services,
+            sink=self.engine.sink(index),
+        )
+        return run
 
-    async def _generate(self, index: int, slots: asyncio.Semaphore, interrupt: UserInterrupt) -> AvatarRun:
+    async def _generate(self, index: int, jobs: Limit, services: Services) -> AvatarRun:
         """The row's run; its inputs are released when this returns."""
         row = self.rows[index]
         request = await asyncio.to_thread(row.item.load)
-        runner = AvatarRunner(
-            request, services=self.services, sink=self._sink(index), interrupt=interrupt,
-            slots=slots,
+        runner = row.runner = AvatarRunner(
+            request, services=services, sink=self.engine.sink(index), interrupt=self.engine.interrupt,
+            limit=jobs,
         )
-        row.preparing = True
-        try:
+        with self.engine.muted(index):  # its checks: the row waits for a free slot until its first status
             estimate = await runner.prepare()
-        finally:
-            row.preparing = False
         if estimate.keys != row.estimate.keys:
             raise InputError(
                 "its inputs changed after the batch was checked (a file was edited meanwhile); nothing was "
@@ -236,30 +226,17 @@ class Batch:
             )
         return await runner.run()
 
-    def _sink(self, index: int) -> Callable[[RunStatus], None]:
-        def sink(status: RunStatus) -> None:
-            row = self.rows[index]
-            if row.preparing or row.state.stage.final:
-                return  # its checks: the row waits for a free slot until its first status after them
-            row.state.status = status
-            row.state.stage = STAGE_OF_PHASE.get(status.phase, row.state.stage)
-            now = time.monotonic()
-            for i in (index, *self.followers(index)):
-                if self.rows[i].started_at is None:
-                    self.rows[i].started_at = now
-                if i != index:
-                    self.rows[i].state.stage, self.rows[i].state.status = row.state.stage, status
-            self._changed(index)
-
-        return sink
-
-    def _end(self, index: int, outcome: Stage, error: BaseException | None) -> None:
-        row = self.rows[index]
-        row.state.stage = outcome
-        row.error = error
-        row.finished_at = time.monotonic()
-        self._changed(index)
+    async def _finish(self, index: int, run: AvatarRun) -> None:
+        self.rows[index].run = run
+        if self._deliver is not None:
+            await asyncio.to_thread(self._deliver, index, run)
 
     def _changed(self, index: int) -> None:
+        row = self.rows[index]
+        now = time.monotonic()
+        if row.started_at is None and row.state.stage is not Stage.PENDING:
+            row.started_at = now
+        if row.finished_at is None and row.state.stage.final:
+            row.finished_at = now
         if self._on_change is not None:
             self._on_change(index)

@@ -1,4 +1,4 @@
-"""The `fal-avatar` command: demo, generate, batch, jobs, fetch, doctor, emulator.
+"""The `fal-avatar` command: demo, generate, batch, compare, jobs, fetch, doctor, models, emulator.
 
 Exit codes: 0 success; 2 bad input or settings (nothing was submitted); 3 fal-side failure or a result that
 could not be saved locally (the paid job is kept); 130 interrupted (a submitted fal job is cancelled).
@@ -13,9 +13,11 @@ from pathlib import Path
 
 from ..errors import FalAvatarError
 
+SQLITE_MAX_INT = 2**63 - 1
+
 
 def _parser() -> argparse.ArgumentParser:
-    from . import batch, demo, doctor, generate
+    from . import batch, compare, demo, doctor, generate, models
 
     parser = argparse.ArgumentParser(prog="fal-avatar", description="fal.ai talking avatars from the command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -24,8 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_arguments(
         sub.add_parser("batch", help="one generation per row of a CSV or JSONL manifest (resumable)")
     )
+    compare.add_arguments(
+        sub.add_parser("compare", help="the same face and opening seconds of speech on several models, side by side")
+    )
     jobs = sub.add_parser("jobs", help="list the request journal")
-    jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument("--limit", type=_row_count, default=50, help="newest entries to list (default 50)")
     jobs.add_argument("--json", action="store_true")
     fetch = sub.add_parser("fetch", help="recover a finished request's result without paying again")
     fetch.add_argument("request_id", help="the request id a run showed (a long run's whole segment list)")
@@ -34,8 +39,22 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_arguments(
         sub.add_parser("doctor", help="check the key, fal's hosts and the endpoints against fal's schemas (free)")
     )
+    models.add_arguments(
+        sub.add_parser("models", help="every endpoint: family, inputs, price, most seconds per job, seed, status")
+    )
     sub.add_parser("emulator", help="run the fal emulator on 127.0.0.1", add_help=False)
     return parser
+
+
+def _row_count(text: str) -> int:
+    """A positive whole number of rows (``1e20`` too); one above what SQLite counts means "all of them"."""
+    try:
+        number = float(text) if "e" in text.lower() else int(text)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1 or (isinstance(number, float) and not number.is_integer()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return min(int(number), SQLITE_MAX_INT)
 
 
 def _note_missing_sniffio() -> None:
@@ -56,15 +75,17 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(argv[1:])
     args = _parser().parse_args(argv)
-    from . import batch, demo, doctor, generate, jobs
+    from . import batch, compare, demo, doctor, generate, jobs, models
 
     command = {
         "demo": demo.run,
         "generate": generate.run,
         "batch": batch.run,
+        "compare": compare.run,
         "jobs": jobs.list_jobs,
         "fetch": jobs.fetch,
         "doctor": doctor.run,
+        "models": models.run,
     }
     try:
         return command[args.command](args)
@@ -72,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted: the fal job (if one was running) was cancelled", file=sys.stderr)
+        print("interrupted: finished results are kept (running again takes them at no charge)", file=sys.stderr)
         return 130
 
 

@@ -30,9 +30,10 @@ from ..settings import MAX_PARALLEL_CAP
 from ..spend_guard import check_spend, spend_limit
 from ..states import ENDED, Outcome
 from .batch_progress import BatchProgress, format_duration
+from .delivered import DeliveredOutputs
 from .interrupts import run_interruptible
 from .manifest import ManifestError, ManifestRow, MediaLoader, Problem, read_manifest
-from .output import save_copy
+from .output import save_copy, table
 
 DEFAULT_CONCURRENCY = 8
 
@@ -54,6 +55,10 @@ def add_arguments(parser) -> None:
         help="folder of rows without 'out' (named <manifest>-<line>.mp4) and base of relative 'out' paths "
         "(default: the manifest's folder)",
     )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace existing files at the rows' outputs even when this batch did not write them",
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON summary on stdout (no table)")
 
 
@@ -67,13 +72,23 @@ def run(args) -> int:
         raise InputError(f"must be from 1 to {MAX_PARALLEL_CAP}", field="--concurrency")
     if args.max_usd is not None:
         spend_limit(args.max_usd)  # a bad value is refused before the manifest is read
-    rows, problems = read_manifest(args.manifest, out_dir=args.out_dir)
+    delivered = DeliveredOutputs()
+    rows, problems = read_manifest(
+        args.manifest, out_dir=args.out_dir, overwrite=args.overwrite,
+        is_ours=functools.partial(delivered.is_ours, manifest=args.manifest),
+    )
     media = MediaLoader(warn=_warn)
     items = [BatchItem(f"line {row.line}", row.spec.endpoint_id, functools.partial(row.request, media)) for row in rows]
     progress = BatchProgress()
 
     def deliver(index: int, run: AvatarRun) -> None:
-        save_copy(run.path, rows[index].out, request_id=run.request_id)
+        out = rows[index].out
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # save_copy says why the file cannot be written, and where the stored copy is
+        save_copy(run.path, out, request_id=run.request_id)
+        delivered.record(out, args.manifest)
 
     services = build_services(RunSettings.from_env(max_parallel=args.concurrency))
     batch = Batch(items, services=services, deliver=deliver, on_change=progress.changed)
@@ -134,14 +149,6 @@ def _jobs(row: BatchRow) -> str:
     return "1 job" if estimate.jobs == 1 else f"{estimate.jobs} segments"
 
 
-def _table(header: tuple[str, ...], lines: list[tuple]) -> str:
-    widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header) - 1)]
-    return "\n".join(
-        "  ".join(str(cell).ljust(width) for cell, width in zip(line[:-1], widths, strict=True)) + "  " + str(line[-1])
-        for line in [header, *lines]
-    )
-
-
 def _dry_run(batch: Batch, rows: list[ManifestRow], estimate: BatchEstimate, args) -> int:
     limit, source = spend_limit(args.max_usd)
     lines = []
@@ -152,7 +159,7 @@ def _dry_run(batch: Batch, rows: list[ManifestRow], estimate: BatchEstimate, arg
                       format_usd(e.estimate_usd), to_pay, manifest_row.out))
     _print_grouped("note", {index: row.notes for index, row in enumerate(batch.rows) if row.same_as is None}, rows)
     if not args.json:
-        print(_table(("LINE", "ENDPOINT", "FRAMES / JOBS", "EST.", "TO PAY", "OUT"), lines))
+        print(table(("LINE", "ENDPOINT", "FRAMES / JOBS", "EST.", "TO PAY", "OUT"), lines))
         print(f"\n{_what(estimate)}: est. {format_usd(estimate.estimate_usd)}, still to pay "
               f"{format_usd(estimate.to_pay_usd)} (spend limit {format_usd(limit)}, {source}). Nothing was uploaded.")
     refused = None
@@ -187,11 +194,12 @@ def _report(batch: Batch, rows: list[ManifestRow], args, started: float) -> int:
             where = manifest_row.out if row.outcome == Outcome.DONE else _short(row.error) if row.error else "-"
             lines.append((manifest_row.line, status, row.item.endpoint_id, request, format_usd(row.estimate.estimate_usd),
                           where))
-        print(_table(("LINE", "STATUS", "ENDPOINT", "REQUEST", "EST.", "OUT / ERROR"), lines))
+        print(table(("LINE", "STATUS", "ENDPOINT", "REQUEST", "EST.", "OUT / ERROR"), lines))
         counts = " · ".join(f"{outcomes.count(o)} {o}" for o in (Outcome.DONE, Outcome.FAILED, Outcome.CANCELLED, Outcome.PENDING)
                             if outcomes.count(o))
-        paid = sum(r.run.paid_usd for r in batch.rows if r.outcome == Outcome.DONE and r.same_as is None)
-        print(f"\n{counts} · est. {format_usd(paid)} newly spent · {format_duration(time.monotonic() - started)}")
+        spend = batch.spend
+        print(f"\n{counts} · est. {format_usd(spend.new_usd)} newly spent ({spend.new_jobs} jobs submitted, "
+              f"{spend.reused_jobs} reused) · {format_duration(time.monotonic() - started)}")
     for row in batch.rows:
         if row.outcome == Outcome.FAILED and row.same_as is None:
             print(f"error: {row.item.label}: {row.error}", file=sys.stderr)
@@ -201,7 +209,7 @@ def _report(batch: Batch, rows: list[ManifestRow], args, started: float) -> int:
         "manifest": str(args.manifest),
         "rows": [_row_json(batch, i, rows) for i in range(len(rows))],
         **{o: outcomes.count(o) for o in ENDED},
-        "new_spend_usd": round(sum(r.run.paid_usd for r in batch.rows if r.outcome == Outcome.DONE and r.same_as is None), 4),
+        **batch.spend.to_json(),  # new_jobs, new_spend_usd: what this process submitted (failed rows too)
         "seconds": round(time.monotonic() - started, 2),
     }
     print(json.dumps(summary))
@@ -239,6 +247,8 @@ def _row_json(batch: Batch, index: int, rows: list[ManifestRow]) -> dict:
         "to_pay_usd": 0.0 if row.same_as is not None else row.estimate.to_pay_usd,
         "same_as_line": rows[row.same_as].line if row.same_as is not None else None,
         "reused": run.reused if run is not None else None,
+        "new_jobs": row.spend.new_jobs,
+        "new_spend_usd": row.spend.new_usd,
         "error": str(row.error) if row.error is not None else None,
     }
 

@@ -108,7 +108,7 @@ class BatchProgress:
         finished = done + failed + cancelled
         filled = round(BAR_WIDTH * snapshot.progress)
         bar = self._bar[0] * filled + self._bar[1] * (BAR_WIDTH - filled)
-        spent = sum(r.run.paid_usd for r in batch.rows if r.outcome == Outcome.DONE and r.same_as is None and r.run)
+        spent = batch.spend.new_usd
         parts = [f"[{bar}] {done}/{total} done"]
         if failed:
             parts.append(f"{failed} failed")

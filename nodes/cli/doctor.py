@@ -11,7 +11,15 @@ from ..doctor.check import DOCTOR_RETRY, DOCTOR_TIMEOUTS, DoctorReport, run_doct
 from ..fal import FalClient
 
 WIDTH = 100
-STATUS_WORDS = {"ok": "ok", "drift": "DRIFT", "not_listed": "NOT LISTED", "unreachable": "UNREACHABLE"}
+STATUS_WORDS = {
+    "ok": "ok",
+    "drift": "DRIFT",
+    "no_document": "NO OPENAPI DOCUMENT",
+    "not_in_catalogue": "NOT IN FAL'S CATALOGUE",
+    "deprecated": "DEPRECATED",
+    "delisted": "delisted (expected)",
+    "unreachable": "UNREACHABLE",
+}
 
 
 def add_arguments(parser) -> None:
@@ -39,7 +47,13 @@ def render_table(report: DoctorReport) -> str:
         else:
             state = f"UNREACHABLE  {host.error}"
         lines.append(f"{label}{host.name:<6} {host.url:<34} {state}")
-    lines += ["", f"endpoints (checked against {report.openapi_url}?endpoint_id=…)"]
+    catalogue = report.catalogue
+    if catalogue is not None:
+        state = "read" if catalogue.error is None else f"UNREACHABLE  {catalogue.error}"
+        lines += textwrap.wrap(f"catalog  {catalogue.url}  {state}", WIDTH, subsequent_indent=" " * 9)
+    lines += [""] + textwrap.wrap(
+        f"endpoints (checked against {report.openapi_url}?endpoint_id=… and fal's model catalogue)", WIDTH
+    )
     width = max(len(c.endpoint_id) for c in report.endpoints) if report.endpoints else 0
     for check in report.endpoints:
         lines.append(f"  {check.endpoint_id:<{width}}  {STATUS_WORDS.get(check.status, check.status)}")

@@ -154,3 +154,9 @@ def _float_samples(buffer: np.ndarray, channels: int) -> np.ndarray:
     if kind.name in _INT_SCALE:
         return buffer.astype(np.float32) / np.float32(_INT_SCALE[kind.name])
     raise InputError(f"unsupported audio sample format {kind}", field="audio")
+
+
+def load_mask(path: Path) -> np.ndarray:
+    """An image file as MASK: float32 ``[1, H, W]`` in 0..1 (its luminance; white = 1), as ComfyUI's masks are."""
+    pixels = load_image(path)
+    return pixels[..., :3].mean(axis=3).astype(np.float32)

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..avatar.endpoints import BY_ENDPOINT_ID, EndpointSpec, endpoint
+from ..avatar.endpoints import BY_ENDPOINT_ID, endpoint
 from ..errors import InputError
 from ..longform.run import AvatarRun, materialize_run, run_avatar
 from ..pipeline.inputs import GenerationRequest
@@ -15,23 +15,28 @@ from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.outputs import AvatarOutputs
 from ..services import RunSettings, Services, build_services
 from ..settings import MAX_PARALLEL_CAP
-from .files import load_audio, load_image
+from .fields import MEDIA_OPTIONS, coerce_param, field_of, missing_choice, not_taken
+from .files import load_audio, load_image, load_mask
 from .interrupts import run_interruptible
-from .output import check_folder, check_writable, save_copy
+from .output import InputFiles, check_folder, check_not_input, check_writable, save_copy
 from .progress import StderrStatus
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("endpoint", help="fal endpoint id: " + ", ".join(BY_ENDPOINT_ID))
+    parser.add_argument("endpoint", help="fal endpoint id (see `fal-avatar models`): " + ", ".join(BY_ENDPOINT_ID))
     parser.add_argument("--image", type=Path, help="portrait image file")
-    parser.add_argument("--audio", type=Path, help="speech audio file")
-    parser.add_argument("--video", type=Path, help="source video (video-to-video)")
-    parser.add_argument("--text", help="text to speak (single-text)")
-    parser.add_argument("--voice", help="built-in voice (single-text)")
+    parser.add_argument("--audio", type=Path, help="speech audio file (two-person rows: the first speaker's)")
+    parser.add_argument("--audio2", type=Path, help="the second speaker's audio file (two-person rows)")
+    parser.add_argument("--video", type=Path, help="source video (lip-sync on footage)")
+    parser.add_argument("--mask", type=Path, help="mask image: only the person in its white area speaks (OmniHuman)")
+    parser.add_argument("--text", help="text to speak (text rows; two-person rows: the first speaker's)")
+    parser.add_argument("--text2", help="the second speaker's text (two-person text rows)")
+    parser.add_argument("--voice", help="built-in voice (text rows; two-person rows: the first speaker's)")
+    parser.add_argument("--voice2", help="the second speaker's built-in voice")
     parser.add_argument("--prompt")
     parser.add_argument("--num-frames", default="auto", help="4n+1 frame count, or 'auto' (default)")
-    parser.add_argument("--resolution", choices=("480p", "720p"))
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--resolution", help="output resolution (the row's options; required where fal has no default)")
+    parser.add_argument("--seed", type=int, help="random seed (rows that have one)")
     parser.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE", help="any other field of the endpoint"
     )
@@ -53,19 +58,6 @@ def add_arguments(parser) -> None:
     )
 
 
-def coerce_param(spec: EndpointSpec, name: str, raw: str):
-    """A command-line value of field ``name`` as the field's type (InputError for an unknown field or bad value)."""
-    try:
-        p = spec.param(name)
-    except KeyError:
-        names = ", ".join(p.name for p in spec.params)
-        raise InputError(f"unknown field {name!r}; {spec.endpoint_id} has: {names}", field=name) from None
-    try:
-        return int(raw) if p.kind == "int" else float(raw) if p.kind == "float" else raw
-    except ValueError:
-        raise InputError(f"{raw!r} is not a {p.kind}", field=name) from None
-
-
 def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -76,29 +68,34 @@ def build_request(args) -> GenerationRequest:
     except KeyError as exc:
         raise InputError(str(exc.args[0]), field="endpoint") from None
     values: dict = {}
-    for name, raw in (("text_input", args.text), ("voice", args.voice), ("prompt", args.prompt)):
-        if raw is not None:
-            values[name] = raw
-    if args.resolution:
-        values["resolution"] = args.resolution
-    if args.seed is not None:
-        values["seed"] = args.seed
+    for option in ("text", "text2", "voice", "voice2", "prompt", "resolution", "seed"):
+        raw = getattr(args, option)
+        if raw is None:
+            continue
+        name = field_of(spec, option)
+        if name is None:
+            raise not_taken(spec, option)
+        values[name] = raw
     if spec.has_param("num_frames"):
         values["num_frames"] = 0 if args.num_frames == "auto" else coerce_param(spec, "num_frames", args.num_frames)
+    elif args.num_frames != "auto":
+        raise not_taken(spec, "num_frames")
     for item in args.param:
         name, sep, raw = item.partition("=")
         if not sep:
             raise InputError(f"expected NAME=VALUE, got {item!r}", field="--param")
         values[name] = coerce_param(spec, name, raw)
-    slots = {s.name for s in spec.media}
-    for flag, slot in (("image", "image"), ("audio", "audio"), ("video", "video")):
-        if getattr(args, flag) is not None and slot not in slots:
-            raise InputError(f"{spec.endpoint_id} takes no --{flag}", field=f"--{flag}")
+    for option in MEDIA_OPTIONS:
+        if getattr(args, option) is not None and not spec.has_slot(option):
+            raise not_taken(spec, option)
+    missing_choice(spec, values)
     return GenerationRequest(
         spec=spec,
         values=values,
         image=load_image(args.image, warn=_warn) if args.image else None,
         audio=load_audio(args.audio) if args.audio else None,
+        audio2=load_audio(args.audio2) if args.audio2 else None,
+        mask=load_mask(args.mask) if args.mask else None,
         video_path=args.video,
         resubmit=args.resubmit,
     )
@@ -135,7 +132,8 @@ def summary(run: AvatarRun, outputs: AvatarOutputs, out: Path, started: float) -
         "segments": len(run.request_ids),
         "endpoint": run.endpoint_id,
         "path": str(out),
-        "video_url": run.video_url,
+        "video_url": run.video_url_text,  # a stitched run: its segments' URLs, comma-joined (as before)
+        "video_urls": list(run.video_urls),
         "frames": outputs.frame_count,
         "fps": info.fps,
         "width": info.width,
@@ -143,7 +141,10 @@ def summary(run: AvatarRun, outputs: AvatarOutputs, out: Path, started: float) -
         "video_seconds": round(info.duration_s, 3),
         "has_audio": info.has_audio,
         "estimated_cost_usd": run.estimate_usd,
-        "estimated_new_spend_usd": run.paid_usd,
+        "estimated_new_spend_usd": run.spend.new_usd,  # what this process submitted (see pipeline/spend.py)
+        "new_jobs": run.spend.new_jobs,
+        "reused_jobs": run.spend.reused_jobs,
+        "estimated_reused_usd": run.spend.reused_usd,
         "reused": run.reused,
         "warnings": list(run.warnings),
         "seconds": round(time.monotonic() - started, 2),
@@ -154,12 +155,18 @@ def run(args) -> int:
     started = time.monotonic()
     if args.out is not None:
         check_writable(args.out, flag="--out")
+        inputs = InputFiles()
+        for flag in ("image", "audio", "video"):
+            if getattr(args, flag) is not None:
+                inputs.add(getattr(args, flag), f"the --{flag} file")
+        check_not_input(args.out, inputs, flag="--out")
     else:
         check_folder(Path.cwd(), flag="--out")
     if args.max_parallel is not None and not 1 <= args.max_parallel <= MAX_PARALLEL_CAP:
         raise InputError(f"must be from 1 to {MAX_PARALLEL_CAP}", field="--max-parallel")
     request = build_request(args)
     request.want_frames = False
+    # held until the copy below: the files its run stores or reuses stay pinned (never evicted) till then
     services = build_services(RunSettings.from_env(max_parallel=args.max_parallel))
     progress = StderrStatus()
     try:
@@ -180,6 +187,7 @@ def run(args) -> int:
         progress.close()
     out = args.out or Path(f"{outcome.path.stem}.mp4")
     save_copy(outcome.path, out, request_id=outcome.request_id)
+    services.media.release()
     for warning in outcome.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps(summary(outcome, outputs, out, started)))

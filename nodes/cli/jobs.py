@@ -12,7 +12,7 @@ from ..avatar.pricing import format_usd
 from ..longform.fetch import fetch_run
 from ..services import build_services
 from ..store.journal import QUEUE_AHEAD, Journal
-from .output import check_folder, check_writable, save_copy
+from .output import check_folder, check_writable, save_copy, table
 from .progress import StderrStatus
 
 
@@ -32,7 +32,7 @@ def list_jobs(args) -> int:
         print("The journal is empty: no fal request has been submitted from this machine yet.")
         return 0
     now = time.time()
-    rows = [("REQUEST ID", "ENDPOINT", "STATE", "AGE", "EST. COST", "STARTED EARLY FOR", "LOCAL FILE")]
+    rows = []
     for e in entries:
         local = e.local_path if e.local_path and Path(e.local_path).exists() else "-"
         rows.append(
@@ -46,9 +46,7 @@ def list_jobs(args) -> int:
                 local,
             )
         )
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + str(row[-1]))
+    print(table(("REQUEST ID", "ENDPOINT", "STATE", "AGE", "EST. COST", "STARTED EARLY FOR", "LOCAL FILE"), rows))
     return 0
 
 
@@ -58,13 +56,17 @@ def fetch(args) -> int:
     else:
         check_folder(Path.cwd(), flag="--out")
     progress = StderrStatus()
+    services = build_services()  # held until the copy below: its files stay pinned (never evicted) till then
     try:
         # A local copy is decoded in full before it is copied out; a damaged one is downloaded again.
-        outcome = asyncio.run(fetch_run(args.endpoint, args.request_id, services=build_services(), sink=progress, thorough=True))
+        outcome = asyncio.run(
+            fetch_run(args.endpoint, args.request_id, services=services, sink=progress, thorough=True)
+        )
     finally:
         progress.close()
     out = args.out or Path(f"{outcome.path.stem}.mp4")
     save_copy(outcome.path, out, request_id=outcome.request_id)
+    services.media.release()
     print(f"saved {out} (stored copy: {outcome.path})", file=sys.stderr)
-    print(json.dumps({"request_id": outcome.request_id, "path": str(out), "video_url": outcome.video_url}))
+    print(json.dumps({"request_id": outcome.request_id, "path": str(out), "video_url": outcome.video_url_text}))
     return 0

@@ -1,10 +1,13 @@
 """A batch manifest: one `fal-avatar generate` per row of a CSV or JSONL file, checked before anything is paid.
 
-Columns are the options of ``generate``: ``endpoint``, ``image``, ``audio``, ``video``, ``text``, ``voice``,
-``prompt``, ``num_frames``, ``resolution``, ``acceleration``, ``seed``, ``param.NAME`` for any other field of
-the endpoint, and ``out``. An empty cell (or a JSON ``null``) means "not given". Input paths are relative to
+Columns are the options of ``generate``: ``endpoint``, ``image``, ``audio``, ``audio2``, ``video``, ``mask``,
+``text``, ``text2``, ``voice``, ``voice2``, ``prompt``, ``num_frames``, ``resolution``, ``acceleration``,
+``seed``, ``param.NAME`` for any other field of the endpoint, and ``out`` (``cli/fields.py`` says which
+field of the row each sets). An empty cell (or a JSON ``null``) means "not given". Input paths are relative to
 the manifest's folder; ``out`` is relative to the output folder (``--out-dir``, default the manifest's folder)
-and defaults to ``<manifest name>-<line>.mp4`` there.
+and defaults to ``<manifest name>-<line>.mp4`` there. An ``out`` stays inside the output folder (missing
+folders are made when the video is delivered), is never one of the batch's input files (or the manifest),
+and replaces an existing file only if the batch wrote it before or with ``overwrite``.
 
 :func:`read_manifest` does every check that needs no decoding (columns, values, files, outputs) and returns
 the rows with every problem found, each with its line number. A row's media are decoded only when its
@@ -16,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import threading
 import weakref
 from collections.abc import Callable
@@ -27,26 +31,16 @@ import numpy as np
 from ..avatar.endpoints import BY_ENDPOINT_ID, EndpointSpec, endpoint
 from ..errors import InputError
 from ..pipeline.inputs import GenerationRequest
-from .files import load_audio, load_image
-from .generate import coerce_param
-from .output import check_writable
+from .fields import MEDIA_OPTIONS, coerce_param, field_of
+from .files import load_audio, load_image, load_mask
+from .output import InputFiles, check_creatable
 
 COLUMNS = (
-    "endpoint", "image", "audio", "video", "text", "voice", "prompt", "num_frames", "resolution", "acceleration",
-    "seed", "out",
+    "endpoint", "image", "audio", "audio2", "video", "mask", "text", "text2", "voice", "voice2", "prompt",
+    "num_frames", "resolution", "acceleration", "seed", "out",
 )  # fmt: skip
 PARAM_PREFIX = "param."
-MEDIA_COLUMNS = ("image", "audio", "video")
-# column → the endpoint field it sets (media columns and ``out`` are handled apart)
-FIELD_OF_COLUMN = {
-    "text": "text_input",
-    "voice": "voice",
-    "prompt": "prompt",
-    "num_frames": "num_frames",
-    "resolution": "resolution",
-    "acceleration": "acceleration",
-    "seed": "seed",
-}
+MEDIA_COLUMNS = MEDIA_OPTIONS
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_DELIMITERS = (",", ";", "\t")
 
@@ -85,6 +79,8 @@ class ManifestRow:
     audio: Path | None
     video: Path | None
     out: Path
+    audio2: Path | None = None
+    mask: Path | None = None
 
     def request(self, media: MediaLoader) -> GenerationRequest:
         """The row's request with its media decoded (CPU work: run in a thread). Raises InputError."""
@@ -93,6 +89,8 @@ class ManifestRow:
             values=dict(self.values),
             image=media.image(self.image) if self.image is not None else None,
             audio=media.audio(self.audio) if self.audio is not None else None,
+            audio2=media.audio(self.audio2) if self.audio2 is not None else None,
+            mask=load_mask(self.mask) if self.mask is not None else None,
             video_path=self.video,
             want_frames=False,
         )
@@ -152,8 +150,16 @@ def _file_key(path: Path) -> tuple:
     return (str(path), stat.st_mtime_ns, stat.st_size)
 
 
-def read_manifest(path: Path, *, out_dir: Path | None = None) -> tuple[list[ManifestRow], list[Problem]]:
-    """Every row that passed the checks, and every problem found (rows with problems are left out)."""
+def read_manifest(
+    path: Path,
+    *,
+    out_dir: Path | None = None,
+    overwrite: bool = False,
+    is_ours: Callable[[Path], bool] = lambda out: False,
+) -> tuple[list[ManifestRow], list[Problem]]:
+    """Every row that passed the checks, and every problem found (rows with problems are left out).
+
+    ``is_ours(out)``: whether an existing ``out`` is this batch's own earlier output (it may be replaced)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -164,16 +170,24 @@ def read_manifest(path: Path, *, out_dir: Path | None = None) -> tuple[list[Mani
     records, problems = _jsonl(text) if _is_jsonl(path, text) else _csv(text)
     base = path.resolve().parent
     outputs = (out_dir if out_dir is not None else base).resolve()
-    if not outputs.is_dir():
-        raise InputError(f"{outputs} is not a folder; create it first", field="--out-dir")
+    if outputs.exists() and not outputs.is_dir():
+        raise InputError(f"{outputs} is not a folder", field="--out-dir")
+    check_creatable(outputs / "out.mp4", flag="--out-dir")
+    checked = [(line, *_check_row(line, cells, base, outputs, path.stem)) for line, cells in records]
+    inputs = InputFiles()
+    inputs.add(path, "the manifest")
+    for line, row, _ in checked:
+        for column in MEDIA_COLUMNS:
+            if getattr(row, column, None) is not None:
+                inputs.add(getattr(row, column), f"the {column} of line {line}")
     rows: list[ManifestRow] = []
     seen_out: dict[Path, int] = {}
-    for line, cells in records:
-        row, errors = _check_row(line, cells, base, outputs, path.stem)
+    for line, row, errors in checked:
         if row is not None:
             first = seen_out.setdefault(row.out, line)
             if first != line:
                 errors.append(f"out: {row.out} is also the output of line {first}")
+            errors.extend(_output_problems(row.out, inputs, overwrite, is_ours))
         problems.extend(Problem(line, e) for e in errors)
         if row is not None and not errors:
             rows.append(row)
@@ -277,8 +291,8 @@ def _check_row(line: int, cells: dict, base: Path, outputs: Path, stem: str) -> 
     for column, raw in cells.items():
         if column in ("endpoint", "out", *MEDIA_COLUMNS):
             continue
-        name = column[len(PARAM_PREFIX) :] if column.startswith(PARAM_PREFIX) else FIELD_OF_COLUMN[column]
-        if not spec.has_param(name):
+        name = column[len(PARAM_PREFIX) :] if column.startswith(PARAM_PREFIX) else field_of(spec, column)
+        if name is None or not spec.has_param(name):
             errors.append(_not_taken(spec, column))
             continue
         if name in values:
@@ -305,12 +319,28 @@ def _check_row(line: int, cells: dict, base: Path, outputs: Path, stem: str) -> 
             errors.append(f"{column}: {file} {'is not a file' if file.exists() else 'does not exist'}")
         files[column] = file
     out = _out_path(cells.get("out"), outputs, stem, line)
-    try:
-        check_writable(out, flag="out")
-    except InputError as exc:
-        errors.append(exc.message)
-    row = ManifestRow(line, spec, values, files["image"], files["audio"], files["video"], out)
+    if not out.is_relative_to(outputs):
+        errors.append(f"out: {out} is outside the output folder {outputs}; name a path inside it (or choose "
+                      "another folder with --out-dir)")
+    else:
+        try:
+            check_creatable(out, flag="out")
+        except InputError as exc:
+            errors.append(exc.message)
+    row = ManifestRow(
+        line, spec, values, files["image"], files["audio"], files["video"], out, files["audio2"], files["mask"]
+    )
     return row, errors
+
+
+def _output_problems(out: Path, inputs: InputFiles, overwrite: bool, is_ours: Callable[[Path], bool]) -> list[str]:
+    what = inputs.named_by(out)
+    if what is not None:
+        return [f"out: {out} is {what}: the result would replace that input; choose another output path"]
+    if out.is_file() and not overwrite and not is_ours(out):
+        return [f"out: {out} exists and is not an earlier output of this batch; remove it, choose another path, "
+                "or pass --overwrite to replace it"]
+    return []
 
 
 def _value(spec: EndpointSpec, name: str, raw):
@@ -319,6 +349,8 @@ def _value(spec: EndpointSpec, name: str, raw):
     kind = spec.param(name).kind
     if isinstance(raw, bool) or (kind in ("text", "enum") and not isinstance(raw, str)):
         raise InputError(f"expected {'text' if kind == 'text' else 'one of the options'}, got {raw!r}", field=name)
+    if isinstance(raw, float) and not math.isfinite(raw):  # JSON's NaN / Infinity, which Python reads
+        raise InputError(f"{raw!r} is not a finite number", field=name)
     if isinstance(raw, int | float) and kind in ("int", "float"):
         if kind == "int" and float(raw) != int(raw):
             raise InputError(f"{raw!r} is not a whole number", field=name)
@@ -329,9 +361,10 @@ def _value(spec: EndpointSpec, name: str, raw):
 
 
 def _not_taken(spec: EndpointSpec, column: str) -> str:
-    fields = [p.name for p in spec.params]
     media = [slot.name for slot in spec.media if slot.name in MEDIA_COLUMNS]
-    return f"{column}: {spec.endpoint_id} does not take this (it takes {', '.join(media + fields)})"
+    named = [c for c in COLUMNS if c not in ("endpoint", "out", *MEDIA_COLUMNS) and field_of(spec, c)]
+    others = [PARAM_PREFIX + p.name for p in spec.params if p.name not in {field_of(spec, c) for c in named}]
+    return f"{column}: {spec.endpoint_id} does not take this (it takes {', '.join(media + named + others)})"
 
 
 def _needs(spec: EndpointSpec) -> str:

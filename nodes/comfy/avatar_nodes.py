@@ -1,4 +1,4 @@
-"""The five ComfyUI nodes. The four generation nodes are one class built from four endpoint rows."""
+"""The ComfyUI nodes: one generation node per endpoint row (one class, built from the rows) and Fetch Result."""
 
 from __future__ import annotations
 
@@ -78,15 +78,22 @@ class AvatarGenerationNode(io.ComfyNode):
     def define_schema(cls):
         spec = cls.SPEC
         extra = {}
-        if api.supports_schema_field("price_badge"):
-            extra["price_badge"] = schema.price_badge(spec)
+        badge = schema.price_badge(spec) if api.supports_schema_field("price_badge") else None
+        if badge is not None:
+            extra["price_badge"] = badge
         if api.supports_schema_field("search_aliases"):
             extra["search_aliases"] = list(spec.search_aliases)
+        description = spec.description
+        if spec.status == "delisted":
+            # still loadable, so saved workflows open; ComfyUI marks it and keeps it out of the node search
+            if api.supports_schema_field("is_deprecated"):
+                extra["is_deprecated"] = True
+            description = f"{description} Delisted: {spec.status_note}."
         return io.Schema(
             node_id=spec.node_id,
             display_name=spec.display_name,
-            category=schema.CATEGORY,
-            description=spec.description,
+            category=schema.category(spec),
+            description=description,
             inputs=schema.inputs(spec),
             outputs=schema.outputs(),
             hidden=[io.Hidden.unique_id, io.Hidden.prompt],

@@ -16,6 +16,7 @@ def node_request(
     """``kwargs``: the node's inputs as ComfyUI hands them to ``execute`` (widget values and media);
     ``prompt``: the API-format prompt the node is in (its duplicate index and linked outputs)."""
     values = {p.name: kwargs[p.name] for p in spec.params if p.name in kwargs}
+    media = {slot.name: kwargs.get(slot.name) for slot in spec.media if slot.kind in ("image", "audio", "mask")}
     video = {"frames": kwargs.get("frames")}  # the 'frames' IMAGE input, unless a VIDEO is connected
     if kwargs.get("video") is not None:
         video = video_fields(kwargs["video"])
@@ -24,10 +25,9 @@ def node_request(
     return GenerationRequest(
         spec=spec,
         values=values,
-        image=kwargs.get("image"),
-        audio=kwargs.get("audio"),
         want_frames=output_is_linked(prompt, node_id, schema.FRAMES_OUTPUT),
         take=duplicate_index(prompt, node_id),
         origin=origin,
+        **media,
         **video,
     )

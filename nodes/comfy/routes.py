@@ -104,7 +104,12 @@ def register(
         async def media_length(request: web.Request) -> web.Response:
             """Lengths of a loader's file (headers only), for the cost estimate before a run."""
             name = request.query.get("file", "")
-            path = input_file(name) if name.strip() else None
+            if "\0" in name:  # no file system allows it; pathlib would raise ValueError (a 500)
+                return web.json_response({"error": "a file name cannot contain a NUL byte"}, status=400)
+            try:
+                path = input_file(name) if name.strip() else None
+            except (ValueError, OSError) as exc:  # a name the file system refuses (too long, ...)
+                return web.json_response({"error": f"{name!r} is not a usable file name ({exc})"}, status=400)
             if path is None:
                 return web.json_response({"error": f"{name!r} is not a file in ComfyUI's input folder"}, status=404)
             try:

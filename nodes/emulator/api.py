@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .apps import KNOWN_APPS
+from .catalogue import search_models
 from .faults import INGRESS, Fault, FaultPlan
 from .history import list_requests
 from .routes import Route
@@ -30,6 +31,7 @@ LOCKED_DETAIL = "User is locked. Reason: Exhausted balance. Top up your balance 
 NO_USER_DETAIL = "No user found for Key ID and Secret"
 BAD_FORMAT_DETAIL = "Invalid Key Authorization header format. Expected '<key_id>:<key_secret>'."
 _KEY_ROUTES = {"submit", "status", "status_stream", "result", "cancel", "token", "storage_initiate", "request_history"}
+_OPTIONAL_KEY_ROUTES = {"models"}  # a key is checked when sent ("grants higher rate limits")
 _CDN_ROUTES = {"cdn_upload", "multipart_create", "multipart_part", "multipart_complete"}
 _LOCKABLE = {"submit", "token", "cdn_upload", "multipart_create", "storage_initiate"}
 _EXTENSIONS = {"audio/wav": ".wav", "audio/x-wav": ".wav", "audio/mpeg": ".mp3", "video/mp4": ".mp4",
@@ -46,6 +48,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     route: Route
+    query_lists: dict[str, list[str]] = field(default_factory=dict)  # every value of repeated parameters
 
 
 @dataclass
@@ -72,6 +75,11 @@ def fault_response(fault: Fault, req: Request) -> Response | None:
                "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
         return Response(code, html.encode(), {"content-type": "text/html"})
     request_id = {"x-fal-request-id": req.route.params.get("request_id") or str(uuid.uuid4())}
+    if fault.name == "nested":
+        depth = int(fault.params.get("depth", 100_000))
+        return Response(200, b"[" * depth + b"]" * depth, {"content-type": "application/json"})
+    if fault.name == "endless":  # the handler writes the body, until the client hangs up
+        return Response(200, b"", {"content-type": "application/json"})
     if fault.name == "http_500":
         return json_response(500, {"detail": "Internal Server Error"}, request_id)
     if fault.name == "rate_limit":
@@ -127,7 +135,9 @@ class Api:
     def _authorize(self, req: Request) -> Response | None:
         scheme, _, credentials = req.headers.get("authorization", "").strip().partition(" ")
         credentials = credentials.strip()
-        if req.route.name in _KEY_ROUTES:
+        if req.route.name in _OPTIONAL_KEY_ROUTES and not scheme:
+            return None
+        if req.route.name in _KEY_ROUTES | _OPTIONAL_KEY_ROUTES:
             if scheme.lower() == "key" and credentials == self.emu.key:
                 return None
             if scheme.lower() == "key" and ":" not in credentials:
@@ -213,6 +223,11 @@ class Api:
     # Platform API -----------------------------------------------------------------------------------------
     def _request_history(self, req: Request) -> Response:
         status, body = list_requests(self.jobs.history(), req.query, datetime.now(timezone.utc))
+        return json_response(status, body)
+
+    def _models(self, req: Request) -> Response:
+        status, body = search_models(req.query_lists, self.emu.catalogue_statuses(), self.emu.base_url,
+                                     self.emu.openapi_document)
         return json_response(status, body)
 
     # REST storage -----------------------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 """Fault injection plans: HTTP-level faults per route and job-level faults for the next submitted jobs.
 
+Answers a hostile or broken server could send, on any route: ``slow`` (the real answer at ``bytes_per_s``,
+1 for a trickle), ``endless`` (a 200 JSON body that never ends, until the client hangs up) and ``nested``
+(a 200 body of ``depth`` nested ``[``, 100,000 unless given).
+
 A job fault may ``match`` submit arguments (it then applies only to jobs submitted with those values), and
 any job fault may take ``release`` (a ``threading.Event``): its job stays IN_PROGRESS until the event is set.
 """
@@ -16,10 +20,10 @@ from .recorder import ROUTES
 INGRESS = {"ingress_502": 502, "ingress_503": 503, "ingress_504": 504}
 HTTP_FAULTS = {
     *INGRESS, "http_500", "rate_limit", "drop", "drop_before", "slow", "truncate", "damaged", "forced_422", "locked",
-    "hang",
+    "hang", "endless", "nested",
 }
 _FILE_ONLY = {"file_get"}
-_ROUTE_ONLY = {"slow": _FILE_ONLY, "truncate": _FILE_ONLY, "damaged": _FILE_ONLY, "forced_422": {"submit"}}
+_ROUTE_ONLY = {"truncate": _FILE_ONLY, "damaged": _FILE_ONLY, "forced_422": {"submit"}}
 DAMAGED_BODIES = ("half", "html")  # the "damaged" fault's ``body`` parameter
 JOB_FAULTS = {"runner_error", "corrupt_video", "stuck_queue", "slow", "gather"}
 

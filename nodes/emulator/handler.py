@@ -70,12 +70,13 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         server = self.server
         parts = urlsplit(self.path)
         path = unquote(parts.path) or "/"
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        query_lists = parse_qs(parts.query, keep_blank_values=True)
+        query = {k: v[-1] for k, v in query_lists.items()}
         headers = {k.lower(): v for k, v in self.headers.items()}
         body = self._read_body(headers)
         if body is None:
             return
-        req = Request(self.command, path, query, headers, body, classify(self.command, path))
+        req = Request(self.command, path, query, headers, body, classify(self.command, path), query_lists)
         fault = server.faults.take(req.route.name)
 
         def record(status: int | None) -> None:
@@ -122,6 +123,12 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
+        if fault is not None and fault.name == "endless":
+            self.send_header("connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            self._write_endless()
+            return
         if response.stream is not None:
             self.send_header("connection", "close")
             self.end_headers()
@@ -147,6 +154,13 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
                 self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _write_endless(self) -> None:
+        """A JSON string that never ends, as fast as the client reads (until it hangs up or the emulator stops)."""
+        self._write_flush(b'{"padding": "')
+        chunk = b"x" * 65536
+        while not self.server.jobs.stopping:
+            self._write_flush(chunk)
 
     def _hang(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

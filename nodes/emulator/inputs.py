@@ -10,6 +10,7 @@ import base64
 import binascii
 import io
 from collections.abc import Callable
+from fractions import Fraction
 from urllib.parse import unquote_to_bytes, urlsplit
 
 import av
@@ -113,6 +114,21 @@ def video_size(data: bytes, field: str, url: str) -> tuple[int, int]:
             return stream.codec_context.width, stream.codec_context.height
     except (av.FFmpegError, IndexError, ValueError, EOFError):
         raise InputFault(field, "video_load_error", "Failed to load the video. Please ensure the video file is valid.", short_url(url)) from None
+
+
+def video_timing(data: bytes, field: str, url: str) -> tuple[Fraction, int]:
+    """The first video stream's frame rate (average, else guessed; 25 when the file states none) and its
+    number of frames (packets counted, nothing decoded)."""
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            count = sum(1 for packet in container.demux(stream) if packet.size)
+    except (av.FFmpegError, IndexError, ValueError, EOFError):
+        raise InputFault(field, "video_load_error", "Failed to load the video. Please ensure the video file is valid.", short_url(url)) from None
+    if not count:
+        raise InputFault(field, "video_load_error", "Failed to load the video. Please ensure the video file is valid.", short_url(url))
+    return (Fraction(rate) if rate else Fraction(25)), count
 
 
 def decode_video(data: bytes, field: str, url: str, size: tuple[int, int], max_frames: int) -> list[np.ndarray]:

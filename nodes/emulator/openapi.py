@@ -1,9 +1,10 @@
 """The per-endpoint queue OpenAPI document fal publishes at ``/api/openapi/queue/openapi.json?endpoint_id=``,
-built from the emulator's own input schemas.
+built from the emulator's own input schemas and output fields.
 
 Same layout as fal's (OpenAPI 3.0.4): ``info["x-fal-metadata"]`` with ``endpointId``, ``category`` and the
 model page URLs; ``components.schemas`` with ``QueueStatus``, ``<Name>Input`` (``properties``, ``required``,
-``x-fal-order-properties``), ``<Name>Output`` and ``File``; ``paths`` for submit, status, cancel and
+``x-fal-order-properties``; ``additionalProperties: false`` when strict), ``<Name>Output`` and ``File`` (and
+``VideoFile`` where the output's video carries fps and size); ``paths`` for submit, status, cancel and
 result; ``servers`` and the ``Authorization`` API-key scheme. Optional nullable fields are written the way
 pydantic v2 writes them (``anyOf`` with a ``{"type": "null"}`` branch).
 """
@@ -12,15 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .models import BY_ID
 from .schemas import Field, Schema
 
-_TYPES = {"str": "string", "int": "integer", "float": "number", "literal": "string"}
-_CATEGORIES = {
-    "fal-ai/infinitalk": "image-to-video",
-    "fal-ai/infinitalk/single-text": "text-to-video",
-    "fal-ai/infinitalk/video-to-video": "video-to-video",
-    "fal-ai/stable-avatar": "audio-to-video",
-}
+_TYPES = {"str": "string", "int": "integer", "float": "number", "literal": "string", "bool": "boolean",
+          "object": "object"}
 
 
 def schema_name(endpoint_id: str) -> str:
@@ -43,6 +40,10 @@ def _property(f: Field) -> dict[str, Any]:
         body["minimum"] = _number(f.ge)
     if f.le is not None:
         body["maximum"] = _number(f.le)
+    if f.min_length is not None:
+        body["minLength"] = f.min_length
+    if f.max_length is not None:
+        body["maxLength"] = f.max_length
     prop: dict[str, Any] = {"anyOf": [body, {"type": "null"}]} if f.nullable else body
     prop["title"] = f.name.replace("_", " ").title()
     if not f.required and f.default is not None:
@@ -51,12 +52,35 @@ def _property(f: Field) -> dict[str, Any]:
 
 
 def _input_schema(name: str, schema: Schema) -> dict[str, Any]:
-    return {
+    document = {
         "title": f"{name}Request",
         "type": "object",
         "properties": {f.name: _property(f) for f in schema.fields},
         "x-fal-order-properties": [f.name for f in schema.fields],
         "required": [f.name for f in schema.fields if f.required],
+    }
+    if schema.strict:
+        document["additionalProperties"] = False
+    return document
+
+
+_OUTPUT_FIELDS = {
+    "seed": {"title": "Seed", "type": "integer", "description": "The seed used for generation."},
+    "duration": {"title": "Duration", "type": "number", "description": "Duration of the output video in seconds."},
+    "timings": {"title": "Timings", "type": "object", "additionalProperties": True},
+}
+
+
+def _output_schema(name: str, outputs: tuple[str, ...]) -> dict[str, Any]:
+    file_type = "VideoFile" if "video_file" in outputs else "File"
+    extras = [field for field in _OUTPUT_FIELDS if field in outputs]
+    return {
+        "title": f"{name}Response",
+        "type": "object",
+        "properties": {"video": {"title": "Video", "allOf": [_ref(file_type)]},
+                       **{field: _OUTPUT_FIELDS[field] for field in extras}},
+        "x-fal-order-properties": ["video", *extras],
+        "required": ["video", *(field for field in extras if field != "timings")],
     }
 
 
@@ -70,6 +94,20 @@ _FILE = {
         "file_size": {"title": "File Size", "type": "integer"},
     },
     "x-fal-order-properties": ["url", "content_type", "file_name", "file_size"],
+    "required": ["url"],
+}
+_VIDEO_FILE = {
+    "title": "VideoFile",
+    "type": "object",
+    "properties": {
+        **_FILE["properties"],
+        "fps": {"title": "Fps", "type": "number", "description": "The FPS of the video"},
+        "width": {"title": "Width", "type": "integer", "description": "The width of the video"},
+        "height": {"title": "Height", "type": "integer", "description": "The height of the video"},
+        "num_frames": {"title": "Num Frames", "type": "integer", "description": "The number of frames in the video"},
+        "duration": {"title": "Duration", "type": "number", "description": "The duration of the video"},
+    },
+    "x-fal-order-properties": [*_FILE["x-fal-order-properties"], "fps", "width", "height", "num_frames", "duration"],
     "required": ["url"],
 }
 _QUEUE_STATUS = {
@@ -124,13 +162,16 @@ def _paths(endpoint_id: str, name: str) -> dict[str, Any]:
 def document(endpoint_id: str, schema: Schema, base_url: str) -> dict[str, Any]:
     """The OpenAPI document of one emulated endpoint (``base_url``: where its queue is served)."""
     name = schema_name(endpoint_id)
-    output = {
-        "title": f"{name}Response",
-        "type": "object",
-        "properties": {"video": {"title": "Video", "allOf": [_ref("File")]}},
-        "x-fal-order-properties": ["video"],
-        "required": ["video"],
+    model = BY_ID.get(endpoint_id)
+    outputs = model.outputs if model is not None else ()
+    schemas: dict[str, Any] = {
+        "QueueStatus": _QUEUE_STATUS,
+        f"{name}Input": _input_schema(name, schema),
+        f"{name}Output": _output_schema(name, outputs),
+        "File": _FILE,
     }
+    if "video_file" in outputs:
+        schemas["VideoFile"] = _VIDEO_FILE
     return {
         "openapi": "3.0.4",
         "info": {
@@ -139,7 +180,7 @@ def document(endpoint_id: str, schema: Schema, base_url: str) -> dict[str, Any]:
             "description": f"The OpenAPI schema for the {endpoint_id} queue.",
             "x-fal-metadata": {
                 "endpointId": endpoint_id,
-                "category": _CATEGORIES.get(endpoint_id, "unknown"),
+                "category": model.category if model is not None else "unknown",
                 "playgroundUrl": f"{base_url}/models/{endpoint_id}",
                 "documentationUrl": f"{base_url}/models/{endpoint_id}/api",
             },
@@ -153,12 +194,7 @@ def document(endpoint_id: str, schema: Schema, base_url: str) -> dict[str, Any]:
                     "description": "Fal Key",
                 }
             },
-            "schemas": {
-                "QueueStatus": _QUEUE_STATUS,
-                f"{name}Input": _input_schema(name, schema),
-                f"{name}Output": output,
-                "File": _FILE,
-            },
+            "schemas": schemas,
         },
         "paths": _paths(endpoint_id, name),
         "servers": [{"url": base_url}],

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 ROUTES = (
     "submit", "status", "status_stream", "result", "cancel", "token", "cdn_upload", "multipart_create",
     "multipart_part", "multipart_complete", "storage_initiate", "signed_put", "file_get", "openapi",
-    "request_history", "other",
+    "request_history", "models", "other",
 )  # fmt: skip
 
 

@@ -2,8 +2,9 @@
 
 Every frame is the resized + center-cropped input image (or source-video frame) with a dark ellipse whose
 opening follows the audio's RMS envelope, so a contact sheet of the output visibly "talks". Output is
-yuv420p at 25 fps with exactly the requested number of frames and the audio muxed in as AAC, trimmed or
-padded with silence to the video length.
+yuv420p at the model's frame rate (25 fps unless told; fractional rates such as 30000/1001 are exact) with
+exactly the requested number of frames and the audio muxed in as AAC, trimmed or padded with silence to the
+video length.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -20,12 +22,6 @@ from .inputs import SAMPLE_RATE
 
 FPS = 25
 SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
-# Output buckets (w, h). InfiniTalk: the reference implementation's ~640²/~960² area buckets.
-INFINITALK_BUCKETS = {
-    "480p": ((640, 640), (896, 448), (448, 832)),
-    "720p": ((960, 960), (1280, 704), (704, 1280)),
-}
-STABLE_AVATAR_SIZES = {"1:1": (512, 512), "16:9": (832, 480), "9:16": (480, 832)}
 STABLE_AVATAR_MIN_FRAMES = 41
 STABLE_AVATAR_MAX_FRAMES = 7501  # 5 minutes at 25 fps, 4n+1
 
@@ -47,18 +43,31 @@ def frames_for_audio(seconds: float) -> int:
     return min(max(frames, STABLE_AVATAR_MIN_FRAMES), STABLE_AVATAR_MAX_FRAMES)
 
 
-def fit_audio(samples: np.ndarray, num_frames: int) -> np.ndarray:
+def frames_for_seconds(seconds: float, fps: Fraction) -> int:
+    """Frames that cover ``seconds`` at ``fps`` (at least one)."""
+    return max(math.ceil(seconds * fps - 1e-6), 1)
+
+
+def _sample_bounds(num_frames: int, fps: Fraction) -> np.ndarray:
+    """Sample index where each frame starts, plus the end: frame i covers [i/fps, (i+1)/fps)."""
+    return np.array([math.floor(i * SAMPLE_RATE / fps) for i in range(num_frames + 1)], dtype=np.int64)
+
+
+def fit_audio(samples: np.ndarray, num_frames: int, fps: Fraction = Fraction(FPS)) -> np.ndarray:
     """Trim or zero-pad mono samples to exactly the video length."""
-    wanted = num_frames * SAMPLES_PER_FRAME
+    wanted = int(_sample_bounds(num_frames, fps)[-1])
     if len(samples) >= wanted:
         return samples[:wanted].astype(np.float32)
     return np.concatenate([samples, np.zeros(wanted - len(samples), np.float32)]).astype(np.float32)
 
 
-def mouth_levels(samples: np.ndarray, num_frames: int) -> np.ndarray:
-    """Per-frame mouth opening in [0, 1] from the RMS of each frame's 40 ms of audio."""
-    frames = fit_audio(samples, num_frames).reshape(num_frames, SAMPLES_PER_FRAME)
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+def mouth_levels(samples: np.ndarray, num_frames: int, fps: Fraction = Fraction(FPS)) -> np.ndarray:
+    """Per-frame mouth opening in [0, 1] from the RMS of each frame's own stretch of audio."""
+    fitted = fit_audio(samples, num_frames, fps).astype(np.float64)
+    bounds = _sample_bounds(num_frames, fps)
+    squares = np.concatenate([[0.0], np.cumsum(fitted**2)])
+    lengths = np.maximum(bounds[1:] - bounds[:-1], 1)
+    rms = np.sqrt((squares[bounds[1:]] - squares[bounds[:-1]]) / lengths)
     peak = float(np.percentile(rms, 95)) if num_frames else 0.0
     if peak <= 1e-4:
         return np.zeros(num_frames)
@@ -98,37 +107,43 @@ def render_mp4(
     samples: np.ndarray,
     num_frames: int,
     *,
+    fps: Fraction = Fraction(FPS),
+    order: Callable[[int], int] | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> bytes:
-    """Encode ``num_frames`` frames (backgrounds looped) with a talking mouth and the audio muxed in."""
+    """Encode ``num_frames`` frames at ``fps`` with a talking mouth and the audio muxed in. Output frame i
+    shows ``backgrounds[order(i)]`` (default: the backgrounds looped)."""
     height, width = backgrounds[0].shape[:2]
-    levels = mouth_levels(samples, num_frames)
+    levels = mouth_levels(samples, num_frames, fps)
+    pick = order or (lambda index: index % len(backgrounds))
     with tempfile.TemporaryDirectory(prefix="fal-emulator-") as tmp:
         target = os.path.join(tmp, "output.mp4")  # +faststart (moov first, like fal's CDN files) needs a real file
-        _encode(target, backgrounds, samples, num_frames, levels, _Mouth(width, height), progress, should_stop)
+        _encode(target, backgrounds, pick, fit_audio(samples, num_frames, fps), fps, levels, _Mouth(width, height),
+                progress, should_stop)
         with open(target, "rb") as handle:
             return handle.read()
 
 
-def _encode(target, backgrounds, samples, num_frames, levels, mouth, progress, should_stop) -> None:
+def _encode(target, backgrounds, pick, sound_samples, fps, levels, mouth, progress, should_stop) -> None:
     height, width = backgrounds[0].shape[:2]
+    num_frames = len(levels)
     with av.open(target, "w", format="mp4", options={"movflags": "+faststart"}) as container:
-        video = container.add_stream("libx264", rate=FPS)
+        video = container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"preset": "ultrafast", "crf": "26"}
         audio = container.add_stream("aac", rate=SAMPLE_RATE, layout="mono")
         for index in range(num_frames):
             if should_stop():
                 raise Cancelled
-            frame = backgrounds[index % len(backgrounds)].copy()
+            frame = backgrounds[pick(index)].copy()
             mouth.draw(frame, float(levels[index]))
             picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            picture.pts = index
+            picture.pts, picture.time_base = index, 1 / fps
             container.mux(video.encode(picture))
             progress(index + 1, num_frames)
         container.mux(video.encode(None))
-        sound = av.AudioFrame.from_ndarray(fit_audio(samples, num_frames)[None, :], format="fltp", layout="mono")
+        sound = av.AudioFrame.from_ndarray(sound_samples[None, :], format="fltp", layout="mono")
         sound.sample_rate, sound.pts = SAMPLE_RATE, 0
         container.mux(audio.encode(sound))
         container.mux(audio.encode(None))

@@ -21,6 +21,7 @@ class Route:
 
 
 HISTORY_SEGMENTS = ["v1", "models", "requests", "by-endpoint"]  # fal's Platform API: List requests by endpoint
+MODELS_SEGMENTS = ["v1", "models"]  # fal's Platform API: Model search
 
 
 def classify(method: str, path: str) -> Route:
@@ -29,6 +30,8 @@ def classify(method: str, path: str) -> Route:
         return Route("openapi", error=None if method in ("GET", "HEAD") else 405)
     if segments == HISTORY_SEGMENTS:
         return Route("request_history", error=None if method == "GET" else 405)
+    if segments == MODELS_SEGMENTS:
+        return Route("models", error=None if method == "GET" else 405)
     storage = _storage_route(method, segments)
     if storage is not None:
         return storage

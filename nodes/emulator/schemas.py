@@ -1,10 +1,9 @@
-"""Input schemas of the emulated fal endpoints and FastAPI/pydantic-v2-shaped validation errors.
+"""How the emulated fal endpoints validate their input: FastAPI/pydantic-v2-shaped fields and 422 items.
 
-Deliberately independent of the pack's own client-side tables: this module describes what *fal* accepts
-(its per-endpoint OpenAPI documents, ``https://fal.ai/api/openapi/queue/openapi.json?endpoint_id=<id>``),
-so a drift between the two shows up in tests. Bounds, defaults and required fields as in public copies of
-those documents taken on 2026-01-26 (GitHub ``TanStack/ai`` at commit ec0e5a493,
-``packages/typescript/ai-fal/scripts/openapi/{video-to-video,text-to-video,audio-to-video}.json``).
+The endpoints' own fields are in ``fal_schemas`` (fal's documents, kept independent of the pack's rows).
+Lax coercion as pydantic v2: ints from whole floats and numeric strings, floats from numbers and strings,
+booleans from 0/1 and "true"/"false"-like strings. A strict schema (``additionalProperties: false``) answers
+every unknown field with an ``extra_forbidden`` item; a lax one ignores it.
 """
 
 from __future__ import annotations
@@ -46,7 +45,8 @@ def _expected(choices: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class Field:
-    """One input field: ``kind`` is str | int | float | literal; bounds are inclusive (ge/le)."""
+    """One input field: ``kind`` is str | int | float | bool | literal | object; bounds are inclusive
+    (ge/le); ``min_length``/``max_length`` bound a str; ``fields`` are an object's own (checked when present)."""
 
     name: str
     kind: str
@@ -56,6 +56,9 @@ class Field:
     choices: tuple[str, ...] = ()
     ge: float | None = None
     le: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    fields: tuple[Field, ...] = ()
 
     def check(self, value: Any) -> tuple[Any, dict | None]:
         """Return (coerced value, None) or (None, error item) like pydantic v2 in lax mode."""
@@ -71,9 +74,41 @@ class Field:
         return None, error_item(self.name, type_, msg, value, ctx)
 
     def _str(self, value: Any) -> tuple[Any, dict | None]:
-        if isinstance(value, str):
+        if not isinstance(value, str):
+            return self._err("string_type", "Input should be a valid string", value)
+        if self.min_length is not None and len(value) < self.min_length:
+            unit = "character" if self.min_length == 1 else "characters"
+            return self._err("string_too_short", f"String should have at least {self.min_length} {unit}", value,
+                             {"min_length": self.min_length})
+        if self.max_length is not None and len(value) > self.max_length:
+            unit = "character" if self.max_length == 1 else "characters"
+            return self._err("string_too_long", f"String should have at most {self.max_length} {unit}", value,
+                             {"max_length": self.max_length})
+        return value, None
+
+    def _bool(self, value: Any) -> tuple[Any, dict | None]:
+        if isinstance(value, bool):
             return value, None
-        return self._err("string_type", "Input should be a valid string", value)
+        if isinstance(value, int | float) and value in (0, 1):
+            return bool(value), None
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in _TRUE or word in _FALSE:
+                return word in _TRUE, None
+            return self._err("bool_parsing", "Input should be a valid boolean, unable to interpret input", value)
+        return self._err("bool_type", "Input should be a valid boolean", value)
+
+    def _object(self, value: Any) -> tuple[Any, dict | None]:
+        """A nested model: its first error is reported at ``["body", <this field>, <its field>]``; an object
+        without declared fields is kept as given."""
+        if not self.fields and isinstance(value, dict):
+            return value, None
+        try:
+            return Schema(self.fields, random_seed=False).validate(value, keep_unset=False), None
+        except ValidationFailed as exc:
+            item = dict(exc.items[0])
+            item["loc"] = ["body", self.name, *item["loc"][1:]]
+            return None, item
 
     def _literal(self, value: Any) -> tuple[Any, dict | None]:
         if isinstance(value, str) and value in self.choices:
@@ -117,6 +152,10 @@ class Field:
         return None
 
 
+_TRUE = {"true", "1", "yes", "y", "on", "t"}
+_FALSE = {"false", "0", "no", "n", "off", "f"}
+
+
 def _plain(number: float) -> int | float:
     return int(number) if float(number).is_integer() else number
 
@@ -125,9 +164,11 @@ def _plain(number: float) -> int | float:
 class Schema:
     fields: tuple[Field, ...]
     random_seed: bool = field(default=True)  # seed=None → a random seed is chosen
+    strict: bool = False  # fal's additionalProperties: false → an unknown field is a 422
 
-    def validate(self, body: Any) -> dict[str, Any]:
-        """Coerce ``body`` into arguments with defaults filled in, or raise ValidationFailed."""
+    def validate(self, body: Any, *, keep_unset: bool = True) -> dict[str, Any]:
+        """Coerce ``body`` into arguments with defaults filled in (``keep_unset=False``: only the fields
+        given), or raise ValidationFailed."""
         if not isinstance(body, dict):
             raise ValidationFailed([error_item(
                 None, "model_attributes_type", "Input should be a valid dictionary or object to extract fields from", body
@@ -139,7 +180,7 @@ class Schema:
             if value is _MISSING:
                 if f.required:
                     errors.append(error_item(f.name, "missing", "Field required", body))
-                else:
+                elif keep_unset:
                     args[f.name] = f.default
                 continue
             coerced, error = f.check(value)
@@ -147,47 +188,12 @@ class Schema:
                 errors.append(error)
             else:
                 args[f.name] = coerced
+        if self.strict:
+            known = {f.name for f in self.fields}
+            errors.extend(error_item(name, "extra_forbidden", "Extra inputs are not permitted", value)
+                          for name, value in body.items() if name not in known)
         if errors:
             raise ValidationFailed(errors)
         if "seed" in args and args["seed"] is None and self.random_seed:
             args["seed"] = random.randint(0, 2**31 - 1)
         return args
-
-
-def _infinitalk_common(frames: tuple[int, int]) -> tuple[Field, ...]:
-    return (
-        Field("prompt", "str", required=True),
-        Field("num_frames", "int", default=145, ge=frames[0], le=frames[1]),
-        Field("resolution", "literal", default="480p", choices=("480p", "720p")),
-        Field("seed", "int", default=42, nullable=True),
-        Field("acceleration", "literal", default="regular", choices=("none", "regular", "high")),
-    )
-
-
-def build_schemas() -> dict[str, Schema]:
-    """Schemas by full endpoint id."""
-    audio = Field("audio_url", "str", required=True)
-    image = Field("image_url", "str", required=True)
-    return {
-        "fal-ai/infinitalk": Schema((image, audio, *_infinitalk_common((41, 721)))),
-        "fal-ai/infinitalk/single-text": Schema((
-            image,
-            Field("text_input", "str", required=True),
-            Field("voice", "literal", required=True, choices=VOICES),
-            *_infinitalk_common((41, 721)),
-        )),
-        "fal-ai/infinitalk/video-to-video": Schema((
-            Field("video_url", "str", required=True), audio, *_infinitalk_common((41, 241)),
-        )),
-        "fal-ai/stable-avatar": Schema((
-            image,
-            audio,
-            Field("prompt", "str", required=True),
-            Field("aspect_ratio", "literal", default="auto", choices=("16:9", "1:1", "9:16", "auto")),
-            Field("guidance_scale", "float", default=5.0, ge=1.0, le=10.0),
-            Field("audio_guidance_scale", "float", default=4.0, ge=0.0, le=10.0),
-            Field("num_inference_steps", "int", default=50, ge=10, le=50),
-            Field("seed", "int", default=None, nullable=True),
-            Field("perturbation", "float", default=0.1, ge=0.0, le=1.0),
-        ), random_seed=False),
-    }

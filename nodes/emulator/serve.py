@@ -8,6 +8,7 @@ import sys
 import threading
 
 from ..errors import os_error_reason
+from .catalogue import STATUSES
 from .server import FalEmulator
 
 DEFAULT_KEY = "emulator-key-id:emulator-key-secret"
@@ -28,7 +29,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queue-delay", type=float, default=1.0, metavar="S",
                         help="seconds a job spends IN_QUEUE (default 1)")
     parser.add_argument("--log-lines", type=int, default=5, help="log lines per job (default 5)")
+    parser.add_argument("--catalogue-status", action="append", default=[], type=_catalogue_status,
+                        metavar="ENDPOINT=STATUS",
+                        help=f"list ENDPOINT in fal's model catalogue as {' / '.join(STATUSES)} (repeatable; "
+                        "default: every endpoint active except fal-ai/stable-avatar, absent)")
     return parser
+
+
+def _catalogue_status(value: str) -> tuple[str, str]:
+    endpoint_id, sep, status = value.rpartition("=")
+    if not sep or not endpoint_id or status not in STATUSES:
+        raise argparse.ArgumentTypeError(f"expected ENDPOINT=STATUS with STATUS one of {', '.join(STATUSES)}")
+    return endpoint_id, status
 
 
 def main(argv: list[str] | None = None, *, stop: threading.Event | None = None) -> int:
@@ -40,6 +52,8 @@ def main(argv: list[str] | None = None, *, stop: threading.Event | None = None) 
             signal.signal(signum, lambda *_: stop.set())
     emulator = FalEmulator(args.key, processing_time=args.processing_time, queue_delay=args.queue_delay,
                            log_lines=args.log_lines, host=args.host, port=args.port)
+    for endpoint_id, status in args.catalogue_status:
+        emulator.set_catalogue_status(endpoint_id, status)
     try:
         emulator.start()
     except OSError as exc:

@@ -8,11 +8,13 @@ from typing import Any
 
 from . import openapi
 from .api import Api
+from .catalogue import ABSENT, STATUSES
+from .fal_schemas import build_schemas
 from .faults import FaultPlan
 from .handler import EmulatorHTTPServer
 from .jobs import NAMESPACES, Job, JobQueue
+from .models import DELISTED
 from .recorder import RecordedRequest, RequestLog
-from .schemas import build_schemas
 from .storage import FileStore, StoredFile
 
 
@@ -44,6 +46,8 @@ class FalEmulator:
         self._schemas = build_schemas()
         self._openapi_overrides: dict[str, dict] = {}
         self._retired: set[str] = set()
+        self._catalogue: dict[str, str] = {endpoint_id: ABSENT for endpoint_id in DELISTED}
+        self._withdrawn: set[str] = set()
         self._jobs = JobQueue(
             files=self._files,
             schemas=self._schemas,
@@ -132,7 +136,7 @@ class FalEmulator:
     def openapi_document(self, endpoint_id: str) -> dict | None:
         """The document served for ``endpoint_id`` (a copy): the one set by :meth:`serve_openapi`, else one
         built from the emulator's input schemas; ``None`` (served as 404) for unknown or retired ids."""
-        if endpoint_id in self._retired:
+        if endpoint_id in self._retired or endpoint_id in self._withdrawn:
             return None
         override = self._openapi_overrides.get(endpoint_id)
         if override is not None:
@@ -145,8 +149,27 @@ class FalEmulator:
         self._openapi_overrides[endpoint_id] = copy.deepcopy(document)
 
     def retire(self, endpoint_id: str) -> None:
-        """Act as if fal removed ``endpoint_id``: its OpenAPI document and its submits answer 404."""
+        """Act as if fal removed ``endpoint_id``: its OpenAPI document and its submits answer 404, and fal's
+        model catalogue no longer lists it."""
         self._retired.add(endpoint_id.strip("/"))
+        self._catalogue[endpoint_id.strip("/")] = ABSENT
+
+    def withdraw_openapi(self, endpoint_id: str) -> None:
+        """Answer 404 for ``endpoint_id``'s OpenAPI document only (the endpoint still runs and stays listed)."""
+        self._withdrawn.add(endpoint_id.strip("/"))
+
+    # fal's model catalogue (Platform API /v1/models) ------------------------------------------------------
+    def set_catalogue_status(self, endpoint_id: str, status: str) -> None:
+        """List ``endpoint_id`` in fal's model catalogue as ``active`` or ``deprecated``, or leave it out
+        (``absent``, as fal did with StableAvatar). Its queue and OpenAPI document are unaffected (see
+        :meth:`retire` for those)."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)} (got {status!r})")
+        self._catalogue[endpoint_id.strip("/")] = status
+
+    def catalogue_statuses(self) -> dict[str, str]:
+        """Catalogue status by endpoint id (ids not in the dict are ``active``)."""
+        return dict(self._catalogue)
 
     def is_retired(self, endpoint_id: str) -> bool:
         first, _, rest = endpoint_id.strip("/").partition("/")

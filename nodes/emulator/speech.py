@@ -12,8 +12,8 @@ import zlib
 
 import numpy as np
 
+from .fal_schemas import VOICES
 from .inputs import SAMPLE_RATE
-from .schemas import VOICES
 
 CHARS_PER_SECOND = 14.0
 _FEMALE = {"Aria", "Sarah", "Laura", "River", "Charlotte", "Alice", "Matilda", "Jessica", "Lily"}

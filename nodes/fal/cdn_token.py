@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from ..errors import FalServerError
+from .bounded import SMALL_ANSWER, json_value
 from .http import Auth, FalHttp
 from .pool import PerLoop
 
@@ -73,9 +74,10 @@ class TokenManager:
             params={"storage_type": STORAGE_TYPE},
             json={},
             headers={"Accept": "application/json"},
+            limit=SMALL_ANSWER,
         )
         try:
-            data = response.json()
+            data = json_value(response)
             expires_at = parse_expiry(str(data["expires_at"]))
             token = str(data["token"])
         except (ValueError, KeyError, TypeError) as exc:

@@ -16,6 +16,7 @@ import httpx
 
 from ..credentials import Credentials, resolve_credentials
 from ..settings import FalUrls, WaitLimits
+from .catalogue import CatalogueEntry, fetch_catalogue
 from .cdn_token import TokenManager
 from .download import Downloader
 from .http import FalHttp, Timeouts
@@ -179,6 +180,11 @@ class FalClient:
     async def openapi_document(self, openapi_url: str, endpoint_id: str) -> dict | None:
         """fal's public OpenAPI document of ``endpoint_id`` (no key sent); ``None`` when fal answers 404."""
         return await fetch_openapi(self._http, openapi_url, endpoint_id)
+
+    async def model_catalogue(self, endpoint_ids: list[str]) -> dict[str, CatalogueEntry]:
+        """fal's model catalogue entries of ``endpoint_ids`` (Platform API model search); an id missing from
+        the result is not in fal's catalogue. See :mod:`.catalogue`."""
+        return await fetch_catalogue(self._http, self._get_urls().api, endpoint_ids)
 
     async def probe(self, name: str, url: str) -> HostProbe:
         """Whether the host of ``url`` answers (no key sent), with the round-trip time."""

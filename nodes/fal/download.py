@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from ..errors import DownloadError, FalAvatarError, LocalStorageError, ResultFileGoneError
+from .bounded import SMALL_ANSWER, buffered, within
 from .http import Auth, FalHttp
 from .http_errors import detail_text
 from .retry import CallKind, parse_retry_after, should_retry_response
@@ -197,7 +198,7 @@ class Downloader:
                     await target.restart()
                 target.total = _length(resp)
             else:
-                await resp.aread()
+                resp = await _error_answer(resp)
                 if should_retry_response(resp, CallKind.IDEMPOTENT):
                     raise _Retryable(resp)
                 raise _http_failure(resp, url, request_id)
@@ -276,3 +277,23 @@ def _http_failure(response: httpx.Response, url: str, request_id: str | None) ->
         status=status,
         request_id=request_id or response.headers.get("x-fal-request-id"),  # the job's id: what `fetch` needs
     )
+
+
+async def _error_answer(response: httpx.Response) -> httpx.Response:
+    """A download's error answer, its body read up to ``SMALL_ANSWER`` (what is past it, or too slow, is
+    dropped: only the status and the start of fal's message matter)."""
+    chunks: list[bytes] = []
+
+    async def read() -> None:
+        size = 0
+        async for chunk in response.aiter_bytes():
+            chunks.append(chunk[: SMALL_ANSWER.max_bytes - size])
+            size += len(chunks[-1])
+            if size >= SMALL_ANSWER.max_bytes:
+                return
+
+    try:
+        await within(SMALL_ANSWER.deadline_s, read())
+    except asyncio.TimeoutError:
+        pass
+    return buffered(response, b"".join(chunks))

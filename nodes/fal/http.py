@@ -17,8 +17,15 @@ from typing import Any
 import httpx
 
 from ..credentials import Credentials
-from ..errors import ConfigError, FalAvatarError, SubmitOutcomeUnknownError
+from ..errors import (
+    ConfigError,
+    FalAvatarError,
+    FalTimeoutError,
+    SubmitOutcomeUnknownError,
+    UnreadableAnswerError,
+)
 from ..settings import FalUrls
+from .bounded import QUEUE_ANSWER, AnswerTooLarge, ReadLimit, buffered, read_body, within
 from .http_errors import error_from_response, transport_error
 from .pool import ClientPool
 from .retry import (
@@ -101,10 +108,7 @@ class FalHttp:
             key = self._credentials().key
         except FalAvatarError:
             return err
-        if key and key in err.message:
-            err.message = err.message.replace(key, "<redacted>")
-            err.args = (err.message,)
-        return err
+        return err.redact(key) if key and key in err.message else err
 
     def _request(
         self,
@@ -152,9 +156,13 @@ class FalHttp:
         timeout: httpx.Timeout | None = None,
         request_id: str | None = None,
         outcomes: tuple[int, ...] = (),
+        limit: ReadLimit | None = None,
     ) -> httpx.Response:
-        """One logical call. Returns a 2xx response (or one whose status is in ``outcomes``)."""
+        """One logical call. Returns a 2xx response (or one whose status is in ``outcomes``), read in full
+        within ``limit`` (its size and overall deadline; a submit's or an upload's deadline counts from the
+        answer's headers, as the time to send depends on the request)."""
         timeout = timeout or self.timeouts.queue
+        limit = limit or QUEUE_ANSWER
         attempt = 0
         while True:
             attempt += 1
@@ -172,10 +180,35 @@ class FalHttp:
                 timeout=timeout,
             )
             try:
-                response = await client.send(request)
+                response = await _exchange(client, request, limit, answer_only=callable(body) or kind is CallKind.SUBMIT)
+            except asyncio.TimeoutError:
+                bare = url.split("?", 1)[0]
+                if kind is CallKind.SUBMIT:
+                    why = f"its answer did not finish within {limit.deadline_s:g} s"
+                    raise self.scrub(_submit_unknown(what, why)) from None
+                if attempt >= self.retry.attempts:
+                    raise self.scrub(
+                        FalTimeoutError(
+                            f"fal's answer was too slow ({what}: {bare} did not finish answering within "
+                            f"{limit.deadline_s:g} s). Check your connection and try again.",
+                            request_id=request_id,
+                        )
+                    ) from None
+                await self.backoff(what, url, attempt, self.retry.delay(attempt), "answer too slow")
+                continue
+            except AnswerTooLarge as exc:
+                if kind is CallKind.SUBMIT:
+                    raise self.scrub(_submit_unknown(what, f"its answer was too large ({exc})")) from None
+                raise self.scrub(
+                    UnreadableAnswerError(
+                        f"fal's answer was too large ({what}: {url.split('?', 1)[0]} sent {exc}; the connection "
+                        "was closed). This is not what fal sends; try again later.",
+                        request_id=request_id,
+                    )
+                ) from None
             except httpx.TransportError as exc:
                 if kind is CallKind.SUBMIT and not never_sent(exc):
-                    raise self.scrub(_submit_unknown(what, exc)) from exc
+                    raise self.scrub(_submit_unknown(what, type(exc).__name__)) from exc
                 if attempt >= self.retry.attempts or not should_retry_exception(exc, kind):
                     raise self.scrub(transport_error(exc, what=what, url=url, request_id=request_id)) from exc
                 reason = f"{type(exc).__name__}"
@@ -223,9 +256,31 @@ class FalHttp:
             await response.aclose()
 
 
-def _submit_unknown(what: str, exc: httpx.TransportError) -> SubmitOutcomeUnknownError:
+async def _exchange(client: httpx.AsyncClient, request: httpx.Request, limit: ReadLimit, *, answer_only: bool):
+    """Send ``request`` and read its whole answer within ``limit`` (asyncio.TimeoutError past the deadline,
+    AnswerTooLarge past the size); with ``answer_only`` the deadline starts once the headers arrived."""
+
+    async def read(response: httpx.Response) -> httpx.Response:
+        try:
+            return buffered(response, await read_body(response, limit.max_bytes))
+        finally:
+            await response.aclose()
+
+    async def send_and_read() -> httpx.Response:
+        return await read(await client.send(request, stream=True))
+
+    if answer_only:
+        response = await client.send(request, stream=True)
+        try:
+            return await within(limit.deadline_s, read(response))
+        finally:
+            await response.aclose()
+    return await within(limit.deadline_s, send_and_read())
+
+
+def _submit_unknown(what: str, why: str) -> SubmitOutcomeUnknownError:
     return SubmitOutcomeUnknownError(
-        f"The {what} request reached fal but no answer came back ({type(exc).__name__}). A job may exist on "
+        f"The {what} request reached fal but no answer came back ({why}). A job may exist on "
         "fal and may be billed; it was NOT sent again, so nothing was duplicated. Check your request history "
         "at https://fal.ai/dashboard (Requests) before running again; if the job is there, re-attach to it "
         "by its request id instead of submitting a new one."

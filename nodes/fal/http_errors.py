@@ -17,13 +17,14 @@ from ..errors import (
     NotFoundError,
     RateLimitedError,
 )
+from .bounded import json_value
 
 MAX_DETAIL_CHARS = 600
 
 
 def _body(response: httpx.Response) -> Any:
     try:
-        return response.json()
+        return json_value(response)
     except ValueError:
         return None
 
@@ -157,7 +158,7 @@ def transport_error(exc: httpx.TransportError, *, what: str, url: str, request_i
 def json_object(response: httpx.Response, *, what: str, request_id: str | None) -> dict:
     """The answer's JSON object, else a FalServerError saying what was asked."""
     try:
-        data = response.json()
+        data = json_value(response)
     except ValueError:
         data = None
     if not isinstance(data, dict):

@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from ..errors import FalServerError
+from .bounded import json_value
 from .http import Auth, FalHttp
 from .source import Progress, UploadSource
 
@@ -49,7 +50,7 @@ async def upload_multipart(
         headers={"Accept": "application/json", "Content-Type": content_type, "X-Fal-File-Name": file_name},
     )
     try:
-        info = created.json()
+        info = json_value(created)
         access_url, upload_id = str(info["access_url"]).rstrip("/"), str(info["uploadId"])
     except (ValueError, KeyError, TypeError):
         raise FalServerError(

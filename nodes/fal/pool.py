@@ -20,10 +20,12 @@ from typing import Generic, TypeVar
 
 import httpx
 
+from ..settings import MAX_PARALLEL_CAP
+
 T = TypeVar("T")
 
 USER_AGENT = "comfyui-fal-avatar/0.1 (python httpx)"
-MAX_STREAMS = 64  # status streams open at once per loop
+MAX_STREAMS = MAX_PARALLEL_CAP  # status streams open at once per loop: every job a fan-out may have in flight
 CALL_CONNECTIONS = 32  # connections left for all other calls, however many streams are open
 POOL_LIMITS = httpx.Limits(
     max_connections=MAX_STREAMS + CALL_CONNECTIONS, max_keepalive_connections=CALL_CONNECTIONS, keepalive_expiry=5.0

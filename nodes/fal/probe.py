@@ -7,11 +7,13 @@ close to the round-trip time rather than the connection set-up.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
 import httpx
 
+from .bounded import PROBE_ANSWER, AnswerTooLarge, read_body, within
 from .http import Timeouts
 from .pool import ClientPool
 
@@ -54,13 +56,28 @@ async def probe_host(pool: ClientPool, name: str, url: str, timeouts: Timeouts) 
     for _ in range(PROBES):
         started = time.perf_counter()
         try:
-            response = await client.get(origin + "/", timeout=timeouts.queue)
-            await response.aread()
+            status_now, whole = await _status(client, origin + "/", timeouts)
         except httpx.TransportError as exc:
             if status is None:
                 return HostProbe(name, origin, False, error=f"{type(exc).__name__}: {exc or 'no answer'}")
             break  # it answered once: reachable
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        status = response.status_code
+        status = status_now
         best = elapsed_ms if best is None else min(best, elapsed_ms)
+        if not whole:
+            break  # an answer cut short closed the connection: one timing is all it gives
     return HostProbe(name, origin, True, status=status, rtt_ms=best)
+
+
+async def _status(client: httpx.AsyncClient, url: str, timeouts: Timeouts) -> tuple[int, bool]:
+    """The HTTP status of ``GET url``, and whether its whole body came: the body is read (so the connection
+    can be reused) up to ``PROBE_ANSWER``'s size and time, then dropped, so an endless or trickling body
+    cannot hold the probe."""
+    response = await client.send(client.build_request("GET", url, timeout=timeouts.queue), stream=True)
+    try:
+        await within(PROBE_ANSWER.deadline_s, read_body(response, PROBE_ANSWER.max_bytes))
+    except (AnswerTooLarge, asyncio.TimeoutError):
+        return response.status_code, False  # it answered: the status is all a probe needs
+    finally:
+        await response.aclose()
+    return response.status_code, True

@@ -10,6 +10,7 @@ import httpx
 
 from ..errors import SubmitOutcomeUnknownError
 from ..settings import FalUrls
+from .bounded import SSE_EVENT_BYTES, AnswerTooLarge, json_value, lines
 from .http import Auth, FalHttp, origin
 from .http_errors import endpoint_not_found, error_from_response, json_object
 from .models import AppId, CancelOutcome, QueueHandle, QueueStatus
@@ -43,7 +44,7 @@ class QueueApi:
         if response.status_code == 404:  # no job was created: fal does not know the app
             raise self._http.scrub(endpoint_not_found(response, app.full))
         try:
-            data = response.json()
+            data = json_value(response)
             request_id = str(data["request_id"])
         except (ValueError, KeyError, TypeError):
             raise SubmitOutcomeUnknownError(
@@ -98,11 +99,14 @@ class QueueApi:
             content_type = response.headers.get("content-type", "")
             if not response.is_success or not content_type.startswith("text/event-stream"):
                 raise StreamUnavailable(f"HTTP {response.status_code} {content_type}")
-            async for data in json_events(response.aiter_lines()):
-                status = QueueStatus.from_json(data, request_id=handle.request_id)
-                yield status
-                if status.done:
-                    return
+            try:
+                async for data in json_events(lines(response, SSE_EVENT_BYTES)):
+                    status = QueueStatus.from_json(data, request_id=handle.request_id)
+                    yield status
+                    if status.done:
+                        return
+            except AnswerTooLarge as exc:
+                raise StreamUnavailable(f"a status event of {exc}") from None
 
     async def result(self, handle: QueueHandle) -> dict[str, Any]:
         response = await self._http.call(
@@ -121,7 +125,7 @@ class QueueApi:
         if response.is_success:
             return CancelOutcome.REQUESTED
         try:
-            said = response.json().get("status")
+            said = json_value(response).get("status")
         except (ValueError, AttributeError):
             said = None
         if response.status_code == 404:

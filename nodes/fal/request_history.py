@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import ConfigError, FalAvatarError, RequestLookupUnavailableError
 from ..settings import FalUrls
+from .bounded import json_value
 from .http import FalHttp
 from .http_errors import detail_text
 
@@ -166,7 +167,7 @@ class RequestHistory:
         except FalAvatarError as exc:
             raise _failed(exc, api) from None
         try:
-            page = response.json()
+            page = json_value(response)
         except ValueError:
             page = None
         if not isinstance(page, dict) or not isinstance(page.get("items"), list):

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..errors import AccountLockedError, AuthError, ConfigError, FalAvatarError, FalServerError
 from ..settings import FalUrls
 from . import multipart
+from .bounded import json_value
 from .cdn_token import STORAGE_TYPE, TokenManager
 from .http import Auth, FalHttp
 from .source import Progress, ProgressCallback, UploadSource
@@ -43,7 +44,7 @@ def header_file_name(name: str) -> str:
 
 def _field(response, name: str) -> str:
     try:
-        value = response.json()[name]
+        value = json_value(response)[name]
     except (ValueError, KeyError, TypeError):
         value = None
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):

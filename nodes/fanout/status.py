@@ -35,6 +35,7 @@ class ItemState:
     status: RunStatus | None = None
     cost_usd: float = 0.0
     shared_with: int | None = None  # another item runs this identical request; this one takes its result
+    error: BaseException | None = None  # why it failed or was cancelled
 
     @property
     def progress(self) -> float:

@@ -11,12 +11,17 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 
-from ..media.stitch import StitchPart, stitch
+from ..errors import FalAvatarError, LocalStorageError
+from ..fanout.engine import Engine, loop_limit
+from ..fanout.status import ItemState
+from ..media.stitch import StitchPart, planning_frames, stitch
 from ..media.video_probe import probe_video
+from ..pipeline.generate import GenerationOutcome
 from ..pipeline.recover import fetch_result
+from ..pipeline.spend import Spend
 from ..pipeline.status import RunStatus, StatusBoard
 from ..services import Services
-from ..states import Phase
+from ..states import Phase, Stage
 from .reference import parse_ref
 from .run import AvatarRun
 
@@ -34,37 +39,62 @@ async def fetch_run(
     if ref.single:
         outcome = await fetch_result(endpoint_id, ref.segments[0].request_id, services=services, sink=sink,
                                      thorough=thorough)
-        return AvatarRun(outcome.path, outcome.endpoint_id, ref, outcome.video_url, True, 0.0, 0.0,
-                         outcome.warnings, single=outcome)
+        return AvatarRun(
+            path=outcome.path, endpoint_id=outcome.endpoint_id, ref=ref, video_urls=(outcome.video_url,),
+            reused=True, estimate_usd=0.0, spend=Spend(), warnings=outcome.warnings, single=outcome,
+        )
     board = StatusBoard(endpoint_id, sink)
     name = f"long-fetched-{hashlib.sha256(str(ref).encode()).hexdigest()[:40]}.mp4"
     stored = await asyncio.to_thread(services.media.get, name)
     if stored is not None:
         board.update(Phase.CACHED, detail="rebuilt earlier; no download")
-        return AvatarRun(stored, endpoint_id, ref, "", True, 0.0, 0.0, ())
-    slots = asyncio.Semaphore(services.settings.max_parallel)
-    done = 0
+        return AvatarRun(
+            path=stored, endpoint_id=endpoint_id, ref=ref, video_urls=(), reused=True, estimate_usd=0.0,
+            spend=Spend(), warnings=(),
+        )
+    items = [ItemState(f"segment {i + 1}") for i in range(len(ref.segments))]
 
-    async def one(request_id: str):
-        nonlocal done
-        async with slots:
-            outcome = await fetch_result(endpoint_id, request_id, services=services, thorough=thorough)
-        done += 1
-        board.update(Phase.DOWNLOADING, detail=f"segment {done}/{len(ref.segments)}", progress=done / len(ref.segments))
-        return outcome
+    def progress(index: int) -> None:
+        done = sum(1 for item in items if item.stage is Stage.DONE)
+        if items[index].stage is Stage.DONE:
+            board.update(Phase.DOWNLOADING, detail=f"segment {done}/{len(items)}", progress=done / len(items))
 
+    engine: Engine[GenerationOutcome] = Engine(items, noun="segment", on_change=progress)
     board.update(Phase.DOWNLOADING, detail=f"{len(ref.segments)} segments")
-    outcomes = await asyncio.gather(*(one(s.request_id) for s in ref.segments))
+    results = await engine.run(
+        lambda i: fetch_result(endpoint_id, ref.segments[i].request_id, services=services, thorough=thorough),
+        limit=loop_limit(services.settings.max_parallel),
+    )
+    failed = next((r.error for r in results if not r.ok), None)
+    if failed is not None:
+        raise failed
+    outcomes = [r.outcome for r in results]
     infos = await asyncio.gather(*(asyncio.to_thread(probe_video, o.path) for o in outcomes))
-    parts = [StitchPart(o.path, s.start_frame, info.frame_count)
+    parts = [StitchPart(o.path, s.start_frame, planning_frames(info.frame_count, info.fps))
              for o, s, info in zip(outcomes, ref.segments, infos, strict=True)]
 
-    def progress(count: int, total: int) -> None:
+    def stitching(count: int, total: int) -> None:
         board.update(Phase.STITCHING, detail=f"frame {count}/{total}", progress=count / max(total, 1))
 
     staging = services.media.staging_path(name)
-    await asyncio.to_thread(stitch, parts, staging, total_frames=ref.total_frames, audio=None, on_progress=progress)
+    try:
+        await asyncio.to_thread(stitch, parts, staging, total_frames=ref.total_frames, audio=None,
+                                on_progress=stitching)
+    except FalAvatarError:
+        raise
+    except ValueError as exc:  # the places in the list do not fit the segments' lengths
+        raise FalAvatarError(
+            f"The segment list does not fit the segments it names ({exc}). Paste the whole value the run "
+            "showed, unchanged; the downloaded segments are kept, so fetching again costs nothing."
+        ) from None
+    except OSError as exc:
+        raise LocalStorageError.from_os_error(
+            exc, action="Stitching the segments", path=staging.parent,
+            then="fetch again: the segments are kept, so it costs nothing.",
+        ) from None
     path = await asyncio.to_thread(services.media.put, name, staging)
-    urls = ",".join(o.video_url for o in outcomes)
-    return AvatarRun(path, endpoint_id, ref, urls, True, 0.0, 0.0, ())
+    return AvatarRun(
+        path=path, endpoint_id=endpoint_id, ref=ref, video_urls=tuple(o.video_url for o in outcomes), reused=True,
+        estimate_usd=0.0, spend=Spend(), warnings=(),
+    )
 

@@ -16,9 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError, MediaDecodeError, SegmentsFailedError
+from ..errors import (
+    InputError,
+    LocalStorageError,
+    MediaDecodeError,
+    SegmentsFailedError,
+    SubmitOutcomeUnknownError,
+    UnknownSubmitError,
+)
 from ..fal.models import QueueHandle
-from ..fanout.engine import FanOut, ItemResult
+from ..fanout.engine import FanOut, ItemResult, Limit, loop_limit
 from ..fanout.status import FanOutSnapshot
 from ..media.audio import first_samples
 from ..media.stitch import StitchPart, stitch
@@ -27,10 +34,12 @@ from ..pipeline.generate import Generation, GenerationOutcome, PreparedGeneratio
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.outputs import AvatarOutputs, materialize, materialize_outcome
+from ..pipeline.spend import Spend, total
 from ..pipeline.status import RunStatus, StatusBoard
 from ..services import Services
 from ..spend_guard import check_spend
-from ..states import Phase
+from ..states import Phase, Stage
+from ..store.journal import Journal
 from .reference import RunRef, SegmentRef
 from .segmenting import LongPlan, plan_long_run
 
@@ -39,18 +48,30 @@ STITCH_VERSION = "fal-avatar/stitch/v1"
 
 @dataclass(frozen=True)
 class AvatarRun:
-    """A finished run: the video, and what it is made of. ``single``: the one job's outcome (None for a
-    stitched run). ``paid_usd``: the estimate of what this run itself spent (0 when everything was reused)."""
+    """A finished run: the video, and what it is made of. ``video_urls``: fal's URL of each distinct job
+    result (one for a single job). ``single``: the one job's outcome (None for a stitched run). ``spend``:
+    what this process submitted for it, and what it reused (see ``pipeline/spend.py``)."""
 
     path: Path
     endpoint_id: str
     ref: RunRef
-    video_url: str
+    video_urls: tuple[str, ...]
     reused: bool
     estimate_usd: float
-    paid_usd: float
+    spend: Spend
     warnings: tuple[str, ...]
     single: GenerationOutcome | None = None
+
+    @property
+    def paid_usd(self) -> float:
+        """The estimate of what this process newly spent on the run (0 when it reused everything)."""
+        return self.spend.new_usd
+
+    @property
+    def video_url_text(self) -> str:
+        """The URLs as the node's ``video_url`` output and the CLI's ``video_url`` field show them: one URL,
+        or a stitched run's segment URLs comma-joined."""
+        return ",".join(self.video_urls)
 
     @property
     def request_ids(self) -> tuple[str, ...]:
@@ -74,6 +95,7 @@ class RunEstimate:
     keys: tuple[str, ...]
     notes: tuple[str, ...]
     frames: int = 0
+    stored_usd: float = 0.0  # of the estimate, what earlier runs paid (results the journal holds)
 
     @property
     def what(self) -> str:
@@ -82,7 +104,8 @@ class RunEstimate:
 
 class AvatarRunner:
     """One request over its whole input, in two steps: :meth:`prepare` (checks, plan, estimate: nothing is
-    uploaded or paid) and :meth:`run`. ``slots`` shares a concurrency limit with other runners (a batch)."""
+    uploaded or paid) and :meth:`run`. Its fal jobs hold ``limit`` (default: :func:`~..fanout.engine.loop_limit`,
+    shared by every run of the event loop: a batch's rows, the items of a ComfyUI list input)."""
 
     def __init__(
         self,
@@ -91,7 +114,7 @@ class AvatarRunner:
         services: Services,
         sink: Callable[[RunStatus], None] | None = None,
         interrupt: UserInterrupt | None = None,
-        slots: asyncio.Semaphore | None = None,
+        limit: Limit | None = None,
     ) -> None:
         self.request = request
         self.services = services
@@ -99,18 +122,35 @@ class AvatarRunner:
         self.interrupt = interrupt or UserInterrupt()
         self.endpoint = request.spec.endpoint_id
         self.board = StatusBoard(self.endpoint, sink)
-        self._slots = slots
+        self._limit = limit  # shared with other runs (a batch's rows); default: the event loop's
         self._plan: LongPlan | None = None
         self._single: Generation | None = None
         self._fan: FanOut | None = None
         self._prepared: list[PreparedGeneration] = []
+        self._stored_stitch = False  # the whole video came from an identical earlier run
         self.estimate: RunEstimate | None = None
+
+    @property
+    def spend(self) -> Spend:
+        """What this process submitted for the run so far, and what it reused (also after a failure)."""
+        if self._single is not None:
+            return self._single.spend
+        if self._stored_stitch:
+            return Spend.reused(self.estimate.estimate_usd, jobs=self.estimate.jobs)
+        if self._fan is None:
+            return Spend()
+        own = total(g.spend for g, item in zip(self._fan.generations, self._fan.items, strict=True)
+                    if item.shared_with is None)
+        shared = [p.plan.cost_usd for p, item in zip(self._prepared, self._fan.items, strict=True)
+                  if item.shared_with is not None and item.stage is Stage.DONE]
+        return own + Spend.reused(round(sum(shared), 4), jobs=len(shared))
 
     async def prepare(self) -> RunEstimate:
         if self.estimate is not None:
             return self.estimate
         self.board.update(Phase.VALIDATING, detail="planning")
         plan = self._plan = await asyncio.to_thread(plan_long_run, self.request)
+        self._limit = self._limit or loop_limit(self.services.settings.max_parallel)
         if plan.single:
             self._single = Generation(self.request, services=self.services, sink=self.sink, interrupt=self.interrupt)
             self._prepared = [await self._single.prepare()]
@@ -118,8 +158,7 @@ class AvatarRunner:
             for note in (plan.summary, *plan.notes):
                 self.board.update(Phase.VALIDATING, detail=f"note: {note}")
             self._fan = FanOut(
-                limit=self.services.settings.max_parallel,
-                slots=self._slots,
+                limit=self._limit,
                 interrupt=self.interrupt,
                 services=self.services,
                 on_change=self._show,
@@ -135,16 +174,19 @@ class AvatarRunner:
         cost = round(sum(p.plan.cost_usd for p in self._prepared), 4)
         unique = {p.key: p for p in self._prepared}
         to_pay = round(sum(p.plan.cost_usd for p in unique.values() if not p.stored), 4)
+        stored = round(sum(p.plan.cost_usd for p in self._prepared if p.stored), 4)
         keys = tuple(p.key for p in self._prepared)
         frames = self._prepared[0].plan.frames if plan.single else plan.total_frames
-        self.estimate = RunEstimate(len(self._prepared), cost, to_pay, keys, plan.notes, frames)
+        self.estimate = RunEstimate(
+            jobs=len(self._prepared), estimate_usd=cost, to_pay_usd=to_pay, keys=keys, notes=plan.notes, frames=frames, stored_usd=stored
+        )
         self.board.update(cost_usd=to_pay)  # the phases after the fan-out (stitching) show it too
         return self.estimate
 
     async def run(self) -> AvatarRun:
         estimate = await self.prepare()
         if self._single is not None:
-            return await self._run_one(estimate)
+            return await self._run_single(estimate)
         plan, prepared = self._plan, self._prepared
         name = _stitched_name(plan, prepared)
         stored = await _stored_stitch(self.services, name, prepared, plan)
@@ -152,9 +194,13 @@ class AvatarRunner:
             path, ref, urls = stored
             self.board.update(Phase.CACHED, detail="stitched video of an identical run; no upload, no new charge",
                               cost_usd=0.0)
-            return AvatarRun(path, self.endpoint, ref, urls, True, estimate.estimate_usd, 0.0, plan.notes)
+            self._stored_stitch = True
+            return AvatarRun(
+                path=path, endpoint_id=self.endpoint, ref=ref, video_urls=urls, reused=True,
+                estimate_usd=estimate.estimate_usd, spend=self.spend, warnings=plan.notes,
+            )
         results = await self._fan.run()
-        _raise_failures(results, prepared)
+        await _raise_failures(results, prepared, self.services.journal)
         outcomes = [r.outcome for r in results]
         path = await _stitch(plan, outcomes, self.services, name, self.board)
         ref = RunRef(
@@ -162,20 +208,20 @@ class AvatarRunner:
             plan.total_frames,
         )
         warnings = tuple(dict.fromkeys([*plan.notes, *(w for o in outcomes for w in o.warnings)]))
-        reused = all(o.reused for o in outcomes)
-        urls = ",".join(dict.fromkeys(o.video_url for o in outcomes))
-        return AvatarRun(path, self.endpoint, ref, urls, reused, estimate.estimate_usd, estimate.to_pay_usd, warnings)
+        return AvatarRun(
+            path=path, endpoint_id=self.endpoint, ref=ref, video_urls=tuple(dict.fromkeys(o.video_url for o in outcomes)),
+            reused=all(o.reused for o in outcomes), estimate_usd=estimate.estimate_usd, spend=self.spend,
+            warnings=warnings,
+        )
 
-    async def _run_one(self, estimate: RunEstimate) -> AvatarRun:
-        if self._slots is not None:
-            async with self._slots:
-                outcome = await self._single.run()
-        else:
+    async def _run_single(self, estimate: RunEstimate) -> AvatarRun:
+        async with self._limit:
             outcome = await self._single.run()
-        paid = 0.0 if outcome.reused else estimate.estimate_usd
-        ref = RunRef((SegmentRef(outcome.request_id, 0),))
-        return AvatarRun(outcome.path, outcome.endpoint_id, ref, outcome.video_url, outcome.reused,
-                         estimate.estimate_usd, paid, outcome.warnings, single=outcome)
+        return AvatarRun(
+            path=outcome.path, endpoint_id=outcome.endpoint_id, ref=RunRef((SegmentRef(outcome.request_id, 0),)),
+            video_urls=(outcome.video_url,), reused=outcome.reused, estimate_usd=estimate.estimate_usd,
+            spend=self.spend, warnings=outcome.warnings, single=outcome,
+        )
 
     async def start_ahead(self) -> tuple[QueueHandle, ...]:
         """Submit every job this run still needs and leave them running (see ``Generation.start_ahead``);
@@ -187,7 +233,7 @@ class AvatarRunner:
         else:
             leaders = {p.key: g for p, g in zip(self._prepared, self._fan.generations, strict=True)}
             generations = list(leaders.values())
-        gate = asyncio.Semaphore(self.services.settings.max_parallel)
+        gate = loop_limit(self.services.settings.max_parallel)
 
         async def one(generation: Generation) -> QueueHandle | None:
             async with gate:
@@ -216,6 +262,7 @@ async def run_avatar(
         estimate.to_pay_usd,
         what=estimate.what,
         reused_usd=estimate.estimate_usd - estimate.to_pay_usd,
+        stored_usd=estimate.stored_usd,
         override=max_usd,
     )
     return await runner.run()
@@ -251,7 +298,7 @@ def _stitched_name(plan: LongPlan, prepared: list[PreparedGeneration]) -> str:
 
 async def _stored_stitch(
     services: Services, name: str, prepared: list[PreparedGeneration], plan: LongPlan
-) -> tuple[Path, RunRef, str] | None:
+) -> tuple[Path, RunRef, tuple[str, ...]] | None:
     """The stored stitched video, its reference and its segments' URLs, if an identical run made it and
     every segment is still journaled (its request id goes into the reference)."""
     path = await asyncio.to_thread(services.media.get, name)
@@ -265,20 +312,38 @@ async def _stored_stitch(
     except MediaDecodeError:
         return None
     segments = tuple(SegmentRef(e.request_id, j.start_frame) for e, j in zip(entries, plan.jobs, strict=True))
-    urls = ",".join(dict.fromkeys(((e.result or {}).get("video") or {}).get("url", "") for e in entries))
+    urls = tuple(dict.fromkeys(((e.result or {}).get("video") or {}).get("url", "") for e in entries))
     return path, RunRef(segments, plan.total_frames), urls
 
 
-def _raise_failures(results: list[ItemResult], prepared: list[PreparedGeneration]) -> None:
+async def _raise_failures(results: list[ItemResult], prepared: list[PreparedGeneration], journal: Journal) -> None:
+    """SegmentsFailedError saying, per failed segment, what running again does (as the pipeline does it)."""
     failed = [(r, p) for r, p in zip(results, prepared, strict=True) if not r.ok]
     if not failed:
         return
-    retry = sum(p.plan.cost_usd for _, p in failed)
-    done = len(results) - len(failed)
+    kept, unknown, fresh = [], [], []
+    for result, item in failed:
+        entry = await asyncio.to_thread(journal.find_reusable, item.key)
+        if isinstance(result.error, (SubmitOutcomeUnknownError, UnknownSubmitError)):
+            unknown.append(result.label)
+        elif entry is not None and entry.request_id is not None:
+            kept.append(result.label)
+        else:
+            fresh.append((result.label, item.plan.cost_usd))
+    again = []
+    if kept:
+        again.append(f"takes the result of {', '.join(kept)} from fal at no charge (the fal job is paid and kept)")
+    if unknown:
+        again.append(f"does not submit {', '.join(unknown)} again on its own (the submit got no answer: it looks "
+                     "in fal's request history first, see the error)")
+    if fresh:
+        again.append(f"pays only for {', '.join(label for label, _ in fresh)} "
+                     f"(est. ~${sum(cost for _, cost in fresh):.2f})")
     lines = "; ".join(f"{r.label}: {r.error}" for r, _ in failed)
+    done = len(results) - len(failed)
     raise SegmentsFailedError(
-        f"{len(failed)} of {len(results)} segments failed ({lines}). The other {done} are done and stored: "
-        f"running again pays only for the failed segment{'s' if len(failed) > 1 else ''} (est. ~${retry:.2f})."
+        f"{len(failed)} of {len(results)} segments failed ({lines}). The other {done} are done and stored. "
+        f"Running again {'; '.join(again)}."
     )
 
 
@@ -295,7 +360,14 @@ async def _stitch(plan: LongPlan, outcomes: list[GenerationOutcome], services: S
 
     board.update(Phase.STITCHING, detail=f"{len(parts)} segments")
     staging = services.media.staging_path(name)
-    await asyncio.to_thread(stitch, parts, staging, total_frames=plan.total_frames, audio=audio, on_progress=progress)
+    try:
+        await asyncio.to_thread(stitch, parts, staging, total_frames=plan.total_frames, audio=audio,
+                                on_progress=progress)
+    except OSError as exc:  # a full disk, a read-only data directory, ...: the paid segments stay stored
+        raise LocalStorageError.from_os_error(
+            exc, action="Stitching the segments", path=staging.parent,
+            then="run the same command again: every segment is paid for and kept, so it costs nothing.",
+        ) from None
     return await asyncio.to_thread(services.media.put, name, staging)
 
 
@@ -317,6 +389,6 @@ async def materialize_run(
             services=services, sink=sink,
         )
     return await asyncio.to_thread(
-        materialize, run.path, request_id=run.request_id, video_url=run.video_url, want_frames=want_frames,
+        materialize, run.path, request_id=run.request_id, video_url=run.video_url_text, want_frames=want_frames,
         want_audio=want_audio, on_frames=on_frames,
     )

@@ -1,12 +1,16 @@
 """One request → the segment requests that cover its whole input (or the request itself when one fal job
 is enough). Nothing is uploaded here.
 
-With ``num_frames`` 0 (auto) a run covers the entire input: the audio (image+audio, StableAvatar), the
-text (single-text) or the source video (dubbing). When that is longer than one job allows, the audio's
-pauses decide where the segments join (``avatar/segments.py``); each segment gets the audio of its own
-stretch (and, for dubbing, the same stretch of the source video, re-timed to 25 fps). A text is split at
-sentence and clause ends (``avatar/text_pieces.py``) and every piece becomes one segment. An explicit
-``num_frames`` keeps its meaning: exactly one job.
+With ``num_frames`` 0 (auto), or on a row without it, a run covers the entire input: the audio, the text or
+the source video (lip-sync on footage). One job's limit is the row's at the chosen resolution
+(``EndpointSpec.job_seconds``: fal's, or the row's stated planning length where fal's is unknown). When the
+input is longer, the audio's pauses decide where the segments join (``avatar/segments.py``); with two
+speakers, the pauses of both tracks together (where both are quiet). Each segment gets the audio of its own
+stretch (both speakers' tracks cut at the same instants, and for footage the same stretch of the video,
+re-timed to 25 fps). A text on a num_frames row is split at sentence and clause ends
+(``avatar/text_pieces.py``) and every piece becomes one segment; a text row without num_frames, and two
+speakers' texts, are one job. An explicit ``num_frames`` keeps its meaning: exactly one job. Segment frames
+count on the planning timeline (25 per second); the stitcher places them at the model's own fps.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from ..avatar.frames import CHARS_PER_SECOND, FPS, frames_covering, round_up_4n1
 from ..avatar.plan import check_params
 from ..avatar.segments import MARGIN_FRAMES, OVERLAP_FRAMES, frame_rule, plan_segments
 from ..avatar.text_pieces import TEXT_SLACK, TEXT_TAIL_S, split_text, text_frames
+from ..errors import InputError
 from ..media.audio import first_samples
 from ..media.pauses import speech_profile
 from ..media.video_encode import validate_video_file
@@ -66,37 +71,75 @@ def plan_long_run(request: GenerationRequest) -> LongPlan:
     if request.audio is None:
         return one  # plan_request says what is missing
     samples, rate, notes = first_samples(request.audio)
-    slots = {s.kind for s in spec.media}
-    rule = frame_rule(spec)
-    if "video" in slots or "frames" in slots:
+    second = _second_track(request, rate, notes)
+    rule = frame_rule(spec, values.get("resolution"))
+    if spec.has_slot("video") or spec.has_slot("frames"):
         source_s = _source_seconds(request)
         if source_s is None:
             return one
         total = frames_covering(source_s)
         notes += _dubbing_notes(samples.shape[1] / rate, source_s)
     else:
-        total = frames_covering(samples.shape[1] / rate)
+        longest = max(samples.shape[1], second.shape[1] if second is not None else 0)
+        total = frames_covering(longest / rate)
     if round_up_4n1(max(total, rule.min_frames)) <= rule.max_frames:
         return one
-    plan = plan_segments(total, rule, speech_profile(samples, rate))
+    plan = plan_segments(total, rule, speech_profile(_mix(samples, second), rate))
     count = len(plan.segments)
     jobs = []
     for segment in plan.segments:
+        start, frames = segment.start_frame, segment.frames
         part = dataclasses.replace(
             request,
-            values=_with_frames(spec, values, segment.frames),
-            audio={"waveform": _audio_slice(samples, rate, segment.start_frame, segment.frames)[None], "sample_rate": rate},
-            video_window=_window(request, segment.start_frame, segment.frames),
+            values=_with_frames(spec, values, frames),
+            audio=_audio_piece(samples, rate, start, frames),
+            audio2=_audio_piece(second, rate, start, frames) if second is not None else None,
+            video_window=_window(request, start, frames),
             want_frames=False,
         )
-        jobs.append(SegmentJob(f"segment {segment.index + 1}/{count}", part, segment.start_frame, segment.frames))
+        jobs.append(SegmentJob(f"segment {segment.index + 1}/{count}", part, start, frames))
     summary, *joins = plan.notes  # the planner's first note summarises the cut
     return LongPlan(request, tuple(jobs), total, own_audio=True, summary=summary, notes=(*notes, *joins))
 
 
+def _second_track(request: GenerationRequest, rate: int, notes: list[str]) -> np.ndarray | None:
+    """The second speaker's samples at the first track's rate (two-person rows), else ``None``."""
+    if request.audio2 is None:
+        return None
+    samples, rate2, more = first_samples(request.audio2, field="audio2")
+    notes += more
+    if rate2 != rate:
+        raise InputError(
+            f"is at {rate2} Hz but the first speaker's audio is at {rate} Hz; give both tracks the same "
+            "sample rate so a long run can cut them at the same instants",
+            field="audio2",
+        )
+    return samples
+
+
+def _mix(samples: np.ndarray, second: np.ndarray | None) -> np.ndarray:
+    """Both speakers' tracks summed (mono each): its pauses are where both are quiet."""
+    if second is None:
+        return samples
+    length = max(samples.shape[1], second.shape[1])
+    mixed = np.zeros((1, length), dtype=np.float32)
+    mixed[0, : samples.shape[1]] += samples.mean(axis=0)
+    mixed[0, : second.shape[1]] += second.mean(axis=0)
+    return mixed
+
+
+def _audio_piece(samples: np.ndarray, rate: int, start_frame: int, frames: int) -> dict:
+    return {"waveform": _audio_slice(samples, rate, start_frame, frames)[None], "sample_rate": rate}
+
+
 def _text_plan(request: GenerationRequest, values: dict) -> LongPlan | None:
-    rule = frame_rule(request.spec)
-    text = values["text_input"]
+    rule = frame_rule(request.spec, values.get("resolution"))
+    if request.spec.frames is None or request.spec.role_param("text2") is not None:
+        # One job: without num_frames fal's speech sets each piece's length, so pieces could not be placed on
+        # the timeline before they are paid for; two speakers' texts share one job (make_plan checks them).
+        return None
+    name = request.spec.role_param("text").name
+    text = values[name]
     if text_frames(text) <= rule.max_frames:
         return None
     max_seconds = ((rule.max_frames - MARGIN_FRAMES) / FPS - TEXT_TAIL_S) / TEXT_SLACK
@@ -107,7 +150,7 @@ def _text_plan(request: GenerationRequest, values: dict) -> LongPlan | None:
     for index, piece in enumerate(pieces.pieces):
         frames = min(max(text_frames(piece), rule.min_frames), rule.max_frames)
         part = dataclasses.replace(
-            request, values={**values, "text_input": piece, "num_frames": frames}, want_frames=False
+            request, values=_with_frames(request.spec, {**values, name: piece}, frames), want_frames=False
         )
         jobs.append(SegmentJob(f"segment {index + 1}/{len(pieces.pieces)}", part, start, frames))
         start += frames - OVERLAP_FRAMES

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from PIL import Image
 
+from ..errors import InputError
 from .payload import Payload, payload_from_bytes
 from .pixels import PixelNotes, check_images, frame_array, to_rgb8
 
@@ -59,3 +61,14 @@ def encode_image(image, *, fmt: str = "png", max_side: int | None = None, field:
         "format": pil_format.lower(),
     }
     return payload_from_bytes(buffer.getvalue(), content_type, ext, warnings=warnings, info=info)
+
+
+def mask_as_image(mask, *, field: str = "mask"):
+    """A MASK (``[B,H,W]`` or ``[H,W]``, 1 = white) as a one-image IMAGE batch ``[1,H,W,3]`` (float32), so it is
+    checked, hashed and encoded as the image it is uploaded as (OmniHuman's ``mask_url``)."""
+    array = np.asarray(mask, dtype=np.float32)
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim != 3 or array.shape[0] < 1:
+        raise InputError(f"expected a MASK of shape [B,H,W], got shape {tuple(array.shape)}", field=field)
+    return np.repeat(array[:1, :, :, None], 3, axis=3)

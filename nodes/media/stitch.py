@@ -1,4 +1,9 @@
-"""Join segment videos (separate jobs from the same portrait, 25 fps) into one video, streamed.
+"""Join segment videos (separate jobs from the same portrait) into one video, streamed, at the parts' own fps.
+
+Timeline: the planner's frames are at 25 per second (``PLAN_FPS``). The output keeps the model's frame rate
+(the first part's): planning frame ``f`` becomes output frame ``round(f × fps / 25)``, computed from each
+part's absolute start and end, never from the previous part's rounded length, so 35 joins drift no more
+than one (rounding less than a frame). Below, ``S``, ``F`` and the total are in output frames.
 
 Geometry: part i renders timeline frames ``[S_i, S_i + F_i)``; neighbours overlap by
 ``O_i = S_i + F_i − S_{i+1}`` frames (cut inside a speech pause). Outside overlaps a frame is the covering
@@ -39,18 +44,17 @@ from ..errors import MediaDecodeError
 from . import x264
 from .video_probe import open_video, video_info
 
-FPS = 25
+PLAN_FPS = 25  # the planner's timeline: segments' start_frame and frames count 25 per second
 CRF = 17  # near the source: benchmarks/README.md (longform_bench.py --crf-sweep)
 FRAME_TOLERANCE = 2
 AAC_BIT_RATE_PER_CHANNEL = 96_000
 AAC_MAX_BIT_RATE = 192_000
 _AAC_RATES = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
-_TIME_BASE = Fraction(1, FPS)
 
 
 @dataclass(frozen=True)
 class StitchPart:
-    """A segment video that renders timeline frames ``[start_frame, start_frame + frames)``."""
+    """A segment video that renders planning-timeline frames ``[start_frame, start_frame + frames)``."""
 
     path: Path
     start_frame: int
@@ -69,9 +73,10 @@ class StitchResult:
 
 def _part_error(path: Path, _request_id: str | None, detail: str) -> MediaDecodeError:
     path = Path(path)
+    kept = f"the file is kept at {path} for inspection" if path.is_file() else "the file is gone"
     return MediaDecodeError(
-        f"Could not read the segment video {path.name} ({detail}); the file is kept at {path} for "
-        "inspection. Generate that segment again.",
+        f"Could not read the segment video {path.name} ({detail}); {kept}. Run again: a segment whose stored "
+        "file is missing or damaged is downloaded again from fal at no charge while fal keeps its result.",
         path=str(path),
     )
 
@@ -110,10 +115,12 @@ def _check_geometry(parts: Sequence[StitchPart], total_frames: int) -> None:
 
 def _probe(part: StitchPart):
     with open_video(part.path, error=_part_error) as (container, stream):
-        info = video_info(container, stream, Path(part.path))
+        return video_info(container, stream, Path(part.path))
+
+
+def _check_length(part: StitchPart, info) -> None:
     if info.frame_count_exact and abs(info.frame_count - part.frames) > FRAME_TOLERANCE:
         raise _part_error(part.path, None, f"it holds {info.frame_count} frames, {part.frames} were expected")
-    return info
 
 
 def _spans(parts: Sequence[StitchPart], total: int) -> Iterator[tuple[int, int, int, bool]]:
@@ -231,15 +238,17 @@ class _Sound:
         self._container.close()
 
 
-class _Writer:
-    """The output MP4: yuv420p frames and float32 audio pieces in, interleaved packets out."""
+class Mp4Writer:
+    """An output MP4 (the stitcher's, the side-by-side's): video frames (yuv420p, or any format the encoder
+    converts) and float32 audio pieces in, interleaved packets out."""
 
-    def __init__(self, path: Path, size: tuple[int, int], sound: tuple[int, int] | None):
+    def __init__(self, path: Path, size: tuple[int, int], sound: tuple[int, int] | None, fps: Fraction):
         self._out = av.open(
             str(path), "w", format="mp4", options={"fflags": "+bitexact", "movflags": "+faststart"}
         )
+        self._time_base = 1 / fps
         try:
-            self._video = self._out.add_stream("libx264", rate=FPS, options=x264.encoder_options(CRF))
+            self._video = self._out.add_stream("libx264", rate=fps, options=x264.encoder_options(CRF))
             self._video.width, self._video.height = size
             self._video.pix_fmt = "yuv420p"
             self._video.thread_type = "FRAME"
@@ -260,7 +269,7 @@ class _Writer:
             raise
 
     def video(self, frame: av.VideoFrame, index: int) -> None:
-        frame.pts, frame.time_base = index, _TIME_BASE
+        frame.pts, frame.time_base = index, self._time_base
         frame.pict_type = PictureType.NONE  # a decoded frame's type would force x264's (no B-frames)
         self._out.mux(self._video.encode(frame))
 
@@ -301,9 +310,36 @@ def _given_audio(audio) -> tuple[np.ndarray, int]:
     return samples, int(rate)
 
 
-def _sample(frame: int, rate: int) -> int:
+def _sample(frame: int, rate: int, fps: Fraction) -> int:
     """The first audio sample of timeline frame ``frame``."""
-    return frame * rate // FPS
+    return math.floor(frame * rate / fps)
+
+
+def output_fps(fps: float) -> Fraction:
+    """A probed frame rate as the exact rate it stands for (29.97 → 30000/1001, 25.0 → 25)."""
+    return Fraction(fps).limit_denominator(1001)
+
+
+def planning_frames(frames: int, fps: float) -> int:
+    """A part's ``frames`` at its own ``fps`` counted on the planning timeline (25 per second)."""
+    return frames if not fps else round(Fraction(frames) * PLAN_FPS / output_fps(fps))
+
+
+def on_output_timeline(
+    parts: Sequence[StitchPart], total_frames: int, fps: Fraction
+) -> tuple[tuple[StitchPart, ...], int]:
+    """The parts and total moved from the planning timeline (25/s) to output frames at ``fps``, each boundary
+    rounded from its absolute time (no drift)."""
+    if fps == PLAN_FPS:
+        return tuple(parts), total_frames
+
+    def at(frame: int) -> int:
+        return round(Fraction(frame) * fps / PLAN_FPS)
+
+    moved = tuple(
+        StitchPart(p.path, at(p.start_frame), at(p.start_frame + p.frames) - at(p.start_frame)) for p in parts
+    )
+    return moved, at(total_frames)
 
 
 def stitch(
@@ -314,7 +350,8 @@ def stitch(
     audio: tuple[np.ndarray, int] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> StitchResult:
-    """Join ``parts`` into ``out`` (MP4) of exactly ``total_frames`` frames at 25 fps (see module doc).
+    """Join ``parts`` into ``out`` (MP4) of exactly ``total_frames`` planning frames (25 per second), at the
+    first part's own frame rate (see module doc: the result holds ``total_frames × fps / 25`` frames).
 
     ``audio`` is the original sound ``(float32 [C, T], rate)``; without it the parts' own tracks are
     joined. ``on_progress(done, total_frames)`` is called about every 1 % and at the end; an exception
@@ -325,6 +362,11 @@ def stitch(
     _check_geometry(parts, total_frames)
     given = _given_audio(audio) if audio is not None else None
     infos = [_probe(part) for part in parts]
+    fps = output_fps(infos[0].fps or PLAN_FPS)
+    parts, total_frames = on_output_timeline(parts, total_frames, fps)
+    _check_geometry(parts, total_frames)
+    for part, info in zip(parts, infos, strict=True):
+        _check_length(part, info)
     size = (infos[0].width + infos[0].width % 2, infos[0].height + infos[0].height % 2)
     sounding = next((info for info in infos if info.has_audio), None)
     joined = (sounding.audio_sample_rate, sounding.audio_channels) if sounding and given is None else None
@@ -332,9 +374,9 @@ def stitch(
     out = Path(out)
     temp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
     try:
-        writer = _Writer(temp, size, sound)
+        writer = Mp4Writer(temp, size, sound, fps)
         try:
-            _write(parts, total_frames, size, writer, given, joined, on_progress)
+            _write(parts, total_frames, size, writer, given, joined, on_progress, fps)
         except BaseException:
             writer.abandon()
             raise
@@ -344,10 +386,10 @@ def stitch(
         os.replace(temp, out)
     finally:
         temp.unlink(missing_ok=True)
-    return StitchResult(out, total_frames, size[0], size[1], total_frames / FPS, sound is not None)
+    return StitchResult(out, total_frames, size[0], size[1], float(total_frames / fps), sound is not None)
 
 
-def _write(parts, total, size, writer: _Writer, given, joined, on_progress) -> None:
+def _write(parts, total, size, writer: Mp4Writer, given, joined, on_progress, fps: Fraction) -> None:
     """Encode every timeline frame, and its 40 ms of sound, in order.
 
     ``given``: the caller's ``(samples, rate)``; ``joined``: ``(rate, channels)`` when the parts' own
@@ -355,7 +397,7 @@ def _write(parts, total, size, writer: _Writer, given, joined, on_progress) -> N
     """
     frames: dict[int, _Frames] = {}
     sounds: dict[int, _Sound] = {}
-    rate = given[1] if given is not None else joined[0] if joined is not None else FPS
+    rate = given[1] if given is not None else joined[0] if joined is not None else PLAN_FPS
     every = max(1, total // 100)
     try:
         for first, end, index, blends in _spans(parts, total):
@@ -370,13 +412,13 @@ def _write(parts, total, size, writer: _Writer, given, joined, on_progress) -> N
                 if blends:
                     picture = _blend(picture, frames[index + 1].next(), (t - first + 0.5) / overlap)
                 writer.video(picture, t)
-                lo, hi = _sample(t, rate), _sample(t + 1, rate)
+                lo, hi = _sample(t, rate, fps), _sample(t + 1, rate, fps)
                 if given is not None:
                     writer.audio(_padded(given[0], lo, hi))
                 elif joined is not None and blends:
                     fade_in = (
-                        lo - _sample(first, rate),
-                        _sample(first + overlap, rate) - _sample(first, rate),
+                        lo - _sample(first, rate, fps),
+                        _sample(first + overlap, rate, fps) - _sample(first, rate, fps),
                     )
                     writer.audio(_crossfade(sounds[index], sounds[index + 1], hi - lo, *fade_in))
                 elif joined is not None:

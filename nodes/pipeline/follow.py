@@ -55,13 +55,6 @@ def media_name(request_id: str) -> str:
     return f"{request_id}.mp4"
 
 
-def _with_hint(exc: FalAvatarError, hint: str) -> FalAvatarError:
-    """Add what the user can do to an error that left a paid job behind (the job id is in the hint)."""
-    exc.message = f"{exc.message} {hint}"
-    exc.args = (exc.message,)
-    return exc
-
-
 class JobFollower:
     """Waits for one fal job, stores its result and media; cancels it on interrupt."""
 
@@ -71,6 +64,7 @@ class JobFollower:
         self.handle: QueueHandle | None = None
         self.finished = False  # fal finished the job (success or failure): nothing left to cancel
         self.damaged: MediaDecodeError | None = None  # why the stored copy was refused (see stored_copy)
+        self.cancelled_remote = False  # a user interrupt cancelled the running fal job
 
     async def result(self, handle: QueueHandle) -> dict:
         """Wait for the job and return its result JSON (stored in the journal at once).
@@ -94,7 +88,7 @@ class JobFollower:
                 self.finished = True
                 await asyncio.to_thread(journal.mark_failed, handle.request_id, str(exc))
                 raise
-            raise _with_hint(exc, f"The fal job {handle.request_id} may still be running (and billed): run again "
+            raise exc.with_hint(f"The fal job {handle.request_id} may still be running (and billed): run again "
                              "to re-attach to it at no extra cost.") from None
         self.finished = True
         try:
@@ -103,7 +97,7 @@ class JobFollower:
             await asyncio.to_thread(journal.mark_failed, handle.request_id, str(exc))
             raise
         except FalAvatarError as exc:
-            raise _with_hint(exc, f"The fal job {handle.request_id} has finished: run again to fetch its result "
+            raise exc.with_hint(f"The fal job {handle.request_id} has finished: run again to fetch its result "
                              "at no extra cost.") from None
         await asyncio.to_thread(journal.mark_completed, handle.request_id, result)
         return result
@@ -170,8 +164,8 @@ class JobFollower:
             raise DamagedResultGoneError(
                 f"The stored copy of request {request_id} is damaged ({self.damaged.detail}) and fal no longer "
                 f"has the result file (HTTP {exc.status} on downloading it again; fal's files expire). The damaged "
-                f"copy is kept at {self.damaged.path}. Only a new generation can replace it: change the seed to "
-                "submit one (this is charged again).",
+                f"copy is kept at {self.damaged.path}. Only a new generation can replace it: change the seed (or, for "
+                "a model without one, an input) to submit one (this is charged again).",
                 status=exc.status,
                 request_id=request_id,
             ) from None
@@ -185,7 +179,8 @@ class JobFollower:
             f"({exc.detail}), so it was not stored. The job is paid and fal keeps its result for a while: run "
             f"again, or `fal-avatar fetch {rid} --endpoint {handle.endpoint_id}` (or the 'fal Avatar: Fetch "
             f"Result' node), to download it again at no charge. The last damaged copy is at {kept}. Only if "
-            "fal's own file is damaged would a new generation help; that needs a new seed and is charged again.",
+            "fal's own file is damaged would a new generation help; that needs a new seed (or, for a model without "
+            "one, a changed input) and is charged again.",
             request_id=rid,
         )
 
@@ -201,7 +196,7 @@ class JobFollower:
         the fal job, if any, keeps running and stays journaled as submitted for the next run."""
         if self.handle is not None and not self.finished:
             self.board.update(
-                Phase.STOPPED, detail=f"fal job {self.handle.request_id} left running; the next run re-attaches to it"
+                Phase.STOPPED, request_id=self.handle.request_id, detail=f"fal job {self.handle.request_id} left running; the next run re-attaches to it"
             )
 
     async def cancel_remote(self) -> list[str]:
@@ -215,8 +210,12 @@ class JobFollower:
             return [f"Cancelling request {handle.request_id} failed ({exc}); the next run re-attaches to it."]
         if outcome is CancelOutcome.ALREADY_COMPLETED:
             # Finished and paid for: keep the entry so the next run takes the result for free.
-            self.board.update(Phase.CANCELLED, detail="the job had already finished; its result is kept")
+            self.board.update(
+                Phase.CANCELLED, request_id=handle.request_id, detail="the job had already finished; its result is kept"
+            )
             return []
         await asyncio.to_thread(self.services.journal.mark_cancelled, handle.request_id)
-        self.board.update(Phase.CANCELLED, detail="fal job cancelled")
+        self.cancelled_remote = True
+        # with its id: a cancel that came while the submit was answered never showed it as queued
+        self.board.update(Phase.CANCELLED, request_id=handle.request_id, detail="fal job cancelled")
         return []

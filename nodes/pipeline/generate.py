@@ -27,6 +27,7 @@ from .follow import JobFollower, result_video_url
 from .inputs import GenerationRequest, encode_media, plan_request
 from .interrupt import UserInterrupt, finish_despite_cancel
 from .keys import generation_key, input_digests, key_scope, legacy_key
+from .spend import Spend
 from .status import RunStatus, StatusBoard
 from .unknown_submit import settle_unknown_submit, unknown_submit_hint
 from .uploads import upload_all
@@ -77,6 +78,17 @@ class Generation:
         self.follower = JobFollower(self.services, self.board)
         self.warnings: list[str] = []
         self.prepared: PreparedGeneration | None = None
+        self.submitted = False  # this process submitted the job (and so pays for it, whatever happens next)
+        self.outcome: GenerationOutcome | None = None
+        self.borrowed = False  # following the job of an identical run that is stuck: never cancel it
+
+    @property
+    def spend(self) -> Spend:
+        """What this generation cost this process so far: its submit, or the job it reused."""
+        cost = self.prepared.plan.cost_usd if self.prepared is not None else 0.0
+        if self.submitted:
+            return Spend.submitted(cost)
+        return Spend.reused(cost) if self.outcome is not None else Spend()
 
     async def prepare(self) -> PreparedGeneration:
         """Every check that needs no upload, the cost estimate and the request key (cached)."""
@@ -102,7 +114,9 @@ class Generation:
         claimed = None
         try:
             prepared = await self.prepare()
-            claimed = await claim_key(self.services.claims, prepared.key, self.board)
+            claimed = await claim_key(self.services.claims, prepared.key, self.board, self.services.journal)
+            if claimed.claim is None:
+                return await self._take(claimed.entry, prepared.plan)
             return await self._run(prepared, claimed.waited_for_since)
         except asyncio.CancelledError:
             held, claimed = claimed, None
@@ -110,18 +124,32 @@ class Generation:
             raise
         finally:
             ticker.cancel()
-            if claimed is not None:
+            if claimed is not None and claimed.claim is not None:
                 await asyncio.to_thread(self.services.claims.release, claimed.claim)
 
     async def _stop(self, claimed: ClaimedKey | None) -> None:
         """After a cancel: cancel the fal job if the user asked to stop, else leave it running; give the
         claim back."""
-        if self.interrupt.is_set():
+        if self.interrupt.is_set() and not self.borrowed:
             self.warnings.extend(await self.follower.cancel_remote())
+            if self.follower.cancelled_remote:
+                self.interrupt.cancelled.append(self.follower.handle.request_id)
         else:
             self.follower.leave_running()
-        if claimed is not None:
+        if claimed is not None and claimed.claim is not None:
             await asyncio.to_thread(self.services.claims.release, claimed.claim)
+
+    async def _take(self, entry: JournalEntry, plan: RunPlan) -> GenerationOutcome:
+        """The result of an identical run's job, without its claim (see ``claiming.py``): never a submit."""
+        self.borrowed = True
+        outcome = await self._resume(entry, plan)
+        if outcome is None:
+            raise IdenticalRunError(
+                f"An identical run's fal request {entry.request_id} has no result to take any more. Nothing was "
+                "submitted by this run; run again once that run has ended.",
+                request_id=entry.request_id,
+            )
+        return outcome
 
     async def _run(self, prepared: PreparedGeneration, waited_for_since: float | None) -> GenerationOutcome:
         plan, key, journal = prepared.plan, prepared.key, self.services.journal
@@ -134,7 +162,11 @@ class Generation:
             # We hold the claim, so a "submitting" entry was left by a run that stopped mid-submit.
             unknown = entry or await self._last_attempt(key, waited_for_since)
             if unknown is not None:
-                handle = await settle_unknown_submit(self, unknown)
+                handle = await settle_unknown_submit(
+                    unknown, endpoint_id=self.spec.endpoint_id, services=self.services, board=self.board,
+                    resubmit=self.request.resubmit,
+                    new_generation_hint=self.spec.new_generation_hint, warn=self.warnings.append,
+                )
                 if handle is not None:
                     return await self._follow(handle, plan, reused=True)
         payloads, old = await self._encode(prepared)
@@ -250,13 +282,12 @@ class Generation:
         endpoint_id = self.spec.endpoint_id
 
         async def submit_and_record() -> QueueHandle:
+            self.submitted = True  # on its way to fal: counted as this process's unless fal provably refused it
             try:
                 handle = await self.services.client.submit(endpoint_id, arguments)
             except SubmitOutcomeUnknownError as exc:
                 await asyncio.to_thread(journal.fail_submitting, row_id, str(exc))
-                exc.message = f"{exc.message} {unknown_submit_hint(endpoint_id)}"
-                exc.args = (exc.message,)
-                raise
+                raise exc.with_hint(unknown_submit_hint(endpoint_id)) from None
             except asyncio.CancelledError:
                 # Cancelled from outside this run (a shutdown cancels every task): the request may be on the
                 # wire, so its outcome is unknown (the next run asks fal's request history first).
@@ -266,6 +297,7 @@ class Generation:
                 )
                 raise
             except BaseException:
+                self.submitted = False  # no job was made
                 await asyncio.to_thread(journal.forget_submitting, row_id)
                 raise
             self.follower.handle = handle  # from here on, a user interrupt cancels this job
@@ -281,7 +313,7 @@ class Generation:
 
     def _outcome(self, request_id: str, path: Path, result: dict, plan, *, reused: bool) -> GenerationOutcome:
         self.follower.finished = True
-        return GenerationOutcome(
+        self.outcome = GenerationOutcome(
             path=path,
             request_id=request_id,
             endpoint_id=self.spec.endpoint_id,
@@ -291,6 +323,7 @@ class Generation:
             reused=reused,
             warnings=tuple(dict.fromkeys(self.warnings)),
         )
+        return self.outcome
 
 
 def _reattach_note(entry: JournalEntry) -> str:

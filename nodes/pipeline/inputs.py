@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..avatar.endpoints import EndpointSpec
+from ..avatar.endpoints import EndpointSpec, MediaSlot
 from ..avatar.plan import RunPlan, check_params, make_plan
 from ..errors import InputError
 from ..media import audio as audio_media
-from ..media import image as image_media
-from ..media import video_encode, video_excerpt
+from ..media import video_encode
 from ..media.payload import Payload
+from .media_kinds import KINDS, connected, slot_value
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class GenerationRequest:
     values: dict
     image: Any | None = None  # IMAGE [B,H,W,C]
     audio: dict | None = None  # AUDIO {"waveform": [B,C,T], "sample_rate": int}
+    audio2: dict | None = None  # the second speaker's AUDIO (two-person rows)
+    mask: Any | None = None  # MASK [B,H,W]: who speaks (OmniHuman's mask_url)
     video_path: Path | None = None  # source video file (video-to-video)
     frames: Any | None = None  # IMAGE batch instead of a video file (video-to-video)
     want_frames: bool = True
@@ -41,8 +43,8 @@ class GenerationRequest:
     origin: JobOrigin | None = None  # set for a job started ahead of the run that uses it (never in the key)
 
 
-def _missing(slot_name: str, what: str) -> InputError:
-    return InputError(f"nothing connected; connect {what}", field=slot_name)
+def _missing(slot: MediaSlot) -> InputError:
+    return InputError(f"nothing connected; connect {KINDS[slot.kind].connect}", field=slot.name)
 
 
 def _source_frames(request: GenerationRequest) -> int | None:
@@ -58,52 +60,32 @@ def _source_frames(request: GenerationRequest) -> int | None:
     return None
 
 
+def _check_media(request: GenerationRequest) -> None:
+    """Every required input is connected (a VIDEO or frames where the row takes either) and well-formed."""
+    spec = request.spec
+    if spec.has_slot("video") and spec.has_slot("frames") and request.video_path is None and request.frames is None:
+        raise InputError("nothing connected; connect a VIDEO (LoadVideo) or an IMAGE batch to 'frames'", field="video")
+    for slot in spec.media:
+        value = slot_value(request, slot)
+        if value is not None:
+            KINDS[slot.kind].check(request, slot, value)
+        elif not slot.optional:
+            raise _missing(slot)
+
+
 def plan_request(request: GenerationRequest) -> RunPlan:
     """All checks that need no upload: widgets, media presence, audio length, frames, cost."""
-    spec = request.spec
-    check_params(spec, request.values)
-    slots = {s.name for s in spec.media}
-    if "image" in slots and request.image is None:
-        raise _missing("image", "a LoadImage (or other IMAGE) output")
-    if "audio" in slots and request.audio is None:
-        raise _missing("audio", "a LoadAudio (or other AUDIO) output")
-    if "video" in slots and request.video_path is None and request.frames is None:
-        raise _missing("video", "a VIDEO (LoadVideo) or an IMAGE batch to 'frames'")
-    if "image" in slots:
-        image_media.validate_image(request.image, field="image")
+    check_params(request.spec, request.values)
+    _check_media(request)
     audio_s = audio_media.audio_duration_s(request.audio) if request.audio is not None else None
-    return make_plan(spec, request.values, audio_s=audio_s, source_frames=_source_frames(request))
+    audio2_s = audio_media.audio_duration_s(request.audio2, field="audio2") if request.audio2 is not None else None
+    return make_plan(
+        request.spec, request.values, audio_s=audio_s, audio2_s=audio2_s, source_frames=_source_frames(request)
+    )
 
 
 def encode_media(request: GenerationRequest, plan: RunPlan, max_image_side: int | None = None) -> dict[str, Payload]:
     """Encode every connected media input. Returns ``{fal_field: payload}`` (``max_image_side``: the run's
     setting, default the endpoint's own; CPU work: run in a thread)."""
-    spec = request.spec
-    payloads: dict[str, Payload] = {}
-    for slot in spec.media:
-        if slot.kind == "image":
-            payloads[slot.fal_field] = image_media.encode_image(
-                request.image, max_side=max_image_side or spec.max_image_side, field=slot.name
-            )
-        elif slot.kind == "audio":
-            payloads[slot.fal_field] = audio_media.encode_audio(
-                request.audio, min_seconds=spec.min_audio_s, field=slot.name
-            )
-        elif slot.kind == "video" and request.video_path is not None:
-            if request.video_window is not None:
-                start, count = request.video_window
-                payloads[slot.fal_field] = video_excerpt.encode_video_excerpt(
-                    request.video_path, start, count, field=slot.name
-                )
-            else:
-                payloads[slot.fal_field] = video_encode.encode_video_file(request.video_path, field=slot.name)
-        elif slot.kind == "frames" and request.video_path is None and request.frames is not None:
-            fps = float(request.values.get("fps", 25.0))
-            if request.video_window is not None:
-                start, count = request.video_window
-                payloads[slot.fal_field] = video_excerpt.encode_frames_excerpt(
-                    request.frames, fps, start, count, field=slot.name
-                )
-            else:
-                payloads[slot.fal_field] = video_encode.encode_frames(request.frames, fps, field=slot.name)
-    return payloads
+    kinds = connected(request)
+    return {slot.fal_field: KINDS[slot.kind].encode(request, slot, value, max_image_side) for slot, value in kinds}

@@ -31,6 +31,15 @@ class UserInterrupt:
     def __init__(self, probe: Callable[[], bool] | None = None) -> None:
         self._probe = probe
         self._set = False
+        self.cancelled: list[str] = []  # request ids of the fal jobs this interrupt cancelled
+
+    def stopped_text(self) -> str:
+        """What the user's stop did, truthfully: which fal jobs it cancelled, if any."""
+        kept = "finished results are kept, and running again takes them at no charge"
+        if not self.cancelled:
+            return f"Cancelled by the user; no fal job was running any more, so none was cancelled ({kept})."
+        jobs = "the running fal job" if len(self.cancelled) == 1 else f"{len(self.cancelled)} running fal jobs"
+        return f"Cancelled by the user; {jobs} cancelled too ({', '.join(self.cancelled)}); {kept}."
 
     def set(self) -> None:
         self._set = True
@@ -63,7 +72,7 @@ async def run_cancellable(coro: Awaitable[T], interrupt: UserInterrupt | None, *
                 try:
                     return await task  # it may have finished in the meantime
                 except asyncio.CancelledError:
-                    raise JobCancelledError("Cancelled by the user; the fal job (if any) was cancelled too.") from None
+                    raise JobCancelledError(interrupt.stopped_text()) from None
                 finally:
                     await _other_stops(task)
     except asyncio.CancelledError:

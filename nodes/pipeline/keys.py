@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..avatar.plan import RunPlan
-from ..media import digest
 from ..media.payload import Payload
-from ..media.video_excerpt import excerpt_indices
 from ..store.request_key import input_request_key, request_key
 from .inputs import GenerationRequest
+from .media_kinds import KINDS, connected
 
 
 def key_scope(endpoint_key: str, take: int) -> str:
@@ -25,31 +24,8 @@ def input_digests(request: GenerationRequest, max_image_side: int | None = None)
     """``{fal_field: digest}`` of every media input, with the encoder options that shape its upload
     (``max_image_side``: the run's setting, default the endpoint's own; CPU work on big tensors: run in a
     thread)."""
-    spec = request.spec
-    digests: dict[str, str] = {}
-    for slot in spec.media:
-        if slot.kind == "image" and request.image is not None:
-            side = max_image_side or spec.max_image_side
-            digests[slot.fal_field] = f"{digest.image_digest(request.image)}|max_side={side}"
-        elif slot.kind == "audio" and request.audio is not None:
-            digests[slot.fal_field] = digest.audio_digest(request.audio)
-        elif slot.kind == "video" and request.video_path is not None:
-            digests[slot.fal_field] = f"file:{digest.file_digest(request.video_path)}{_window(request)}"
-        elif slot.kind == "frames" and request.video_path is None and request.frames is not None:
-            fps = float(request.values.get("fps", 25.0))
-            pick = None
-            if request.video_window is not None:
-                pick = excerpt_indices(fps, int(request.frames.shape[0]), *request.video_window)
-            digests[slot.fal_field] = digest.frames_digest(request.frames, fps, pick) + _window(request)
-    return digests
-
-
-def _window(request: GenerationRequest) -> str:
-    """An excerpt is re-timed to 25 fps: its source window is part of what is uploaded."""
-    if request.video_window is None:
-        return ""
-    start, count = request.video_window
-    return f"|excerpt={start}+{count}@25fps"
+    kinds = connected(request)
+    return {slot.fal_field: KINDS[slot.kind].digest(request, slot, value, max_image_side) for slot, value in kinds}
 
 
 def generation_key(scope: str, plan: RunPlan, digests: Mapping[str, str]) -> str:

@@ -88,9 +88,9 @@ def materialize(
             frames = video_decode.decode_frames(path, request_id=request_id, on_progress=on_frames)
         audio = video_decode.decode_audio(path, request_id=request_id) if want_audio and info.has_audio else None
     except MediaDecodeError as exc:
-        exc.message += f" The file is kept at {path} (also at {video_url}); re-running reuses it at no charge."
-        exc.args = (exc.message,)
-        raise
+        raise exc.with_hint(
+            f"The file is kept at {path} (also at {video_url}); re-running reuses it at no charge."
+        ) from None
     return AvatarOutputs(
         path=path, info=info, frames=frames, audio=audio, request_id=request_id, video_url=video_url
     )

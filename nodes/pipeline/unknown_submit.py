@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
 
 from ..errors import RequestLookupUnavailableError, UnknownSubmitError
 from ..fal.models import QueueHandle
 from ..fal.request_history import RequestRecord, match_by_arguments
+from ..services import Services
 from ..states import Phase
 from ..store.journal import SUBMITTING, JournalEntry
-
-if TYPE_CHECKING:
-    from .generate import Generation
+from .status import StatusBoard
 
 DASHBOARD = "https://fal.ai/dashboard"
 WINDOW_SLACK = timedelta(minutes=5)  # clock differences between this machine and fal
@@ -41,23 +40,33 @@ def _when(entry: JournalEntry) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.created_at))
 
 
-async def settle_unknown_submit(generation: Generation, entry: JournalEntry) -> QueueHandle | None:
+async def settle_unknown_submit(
+    entry: JournalEntry,
+    *,
+    endpoint_id: str,
+    services: Services,
+    board: StatusBoard,
+    resubmit: bool,
+    new_generation_hint: str,
+    warn: Callable[[str], None],
+) -> QueueHandle | None:
     """Decide what happens to a request whose last submit's outcome is unknown: the job fal has for it
-    (found in its request history), ``None`` when the user asked to submit again, or
-    :class:`UnknownSubmitError` with the ways on."""
-    journal, endpoint_id = generation.services.journal, generation.spec.endpoint_id
+    (found in its request history), ``None`` when the user asked to submit again (``resubmit``; ``warn``
+    says what that risks), or :class:`UnknownSubmitError` with the ways on (``new_generation_hint``: how
+    the node asks for a new generation)."""
+    journal = services.journal
     if entry.state == SUBMITTING:  # left by a run that stopped while submitting: keep the record, never reuse it
         await asyncio.to_thread(
             journal.fail_submitting, entry.row_id, "submit outcome unknown: the run stopped while submitting"
         )
-    if generation.request.resubmit:
-        generation.warnings.append(
+    if resubmit:
+        warn(
             f"Submitting again as asked, although an earlier submit of this exact request ({_when(entry)}) got no "
             f"answer: if fal had created that job, both are billed ({DASHBOARD})."
         )
         return None
-    generation.board.update(Phase.VALIDATING, detail="an earlier submit got no answer: asking fal's request history")
-    client = generation.services.client
+    board.update(Phase.VALIDATING, detail="an earlier submit got no answer: asking fal's request history")
+    client = services.client
     since = datetime.fromtimestamp(entry.created_at, timezone.utc) - WINDOW_SLACK
     try:
         records = await client.find_requests(endpoint_id, since=since, until=datetime.now(timezone.utc) + WINDOW_SLACK)
@@ -68,7 +77,7 @@ async def settle_unknown_submit(generation: Generation, entry: JournalEntry) -> 
         if match is not None and match.best is not None:
             handle = QueueHandle.for_request(endpoint_id, match.best.request_id, client.urls.queue)
             await asyncio.to_thread(journal.record_submit, entry.row_id, handle.to_dict())
-            generation.board.update(
+            board.update(
                 Phase.REATTACHED, request_id=handle.request_id, detail="found in fal's request history; no new submit"
             )
             return handle
@@ -79,7 +88,7 @@ async def settle_unknown_submit(generation: Generation, entry: JournalEntry) -> 
         f"Check your request history at {DASHBOARD} (endpoint {endpoint_id}, around that time). If the job is "
         f"there, recover it at no cost: `fal-avatar fetch <REQUEST_ID> --endpoint {endpoint_id}`, or the "
         "'fal Avatar: Fetch Result' node. To pay for a new generation instead, run again with --resubmit "
-        "(command line) or change the seed (ComfyUI)."
+        f"(command line) or {new_generation_hint} (ComfyUI)."
     )
 
 

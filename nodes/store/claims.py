@@ -25,6 +25,7 @@ from .db import Database
 
 HEARTBEAT_S = 20.0
 STALE_AFTER_S = 90.0
+SILENT_AFTER_S = 3 * HEARTBEAT_S  # a live owner whose heartbeat is this old is stuck (suspended, hung)
 
 
 def _read(path: str) -> str:
@@ -67,11 +68,18 @@ class Owner:
     def describe(self) -> str:
         return f"process {self.pid} on {self.host}"
 
-    def is_alive(self, heartbeat_at: float, now: float | None = None) -> bool:
+    def is_suspended(self) -> bool:
+        """Whether the owner (on this host) is stopped: Ctrl-Z, SIGSTOP, a debugger."""
+        if self.host != socket.gethostname():
+            return False
+        stat = _proc_stat(self.pid)
+        return stat is not None and stat[0] in ("T", "t") and (not self.started or stat[1] == self.started)
+
+    def is_alive(self, heartbeat_at: float, now: float | None = None, *, stale_after_s: float = STALE_AFTER_S) -> bool:
         """Whether the owning process still runs (see the module docstring for the rules)."""
         me = Owner.current()
         if self.host != me.host:
-            return (time.time() if now is None else now) - heartbeat_at < STALE_AFTER_S
+            return (time.time() if now is None else now) - heartbeat_at < stale_after_s
         if self.boot_id and me.boot_id and self.boot_id != me.boot_id:
             return False  # the machine rebooted since
         if self.pid == me.pid:
@@ -105,6 +113,14 @@ class Holder:
     token: str
     owner: Owner
     claimed_at: float
+    heartbeat_at: float = 0.0
+
+    def silence(self, now: float | None = None) -> str | None:
+        """Why the live holder makes no progress, if it is stuck: suspended, or no heartbeat for a while."""
+        if self.owner.is_suspended():
+            return "is suspended (Ctrl-Z or SIGSTOP)"
+        quiet = (time.time() if now is None else now) - self.heartbeat_at
+        return f"has not reported for {quiet:.0f} s" if quiet > SILENT_AFTER_S else None
 
 
 class Claims:
@@ -171,7 +187,10 @@ class Claims:
 
 def _holder(row: sqlite3.Row) -> Holder:
     owner = Owner(host=row["host"], boot_id=row["boot_id"], pid=row["pid"], started=row["pid_started"])
-    return Holder(request_key=row["request_key"], token=row["token"], owner=owner, claimed_at=row["claimed_at"])
+    return Holder(
+        request_key=row["request_key"], token=row["token"], owner=owner, claimed_at=row["claimed_at"],
+        heartbeat_at=row["heartbeat_at"],
+    )
 
 
 class _Heartbeat:

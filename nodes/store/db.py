@@ -84,6 +84,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
     ),
     (
+        # Media files a run is using (see pins.py): eviction leaves them alone while their owner lives.
+        """CREATE TABLE pins (
+            name TEXT NOT NULL,
+            token TEXT NOT NULL,
+            host TEXT NOT NULL,
+            boot_id TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            pid_started TEXT NOT NULL,
+            pinned_at REAL NOT NULL,
+            PRIMARY KEY (name, token)
+        )""",
+        # A random id per file: a file deleted and created anew while the pack runs is told apart from the
+        # old one (its inode number may well be reused).
+        "CREATE TABLE file_identity (id TEXT NOT NULL)",
+        "INSERT INTO file_identity (id) VALUES (lower(hex(randomblob(16))))",
+    ),
+    (
         # Who submitted a job, when not the run that uses it: 'queue-ahead' (a queued ComfyUI prompt's job,
         # started before ComfyUI reached the prompt) with that prompt's id. NULL for ordinary runs.
         "ALTER TABLE journal ADD COLUMN origin TEXT",
@@ -132,7 +149,10 @@ class Database:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
-        self._schema_checked = False
+        self._file_id: str | None = None  # the file_identity of the file last opened
+        # How often the file was found replaced (deleted, moved away) since this object first opened it; its
+        # users re-write what they hold in memory when it changes (see Journal).
+        self.epoch = 0
 
     def __repr__(self) -> str:
         return f"Database({str(self.path)!r})"
@@ -199,15 +219,24 @@ class Database:
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
-            if not self._schema_checked:
-                self._migrate(conn)
-                self._schema_checked = True
+            self._check_schema(conn)
             for suffix in ("-wal", "-shm"):
                 _make_private(self.path.with_name(self.path.name + suffix))
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        """Migrate when needed, at every opening: a file deleted or replaced while the pack runs (a user
+        cleaning up) is a new, empty database, so its schema is created again and ``epoch`` tells this
+        object's users (whichever connection of any process recreated it)."""
+        if self._version(conn) != SCHEMA_VERSION:
+            self._migrate(conn)
+        file_id = conn.execute("SELECT id FROM file_identity").fetchone()[0]
+        if self._file_id is not None and file_id != self._file_id:
+            self.epoch += 1
+        self._file_id = file_id
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         if self._version(conn) == SCHEMA_VERSION:

@@ -19,6 +19,10 @@ is unknown: the entry keeps the record that a job may exist but is no longer reu
 still return a request id, ``record_submit`` makes it ``submitted`` after all (the job is real and paid).
 ``adopt`` journals a request submitted elsewhere (recovered by its id) as ``submitted``.
 
+A database file deleted while a run is under way (a user cleaning up) does not lose the run's jobs: the
+journal remembers every entry it wrote or reused, and writes them again into the new, empty file as soon
+as it notices the file was replaced (see ``Database.epoch``).
+
 ``downloaded``, ``failed`` and ``cancelled`` are final. Marking an entry with the state it already
 has updates its data (a new result, a new local path after a re-download, a newer error text).
 Nothing here ever writes the fal key: texts are scrubbed of it and argument summaries drop
@@ -31,8 +35,10 @@ import dataclasses
 import json
 import os
 import sqlite3
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +150,33 @@ def _entry(conn: sqlite3.Connection, row_id: int) -> JournalEntry:
     return JournalEntry.from_row(conn.execute("SELECT * FROM journal WHERE id = ?", (row_id,)).fetchone())
 
 
+_COLUMNS = (
+    "request_key", "endpoint_id", "state", "request_id", "status_url", "response_url", "cancel_url",
+    "cost_estimate_usd", "summary", "arguments", "result", "local_path", "error", "created_at", "submitted_at",
+    "updated_at",
+)
+
+
+def _insert(conn: sqlite3.Connection, entry: JournalEntry) -> int:
+    """Write ``entry`` again (a new row id; an entry of a request id already there is kept as it is)."""
+    if entry.request_id is not None:
+        row = conn.execute("SELECT id FROM journal WHERE request_id = ?", (entry.request_id,)).fetchone()
+        if row is not None:
+            return int(row["id"])
+    values = {
+        **{name: getattr(entry, name) for name in _COLUMNS},
+        "summary": _json(entry.summary),
+        "arguments": _json(entry.arguments) if entry.arguments is not None else None,
+        "result": _json(entry.result) if entry.result is not None else None,
+        "local_path": str(entry.local_path) if entry.local_path is not None else None,
+    }
+    cursor = conn.execute(
+        f"INSERT INTO journal ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+        tuple(values[name] for name in _COLUMNS),
+    )
+    return int(cursor.lastrowid)
+
+
 def _handle_fields(handle: Any) -> dict[str, str]:
     data = handle if isinstance(handle, Mapping) else handle.to_dict()
     missing = [name for name in _HANDLE_FIELDS if not data.get(name)]
@@ -160,10 +193,67 @@ class Journal:
         asked at each write, so a key saved while the process runs is scrubbed too."""
         self._db = Database(path)
         self._secrets = secrets
+        # Every entry this journal wrote or reused, by the row id its callers know, and that row's id in the
+        # current database file: written again should the file be replaced (see the module docstring).
+        self._lock = threading.Lock()
+        self._known: dict[int, JournalEntry] = {}
+        self._row_ids: dict[int, int] = {}
+        self._epoch = 0
 
     @property
     def path(self) -> Path:
         return self._db.path
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._db.write() as conn:
+            self._restore(conn)
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._db.read() as conn:
+            if self._db.epoch != self._epoch:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._restore(conn)
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.execute("COMMIT")
+            yield conn
+
+    def _restore(self, conn: sqlite3.Connection) -> None:
+        """In a write transaction: if the database file was replaced, journal every known entry again."""
+        with self._lock:
+            if self._db.epoch == self._epoch:
+                return
+            for known_id, entry in self._known.items():
+                self._row_ids[known_id] = _insert(conn, entry)
+            self._epoch = self._db.epoch
+
+    def _remember(self, known_id: int, entry: JournalEntry) -> JournalEntry:
+        with self._lock:
+            self._known[known_id] = entry
+            self._row_ids[known_id] = entry.row_id
+        return entry
+
+    def _row_id(self, known_id: int) -> int:
+        with self._lock:
+            return self._row_ids.get(known_id, known_id)
+
+    def _known_id(self, request_id: str) -> int | None:
+        with self._lock:
+            return next((k for k, e in self._known.items() if e.request_id == request_id), None)
+
+    def _reinsert(self, conn: sqlite3.Connection, known_id: int | None) -> sqlite3.Row | None:
+        """The row of a known entry that is missing from the file (written again), or None if unknown."""
+        with self._lock:
+            entry = self._known.get(known_id) if known_id is not None else None
+            if entry is None:
+                return None
+            self._row_ids[known_id] = row_id = _insert(conn, entry)
+        return conn.execute("SELECT * FROM journal WHERE id = ?", (row_id,)).fetchone()
 
     def begin(
         self,
@@ -185,13 +275,15 @@ class Journal:
         text = _json(summarize(summary or {}, secrets))
         sent = _json(scrub(dict(arguments), secrets)) if arguments is not None else None
         now = time.time()
-        with self._db.write() as conn:
+        with self._write() as conn:
             cursor = conn.execute(
                 "INSERT INTO journal (request_key, endpoint_id, state, cost_estimate_usd, summary, arguments,"
                 " origin, prompt_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (request_key, endpoint_id, SUBMITTING, cost_estimate_usd, text, sent, origin, prompt_id, now, now),
             )
-            return int(cursor.lastrowid)
+            row_id = int(cursor.lastrowid)
+            self._remember(row_id, _entry(conn, row_id))
+            return row_id
 
     def record_submit(self, row_id: int, handle: Any) -> JournalEntry:
         """Fill in fal's handle (a ``QueueHandle`` or a dict with request_id and the three URLs).
@@ -202,26 +294,27 @@ class Journal:
         """
         fields = _handle_fields(handle)
         now = time.time()
-        with self._db.write() as conn:
-            row = conn.execute("SELECT * FROM journal WHERE id = ?", (row_id,)).fetchone()
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM journal WHERE id = ?", (self._row_id(row_id),)).fetchone()
+            row = row or self._reinsert(conn, row_id)
             if row is None:
                 raise ValueError(f"journal row {row_id} does not exist")
             if row["request_id"] == fields["request_id"]:
-                return JournalEntry.from_row(row)
+                return self._remember(row_id, JournalEntry.from_row(row))
             if row["request_id"] is not None:
                 raise ValueError(f"journal row {row_id} already holds request {row['request_id']}")
             conn.execute(
                 "UPDATE journal SET state = ?, request_id = ?, status_url = ?, response_url = ?,"
                 " cancel_url = ?, submitted_at = ?, updated_at = ?, error = NULL WHERE id = ?",
-                (SUBMITTED, *(fields[name] for name in _HANDLE_FIELDS), now, now, row_id),
+                (SUBMITTED, *(fields[name] for name in _HANDLE_FIELDS), now, now, row["id"]),
             )
-            return _entry(conn, row_id)
+            return self._remember(row_id, _entry(conn, row["id"]))
 
     def adopt(self, endpoint_id: str, handle: Any) -> JournalEntry:
         """Journal a request submitted elsewhere (recovered by id) as ``submitted``; a known id is kept as is."""
         fields = _handle_fields(handle)
         now = time.time()
-        with self._db.write() as conn:
+        with self._write() as conn:
             conn.execute(
                 "INSERT INTO journal (request_key, endpoint_id, state, request_id, status_url, response_url,"
                 " cancel_url, created_at, submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -239,44 +332,59 @@ class Journal:
             row = conn.execute(
                 "SELECT id FROM journal WHERE request_id = ?", (fields["request_id"],)
             ).fetchone()
-            return _entry(conn, row["id"])
+            return self._remember(row["id"], _entry(conn, row["id"]))
 
     def fail_submitting(self, row_id: int, error: str) -> bool:
         """Mark a ``submitting`` entry failed: the submit's outcome is unknown (it may have created a job),
         so keep the record but never reuse it. Returns whether the entry was still submitting."""
-        with self._db.write() as conn:
+        with self._write() as conn:
+            row = conn.execute("SELECT id FROM journal WHERE id = ?", (self._row_id(row_id),)).fetchone()
+            row = row or self._reinsert(conn, row_id)
+            if row is None:
+                return False
             cursor = conn.execute(
                 "UPDATE journal SET state = ?, error = ?, updated_at = ? WHERE id = ? AND state = ?",
-                (FAILED, scrub(str(error), self._secrets()), time.time(), row_id, SUBMITTING),
+                (FAILED, scrub(str(error), self._secrets()), time.time(), row["id"], SUBMITTING),
             )
+            if cursor.rowcount > 0:
+                self._remember(row_id, _entry(conn, row["id"]))
             return cursor.rowcount > 0
 
     def forget_submitting(self, row_id: int) -> bool:
         """Delete a ``submitting`` entry (the submit provably created no job). Returns whether it did."""
-        with self._db.write() as conn:
-            cursor = conn.execute("DELETE FROM journal WHERE id = ? AND state = ?", (row_id, SUBMITTING))
+        with self._write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM journal WHERE id = ? AND state = ?", (self._row_id(row_id), SUBMITTING)
+            )
+            with self._lock:
+                self._known.pop(row_id, None)
+                self._row_ids.pop(row_id, None)
             return cursor.rowcount > 0
 
     def find_reusable(self, request_key: str) -> JournalEntry | None:
         """The newest entry for ``request_key`` that is submitting, submitted, completed or downloaded."""
         marks = ", ".join("?" * len(REUSABLE_STATES))
-        with self._db.read() as conn:
+        with self._read() as conn:
             row = conn.execute(
                 f"SELECT * FROM journal WHERE request_key = ? AND state IN ({marks}) ORDER BY id DESC LIMIT 1",
                 (request_key, *REUSABLE_STATES),
             ).fetchone()
-        return JournalEntry.from_row(row) if row is not None else None
+        if row is None:
+            return None
+        entry = JournalEntry.from_row(row)
+        known_id = self._known_id(entry.request_id) if entry.request_id else None
+        return self._remember(entry.row_id if known_id is None else known_id, entry)
 
     def latest(self, request_key: str) -> JournalEntry | None:
         """The newest entry for ``request_key`` in any state (to explain why a run submits anew)."""
-        with self._db.read() as conn:
+        with self._read() as conn:
             row = conn.execute(
                 "SELECT * FROM journal WHERE request_key = ? ORDER BY id DESC LIMIT 1", (request_key,)
             ).fetchone()
         return JournalEntry.from_row(row) if row is not None else None
 
     def get(self, request_id: str) -> JournalEntry | None:
-        with self._db.read() as conn:
+        with self._read() as conn:
             row = conn.execute("SELECT * FROM journal WHERE request_id = ?", (request_id,)).fetchone()
         return JournalEntry.from_row(row) if row is not None else None
 
@@ -288,7 +396,7 @@ class Journal:
 
     def entries(self, limit: int | None = None) -> list[JournalEntry]:
         """Newest first (for ``fal-avatar jobs``)."""
-        with self._db.read() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 "SELECT * FROM journal ORDER BY id DESC LIMIT ?", (-1 if limit is None else limit,)
             ).fetchall()
@@ -308,8 +416,10 @@ class Journal:
 
     def _mark(self, request_id: str, state: str, **data: str) -> JournalEntry | None:
         """Move the entry to ``state`` if allowed. Returns the entry as it now is (``None``: unknown id)."""
-        with self._db.write() as conn:
+        known_id = self._known_id(request_id)
+        with self._write() as conn:
             row = conn.execute("SELECT * FROM journal WHERE request_id = ?", (request_id,)).fetchone()
+            row = row or self._reinsert(conn, known_id)
             if row is None:
                 return None
             if state not in TRANSITIONS[row["state"]]:
@@ -319,4 +429,5 @@ class Journal:
                 f"UPDATE journal SET state = ?, updated_at = ?{columns} WHERE id = ?",
                 (state, time.time(), *data.values(), row["id"]),
             )
-            return _entry(conn, row["id"])
+            entry = _entry(conn, row["id"])
+            return self._remember(known_id, entry) if known_id is not None else entry

@@ -29,15 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from comfyui_fal_avatar.nodes.avatar.endpoints import GENERATION_ENDPOINTS
+
 PACK_FOLDER = "comfyui-fal-avatar"
-# The pack's node ids (fixed: saved workflows reference them).
-NODE_IDS = (
-    "FalInfiniTalkImageToVideo",
-    "FalInfiniTalkTextToVideo",
-    "FalInfiniTalkVideoToVideo",
-    "FalStableAvatar",
-    "FalAvatarFetchResult",
-)
+# The pack's node ids (fixed: saved workflows reference them): one per endpoint row, and Fetch Result.
+NODE_IDS = (*(spec.node_id for spec in GENERATION_ENDPOINTS), "FalAvatarFetchResult")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _BINARY_TEXT_EVENT = 3  # protocol.BinaryEventTypes.TEXT: send_progress_text frames

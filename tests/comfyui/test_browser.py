@@ -6,7 +6,7 @@ WebSocket client, and its DNS resolves nothing but 127.0.0.1, so the page cannot
 
 One ComfyUI start and one browser tab serve every check (a start costs 10-20 s); each check is its own
 test, so one failure hides none of the others:
-  - the extension registers without console errors from its files or routes, and the five nodes exist;
+  - the extension registers without console errors from its files or routes, and every node of the pack exists;
   - an example workflow loads, its status area shows the cost estimate from the length of the LoadAudio file
     (measured by the server before any run), and the estimate follows the widgets;
   - the workflow runs: phase, request id (with copy button) and the estimate from the real frame count show
@@ -321,7 +321,7 @@ def open_comfyui(page: Page, base_url: str) -> None:
     page.wait(
         f"{json.dumps(NODE_IDS)}.every(id => id in (window.LiteGraph?.registered_node_types ?? {{}}))",
         30,
-        "the five node types",
+        "the pack's node types",
     )
 
 
@@ -582,11 +582,12 @@ def test_check_fal_endpoints_shows_the_servers_doctor_report(page, fal_env, tmp_
     page.wait(f"!!{doctor}", 15, "the 'Check fal endpoints' entry")
     fal_env.clear_log()
     page.evaluate(click_check)
-    page.wait(f"{doctor}.innerText.includes('All 4 endpoints match')", 60, "the doctor's report")
+    rows = len(NODE_IDS) - 1  # every endpoint row (the fetch node has none)
+    page.wait(f"{doctor}.innerText.includes('All {rows} endpoints match')", 60, "the doctor's report")
     report_text = page.evaluate(f"{doctor}.innerText")
     assert "fal key (from the environment): works" in report_text
     assert "fal-ai/stable-avatar: ok" in report_text
-    assert fal_env.count("submit") == 0 and fal_env.count("openapi") == 4
+    assert fal_env.count("submit") == 0 and fal_env.count("openapi") == rows
     assert all("authorization" not in r.headers for r in fal_env.requests if r.route == "openapi")
     original = fal_env.openapi_document("fal-ai/infinitalk/video-to-video")
     drifted = fal_env.openapi_document("fal-ai/infinitalk/video-to-video")
@@ -627,6 +628,18 @@ def test_a_long_runs_status_and_its_segment_list_to_copy(page):
         f"[...{status_element(node_id)}.querySelectorAll('button')].find(b => b.textContent === 'copy ids').click()"
     )
     assert page.wait("window.__falAvatarCopied", 5, "the copied segment list") == segment_list
+
+
+def test_a_new_rows_node_shows_its_estimate_and_flags_a_choice_left_open(page):
+    """The pack's nodes are those of its menu folder, so a node of a new row is decorated too: Fabric's text
+    estimate at 480p, and its resolution left at the placeholder flagged before any run."""
+    workflow = json.loads((REPO_ROOT / "example_workflows" / "fal-Fabric-text-to-video.json").read_text("utf-8"))
+    page.evaluate(f"{APP}.loadGraphData({json.dumps(workflow)})")
+    fabric = page.wait(f"{APP}.rootGraph.nodes.find(n => n.comfyClass === 'FalFabric10Text')?.id")
+    page.wait(f"{status_element(fabric)}.innerText.includes(' s at 480p')", 15, "Fabric's estimate")
+    assert status_text(page, fabric).startswith("est. $"), status_text(page, fabric)
+    set_widget(page, fabric, "resolution", "choose…")
+    page.wait(f"{status_element(fabric)}.innerText.includes('resolution: choose one')", 15, "the unchosen resolution")
 
 
 def test_without_a_key_on_the_server_the_nodes_say_what_to_do(page, comfy_server):

@@ -1,9 +1,10 @@
 """A real ComfyUI server loads the pack (V3 `comfy_entrypoint` in nodes/comfy/extension.py).
 
 Expectations (fail until the adapter provides them):
-  - /object_info lists the five node ids, each from module custom_nodes.comfyui-fal-avatar, and the pack
-    did not log "IMPORT FAILED";
-  - the generation nodes' first output is VIDEO;
+  - /object_info lists every node id (one per endpoint row, and Fetch Result), each from module
+    custom_nodes.comfyui-fal-avatar in its family's category, and the pack did not log "IMPORT FAILED";
+  - the generation nodes' outputs are the seven, the first VIDEO; a MASK socket where a row takes a mask;
+    a delisted row is still listed (deprecated) so saved workflows open;
   - the pack's routes answer under /fal_avatar and /api/fal_avatar, and its example workflows are listed.
 """
 
@@ -14,9 +15,12 @@ import json
 import pytest
 from comfy_harness import NODE_IDS, PACK_FOLDER
 
+from comfyui_fal_avatar.nodes.avatar.endpoints import GENERATION_ENDPOINTS
+
 pytestmark = pytest.mark.comfyui
 
-GENERATION_NODE_IDS = NODE_IDS[:4]
+GENERATION_NODE_IDS = tuple(spec.node_id for spec in GENERATION_ENDPOINTS)
+OUTPUTS = ["VIDEO", "IMAGE", "AUDIO", "FLOAT", "INT", "STRING", "STRING"]
 
 
 def test_object_info_lists_the_pack_nodes(comfy_server):
@@ -28,8 +32,15 @@ def test_object_info_lists_the_pack_nodes(comfy_server):
     assert not missing, f"node ids missing from /object_info: {missing}"
     for node_id in NODE_IDS:
         assert info[node_id]["python_module"] == f"custom_nodes.{PACK_FOLDER}", node_id
-    for node_id in GENERATION_NODE_IDS:
-        assert info[node_id]["output"][0] == "VIDEO", node_id
+    for spec in GENERATION_ENDPOINTS:
+        node = info[spec.node_id]
+        assert node["output"] == OUTPUTS, spec.node_id
+        assert node["category"].startswith("fal avatar/") and node["display_name"] == spec.display_name
+        assert node.get("deprecated", False) == (spec.status == "delisted"), spec.node_id
+        sockets = {**node["input"].get("required", {}), **node["input"].get("optional", {})}
+        masks = [name for name, entry in sockets.items() if entry[0] == "MASK"]
+        assert masks == [slot.name for slot in spec.media if slot.kind == "mask"], spec.node_id
+    print("\n".join(f"{n}: {info[n]['display_name']} [{info[n]['category']}]" for n in NODE_IDS))
 
     single = comfy_server.object_info("FalInfiniTalkImageToVideo")
     assert list(single) == ["FalInfiniTalkImageToVideo"]

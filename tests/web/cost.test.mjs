@@ -2,7 +2,17 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
-import { costForFrames, estimateCost, estimateNote, formatEstimate, formatUsd, ratePerSecond } from "../../web/lib/cost.js";
+import {
+  billedSeconds,
+  costForFrames,
+  costForSeconds,
+  estimateCost,
+  estimateNote,
+  formatEstimate,
+  formatUsd,
+  ratePerSecond,
+} from "../../web/lib/cost.js";
+import { estimateInputs } from "../../web/lib/nodes.js";
 
 const ROWS = JSON.parse(readFileSync(new URL("./fixtures/endpoints.json", import.meta.url))).endpoints;
 const row = (id) => ROWS.find((r) => r.node_id === id);
@@ -10,6 +20,44 @@ const I2V = row("FalInfiniTalkImageToVideo");
 const T2V = row("FalInfiniTalkTextToVideo");
 const V2V = row("FalInfiniTalkVideoToVideo");
 const SA = row("FalStableAvatar");
+
+// Price formulas as pricing.PriceRule.to_json() serves them, one feature each.
+const price = (fields) => ({ kind: "per_second", min_seconds: 0, multiplier_above_frames: null, round_up_s: 0, unit_frames: 0, unit_fps: 0, per: "second", label: "estimated", ...fields });
+const audioRow = (fields) => ({ node_id: "X", fps: 25, length_rule: "audio", length_from: "audio", long_run: null, num_segments: null, ...fields });
+
+test("billed seconds: rounded up, in frame units, with a minimum", () => {
+  assert.equal(billedSeconds(price({ round_up_s: 1 }), 9.4), 10); // Aurora: 9.4 s billed as 10 s
+  assert.equal(billedSeconds(price({ round_up_s: 1 }), 9.0000000001), 9);
+  assert.equal(billedSeconds(price({ unit_frames: 16, unit_fps: 16 }), 5.2), 6); // whole 16-frame units at 16 fps
+  assert.equal(billedSeconds(price({ unit_frames: 16, unit_fps: 64 }), 5.2), 5.25); // 4 units per second
+  assert.equal(billedSeconds(price({ min_seconds: 4 }), 2.5), 4);
+  assert.equal(billedSeconds(price({}), 2.5), 2.5);
+});
+
+test("per second at each resolution, per minute, unknown", () => {
+  const aurora = audioRow({ price: price({ usd_per_second: { "480p": 0.07, "720p": 0.14 }, round_up_s: 1 }) });
+  assert.equal(costForSeconds(aurora, 9.4, "480p"), 0.7);
+  assert.equal(costForSeconds(aurora, 9.4, "720p"), 1.4);
+  assert.equal(formatEstimate(aurora, { resolution: "720p", audioS: 9.4 }), "est. $1.40 · 9.40 s at 720p · billed as 10.00 s");
+  const sync = audioRow({ price: price({ usd_per_second: { "*": 3 / 60 }, per: "minute" }) });
+  assert.equal(costForSeconds(sync, 30, null), 1.5);
+  assert.equal(formatEstimate(sync, {}), "auto — depends on audio length · $3.00/min");
+  const unknown = audioRow({ price: price({ usd_per_second: {}, per: "unknown" }) });
+  assert.equal(costForSeconds(unknown, 30, null), null);
+  assert.equal(formatEstimate(unknown, { audioS: 6 }), "est. unknown · 6.00 s · price unknown");
+  assert.equal(formatEstimate(unknown, {}), "auto — depends on audio length · price unknown");
+});
+
+test("num_segments rows bill the segments fal renders for the audio (first segment, then steps)", () => {
+  const longcat = audioRow({
+    length_rule: "num_segments",
+    num_segments: { first_s: 5.8, step_s: 5, max: 10 },
+    price: price({ usd_per_second: { "480p": 0.15, "720p": 0.3 } }),
+  });
+  const est = estimateCost(longcat, { resolution: "480p", audioS: 12 }); // 3 segments: 5.8 + 2 × 5 s
+  assert.deepEqual({ seconds: est.seconds, usd: est.usd, segments: est.segments }, { seconds: 15.8, usd: 2.37, segments: 1 });
+  assert.equal(estimateCost(longcat, { resolution: "480p", audioS: 5 }).seconds, 5.8);
+});
 
 test("rates per resolution; unknown resolution gets the dearest", () => {
   assert.equal(ratePerSecond(I2V.price, "480p"), 0.2);
@@ -35,13 +83,13 @@ test("video-to-video costs 1.25x above 81 frames only", () => {
   assert.match(formatEstimate(V2V, { numFrames: 125, resolution: "720p" }), /×1\.25 above 81 frames/);
 });
 
-test("StableAvatar: $0.10/s with a 4 s minimum", () => {
-  assert.equal(costForFrames(SA, 50, null), 0.4); // 2 s → billed 4 s
-  assert.equal(costForFrames(SA, 250, null), 1.0);
+test("StableAvatar: $0.10/s of its audio's seconds, with a 4 s minimum", () => {
+  assert.equal(costForSeconds(SA, 2, null), 0.4); // 2 s → billed 4 s
+  assert.equal(costForSeconds(SA, 10, null), 1.0);
   const short = estimateCost(SA, { audioS: 2.0 });
-  assert.equal(short.usd, 0.4);
-  assert.equal(short.minApplied, true);
-  assert.match(formatEstimate(SA, { audioS: 2.0 }), /^est\. \$0\.40 · auto: 53 frames \(2\.12 s\) · billed as 4 s minimum$/);
+  assert.deepEqual([short.usd, short.minApplied, short.frames, short.seconds], [0.4, true, 53, 2]); // 4n+1 planning frames
+  assert.equal(formatEstimate(SA, { audioS: 2.0 }), "est. $0.40 · 2.00 s · billed as 4 s minimum");
+  assert.equal(formatEstimate(SA, { audioS: 6.3 }), "est. $0.63 · 6.30 s");
 });
 
 test("explicit num_frames is used as given", () => {
@@ -122,4 +170,32 @@ test("text-to-video auto length comes from the text (row's chars_per_second wins
 test("no row: the estimate says so", () => {
   assert.equal(formatEstimate(undefined, {}), "cost estimate unavailable");
   assert.equal(formatUsd(null), "unknown");
+});
+
+// The rows as GET /fal_avatar/endpoints serves them: each formula from its row, one source.
+const byId = (id) => ROWS.find((r) => r.node_id === id);
+
+test("every row's formula: per second, per resolution, rounded up, frame units, per minute by model", () => {
+  const line = (id, values, audioS) => {
+    const row = byId(id);
+    return formatEstimate(row, estimateInputs(row, values, null, { audioS }));
+  };
+  assert.equal(line("FalOmniHuman15", { resolution: "1080p" }, 6), "est. $0.96 · 6.00 s at 1080p");
+  assert.equal(line("FalKlingAvatarV2Standard", {}, 10), "est. $0.56 · 10.00 s");
+  assert.equal(line("FalFabric10", { resolution: "720p" }, 10), "est. $1.50 · 10.00 s at 720p");
+  assert.equal(line("FalCreatifyAurora", { resolution: "720p" }, 9.4), "est. $1.40 · 9.40 s at 720p · billed as 10.00 s");
+  // LongCat: 12 s of audio → 3 segments of fal (5.8 + 2 × 5 s), billed in 16-frame units at 16 fps
+  assert.equal(line("FalLongCatAvatar", { resolution: "480p" }, 12), "est. $2.40 · 15.80 s at 480p · billed as 16.00 s");
+  assert.equal(line("FalSyncLipsyncV2", { model: "lipsync-2" }, 30), "est. $1.50 · 30.00 s at lipsync-2");
+  assert.equal(line("FalSyncLipsyncV2", { model: "lipsync-2-pro" }, 30), "est. $2.50 · 30.00 s at lipsync-2-pro");
+  assert.equal(line("FalSyncLipsyncV2", { model: "lipsync-2" }, null), "auto — depends on audio length · $3.00/min at lipsync-2");
+  // a required choice not made yet: the dearest rate, never an under-estimate
+  assert.equal(line("FalFabric10", { resolution: "choose…" }, 10), "est. $1.50 · 10.00 s");
+});
+
+test("OmniHuman's limit per job depends on the resolution: 65 s is 2 jobs at 720p, 3 at 1080p", () => {
+  const row = byId("FalOmniHuman15");
+  assert.equal(estimateCost(row, { resolution: "720p", audioS: 65 }).segments, 2);
+  assert.equal(estimateCost(row, { resolution: "1080p", audioS: 65 }).segments, 3);
+  assert.equal(estimateCost(row, { resolution: "720p", audioS: 59 }).segments, 1);
 });

@@ -49,11 +49,18 @@ test("speech length estimate collapses whitespace", () => {
   assert.equal(speechSeconds("abcd", 2), 2);
 });
 
-test("CHARS_PER_SECOND matches nodes/avatar/frames.py", () => {
-  const py = readFileSync(new URL("../../nodes/avatar/frames.py", import.meta.url), "utf8");
-  const match = py.match(/^CHARS_PER_SECOND\s*=\s*([\d.]+)/m);
-  assert.ok(match, "CHARS_PER_SECOND not found in frames.py");
-  assert.equal(Number(match[1]), CHARS_PER_SECOND);
+test("the speech rates match nodes/avatar/speech_rate.py", () => {
+  const py = readFileSync(new URL("../../nodes/avatar/speech_rate.py", import.meta.url), "utf8");
+  const rate = (name) => {
+    const match = py.match(new RegExp(`^${name}\\s*=\\s*([\\d.]+)`, "m"));
+    assert.ok(match, `${name} not found in speech_rate.py`);
+    return Number(match[1]);
+  };
+  assert.equal(rate("LATIN_CHARS_PER_SECOND"), CHARS_PER_SECOND);
+  const near = (a, b) => assert.ok(Math.abs(a - b) < 1e-9, `${a} != ${b}`);
+  near(speechSeconds("我".repeat(10)), 10 / rate("HAN_PER_SECOND"));
+  near(speechSeconds("か".repeat(10)), 10 / rate("KANA_PER_SECOND"));
+  near(speechSeconds("한".repeat(10)), 10 / rate("HAN_PER_SECOND"));
 });
 
 test("num_frames problems name the valid neighbours", () => {

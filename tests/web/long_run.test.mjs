@@ -49,8 +49,10 @@ test("texts are packed into pieces at sentence ends, then clauses, words and cha
   assert.equal(textPieceCount("One, two, three, four", 10), 3); // clause ends
   assert.equal(textPieceCount("aaaa bbbb cccc dddd", 9), 2); // between words
   assert.equal(textPieceCount("x".repeat(25), 10), 3); // between characters
-  assert.equal(textPieceCount("这是句子。这是句子。这是句子。", 5), 3); // CJK sentence ends need no space
-  assert.equal(textPieceCount("这是一个很长的句子", 3), 3); // a CJK character is a word
+  // a Han character weighs 14 / 5.18 = 2.70 Latin characters (speech_rate.py): "这是句子。" is 11.8
+  assert.equal(textPieceCount("这是句子。这是句子。这是句子。", 12), 3); // CJK sentence ends need no space
+  assert.equal(textPieceCount("这是一个很长的句子", 8.2), 3); // a CJK character is a word
+  assert.equal(textPieceCount("هل ذهبت؟ نعم، ذهبت. मैं गया। वह आया।", 10), 4); // Unicode's sentence ends
   assert.equal(textPieceCount("   ", 10), 0);
   assert.equal(textRunPlan(T2V, "A short text."), null);
 });

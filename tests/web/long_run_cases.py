@@ -40,10 +40,16 @@ def run_case(spec, values: dict, **media) -> dict:
 
 def audio_cases() -> list[dict]:
     cases = []
+    row = ep.BY_ENDPOINT_ID
     rows = (
         (ep.INFINITALK_IMAGE, (30, 45, 75, 100, 240), ("480p", "720p")),
         (ep.INFINITALK_VIDEO, (12, 30, 60), ("480p", "720p")),
         (ep.STABLE_AVATAR, (310,), (None,)),
+        (row["fal-ai/bytedance/omnihuman/v1.5"], (75, 130), ("720p", "1080p")),  # 60 s / 30 s per job
+        (row["fal-ai/kling-video/ai-avatar/v2/standard"], (130,), (None,)),  # unknown limit: the planning one
+        (row["veed/fabric-1.0"], (75,), ("480p",)),
+        (row["fal-ai/creatify/aurora"], (75,), ("720p",)),  # seconds rounded up per job
+        (row["fal-ai/longcat-single-avatar/image-audio-to-video"], (75,), ("480p",)),  # whole segments per job
     )
     for spec, lengths, resolutions in rows:
         for seconds in lengths:
@@ -58,9 +64,9 @@ def audio_cases() -> list[dict]:
                     media["frames"] = np.zeros((source_frames, 2, 2, 3), np.float32)
                     source_s = source_frames / 25
                 for resolution in resolutions:
-                    values = {"num_frames": 0, "resolution": resolution} if spec.frames else {}
-                    if resolution is None:
-                        values.pop("resolution", None)
+                    values = {"num_frames": 0} if spec.frames else {}
+                    if resolution is not None:
+                        values["resolution"] = resolution
                     if spec is ep.INFINITALK_VIDEO:
                         values["fps"] = 25.0
                     cases.append(

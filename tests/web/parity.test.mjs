@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { estimateCost } from "../../web/lib/cost.js";
 import { needsSegments } from "../../web/lib/long_run.js";
 import { PHASES } from "../../web/lib/status.js";
-import { rowsByNodeId } from "../../web/lib/nodes.js";
+import { estimateInputs, rowsByNodeId } from "../../web/lib/nodes.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PYTHON = process.env.FAL_AVATAR_PYTHON || `${ROOT}.venv/bin/python`;
@@ -21,7 +21,8 @@ const SCRIPT = `
 import json
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
 from comfyui_fal_avatar.nodes.avatar.catalog import catalog_json
-from comfyui_fal_avatar.nodes.avatar.plan import make_plan
+from comfyui_fal_avatar.nodes.avatar.plan import check_params, make_plan
+from comfyui_fal_avatar.nodes.errors import InputError
 from comfyui_fal_avatar.nodes.longform.segmenting import plan_long_run
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 import numpy as np
@@ -31,27 +32,37 @@ def silence(seconds):
 
 cases = []
 for spec in ep.GENERATION_ENDPOINTS:
-    frame_choices = [0] if spec.frames is None else [f for f in (0, 41, 81, 85, 145, 241, 721) if f <= spec.frames.max_frames]
-    res_choices = [None] if not spec.has_param("resolution") else ["480p", "720p"]
-    texts = ["Hi.", "x" * 140, "word " * 200] if spec.length_from == "text" else [None]
+    choose = {p.name: p.options[0] for p in spec.params if p.choice_required and p.name != "resolution"}
+    frame_choices = [None] if spec.frames is None else [f for f in (0, 41, 81, 85, 145, 241, 721) if f <= spec.frames.max_frames]
+    res_choices = list(spec.resolutions) or [None]
+    text_param = spec.role_param("text")
+    texts = ["Hi.", "x" * 140, "word " * 200] if text_param is not None else [None]
     for frames in frame_choices:
         for res in res_choices:
-            for audio_s in (1.0, 2.0, 3.97, 4.0, 10.0, 30.0, 400.0):
+            for audio_s in (1.0, 2.0, 3.97, 4.0, 9.4, 10.0, 30.0, 400.0):
                 for text in texts:
-                    values = {}
-                    if spec.frames is not None:
+                    values = dict(choose)
+                    if frames is not None:
                         values["num_frames"] = frames
                     if res:
                         values["resolution"] = res
                     if text is not None:
-                        values["text_input"] = text
-                    plan = make_plan(spec, values, audio_s=audio_s)
-                    # a dubbing source as long as the audio (what the browser assumes when it knows no source)
-                    source = np.zeros((round(audio_s * 25), 1, 1, 3), np.float32) if spec.media[0].kind == "video" else None
-                    if frames == 0 and plan_long_run(GenerationRequest(spec, values, audio=silence(audio_s), frames=source)).jobs:
+                        values[text_param.name] = text
+                        if spec.role_param("text2") is not None:
+                            values[spec.role_param("text2").name] = text
+                    try:
+                        plan = make_plan(spec, values, audio_s=audio_s)
+                    except InputError:
+                        continue  # longer than one job allows: the long-run test below
+                    # footage as long as the audio (what the browser assumes when it knows no source)
+                    footage = spec.has_slot("video") or spec.has_slot("frames")
+                    source = np.zeros((round(audio_s * 25), 1, 1, 3), np.float32) if footage else None
+                    media = {"audio": silence(audio_s), "frames": source}
+                    if frames in (0, None) and plan_long_run(GenerationRequest(spec, values, **media)).jobs:
                         continue  # longer than one job: the long-run test below
-                    cases.append({"node_id": spec.node_id, "values": values, "audio_s": audio_s,
-                                  "frames": plan.frames, "cost_usd": plan.cost_usd})
+                    # every widget with its value, as the node has them
+                    cases.append({"node_id": spec.node_id, "values": check_params(spec, values), "audio_s": audio_s,
+                                  "frames": plan.frames, "seconds": plan.seconds, "cost_usd": plan.cost_usd})
 print(json.dumps({"catalog": catalog_json(), "cases": cases}))
 `;
 
@@ -67,18 +78,18 @@ test("JS estimates equal the Python run plan for one job", { skip }, () => {
   const { catalog, cases } = python(["-c", SCRIPT]);
   const rows = rowsByNodeId(catalog);
   assert.ok(cases.length > 100);
+  const covered = new Set();
   for (const c of cases) {
-    const est = estimateCost(rows[c.node_id], {
-      numFrames: c.values.num_frames ?? null,
-      resolution: c.values.resolution ?? null,
-      text: c.values.text_input ?? null,
-      audioS: c.audio_s,
-    });
+    const row = rows[c.node_id];
+    const est = estimateCost(row, estimateInputs(row, c.values, null, { audioS: c.audio_s }));
     const where = JSON.stringify(c);
     assert.equal(est.known, true, where);
     assert.equal(est.frames, c.frames, where);
+    assert.ok(Math.abs(est.seconds - c.seconds) < 1e-6, where);
     assert.equal(est.usd, c.cost_usd, where);
+    covered.add(c.node_id);
   }
+  assert.deepEqual([...covered].sort(), Object.keys(rows).sort()); // every row's formula is checked
 });
 
 test("the status area names every phase as the node's own progress text does", { skip }, () => {
@@ -89,7 +100,8 @@ test("the status area names every phase as the node's own progress text does", {
 // Tolerance for a run longer than one job. The browser cannot run the pause analysis, so it counts the
 // fewest segments of equal cuts (k) and bills the most the planner can render: k + extra segments, every
 // join at overlap + 3 frames, the last segment padded by 3. Hence, for audio (and dubbing's source):
-//   the server uses k to k + extra segments, and 0 <= JS frames - server frames <= extra*(overlap+3) + 3k;
+//   the server uses k to k + extra segments, and 0 <= JS frames - server frames <= extra*(overlap+3) + 3k
+//   (+ 3k more on rows without num_frames, whose jobs' seconds are counted again as 4n+1 planning frames);
 // for text (pieces split at sentence ends; the browser packs the same sentences greedily):
 //   the same segment count, and 0 <= JS frames - server frames <= 7 per segment (each piece's 4n+1
 //   rounding, up to 4 frames, plus the whitespace at the joins);
@@ -101,13 +113,7 @@ test("JS estimates of long runs lean up within the stated tolerance of the serve
   let text = 0;
   for (const c of cases) {
     const row = rows[c.node_id];
-    const est = estimateCost(row, {
-      numFrames: c.values.num_frames ?? null,
-      resolution: c.values.resolution ?? null,
-      text: c.values.text_input ?? null,
-      audioS: c.audio_s ?? null,
-      sourceS: c.source_s ?? null,
-    });
+    const est = estimateCost(row, estimateInputs(row, c.values, null, { audioS: c.audio_s ?? null, sourceS: c.source_s ?? null }));
     const py = c.py;
     const where = JSON.stringify({ ...c, values: { ...c.values, text_input: c.values.text_input?.slice(0, 40) }, js: est });
     assert.ok(py.segments > 1 && est.segments > 1, where);
@@ -121,10 +127,11 @@ test("JS estimates of long runs lean up within the stated tolerance of the serve
       assert.ok(extraFrames <= 7 * est.segments, where);
     } else {
       audio += 1;
-      assert.ok(needsSegments(row, py.video_frames), where);
+      assert.ok(needsSegments(row, py.video_frames, c.values.resolution), where);
       assert.equal(Math.round(est.seconds * 25), py.video_frames, where);
       assert.ok(py.segments >= est.segments && py.segments <= est.segments + lr.extra_segments, where);
-      assert.ok(extraFrames <= lr.extra_segments * (lr.overlap_frames + 3) + 3 * est.segments, where);
+      const rounding = (row.length_rule === "num_frames" ? 3 : 6) * est.segments;
+      assert.ok(extraFrames <= lr.extra_segments * (lr.overlap_frames + 3) + rounding, where);
     }
   }
   assert.ok(audio >= 30 && text >= 9, `${audio} audio and ${text} text cases`);

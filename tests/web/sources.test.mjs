@@ -41,3 +41,9 @@ test("the audio input gives the audio length, dubbing's video input the source l
   });
   assert.deepEqual(sourceLengths(), { audioS: null, sourceS: null, sourceFrames: null });
 });
+
+test("two speakers: the longer track sets the length", () => {
+  assert.equal(sourceLengths({ audio: { audio_s: 4 }, audio2: { audio_s: 6.5 } }).audioS, 6.5);
+  assert.equal(sourceLengths({ audio: null, audio2: { audio_s: 6.5 } }).audioS, 6.5);
+  assert.equal(sourceLengths({ audio: { audio_s: 4 }, audio2: null }).audioS, 4);
+});

@@ -24,9 +24,45 @@ export function framesForSeconds(seconds, fps = FPS) {
   return roundUp4n1(Math.ceil(Number((seconds * fps).toFixed(6))));
 }
 
+// Characters per second of slower-spoken scripts (nodes/avatar/speech_rate.py, which cites the figures):
+// [first code point, last code point, characters per second]. Everything else: CHARS_PER_SECOND.
+const SCRIPT_RATES = [
+  [0x3040, 0x30ff, 7.84], // Hiragana, Katakana
+  [0x31f0, 0x31ff, 7.84], // Katakana Phonetic Extensions
+  [0xff66, 0xff9d, 7.84], // halfwidth Katakana
+  [0x3400, 0x4dbf, 5.18], // CJK Unified Ideographs Extension A
+  [0x4e00, 0x9fff, 5.18], // CJK Unified Ideographs
+  [0xf900, 0xfaff, 5.18], // CJK Compatibility Ideographs
+  [0x20000, 0x3ffff, 5.18], // Supplementary and Tertiary Ideographic Planes
+  [0xac00, 0xd7af, 5.18], // Hangul Syllables (Mandarin's rate stands in)
+];
+
+/** How many Latin characters' worth of speaking time `char` takes (speech_rate.char_weight). */
+export function charWeight(char) {
+  const code = char.codePointAt(0);
+  if (code < 0x3040) return 1;
+  for (const [first, last, rate] of SCRIPT_RATES) if (code >= first && code <= last) return CHARS_PER_SECOND / rate;
+  return 1;
+}
+
+/** The text's length in Latin characters' worth of speech: whitespace runs count as one (speech_units). */
+export function speechUnits(text) {
+  let units = 0;
+  let gap = false;
+  for (const char of String(text ?? "")) {
+    if (/\s/u.test(char)) {
+      gap = units > 0;
+    } else {
+      units += charWeight(char) + (gap ? 1 : 0);
+      gap = false;
+    }
+  }
+  return units;
+}
+
 /** Estimated spoken length of `text` in the built-in voices. */
 export function speechSeconds(text, charsPerSecond = CHARS_PER_SECOND) {
-  return String(text ?? "").split(/\s+/).filter(Boolean).join(" ").length / charsPerSecond;
+  return speechUnits(text) / charsPerSecond;
 }
 
 /**

@@ -5,7 +5,7 @@
 // The figures (frame limits, overlap, margin, text slack) come from the endpoint row's `long_run`.
 // No DOM, no ComfyUI.
 
-import { CHARS_PER_SECOND, FPS, roundDown4n1, roundUp4n1 } from "./frames.js";
+import { CHARS_PER_SECOND, FPS, roundDown4n1, roundUp4n1, speechUnits } from "./frames.js";
 
 /** Frames that cover `seconds` at 25 fps, not rounded to 4n+1 (frames.frames_covering). */
 export function framesCovering(seconds) {
@@ -20,23 +20,27 @@ function roundHalfEven(x) {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
-/** The frame limits one job of this row accepts (segments.frame_rule), or null without a `long_run`. */
-export function segmentRule(row) {
+/**
+ * The frame limits one job of this row accepts at `resolution` (segments.frame_rule), or null without a
+ * `long_run`. `long_run.max_frames_at` holds per-resolution limits; `max_frames` is the strictest of them.
+ */
+export function segmentRule(row, resolution = null) {
   const lr = row?.long_run;
   if (!lr) return null;
+  const maxFrames = lr.max_frames_at?.[resolution] ?? lr.max_frames;
   return {
     minFrames: lr.min_frames,
-    maxFrames: lr.max_frames,
+    maxFrames,
     overlap: lr.overlap_frames,
     margin: lr.margin_frames,
     extra: lr.extra_segments,
-    usable: roundDown4n1(lr.max_frames - lr.margin_frames),
+    usable: roundDown4n1(maxFrames - lr.margin_frames),
   };
 }
 
 /** Whether `totalFrames` (the audio, or dubbing's source video) needs more than one job. */
-export function needsSegments(row, totalFrames) {
-  const rule = segmentRule(row);
+export function needsSegments(row, totalFrames, resolution = null) {
+  const rule = segmentRule(row, resolution);
   return Boolean(rule) && roundUp4n1(Math.max(totalFrames, rule.minFrames)) > rule.maxFrames;
 }
 
@@ -72,9 +76,9 @@ function shares(total, count) {
  * Billed frames lean up: every join of the most segments the planner may use (count + extra) overlaps by
  * the most the 4n+1 rounding allows (overlap + 3 frames), and the last segment is padded by up to 3.
  */
-export function audioRunPlan(row, totalFrames) {
-  if (!needsSegments(row, totalFrames)) return null;
-  const rule = segmentRule(row);
+export function audioRunPlan(row, totalFrames, resolution = null) {
+  if (!needsSegments(row, totalFrames, resolution)) return null;
+  const rule = segmentRule(row, resolution);
   const count = fewestSegments(rule, totalFrames);
   const billed = totalFrames + (count + rule.extra - 1) * (rule.overlap + 3) + 3;
   return { count, jobs: shares(billed, count), videoFrames: totalFrames };
@@ -83,15 +87,21 @@ export function audioRunPlan(row, totalFrames) {
 // Where a piece of text may end (nodes/avatar/text_pieces.py): sentence ends, else clause ends, else
 // between words (a CJK character is a word), else between characters.
 const CLOSERS = "\"'”’»)\\]}」』）】〉》";
-const SENTENCE_END = new RegExp(`[.!?…‽]+[${CLOSERS}]*(?=\\s|$)|[。！？｡]+[${CLOSERS}]*`, "gu");
-const CLAUSE_END = new RegExp(`[,;:–][${CLOSERS}]*(?=\\s)|—+[${CLOSERS}]*|[，；：、][${CLOSERS}]*`, "gu");
+// Unicode's Sentence_Terminal and Terminal_Punctuation (the ASCII ones count only before a space).
+const ASCII_END = "(?![.!?,;:])";
+const SENTENCE_END = new RegExp(
+  `[.!?…]+[${CLOSERS}]*(?=\\s|$)|(?:${ASCII_END}\\p{Sentence_Terminal})+[${CLOSERS}]*`, "gu");
+const CLAUSE_END = new RegExp(
+  `[,;:–][${CLOSERS}]*(?=\\s)|—+[${CLOSERS}]*|(?:${ASCII_END}(?!\\p{Sentence_Terminal})\\p{Terminal_Punctuation}|、)[${CLOSERS}]*`,
+  "gu");
 const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]/u;
 const OPENER = /[\p{Ps}\p{Pi}]/u;
 const SPACE = /\s/u;
 
-/** Spoken length as the server counts it: whitespace runs count as one character. */
+/** Spoken length as the server counts it: whitespace runs count as one character, a character of a
+ * slower-spoken script more (frames.speechUnits). */
 export function spokenLength(text) {
-  return String(text ?? "").split(/\s+/u).filter(Boolean).join(" ").length;
+  return speechUnits(text);
 }
 
 function breaks(text, start, end, level) {
@@ -163,8 +173,11 @@ function textFrames(row, chars) {
  * when one job speaks it. Billed frames lean up: each piece's speech estimate is rounded up as far as
  * the 4n+1 rounding can go (4 frames) and the whole text is counted (the whitespace at the joins too).
  */
-export function textRunPlan(row, text) {
-  const rule = segmentRule(row);
+export function textRunPlan(row, text, resolution = null) {
+  // only a num_frames row with one text is split; a text row without num_frames, and two speakers' texts,
+  // are one job (longform/segmenting.py _text_plan)
+  if (row.length_rule !== "num_frames" || row.text2_param) return null;
+  const rule = segmentRule(row, resolution);
   const chars = spokenLength(text);
   if (!rule || !chars || textFrames(row, chars) <= rule.maxFrames) return null;
   const lr = row.long_run;
@@ -185,12 +198,13 @@ export function textRunPlan(row, text) {
 export function textProblem(row, text, numFrames) {
   if (text == null || row?.length_from !== "text") return null;
   const raw = String(text);
+  const name = row.text_param ?? "text";
   if (row.text_max_length && raw.length > row.text_max_length) {
-    return `text_input is ${raw.length} characters long; the limit is ${row.text_max_length}`;
+    return `${name} is ${raw.length} characters long; the limit is ${row.text_max_length}`;
   }
   const oneJob = raw.trim().length;
   if (Number(numFrames) !== 0 && row.max_text_chars && oneJob > row.max_text_chars) {
-    return `text_input is ${oneJob} characters; one fal job speaks at most ${row.max_text_chars}: set num_frames to 0 (auto) to split it into segments`;
+    return `${name} is ${oneJob} characters; one fal job speaks at most ${row.max_text_chars}: set num_frames to 0 (auto) to split it into segments`;
   }
   return null;
 }

@@ -5,8 +5,8 @@
 /** Loader nodes whose file the estimate follows, and the widget that names the file. */
 export const LOADER_FILE_WIDGETS = Object.freeze({ LoadAudio: "audio", LoadVideo: "file" });
 
-/** The node inputs followed upstream: the audio, and dubbing's source video. */
-export const SOURCE_INPUTS = Object.freeze(["audio", "video"]);
+/** The node inputs followed upstream: the audio (and a second speaker's), and footage's source video. */
+export const SOURCE_INPUTS = Object.freeze(["audio", "audio2", "video"]);
 
 /** The file a loader node names, or null for any other node (or an empty widget). */
 export function loaderFile(typeName, widgetValues) {
@@ -36,10 +36,14 @@ export function createLengthCache(fetchLengths, changed) {
   };
 }
 
-/** Estimate inputs from the lengths of the files on the node's inputs ({audio, video}: lengths or null). */
-export function sourceLengths({ audio = null, video = null } = {}) {
+/**
+ * Estimate inputs from the lengths of the files on the node's inputs ({audio, audio2, video}: lengths or
+ * null). Two speakers' tracks play side by side: the longer one sets the length (plan._length_seconds).
+ */
+export function sourceLengths({ audio = null, audio2 = null, video = null } = {}) {
+  const tracks = [audio?.audio_s, audio2?.audio_s].filter((s) => s != null);
   return {
-    audioS: audio?.audio_s ?? null,
+    audioS: tracks.length ? Math.max(...tracks) : null,
     sourceS: video?.video_s ?? null,
     sourceFrames: video?.video_frames ?? null,
   };

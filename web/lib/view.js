@@ -5,7 +5,7 @@ import { estimateCost, estimateNote, formatEstimate } from "./cost.js";
 import { numFramesProblem } from "./frames.js";
 import { nodeKeyWarning } from "./key.js";
 import { textProblem } from "./long_run.js";
-import { PRICED_NODE_TYPES, estimateInputs } from "./nodes.js";
+import { FETCH_NODE_TYPE, estimateInputs, unchosenProblems } from "./nodes.js";
 import { spendWarning } from "./spend.js";
 import { formatRunDetails, formatStatusLine } from "./status.js";
 
@@ -15,12 +15,16 @@ import { formatRunDetails, formatStatusLine } from "./status.js";
  * or null; sources: lengths of the files upstream (lib/sources.js sourceLengths); now: ms.
  */
 export function nodeViewModel({ typeName, row, values, state, keyState, spendState = null, sources = {}, now }) {
-  const priced = PRICED_NODE_TYPES.includes(typeName);
-  const inputs = estimateInputs(values, state, sources);
+  const priced = typeName !== FETCH_NODE_TYPE; // the fetch node only reads an existing result
+  const inputs = estimateInputs(row, values, state, sources);
   const warning = nodeKeyWarning(keyState);
   const estimate = priced && row ? estimateCost(row, inputs) : null;
   const problems = priced && row
-    ? [inputs.numFrames != null ? numFramesProblem(row, inputs.numFrames) : null, textProblem(row, inputs.text, inputs.numFrames)]
+    ? [
+        ...unchosenProblems(row, values),
+        inputs.numFrames != null ? numFramesProblem(row, inputs.numFrames) : null,
+        textProblem(row, inputs.text, inputs.numFrames),
+      ]
     : [];
   const segments = String(state.requestId ?? "").includes("@"); // a long run's segment list
   return {

@@ -41,8 +41,9 @@ def _type(io_type: str):
     return type(io_type.title(), (), {"io_type": io_type, "Input": Input, "Output": Output})
 
 
-Image, Audio, Video = _type("IMAGE"), _type("AUDIO"), _type("VIDEO")
+Image, Audio, Video, Mask = _type("IMAGE"), _type("AUDIO"), _type("VIDEO"), _type("MASK")
 String, Int, Float, Combo = _type("STRING"), _type("INT"), _type("FLOAT"), _type("COMBO")
+Boolean = _type("BOOLEAN")
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Schema:
     description: str = ""
     search_aliases: list[str] = field(default_factory=list)
     is_output_node: bool = False
+    is_deprecated: bool = False
     is_api_node: bool = False
     price_badge: PriceBadge | None = None
     not_idempotent: bool = False

@@ -1,0 +1,1 @@
+"""`fal-avatar compare`: the same face and speech on several models (plan, run)."""
