@@ -310,6 +310,7 @@ def test_a_cache_cap_of_0_fails_no_row(fal_env, monkeypatch, tmp_path):
     from comfyui_fal_avatar.nodes.batch.run import Batch, BatchItem
     from comfyui_fal_avatar.nodes.cli.files import load_audio, load_image
     from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
+    from comfyui_fal_avatar.nodes.services import RunSettings, build_services
 
     monkeypatch.setenv("FAL_AVATAR_CACHE_GB", "0")
     image, audio = load_image(ASSETS / "sample_portrait.png"), load_audio(ASSETS / "sample_speech.wav")
@@ -325,7 +326,8 @@ def test_a_cache_cap_of_0_fails_no_row(fal_env, monkeypatch, tmp_path):
         all_stored.wait()
         shutil.copyfile(run.path, tmp_path / f"r{index}.mp4")
 
-    batch = Batch([item(300 + i) for i in range(6)], concurrency=6, deliver=deliver)
+    services = build_services(RunSettings(max_parallel=6))
+    batch = Batch([item(300 + i) for i in range(6)], services=services, deliver=deliver)
 
     async def go():
         await batch.check()

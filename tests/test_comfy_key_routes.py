@@ -96,9 +96,9 @@ def test_endpoint_catalog_for_the_cost_estimate():
         return await (await client.get("/fal_avatar/endpoints")).json()
 
     rows = call(steps)["endpoints"]
-    assert {r["node_id"] for r in rows} == {
-        "FalInfiniTalkImageToVideo", "FalInfiniTalkTextToVideo", "FalInfiniTalkVideoToVideo", "FalStableAvatar"
-    }
+    from comfyui_fal_avatar.nodes.avatar.endpoints import GENERATION_ENDPOINTS
+
+    assert [r["node_id"] for r in rows] == [spec.node_id for spec in GENERATION_ENDPOINTS]  # every row
     assert all(r["price"]["usd_per_second"] for r in rows)
 
 

@@ -136,3 +136,14 @@ def test_validate_image_checks_without_encoding():
 def test_unknown_format_is_a_programming_error():
     with pytest.raises(ValueError):
         encode_image(torch.zeros((1, 2, 2, 3)), fmt="gif")
+
+
+def test_a_soft_mask_is_uploaded_black_and_white():
+    """OmniHuman speaks where the mask is white: a feathered MASK must not reach fal as greys."""
+    from comfyui_fal_avatar.nodes.media.image import mask_as_image
+
+    ramp = np.tile(np.linspace(0.0, 1.0, 64, dtype=np.float32), (2, 8, 1))  # [B=2, H=8, W=64], grey ramp
+    image = mask_as_image(ramp)
+    assert image.shape == (1, 8, 64, 3)
+    assert set(np.unique(image).tolist()) == {0.0, 1.0}
+    assert (image[0, :, :, 0] == (ramp[0] >= 0.5)).all()

@@ -141,3 +141,24 @@ def test_a_claim_this_process_lost_track_of_is_free():
     claims_module._HEARTBEAT.discard(claims._db, lost.token)  # what a cancelled acquirer leaves behind
     again = claims.acquire(KEY)
     assert isinstance(again, Claim) and again.token != lost.token
+
+
+def test_two_threads_of_one_process_racing_for_one_key_get_one_claim(monkeypatch):
+    """The ComfyUI server takes claims from two threads (a prompt's node, and queue-ahead's loop). Another
+    thread acquiring the key right after this one's row is written must see a live holder, never a claim
+    this process lost: both would run and pay."""
+    claims = Claims()
+    results, raced = [], []
+    real_take = claims._take
+
+    def take_then_race(request_key, token):
+        got = real_take(request_key, token)
+        if not raced:  # the other thread runs right after this row is committed
+            raced.append(True)
+            results.append(claims.acquire(request_key))
+        return got
+
+    monkeypatch.setattr(claims, "_take", take_then_race)
+    first = claims.acquire(KEY)
+    (second,) = results
+    assert isinstance(first, Claim) and isinstance(second, Holder) and second.token == first.token

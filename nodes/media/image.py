@@ -64,11 +64,13 @@ def encode_image(image, *, fmt: str = "png", max_side: int | None = None, field:
 
 
 def mask_as_image(mask, *, field: str = "mask"):
-    """A MASK (``[B,H,W]`` or ``[H,W]``, 1 = white) as a one-image IMAGE batch ``[1,H,W,3]`` (float32), so it is
-    checked, hashed and encoded as the image it is uploaded as (OmniHuman's ``mask_url``)."""
+    """A MASK (``[B,H,W]`` or ``[H,W]``, 1 = white) as a one-image black-and-white IMAGE batch ``[1,H,W,3]``
+    (float32), so it is checked, hashed and encoded as the image it is uploaded as (OmniHuman's ``mask_url``:
+    only the person in the white area speaks). A soft mask is cut at 0.5, so no grey reaches fal."""
     array = np.asarray(mask, dtype=np.float32)
     if array.ndim == 2:
         array = array[None]
     if array.ndim != 3 or array.shape[0] < 1:
         raise InputError(f"expected a MASK of shape [B,H,W], got shape {tuple(array.shape)}", field=field)
-    return np.repeat(array[:1, :, :, None], 3, axis=3)
+    white = (array[:1, :, :, None] >= 0.5).astype(np.float32)
+    return np.repeat(white, 3, axis=3)

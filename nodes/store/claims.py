@@ -135,7 +135,20 @@ class Claims:
 
     def acquire(self, request_key: str) -> Claim | Holder:
         """Take the claim (free, or held by a dead owner), or report the live holder."""
-        owner, token, now = Owner.current(), uuid.uuid4().hex, time.time()
+        token = uuid.uuid4().hex
+        # Registered before its row can be seen: another thread of this process reading the row meanwhile must
+        # not take it for a claim this process lost (and take it over: two runs of one key, paying twice).
+        _HEARTBEAT.add(self._db, token)
+        got: Claim | Holder | None = None
+        try:
+            got = self._take(request_key, token)
+        finally:
+            if not isinstance(got, Claim):
+                _HEARTBEAT.discard(self._db, token)
+        return got
+
+    def _take(self, request_key: str, token: str) -> Claim | Holder:
+        owner, now = Owner.current(), time.time()
         values = (token, owner.host, owner.boot_id, owner.pid, owner.started, now, now)
         with self._db.write() as conn:
             row = conn.execute("SELECT * FROM claims WHERE request_key = ?", (request_key,)).fetchone()
@@ -157,7 +170,6 @@ class Claims:
                     (*values, request_key),
                 )
                 claim = Claim(request_key, token, taken_from=holder.owner)
-        _HEARTBEAT.add(self._db, token)
         return claim
 
     def release(self, claim: Claim) -> None:

@@ -50,32 +50,36 @@ function pythonReports() {
   }
 }
 
-test("reports from the Python doctor: all ok, then drift and an unlisted endpoint", { skip: !existsSync(PYTHON) && `no Python at ${PYTHON}` }, async () => {
+test("reports from the Python doctor: all ok (the delisted row as expected), then drift", { skip: !existsSync(PYTHON) && `no Python at ${PYTHON}` }, async () => {
   const reports = pythonReports();
 
   const read = await readDoctorResponse(new Response(JSON.stringify(reports.ok), { status: 200 }));
   assert.equal(read.ok, true);
   const ok = doctorView(read.report);
   assert.equal(ok.tone, "ok");
-  const count = Number(ok.headline.match(/^All (\d+) endpoints match/)?.[1]);
-  assert.ok(count >= 21, ok.headline); // every row of the catalogue
+  const [, live, delisted] = ok.headline.match(/^All (\d+) endpoints match fal's schemas \((\d+) delisted, as expected\)/) ?? [];
+  assert.ok(Number(live) + Number(delisted) >= 21, ok.headline); // every row of the catalogue
   assert.deepEqual(ok.lines[0], { text: "fal key (from the environment): works", tone: "ok" });
   const endpoints = ok.lines.filter((l) => /^(fal-ai|veed)\//.test(l.text));
-  assert.equal(endpoints.length, count);
-  assert.ok(endpoints.every((l) => l.text.endsWith(": ok") && l.tone === "ok"));
+  assert.equal(endpoints.filter((l) => l.text.endsWith(": ok") && l.tone === "ok").length, Number(live));
+  // a row the pack itself keeps as delisted is expected: shown dim, not as an error
+  assert.deepEqual(endpoints.filter((l) => !l.text.endsWith(": ok")), [
+    { text: "fal-ai/stable-avatar: delisted (kept so saved workflows open)", tone: "dim" },
+  ]);
   assert.equal(ok.lines.filter((l) => /^(queue|rest|cdn) http:\/\/127\.0\.0\.1:\d+: \d+ ms$/.test(l.text)).length, 3);
 
   const drifted = doctorView(reports.drifted);
   assert.equal(drifted.tone, "error");
-  assert.match(drifted.headline, /1 endpoint\(s\) drifted; 1 endpoint\(s\) not listed/);
+  assert.match(drifted.headline, /^1 endpoint\(s\) drifted/);
   const texts = drifted.lines.map((l) => l.text);
   const v2v = texts.indexOf("fal-ai/infinitalk/video-to-video: drift");
   assert.ok(v2v > 0);
   // breaking first, then what still works
   assert.match(texts[v2v + 1], /^ {2}! fal's maximum for 'num_frames' is 129 but the pack allows 241/);
   assert.match(texts[v2v + 2], /^ {2}~ fal's default for 'resolution' is now '720p'/);
-  const gone = texts.indexOf("fal-ai/stable-avatar: not listed");
-  assert.match(texts[gone + 1], /no longer lists fal-ai\/stable-avatar/);
+  const gone = texts.indexOf("fal-ai/stable-avatar: delisted (kept so saved workflows open)");
+  assert.ok(gone > 0);
+  assert.match(texts[gone + 1], /Delisted, as the pack expects/);
 
   const everything = JSON.stringify(reports) + texts.join("\n");
   assert.ok(!everything.includes("web-test-secret"), "the key never reaches the browser");

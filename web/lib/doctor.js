@@ -2,7 +2,17 @@
 // report as `fal-avatar doctor --json`) as a headline and lines. The report holds the key's presence,
 // source and validity only, never the key. No DOM, no ComfyUI.
 
-const STATUS_WORDS = { ok: "ok", drift: "drift", not_listed: "not listed", unreachable: "unreachable" };
+const STATUS_WORDS = {
+  ok: "ok",
+  drift: "drift",
+  no_document: "no OpenAPI document",
+  not_in_catalogue: "not in fal's catalogue",
+  deprecated: "deprecated by fal",
+  delisted: "delisted (kept so saved workflows open)",
+  unreachable: "unreachable",
+};
+// Tones of the endpoint lines: a row the pack itself marks delisted is expected, a deprecation is a warning.
+const STATUS_TONES = { ok: "ok", delisted: "dim", deprecated: "warn", unreachable: "warn" };
 const KEY_WORDS = {
   valid: "works",
   missing: "not set",
@@ -59,7 +69,7 @@ export function doctorView(report) {
   }
   for (const check of report.endpoints ?? []) {
     const word = STATUS_WORDS[check.status] ?? check.status;
-    const tone = check.status === "ok" ? "ok" : check.status === "unreachable" ? "warn" : "error";
+    const tone = STATUS_TONES[check.status] ?? "error";
     lines.push({ text: `${check.endpoint_id}: ${word}`, tone });
     if (check.error) lines.push({ text: `  ${check.error}`, tone: "dim" });
     const ordered = [...(check.differences ?? [])].sort(

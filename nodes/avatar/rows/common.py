@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..frames import FrameRule
-from ..row import MediaSlot, Param
+from ..row import NOT_SENT, MediaSlot, Param
 
 VOICES = (
     "Aria", "Roger", "Sarah", "Laura", "Charlie", "George", "Callum", "River", "Liam", "Charlotte",
@@ -45,7 +45,10 @@ VIDEO = MediaSlot("video", "video", "video_url", "The footage whose lips are re-
 
 
 def prompt(default: str, *, required: bool = True, max_length: int = 5000) -> Param:
-    return Param("prompt", "text", default, PROMPT_TIP, multiline=True, required=required, max_length=max_length)
+    """fal's ``prompt``; an optional one left empty is not sent (fal's own default applies)."""
+    omit = NOT_SENT if required else ""
+    return Param("prompt", "text", default, PROMPT_TIP, multiline=True, required=required, max_length=max_length,
+                 omit_value=omit)  # fmt: skip
 
 
 def num_frames(rule: FrameRule, source: str, fps: float = INFINITALK_FPS) -> Param:
