@@ -3,6 +3,7 @@
 and the encode direction (IMAGE → PNG/JPEG, AUDIO → WAV/FLAC, frames → MP4). Prints ONE table.
 
     .venv/bin/python benchmarks/media_bench.py [--sizes A,B,C] [--runs 3] [--out bench_out] [--no-encode]
+    .venv/bin/python benchmarks/media_bench.py --fps 16,23.976,24,25,29.97,30,48 [--runs 3]
 
 Clips (made once, cached in ``--out``, git-ignored): H.264 High yuv420p crf 18 + AAC 48 kHz stereo, 25 fps,
 a textured scene panning 2 px per frame, a moving colour gradient, two moving discs and cycling grain:
@@ -23,6 +24,11 @@ host, a later first touch is 2-5x slower; the toucher makes the child's page fau
 the same for every row, so the rows are comparable.
 Targets checked in the last column: (b) ≤ 1.2 × floor; (b) peak−base ≤ 1.05 × output + 100 MiB;
 vs (d): ours (frames + audio) ≥ 2× faster and ≤ 0.55× its peak−base; uploaded audio ≤ PCM16 bytes.
+
+``--fps`` instead runs only rows (a), (a2) and (b) on one size-A clip per frame rate, all 5.8 s long (so
+the frame counts differ), and prints one row per rate: floor, ours, ours ÷ floor and the 1.2× target.
+NTSC rates (23.976, 29.97, ...) are encoded with the exact time base 1001/24000, 1001/30000. The driver
+asserts that ``decode_frames`` returned every frame and that ``probe_video`` reads the clip's rate.
 """
 
 from __future__ import annotations
@@ -35,11 +41,13 @@ import statistics
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"A": (640, 640, 145), "B": (896, 448, 361), "C": (1280, 704, 721)}
 FPS = 25
+FPS_SECONDS = SIZES["A"][2] / FPS  # the --fps clips all last as long as clip A (5.8 s)
 SAMPLE_RATE = 48000
 CRF_NOTE = "14, veryfast"
 DECODE_ROWS = {
@@ -86,7 +94,7 @@ def _texture(height, width, rng):
     return tex / 1.75
 
 
-def scene_frames(count, height, width, seed=0):
+def scene_frames(count, height, width, seed=0, fps=FPS):
     """uint8 RGB frames [H,W,3] of the benchmark scene: panning texture, gradient, two discs, grain."""
     import numpy as np
 
@@ -97,7 +105,7 @@ def scene_frames(count, height, width, seed=0):
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     tint = np.array([0.8, 0.3, 0.5], np.float32)
     for i in range(count):
-        t = i / FPS
+        t = i / fps
         offset = int(16 + 16 * np.sin(t))
         grad = (xx / width * 0.6 + 0.4 * np.sin(2 * np.pi * (yy / height + t / 4)))[..., None] * tint
         img = 150 * texc[offset : offset + height, 2 * i : 2 * i + width] + 90 * grad
@@ -125,24 +133,42 @@ def speech_like(seconds, rate=SAMPLE_RATE, seed=2):
     return sig.astype(np.float32)
 
 
-def make_clip(path: Path, width: int, height: int, count: int) -> None:
+def exact_rate(text: str) -> Fraction:
+    """A frame rate as an exact fraction: NTSC decimals (23.976, 29.97, 59.94) become n×1000/1001."""
+    rate = Fraction(text)
+    if rate <= 0:
+        raise ValueError(f"frame rate must be positive (got {text})")
+    ntsc = Fraction(round(rate * 1001 / 1000) * 1000, 1001)
+    if rate.denominator != 1 and abs(rate - ntsc) < Fraction(1, 200):
+        return ntsc
+    return rate.limit_denominator(1001)
+
+
+def fps_clip(rate: Fraction) -> tuple[int, int, int]:
+    """(width, height, frames) of the size-A clip at ``rate``, lasting FPS_SECONDS."""
+    width, height, _ = SIZES["A"]
+    return width, height, round(FPS_SECONDS * rate)
+
+
+def make_clip(path: Path, width: int, height: int, count: int, rate: Fraction = Fraction(FPS)) -> None:
     import av
     import numpy as np
 
     tmp = path.with_suffix(".part.mp4")
     with av.open(str(tmp), "w", options={"movflags": "+faststart"}) as out:
         video = out.add_stream(
-            "libx264", rate=FPS, options={"crf": "18", "preset": "medium", "profile": "high"}
+            "libx264", rate=rate, options={"crf": "18", "preset": "medium", "profile": "high"}
         )
+        video.codec_context.time_base = 1 / rate  # frame.pts = i counts frames: exact for 24000/1001
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.thread_type = "AUTO"  # x264 frame threads: 1 slice per frame, like the ffmpeg CLI
         audio = out.add_stream("aac", rate=SAMPLE_RATE, layout="stereo")
         audio.bit_rate = 192_000
-        sound = av.AudioFrame.from_ndarray(speech_like(count / FPS), format="fltp", layout="stereo")
+        sound = av.AudioFrame.from_ndarray(speech_like(float(count / rate)), format="fltp", layout="stereo")
         sound.sample_rate, sound.pts = SAMPLE_RATE, 0
         out.mux(audio.encode(sound))
         out.mux(audio.encode(None))
-        for i, rgb in enumerate(scene_frames(count, height, width)):
+        for i, rgb in enumerate(scene_frames(count, height, width, fps=float(rate))):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             frame.pts = i
             out.mux(video.encode(frame))
@@ -153,6 +179,11 @@ def make_clip(path: Path, width: int, height: int, count: int) -> None:
 def clip_path(out_dir: Path, size: str) -> Path:
     width, height, count = SIZES[size]
     return out_dir / f"{size}_{width}x{height}x{count}.mp4"
+
+
+def fps_clip_path(out_dir: Path, rate: Fraction) -> Path:
+    width, height, count = fps_clip(rate)
+    return out_dir / f"A_{width}x{height}x{count}_{rate.numerator}-{rate.denominator}fps.mp4"
 
 
 # -------------------------------------------------------------------------------- decode approaches
@@ -209,14 +240,14 @@ def ours(path):
 
 # ------------------------------------------------------------------------------------------ children
 def child_decode(approach: str, path: str) -> dict:
-    import av  # noqa: F401
+    import av
     import numpy  # noqa: F401
     import torch
 
     if approach == "core":
         sys.path.insert(0, os.environ["COMFYUI_PATH"])
         from comfy_api.latest import InputImpl  # noqa: F401
-    from comfyui_fal_avatar.nodes.media import decode_audio, decode_frames  # noqa: F401
+    from comfyui_fal_avatar.nodes.media import decode_audio, decode_frames, probe_video  # noqa: F401
 
     fn = {"floor_decode": floor_decode, "floor_alloc": floor_alloc, "ours": ours}.get(approach)
     fn = fn or {"peer_list_stack": peer_list_stack, "core": core}[approach]
@@ -240,6 +271,9 @@ def child_decode(approach: str, path: str) -> dict:
         start = time.perf_counter()
         audio = decode_audio(path)
         record.update(audio_s=time.perf_counter() - start, audio_samples=int(audio["waveform"].shape[-1]))
+        with av.open(path) as container:
+            average_rate = container.streams.video[0].average_rate
+        record.update(probed_fps=probe_video(path).fps, average_rate=str(average_rate))
     return record
 
 
@@ -328,6 +362,27 @@ def measure_decode(clips: dict[str, Path], runs: int, with_core: bool, log) -> d
                 record.update(size=size, approach=approach, run=run, toucher_gib=round(toucher, 2))
                 log(record)
                 results.setdefault((size, approach), []).append(record)
+    return results
+
+
+def measure_fps(clips: dict[Fraction, Path], runs: int, log) -> dict:
+    """Rows (a), (a2), (b) per frame rate, round-robin over rates and rows within each run."""
+    results: dict = {}
+    for run in range(runs):
+        for rate, path in clips.items():
+            width, height, count = fps_clip(rate)
+            toucher = min(19.0, 2.5 * count * height * width * 12 / 2**30 + 0.5, 0.7 * _mem_available_gib())
+            for approach in ("floor_decode", "floor_alloc", "ours"):
+                _run(["touch", f"{toucher:.2f}"])
+                record = _run(["child", approach, str(path)])
+                record.update(fps=str(rate), approach=approach, run=run, toucher_gib=round(toucher, 2))
+                log(record)
+                if approach == "ours":
+                    assert "error" not in record, f"decode_frames failed at {rate} fps: {record['error']}"
+                    assert record["frames"] == count, f"{rate} fps: {record['frames']} of {count} frames"
+                    assert record["average_rate"] == str(rate), f"{rate} fps: {record['average_rate']}"
+                    assert abs(record["probed_fps"] - rate) < 1e-9, f"{rate} fps: {record['probed_fps']}"
+                results.setdefault((rate, approach), []).append(record)
     return results
 
 
@@ -452,6 +507,45 @@ def _decode_rows(size: str, decode: dict, core_note: str | None) -> list[list[st
     return rows
 
 
+FPS_COLUMNS = [
+    "fps",
+    "clip",
+    "(a) s",
+    "(a2) s",
+    "floor s",
+    "(b) ours s",
+    "(b) ÷ floor",
+    "≤1.2×floor",
+    "CPU ÷ floor CPU",
+    "decode_frames / probe_video",
+]
+
+
+def _fps_row(rate: Fraction, decode: dict) -> list[str]:
+    width, height, count = fps_clip(rate)
+    st = {a: _stats(decode.get((rate, a), [])) for a in ("floor_decode", "floor_alloc", "ours")}
+    walls = [st[a]["wall"] for a in st]
+    if None in walls:
+        errors = [st[a]["errors"][:1] for a in st if st[a]["wall"] is None]
+        return [f"{float(rate):g}", f"{width}x{height}x{count}", *[""] * 7, f"failed: {errors}"]
+    floor = walls[0] + walls[1]
+    floor_cpu = st["floor_decode"]["cpu"] + st["floor_alloc"]["cpu"]
+    ratio = walls[2] / floor
+    ours = next(r for r in decode[(rate, "ours")] if "error" not in r)
+    return [
+        f"{float(rate):g}",
+        f"{width}x{height}x{count}",
+        f"{walls[0]:.3f}",
+        f"{walls[1]:.3f}",
+        f"{floor:.3f}",
+        f"{walls[2]:.3f}",
+        f"{ratio:.2f}",
+        _verdict(ratio <= 1.2),
+        f"{st['ours']['cpu'] / floor_cpu:.2f}",
+        f"{ours['frames']} frames, {ours['probed_fps']:.6g} fps ({ours['average_rate']})",
+    ]
+
+
 def _encode_rows(encode: list[dict]) -> list[list[str]]:
     ok = [r for r in encode if "error" not in r]
     if not ok:
@@ -490,9 +584,9 @@ def _encode_rows(encode: list[dict]) -> list[list[str]]:
     ]
 
 
-def print_table(rows: list[list[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(COLUMNS, widths, strict=True)) + " |")
+def print_table(rows: list[list[str]], columns: list[str] = COLUMNS) -> None:
+    widths = [max(len(str(r[i])) for r in [columns, *rows]) for i in range(len(columns))]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(columns, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
@@ -504,7 +598,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="fresh-process runs per measurement (median)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench_out", help="clip cache and raw results")
     parser.add_argument("--no-encode", action="store_true", help="skip the encode timings")
+    parser.add_argument(
+        "--fps", help="only rows (a), (a2), (b) on a 5.8 s size-A clip per rate, e.g. 16,23.976,24,25,29.97"
+    )
     args = parser.parse_args(argv)
+    try:
+        rates = list(dict.fromkeys(exact_rate(r.strip()) for r in (args.fps or "").split(",") if r.strip()))
+    except (ValueError, ZeroDivisionError) as exc:
+        parser.error(f"--fps: {exc}")
     sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
@@ -517,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
         raw.flush()
         print(".", end="", file=sys.stderr, flush=True)
 
+    if rates:
+        return run_fps(rates, args.runs, args.out, log, raw)
     clips = {}
     for size in sizes:
         path = clip_path(args.out, size)
@@ -534,13 +637,31 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run_fps(rates: list[Fraction], runs: int, out_dir: Path, log, raw) -> int:
+    clips = {}
+    for rate in rates:
+        path = fps_clip_path(out_dir, rate)
+        if not path.exists():
+            print(f"generating {path.name} ...", file=sys.stderr, flush=True)
+            _run(["make", "A", str(path), str(rate)])
+        clips[rate] = path
+    decode = measure_fps(clips, runs, log)
+    raw.close()
+    print(file=sys.stderr)
+    print_table([_fps_row(rate, decode) for rate in clips], FPS_COLUMNS)
+    return 0
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "child":
         print(json.dumps(child_decode(sys.argv[2], sys.argv[3])), flush=True)
     elif len(sys.argv) > 1 and sys.argv[1] == "encode":
         print(json.dumps(child_encode()), flush=True)
     elif len(sys.argv) > 1 and sys.argv[1] == "make":
-        make_clip(Path(sys.argv[3]), *SIZES[sys.argv[2]])
+        if len(sys.argv) > 4:  # an --fps clip: size A, FPS_SECONDS long at this rate
+            make_clip(Path(sys.argv[3]), *fps_clip(Fraction(sys.argv[4])), Fraction(sys.argv[4]))
+        else:
+            make_clip(Path(sys.argv[3]), *SIZES[sys.argv[2]])
         print("{}", flush=True)
     elif len(sys.argv) > 1 and sys.argv[1] == "touch":
         touch(float(sys.argv[2]))
