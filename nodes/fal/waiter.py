@@ -21,6 +21,7 @@ import httpx
 
 from ..errors import FalAvatarError, FalServerError, FalTimeoutError, JobCancelledError
 from ..settings import WaitLimits
+from .bounded import within
 from .models import CancelOutcome, LogEntry, QueueHandle, QueueStatus
 from .pool import StreamSlots
 from .queue import QueueApi, StreamUnavailable
@@ -175,8 +176,11 @@ class Waiter:
         logs: tuple[LogEntry, ...] = ()
         try:
             while True:
+                left = clock.remaining()
                 try:
-                    item = await asyncio.wait_for(queue.get(), clock.remaining())
+                    # not asyncio.wait_for: before Python 3.12 it can swallow a user's cancel that arrives
+                    # with a status, and the run would then wait on a job nobody cancelled
+                    item = await (queue.get() if left is None else within(left, queue.get()))
                 except asyncio.TimeoutError:
                     item = await self._api.status(handle)  # a limit is due: confirm the state first
                 if isinstance(item, _Failed):
