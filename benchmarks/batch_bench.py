@@ -148,8 +148,16 @@ def run_batch(emu: FalEmulator, jobs: int, processing: float) -> dict:
         emu.clear_log()
         for request_id in list(emu.jobs):
             emu._jobs.jobs.pop(request_id)  # a fresh queue: positions and the sampler see this batch only
-        cmd = [sys.executable, "-m", "comfyui_fal_avatar.nodes.cli", "batch", str(manifest),
-               "--concurrency", str(jobs), "--json"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "comfyui_fal_avatar.nodes.cli",
+            "batch",
+            str(manifest),
+            "--concurrency",
+            str(jobs),
+            "--json",
+        ]
         started, emulator_cpu = time.monotonic(), time.process_time()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         sampler, peak = WaitSampler(emu, proc.pid, jobs, processing), PeakSampler(proc.pid)
@@ -189,7 +197,9 @@ def run_batch(emu: FalEmulator, jobs: int, processing: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", default="1,8,32,64")
-    parser.add_argument("--processing", type=float, default=10.0, help="seconds each job generates (default 10)")
+    parser.add_argument(
+        "--processing", type=float, default=10.0, help="seconds each job generates (default 10)"
+    )
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     counts = [int(n) for n in args.jobs.split(",")]
@@ -203,20 +213,43 @@ def main() -> None:
                 if jobs == 1:
                     continue
                 result = run_batch(emu, jobs, args.processing)
-                rows.append({**result, "run": run, "one_s": one["wall_s"], "ratio": result["wall_s"] / one["wall_s"]})
-    header = ("jobs", "wall s", "1 job s", "÷ 1 job", "submits s", "tail s", "CPU s", "CPU s/job", "wait CPU %",
-              "wait CPU % /10 jobs", "peak RSS MB", "req/job", "status req/job", "streams/job", "other requests per job", "emulator CPU s")
+                rows.append(
+                    {**result, "run": run, "one_s": one["wall_s"], "ratio": result["wall_s"] / one["wall_s"]}
+                )
+    header = (
+        "jobs",
+        "wall s",
+        "1 job s",
+        "÷ 1 job",
+        "submits s",
+        "tail s",
+        "CPU s",
+        "CPU s/job",
+        "wait CPU %",
+        "wait CPU % /10 jobs",
+        "peak RSS MB",
+        "req/job",
+        "status req/job",
+        "streams/job",
+        "other requests per job",
+        "emulator CPU s",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
     for r in rows:
-        other = ", ".join(f"{k} {v / r['jobs']:.2f}" for k, v in sorted(r["routes"].items())
-                          if k not in ("status", "status_stream"))
+        other = ", ".join(
+            f"{k} {v / r['jobs']:.2f}"
+            for k, v in sorted(r["routes"].items())
+            if k not in ("status", "status_stream")
+        )
         pct = r["wait_cpu_pct"]
         wait = f"{pct:.2f} | {pct / r['jobs'] * 10:.2f}" if pct is not None else "- | -"
-        print(f"| {r['jobs']} | {r['wall_s']:.2f} | {r['one_s']:.2f} | {r['ratio']:.2f} | {r['submits_s']:.2f} | "
-              f"{r['tail_s']:.2f} | {r['cpu_s']:.2f} | "
-              f"{r['cpu_s'] / r['jobs']:.3f} | {wait} | {r['rss_mb']:.0f} | {r['requests']:.1f} | {r['status']:.1f} | "
-              f"{r['streams']:.2f} | {other} | {r['emulator_cpu_s']:.2f} |")
+        print(
+            f"| {r['jobs']} | {r['wall_s']:.2f} | {r['one_s']:.2f} | {r['ratio']:.2f} | {r['submits_s']:.2f} | "
+            f"{r['tail_s']:.2f} | {r['cpu_s']:.2f} | "
+            f"{r['cpu_s'] / r['jobs']:.3f} | {wait} | {r['rss_mb']:.0f} | {r['requests']:.1f} | {r['status']:.1f} | "
+            f"{r['streams']:.2f} | {other} | {r['emulator_cpu_s']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -145,7 +145,13 @@ def floor(parts, out: Path, total: int, audio) -> None:
                     break
                 if done <= t < total:  # the first copy of each timeline frame
                     writer.video(frame, t)
-                    writer.audio(_padded(samples, _sample(t, rate, Fraction(PLAN_FPS)), _sample(t + 1, rate, Fraction(PLAN_FPS))))
+                    writer.audio(
+                        _padded(
+                            samples,
+                            _sample(t, rate, Fraction(PLAN_FPS)),
+                            _sample(t + 1, rate, Fraction(PLAN_FPS)),
+                        )
+                    )
                     done += 1
     writer.finish()
 
@@ -267,9 +273,17 @@ def parallel_segments_vs_one(args) -> list[list[str]]:
                 stitching.append(time.monotonic())
 
         said = speech(seconds)
-        request = GenerationRequest(spec=ep.INFINITALK_IMAGE, values={"prompt": "talk", "num_frames": 0},
-                                    image=portrait, audio=said.audio(), want_frames=False)
-        with tempfile.TemporaryDirectory() as home, FalEmulator(key="bench:key", processing_time=args.processing_s) as emu:
+        request = GenerationRequest(
+            spec=ep.INFINITALK_IMAGE,
+            values={"prompt": "talk", "num_frames": 0},
+            image=portrait,
+            audio=said.audio(),
+            want_frames=False,
+        )
+        with (
+            tempfile.TemporaryDirectory() as home,
+            FalEmulator(key="bench:key", processing_time=args.processing_s) as emu,
+        ):
             os.environ.update(FAL_KEY="bench:key", FAL_AVATAR_HOME=home)
             for name in ("FAL_QUEUE_URL", "FAL_REST_URL", "FAL_CDN_URL", "FAL_API_URL"):
                 os.environ[name] = emu.base_url
@@ -288,8 +302,17 @@ def parallel_segments_vs_one(args) -> list[list[str]]:
     for seconds in args.parallel_seconds:
         wall, stitch, jobs, frames = timed(seconds)
         ratio = (wall - stitch) / one_wall
-        rows.append([f"{seconds / 60:g} min of speech", str(jobs), str(frames), f"{wall:.1f}", f"{stitch:.1f}",
-                     f"{ratio:.2f} (without the stitch)", f"≤1.3× + stitch: {'MET' if ratio <= 1.3 else 'MISSED'}"])
+        rows.append(
+            [
+                f"{seconds / 60:g} min of speech",
+                str(jobs),
+                str(frames),
+                f"{wall:.1f}",
+                f"{stitch:.1f}",
+                f"{ratio:.2f} (without the stitch)",
+                f"≤1.3× + stitch: {'MET' if ratio <= 1.3 else 'MISSED'}",
+            ]
+        )
     return rows
 
 
@@ -401,7 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel-only", action="store_true", help="only the parallel-segments table")
     parser.add_argument("--processing-s", type=float, default=10.0, help="emulator processing time per job")
     parser.add_argument(
-        "--parallel-seconds", type=lambda v: [float(x) for x in v.split(",")], default=[75.0, 180.0],
+        "--parallel-seconds",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[75.0, 180.0],
         help="speech lengths of the long runs (comma-separated seconds)",
     )
     args = parser.parse_args(argv)

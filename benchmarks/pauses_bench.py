@@ -57,7 +57,9 @@ def main() -> None:
     sp = talk(args.minutes * 60, rate=args.rate, channels=args.channels, noise_db=-35.0, breaths=True)
     samples, rate = sp.samples, sp.rate
     hop = round(rate * 0.01)
-    print(f"input: {sp.duration_s:.1f} s, {rate} Hz, {args.channels} ch, {samples.nbytes / 2**20:.0f} MiB float32")
+    print(
+        f"input: {sp.duration_s:.1f} s, {rate} Hz, {args.channels} ch, {samples.nbytes / 2**20:.0f} MiB float32"
+    )
 
     def floor():
         return sum(float(np.dot(channel, channel)) for channel in samples)
@@ -92,7 +94,9 @@ def main() -> None:
 
     total = frames_covering(sp.duration_s)
     for spec in (endpoints.INFINITALK_IMAGE, endpoints.STABLE_AVATAR):
-        seconds, peak, plan = _measure(lambda spec=spec: plan_segments(total, frame_rule(spec), profile), args.runs)
+        seconds, peak, plan = _measure(
+            lambda spec=spec: plan_segments(total, frame_rule(spec), profile), args.runs
+        )
         inside = sum(any(a <= s.cut_s <= b for a, b in sp.pauses) for s in plan.segments[:-1])
         print(
             f"{'plan: ' + spec.endpoint_id:44} {seconds * 1000:9.1f} {peak:9.1f}  "

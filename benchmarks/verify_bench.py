@@ -97,8 +97,11 @@ def cost_table(results: dict, clips: dict[str, Path]) -> list[str]:
         for approach in ROWS:
             records = [r for r in results.get((size, approach), []) if "error" not in r]
             if records:
-                med[approach] = (statistics.median(r["wall_s"] for r in records),
-                                 statistics.median(r["cpu_s"] for r in records), records[0]["frames"])
+                med[approach] = (
+                    statistics.median(r["wall_s"] for r in records),
+                    statistics.median(r["cpu_s"] for r in records),
+                    records[0]["frames"],
+                )
             elif (size, approach) in results:
                 med[approach] = None
         for approach, label in ROWS.items():
@@ -147,7 +150,9 @@ def damages(path: Path) -> dict[str, list[bytes]]:
     return {
         "cut to half (Content-Length matching)": [data[: len(data) // 2]],
         "HTML error page instead of the file": [b"<html><body><h1>502 Bad Gateway</h1></body></html>\n"],
-        "first keyframe's data zeroed": each_frame(lambda c, o, n: zero(c, packets[0][0] + 4, packets[0][1] - 4))[:1],
+        "first keyframe's data zeroed": each_frame(
+            lambda c, o, n: zero(c, packets[0][0] + 4, packets[0][1] - 4)
+        )[:1],
         "64 KB zeroed mid-file": each_frame(lambda c, o, n: zero(c, len(data) // 2, 65536))[:1],
         "4 KB zeroed inside a frame": each_frame(lambda c, o, n: zero(c, o + n // 4, min(4096, n // 2))),
         "last 64 bytes of a frame zeroed": each_frame(lambda c, o, n: zero(c, o + n - 64, 64)),
@@ -187,11 +192,15 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "child":
         print(json.dumps(child(sys.argv[2], sys.argv[3])))
         return 0
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="480p,720p")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "bench_out")
-    parser.add_argument("--no-frames", action="store_true", help="skip the decode_frames baseline (needs RAM)")
+    parser.add_argument(
+        "--no-frames", action="store_true", help="skip the decode_frames baseline (needs RAM)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     clips = {}
@@ -204,7 +213,9 @@ def main() -> int:
     started = time.strftime("%Y-%m-%d %H:%M")
     results = measure(clips, args.runs, not args.no_frames)
     load = os.getloadavg()[0]
-    print(f"## Result checks, {started}, {args.runs} runs (medians), load average {load:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"## Result checks, {started}, {args.runs} runs (medians), load average {load:.1f} on {os.cpu_count()} CPUs"
+    )
     print("\n".join(cost_table(results, clips)))
     print()
     print("## What each check finds (a copy of the first clip, damaged)")

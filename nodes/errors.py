@@ -162,6 +162,8 @@ class UnknownSubmitError(FalAvatarError):
 
 class IdenticalRunError(FalAvatarError):
     """This run waited for an identical run (same request key) that ended without a result."""
+
+
 class RequestLookupUnavailableError(FalAvatarError):
     """fal's request history could not be consulted (the key lacks the permission, the route is missing,
     fal or the network failed). It means "unknown", never "no job": nothing may be submitted on its strength.

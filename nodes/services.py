@@ -64,7 +64,9 @@ class Services:
     client: FalClient = field(default_factory=lambda: FalClient(pool=SHARED_POOL))
     journal: Journal = field(default_factory=lambda: Journal(secrets=known_secrets))
     uploads: UploadCache = field(default_factory=UploadCache)
-    media: MediaStore = field(default_factory=lambda: MediaStore().pinning())  # a run's files stay till it ends
+    media: MediaStore = field(
+        default_factory=lambda: MediaStore().pinning()
+    )  # a run's files stay till it ends
     claims: Claims = field(default_factory=Claims)
     settings: RunSettings = field(default_factory=lambda: RunSettings.from_env())
 

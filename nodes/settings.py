@@ -26,7 +26,9 @@ def _base_url(name: str, default: str) -> str:
     except ValueError as exc:
         raise ConfigError(f"{name} is not a valid URL ({exc}), e.g. {default} (got {value!r})") from None
     if not parts.hostname or any(c.isspace() or not c.isprintable() for c in value):
-        raise ConfigError(f"{name} is not a valid URL (no host, or a space in it), e.g. {default} (got {value!r})")
+        raise ConfigError(
+            f"{name} is not a valid URL (no host, or a space in it), e.g. {default} (got {value!r})"
+        )
     return value.rstrip("/")
 
 

@@ -73,7 +73,10 @@ def check_spend(
     how = {
         "--max-usd": "pass a higher --max-usd",
         ENV: f"set {ENV} higher",
-    }.get(source, f"raise it in Settings → fal avatar → Spend limit per run, set {ENV}, or pass --max-usd (command line)")
+    }.get(
+        source,
+        f"raise it in Settings → fal avatar → Spend limit per run, set {ENV}, or pass --max-usd (command line)",
+    )
     raise SpendLimitError(
         f"This run would cost an estimated {format_usd(new_usd)} for {what}{reused}, above the spend limit of "
         f"{format_usd(limit)} per run ({source}). Nothing was uploaded or submitted. To allow it, {how} "

@@ -55,7 +55,10 @@ def ensure_torch() -> None:
     say("torch is missing: installing it (once)")
     attempts = (
         ("local wheel", ("--no-index", "--no-deps")),
-        ("PyTorch CPU index", ("--isolated", "--retries", "0", "--timeout", "15", "--index-url", TORCH_CPU_INDEX)),
+        (
+            "PyTorch CPU index",
+            ("--isolated", "--retries", "0", "--timeout", "15", "--index-url", TORCH_CPU_INDEX),
+        ),
         ("default index", ()),
     )
     for label, extra in attempts:

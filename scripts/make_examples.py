@@ -408,7 +408,10 @@ def build_example(example: Example, definitions: dict, extension) -> dict:
     if example.recover:
         fetch_def = definitions["FalAvatarFetchResult"]
         fetch = wf.add(
-            "FalAvatarFetchResult", (out_x, 80), (GEN_WIDTH, node_height(fetch_def)), endpoint=example.endpoint_id
+            "FalAvatarFetchResult",
+            (out_x, 80),
+            (GEN_WIDTH, node_height(fetch_def)),
+            endpoint=example.endpoint_id,
         )
         wf.connect(gen, "request_id", fetch, "request_id")
         wf.group("Fetch by request id: free (stored result)", [fetch])

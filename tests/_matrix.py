@@ -127,7 +127,9 @@ def generate(
     before = len(emu.requests)
     try:
         run.outcome, run.outputs = asyncio.run(
-            run_cancellable(run_request(request(resubmit=resubmit), progress=sink, interrupt=interrupt), interrupt)
+            run_cancellable(
+                run_request(request(resubmit=resubmit), progress=sink, interrupt=interrupt), interrupt
+            )
         )
     except FalAvatarError as exc:
         run.error = exc

@@ -29,7 +29,9 @@ def frames(count: int, height: int, width: int) -> np.ndarray:
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     out = np.empty((count, height, width, 3), np.float32)
     for i in range(count):
-        luma = 0.5 + 0.2 * np.sin(xx / 5 + i / 2) + 0.15 * np.cos(yy / 7 - i / 3) + 0.1 * np.sin((xx * yy) / 97)
+        luma = (
+            0.5 + 0.2 * np.sin(xx / 5 + i / 2) + 0.15 * np.cos(yy / 7 - i / 3) + 0.1 * np.sin((xx * yy) / 97)
+        )
         out[i] = np.clip(np.stack([luma + 0.05, luma, luma - 0.05], axis=-1), 0, 1)
     return out
 

@@ -48,7 +48,10 @@ def kinds(check: drift.EndpointCheck) -> list[tuple[str, str | None, str]]:
 # exclusive bounds, nullable: true), with no paths section: the input schema is found by fal's naming.
 V1_STYLE = {
     "openapi": "3.0.4",
-    "info": {"title": "Queue OpenAPI for fal-ai/example/sub", "x-fal-metadata": {"endpointId": "fal-ai/example/sub"}},
+    "info": {
+        "title": "Queue OpenAPI for fal-ai/example/sub",
+        "x-fal-metadata": {"endpointId": "fal-ai/example/sub"},
+    },
     "components": {
         "schemas": {
             "QueueStatus": {"type": "object", "properties": {"status": {"type": "string"}}},
@@ -60,8 +63,16 @@ V1_STYLE = {
                 "properties": {
                     "steps": {"type": "integer", "minimum": 1, "exclusiveMaximum": True, "maximum": 51},
                     "seed": {"type": "integer", "nullable": True},
-                    "strength": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1, "default": 0.5},
-                    "resolution": {"allOf": [{"$ref": "#/components/schemas/ResolutionEnum"}], "default": "480p"},
+                    "strength": {
+                        "type": ["number", "null"],
+                        "exclusiveMinimum": 0,
+                        "maximum": 1,
+                        "default": 0.5,
+                    },
+                    "resolution": {
+                        "allOf": [{"$ref": "#/components/schemas/ResolutionEnum"}],
+                        "default": "480p",
+                    },
                     "prompt": {"type": "string", "title": "Prompt"},
                 },
             },
@@ -77,7 +88,11 @@ def test_pydantic_v1_shapes_are_read():
     assert [f.name for f in schema.fields] == ["prompt", "resolution", "strength", "seed", "steps"]
     assert schema.required == {"prompt"}
     resolution = schema.get("resolution")
-    assert resolution.types == {"string"} and resolution.enum == ("480p", "720p") and resolution.default == "480p"
+    assert (
+        resolution.types == {"string"}
+        and resolution.enum == ("480p", "720p")
+        and resolution.default == "480p"
+    )
     strength = schema.get("strength")
     assert strength.types == {"number"} and strength.nullable and strength.exclusive_minimum == 0
     assert strength.minimum is None and strength.maximum == 1 and strength.default == 0.5
@@ -129,7 +144,12 @@ def test_the_emulator_document_has_fals_layout():
 
 @pytest.mark.parametrize(
     "doc",
-    [{}, {"components": {"schemas": {"QueueStatus": {"properties": {"status": {}}}}}}, {"paths": "nonsense"}, []],
+    [
+        {},
+        {"components": {"schemas": {"QueueStatus": {"properties": {"status": {}}}}}},
+        {"paths": "nonsense"},
+        [],
+    ],
 )
 def test_a_document_without_input_schema_is_unreadable(doc):
     with pytest.raises(SchemaFormatError, match="no input schema"):
@@ -150,7 +170,15 @@ def test_a_ref_cycle_does_not_hang():
 
 def test_sent_fields_follow_what_the_plan_sends():
     fields = {f.name: f for f in drift.sent_fields(INFINITALK_VIDEO)}
-    assert list(fields) == ["video_url", "audio_url", "prompt", "num_frames", "resolution", "acceleration", "seed"]
+    assert list(fields) == [
+        "video_url",
+        "audio_url",
+        "prompt",
+        "num_frames",
+        "resolution",
+        "acceleration",
+        "seed",
+    ]
     assert "fps" not in fields  # local widget, never sent
     frames = fields["num_frames"]  # the frame rule, not the widget's 0 = auto
     assert (frames.minimum, frames.maximum, frames.default, frames.json_type) == (41, 241, 145, "integer")
@@ -220,7 +248,9 @@ DRIFTS = [
 
 
 @pytest.mark.parametrize(
-    ("spec", "change", "expected", "words"), DRIFTS, ids=[f"{e[0]}-{e[1] or 'id'}-{e[2]}" for _, _, e, _ in DRIFTS]
+    ("spec", "change", "expected", "words"),
+    DRIFTS,
+    ids=[f"{e[0]}-{e[1] or 'id'}-{e[2]}" for _, _, e, _ in DRIFTS],
 )
 def test_each_drift_is_named_with_a_message_a_user_can_act_on(spec, change, expected, words):
     check = drift.check_document(spec, mutate(spec.endpoint_id, change))
@@ -250,14 +280,18 @@ def test_exclusive_bounds_are_compared():
     doc = document("fal-ai/stable-avatar")
     props(doc)["perturbation"].pop("minimum")
     props(doc)["perturbation"]["exclusiveMinimum"] = 0  # the row allows 0
-    assert kinds(drift.check_document(STABLE_AVATAR, doc)) == [("minimum_changed", "perturbation", drift.BREAKING)]
+    assert kinds(drift.check_document(STABLE_AVATAR, doc)) == [
+        ("minimum_changed", "perturbation", drift.BREAKING)
+    ]
     props(doc)["perturbation"]["exclusiveMinimum"] = -1
     assert drift.check_document(STABLE_AVATAR, doc).status == drift.OK
 
 
 def test_not_listed_and_unreachable_outcomes():
     gone = drift.check_document(STABLE_AVATAR, None)
-    assert gone.status == drift.NOT_LISTED and "fal-ai/stable-avatar" in gone.error and "retired" in gone.error
+    assert (
+        gone.status == drift.NOT_LISTED and "fal-ai/stable-avatar" in gone.error and "retired" in gone.error
+    )
     down = drift.unreachable(STABLE_AVATAR, "Could not reach fal")
     assert down.to_json() == {
         "endpoint_id": "fal-ai/stable-avatar",

@@ -54,7 +54,11 @@ def test_rows_carry_fals_published_bounds():
     v2v = ep.INFINITALK_VIDEO_FRAMES
     assert (v2v.min_frames, v2v.max_frames, v2v.default_frames) == (41, 241, 145)
     assert ep.INFINITALK_VIDEO.param("num_frames").maximum == 241 and ep.INFINITALK_VIDEO.max_audio_s == 9.64
-    bounds = {p.name: (p.minimum, p.maximum, p.default) for p in ep.STABLE_AVATAR.params if p.kind in ("int", "float")}
+    bounds = {
+        p.name: (p.minimum, p.maximum, p.default)
+        for p in ep.STABLE_AVATAR.params
+        if p.kind in ("int", "float")
+    }
     assert bounds == {
         "guidance_scale": (1.0, 10.0, 5.0),
         "audio_guidance_scale": (0.0, 10.0, 4.0),
@@ -111,7 +115,9 @@ def test_bad_widget_values_name_the_widget(values, field, fragment):
     assert fragment in str(info.value)
 
 
-@pytest.mark.parametrize(("value", "fragment"), [(10.5, "10.5 is outside 1..10"), (0.25, "0.25 is outside 1..10")])
+@pytest.mark.parametrize(
+    ("value", "fragment"), [(10.5, "10.5 is outside 1..10"), (0.25, "0.25 is outside 1..10")]
+)
 def test_float_ranges_read_as_written(value, fragment):
     with pytest.raises(InputError, match=fragment):
         check_params(ep.STABLE_AVATAR, {"guidance_scale": value})
@@ -137,10 +143,15 @@ def test_text_endpoint_estimates_length_and_limits_text():
 
 def test_a_long_text_needs_auto_frames_one_job_speaks_at_most_1500_characters():
     long = "Word " * 400  # 2000 characters: a long run splits it
-    assert check_params(ep.INFINITALK_TEXT, {"text_input": long, "num_frames": 0})["text_input"] == long.strip()
+    assert (
+        check_params(ep.INFINITALK_TEXT, {"text_input": long, "num_frames": 0})["text_input"] == long.strip()
+    )
     # an explicit num_frames means one job: refused at validation (before the prompt starts)
-    with pytest.raises(InputError, match=r"text_input: is 1999 characters long; one fal job speaks at most 1500\. "
-                       r"Set num_frames to 0 \(auto\)"):
+    with pytest.raises(
+        InputError,
+        match=r"text_input: is 1999 characters long; one fal job speaks at most 1500\. "
+        r"Set num_frames to 0 \(auto\)",
+    ):
         check_params(ep.INFINITALK_TEXT, {"text_input": long, "num_frames": 721})
     assert check_params(ep.INFINITALK_TEXT, {"text_input": "a" * 1500, "num_frames": 721})
     # one job planned directly (whatever num_frames says) is refused too
@@ -201,16 +212,28 @@ def test_catalog_json_is_complete():
     # what the browser needs to estimate a long run as the planner cuts it
     long_run = {r["node_id"]: r["long_run"] for r in rows}
     assert long_run["FalInfiniTalkImageToVideo"] == {
-        "min_frames": 41, "max_frames": 721, "max_frames_at": {}, "overlap_frames": 8, "margin_frames": 24,
-        "extra_segments": 2, "text_slack": 1.15, "text_tail_s": 0.6,
+        "min_frames": 41,
+        "max_frames": 721,
+        "max_frames_at": {},
+        "overlap_frames": 8,
+        "margin_frames": 24,
+        "extra_segments": 2,
+        "text_slack": 1.15,
+        "text_tail_s": 0.6,
     }
-    assert (long_run["FalStableAvatar"]["min_frames"], long_run["FalStableAvatar"]["max_frames"]) == (25, 7500)
+    assert (long_run["FalStableAvatar"]["min_frames"], long_run["FalStableAvatar"]["max_frames"]) == (
+        25,
+        7500,
+    )
     # a limit per job that depends on the resolution: OmniHuman 60 s at 720p, 30 s at 1080p (the strictest)
     assert long_run["FalOmniHuman15"]["max_frames_at"] == {"720p": 1500, "1080p": 750}
     assert long_run["FalOmniHuman15"]["max_frames"] == 750
     # the widgets whose text is spoken, for the browser's length estimate
     texts = {r["node_id"]: (r["text_param"], r["text2_param"]) for r in rows if r["length_from"] == "text"}
-    assert texts["FalInfiniTalkTextToVideo"] == ("text_input", None) and texts["FalAiAvatarMultiText"] == ("text", "text2")
+    assert texts["FalInfiniTalkTextToVideo"] == ("text_input", None) and texts["FalAiAvatarMultiText"] == (
+        "text",
+        "text2",
+    )
     # dubbing's length is its video's
     assert {r["endpoint_id"] for r in rows if r["source_video"]} == {
         s.endpoint_id for s in ep.GENERATION_ENDPOINTS if s.family == "footage_lipsync"

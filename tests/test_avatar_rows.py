@@ -84,10 +84,14 @@ def test_a_required_choice_without_default_is_refused_until_chosen():
 
 def test_a_strict_row_refuses_fields_it_does_not_have_and_sends_only_its_own():
     spec = _row(params=(resolution(("720p", "480p"), None, "r"),), strict=True)
-    with pytest.raises(InputError, match=r"seed: .*has no field seed \(fal refuses unknown fields\); its fields: resolution"):
+    with pytest.raises(
+        InputError, match=r"seed: .*has no field seed \(fal refuses unknown fields\); its fields: resolution"
+    ):
         check_params(spec, {"resolution": "720p", "seed": 3})
     lenient = dataclasses.replace(spec, strict=False)
-    assert make_plan(lenient, {"resolution": "720p", "seed": 3}, audio_s=5.0).arguments == {"resolution": "720p"}
+    assert make_plan(lenient, {"resolution": "720p", "seed": 3}, audio_s=5.0).arguments == {
+        "resolution": "720p"
+    }
 
 
 def test_a_row_without_seed_sends_none_and_plans_no_seed():
@@ -124,19 +128,28 @@ def test_limits_per_resolution_and_the_planning_limit_for_an_unknown_one():
 def test_text_roles_and_limits_per_job():
     text = Param("text", "text", "Hi.", "t", required=True, role="text", fal_name="first_text_input")
     text2 = Param("text2", "text", "Hello.", "t", required=True, role="text2", fal_name="second_text_input")
-    spec = _row(media=(IMAGE,), params=(text, text2), length_rule="text", length_from="text", max_text_chars=30)
+    spec = _row(
+        media=(IMAGE,), params=(text, text2), length_rule="text", length_from="text", max_text_chars=30
+    )
     plan = make_plan(spec, {"text": "a" * 14, "text2": "b" * 14})
     assert plan.arguments == {"first_text_input": "a" * 14, "second_text_input": "b" * 14}
     assert plan.seconds == pytest.approx(2.0)  # both speakers' speech at 14 characters a second
-    with pytest.raises(InputError, match=r"text2: the two texts are 10 \+ 21 characters; one test/row job speaks at most 30"):
+    with pytest.raises(
+        InputError, match=r"text2: the two texts are 10 \+ 21 characters; one test/row job speaks at most 30"
+    ):
         make_plan(spec, {"text": "a" * 10, "text2": "b" * 21})
     single = _row(media=(IMAGE,), params=(text,), length_rule="text", length_from="text", max_text_chars=30)
-    with pytest.raises(InputError, match=r"text: is 31 characters long; one fal job speaks at most 30\. Shorten it"):
+    with pytest.raises(
+        InputError, match=r"text: is 31 characters long; one fal job speaks at most 30\. Shorten it"
+    ):
         make_plan(single, {"text": "a" * 31})
 
 
 def test_audio_too_short_for_the_row_and_a_second_speaker():
-    spec = _row(min_audio_s=2.0, media=(IMAGE, AUDIO, dataclasses.replace(AUDIO, name="audio2", fal_field="second_audio_url")))
+    spec = _row(
+        min_audio_s=2.0,
+        media=(IMAGE, AUDIO, dataclasses.replace(AUDIO, name="audio2", fal_field="second_audio_url")),
+    )
     with pytest.raises(InputError, match=r"audio: is 1.50 s long; .* needs at least 2 s"):
         make_plan(spec, {}, audio_s=1.5)
     with pytest.raises(InputError, match=r"audio2: is 1.00 s long"):
@@ -197,7 +210,9 @@ def test_models_command_lists_every_row(capsys):
     table = capsys.readouterr().out
     assert "delisted: fal removed it from its catalogue in 2026-08" in table
     assert "unknown (plans 60 s)" in table and "60 s @720p, 30 s @1080p" in table
-    assert "  fal-ai/kling-video/ai-avatar/v2/standard  (kling-std)\n" in table  # the short name compare takes
+    assert (
+        "  fal-ai/kling-video/ai-avatar/v2/standard  (kling-std)\n" in table
+    )  # the short name compare takes
 
 
 @pytest.mark.parametrize(
@@ -211,7 +226,12 @@ def test_models_command_lists_every_row(capsys):
         ("fal-ai/bytedance/omnihuman/v1.5", {"resolution": "720p"}, 12.0, 1.92),
         ("veed/fabric-1.0", {"resolution": "720p"}, 10.0, 1.50),
         ("veed/fabric-1.0/fast", {"resolution": "480p"}, 10.0, 1.00),
-        ("fal-ai/longcat-single-avatar/image-audio-to-video", {"resolution": "720p"}, 5.0, 1.80),  # 5.8 s → 6 units
+        (
+            "fal-ai/longcat-single-avatar/image-audio-to-video",
+            {"resolution": "720p"},
+            5.0,
+            1.80,
+        ),  # 5.8 s → 6 units
         ("fal-ai/stable-avatar", {}, 2.0, 0.40),  # the 4-second minimum
         ("fal-ai/kling-video/ai-avatar/v2/pro", {}, 10.0, 1.15),
     ],

@@ -82,7 +82,13 @@ def _check_geometry(plan, total: int, rule: FrameRule, overlap: int, margin: int
 
 def test_frames_covering_is_not_rounded_to_4n1():
     assert [frames_covering(s) for s in (0.001, 0.04, 0.041, 28.84, 74.999, 75.0, 600.0)] == [
-        1, 1, 2, 721, 1875, 1875, 15000
+        1,
+        1,
+        2,
+        721,
+        1875,
+        1875,
+        15000,
     ]
 
 

@@ -70,14 +70,22 @@ def test_a_long_sentence_splits_at_clause_ends():
     assert plan.notes == ()
     assert all(p[-1] in ",;:—." for p in plan.pieces), plan.pieces
     assert all(speech_seconds(p) <= 1.8 for p in plan.pieces)
-    assert "1,000" in split_text("It cost 1,000 dollars and 12:30 was the time of it all. " * 3, 3.0).pieces[0]
+    assert (
+        "1,000" in split_text("It cost 1,000 dollars and 12:30 was the time of it all. " * 3, 3.0).pieces[0]
+    )
 
 
 def test_cjk_sentences_and_clauses():
     text = "我们今天去公园。天气很好！你去吗？「好的。」我不去，因为我很忙，还有很多事情要做。"
     plan = split_text(text, speech_seconds("还有很多事情要做。"))  # the longest sentence is one piece
     _assert_lossless(text, plan.pieces)
-    assert plan.pieces == ("我们今天去公园。", "天气很好！你去吗？", "「好的。」我不去，", "因为我很忙，", "还有很多事情要做。")
+    assert plan.pieces == (
+        "我们今天去公园。",
+        "天气很好！你去吗？",
+        "「好的。」我不去，",
+        "因为我很忙，",
+        "还有很多事情要做。",
+    )
     assert plan.notes == ()
     long = "我" * 100  # no punctuation at all: between characters, with notes
     cjk = split_text(long, 25 / HAN_PER_SECOND)  # 25 characters at Mandarin's 5.18 syllables/s

@@ -23,8 +23,12 @@ from comfyui_fal_avatar.nodes.store.journal import Journal
 
 ASSETS = Path(__file__).resolve().parent.parent / "nodes" / "assets"
 CLI = [sys.executable, "-m", "comfyui_fal_avatar.nodes.cli"]
-ENDPOINTS = ("fal-ai/infinitalk", "fal-ai/infinitalk/single-text", "fal-ai/infinitalk/video-to-video",
-             "fal-ai/stable-avatar")
+ENDPOINTS = (
+    "fal-ai/infinitalk",
+    "fal-ai/infinitalk/single-text",
+    "fal-ai/infinitalk/video-to-video",
+    "fal-ai/stable-avatar",
+)
 
 
 def short_speech(path: Path, seconds: float = 1.7) -> Path:
@@ -80,7 +84,9 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 def batch(*args, env_extra=None, timeout=300) -> subprocess.CompletedProcess:
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([*CLI, "batch", *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(
+        [*CLI, "batch", *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 def summary(proc: subprocess.CompletedProcess) -> dict:
@@ -93,7 +99,9 @@ def submitted_seeds(emulator) -> Counter:
 
 def test_forty_rows_mixed_endpoints_one_failure_then_a_rerun_pays_for_that_row_alone(fal_env, folder):
     rows = [row(ENDPOINTS[i % 4], 100 + i, folder, out=f"out/lesson-{i:02d}.mp4") for i in range(38)]
-    rows.insert(10, {**rows[9], "out": "out/lesson-09-copy.mp4"})  # identical to the row above: one generation
+    rows.insert(
+        10, {**rows[9], "out": "out/lesson-09-copy.mp4"}
+    )  # identical to the row above: one generation
     rows.append(row("fal-ai/infinitalk", 777, folder, out="out/broken.mp4"))  # its job fails on fal
     (folder / "out").mkdir()
     manifest = write_csv(folder / "lessons.csv", rows)
@@ -109,7 +117,11 @@ def test_forty_rows_mixed_endpoints_one_failure_then_a_rerun_pays_for_that_row_a
     assert len(uploads) == len(set(uploads))  # rows sharing a file upload it once, even at the same moment
     by_line = {r["line"]: r for r in result["rows"]}
     copy, original = by_line[12], by_line[11]  # CSV lines: header 1, so row i is on line i + 2
-    assert copy["same_as_line"] == 11 and copy["request_ids"] == original["request_ids"] and copy["to_pay_usd"] == 0
+    assert (
+        copy["same_as_line"] == 11
+        and copy["request_ids"] == original["request_ids"]
+        and copy["to_pay_usd"] == 0
+    )
     assert (folder / "out/lesson-09-copy.mp4").read_bytes() == (folder / "out/lesson-09.mp4").read_bytes()
     broken = by_line[41]
     assert broken["status"] == "failed" and "runner_disconnected" in broken["error"]
@@ -149,7 +161,13 @@ def test_jsonl_rows_with_typed_values_and_a_long_row_in_segments(fal_env, folder
     rows = [
         row("fal-ai/infinitalk", 1, folder, num_frames=41, resolution="480p", acceleration="high"),
         row("fal-ai/stable-avatar", 2, folder, **{"param.guidance_scale": 4.5, "param.aspect_ratio": "1:1"}),
-        {"endpoint": "fal-ai/infinitalk", "image": "portrait.png", "audio": "long.wav", "seed": 3, "out": "long.mp4"},
+        {
+            "endpoint": "fal-ai/infinitalk",
+            "image": "portrait.png",
+            "audio": "long.wav",
+            "seed": 3,
+            "out": "long.mp4",
+        },
     ]
     manifest = write_jsonl(folder / "lessons.jsonl", rows)
     dry = batch(manifest, "--dry-run")
@@ -189,17 +207,30 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_sent(fal_env, fo
     )
     proc = batch(folder / "lessons.csv")
     assert proc.returncode == 2
-    for line, words in [(3, "missing.png"), (4, "4n+1"), (5, "Unknown endpoint"), (6, "does not take"),
-                        (8, "six"), (9, "guidance_scale"), (10, "audio: missing"), (11, "also the output of line 2")]:
-        assert any(f"line {line}:" in text and words in text for text in proc.stderr.splitlines()), (line, proc.stderr)
+    for line, words in [
+        (3, "missing.png"),
+        (4, "4n+1"),
+        (5, "Unknown endpoint"),
+        (6, "does not take"),
+        (8, "six"),
+        (9, "guidance_scale"),
+        (10, "audio: missing"),
+        (11, "also the output of line 2"),
+    ]:
+        assert any(f"line {line}:" in text and words in text for text in proc.stderr.splitlines()), (
+            line,
+            proc.stderr,
+        )
     assert "line 2:" not in proc.stderr
     refused = summary(proc)
     assert refused["refused"] and {p["line"] for p in refused["problems"]} == {3, 4, 5, 6, 8, 9, 10, 11}
     assert fal_env.requests == [] and Journal().entries() == []
 
     (folder / "cols.jsonl").write_text(
-        json.dumps(row("fal-ai/infinitalk", 1, folder)) + "\n" + json.dumps({**row("fal-ai/infinitalk", 2, folder),
-                                                                             "colour": "red"}) + "\nnot json\n"
+        json.dumps(row("fal-ai/infinitalk", 1, folder))
+        + "\n"
+        + json.dumps({**row("fal-ai/infinitalk", 2, folder), "colour": "red"})
+        + "\nnot json\n"
     )
     proc = batch(folder / "cols.jsonl")
     assert proc.returncode == 2 and "line 2: unknown column(s) 'colour'" in proc.stderr
@@ -213,7 +244,9 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_sent(fal_env, fo
 
 
 def test_dry_run_prices_every_row_and_uploads_nothing(fal_env, folder):
-    rows = [row(e, i, folder) for i, e in enumerate(ENDPOINTS)] + [row(ENDPOINTS[0], 0, folder, out="twin.mp4")]
+    rows = [row(e, i, folder) for i, e in enumerate(ENDPOINTS)] + [
+        row(ENDPOINTS[0], 0, folder, out="twin.mp4")
+    ]
     proc = batch(write_csv(folder / "m.csv", rows), "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert fal_env.requests == []
@@ -222,18 +255,26 @@ def test_dry_run_prices_every_row_and_uploads_nothing(fal_env, folder):
     assert "= line 2" in proc.stdout and "5 rows (4 fal jobs)" in proc.stdout
     assert "note: lines 2, 4: num_frames 41 covers 1.64 s" in proc.stderr  # said before anything is paid
     result = summary(proc)
-    assert result["jobs"] == 4 and result["to_pay_usd"] == pytest.approx(sum(r["estimate_usd"] for r in result["rows"][:4]))
+    assert result["jobs"] == 4 and result["to_pay_usd"] == pytest.approx(
+        sum(r["estimate_usd"] for r in result["rows"][:4])
+    )
     assert not any((folder / name).exists() for name in ("twin.mp4", "m-2.mp4"))
 
 
 def test_the_spend_guard_counts_the_money_still_to_pay_once_per_generation(fal_env, folder):
     one = 41 / 25 * 0.20
-    rows = [row(ENDPOINTS[0], 1, folder), row(ENDPOINTS[0], 2, folder), row(ENDPOINTS[0], 1, folder, out="copy.mp4")]
+    rows = [
+        row(ENDPOINTS[0], 1, folder),
+        row(ENDPOINTS[0], 2, folder),
+        row(ENDPOINTS[0], 1, folder, out="copy.mp4"),
+    ]
     manifest = write_csv(folder / "m.csv", rows)
     proc = batch(manifest, "--max-usd", f"{1.5 * one:.2f}")
     assert proc.returncode == 2 and "spend limit" in proc.stderr and "--max-usd" in proc.stderr
     assert fal_env.requests == []
-    proc = batch(manifest, env_extra={"FAL_AVATAR_MAX_USD_PER_RUN": f"{2 * one + 0.01:.2f}"})  # two generations
+    proc = batch(
+        manifest, env_extra={"FAL_AVATAR_MAX_USD_PER_RUN": f"{2 * one + 0.01:.2f}"}
+    )  # two generations
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert fal_env.count("submit") == 2
     again = batch(manifest, "--max-usd", "0")  # all stored: nothing left to pay
@@ -244,8 +285,12 @@ def test_the_spend_guard_counts_the_money_still_to_pay_once_per_generation(fal_e
 def test_ctrl_c_cancels_every_job_in_flight_and_exits_130(fal_env, folder):
     fal_env.inject_job("slow", times=10, processing_time=60)
     manifest = write_csv(folder / "m.csv", [row(ENDPOINTS[0], i, folder) for i in range(5)])
-    proc = subprocess.Popen([*WITH_CTRL_C, "batch", str(manifest), "--concurrency", "3"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*WITH_CTRL_C, "batch", str(manifest), "--concurrency", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while sum(j.state == "IN_PROGRESS" for j in fal_env.jobs.values()) < 3:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -266,8 +311,11 @@ def test_sigkill_mid_batch_then_a_rerun_submits_no_row_twice(fal_env, folder):
     fal_env.inject_job("slow", times=4, processing_time=5)  # the first wave is still running at the kill
     fal_env.inject("submit", "hang", seconds=30)  # one submit took effect but its answer never arrives
     manifest = write_csv(folder / "m.csv", [row(ENDPOINTS[0], i, folder) for i in range(8)])
-    proc = subprocess.Popen([*CLI, "batch", str(manifest), "--concurrency", "4"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*CLI, "batch", str(manifest), "--concurrency", "4"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while Counter(e.state for e in Journal().entries()) != {"submitted": 3, "submitting": 1}:
         assert proc.poll() is None and time.monotonic() < deadline, Journal().entries()
@@ -289,14 +337,20 @@ def test_two_batches_on_one_data_directory_share_identical_rows(fal_env, folder)
     shared = [row(ENDPOINTS[0], i, folder) for i in range(8)]
     first = write_csv(folder / "a.csv", shared + [row(ENDPOINTS[0], 100 + i, folder) for i in range(8)])
     second = write_csv(folder / "b.csv", shared + [row(ENDPOINTS[3], 200 + i, folder) for i in range(8)])
-    procs = [subprocess.Popen([*CLI, "batch", str(m), "--concurrency", "16"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for m in (first, second)]
+    procs = [
+        subprocess.Popen(
+            [*CLI, "batch", str(m), "--concurrency", "16"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for m in (first, second)
+    ]
     results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     for code, _, err in results:
         assert code == 0, err[-3000:]
         assert "locked" not in err
     assert fal_env.count("submit") == 24 and all(n == 1 for n in submitted_seeds(fal_env).values())
-
 
 
 def test_a_cache_cap_of_0_fails_no_row(fal_env, monkeypatch, tmp_path):
@@ -317,7 +371,9 @@ def test_a_cache_cap_of_0_fails_no_row(fal_env, monkeypatch, tmp_path):
 
     def item(seed: int) -> BatchItem:
         values = {"num_frames": 41, "resolution": "480p", "seed": seed}
-        request = GenerationRequest(spec=INFINITALK_IMAGE, values=values, image=image, audio=audio, want_frames=False)
+        request = GenerationRequest(
+            spec=INFINITALK_IMAGE, values=values, image=image, audio=audio, want_frames=False
+        )
         return BatchItem(f"row {seed}", INFINITALK_IMAGE.endpoint_id, lambda: request)
 
     all_stored = threading.Barrier(6, timeout=60)
@@ -352,12 +408,23 @@ def test_a_fresh_out_dir_and_missing_out_folders_are_made_and_escapes_are_refuse
 
     fal_env.clear_log()
     (folder / "notes.txt").write_text("my notes")
-    rows = [row(ENDPOINTS[0], 3, folder, out="../escape.mp4"), row(ENDPOINTS[0], 4, folder, out="/tmp/abs.mp4"),
-            row(ENDPOINTS[0], 5, folder, out="notes.txt"), row(ENDPOINTS[0], 6, folder, out="speech.wav")]
+    rows = [
+        row(ENDPOINTS[0], 3, folder, out="../escape.mp4"),
+        row(ENDPOINTS[0], 4, folder, out="/tmp/abs.mp4"),
+        row(ENDPOINTS[0], 5, folder, out="notes.txt"),
+        row(ENDPOINTS[0], 6, folder, out="speech.wav"),
+    ]
     proc = batch(write_csv(folder / "bad.csv", rows))
     assert proc.returncode == 2
-    for line, words in [(2, "outside the output folder"), (3, "outside the output folder"), (4, "--overwrite"),
-                        (5, "the audio of line 2")]:
-        assert any(f"line {line}:" in text and words in text for text in proc.stderr.splitlines()), (line, proc.stderr)
+    for line, words in [
+        (2, "outside the output folder"),
+        (3, "outside the output folder"),
+        (4, "--overwrite"),
+        (5, "the audio of line 2"),
+    ]:
+        assert any(f"line {line}:" in text and words in text for text in proc.stderr.splitlines()), (
+            line,
+            proc.stderr,
+        )
     assert fal_env.requests == []
     assert (folder / "notes.txt").read_text() == "my notes" and not (folder.parent / "escape.mp4").exists()

@@ -30,12 +30,29 @@ def test_csv_line_numbers_follow_the_file_through_quoted_multi_line_cells_and_bl
 def test_paths_outputs_and_typed_jsonl_values(folder, tmp_path):  # noqa: F811
     (tmp_path / "renders").mkdir()
     lines = [
-        {"endpoint": "fal-ai/infinitalk", "image": "portrait.png", "audio": "speech.wav", "num_frames": "auto"},
-        {"endpoint": "fal-ai/stable-avatar", "image": "portrait.png", "audio": "short.wav", "seed": 3.0,
-         "param.guidance_scale": 4, "out": "sub/../x.mp4"},
+        {
+            "endpoint": "fal-ai/infinitalk",
+            "image": "portrait.png",
+            "audio": "speech.wav",
+            "num_frames": "auto",
+        },
+        {
+            "endpoint": "fal-ai/stable-avatar",
+            "image": "portrait.png",
+            "audio": "short.wav",
+            "seed": 3.0,
+            "param.guidance_scale": 4,
+            "out": "sub/../x.mp4",
+        },
         {"endpoint": "fal-ai/infinitalk", "image": "portrait.png", "audio": "speech.wav", "seed": 3.5},
-        {"endpoint": "fal-ai/infinitalk", "image": "portrait.png", "audio": "speech.wav", "prompt": "a",
-         "param.prompt": "b", "resolution": True},
+        {
+            "endpoint": "fal-ai/infinitalk",
+            "image": "portrait.png",
+            "audio": "speech.wav",
+            "prompt": "a",
+            "param.prompt": "b",
+            "resolution": True,
+        },
         {"endpoint": "fal-ai/infinitalk", "image": "portrait.png", "audio": "speech.wav", "out": "../x.mp4"},
     ]
     (folder / "m.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
@@ -43,7 +60,9 @@ def test_paths_outputs_and_typed_jsonl_values(folder, tmp_path):  # noqa: F811
     first, second = rows
     assert first.values == {"num_frames": 0} and first.image == folder / "portrait.png"
     assert first.out == tmp_path / "renders" / "m-1.mp4"
-    assert second.values == {"seed": 3, "guidance_scale": 4.0} and second.out == tmp_path / "renders" / "x.mp4"
+    assert (
+        second.values == {"seed": 3, "guidance_scale": 4.0} and second.out == tmp_path / "renders" / "x.mp4"
+    )
     found = {(p.line, p.message.split(":")[0]) for p in problems}
     assert found == {(3, "seed"), (4, "param.prompt"), (4, "resolution"), (5, "out")}
     (tmp_path / "a-file").write_text("x")
@@ -71,12 +90,21 @@ def test_rows_sharing_a_file_share_its_decoded_pixels_while_any_row_holds_them(f
 def test_outputs_stay_in_the_output_folder_and_missing_folders_are_fine(folder, tmp_path):  # noqa: F811
     good = {"endpoint": "fal-ai/infinitalk", "image": "portrait.png", "audio": "speech.wav"}
     (tmp_path / "blocker").write_text("a file where a folder is needed")
-    outs = ["new/deeper/a.mp4", "../escape.mp4", str(tmp_path / "abs.mp4"), str(folder / "renders" / "in.mp4"),
-            "sub/../../escape2.mp4"]
+    outs = [
+        "new/deeper/a.mp4",
+        "../escape.mp4",
+        str(tmp_path / "abs.mp4"),
+        str(folder / "renders" / "in.mp4"),
+        "sub/../../escape2.mp4",
+    ]
     (folder / "m.jsonl").write_text("".join(json.dumps({**good, "out": o}) + "\n" for o in outs))
     rows, problems = read_manifest(folder / "m.jsonl", out_dir=folder / "renders")  # does not exist yet
     assert [r.out for r in rows] == [folder / "renders" / "new/deeper/a.mp4", folder / "renders" / "in.mp4"]
-    assert [(p.line, "outside the output folder" in p.message) for p in problems] == [(2, True), (3, True), (5, True)]
+    assert [(p.line, "outside the output folder" in p.message) for p in problems] == [
+        (2, True),
+        (3, True),
+        (5, True),
+    ]
     assert not (folder / "renders").exists()  # checking makes nothing
     (folder / "m2.jsonl").write_text(json.dumps({**good, "out": "x.mp4"}) + "\n")
     with pytest.raises(InputError, match="blocker is a file"):
@@ -89,7 +117,12 @@ def test_an_output_never_replaces_an_input_of_any_row_nor_the_manifest(folder): 
     rows = [
         {"endpoint": "fal-ai/infinitalk", "image": "portrait.png", "audio": "short.wav", "out": "short.wav"},
         {"endpoint": "fal-ai/infinitalk", "image": "portrait.png", "audio": "speech.wav", "out": "clip.mp4"},
-        {"endpoint": "fal-ai/infinitalk/video-to-video", "video": "clip.mp4", "audio": "speech.wav", "num_frames": 41},
+        {
+            "endpoint": "fal-ai/infinitalk/video-to-video",
+            "video": "clip.mp4",
+            "audio": "speech.wav",
+            "num_frames": 41,
+        },
         {"endpoint": "fal-ai/infinitalk", "image": "portrait.png", "audio": "speech.wav", "out": "link.wav"},
         {"endpoint": "fal-ai/infinitalk", "image": "portrait.png", "audio": "speech.wav", "out": "hard.png"},
         {"endpoint": "fal-ai/infinitalk", "image": "portrait.png", "audio": "speech.wav", "out": "m.jsonl"},
@@ -103,7 +136,12 @@ def test_an_output_never_replaces_an_input_of_any_row_nor_the_manifest(folder): 
 
 
 def test_an_existing_file_is_replaced_only_if_the_batch_wrote_it_or_with_overwrite(folder):  # noqa: F811
-    row = {"endpoint": "fal-ai/infinitalk", "image": "portrait.png", "audio": "speech.wav", "out": "notes.txt"}
+    row = {
+        "endpoint": "fal-ai/infinitalk",
+        "image": "portrait.png",
+        "audio": "speech.wav",
+        "out": "notes.txt",
+    }
     (folder / "notes.txt").write_text("my notes")
     (folder / "m.jsonl").write_text(json.dumps(row) + "\n")
     rows, problems = read_manifest(folder / "m.jsonl")

@@ -33,8 +33,10 @@ class FakeTTY(io.StringIO):
 
 def rows_batch(count: int, *, same_as: dict[int, int] | None = None) -> Batch:
     """A checked batch of ``count`` rows (no inputs read: the display only looks at the rows' state)."""
-    batch = Batch([BatchItem(f"line {i + 2}", "fal-ai/infinitalk", lambda: None) for i in range(count)],
-                  services=Services(settings=RunSettings(max_parallel=8)))
+    batch = Batch(
+        [BatchItem(f"line {i + 2}", "fal-ai/infinitalk", lambda: None) for i in range(count)],
+        services=Services(settings=RunSettings(max_parallel=8)),
+    )
     for index, state in enumerate(batch.rows):
         state.estimate = RunEstimate(1, 0.33, 0.33, (f"key{index}",), (), 41)
         state.state.cost_usd = 0.33
@@ -67,7 +69,9 @@ def test_terminal_block_has_one_line_per_running_job_and_the_overall_bar():
     progress.batch = batch
     set_stage(batch, 0, "queued", status("queued", queue_position=3))
     set_stage(batch, 1, "generating", status("generating", detail="Generating frames 14/41"))
-    set_stage(batch, 4, "queued", status("queued", queue_position=3))  # identical to row 0: not a job of its own
+    set_stage(
+        batch, 4, "queued", status("queued", queue_position=3)
+    )  # identical to row 0: not a job of its own
     progress.draw()
     first = screen(stream.getvalue())
     assert len(first) == 3
@@ -132,7 +136,10 @@ def test_plain_stream_gets_a_line_per_phase_change_and_per_finished_row():
     lines = stream.getvalue().splitlines()
     assert "\x1b" not in stream.getvalue()
     assert [line.split("fal-ai/infinitalk")[1].strip().split(" ·")[0] for line in lines[:3]] == [
-        "Queued", "Generating", "done [1/3 done]"]
+        "Queued",
+        "Generating",
+        "done [1/3 done]",
+    ]
     assert "position 2" in lines[0]
     assert lines[-1].startswith("[") and "1/3 done" in lines[-1]
 
@@ -141,8 +148,13 @@ def test_the_command_on_a_terminal_draws_the_live_block(fal_env, folder):  # noq
     manifest = write_csv(folder / "m.csv", [row("fal-ai/infinitalk", i, folder) for i in range(4)])
     master, slave = pty.openpty()
     env = {**os.environ, "COLUMNS": "120", "LINES": "20"}
-    proc = subprocess.Popen([*CLI, "batch", str(manifest), "--concurrency", "2"], stdout=subprocess.PIPE,
-                            stderr=slave, text=True, env=env)
+    proc = subprocess.Popen(
+        [*CLI, "batch", str(manifest), "--concurrency", "2"],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        text=True,
+        env=env,
+    )
     os.close(slave)
     chunks: list[bytes] = []
 

@@ -26,8 +26,19 @@ def cli(*args, env_extra=None, **kw) -> subprocess.CompletedProcess:
 
 
 def generate(*extra, out: Path) -> subprocess.CompletedProcess:
-    return cli("generate", "fal-ai/infinitalk", "--image", ASSETS / "sample_portrait.png",
-               "--audio", ASSETS / "sample_speech.wav", "--num-frames", "41", "--out", out, *extra)
+    return cli(
+        "generate",
+        "fal-ai/infinitalk",
+        "--image",
+        ASSETS / "sample_portrait.png",
+        "--audio",
+        ASSETS / "sample_speech.wav",
+        "--num-frames",
+        "41",
+        "--out",
+        out,
+        *extra,
+    )
 
 
 def test_generate_succeeds_with_json_summary_and_jobs_lists_it(fal_env, tmp_path):
@@ -50,7 +61,14 @@ def test_generate_succeeds_with_json_summary_and_jobs_lists_it(fal_env, tmp_path
 
 
 def test_bad_input_exits_2_and_sends_nothing(fal_env, tmp_path):
-    proc = cli("generate", "fal-ai/infinitalk", "--image", ASSETS / "sample_portrait.png", "--out", tmp_path / "x.mp4")
+    proc = cli(
+        "generate",
+        "fal-ai/infinitalk",
+        "--image",
+        ASSETS / "sample_portrait.png",
+        "--out",
+        tmp_path / "x.mp4",
+    )
     assert proc.returncode == 2 and "audio" in proc.stderr
     proc = generate("--num-frames", "42", out=tmp_path / "x.mp4")
     assert proc.returncode == 2 and "4n+1" in proc.stderr
@@ -85,9 +103,22 @@ WITH_CTRL_C = child("signal.signal(signal.SIGINT, signal.default_int_handler)")
 def test_ctrl_c_cancels_the_fal_job_and_exits_130(fal_env, tmp_path):
     fal_env.inject_job("slow", processing_time=60)
     proc = subprocess.Popen(
-        [*WITH_CTRL_C, "generate", "fal-ai/infinitalk", "--image", str(ASSETS / "sample_portrait.png"), "--audio",
-         str(ASSETS / "sample_speech.wav"), "--num-frames", "41", "--out", str(tmp_path / "x.mp4")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            *WITH_CTRL_C,
+            "generate",
+            "fal-ai/infinitalk",
+            "--image",
+            str(ASSETS / "sample_portrait.png"),
+            "--audio",
+            str(ASSETS / "sample_speech.wav"),
+            "--num-frames",
+            "41",
+            "--out",
+            str(tmp_path / "x.mp4"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     # Interrupt once the CLI reports the job as queued or generating: it knows the request id from then on.
     seen = []
@@ -164,8 +195,12 @@ def test_demo_writes_video_and_contact_sheet(tmp_path):
 
 def _start_together(args: list[str], runs: int, tmp_path: Path) -> list[subprocess.CompletedProcess]:
     procs = [
-        subprocess.Popen([*CLI, *args, "--out", str(tmp_path / f"out{i}.mp4")], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [*CLI, *args, "--out", str(tmp_path / f"out{i}.mp4")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(runs)
     ]
     return [subprocess.CompletedProcess(p.args, p.wait(timeout=300), *p.communicate()) for p in procs]
@@ -187,12 +222,28 @@ def _mov_copy(source: Path, dest: Path) -> Path:
 @pytest.mark.parametrize("kind", ["image+audio", "dubbing (MOV source)"])
 def test_identical_runs_started_together_make_one_submit(fal_env, tmp_path, kind):
     if kind == "image+audio":
-        args = ["generate", "fal-ai/infinitalk", "--image", str(ASSETS / "sample_portrait.png"),
-                "--audio", str(ASSETS / "sample_speech.wav"), "--num-frames", "41"]
+        args = [
+            "generate",
+            "fal-ai/infinitalk",
+            "--image",
+            str(ASSETS / "sample_portrait.png"),
+            "--audio",
+            str(ASSETS / "sample_speech.wav"),
+            "--num-frames",
+            "41",
+        ]
     else:
         mov = _mov_copy(ASSETS / "sample_video.mp4", tmp_path / "source.mov")
-        args = ["generate", "fal-ai/infinitalk/video-to-video", "--video", str(mov),
-                "--audio", str(ASSETS / "sample_speech.wav"), "--num-frames", "41"]
+        args = [
+            "generate",
+            "fal-ai/infinitalk/video-to-video",
+            "--video",
+            str(mov),
+            "--audio",
+            str(ASSETS / "sample_speech.wav"),
+            "--num-frames",
+            "41",
+        ]
     results = _start_together(args, 6, tmp_path)
     assert [r.returncode for r in results] == [0] * 6, [r.stderr[-2000:] for r in results if r.returncode]
     ids = {json.loads(r.stdout.strip().splitlines()[-1])["request_id"] for r in results}
@@ -208,19 +259,51 @@ def test_an_out_that_is_or_links_to_an_input_is_refused_before_any_upload(fal_en
     source = clip.read_bytes()
     for out in (clip, tmp_path / "same.mp4", tmp_path / "alias.mp4", tmp_path / "sub" / ".." / "clip.mp4"):
         (tmp_path / "sub").mkdir(exist_ok=True)
-        proc = cli("generate", "fal-ai/infinitalk/video-to-video", "--video", clip,
-                   "--audio", ASSETS / "sample_speech.wav", "--num-frames", "41", "--out", out)
-        assert proc.returncode == 2 and "--out:" in proc.stderr and "the --video file" in proc.stderr, proc.stderr
+        proc = cli(
+            "generate",
+            "fal-ai/infinitalk/video-to-video",
+            "--video",
+            clip,
+            "--audio",
+            ASSETS / "sample_speech.wav",
+            "--num-frames",
+            "41",
+            "--out",
+            out,
+        )
+        assert proc.returncode == 2 and "--out:" in proc.stderr and "the --video file" in proc.stderr, (
+            proc.stderr
+        )
         assert "Traceback" not in proc.stderr
     assert clip.read_bytes() == source and fal_env.requests == []
 
 
 def test_nothing_to_say_and_a_frame_count_an_endpoint_lacks_are_refused_before_money(fal_env, tmp_path):
     for text in (".", "😀"):
-        proc = cli("generate", "fal-ai/infinitalk/single-text", "--image", ASSETS / "sample_portrait.png",
-                   "--text", text, "--voice", "Sarah", "--out", tmp_path / "x.mp4")
+        proc = cli(
+            "generate",
+            "fal-ai/infinitalk/single-text",
+            "--image",
+            ASSETS / "sample_portrait.png",
+            "--text",
+            text,
+            "--voice",
+            "Sarah",
+            "--out",
+            tmp_path / "x.mp4",
+        )
         assert proc.returncode == 2 and "nothing to say" in proc.stderr, proc.stderr
-    proc = cli("generate", "fal-ai/stable-avatar", "--image", ASSETS / "sample_portrait.png",
-               "--audio", ASSETS / "sample_speech.wav", "--num-frames", "81", "--out", tmp_path / "x.mp4")
+    proc = cli(
+        "generate",
+        "fal-ai/stable-avatar",
+        "--image",
+        ASSETS / "sample_portrait.png",
+        "--audio",
+        ASSETS / "sample_speech.wav",
+        "--num-frames",
+        "81",
+        "--out",
+        tmp_path / "x.mp4",
+    )
     assert proc.returncode == 2 and "fal-ai/stable-avatar takes no --num-frames" in proc.stderr
     assert fal_env.requests == []

@@ -29,8 +29,19 @@ PORTRAIT, SPEECH = ASSETS / "sample_portrait.png", ASSETS / "sample_speech.wav"
 
 
 def generate_args(out: Path, *extra) -> list:
-    return ["generate", "fal-ai/infinitalk", "--image", PORTRAIT, "--audio", SPEECH, "--num-frames", "41",
-            "--out", out, *extra]
+    return [
+        "generate",
+        "fal-ai/infinitalk",
+        "--image",
+        PORTRAIT,
+        "--audio",
+        SPEECH,
+        "--num-frames",
+        "41",
+        "--out",
+        out,
+        *extra,
+    ]
 
 
 def assert_clean(proc: subprocess.CompletedProcess, code: int) -> None:
@@ -41,9 +52,13 @@ def assert_clean(proc: subprocess.CompletedProcess, code: int) -> None:
 @contextmanager
 def mounted_tmpfs(path: Path, options: str):
     path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True
+    )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the file-size-limit variant covers it")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({done.stderr.strip()}); the file-size-limit variant covers it"
+        )
     try:
         yield path
     finally:
@@ -55,6 +70,7 @@ def mounted_tmpfs(path: Path, options: str):
 
 def one_bit_png(path: Path, width: int, height: int) -> Path:
     """A valid all-black 1-bit PNG: tiny on disk, ``width*height`` pixels when decoded."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
 
@@ -62,14 +78,18 @@ def one_bit_png(path: Path, width: int, height: int) -> Path:
     row = bytes(1 + (width + 7) // 8)  # filter byte + packed bits
     data = b"".join(rows.compress(row) for _ in range(height)) + rows.flush()
     header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([1, 0, 0, 0, 0])
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
     return path
 
 
 @pytest.mark.parametrize(
     ("side", "fragment"),
-    [(10_000, "10000x10000, 100.0 megapixels"),  # above Pillow's warning limit: it only warns
-     (20_000, "400.0 megapixels")],  # above twice the limit: Pillow refuses to open it
+    [
+        (10_000, "10000x10000, 100.0 megapixels"),  # above Pillow's warning limit: it only warns
+        (20_000, "400.0 megapixels"),
+    ],  # above twice the limit: Pillow refuses to open it
 )
 def test_decompression_bomb_is_an_input_error_naming_the_sizes(tmp_path, side, fragment):
     with pytest.raises(InputError, match=fragment) as caught:
@@ -79,7 +99,9 @@ def test_decompression_bomb_is_an_input_error_naming_the_sizes(tmp_path, side, f
 
 def test_decompression_bomb_exits_2_before_anything_is_sent(fal_env, tmp_path):
     bomb = one_bit_png(tmp_path / "bomb.png", 20_000, 20_000)
-    proc = cli("generate", "fal-ai/infinitalk", "--image", bomb, "--audio", SPEECH, "--out", tmp_path / "x.mp4")
+    proc = cli(
+        "generate", "fal-ai/infinitalk", "--image", bomb, "--audio", SPEECH, "--out", tmp_path / "x.mp4"
+    )
     assert_clean(proc, 2)
     assert "too large to read safely" in proc.stderr and "400.0 megapixels" in proc.stderr
     assert fal_env.requests == []
@@ -97,11 +119,19 @@ def full_disk(request, tmp_path, isolated_env):
     else:
         # 64 KiB: the journal database stays below it, the 161-frame result video (about 230 KB) does not.
         limit = child("resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))")
-        yield (lambda *args: subprocess.run([*limit, *map(str, args)], capture_output=True, text=True,
-                                            timeout=120)), "the file is larger than this process may write (file size limit)"
+        yield (
+            (
+                lambda *args: subprocess.run(
+                    [*limit, *map(str, args)], capture_output=True, text=True, timeout=120
+                )
+            ),
+            "the file is larger than this process may write (file size limit)",
+        )
 
 
-def test_full_disk_keeps_the_paid_job_and_a_rerun_downloads_it_for_free(fal_env, tmp_path, full_disk, isolated_env):
+def test_full_disk_keeps_the_paid_job_and_a_rerun_downloads_it_for_free(
+    fal_env, tmp_path, full_disk, isolated_env
+):
     run, reason = full_disk
     proc = run(*generate_args(tmp_path / "talk.mp4", "--num-frames", "161"))
     assert_clean(proc, 3)
@@ -112,7 +142,9 @@ def test_full_disk_keeps_the_paid_job_and_a_rerun_downloads_it_for_free(fal_env,
     assert re.search(r"The file needs \d+ KB", message)
     assert f"the fal job {entry.request_id} is finished and paid for" in message
     assert f"fal-avatar fetch {entry.request_id} --endpoint" in message
-    assert not [p for p in (isolated_env / "media").iterdir() if p.name.startswith(".")]  # no partial file left
+    assert not [
+        p for p in (isolated_env / "media").iterdir() if p.name.startswith(".")
+    ]  # no partial file left
     assert fal_env.count("submit") == 1
 
 
@@ -165,7 +197,9 @@ def test_out_on_a_full_disk_keeps_the_stored_video_and_says_where(fal_env, tmp_p
 
 
 def test_fetch_refuses_a_missing_out_folder(fal_env, tmp_path):
-    proc = cli("fetch", "some-request-id", "--endpoint", "fal-ai/infinitalk", "--out", tmp_path / "no" / "x.mp4")
+    proc = cli(
+        "fetch", "some-request-id", "--endpoint", "fal-ai/infinitalk", "--out", tmp_path / "no" / "x.mp4"
+    )
     assert_clean(proc, 2)
     assert fal_env.requests == []
 
@@ -180,11 +214,21 @@ def test_demo_refuses_an_unwritable_sheet_before_running(tmp_path):
 
 
 def test_missing_input_files_exit_2(fal_env, tmp_path):
-    proc = cli("generate", "fal-ai/infinitalk", "--image", tmp_path / "nope.png", "--audio", SPEECH,
-               "--out", tmp_path / "x.mp4")
+    proc = cli(
+        "generate",
+        "fal-ai/infinitalk",
+        "--image",
+        tmp_path / "nope.png",
+        "--audio",
+        SPEECH,
+        "--out",
+        tmp_path / "x.mp4",
+    )
     assert_clean(proc, 2)
     assert "image: cannot read" in proc.stderr and "no such file" in proc.stderr
-    proc = cli("generate", "fal-ai/infinitalk", "--image", PORTRAIT, "--audio", tmp_path, "--out", tmp_path / "x.mp4")
+    proc = cli(
+        "generate", "fal-ai/infinitalk", "--image", PORTRAIT, "--audio", tmp_path, "--out", tmp_path / "x.mp4"
+    )
     assert_clean(proc, 2)
     assert "audio: cannot read audio" in proc.stderr
     assert fal_env.requests == []
@@ -246,12 +290,24 @@ def test_a_malformed_fal_url_setting_exits_2_naming_the_variable(fal_env, tmp_pa
 def test_non_finite_numbers_in_a_manifest_or_a_param_exit_2_with_the_line(fal_env, tmp_path):
     row = {"endpoint": "fal-ai/infinitalk", "image": str(PORTRAIT), "audio": str(SPEECH)}
     manifest = tmp_path / "m.jsonl"
-    manifest.write_text(json.dumps(row)[:-1] + ', "seed": NaN}\n' + json.dumps(row)[:-1] + ', "seed": Infinity}\n')
+    manifest.write_text(
+        json.dumps(row)[:-1] + ', "seed": NaN}\n' + json.dumps(row)[:-1] + ', "seed": Infinity}\n'
+    )
     proc = cli("batch", manifest)
     assert_clean(proc, 2)
     assert "line 1: seed: nan is not a finite number" in proc.stderr and "line 2: seed: inf" in proc.stderr
-    proc = cli("generate", "fal-ai/stable-avatar", "--image", PORTRAIT, "--audio", SPEECH,
-               "--param", "guidance_scale=nan", "--out", tmp_path / "x.mp4")
+    proc = cli(
+        "generate",
+        "fal-ai/stable-avatar",
+        "--image",
+        PORTRAIT,
+        "--audio",
+        SPEECH,
+        "--param",
+        "guidance_scale=nan",
+        "--out",
+        tmp_path / "x.mp4",
+    )
     assert_clean(proc, 2)
     assert "guidance_scale: 'nan' is not a finite number" in proc.stderr and fal_env.requests == []
 

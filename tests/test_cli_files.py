@@ -161,7 +161,9 @@ def test_unreadable_images_are_input_errors(tmp_path, content, expected):
 
 def test_truncated_image_is_refused(tmp_path):
     buffer = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buffer, "PNG")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(
+        buffer, "PNG"
+    )
     (tmp_path / "cut.png").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
     with pytest.raises(InputError, match="truncated"):
         load_image(tmp_path / "cut.png")
@@ -186,8 +188,18 @@ def _uploaded_pngs(emulator) -> list[np.ndarray]:
 
 def test_rgba_portrait_is_composited_over_white_and_the_cli_says_so(fal_env, tmp_path):
     rgba = _rgba_portrait(tmp_path / "face.png")
-    proc = cli("generate", "fal-ai/infinitalk", "--image", tmp_path / "face.png", "--audio",
-               ASSETS / "sample_speech.wav", "--num-frames", "41", "--out", tmp_path / "x.mp4")
+    proc = cli(
+        "generate",
+        "fal-ai/infinitalk",
+        "--image",
+        tmp_path / "face.png",
+        "--audio",
+        ASSETS / "sample_speech.wav",
+        "--num-frames",
+        "41",
+        "--out",
+        tmp_path / "x.mp4",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "warning: image: 1 image had transparent pixels; they were composited over white" in proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1])["warnings"]
@@ -202,8 +214,18 @@ def test_rgba_portrait_is_composited_over_white_and_the_cli_says_so(fal_env, tmp
 def test_16_bit_portrait_uploads_its_own_levels(fal_env, tmp_path):
     grey = np.asarray(Image.open(ASSETS / "sample_portrait.png").convert("L")).astype(np.uint16) * 257
     Image.frombytes("I;16", grey.shape[::-1], grey.astype("<u2").tobytes()).save(tmp_path / "face16.png")
-    proc = cli("generate", "fal-ai/infinitalk", "--image", tmp_path / "face16.png", "--audio",
-               ASSETS / "sample_speech.wav", "--num-frames", "41", "--out", tmp_path / "x.mp4")
+    proc = cli(
+        "generate",
+        "fal-ai/infinitalk",
+        "--image",
+        tmp_path / "face16.png",
+        "--audio",
+        ASSETS / "sample_speech.wav",
+        "--num-frames",
+        "41",
+        "--out",
+        tmp_path / "x.mp4",
+    )
     assert proc.returncode == 0, proc.stderr
     (uploaded,) = _uploaded_pngs(fal_env)
     assert np.array_equal(uploaded[..., 0], grey // 257) and np.array_equal(uploaded[..., 2], grey // 257)
@@ -247,8 +269,10 @@ def _random_pcm(channels: int, length: int, bits: int, seed: int = 0) -> np.ndar
     return np.random.default_rng(seed).integers(-top, top, (channels, length), dtype=np.int64)
 
 
-@pytest.mark.parametrize(("bits", "channels", "rate"), [(16, 1, 16000), (16, 2, 44100), (24, 2, 48000),
-                                                        (16, 6, 48000), (24, 6, 22050)])
+@pytest.mark.parametrize(
+    ("bits", "channels", "rate"),
+    [(16, 1, 16000), (16, 2, 44100), (24, 2, 48000), (16, 6, 48000), (24, 6, 22050)],
+)
 def test_pcm_wav_matches_loadaudio_exactly(tmp_path, bits, channels, rate):
     pcm = _random_pcm(channels, 5000, bits)
     _write_wav(tmp_path / "a.wav", pcm, rate, bits // 8)
@@ -257,7 +281,9 @@ def test_pcm_wav_matches_loadaudio_exactly(tmp_path, bits, channels, rate):
     assert audio["sample_rate"] == reference_rate == rate
     assert audio["waveform"].dtype == np.float32 and audio["waveform"].shape == (1, channels, 5000)
     np.testing.assert_array_equal(audio["waveform"], reference)
-    np.testing.assert_array_equal(audio["waveform"][0], pcm / np.float64(2 ** (bits - 1)))  # channel order kept
+    np.testing.assert_array_equal(
+        audio["waveform"][0], pcm / np.float64(2 ** (bits - 1))
+    )  # channel order kept
 
 
 def test_unsigned_8_bit_wav_is_centred_on_zero(tmp_path):
@@ -273,7 +299,9 @@ def test_unsigned_8_bit_wav_is_centred_on_zero(tmp_path):
 def _encode(path: Path, codec: str, fmt: str, rate: int, layout: str, seconds: float = 1.0) -> None:
     t = np.arange(int(rate * seconds)) / rate
     channels = av.AudioLayout(layout).nb_channels
-    tone = np.stack([0.5 * np.sin(2 * math.pi * (220 + 110 * c) * t) for c in range(channels)]).astype(np.float32)
+    tone = np.stack([0.5 * np.sin(2 * math.pi * (220 + 110 * c) * t) for c in range(channels)]).astype(
+        np.float32
+    )
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=rate, layout=layout)
         stream.format = fmt
@@ -307,13 +335,18 @@ def test_compressed_audio_matches_loadaudio(tmp_path, name, codec, fmt, rate, la
     audio = load_audio(tmp_path / name)
     reference, reference_rate = comfy_load_audio(tmp_path / name)
     assert audio["sample_rate"] == reference_rate == rate
-    assert audio["waveform"].shape == reference.shape and audio["waveform"].shape[1] == av.AudioLayout(layout).nb_channels
+    assert (
+        audio["waveform"].shape == reference.shape
+        and audio["waveform"].shape[1] == av.AudioLayout(layout).nb_channels
+    )
     np.testing.assert_array_equal(audio["waveform"], reference.astype(np.float32))
     loudness = np.sqrt((audio["waveform"][0, :, rate // 4 : rate // 2] ** 2).mean())
     assert 0.25 < loudness < 0.5  # the 0.5-amplitude tones, not silence or noise (RMS 0.354)
 
 
-@pytest.mark.parametrize(("content", "expected"), [(None, "no such file"), (b"RIFF....garbage", "cannot read audio")])
+@pytest.mark.parametrize(
+    ("content", "expected"), [(None, "no such file"), (b"RIFF....garbage", "cannot read audio")]
+)
 def test_unreadable_audio_is_an_input_error(tmp_path, content, expected):
     path = tmp_path / "speech.wav"
     if content is not None:

@@ -22,7 +22,11 @@ from comfyui_fal_avatar.nodes.media import probe_video
 from comfyui_fal_avatar.nodes.services import build_services
 
 ASSETS = Path(__file__).resolve().parent.parent / "nodes" / "assets"
-IMAGE, SPEECH, VIDEO = ASSETS / "sample_portrait.png", ASSETS / "sample_speech.wav", ASSETS / "sample_video.mp4"
+IMAGE, SPEECH, VIDEO = (
+    ASSETS / "sample_portrait.png",
+    ASSETS / "sample_speech.wav",
+    ASSETS / "sample_video.mp4",
+)
 ROWS = ep.GENERATION_ENDPOINTS  # StableAvatar too: delisted from the catalogue, still run
 
 
@@ -65,9 +69,11 @@ def args_for(spec, tmp_path: Path) -> list:
 
 def _fields(spec) -> set[str]:
     """Every top-level field the row may send to fal."""
-    return {p.field.split(".")[0] for p in spec.params if p.fal} | {
-        s.fal_field for s in spec.media if s.fal_field
-    } | ({"num_segments"} if spec.segments else set())
+    return (
+        {p.field.split(".")[0] for p in spec.params if p.fal}
+        | {s.fal_field for s in spec.media if s.fal_field}
+        | ({"num_segments"} if spec.segments else set())
+    )
 
 
 def _submitted(emulator) -> list[dict]:
@@ -92,7 +98,9 @@ def test_generate_runs_every_row_once_with_fal_fields_its_fps_and_sound(spec, fa
 
 def test_the_mask_is_uploaded_as_omnihumans_mask_url(fal_env, tmp_path):
     request = build_request(parse(*args_for(ep.endpoint("fal-ai/bytedance/omnihuman/v1.5"), tmp_path)))
-    assert request.mask.shape == (1, 64, 64) and request.mask[0, 0, 0] == 1.0 and request.mask[0, 0, 63] == 0.0
+    assert (
+        request.mask.shape == (1, 64, 64) and request.mask[0, 0, 0] == 1.0 and request.mask[0, 0, 63] == 0.0
+    )
     asyncio.run(run_request(request))
     body = _submitted(fal_env)[0]
     assert body["mask_url"] and body["mask_url"] != body["image_url"]
@@ -118,7 +126,11 @@ def test_two_speakers_audio_and_voices_reach_their_fal_fields(fal_env, tmp_path)
         "fal-ai/ai-avatar/multi-text", "--image", IMAGE, "--text", "Hi.", "--text2", "Hello.", "--voice", "Aria",
         "--voice2", "Bill"))))  # fmt: skip
     audio, text = _submitted(fal_env)
-    assert audio["first_audio_url"] and audio["second_audio_url"] and audio["first_audio_url"] != audio["second_audio_url"]
+    assert (
+        audio["first_audio_url"]
+        and audio["second_audio_url"]
+        and audio["first_audio_url"] != audio["second_audio_url"]
+    )
     assert (text["first_text_input"], text["second_text_input"], text["voice1"], text["voice2"]) == (
         "Hi.", "Hello.", "Aria", "Bill")  # fmt: skip
 
@@ -126,21 +138,61 @@ def test_two_speakers_audio_and_voices_reach_their_fal_fields(fal_env, tmp_path)
 @pytest.mark.parametrize(
     ("argv", "field", "fragment"),
     [
-        (["veed/fabric-1.0", "--image", IMAGE, "--audio", SPEECH], "resolution",
-         "veed/fabric-1.0 needs --resolution (one of 720p, 480p): fal has no default"),
-        (["fal-ai/sync-lipsync/react-1", "--video", VIDEO, "--audio", SPEECH], "emotion",
-         "needs --param emotion=… (one of happy, sad"),
-        (["fal-ai/ai-avatar/single-text", "--image", IMAGE, "--text", "Hi."], "voice", "needs --voice (one of Aria"),
-        (["veed/fabric-1.0", "--image", IMAGE, "--audio", SPEECH, "--resolution", "480p", "--seed", "3"],
-         "--seed", "veed/fabric-1.0 takes no --seed"),
-        (["veed/fabric-1.0", "--image", IMAGE, "--audio", SPEECH, "--resolution", "480p", "--param", "prompt=x"],
-         "prompt", "unknown field 'prompt'"),
-        (["fal-ai/bytedance/omnihuman/v1.5", "--image", IMAGE, "--audio", SPEECH, "--resolution", "4k"],
-         "resolution", "'4k' is not one of 720p, 1080p"),
-        (["fal-ai/flashtalk", "--image", IMAGE, "--audio", SPEECH, "--text", "Hi."], "--text", "takes no --text"),
-        (["fal-ai/ai-avatar/multi-text", "--image", IMAGE, "--text", "a" * 100, "--text2", "b" * 100],
-         "text2", "one fal-ai/ai-avatar/multi-text job speaks at most 135"),
-        (["veed/fabric-1.0/text", "--image", IMAGE, "--resolution", "480p", "--text", " "], "text", "is empty"),
+        (
+            ["veed/fabric-1.0", "--image", IMAGE, "--audio", SPEECH],
+            "resolution",
+            "veed/fabric-1.0 needs --resolution (one of 720p, 480p): fal has no default",
+        ),
+        (
+            ["fal-ai/sync-lipsync/react-1", "--video", VIDEO, "--audio", SPEECH],
+            "emotion",
+            "needs --param emotion=… (one of happy, sad",
+        ),
+        (
+            ["fal-ai/ai-avatar/single-text", "--image", IMAGE, "--text", "Hi."],
+            "voice",
+            "needs --voice (one of Aria",
+        ),
+        (
+            ["veed/fabric-1.0", "--image", IMAGE, "--audio", SPEECH, "--resolution", "480p", "--seed", "3"],
+            "--seed",
+            "veed/fabric-1.0 takes no --seed",
+        ),
+        (
+            [
+                "veed/fabric-1.0",
+                "--image",
+                IMAGE,
+                "--audio",
+                SPEECH,
+                "--resolution",
+                "480p",
+                "--param",
+                "prompt=x",
+            ],
+            "prompt",
+            "unknown field 'prompt'",
+        ),
+        (
+            ["fal-ai/bytedance/omnihuman/v1.5", "--image", IMAGE, "--audio", SPEECH, "--resolution", "4k"],
+            "resolution",
+            "'4k' is not one of 720p, 1080p",
+        ),
+        (
+            ["fal-ai/flashtalk", "--image", IMAGE, "--audio", SPEECH, "--text", "Hi."],
+            "--text",
+            "takes no --text",
+        ),
+        (
+            ["fal-ai/ai-avatar/multi-text", "--image", IMAGE, "--text", "a" * 100, "--text2", "b" * 100],
+            "text2",
+            "one fal-ai/ai-avatar/multi-text job speaks at most 135",
+        ),
+        (
+            ["veed/fabric-1.0/text", "--image", IMAGE, "--resolution", "480p", "--text", " "],
+            "text",
+            "is empty",
+        ),
     ],  # fmt: skip
 )
 def test_bad_input_per_row_is_refused_before_any_upload(argv, field, fragment, fal_env):
@@ -153,7 +205,9 @@ def test_bad_input_per_row_is_refused_before_any_upload(argv, field, fragment, f
 
 def test_audio_too_short_for_kling_is_refused_before_any_upload(fal_env, tmp_path):
     short = _tone(tmp_path / "short.wav", 1.5)
-    with pytest.raises(InputError, match=r"audio: is 1.50 s long; .*Kling Avatar v2 Standard.* needs at least 2 s"):
+    with pytest.raises(
+        InputError, match=r"audio: is 1.50 s long; .*Kling Avatar v2 Standard.* needs at least 2 s"
+    ):
         asyncio.run(run_request(build_request(parse(
             "fal-ai/kling-video/ai-avatar/v2/standard", "--image", IMAGE, "--audio", short))))  # fmt: skip
     assert fal_env.requests == []

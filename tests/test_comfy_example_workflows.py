@@ -230,7 +230,9 @@ def test_pack_definitions_follow_the_endpoint_rows(pack):
         widgets = [(name, s[0]) for name, s in inputs.items() if script.is_widget(s)]
         assert sockets == {slot.name: SOCKET_OF_MEDIA[slot.kind] for slot in spec.media}
         assert widgets == [(p.name, WIDGET_OF_PARAM[p.kind]) for p in spec.params]
-        controlled = [name for name, s in inputs.items() if script.is_widget(s) and s[1].get("control_after_generate")]
+        controlled = [
+            name for name, s in inputs.items() if script.is_widget(s) and s[1].get("control_after_generate")
+        ]
         assert controlled == ([spec.seed_param.name] if spec.seed_param else []), spec.node_id
         if controlled:
             assert inputs[controlled[0]][1]["control_after_generate"] == "fixed"
@@ -304,7 +306,9 @@ def test_validator_refuses_a_required_choice_left_at_its_placeholder(pack):
     fabric = next(n for n in workflow["nodes"] if n["type"] == "FalFabric10Text")
     assert validate(workflow, definitions, samples, script) == []
     fabric["widgets_values"][fabric["widgets_values"].index("480p")] = CHOOSE
-    assert any("is a placeholder; choose an option" in p for p in validate(workflow, definitions, samples, script))
+    assert any(
+        "is a placeholder; choose an option" in p for p in validate(workflow, definitions, samples, script)
+    )
 
 
 @pytest.mark.parametrize(("mutate", "expected"), _mutations(), ids=[m.__name__ for m, _ in _mutations()])
@@ -321,7 +325,9 @@ def full_object_info() -> Path | None:
     ``FAL_AVATAR_OBJECT_INFO`` names, else a copy some development machines keep next to the checkout
     (not part of the repository; most machines have none)."""
     override = os.environ.get("FAL_AVATAR_OBJECT_INFO")
-    candidate = Path(override) if override else ROOT.parent / "shared" / "comfyui" / "object_info-v0.28.1.json"
+    candidate = (
+        Path(override) if override else ROOT.parent / "shared" / "comfyui" / "object_info-v0.28.1.json"
+    )
     return candidate if candidate.is_file() else None
 
 
@@ -330,8 +336,10 @@ def test_core_subset_is_a_verbatim_extract_of_object_info(pack):
     script = pack[0]
     path = full_object_info()
     if path is None:
-        pytest.skip("no full GET /object_info answer of ComfyUI v0.28.1 to compare with "
-                    "(set FAL_AVATAR_OBJECT_INFO to a saved one)")
+        pytest.skip(
+            "no full GET /object_info answer of ComfyUI v0.28.1 to compare with "
+            "(set FAL_AVATAR_OBJECT_INFO to a saved one)"
+        )
     full = json.loads(path.read_text(encoding="utf-8"))
     subset = json.loads(script.SUBSET_OBJECT_INFO.read_text(encoding="utf-8"))
     assert subset == {name: full[name] for name in subset}

@@ -2,7 +2,10 @@
 
 from comfyui_fal_avatar.nodes.comfy.graph import duplicate_index, output_is_linked
 
-NODE = {"class_type": "FalInfiniTalkImageToVideo", "inputs": {"image": ["1", 0], "audio": ["2", 0], "seed": 42}}
+NODE = {
+    "class_type": "FalInfiniTalkImageToVideo",
+    "inputs": {"image": ["1", 0], "audio": ["2", 0], "seed": 42},
+}
 
 
 def test_output_is_linked_looks_for_that_output_index_only():

@@ -73,7 +73,9 @@ def test_environment_key_wins(monkeypatch):
 
 def test_cross_origin_and_originless_changes_are_refused():
     async def steps(client):
-        evil = await client.post("/fal_avatar/key", json={"key": SECRET}, headers={"Origin": "http://evil.example"})
+        evil = await client.post(
+            "/fal_avatar/key", json={"key": SECRET}, headers={"Origin": "http://evil.example"}
+        )
         bare = await client.post("/fal_avatar/key", json={"key": SECRET})
         wipe = await client.delete("/fal_avatar/key", headers={"Origin": "http://evil.example"})
         return evil.status, bare.status, wipe.status
@@ -84,7 +86,9 @@ def test_cross_origin_and_originless_changes_are_refused():
 
 def test_bad_key_is_refused_without_echo():
     async def steps(client):
-        resp = await client.post("/fal_avatar/key", json={"key": "no-colon-here"}, headers=same_origin(client))
+        resp = await client.post(
+            "/fal_avatar/key", json={"key": "no-colon-here"}, headers=same_origin(client)
+        )
         return resp.status, await resp.text()
 
     code, text = call(steps)
@@ -114,7 +118,9 @@ def test_doctor_route_runs_on_the_server_and_never_returns_the_key(fal_env, monk
     status, text = call(steps)
     report = json.loads(text)
     assert status == 200 and report["exit_code"] == 0
-    assert report["key"]["present"] and report["key"]["source"] == "saved" and report["key"]["state"] == "valid"
+    assert (
+        report["key"]["present"] and report["key"]["source"] == "saved" and report["key"]["state"] == "valid"
+    )
     assert set(report["key"]) == {"present", "source", "state", "message"}
     statuses = {e["endpoint_id"]: e["status"] for e in report["endpoints"]}
     assert statuses.pop("fal-ai/stable-avatar") == "delisted" and set(statuses.values()) == {"ok"}

@@ -68,7 +68,10 @@ def audio(seconds=1.7, rate=16000) -> dict:
 
 
 def prompt_linking_frames(node_id: str) -> dict:
-    return {node_id: {"class_type": "X", "inputs": {}}, "9": {"class_type": "PreviewImage", "inputs": {"images": [node_id, 1]}}}
+    return {
+        node_id: {"class_type": "X", "inputs": {}},
+        "9": {"class_type": "PreviewImage", "inputs": {"images": [node_id, 1]}},
+    }
 
 
 def execute(node_cls, node_id="5", graph=None, **inputs):
@@ -100,8 +103,9 @@ def test_one_node_per_row_grouped_by_family_with_the_seven_outputs(comfy):
     io = importlib.import_module("comfy_api.latest").io
     socket_types = {kind: getattr(io, kind.title()).Input for kind in set(SOCKETS.values())}
     assert sorted(nodes) == sorted([*GEN_NODES, "FalAvatarFetchResult"])
-    assert {spec.endpoint_id: spec.node_id for spec in GENERATION_ENDPOINTS if spec.endpoint_id in FIRST_NODE_IDS} \
-        == FIRST_NODE_IDS
+    assert {
+        spec.endpoint_id: spec.node_id for spec in GENERATION_ENDPOINTS if spec.endpoint_id in FIRST_NODE_IDS
+    } == FIRST_NODE_IDS
     for spec in GENERATION_ENDPOINTS:
         schema = nodes[spec.node_id].define_schema()
         assert schema.category == CATEGORIES[spec.family] and schema.is_output_node, spec.node_id
@@ -114,7 +118,9 @@ def test_one_node_per_row_grouped_by_family_with_the_seven_outputs(comfy):
         if spec.seed_param is None:  # no seed widget where fal has none
             assert seeds == [] and not any(i.id == "seed" for i in schema.inputs), spec.node_id
         else:
-            assert [(i.id, i.control_after_generate.value) for i in seeds] == [(spec.seed_param.name, "fixed")]
+            assert [(i.id, i.control_after_generate.value) for i in seeds] == [
+                (spec.seed_param.name, "fixed")
+            ]
         assert schema.is_deprecated == (spec.status == "delisted")
         if spec.status == "delisted":
             assert spec.status_note in schema.description
@@ -163,22 +169,40 @@ def test_one_node_of_each_family_runs_with_its_own_fields_and_fps(comfy, fal_env
     api = importlib.import_module("comfy_api.latest")
     mask = torch.zeros((1, 80, 120))
     mask[:, :, 60:] = 1.0  # the right half speaks
-    given = {"image": image(), "audio": audio(2.0), "audio2": audio(1.5), "mask": mask,
-             "video": api.InputImpl.VideoFromFile(str(clip))}
+    given = {
+        "image": image(),
+        "audio": audio(2.0),
+        "audio2": audio(1.5),
+        "mask": mask,
+        "video": api.InputImpl.VideoFromFile(str(clip)),
+    }
     widgets = {p.name: (p.options[-1] if p.choice_required else p.default) for p in spec.params}
     widgets.update({"num_frames": 0} if spec.has_param("num_frames") else {})
-    out = execute(nodes[spec.node_id], "7", prompt_linking_frames("7"),
-                  **{slot.name: given[slot.name] for slot in spec.media if slot.name in given}, **widgets)
+    out = execute(
+        nodes[spec.node_id],
+        "7",
+        prompt_linking_frames("7"),
+        **{slot.name: given[slot.name] for slot in spec.media if slot.name in given},
+        **widgets,
+    )
     (job,) = fal_env.jobs.values()
-    sent = {s.fal_field for s in spec.media if s.name in given} | {p.field.split(".")[0] for p in spec.params if p.fal}
+    sent = {s.fal_field for s in spec.media if s.name in given} | {
+        p.field.split(".")[0] for p in spec.params if p.fal
+    }
     if spec.length_rule == "num_segments":
         sent.add("num_segments")
-    assert set(job.arguments) <= sent and {s.fal_field for s in spec.media if s.name in given} <= set(job.arguments)
+    assert set(job.arguments) <= sent and {s.fal_field for s in spec.media if s.name in given} <= set(
+        job.arguments
+    )
     frames, fps, count = out.args[1], out.args[3], out.args[4]
     info = probe_video(Path(out.args[0].get_stream_source()))
-    assert (fps, count, tuple(frames.shape)) == (info.fps, info.frame_count, (info.frame_count, info.height, info.width, 3))
+    assert (fps, count, tuple(frames.shape)) == (
+        info.fps,
+        info.frame_count,
+        (info.frame_count, info.height, info.width, 3),
+    )
     if spec.has_slot("mask"):
-        png = fal_env.files[job.arguments["mask_url"][len(fal_env.base_url):]].data
+        png = fal_env.files[job.arguments["mask_url"][len(fal_env.base_url) :]].data
         with PILImage.open(io.BytesIO(png)) as picture:
             pixels = np.asarray(picture.convert("L"))
         assert pixels.shape == (80, 120) and pixels[:, :60].max() == 0 and pixels[:, 60:].min() == 255
@@ -200,7 +224,9 @@ def test_the_price_badge_follows_each_rows_formula(comfy):
         widgets = [name for name in ("num_frames", price.by) if spec.has_param(name)]
         assert badge.depends_on.widgets == widgets, spec.node_id
         if spec.has_param(price.by):  # the resolution, or sync v2's model
-            assert f"widgets.{price.by}); $exists($r) ? $r : {price.rate(None) * scale}" in badge.expr, spec.node_id
+            assert f"widgets.{price.by}); $exists($r) ? $r : {price.rate(None) * scale}" in badge.expr, (
+                spec.node_id
+            )
         if spec.has_param("num_frames"):
             assert f"widgets.num_frames / {spec.fps:g}" in badge.expr, spec.node_id
 
@@ -215,7 +241,14 @@ def test_a_loader_widget_file_is_found_only_inside_its_folder(comfy, tmp_path):
     assert api.input_file("fal_avatar_sample_speech.wav") == speech.resolve()
     assert api.input_file("fal_avatar_sample_speech.wav [input]") == speech.resolve()
     assert api.input_file("take.wav [output]") == (root / "output" / "take.wav").resolve()
-    for name in ("take.wav", "../output/take.wav", str(root / "output" / "take.wav"), "", "folder", "missing.wav"):
+    for name in (
+        "take.wav",
+        "../output/take.wav",
+        str(root / "output" / "take.wav"),
+        "",
+        "folder",
+        "missing.wav",
+    ):
         assert api.input_file(name) is None, name
 
 
@@ -236,8 +269,16 @@ def test_validate_inputs_refuses_bad_widgets_before_the_prompt_runs(comfy):
 @pytest.mark.full_size_output  # asserts the model's real output size
 def test_image_audio_node_end_to_end_without_frames(comfy, fal_env):
     nodes, server, _ = comfy
-    out = execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(), prompt="talk",
-                  num_frames=0, resolution="480p", acceleration="regular", seed=7)
+    out = execute(
+        nodes["FalInfiniTalkImageToVideo"],
+        image=image(),
+        audio=audio(),
+        prompt="talk",
+        num_frames=0,
+        resolution="480p",
+        acceleration="regular",
+        seed=7,
+    )
     video, frames, aud, fps, count, url, request_id = out.args
     assert fps == 25.0 and count == 45  # 1.7 s of audio → 43 frames → 4n+1 = 45
     assert tuple(frames.shape) == (0, 448, 896, 3)  # not linked: empty but valid, nothing decoded
@@ -254,8 +295,16 @@ def test_image_audio_node_end_to_end_without_frames(comfy, fal_env):
 
 def test_a_long_audio_runs_in_segments_and_the_last_status_holds_the_segment_list(comfy, fal_env):
     nodes, server, _ = comfy
-    out = execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(seconds=30.0), prompt="talk",
-                  num_frames=0, resolution="480p", acceleration="regular", seed=7)
+    out = execute(
+        nodes["FalInfiniTalkImageToVideo"],
+        image=image(),
+        audio=audio(seconds=30.0),
+        prompt="talk",
+        num_frames=0,
+        resolution="480p",
+        acceleration="regular",
+        seed=7,
+    )
     count, request_id = out.args[4], out.args[6]
     assert count == 750 and request_id.count("@") == 2 and request_id.endswith(",frames=750")
     events = [e for name, e in server.events if name == "fal_avatar.status" and e["node"] == "5"]
@@ -275,17 +324,37 @@ def test_frames_decoded_when_linked_and_all_generation_nodes_work(comfy, fal_env
     out = execute(nodes["FalInfiniTalkImageToVideo"], "7", linked, image=image(), audio=audio(), **common)
     assert tuple(out.args[1].shape) == (41, 448, 896, 3) and out.args[1].dtype == torch.float32
 
-    out = execute(nodes["FalInfiniTalkTextToVideo"], "7", linked, image=image(64, 64), text_input="Hi there!",
-                  voice="Aria", **common)
+    out = execute(
+        nodes["FalInfiniTalkTextToVideo"],
+        "7",
+        linked,
+        image=image(64, 64),
+        text_input="Hi there!",
+        voice="Aria",
+        **common,
+    )
     assert tuple(out.args[1].shape) == (41, 640, 640, 3) and out.args[2]["waveform"].shape[-1] > 0
 
     frames = image(64, 96).repeat(50, 1, 1, 1)
-    out = execute(nodes["FalInfiniTalkVideoToVideo"], "7", linked, frames=frames, fps=25.0, audio=audio(), **common)
+    out = execute(
+        nodes["FalInfiniTalkVideoToVideo"], "7", linked, frames=frames, fps=25.0, audio=audio(), **common
+    )
     assert out.args[4] == 41 and out.args[3] == 25.0
 
-    out = execute(nodes["FalStableAvatar"], "7", linked, image=image(64, 64), audio=audio(2.0), prompt="talk",
-                  aspect_ratio="1:1", guidance_scale=5.0, audio_guidance_scale=4.0, num_inference_steps=30,
-                  perturbation=0.1, seed=-1)
+    out = execute(
+        nodes["FalStableAvatar"],
+        "7",
+        linked,
+        image=image(64, 64),
+        audio=audio(2.0),
+        prompt="talk",
+        aspect_ratio="1:1",
+        guidance_scale=5.0,
+        audio_guidance_scale=4.0,
+        num_inference_steps=30,
+        perturbation=0.1,
+        seed=-1,
+    )
     assert tuple(out.args[1].shape)[1:] == (512, 512, 3) and out.args[3] == 25.0
     assert "seed" not in fal_env.jobs[out.args[6]].arguments
 
@@ -312,11 +381,27 @@ def test_validation_error_reaches_no_server(comfy, fal_env):
     from comfyui_fal_avatar.nodes.errors import InputError
 
     with pytest.raises(InputError, match="audio"):
-        execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(0.3), prompt="talk", num_frames=0,
-                resolution="480p", acceleration="regular", seed=1)
+        execute(
+            nodes["FalInfiniTalkImageToVideo"],
+            image=image(),
+            audio=audio(0.3),
+            prompt="talk",
+            num_frames=0,
+            resolution="480p",
+            acceleration="regular",
+            seed=1,
+        )
     with pytest.raises(InputError, match="image"):
-        execute(nodes["FalInfiniTalkImageToVideo"], image=torch.zeros((1, 0, 0, 3)), audio=audio(), prompt="talk",
-                num_frames=0, resolution="480p", acceleration="regular", seed=1)
+        execute(
+            nodes["FalInfiniTalkImageToVideo"],
+            image=torch.zeros((1, 0, 0, 3)),
+            audio=audio(),
+            prompt="talk",
+            num_frames=0,
+            resolution="480p",
+            acceleration="regular",
+            seed=1,
+        )
     assert fal_env.requests == []
 
 
@@ -328,8 +413,14 @@ def test_the_progress_bar_shows_each_phase_from_its_start(comfy):
     utils = importlib.import_module("comfy.utils")
     reporter = importlib.import_module("comfyui_fal_avatar.nodes.comfy.reporter").ComfyReporter("5")
     utils.UPDATES.clear()
-    steps = [("segments", 0.5), ("segments", 1.0), ("stitching", 0.1), ("stitching", 0.6), ("stitching", 1.0),
-             ("decoding", 0.3)]
+    steps = [
+        ("segments", 0.5),
+        ("segments", 1.0),
+        ("stitching", 0.1),
+        ("stitching", 0.6),
+        ("stitching", 1.0),
+        ("decoding", 0.3),
+    ]
     for phase, progress in steps:
         reporter(RunStatus(phase=phase, endpoint="fal-ai/infinitalk", progress=progress))
     assert [value for _, value, _ in utils.UPDATES] == [500, 1000, 100, 600, 1000, 300]
@@ -352,8 +443,16 @@ def test_cancel_reaches_fal_cancel_route(comfy, fal_env, fault, phase_text):
     presser.start()
     started = time.monotonic()
     with pytest.raises(mm.InterruptProcessingException):
-        execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(), prompt="talk", num_frames=41,
-                resolution="480p", acceleration="regular", seed=3)
+        execute(
+            nodes["FalInfiniTalkImageToVideo"],
+            image=image(),
+            audio=audio(),
+            prompt="talk",
+            num_frames=41,
+            resolution="480p",
+            acceleration="regular",
+            seed=3,
+        )
     presser.join()
     assert time.monotonic() - started < 20
     assert fal_env.count("cancel") == 1
@@ -364,12 +463,25 @@ def test_cancel_reaches_fal_cancel_route(comfy, fal_env, fault, phase_text):
 
 def test_fetch_result_node_recovers_for_free(comfy, fal_env):
     nodes, _, _ = comfy
-    out = execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(), prompt="talk", num_frames=41,
-                  resolution="480p", acceleration="regular", seed=5)
+    out = execute(
+        nodes["FalInfiniTalkImageToVideo"],
+        image=image(),
+        audio=audio(),
+        prompt="talk",
+        num_frames=41,
+        resolution="480p",
+        acceleration="regular",
+        seed=5,
+    )
     request_id = out.args[6]
     fal_env.clear_log()
-    fetched = execute(nodes["FalAvatarFetchResult"], "8", prompt_linking_frames("8"), request_id=request_id,
-                      endpoint="fal-ai/infinitalk")
+    fetched = execute(
+        nodes["FalAvatarFetchResult"],
+        "8",
+        prompt_linking_frames("8"),
+        request_id=request_id,
+        endpoint="fal-ai/infinitalk",
+    )
     assert fetched.args[6] == request_id and tuple(fetched.args[1].shape)[0] == 41
     assert fal_env.count("submit") == 0
 
@@ -386,7 +498,9 @@ def test_a_stored_result_that_no_longer_decodes_is_downloaded_again(comfy, fal_e
     scramble_frames(Journal().get(request_id).local_path)
     fal_env.clear_log()
     if node == "FalAvatarFetchResult":
-        out = execute(nodes[node], "8", prompt_linking_frames("8"), request_id=request_id, endpoint="fal-ai/infinitalk")
+        out = execute(
+            nodes[node], "8", prompt_linking_frames("8"), request_id=request_id, endpoint="fal-ai/infinitalk"
+        )
     else:
         out = execute(nodes[node], "8", prompt_linking_frames("8"), image=image(), audio=audio(), **widgets)
     assert out.args[6] == request_id and tuple(out.args[1].shape) == (41, 448, 896, 3)
@@ -396,11 +510,21 @@ def test_a_stored_result_that_no_longer_decodes_is_downloaded_again(comfy, fal_e
 
 def test_fetch_result_node_by_id_unknown_to_the_journal(comfy, fal_env, monkeypatch, tmp_path):
     nodes, _, _ = comfy
-    out = execute(nodes["FalInfiniTalkImageToVideo"], image=image(), audio=audio(), prompt="talk", num_frames=41,
-                  resolution="480p", acceleration="regular", seed=6)
+    out = execute(
+        nodes["FalInfiniTalkImageToVideo"],
+        image=image(),
+        audio=audio(),
+        prompt="talk",
+        num_frames=41,
+        resolution="480p",
+        acceleration="regular",
+        seed=6,
+    )
     monkeypatch.setenv("FAL_AVATAR_HOME", str(tmp_path / "other-machine"))  # a journal that never saw it
     fal_env.clear_log()
-    fetched = execute(nodes["FalAvatarFetchResult"], "8", request_id=out.args[6], endpoint="fal-ai/infinitalk")
+    fetched = execute(
+        nodes["FalAvatarFetchResult"], "8", request_id=out.args[6], endpoint="fal-ai/infinitalk"
+    )
     assert fetched.args[4] == 41 and fal_env.count("submit") == 0 and fal_env.count("result") == 1
     assert np.isclose(fetched.args[3], 25.0)
 
@@ -408,23 +532,37 @@ def test_fetch_result_node_by_id_unknown_to_the_journal(comfy, fal_env, monkeypa
 def test_two_identical_nodes_are_two_generations_and_a_rerun_is_free(comfy, fal_env):
     nodes, _, _ = comfy
     node_inputs = {"image": ["1", 0], "audio": ["2", 0], "prompt": "talk", "num_frames": 41}
-    graph = {"5": {"class_type": "FalInfiniTalkImageToVideo", "inputs": node_inputs},
-             "6": {"class_type": "FalInfiniTalkImageToVideo", "inputs": dict(node_inputs)}}
+    graph = {
+        "5": {"class_type": "FalInfiniTalkImageToVideo", "inputs": node_inputs},
+        "6": {"class_type": "FalInfiniTalkImageToVideo", "inputs": dict(node_inputs)},
+    }
     widgets = {"prompt": "talk", "num_frames": 41, "resolution": "480p", "acceleration": "regular", "seed": 9}
-    first = {nid: execute(nodes["FalInfiniTalkImageToVideo"], nid, graph, image=image(), audio=audio(), **widgets)
-             for nid in ("5", "6")}
+    first = {
+        nid: execute(nodes["FalInfiniTalkImageToVideo"], nid, graph, image=image(), audio=audio(), **widgets)
+        for nid in ("5", "6")
+    }
     assert fal_env.count("submit") == 2
     assert first["5"].args[6] != first["6"].args[6]
     fal_env.clear_log()
-    again = {nid: execute(nodes["FalInfiniTalkImageToVideo"], nid, graph, image=image(), audio=audio(), **widgets)
-             for nid in ("5", "6")}
+    again = {
+        nid: execute(nodes["FalInfiniTalkImageToVideo"], nid, graph, image=image(), audio=audio(), **widgets)
+        for nid in ("5", "6")
+    }
     assert fal_env.count("submit") == 0
     assert {n: o.args[6] for n, o in again.items()} == {n: o.args[6] for n, o in first.items()}
 
 
 def _dub(nodes, video, seed=1):
-    return execute(nodes["FalInfiniTalkVideoToVideo"], audio=audio(2.0), video=video, prompt="talk", num_frames=0,
-                   resolution="480p", acceleration="regular", seed=seed)
+    return execute(
+        nodes["FalInfiniTalkVideoToVideo"],
+        audio=audio(2.0),
+        video=video,
+        prompt="talk",
+        num_frames=0,
+        resolution="480p",
+        acceleration="regular",
+        seed=seed,
+    )
 
 
 def test_a_video_made_of_tensors_and_a_trimmed_file_give_stable_keys(comfy, fal_env, tmp_path):
@@ -435,10 +573,16 @@ def test_a_video_made_of_tensors_and_a_trimmed_file_give_stable_keys(comfy, fal_
     api = importlib.import_module("comfy_api.latest")
     nodes, _, _ = comfy
     frames = torch.rand(60, 64, 96, 3)
-    made = api.InputImpl.VideoFromComponents(api.Types.VideoComponents(images=frames, frame_rate=Fraction(30)))
+    made = api.InputImpl.VideoFromComponents(
+        api.Types.VideoComponents(images=frames, frame_rate=Fraction(30))
+    )
     first = _dub(nodes, made)
-    again = _dub(nodes, api.InputImpl.VideoFromComponents(api.Types.VideoComponents(images=frames.clone(),
-                                                                                    frame_rate=Fraction(30))))
+    again = _dub(
+        nodes,
+        api.InputImpl.VideoFromComponents(
+            api.Types.VideoComponents(images=frames.clone(), frame_rate=Fraction(30))
+        ),
+    )
     assert again.args[6] == first.args[6] and fal_env.count("submit") == 1
 
     clip = Path(__file__).resolve().parent.parent / "nodes" / "assets" / "sample_video.mp4"
@@ -446,8 +590,13 @@ def test_a_video_made_of_tensors_and_a_trimmed_file_give_stable_keys(comfy, fal_
     cut = _dub(nodes, trimmed)
     (job,) = [j for j in fal_env.jobs.values() if j.request_id == cut.args[6]]
     assert job.arguments["num_frames"] <= 49  # the 2.0 s trim window, not the whole clip
-    assert _dub(nodes, api.InputImpl.VideoFromFile(str(clip), start_time=0.4, duration=2.0)).args[6] == cut.args[6]
+    assert (
+        _dub(nodes, api.InputImpl.VideoFromFile(str(clip), start_time=0.4, duration=2.0)).args[6]
+        == cut.args[6]
+    )
     assert fal_env.count("submit") == 2
+
+
 # -- several generation nodes of one prompt (ComfyUI runs them concurrently; see comfy_double/execution.py) --
 
 SEEDS = (1, 2, 3, 4)

@@ -130,16 +130,29 @@ def test_media_length_reads_the_headers_of_a_file_in_the_input_folder(tmp_path):
 
     async def steps(client):
         out = {}
-        for name in ("speech_75s.wav", "sub/short.wav", "clip.mp4", "notes.txt", "../secret.wav", "", "gone.wav"):
+        for name in (
+            "speech_75s.wav",
+            "sub/short.wav",
+            "clip.mp4",
+            "notes.txt",
+            "../secret.wav",
+            "",
+            "gone.wav",
+        ):
             resp = await client.get("/fal_avatar/media_length", params={"file": name})
             out[name] = (resp.status, await resp.json())
         return out
 
     got = call(steps, input_file=input_file)
-    assert got["speech_75s.wav"] == (200, {"file": "speech_75s.wav", "audio_s": 75.0, "video_s": None, "video_frames": None})
+    assert got["speech_75s.wav"] == (
+        200,
+        {"file": "speech_75s.wav", "audio_s": 75.0, "video_s": None, "video_frames": None},
+    )
     assert got["sub/short.wav"][1]["audio_s"] == 2.5
     assert got["clip.mp4"] == (200, {"file": "clip.mp4", "audio_s": None, "video_s": 3.0, "video_frames": 75})
-    assert got["notes.txt"][0] == 422 and got["notes.txt"][1]["error"].startswith("notes.txt: could not be read")
+    assert got["notes.txt"][0] == 422 and got["notes.txt"][1]["error"].startswith(
+        "notes.txt: could not be read"
+    )
     for name in ("../secret.wav", "", "gone.wav"):
         assert got[name][0] == 404 and "input folder" in got[name][1]["error"]
 

@@ -75,7 +75,9 @@ def test_three_models_three_jobs_one_side_by_side_video_with_sound_then_an_ident
     result = json.loads(stdout)
     assert result["estimated_new_spend_usd"] == 0 and result["failed"] == 0
     assert [m["model"] for m in result["models"]] == ["omnihuman", "fabric", "kling-std"]
-    assert all(m["reused"] and m["new_spend_usd"] == 0 and m["render_s"] is not None for m in result["models"])
+    assert all(
+        m["reused"] and m["new_spend_usd"] == 0 and m["render_s"] is not None for m in result["models"]
+    )
     assert result["width"] == info.width and result["has_audio"]
 
 
@@ -103,7 +105,10 @@ def test_unknown_or_non_portrait_models_are_refused_naming_the_ones_that_qualify
     code, _, stderr = compare(capsys, tmp_path / "side.mp4", models)
     assert code == 2 and said in stderr
     if "more than once" not in said:
-        assert "omnihuman, kling-std, kling-pro, fabric, fabric-fast, aurora, sync3, longcat, flashtalk" in stderr
+        assert (
+            "omnihuman, kling-std, kling-pro, fabric, fabric-fast, aurora, sync3, longcat, flashtalk"
+            in stderr
+        )
     assert fal_env.requests == [] or not {"submit", *UPLOAD_ROUTES} & set(fal_env.routes())
 
 
@@ -114,7 +119,9 @@ def test_speech_shorter_than_a_models_minimum_is_refused_before_any_upload(fal_e
 
 
 def test_one_model_failing_keeps_the_others_and_says_so_with_exit_code_3(fal_env, tmp_path, capsys):
-    fal_env.inject_job("runner_error", match={"resolution": "480p"}, error_type="runner_disconnected", status=503)
+    fal_env.inject_job(
+        "runner_error", match={"resolution": "480p"}, error_type="runner_disconnected", status=503
+    )
     out = tmp_path / "side.mp4"
     code, stdout, stderr = compare(capsys, out, "omnihuman,fabric,kling-std")
     assert code == 3, stderr[-2000:]
@@ -189,9 +196,19 @@ def test_seconds_trims_the_speech_before_the_request_key_and_a_required_choice_t
     plan = plan_compare(specs, image=load_image(IMAGE), audio=load_audio(SPEECH), seconds=2.5)
     assert plan.seconds == 2.5 and plan.audio["waveform"].shape[-1] == 2.5 * plan.audio["sample_rate"]
     fabric, omnihuman = plan.entries
-    assert (fabric.resolution, fabric.resolution_from, fabric.request.values) == ("480p", "cheapest", {"resolution": "480p"})
-    assert (omnihuman.resolution, omnihuman.resolution_from, omnihuman.request.values) == ("1080p", "default", {})
-    asked = plan_compare(specs, image=load_image(IMAGE), audio=load_audio(SPEECH), seconds=9, resolution="720p")
+    assert (fabric.resolution, fabric.resolution_from, fabric.request.values) == (
+        "480p",
+        "cheapest",
+        {"resolution": "480p"},
+    )
+    assert (omnihuman.resolution, omnihuman.resolution_from, omnihuman.request.values) == (
+        "1080p",
+        "default",
+        {},
+    )
+    asked = plan_compare(
+        specs, image=load_image(IMAGE), audio=load_audio(SPEECH), seconds=9, resolution="720p"
+    )
     assert [e.resolution_from for e in asked.entries] == ["--resolution", "--resolution"]
     assert asked.seconds == pytest.approx(6.500875)  # shorter than asked: all of it
     with pytest.raises(InputError, match="no model listed offers '4k'"):
@@ -210,4 +227,3 @@ def test_help_names_the_models(capsys):
         main(["compare", "--help"])
     text = capsys.readouterr().out
     assert "--models" in text and "kling-std" in text and "--seconds" in text and "--max-usd" in text
-

@@ -21,8 +21,17 @@ from comfyui_fal_avatar.nodes.fal import FalClient, bounded
 OPENAPI_PATH = "/api/openapi/queue/openapi.json"
 ENDPOINTS = tuple(spec.endpoint_id for spec in GENERATION_ENDPOINTS)  # every row, in the report's order
 DELISTED = {spec.endpoint_id for spec in GENERATION_ENDPOINTS if spec.status == "delisted"}
-PAID_OR_UPLOAD = {"submit", "cdn_upload", "multipart_create", "multipart_part", "storage_initiate", "signed_put"}
-HEALTHY = ["delisted" if e in DELISTED else "ok" for e in ENDPOINTS]  # StableAvatar: removed from fal's catalogue
+PAID_OR_UPLOAD = {
+    "submit",
+    "cdn_upload",
+    "multipart_create",
+    "multipart_part",
+    "storage_initiate",
+    "signed_put",
+}
+HEALTHY = [
+    "delisted" if e in DELISTED else "ok" for e in ENDPOINTS
+]  # StableAvatar: removed from fal's catalogue
 LIVE = len(ENDPOINTS) - len(DELISTED)
 
 
@@ -85,7 +94,10 @@ def test_doctor_against_the_emulator_exits_0(fal_env, capsys):
     assert "VALID" in out and "FAL_KEY from the environment" in out
     assert out.count(" reachable  ") == 3 and "UNREACHABLE" not in out
     assert f"catalog  {fal_env.base_url}/v1/models  read" in out
-    assert f"result: All {LIVE} endpoints match fal's schemas (1 delisted, as expected)" in out and "(exit 0)" in out
+    assert (
+        f"result: All {LIVE} endpoints match fal's schemas (1 delisted, as expected)" in out
+        and "(exit 0)" in out
+    )
 
 
 def test_json_report_and_what_was_sent_where(fal_env, capsys):
@@ -111,7 +123,10 @@ def test_json_report_and_what_was_sent_where(fal_env, capsys):
     (catalogue,) = [r for r in requests if r.route == "models"]  # one lookup for every row
     assert (catalogue.query["limit"], catalogue.query["endpoint_id"]) == (str(len(ENDPOINTS)), ENDPOINTS[-1])
     keyed = [r for r in requests if "authorization" in r.headers]
-    assert sorted(r.route for r in keyed) == ["models", "token"]  # a free CDN token; the catalogue, as the history
+    assert sorted(r.route for r in keyed) == [
+        "models",
+        "token",
+    ]  # a free CDN token; the catalogue, as the history
     assert not PAID_OR_UPLOAD & {r.route for r in requests}  # read-only: no submit, no upload
     assert fal_env.key not in json.dumps(report) and fal_env.key.split(":")[1] not in json.dumps(report)
 
@@ -142,15 +157,29 @@ def _seed_as_text(doc):
 
 
 DRIFTED = [
-    ("fal-ai/infinitalk/video-to-video", _max_129, "maximum_changed", "num_frames", "fal's maximum for 'num_frames' is 129"),
+    (
+        "fal-ai/infinitalk/video-to-video",
+        _max_129,
+        "maximum_changed",
+        "num_frames",
+        "fal's maximum for 'num_frames' is 129",
+    ),
     ("fal-ai/infinitalk", _new_required, "required_added", "mask_url", "fal now requires 'mask_url'"),
-    ("fal-ai/infinitalk/single-text", _drop_high, "options_removed", "acceleration", "no longer accepts 'high'"),
+    (
+        "fal-ai/infinitalk/single-text",
+        _drop_high,
+        "options_removed",
+        "acceleration",
+        "no longer accepts 'high'",
+    ),
     ("fal-ai/infinitalk", _drop_field, "field_dropped", "acceleration", "no longer lists 'acceleration'"),
     ("fal-ai/stable-avatar", _seed_as_text, "type_changed", "seed", "expects 'seed' as string"),
 ]
 
 
-@pytest.mark.parametrize(("endpoint_id", "change", "kind", "field", "words"), DRIFTED, ids=[d[2] for d in DRIFTED])
+@pytest.mark.parametrize(
+    ("endpoint_id", "change", "kind", "field", "words"), DRIFTED, ids=[d[2] for d in DRIFTED]
+)
 def test_a_drifted_document_is_named_and_exits_1(fal_env, capsys, endpoint_id, change, kind, field, words):
     doc = fal_env.openapi_document(endpoint_id)
     change(doc)
@@ -182,15 +211,25 @@ def test_a_retired_endpoint_is_not_in_fals_catalogue_and_exits_1(fal_env, capsys
 
 
 def test_no_openapi_document_is_told_apart_from_not_in_the_catalogue(fal_env, capsys):
-    fal_env.withdraw_openapi("fal-ai/infinitalk/single-text")  # still listed, still runs: only the document 404s
-    fal_env.set_catalogue_status("fal-ai/infinitalk/video-to-video", "absent")  # delisted, document still there
+    fal_env.withdraw_openapi(
+        "fal-ai/infinitalk/single-text"
+    )  # still listed, still runs: only the document 404s
+    fal_env.set_catalogue_status(
+        "fal-ai/infinitalk/video-to-video", "absent"
+    )  # delisted, document still there
     code, report = doctor_json(capsys)
     assert code == 1
     checks = by_id(report)
     no_doc, unlisted = checks["fal-ai/infinitalk/single-text"], checks["fal-ai/infinitalk/video-to-video"]
     assert no_doc["status"] == "no_document" and "publishes no OpenAPI document" in no_doc["error"]
-    assert unlisted["status"] == "not_in_catalogue" and "still publishes its OpenAPI document" in unlisted["error"]
-    assert (checks["fal-ai/infinitalk"]["status"], checks["fal-ai/stable-avatar"]["status"]) == ("ok", "delisted")
+    assert (
+        unlisted["status"] == "not_in_catalogue"
+        and "still publishes its OpenAPI document" in unlisted["error"]
+    )
+    assert (checks["fal-ai/infinitalk"]["status"], checks["fal-ai/stable-avatar"]["status"]) == (
+        "ok",
+        "delisted",
+    )
     code, table = doctor(capsys)
     assert code == 1 and "NO OPENAPI DOCUMENT" in table and "NOT IN FAL'S CATALOGUE" in table
 
@@ -200,7 +239,9 @@ def test_a_deprecated_endpoint_exits_1(fal_env, capsys):
     code, report = doctor_json(capsys)
     assert code == 1
     deprecated = by_id(report)["fal-ai/infinitalk"]
-    assert deprecated["status"] == "deprecated" and "marks fal-ai/infinitalk deprecated" in deprecated["error"]
+    assert (
+        deprecated["status"] == "deprecated" and "marks fal-ai/infinitalk deprecated" in deprecated["error"]
+    )
     code, table = doctor(capsys)
     assert code == 1 and "DEPRECATED" in table and "1 endpoint(s) deprecated" in table
 
@@ -216,7 +257,9 @@ def test_an_unreadable_catalogue_keeps_the_documents_verdicts_and_exits_3(fal_en
     code, report = doctor_json(capsys)
     assert code == 3 and "fal's model catalogue could not be read" in report["summary"]
     assert report["catalogue"]["checked"] is False and "could not be read" in report["catalogue"]["error"]
-    assert [e["status"] for e in report["endpoints"]] == ["ok"] * len(ENDPOINTS)  # unknown: no catalogue verdict
+    assert [e["status"] for e in report["endpoints"]] == ["ok"] * len(
+        ENDPOINTS
+    )  # unknown: no catalogue verdict
 
     fal_env.inject("models", "http_500", times=2)
     fal_env.withdraw_openapi("fal-ai/infinitalk")
@@ -230,7 +273,10 @@ def test_a_document_that_is_not_a_json_object_is_unreadable_drift(fal_env, capsy
     code, report = doctor_json(capsys)
     assert code == 1
     (difference,) = by_id(report)["fal-ai/infinitalk"]["differences"]
-    assert difference["kind"] == "unreadable" and "(HTTP 200): fal's answer was not a schema" in difference["message"]
+    assert (
+        difference["kind"] == "unreadable"
+        and "(HTTP 200): fal's answer was not a schema" in difference["message"]
+    )
     assert "it is a JSON list, not an object" in difference["message"]
 
 
@@ -284,14 +330,18 @@ def test_rejected_and_missing_keys_exit_2_without_showing_the_key(fal_env, monke
         "message": report["key"]["message"],
     }
     assert "FAL_KEY" in report["key"]["message"]
-    assert [e["status"] for e in report["endpoints"]] == HEALTHY  # the documents and the catalogue need no key
+    assert [
+        e["status"] for e in report["endpoints"]
+    ] == HEALTHY  # the documents and the catalogue need no key
     assert report["catalogue"]["checked"] is True
 
 
 def test_a_locked_account_is_reported(fal_env, capsys):
     fal_env.locked = True
     code, report = doctor_json(capsys)
-    assert code == 2 and report["key"]["state"] == "locked" and "Exhausted balance" in report["key"]["message"]
+    assert (
+        code == 2 and report["key"]["state"] == "locked" and "Exhausted balance" in report["key"]["message"]
+    )
 
 
 def test_run_doctor_takes_an_explicit_client_and_url(emulator):
@@ -353,7 +403,9 @@ def test_an_endless_trickling_or_nested_schema_answer_is_named_and_never_held(fa
     fal_env.inject("openapi", "slow", times=2 * len(ENDPOINTS), bytes_per_s=1)  # every attempt of every row
     code, report = doctor_json(capsys)
     expected = ["delisted" if spec.status == "delisted" else "unreachable" for spec in GENERATION_ENDPOINTS]
-    assert code == 3 and [e["status"] for e in report["endpoints"]] == expected  # a delisted row stays delisted
+    assert (
+        code == 3 and [e["status"] for e in report["endpoints"]] == expected
+    )  # a delisted row stays delisted
     slow = report["endpoints"][0]["error"]
     assert "fal's answer was too slow" in slow and OPENAPI_PATH in slow
 

@@ -16,15 +16,30 @@ from comfyui_fal_avatar.nodes.emulator.serve import main
 
 def test_cli_prints_url_first_and_stops_on_sigterm():
     process = subprocess.Popen(
-        [sys.executable, "-m", "comfyui_fal_avatar.nodes.emulator.serve", "--port", "0", "--key", "cli:key",
-         "--processing-time", "0.1", "--queue-delay", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "comfyui_fal_avatar.nodes.emulator.serve",
+            "--port",
+            "0",
+            "--key",
+            "cli:key",
+            "--processing-time",
+            "0.1",
+            "--queue-delay",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
         response = httpx.post(url + "/fal-ai/infinitalk", json={}, headers={"Authorization": "Key cli:key"})
-        assert response.status_code == 200 and response.json()["status_url"].startswith(url + "/fal-ai/infinitalk/")
+        assert response.status_code == 200 and response.json()["status_url"].startswith(
+            url + "/fal-ai/infinitalk/"
+        )
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         assert "cli:key" not in process.stderr.read()  # a chosen key is never echoed
@@ -48,7 +63,12 @@ def test_main_in_a_thread_with_a_stop_event(capsys):
             time.sleep(0.02)
         url = out.splitlines()[0]
         key = "emulator-key-id:emulator-key-secret"
-        assert httpx.get(url + "/fal-ai/infinitalk/requests/x/status", headers={"Authorization": f"Key {key}"}).status_code == 404
+        assert (
+            httpx.get(
+                url + "/fal-ai/infinitalk/requests/x/status", headers={"Authorization": f"Key {key}"}
+            ).status_code
+            == 404
+        )
         (fabric,) = httpx.get(url + "/v1/models", params={"endpoint_id": "veed/fabric-1.0"}).json()["models"]
         assert fabric["metadata"]["status"] == "deprecated"
     finally:

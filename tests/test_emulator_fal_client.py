@@ -42,8 +42,13 @@ def _probe(url: str) -> dict:
     with av.open(io.BytesIO(data)) as container:
         video = container.streams.video[0]
         frames = sum(1 for _ in container.decode(video=0))
-        return {"frames": frames, "fps": video.average_rate, "size": (video.width, video.height),
-                "audio": len(container.streams.audio) == 1, "codec": video.codec_context.name}
+        return {
+            "frames": frames,
+            "fps": video.average_rate,
+            "size": (video.width, video.height),
+            "audio": len(container.streams.audio) == 1,
+            "codec": video.codec_context.name,
+        }
 
 
 def _subscribe(client, endpoint: str, arguments: dict) -> tuple[dict, list]:
@@ -68,36 +73,79 @@ def test_subscribe_infinitalk_with_uploaded_image(client, emu, tmp_path):
     image.write_bytes(sample_png(800, 450))
     image_url = client.upload_file(image)
     assert image_url.startswith(emu.base_url + "/files/")
-    result, events = _subscribe(client, "fal-ai/infinitalk", {
-        "image_url": image_url, "audio_url": data_uri(sample_wav(1.2), "audio/wav"), "prompt": "talking", "num_frames": 41,
-    })
+    result, events = _subscribe(
+        client,
+        "fal-ai/infinitalk",
+        {
+            "image_url": image_url,
+            "audio_url": data_uri(sample_wav(1.2), "audio/wav"),
+            "prompt": "talking",
+            "num_frames": 41,
+        },
+    )
     _check_events(events)
     assert result["seed"] == 42
     assert result["video"]["content_type"] == "video/mp4" and result["video"]["file_size"] > 0
-    assert _probe(result["video"]["url"]) == {"frames": 41, "fps": 25, "size": (896, 448), "audio": True, "codec": "h264"}
+    assert _probe(result["video"]["url"]) == {
+        "frames": 41,
+        "fps": 25,
+        "size": (896, 448),
+        "audio": True,
+        "codec": "h264",
+    }
 
 
 def test_subscribe_single_text(client):
-    result, events = _subscribe(client, "fal-ai/infinitalk/single-text", {
-        "image_url": data_uri(sample_png(360, 640), "image/png"), "text_input": "Hello there, how are you?",
-        "voice": "Sarah", "prompt": "a person talking", "num_frames": 45, "seed": 7,
-    })
+    result, events = _subscribe(
+        client,
+        "fal-ai/infinitalk/single-text",
+        {
+            "image_url": data_uri(sample_png(360, 640), "image/png"),
+            "text_input": "Hello there, how are you?",
+            "voice": "Sarah",
+            "prompt": "a person talking",
+            "num_frames": 45,
+            "seed": 7,
+        },
+    )
     _check_events(events)
     assert result["seed"] == 7
-    assert _probe(result["video"]["url"]) == {"frames": 45, "fps": 25, "size": (448, 832), "audio": True, "codec": "h264"}
+    assert _probe(result["video"]["url"]) == {
+        "frames": 45,
+        "fps": 25,
+        "size": (448, 832),
+        "audio": True,
+        "codec": "h264",
+    }
 
 
 def test_subscribe_video_to_video_and_status_by_sub_path_id(client):
     video_url = client.upload(sample_mp4(320, 320, 12), "video/mp4", file_name="source.mp4")
     audio_url = client.upload(sample_wav(1.0), "audio/wav")
-    result, events = _subscribe(client, "fal-ai/infinitalk/video-to-video", {
-        "video_url": video_url, "audio_url": audio_url, "prompt": "dub", "num_frames": 41, "resolution": "720p",
-    })
+    result, events = _subscribe(
+        client,
+        "fal-ai/infinitalk/video-to-video",
+        {
+            "video_url": video_url,
+            "audio_url": audio_url,
+            "prompt": "dub",
+            "num_frames": 41,
+            "resolution": "720p",
+        },
+    )
     _check_events(events)
-    assert _probe(result["video"]["url"]) == {"frames": 41, "fps": 25, "size": (960, 960), "audio": True, "codec": "h264"}
+    assert _probe(result["video"]["url"]) == {
+        "frames": 41,
+        "fps": 25,
+        "size": (960, 960),
+        "audio": True,
+        "codec": "h264",
+    }
 
-    handle = client.submit("fal-ai/infinitalk/video-to-video", {"video_url": video_url, "audio_url": audio_url,
-                                                                "prompt": "again", "num_frames": 41})
+    handle = client.submit(
+        "fal-ai/infinitalk/video-to-video",
+        {"video_url": video_url, "audio_url": audio_url, "prompt": "again", "num_frames": 41},
+    )
     assert "/video-to-video" not in handle.status_url
     status = client.status("fal-ai/infinitalk/video-to-video", handle.request_id, with_logs=True)
     assert isinstance(status, (fal_client.Queued, fal_client.InProgress))
@@ -107,14 +155,25 @@ def test_subscribe_video_to_video_and_status_by_sub_path_id(client):
 
 
 def test_subscribe_stable_avatar(client):
-    result, events = _subscribe(client, "fal-ai/stable-avatar", {
-        "image_url": data_uri(sample_png(300, 300), "image/png"), "audio_url": data_uri(sample_wav(2.0), "audio/wav"),
-        "prompt": "a person talking",
-    })
+    result, events = _subscribe(
+        client,
+        "fal-ai/stable-avatar",
+        {
+            "image_url": data_uri(sample_png(300, 300), "image/png"),
+            "audio_url": data_uri(sample_wav(2.0), "audio/wav"),
+            "prompt": "a person talking",
+        },
+    )
     _check_events(events)
     assert set(result) == {"video"}  # StableAvatar's output has no seed
     # 2.0 s of audio → 50 frames → next 4n+1 = 53
-    assert _probe(result["video"]["url"]) == {"frames": 53, "fps": 25, "size": (512, 512), "audio": True, "codec": "h264"}
+    assert _probe(result["video"]["url"]) == {
+        "frames": 53,
+        "fps": 25,
+        "size": (512, 512),
+        "audio": True,
+        "codec": "h264",
+    }
 
 
 def test_subscribe_omnihuman_at_its_own_fps_with_duration_and_no_seed(client, tmp_path):
@@ -122,23 +181,45 @@ def test_subscribe_omnihuman_at_its_own_fps_with_duration_and_no_seed(client, tm
     its length set by the audio and ``duration`` in the output instead of a seed."""
     image = tmp_path / "face.png"
     image.write_bytes(sample_png(720, 1280))
-    result, events = _subscribe(client, "fal-ai/bytedance/omnihuman/v1.5", {
-        "image_url": client.upload_file(image), "audio_url": data_uri(sample_wav(1.5), "audio/wav"),
-        "prompt": "talking", "resolution": "720p",
-    })
+    result, events = _subscribe(
+        client,
+        "fal-ai/bytedance/omnihuman/v1.5",
+        {
+            "image_url": client.upload_file(image),
+            "audio_url": data_uri(sample_wav(1.5), "audio/wav"),
+            "prompt": "talking",
+            "resolution": "720p",
+        },
+    )
     _check_events(events)
     assert set(result) == {"video", "duration"} and result["duration"] == 1.5
-    assert _probe(result["video"]["url"]) == {"frames": 36, "fps": 24, "size": (720, 1280), "audio": True, "codec": "h264"}
+    assert _probe(result["video"]["url"]) == {
+        "frames": 36,
+        "fps": 24,
+        "size": (720, 1280),
+        "audio": True,
+        "codec": "h264",
+    }
 
 
 def test_strict_fabric_refuses_an_extra_field_with_a_422(client):
-    arguments = {"image_url": data_uri(sample_png(64, 64), "image/png"), "audio_url": data_uri(sample_wav(1), "audio/wav"),
-                 "resolution": "480p", "seed": 42}
+    arguments = {
+        "image_url": data_uri(sample_png(64, 64), "image/png"),
+        "audio_url": data_uri(sample_wav(1), "audio/wav"),
+        "resolution": "480p",
+        "seed": 42,
+    }
     with pytest.raises(fal_client.FalClientHTTPError) as caught:
         client.subscribe("veed/fabric-1.0", arguments)
     assert caught.value.status_code == 422
-    assert caught.value.message == [{"type": "extra_forbidden", "loc": ["body", "seed"],
-                                     "msg": "Extra inputs are not permitted", "input": 42}]
+    assert caught.value.message == [
+        {
+            "type": "extra_forbidden",
+            "loc": ["body", "seed"],
+            "msg": "Extra inputs are not permitted",
+            "input": 42,
+        }
+    ]
     del arguments["seed"]
     assert set(client.subscribe("veed/fabric-1.0", arguments)) == {"video"}
 
@@ -150,14 +231,23 @@ def test_validation_error_surfaces_as_http_error_with_list_detail(client):
     assert error.status_code == 422 and isinstance(error.message, list)
     by_field = {item["loc"][1]: item for item in error.message}
     assert by_field["prompt"]["type"] == "missing"
-    assert by_field["num_frames"]["type"] == "greater_than_equal" and by_field["num_frames"]["ctx"] == {"ge": 41}
+    assert by_field["num_frames"]["type"] == "greater_than_equal" and by_field["num_frames"]["ctx"] == {
+        "ge": 41
+    }
 
 
 def test_undecodable_input_is_a_422_on_the_field(client):
     image_url = client.upload(b"not an image", "image/png", file_name="broken.png")
     with pytest.raises(fal_client.FalClientHTTPError) as caught:
-        client.subscribe("fal-ai/infinitalk", {"image_url": image_url, "audio_url": data_uri(sample_wav(1), "audio/wav"),
-                                               "prompt": "p", "num_frames": 41})
+        client.subscribe(
+            "fal-ai/infinitalk",
+            {
+                "image_url": image_url,
+                "audio_url": data_uri(sample_wav(1), "audio/wav"),
+                "prompt": "p",
+                "num_frames": 41,
+            },
+        )
     assert caught.value.status_code == 422
     assert [item["loc"] for item in caught.value.message] == [["body", "image_url"]]
 
@@ -187,9 +277,15 @@ def test_cancel_while_queued(client, emu):
 
 def test_cancel_while_running_then_already_completed(client, emu):
     emu.inject_job("slow", processing_time=30)
-    handle = client.submit("fal-ai/infinitalk", {"image_url": data_uri(sample_png(64, 64), "image/png"),
-                                                 "audio_url": data_uri(sample_wav(1), "audio/wav"), "prompt": "p",
-                                                 "num_frames": 41})
+    handle = client.submit(
+        "fal-ai/infinitalk",
+        {
+            "image_url": data_uri(sample_png(64, 64), "image/png"),
+            "audio_url": data_uri(sample_wav(1), "audio/wav"),
+            "prompt": "p",
+            "num_frames": 41,
+        },
+    )
     _wait_for(handle, fal_client.InProgress)
     handle.cancel()
     status = _wait_for(handle, fal_client.Completed)
@@ -201,9 +297,15 @@ def test_cancel_while_running_then_already_completed(client, emu):
 
 def test_runner_error_sets_completed_error_and_result_status(client, emu):
     emu.inject_job("runner_error")
-    handle = client.submit("fal-ai/infinitalk", {"image_url": data_uri(sample_png(64, 64), "image/png"),
-                                                 "audio_url": data_uri(sample_wav(1), "audio/wav"), "prompt": "p",
-                                                 "num_frames": 41})
+    handle = client.submit(
+        "fal-ai/infinitalk",
+        {
+            "image_url": data_uri(sample_png(64, 64), "image/png"),
+            "audio_url": data_uri(sample_wav(1), "audio/wav"),
+            "prompt": "p",
+            "num_frames": 41,
+        },
+    )
     status = _wait_for(handle, fal_client.Completed)
     assert (status.error, status.error_type) == ("Runner disconnected", "runner_disconnected")
     with pytest.raises(fal_client.FalClientHTTPError) as caught:
@@ -254,13 +356,23 @@ def test_async_client_subscribe_upload_and_cancel(emu):
         client = fal_client.AsyncClient(key=KEY)
         image_url = await client.upload(sample_png(640, 640), "image/png", "face.png")
         events: list = []
-        result = await client.subscribe("fal-ai/infinitalk", {
-            "image_url": image_url, "audio_url": data_uri(sample_wav(1), "audio/wav"), "prompt": "p", "num_frames": 41,
-        }, with_logs=True, on_queue_update=events.append)
+        result = await client.subscribe(
+            "fal-ai/infinitalk",
+            {
+                "image_url": image_url,
+                "audio_url": data_uri(sample_wav(1), "audio/wav"),
+                "prompt": "p",
+                "num_frames": 41,
+            },
+            with_logs=True,
+            on_queue_update=events.append,
+        )
         _check_events(events)
         assert _probe(result["video"]["url"])["size"] == (640, 640)
         emu.inject_job("stuck_queue")
-        handle = await client.submit("fal-ai/stable-avatar", {"image_url": image_url, "audio_url": "a", "prompt": "p"})
+        handle = await client.submit(
+            "fal-ai/stable-avatar", {"image_url": image_url, "audio_url": "a", "prompt": "p"}
+        )
         await client.cancel("fal-ai/stable-avatar", handle.request_id)
         status = await handle.status()
         assert isinstance(status, fal_client.Completed) and status.error_type == "client_cancelled"

@@ -13,7 +13,9 @@ from comfyui_fal_avatar.nodes.emulator.samples import data_uri, sample_png, samp
 
 KEY = "kid:ksecret"
 AUTH = {"Authorization": f"Key {KEY}"}
-LOCKED = {"detail": "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."}
+LOCKED = {
+    "detail": "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
+}
 
 
 @pytest.fixture
@@ -29,8 +31,12 @@ def http(emu):
 
 
 def _args() -> dict:
-    return {"image_url": data_uri(sample_png(64, 64), "image/png"), "audio_url": data_uri(sample_wav(1.0), "audio/wav"),
-            "prompt": "p", "num_frames": 41}
+    return {
+        "image_url": data_uri(sample_png(64, 64), "image/png"),
+        "audio_url": data_uri(sample_wav(1.0), "audio/wav"),
+        "prompt": "p",
+        "num_frames": 41,
+    }
 
 
 def _completed(http: httpx.Client, status_url: str) -> dict:
@@ -44,8 +50,11 @@ def _completed(http: httpx.Client, status_url: str) -> dict:
 
 def _upload(emu, http, data: bytes = b"0123456789" * 100) -> str:
     token = http.post("/storage/auth/token?storage_type=fal-cdn-v3", json={}).json()["token"]
-    return http.post("/files/upload", content=data, headers={"Authorization": f"Bearer {token}",
-                                                            "Content-Type": "application/octet-stream"}).json()["access_url"]
+    return http.post(
+        "/files/upload",
+        content=data,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"},
+    ).json()["access_url"]
 
 
 @pytest.mark.parametrize("code", [502, 503, 504])
@@ -233,14 +242,15 @@ def test_stuck_queue_and_slow_jobs(emu, http):
     assert emu.jobs[stuck["request_id"]].state == "IN_QUEUE"
 
 
-
 def test_job_faults_can_match_arguments_and_hold_jobs_until_released(emu, http):
     """A job fault with ``match`` skips jobs submitted with other values (they take the next fault that
     applies, in order); ``release`` keeps its job IN_PROGRESS until the test sets the event."""
     release = threading.Event()
     emu.inject_job("runner_error", match={"seed": 2}, release=release)
     emu.inject_job("slow", times=2, processing_time=0.1)
-    jobs = {seed: http.post("/fal-ai/infinitalk", json={**_args(), "seed": seed}).json() for seed in (1, 2, 3, 4)}
+    jobs = {
+        seed: http.post("/fal-ai/infinitalk", json={**_args(), "seed": seed}).json() for seed in (1, 2, 3, 4)
+    }
     faults = {seed: emu.jobs[job["request_id"]].fault_name for seed, job in jobs.items()}
     assert faults == {1: "slow", 2: "runner_error", 3: "slow", 4: None}
     for seed in (1, 3, 4):
@@ -269,10 +279,17 @@ def test_locked_mode(emu, http):
 
 
 def test_request_log(emu, http):
-    http.post("/fal-ai/infinitalk?fal_webhook=http%3A%2F%2Fx", json={"prompt": "p"}, headers={"X-Custom": "1"})
+    http.post(
+        "/fal-ai/infinitalk?fal_webhook=http%3A%2F%2Fx", json={"prompt": "p"}, headers={"X-Custom": "1"}
+    )
     http.get("/nothing")
     (submit, other) = emu.requests
-    assert (submit.method, submit.path, submit.route, submit.status) == ("POST", "/fal-ai/infinitalk", "submit", 200)
+    assert (submit.method, submit.path, submit.route, submit.status) == (
+        "POST",
+        "/fal-ai/infinitalk",
+        "submit",
+        200,
+    )
     assert submit.query == {"fal_webhook": "http://x"}
     assert submit.headers["x-custom"] == "1" and submit.headers["authorization"] == f"Key {KEY}"
     assert submit.body == b'{"prompt":"p"}'

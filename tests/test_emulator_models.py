@@ -32,12 +32,16 @@ def _errors(endpoint: str, body) -> dict[str, dict]:
 
 # --- schemas --------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("endpoint", "required"), [
-    ("fal-ai/infinitalk", {"image_url", "audio_url", "prompt"}),
-    ("fal-ai/infinitalk/single-text", {"image_url", "text_input", "voice", "prompt"}),
-    ("fal-ai/infinitalk/video-to-video", {"video_url", "audio_url", "prompt"}),
-    ("fal-ai/stable-avatar", {"image_url", "audio_url", "prompt"}),
-])
+
+@pytest.mark.parametrize(
+    ("endpoint", "required"),
+    [
+        ("fal-ai/infinitalk", {"image_url", "audio_url", "prompt"}),
+        ("fal-ai/infinitalk/single-text", {"image_url", "text_input", "voice", "prompt"}),
+        ("fal-ai/infinitalk/video-to-video", {"video_url", "audio_url", "prompt"}),
+        ("fal-ai/stable-avatar", {"image_url", "audio_url", "prompt"}),
+    ],
+)
 def test_missing_required_fields(endpoint, required):
     body = {"unrelated": 1}
     errors = _errors(endpoint, body)
@@ -47,44 +51,83 @@ def test_missing_required_fields(endpoint, required):
 
 
 def test_infinitalk_defaults_and_lax_coercion():
-    args = SCHEMAS["fal-ai/infinitalk"].validate({"image_url": "i", "audio_url": "a", "prompt": "p", "extra": True})
-    assert args == {"image_url": "i", "audio_url": "a", "prompt": "p", "num_frames": 145, "resolution": "480p",
-                    "seed": 42, "acceleration": "regular"}
-    coerced = SCHEMAS["fal-ai/infinitalk"].validate({"image_url": "i", "audio_url": "a", "prompt": "p",
-                                                     "num_frames": "81", "seed": 7.0})
+    args = SCHEMAS["fal-ai/infinitalk"].validate(
+        {"image_url": "i", "audio_url": "a", "prompt": "p", "extra": True}
+    )
+    assert args == {
+        "image_url": "i",
+        "audio_url": "a",
+        "prompt": "p",
+        "num_frames": 145,
+        "resolution": "480p",
+        "seed": 42,
+        "acceleration": "regular",
+    }
+    coerced = SCHEMAS["fal-ai/infinitalk"].validate(
+        {"image_url": "i", "audio_url": "a", "prompt": "p", "num_frames": "81", "seed": 7.0}
+    )
     assert (coerced["num_frames"], coerced["seed"]) == (81, 7)
-    randomized = SCHEMAS["fal-ai/infinitalk"].validate({"image_url": "i", "audio_url": "a", "prompt": "p", "seed": None})
+    randomized = SCHEMAS["fal-ai/infinitalk"].validate(
+        {"image_url": "i", "audio_url": "a", "prompt": "p", "seed": None}
+    )
     assert isinstance(randomized["seed"], int)
 
 
 def test_wrong_types_use_pydantic_error_types():
-    body = {"image_url": 5, "audio_url": "a", "prompt": "p", "num_frames": "many", "resolution": "1080p",
-            "seed": 1.5, "acceleration": "max"}
+    body = {
+        "image_url": 5,
+        "audio_url": "a",
+        "prompt": "p",
+        "num_frames": "many",
+        "resolution": "1080p",
+        "seed": 1.5,
+        "acceleration": "max",
+    }
     errors = _errors("fal-ai/infinitalk", body)
-    assert errors["image_url"] == {"type": "string_type", "loc": ["body", "image_url"],
-                                   "msg": "Input should be a valid string", "input": 5}
+    assert errors["image_url"] == {
+        "type": "string_type",
+        "loc": ["body", "image_url"],
+        "msg": "Input should be a valid string",
+        "input": 5,
+    }
     assert errors["num_frames"]["type"] == "int_parsing" and errors["num_frames"]["input"] == "many"
     assert errors["seed"]["type"] == "int_from_float"
-    assert errors["resolution"] == {"type": "literal_error", "loc": ["body", "resolution"],
-                                    "msg": "Input should be '480p' or '720p'", "input": "1080p",
-                                    "ctx": {"expected": "'480p' or '720p'"}}
+    assert errors["resolution"] == {
+        "type": "literal_error",
+        "loc": ["body", "resolution"],
+        "msg": "Input should be '480p' or '720p'",
+        "input": "1080p",
+        "ctx": {"expected": "'480p' or '720p'"},
+    }
     assert errors["acceleration"]["ctx"] == {"expected": "'none', 'regular' or 'high'"}
-    assert _errors("fal-ai/infinitalk", {"image_url": "i", "audio_url": "a", "prompt": "p", "num_frames": None})[
-        "num_frames"]["type"] == "int_type"
+    assert (
+        _errors("fal-ai/infinitalk", {"image_url": "i", "audio_url": "a", "prompt": "p", "num_frames": None})[
+            "num_frames"
+        ]["type"]
+        == "int_type"
+    )
 
 
-@pytest.mark.parametrize(("frames", "error"), [(40, ("greater_than_equal", {"ge": 41})), (722, ("less_than_equal", {"le": 721}))])
+@pytest.mark.parametrize(
+    ("frames", "error"), [(40, ("greater_than_equal", {"ge": 41})), (722, ("less_than_equal", {"le": 721}))]
+)
 def test_num_frames_bounds(frames, error):
-    item = _errors("fal-ai/infinitalk/single-text", {"image_url": "i", "text_input": "t", "voice": "Aria", "prompt": "p",
-                                                     "num_frames": frames})["num_frames"]
+    item = _errors(
+        "fal-ai/infinitalk/single-text",
+        {"image_url": "i", "text_input": "t", "voice": "Aria", "prompt": "p", "num_frames": frames},
+    )["num_frames"]
     assert (item["type"], item["ctx"]) == error and item["input"] == frames
     assert item["msg"].startswith("Input should be ")
 
 
 def test_voice_enum_lists_all_twenty_voices():
-    item = _errors("fal-ai/infinitalk/single-text", {"image_url": "i", "text_input": "t", "voice": "Bob", "prompt": "p"})["voice"]
+    item = _errors(
+        "fal-ai/infinitalk/single-text", {"image_url": "i", "text_input": "t", "voice": "Bob", "prompt": "p"}
+    )["voice"]
     assert item["type"] == "literal_error" and len(VOICES) == 20
-    assert item["ctx"]["expected"].startswith("'Aria', 'Roger'") and item["ctx"]["expected"].endswith(" or 'Bill'")
+    assert item["ctx"]["expected"].startswith("'Aria', 'Roger'") and item["ctx"]["expected"].endswith(
+        " or 'Bill'"
+    )
 
 
 def test_video_to_video_num_frames_is_41_to_241():
@@ -93,7 +136,9 @@ def test_video_to_video_num_frames_is_41_to_241():
     v2v = SCHEMAS["fal-ai/infinitalk/video-to-video"]
     assert v2v.validate(body)["num_frames"] == 145
     assert [v2v.validate({**body, "num_frames": n})["num_frames"] for n in (41, 241)] == [41, 241]
-    assert _errors("fal-ai/infinitalk/video-to-video", {**body, "num_frames": 40})["num_frames"]["ctx"] == {"ge": 41}
+    assert _errors("fal-ai/infinitalk/video-to-video", {**body, "num_frames": 40})["num_frames"]["ctx"] == {
+        "ge": 41
+    }
     for frames in (242, 721):
         item = _errors("fal-ai/infinitalk/video-to-video", {**body, "num_frames": frames})["num_frames"]
         assert (item["type"], item["ctx"]) == ("less_than_equal", {"le": 241})
@@ -101,17 +146,42 @@ def test_video_to_video_num_frames_is_41_to_241():
 
 def test_stable_avatar_schema():
     args = SCHEMAS["fal-ai/stable-avatar"].validate({"image_url": "i", "audio_url": "a", "prompt": "p"})
-    assert args == {"image_url": "i", "audio_url": "a", "prompt": "p", "aspect_ratio": "auto", "guidance_scale": 5.0,
-                    "audio_guidance_scale": 4.0, "num_inference_steps": 50, "seed": None, "perturbation": 0.1}
-    errors = _errors("fal-ai/stable-avatar", {"image_url": "i", "audio_url": "a", "prompt": "p", "perturbation": 1.5,
-                                              "guidance_scale": "high", "aspect_ratio": "4:3"})
+    assert args == {
+        "image_url": "i",
+        "audio_url": "a",
+        "prompt": "p",
+        "aspect_ratio": "auto",
+        "guidance_scale": 5.0,
+        "audio_guidance_scale": 4.0,
+        "num_inference_steps": 50,
+        "seed": None,
+        "perturbation": 0.1,
+    }
+    errors = _errors(
+        "fal-ai/stable-avatar",
+        {
+            "image_url": "i",
+            "audio_url": "a",
+            "prompt": "p",
+            "perturbation": 1.5,
+            "guidance_scale": "high",
+            "aspect_ratio": "4:3",
+        },
+    )
     assert errors["perturbation"]["type"] == "less_than_equal" and errors["perturbation"]["ctx"] == {"le": 1}
     assert errors["guidance_scale"]["type"] == "float_parsing"
     assert errors["aspect_ratio"]["ctx"] == {"expected": "'16:9', '1:1', '9:16' or 'auto'"}
 
 
-@pytest.mark.parametrize(("field", "low", "high"), [("guidance_scale", 1, 10), ("audio_guidance_scale", 0, 10),
-                                                    ("num_inference_steps", 10, 50), ("perturbation", 0, 1)])
+@pytest.mark.parametrize(
+    ("field", "low", "high"),
+    [
+        ("guidance_scale", 1, 10),
+        ("audio_guidance_scale", 0, 10),
+        ("num_inference_steps", 10, 50),
+        ("perturbation", 0, 1),
+    ],
+)
 def test_stable_avatar_bounds(field, low, high):
     """fal's StableAvatarInput bounds (inclusive); outside them fal answers 422."""
     body = {"image_url": "i", "audio_url": "a", "prompt": "p"}
@@ -126,26 +196,40 @@ def test_stable_avatar_bounds(field, low, high):
 def test_body_must_be_an_object():
     with pytest.raises(ValidationFailed) as caught:
         SCHEMAS["fal-ai/infinitalk"].validate([1, 2])
-    assert caught.value.items[0]["type"] == "model_attributes_type" and caught.value.items[0]["loc"] == ["body"]
+    assert caught.value.items[0]["type"] == "model_attributes_type" and caught.value.items[0]["loc"] == [
+        "body"
+    ]
 
 
 # --- render helpers -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("size", "resolution", "bucket"), [
-    ((500, 500), "480p", (640, 640)), ((1920, 1080), "480p", (896, 448)), ((1080, 1920), "480p", (448, 832)),
-    ((1000, 900), "720p", (960, 960)), ((1920, 1080), "720p", (1280, 704)), ((720, 1280), "720p", (704, 1280)),
-])
+
+@pytest.mark.parametrize(
+    ("size", "resolution", "bucket"),
+    [
+        ((500, 500), "480p", (640, 640)),
+        ((1920, 1080), "480p", (896, 448)),
+        ((1080, 1920), "480p", (448, 832)),
+        ((1000, 900), "720p", (960, 960)),
+        ((1920, 1080), "720p", (1280, 704)),
+        ((720, 1280), "720p", (704, 1280)),
+    ],
+)
 def test_infinitalk_buckets(size, resolution, bucket):
     assert render.nearest_bucket(*size, INFINITALK_BUCKETS[resolution]) == bucket
 
 
-@pytest.mark.parametrize(("seconds", "frames"), [(0.1, 41), (1.64, 41), (1.7, 45), (2.0, 53), (10.0, 253), (400, 7501)])
+@pytest.mark.parametrize(
+    ("seconds", "frames"), [(0.1, 41), (1.64, 41), (1.7, 45), (2.0, 53), (10.0, 253), (400, 7501)]
+)
 def test_stable_avatar_frames_follow_the_audio(seconds, frames):
     assert render.frames_for_audio(seconds) == frames and (frames - 1) % 4 == 0
 
 
 def test_mouth_opens_with_the_audio():
-    silent_then_loud = np.concatenate([np.zeros(SAMPLE_RATE), 0.5 * np.sin(np.arange(SAMPLE_RATE) * 0.07)]).astype(np.float32)
+    silent_then_loud = np.concatenate(
+        [np.zeros(SAMPLE_RATE), 0.5 * np.sin(np.arange(SAMPLE_RATE) * 0.07)]
+    ).astype(np.float32)
     background = np.full((256, 256, 3), 200, np.uint8)
     data = render.render_mp4([background], silent_then_loud, 41)
     with av.open(io.BytesIO(data)) as container:
@@ -158,6 +242,7 @@ def test_mouth_opens_with_the_audio():
 
 
 # --- speech ---------------------------------------------------------------------------------------------------
+
 
 def test_speech_is_deterministic_speech_like_and_voice_dependent():
     text = "Hello there, this is a small test."
@@ -176,6 +261,7 @@ def test_speech_is_deterministic_speech_like_and_voice_dependent():
 
 
 # --- the apps over HTTP ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def emu():
@@ -197,13 +283,27 @@ def _probe(url: str) -> tuple[int, tuple[int, int], float, float]:
     with av.open(io.BytesIO(httpx.get(url).content)) as container:
         video, audio = container.streams.video[0], container.streams.audio[0]
         frames = sum(1 for _ in container.decode(video=0))
-        return frames, (video.width, video.height), float(video.average_rate), float(audio.duration * audio.time_base)
+        return (
+            frames,
+            (video.width, video.height),
+            float(video.average_rate),
+            float(audio.duration * audio.time_base),
+        )
 
 
 def test_infinitalk_720p_portrait_with_audio_trimmed(emu):
-    result = _run(emu, "fal-ai/infinitalk", {"image_url": data_uri(sample_png(720, 1280), "image/png"),
-                                             "audio_url": data_uri(sample_wav(4.0), "audio/wav"), "prompt": "p",
-                                             "num_frames": 49, "resolution": "720p", "seed": 3})
+    result = _run(
+        emu,
+        "fal-ai/infinitalk",
+        {
+            "image_url": data_uri(sample_png(720, 1280), "image/png"),
+            "audio_url": data_uri(sample_wav(4.0), "audio/wav"),
+            "prompt": "p",
+            "num_frames": 49,
+            "resolution": "720p",
+            "seed": 3,
+        },
+    )
     body = result.json()
     assert result.status_code == 200 and body["seed"] == 3
     frames, size, fps, audio_s = _probe(body["video"]["url"])
@@ -214,9 +314,14 @@ def test_infinitalk_720p_portrait_with_audio_trimmed(emu):
 
 def test_a_shrunk_output_changes_only_the_pixel_size():
     """``max_output_side`` (the test fixtures' cheap renders) keeps the model's frames, fps and sound."""
-    arguments = {"image_url": data_uri(sample_png(720, 1280), "image/png"),
-                 "audio_url": data_uri(sample_wav(4.0), "audio/wav"), "prompt": "p", "num_frames": 49,
-                 "resolution": "720p", "seed": 3}
+    arguments = {
+        "image_url": data_uri(sample_png(720, 1280), "image/png"),
+        "audio_url": data_uri(sample_wav(4.0), "audio/wav"),
+        "prompt": "p",
+        "num_frames": 49,
+        "resolution": "720p",
+        "seed": 3,
+    }
     with FalEmulator(KEY, processing_time=0.0, max_output_side=256) as small:
         body = _run(small, "fal-ai/infinitalk", arguments).json()
         frames, size, fps, audio_s = _probe(body["video"]["url"])
@@ -228,39 +333,74 @@ def test_stable_avatar_aspect_ratio(emu):
     common = {"audio_url": data_uri(sample_wav(1.0), "audio/wav"), "prompt": "p"}
     landscape = data_uri(sample_png(640, 360), "image/png")
     auto = _run(emu, "fal-ai/stable-avatar", {**common, "image_url": landscape}).json()
-    forced = _run(emu, "fal-ai/stable-avatar", {**common, "image_url": landscape, "aspect_ratio": "9:16", "seed": 5}).json()
+    forced = _run(
+        emu, "fal-ai/stable-avatar", {**common, "image_url": landscape, "aspect_ratio": "9:16", "seed": 5}
+    ).json()
     assert _probe(auto["video"]["url"])[:2] == (41, (832, 480))
     assert _probe(forced["video"]["url"])[:2] == (41, (480, 832)) and "seed" not in forced
 
 
 def test_single_text_audio_covers_the_video(emu):
-    result = _run(emu, "fal-ai/infinitalk/single-text", {
-        "image_url": data_uri(sample_png(100, 100), "image/png"), "text_input": "One two three four five six seven.",
-        "voice": "Brian", "prompt": "p", "num_frames": 41}).json()
+    result = _run(
+        emu,
+        "fal-ai/infinitalk/single-text",
+        {
+            "image_url": data_uri(sample_png(100, 100), "image/png"),
+            "text_input": "One two three four five six seven.",
+            "voice": "Brian",
+            "prompt": "p",
+            "num_frames": 41,
+        },
+    ).json()
     frames, size, _, audio_s = _probe(result["video"]["url"])
     assert (frames, size) == (41, (640, 640)) and abs(audio_s - 41 / 25) < 0.1
 
 
 def test_video_to_video_uses_the_source_aspect_and_frames(emu):
-    result = _run(emu, "fal-ai/infinitalk/video-to-video", {
-        "video_url": data_uri(sample_mp4(640, 360, 8), "video/mp4"), "audio_url": data_uri(sample_wav(1.0), "audio/wav"),
-        "prompt": "p", "num_frames": 41}).json()
+    result = _run(
+        emu,
+        "fal-ai/infinitalk/video-to-video",
+        {
+            "video_url": data_uri(sample_mp4(640, 360, 8), "video/mp4"),
+            "audio_url": data_uri(sample_wav(1.0), "audio/wav"),
+            "prompt": "p",
+            "num_frames": 41,
+        },
+    ).json()
     assert _probe(result["video"]["url"])[:2] == (41, (896, 448))
 
 
 def test_inputs_from_another_loopback_server(emu):
     with FalEmulator("other:key") as other, httpx.Client(base_url=other.base_url) as http:
         token = http.post("/storage/auth/token", headers={"Authorization": "Key other:key"}).json()["token"]
-        image_url = http.post("/files/upload", content=sample_png(64, 64), headers={
-            "Authorization": f"Bearer {token}", "Content-Type": "image/png"}).json()["access_url"]
-        result = _run(emu, "fal-ai/infinitalk", {"image_url": image_url, "audio_url": data_uri(sample_wav(1), "audio/wav"),
-                                                 "prompt": "p", "num_frames": 41})
+        image_url = http.post(
+            "/files/upload",
+            content=sample_png(64, 64),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "image/png"},
+        ).json()["access_url"]
+        result = _run(
+            emu,
+            "fal-ai/infinitalk",
+            {
+                "image_url": image_url,
+                "audio_url": data_uri(sample_wav(1), "audio/wav"),
+                "prompt": "p",
+                "num_frames": 41,
+            },
+        )
         assert result.status_code == 200 and other.count("file_get") == 1
 
 
 def test_unreachable_and_undecodable_inputs_are_422s_on_their_fields(emu):
-    result = _run(emu, "fal-ai/infinitalk", {"image_url": "https://example.invalid/face.png",
-                                             "audio_url": f"{emu.base_url}/files/nope/missing.wav", "prompt": "p"})
+    result = _run(
+        emu,
+        "fal-ai/infinitalk",
+        {
+            "image_url": "https://example.invalid/face.png",
+            "audio_url": f"{emu.base_url}/files/nope/missing.wav",
+            "prompt": "p",
+        },
+    )
     assert result.status_code == 422 and result.headers["x-fal-billable-units"] == "0"
     items = {item["loc"][1]: item for item in result.json()["detail"]}
     assert items["image_url"]["type"] == items["audio_url"]["type"] == "file_download_error"
@@ -268,9 +408,21 @@ def test_unreachable_and_undecodable_inputs_are_422s_on_their_fields(emu):
 
     garbage = data_uri(b"garbage bytes", "application/octet-stream")
     for endpoint, field, arguments in (
-        ("fal-ai/infinitalk", "audio_url", {"image_url": data_uri(sample_png(32, 32), "image/png"), "audio_url": garbage}),
-        ("fal-ai/stable-avatar", "image_url", {"image_url": garbage, "audio_url": data_uri(sample_wav(1), "audio/wav")}),
-        ("fal-ai/infinitalk/video-to-video", "video_url", {"video_url": garbage, "audio_url": data_uri(sample_wav(1), "audio/wav")}),
+        (
+            "fal-ai/infinitalk",
+            "audio_url",
+            {"image_url": data_uri(sample_png(32, 32), "image/png"), "audio_url": garbage},
+        ),
+        (
+            "fal-ai/stable-avatar",
+            "image_url",
+            {"image_url": garbage, "audio_url": data_uri(sample_wav(1), "audio/wav")},
+        ),
+        (
+            "fal-ai/infinitalk/video-to-video",
+            "video_url",
+            {"video_url": garbage, "audio_url": data_uri(sample_wav(1), "audio/wav")},
+        ),
     ):
         response = _run(emu, endpoint, {**arguments, "prompt": "p"})
         assert response.status_code == 422

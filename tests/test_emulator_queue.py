@@ -29,8 +29,12 @@ def http(emu):
 
 
 def _args(num_frames: int = 41) -> dict:
-    return {"image_url": data_uri(sample_png(64, 64), "image/png"), "audio_url": data_uri(sample_wav(1.0), "audio/wav"),
-            "prompt": "p", "num_frames": num_frames}
+    return {
+        "image_url": data_uri(sample_png(64, 64), "image/png"),
+        "audio_url": data_uri(sample_wav(1.0), "audio/wav"),
+        "prompt": "p",
+        "num_frames": num_frames,
+    }
 
 
 def _wait_completed(http: httpx.Client, status_url: str, **params) -> httpx.Response:
@@ -49,15 +53,25 @@ def test_submit_answers_absolute_owner_alias_urls_for_a_sub_path_endpoint(emu, h
     body = response.json()
     rid = body["request_id"]
     base = f"{emu.base_url}/fal-ai/infinitalk/requests/{rid}"
-    assert body == {"status": "IN_QUEUE", "request_id": rid, "response_url": base, "status_url": base + "/status",
-                    "cancel_url": base + "/cancel", "queue_position": 0, "gateway_request_id": rid}
+    assert body == {
+        "status": "IN_QUEUE",
+        "request_id": rid,
+        "response_url": base,
+        "status_url": base + "/status",
+        "cancel_url": base + "/cancel",
+        "queue_position": 0,
+        "gateway_request_id": rid,
+    }
     assert response.headers["x-fal-request-id"] == rid
     assert emu.jobs[rid].endpoint_id == "fal-ai/infinitalk/video-to-video"
 
 
 def test_status_url_with_the_sub_path_is_rejected(emu, http):
     rid = http.post("/fal-ai/infinitalk/single-text", json={}).json()["request_id"]
-    for path in (f"/fal-ai/infinitalk/single-text/requests/{rid}/status", f"/fal-ai/infinitalk/single-text/requests/{rid}"):
+    for path in (
+        f"/fal-ai/infinitalk/single-text/requests/{rid}/status",
+        f"/fal-ai/infinitalk/single-text/requests/{rid}",
+    ):
         assert http.get(path).status_code in (404, 405)
     assert http.put(f"/fal-ai/infinitalk/single-text/requests/{rid}/cancel").status_code in (404, 405)
     assert http.get(f"/fal-ai/infinitalk/requests/{rid}/status").status_code in (200, 202)
@@ -79,7 +93,9 @@ def test_trailing_slashes_are_tolerated(http):
 
 def test_namespaced_apps_add_one_segment(emu, http):
     body = http.post("/comfy/fal-ai/infinitalk", json=_args()).json()
-    assert body["status_url"] == f"{emu.base_url}/comfy/fal-ai/infinitalk/requests/{body['request_id']}/status"
+    assert (
+        body["status_url"] == f"{emu.base_url}/comfy/fal-ai/infinitalk/requests/{body['request_id']}/status"
+    )
     _wait_completed(http, body["status_url"])
     assert http.get(body["response_url"]).status_code == 200
     assert http.get(f"/fal-ai/infinitalk/requests/{body['request_id']}/status").status_code == 404
@@ -105,14 +121,21 @@ def test_status_codes_shapes_and_cumulative_logs(http):
         assert later[: len(earlier)] == earlier
     final = seen[-1]
     assert [entry["message"] for entry in final["logs"]] == [
-        "Generating frames 14/41", "Generating frames 28/41", "Generating frames 41/41"]
-    assert all(entry["level"] == "INFO" and entry["source"] == "USER" and entry["timestamp"].endswith("Z")
-               for entry in final["logs"])
+        "Generating frames 14/41",
+        "Generating frames 28/41",
+        "Generating frames 41/41",
+    ]
+    assert all(
+        entry["level"] == "INFO" and entry["source"] == "USER" and entry["timestamp"].endswith("Z")
+        for entry in final["logs"]
+    )
     assert final["metrics"]["inference_time"] >= 0.3 and "error" not in final
 
 
-@pytest.mark.parametrize(("value", "has_logs"), [("0", False), ("1", True), ("true", True), ("false", False),
-                                                 ("True", True), (None, False)])
+@pytest.mark.parametrize(
+    ("value", "has_logs"),
+    [("0", False), ("1", True), ("true", True), ("false", False), ("True", True), (None, False)],
+)
 def test_logs_query_values(http, value, has_logs):
     submitted = http.post("/fal-ai/infinitalk", json=_args()).json()
     params = {} if value is None else {"logs": value}
@@ -121,14 +144,20 @@ def test_logs_query_values(http, value, has_logs):
 
 
 def test_queue_delay_and_queue_position():
-    with FalEmulator(KEY, queue_delay=0.6, processing_time=0.0) as emu, \
-            httpx.Client(base_url=emu.base_url, headers=AUTH) as http:
+    with (
+        FalEmulator(KEY, queue_delay=0.6, processing_time=0.0) as emu,
+        httpx.Client(base_url=emu.base_url, headers=AUTH) as http,
+    ):
         first = http.post("/fal-ai/infinitalk", json={}).json()
         second = http.post("/fal-ai/infinitalk/single-text", json={}).json()
         other_app = http.post("/fal-ai/stable-avatar", json={}).json()
         assert (first["queue_position"], second["queue_position"], other_app["queue_position"]) == (0, 1, 0)
         status = http.get(second["status_url"])
-        assert status.status_code == 202 and status.json()["queue_position"] == 1 and status.json()["logs"] is None
+        assert (
+            status.status_code == 202
+            and status.json()["queue_position"] == 1
+            and status.json()["logs"] is None
+        )
         assert http.get(second["response_url"]).json() == {"detail": "Request is still in progress"}
 
 
@@ -158,7 +187,10 @@ def test_cancel_codes(emu, http):
     assert (cancel.status_code, cancel.json()) == (202, {"status": "CANCELLATION_REQUESTED"})
     status = http.get(queued["status_url"])
     assert status.status_code == 200
-    assert status.json()["error"] == "Request cancelled by the client." and status.json()["error_type"] == "client_cancelled"
+    assert (
+        status.json()["error"] == "Request cancelled by the client."
+        and status.json()["error_type"] == "client_cancelled"
+    )
     result = http.get(queued["response_url"])
     assert result.status_code == 499 and result.headers["x-fal-error-type"] == "client_cancelled"
     again = http.put(queued["cancel_url"])
@@ -169,14 +201,21 @@ def test_cancel_codes(emu, http):
 def test_auth_is_required_on_queue_and_rest_routes(emu):
     with httpx.Client(base_url=emu.base_url) as anonymous:
         no_user = {"detail": "No user found for Key ID and Secret"}
-        for method, path in (("POST", "/fal-ai/infinitalk"), ("GET", "/fal-ai/infinitalk/requests/x/status"),
-                             ("GET", "/fal-ai/infinitalk/requests/x"), ("PUT", "/fal-ai/infinitalk/requests/x/cancel"),
-                             ("POST", "/storage/auth/token"), ("POST", "/storage/upload/initiate")):
+        for method, path in (
+            ("POST", "/fal-ai/infinitalk"),
+            ("GET", "/fal-ai/infinitalk/requests/x/status"),
+            ("GET", "/fal-ai/infinitalk/requests/x"),
+            ("PUT", "/fal-ai/infinitalk/requests/x/cancel"),
+            ("POST", "/storage/auth/token"),
+            ("POST", "/storage/upload/initiate"),
+        ):
             for headers in ({}, {"Authorization": "Key wrong:key"}, {"Authorization": f"Bearer {KEY}"}):
                 response = anonymous.request(method, path, headers=headers)
                 assert (response.status_code, response.json()) == (401, no_user), (method, path, headers)
         malformed = anonymous.post("/fal-ai/infinitalk", headers={"Authorization": "Key nocolon"})
-        assert malformed.status_code == 401 and "Expected '<key_id>:<key_secret>'" in malformed.json()["detail"]
+        assert (
+            malformed.status_code == 401 and "Expected '<key_id>:<key_secret>'" in malformed.json()["detail"]
+        )
     assert emu.count("submit") == 4 and not emu.jobs
 
 
@@ -199,13 +238,15 @@ def test_invalid_json_body_is_a_422(http):
 
 
 def test_sse_status_stream_events_pings_and_close():
-    with FalEmulator(KEY, queue_delay=0.3, processing_time=0.5, sse_ping_interval=0.1) as emu, \
-            httpx.Client(base_url=emu.base_url, headers=AUTH, timeout=10) as http:
+    with (
+        FalEmulator(KEY, queue_delay=0.3, processing_time=0.5, sse_ping_interval=0.1) as emu,
+        httpx.Client(base_url=emu.base_url, headers=AUTH, timeout=10) as http,
+    ):
         submitted = http.post("/fal-ai/infinitalk", json=_args()).json()
         with http.stream("GET", submitted["status_url"] + "/stream", params={"logs": "1"}) as response:
             assert response.status_code == 200 and response.headers["content-type"] == "text/event-stream"
             lines = list(response.iter_lines())  # ends only because the server closes after COMPLETED
-    events = [json.loads(line[len("data: "):]) for line in lines if line.startswith("data: ")]
+    events = [json.loads(line[len("data: ") :]) for line in lines if line.startswith("data: ")]
     assert ": ping" in lines
     assert [e["status"] for e in events][0] == "IN_QUEUE" and events[-1]["status"] == "COMPLETED"
     assert "IN_PROGRESS" in [e["status"] for e in events]

@@ -36,7 +36,9 @@ def item(seed: int, **values) -> GenerationRequest:
     )
 
 
-def fan_out(requests: list[GenerationRequest], *, limit: int = 4, interrupt: UserInterrupt | None = None) -> FanOut:
+def fan_out(
+    requests: list[GenerationRequest], *, limit: int = 4, interrupt: UserInterrupt | None = None
+) -> FanOut:
     fan = FanOut(limit=limit, interrupt=interrupt, services=build_services(), noun="item")
     for index, request in enumerate(requests):
         fan.add(f"item {index + 1}", request)

@@ -52,8 +52,11 @@ def long_request(seconds: float, **values) -> GenerationRequest:
 
 
 def run(request: GenerationRequest, statuses: list | None = None, **kw):
-    return asyncio.run(run_request(request, want_audio=False, progress=statuses.append if statuses is not None else None,
-                                   **kw))
+    return asyncio.run(
+        run_request(
+            request, want_audio=False, progress=statuses.append if statuses is not None else None, **kw
+        )
+    )
 
 
 def mouth_openness(path) -> np.ndarray:
@@ -149,7 +152,9 @@ def test_cancel_cancels_every_in_flight_segment_job(fal_env):
             interrupt.set()
 
     async def go():
-        return await run_cancellable(run_request(long_request(40.0), progress=sink, interrupt=interrupt), interrupt)
+        return await run_cancellable(
+            run_request(long_request(40.0), progress=sink, interrupt=interrupt), interrupt
+        )
 
     with pytest.raises(JobCancelledError) as caught:
         asyncio.run(go())
@@ -168,7 +173,9 @@ def test_cancel_while_stitching_says_no_fal_job_was_cancelled(fal_env):
             interrupt.set()
 
     async def go():
-        return await run_cancellable(run_request(long_request(40.0), progress=sink, interrupt=interrupt), interrupt)
+        return await run_cancellable(
+            run_request(long_request(40.0), progress=sink, interrupt=interrupt), interrupt
+        )
 
     with pytest.raises(JobCancelledError) as caught:
         asyncio.run(go())
@@ -185,7 +192,11 @@ def test_the_spend_guard_refuses_before_any_upload(fal_env, monkeypatch):
     with pytest.raises(SpendLimitError) as info:
         run(long_request(40.0))
     message = str(info.value)
-    assert "FAL_AVATAR_MAX_USD_PER_RUN" in message and "2 segments" in message and "Nothing was uploaded" in message
+    assert (
+        "FAL_AVATAR_MAX_USD_PER_RUN" in message
+        and "2 segments" in message
+        and "Nothing was uploaded" in message
+    )
     assert fal_env.requests == []
     ok, _ = run(long_request(40.0), max_usd=20)  # the command line's --max-usd wins
     assert len(parse_ref(ok.request_id).segments) == 2
@@ -215,7 +226,9 @@ def test_fetch_rebuilds_a_long_video_from_its_segment_list_for_free(fal_env, mon
     first, outputs = run(long_request(40.0))
     monkeypatch.setenv("FAL_AVATAR_HOME", str(tmp_path / "another-machine"))
     fal_env.clear_log()
-    rebuilt = asyncio.run(fetch_run(ep.INFINITALK_IMAGE.endpoint_id, first.request_id, services=build_services()))
+    rebuilt = asyncio.run(
+        fetch_run(ep.INFINITALK_IMAGE.endpoint_id, first.request_id, services=build_services())
+    )
     assert fal_env.count("submit") == 0 and fal_env.count("file_get") == 2
     with av.open(str(rebuilt.path)) as container:
         assert container.streams.video[0].frames == outputs.frame_count
@@ -224,7 +237,8 @@ def test_fetch_rebuilds_a_long_video_from_its_segment_list_for_free(fal_env, mon
 
 LONG_TEXT = " ".join(
     f"This is sentence number {n} of a long lesson, read aloud by the built-in voice."
-    if n % 3 else f"Here comes part {n}; it has a clause, and then another one, before it ends."
+    if n % 3
+    else f"Here comes part {n}; it has a clause, and then another one, before it ends."
     for n in range(1, 36)
 )
 
@@ -301,7 +315,6 @@ def test_a_60_second_dub_cuts_the_source_and_the_audio_at_the_same_instants(fal_
         assert best_lag(loudness, mouth, segment.start_frame) == 0
 
 
-
 def test_a_cache_cap_of_0_never_fails_a_paid_long_run_and_the_rerun_is_free(fal_env, monkeypatch):
     """FAL_AVATAR_CACHE_GB=0 used to evict each segment as the next one was stored, so the stitch failed after
     every segment was paid (and said to generate it again); the re-run failed the same way."""
@@ -320,8 +333,12 @@ def test_the_spend_guard_tells_identical_pieces_of_the_run_from_results_paid_ear
     of this very run, generated once (the message used to say 'already paid for and reused')."""
     request = GenerationRequest(
         spec=ep.INFINITALK_TEXT,
-        values={"text_input": "This sentence is said again and again to fill the time. " * 60, "voice": "Sarah",
-                "prompt": "talk", "num_frames": 0},
+        values={
+            "text_input": "This sentence is said again and again to fill the time. " * 60,
+            "voice": "Sarah",
+            "prompt": "talk",
+            "num_frames": 0,
+        },
         image=portrait(),
         want_frames=False,
     )

@@ -33,8 +33,17 @@ def write_wav(path: Path, seconds: float) -> Path:
 
 
 def generate(wav: Path, out: Path) -> list[str]:
-    return [*CLI, "generate", "fal-ai/infinitalk", "--image", str(ASSETS / "sample_portrait.png"),
-            "--audio", str(wav), "--out", str(out)]
+    return [
+        *CLI,
+        "generate",
+        "fal-ai/infinitalk",
+        "--image",
+        str(ASSETS / "sample_portrait.png"),
+        "--audio",
+        str(wav),
+        "--out",
+        str(out),
+    ]
 
 
 def summary(stdout: str) -> dict:
@@ -44,7 +53,9 @@ def summary(stdout: str) -> dict:
 def test_a_75_second_speech_makes_one_long_video_and_a_rerun_is_free(fal_env, tmp_path):
     wav = write_wav(tmp_path / "speech_75s.wav", 75.0)
     fal_env.inject_job("gather", times=3, jobs=3)  # submitted side by side, or this would never finish
-    proc = subprocess.run(generate(wav, tmp_path / "long.mp4"), capture_output=True, text=True, timeout=HANG_GUARD_S)
+    proc = subprocess.run(
+        generate(wav, tmp_path / "long.mp4"), capture_output=True, text=True, timeout=HANG_GUARD_S
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     first = summary(proc.stdout)
     assert first["segments"] == len(first["request_ids"]) >= 3 == fal_env.count("submit")
@@ -53,7 +64,9 @@ def test_a_75_second_speech_makes_one_long_video_and_a_rerun_is_free(fal_env, tm
     assert (tmp_path / "long.mp4").stat().st_size > 0
 
     fal_env.clear_log()
-    again = subprocess.run(generate(wav, tmp_path / "again.mp4"), capture_output=True, text=True, timeout=HANG_GUARD_S)
+    again = subprocess.run(
+        generate(wav, tmp_path / "again.mp4"), capture_output=True, text=True, timeout=HANG_GUARD_S
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert summary(again.stdout)["request_id"] == first["request_id"] and fal_env.count("submit") == 0
 
@@ -65,13 +78,18 @@ def test_sigkill_during_generation_then_a_rerun_makes_no_new_submit(fal_env, tmp
     with (tmp_path / "err1.txt").open("wb") as err:
         proc = subprocess.Popen(generate(wav, tmp_path / "a.mp4"), stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.monotonic() + HANG_GUARD_S
-    while not (len(journal.entries()) == 2 and all(e.state == "submitted" for e in journal.entries())
-               and sum(j.state == "IN_PROGRESS" for j in fal_env.jobs.values()) == 2):
+    while not (
+        len(journal.entries()) == 2
+        and all(e.state == "submitted" for e in journal.entries())
+        and sum(j.state == "IN_PROGRESS" for j in fal_env.jobs.values()) == 2
+    ):
         assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "err1.txt").read_text()
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    again = subprocess.run(generate(wav, tmp_path / "b.mp4"), capture_output=True, text=True, timeout=HANG_GUARD_S)
+    again = subprocess.run(
+        generate(wav, tmp_path / "b.mp4"), capture_output=True, text=True, timeout=HANG_GUARD_S
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert fal_env.count("submit") == 2 and len(fal_env.jobs) == 2  # both segments re-attached
     assert summary(again.stdout)["segments"] == 2

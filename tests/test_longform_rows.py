@@ -36,7 +36,9 @@ def test_omnihuman_at_1080p_cuts_65_s_into_3_jobs_of_at_most_30_s():
     assert len(plan.jobs) == 3 and max(_job_seconds(plan)) <= 30.0
     for job in plan.jobs:  # every job is within fal's limit and sends fal's fields only
         one = plan_request(job.request)
-        assert one.arguments == {"turbo_mode": False, "resolution": "1080p"} and one.seed is None  # no empty prompt
+        assert (
+            one.arguments == {"turbo_mode": False, "resolution": "1080p"} and one.seed is None
+        )  # no empty prompt
     assert len(_plan("fal-ai/bytedance/omnihuman/v1.5", 65.0, resolution="720p").jobs) == 2  # 60 s at 720p
     assert _plan("fal-ai/bytedance/omnihuman/v1.5", 55.0, resolution="720p").single
 
@@ -98,8 +100,12 @@ def test_two_speakers_are_cut_where_both_are_quiet():
     assert len(plan.jobs) >= 3 and max(_job_seconds(plan)) <= 9.64
     loud = np.abs(a) + np.abs(b)
     for before, job in zip(plan.jobs, plan.jobs[1:], strict=False):
-        overlap = slice(round(job.start_frame / 25 * rate), round((before.start_frame + before.frames) / 25 * rate))
-        assert float(loud[overlap].max()) == 0.0, f"the join at {job.start_frame / 25:.2f} s cuts someone's speech"
+        overlap = slice(
+            round(job.start_frame / 25 * rate), round((before.start_frame + before.frames) / 25 * rate)
+        )
+        assert float(loud[overlap].max()) == 0.0, (
+            f"the join at {job.start_frame / 25:.2f} s cuts someone's speech"
+        )
         assert job.request.audio2["waveform"].shape == job.request.audio["waveform"].shape
 
 
@@ -149,7 +155,9 @@ def test_lips_follow_the_sound_with_no_lag_at_the_join_at_the_models_own_fps(fal
     mouth = mouth_openness(run.path)
     join = round(ref.segments[1].start_frame * 16 / 25)
     assert best_lag(loudness, mouth, join, half=24, lags=range(-3, 4)) == 0
-    assert best_lag(loudness, mouth, outputs.frame_count - 60, half=24, lags=range(-3, 4)) == 0  # and at the end
+    assert (
+        best_lag(loudness, mouth, outputs.frame_count - 60, half=24, lags=range(-3, 4)) == 0
+    )  # and at the end
 
 
 def _footage(path, seconds: float, fps) -> None:
@@ -181,7 +189,9 @@ def test_lipsync_on_footage_keeps_the_footages_frame_rate_over_several_jobs(fal_
     clip = tmp_path / "clip.mp4"
     _footage(clip, 40.0, fps)
     spec = ep.endpoint("fal-ai/sync-lipsync/react-1")
-    request = GenerationRequest(spec, {"emotion": "happy"}, audio=_audio(40.0), video_path=clip, want_frames=False)
+    request = GenerationRequest(
+        spec, {"emotion": "happy"}, audio=_audio(40.0), video_path=clip, want_frames=False
+    )
     run, outputs = asyncio.run(run_request(request, want_audio=False))
     assert len(run.request_ids) >= 3
     assert outputs.fps == pytest.approx(float(fps), abs=1e-3)

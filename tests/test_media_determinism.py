@@ -82,7 +82,9 @@ def test_numpy_still_tells_the_cpu_features():
     assert isinstance(features, dict) and features
 
 
-_AVX512_CPU = dict.fromkeys(("SSE2", "SSSE3", "SSE41", "SSE42", "AVX", "FMA3", "AVX2", "BMI", "BMI2", "LZCNT"), True)
+_AVX512_CPU = dict.fromkeys(
+    ("SSE2", "SSSE3", "SSE41", "SSE42", "AVX", "FMA3", "AVX2", "BMI", "BMI2", "LZCNT"), True
+)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +93,10 @@ _AVX512_CPU = dict.fromkeys(("SSE2", "SSSE3", "SSE41", "SSE42", "AVX", "FMA3", "
         ({**_AVX512_CPU, "AVX512_SKX": True}, f"asm={x264.AVX2_ASM}"),  # x264 would pick its AVX-512 code
         ({**_AVX512_CPU, "AVX512_SKX": False}, None),  # an AVX2 CPU: x264's own detection
         ({"NEON": True, "ASIMD": True}, None),  # ARM: no AVX-512 code in x264
-        ({**_AVX512_CPU, "BMI2": False, "AVX512_SKX": True}, "mbtree=0"),  # odd CPU: never force a flag it lacks
+        (
+            {**_AVX512_CPU, "BMI2": False, "AVX512_SKX": True},
+            "mbtree=0",
+        ),  # odd CPU: never force a flag it lacks
         (None, "mbtree=0"),  # feature table unreadable
     ],
 )

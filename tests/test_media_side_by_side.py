@@ -61,7 +61,10 @@ def test_tiles_of_16_and_48_fps_sit_on_the_absolute_timeline_at_a_common_height(
 
 def test_a_failed_tile_is_a_dark_labelled_panel_as_wide_as_the_narrowest_and_the_bytes_repeat(tmp_path):
     clip = _clip(tmp_path / "clip.mp4", Fraction(25), 25, (80, 64), 4)
-    tiles = [Tile(None, ("fabric", "FAILED", "runner_disconnected")), Tile(clip, ("omnihuman", "~$0.48 · 5.0 s"))]
+    tiles = [
+        Tile(None, ("fabric", "FAILED", "runner_disconnected")),
+        Tile(clip, ("omnihuman", "~$0.48 · 5.0 s")),
+    ]
     first = side_by_side(tiles, tmp_path / "a.mp4", seconds=1.0)
     assert (first.width, first.height, first.frames, first.has_audio) == (160, 64, 25, False)
     with av.open(str(first.path)) as container:

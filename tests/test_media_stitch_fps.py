@@ -36,7 +36,9 @@ def test_parts_keep_their_fps_and_sit_on_the_absolute_timeline(tmp_path, fps):
     lengths, overlap = [17] * 35, 8  # planning frames (25/s): 17 × 25/29.97 is no whole number of frames
     starts = [i * (lengths[0] - overlap) for i in range(len(lengths))]
     total = starts[-1] + lengths[-1]
-    plan = [StitchPart(tmp_path / f"p{i}.mp4", s, n) for i, (s, n) in enumerate(zip(starts, lengths, strict=True))]
+    plan = [
+        StitchPart(tmp_path / f"p{i}.mp4", s, n) for i, (s, n) in enumerate(zip(starts, lengths, strict=True))
+    ]
     moved, out_total = on_output_timeline(plan, total, fps)
     assert out_total == round(Fraction(total) * fps / PLAN_FPS)
     for part in moved:

@@ -20,7 +20,9 @@ CHECKS = [check_header, verify_video]
 def clip(tmp_path_factory) -> Path:
     """30 frames 128x96 with 1.2 s of stereo AAC, index at the front (as fal's results are)."""
     folder = tmp_path_factory.mktemp("verify")
-    return write_video(folder / "clip.mp4", to_u8(scene(30, 96, 128)), audio=tone(1.2, 48000, 2), faststart=True)
+    return write_video(
+        folder / "clip.mp4", to_u8(scene(30, 96, 128)), audio=tone(1.2, 48000, 2), faststart=True
+    )
 
 
 def damaged_copy(clip: Path, tmp_path: Path, change) -> Path:
@@ -46,7 +48,9 @@ def test_a_whole_file_passes_and_gives_its_facts(clip, check):
 def test_a_size_other_than_fal_stated_fails(clip, check):
     with pytest.raises(MediaDecodeError) as err:
         check(clip, request_id=RID, expected_size=clip.stat().st_size + 1)
-    assert err.value.detail == f"it has {clip.stat().st_size} bytes where fal stated {clip.stat().st_size + 1}"
+    assert (
+        err.value.detail == f"it has {clip.stat().st_size} bytes where fal stated {clip.stat().st_size + 1}"
+    )
     assert err.value.request_id == RID and err.value.path == str(clip)
 
 
@@ -54,7 +58,9 @@ def test_a_cut_off_file_fails_even_when_its_index_is_intact(clip, tmp_path):
     path = damaged_copy(clip, tmp_path, lambda data: data[: len(data) // 2])
     with pytest.raises(MediaDecodeError, match="cut off") as err:
         check_header(path, request_id=RID)
-    assert err.value.detail.startswith("it is cut off: ") and err.value.detail.endswith(" of 30 video frames are present")
+    assert err.value.detail.startswith("it is cut off: ") and err.value.detail.endswith(
+        " of 30 video frames are present"
+    )
     with pytest.raises(MediaDecodeError):  # decoding trips over the cut first
         verify_video(path, request_id=RID)
 

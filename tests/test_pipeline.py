@@ -86,7 +86,9 @@ def test_generation_end_to_end_then_identical_rerun_is_free(fal_env):
     entry = Journal().get(first.request_id)
     assert entry.state == "downloaded" and entry.result["video"]["url"] == first.video_url
 
-    outputs = materialize(first.path, request_id=first.request_id, video_url=first.video_url, want_frames=True)
+    outputs = materialize(
+        first.path, request_id=first.request_id, video_url=first.video_url, want_frames=True
+    )
     assert tuple(outputs.frames.shape) == (41, 640, 640, 3)
     assert outputs.fps == 25.0 and outputs.audio is not None
 
@@ -147,7 +149,9 @@ def test_cancel_while_generating(fal_env):
     fal_env.inject_job("slow", processing_time=30)
     statuses = []
     with pytest.raises(JobCancelledError):
-        run(request(), should_cancel=lambda: any(s.phase == "generating" for s in statuses), statuses=statuses)
+        run(
+            request(), should_cancel=lambda: any(s.phase == "generating" for s in statuses), statuses=statuses
+        )
     assert fal_env.count("cancel") == 1
 
 
@@ -241,7 +245,9 @@ def test_stored_file_that_fails_to_decode_is_downloaded_again(fal_env):
 
     async def go():
         outcome = await Generation(request(), services=Services(), sink=statuses.append).run()
-        return outcome, await materialize_outcome(outcome, want_frames=True, services=Services(), sink=statuses.append)
+        return outcome, await materialize_outcome(
+            outcome, want_frames=True, services=Services(), sink=statuses.append
+        )
 
     outcome, outputs = asyncio.run(go())
     assert outcome.reused and outcome.path == first.path
@@ -289,7 +295,9 @@ def test_fetch_result_downloads_a_damaged_local_copy_again(fal_env, thorough):
     data = first.path.read_bytes()
     first.path.write_bytes(data[: len(data) // 2])  # header-level damage: both checks see it
     fal_env.clear_log()
-    outcome = asyncio.run(fetch_result("fal-ai/infinitalk", first.request_id, services=Services(), thorough=thorough))
+    outcome = asyncio.run(
+        fetch_result("fal-ai/infinitalk", first.request_id, services=Services(), thorough=thorough)
+    )
     assert outcome.path == first.path and outcome.path.read_bytes() == data
     assert result_gets(fal_env) == 1 and fal_env.count("submit") == 0
     scramble_frames(first.path)  # decode-level damage: only the thorough check sees it
@@ -306,8 +314,12 @@ def test_frames_that_cannot_fit_in_ram_are_refused_before_decoding(fal_env, monk
     outcome = run(request())
     monkeypatch.setattr(outputs, "available_memory", lambda: 10_000_000)  # 10 MB free
     with pytest.raises(InsufficientMemoryError, match="Disconnect the 'frames' output"):
-        materialize(outcome.path, request_id=outcome.request_id, video_url=outcome.video_url, want_frames=True)
-    kept = materialize(outcome.path, request_id=outcome.request_id, video_url=outcome.video_url, want_frames=False)
+        materialize(
+            outcome.path, request_id=outcome.request_id, video_url=outcome.video_url, want_frames=True
+        )
+    kept = materialize(
+        outcome.path, request_id=outcome.request_id, video_url=outcome.video_url, want_frames=False
+    )
     assert kept.frame_count == 41 and outputs.frames_bytes(kept.info) == 41 * 640 * 640 * 12
     assert outputs.available_memory() is None or outputs.available_memory() > 0
 
@@ -333,7 +345,9 @@ def test_identical_runs_in_one_process_make_one_submit(fal_env):
     first, second = asyncio.run(both())
     assert first.request_id == second.request_id
     assert fal_env.count("submit") == 1
-    assert any(s.phase == "waiting" for s in statuses)  # one of them waited for the other, then took its result
+    assert any(
+        s.phase == "waiting" for s in statuses
+    )  # one of them waited for the other, then took its result
 
 
 def test_a_rerun_computes_its_key_without_encoding_anything(fal_env, monkeypatch):
@@ -357,8 +371,9 @@ def test_results_journaled_under_the_old_key_format_stay_free(fal_env):
     first = run(request())
     req = request()
     plan = plan_request(req)
-    old_key = legacy_key(key_scope(Services().client.endpoint_key(req.spec.endpoint_id), 0), plan,
-                         encode_media(req, plan))
+    old_key = legacy_key(
+        key_scope(Services().client.endpoint_key(req.spec.endpoint_id), 0), plan, encode_media(req, plan)
+    )
     with Database().write() as conn:  # as a version before keys v2 wrote it
         conn.execute("UPDATE journal SET request_key = ?, arguments = NULL", (old_key,))
     fal_env.clear_log()
@@ -382,6 +397,8 @@ def test_the_encoded_inputs_are_not_held_while_the_job_runs(fal_env):
 
     asyncio.run(go())
     assert alive == [0]
+
+
 def test_a_run_cancelled_twice_still_finishes_its_clean_up(fal_env, monkeypatch):
     """asyncio.run's shutdown (ComfyUI ends a prompt that way) cancels a run's task and also the task that
     awaits it, which cancels it once more while it cleans up. The run still gives its claim back before it

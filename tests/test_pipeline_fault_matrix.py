@@ -306,7 +306,9 @@ def test_paid_job_survives_a_failed_run(case: Case, error, state, resumed, start
     again = generate(emu)
     assert again.resumed == resumed and again.request_id == request_id
     assert again.submits == [] and again.uploads == 0 and len(emu.jobs) == 1
-    if error is DamagedDownloadError:  # fal's file is unreadable: downloaded again (free), the same clear error
+    if (
+        error is DamagedDownloadError
+    ):  # fal's file is unreadable: downloaded again (free), the same clear error
         assert isinstance(again.error, DamagedDownloadError) and again.error.request_id == request_id
         assert Journal().get(request_id).state == "completed"
     else:
@@ -648,7 +650,11 @@ def test_sigkill_while_submitting_then_run_again(start_emulator, tmp_path):
 
     def submitting(emu: FalEmulator, journal: Journal) -> str | None:
         entries = journal.entries()
-        return "journal submitting, job created" if entries and entries[0].state == "submitting" and emu.jobs else None
+        return (
+            "journal submitting, job created"
+            if entries and entries[0].state == "submitting" and emu.jobs
+            else None
+        )
 
     moment = first.wait_until(lambda: submitting(emu, journal), "the submit kill point")
     os.kill(first.process.pid, signal.SIGKILL)
@@ -685,7 +691,10 @@ def long_request(seconds: float = 45.0):
     one = request()
     wave = one.audio["waveform"]
     repeats = int(seconds * one.audio["sample_rate"] / wave.shape[-1]) + 1
-    audio = {**one.audio, "waveform": np.tile(wave, (1, 1, repeats))[..., : int(seconds * one.audio["sample_rate"])]}
+    audio = {
+        **one.audio,
+        "waveform": np.tile(wave, (1, 1, repeats))[..., : int(seconds * one.audio["sample_rate"])],
+    }
     return replace(one, audio=audio, values={**one.values, "num_frames": 0})
 
 
@@ -792,7 +801,9 @@ def test_a_suspended_owner_does_not_block_an_identical_run(start_emulator, tmp_p
             code = second.process.wait(timeout=30)  # a bound against hanging, not a performance claim
         except subprocess.TimeoutExpired:
             second.process.kill()
-            raise AssertionError(f"the identical run still waits for the suspended one:\n{second.err}") from None
+            raise AssertionError(
+                f"the identical run still waits for the suspended one:\n{second.err}"
+            ) from None
         assert code == 0, second.err
         assert f"process {first.process.pid}" in second.err and "suspended" in second.err
         summary = second.summary
@@ -815,7 +826,9 @@ def test_a_suspended_owner_does_not_block_an_identical_run(start_emulator, tmp_p
     )
 
 
-def test_a_suspended_owner_before_its_submit_is_named_with_how_to_go_on(start_emulator, tmp_path, monkeypatch):
+def test_a_suspended_owner_before_its_submit_is_named_with_how_to_go_on(
+    start_emulator, tmp_path, monkeypatch
+):
     """Stopped before its request reached fal: nothing to take, so the waiter says who and how, not waits."""
     from comfyui_fal_avatar.nodes.errors import IdenticalRunError
     from comfyui_fal_avatar.nodes.pipeline import claiming
@@ -833,5 +846,7 @@ def test_a_suspended_owner_before_its_submit_is_named_with_how_to_go_on(start_em
         first.finish()
     assert isinstance(waiter.error, IdenticalRunError), repr(waiter.error)
     text = str(waiter.error)
-    assert f"kill -CONT {first.process.pid}" in text and "suspended" in text and "Nothing was submitted" in text
+    assert (
+        f"kill -CONT {first.process.pid}" in text and "suspended" in text and "Nothing was submitted" in text
+    )
     assert emu.count("submit") == 0

@@ -64,8 +64,17 @@ def qa(monkeypatch, tmp_path, fal_env, isolated_env):
         pass
 
     ns = NS()
-    ns.__dict__.update(nodes=nodes, server=server, queue=queue, folder=folder, watcher=watcher, mm=mm,
-                       run_loader=run_loader, queue_ahead=queue_ahead, emulator=fal_env)
+    ns.__dict__.update(
+        nodes=nodes,
+        server=server,
+        queue=queue,
+        folder=folder,
+        watcher=watcher,
+        mm=mm,
+        run_loader=run_loader,
+        queue_ahead=queue_ahead,
+        emulator=fal_env,
+    )
     yield ns
     for w in watchers:
         w.stop()
@@ -95,9 +104,18 @@ def prompt(portrait: str, seed: int = 1, *, image_from: dict | None = None) -> d
     graph = {
         "1": {"class_type": "LoadImage", "inputs": {"image": portrait}},
         "2": {"class_type": "LoadAudio", "inputs": {"audio": "a.wav"}},
-        AVATAR: {"class_type": "FalInfiniTalkImageToVideo",
-                 "inputs": {"image": ["1", 0], "audio": ["2", 0], "prompt": "A person talking.", "num_frames": 41,
-                            "resolution": "480p", "acceleration": "regular", "seed": seed}},
+        AVATAR: {
+            "class_type": "FalInfiniTalkImageToVideo",
+            "inputs": {
+                "image": ["1", 0],
+                "audio": ["2", 0],
+                "prompt": "A person talking.",
+                "num_frames": 41,
+                "resolution": "480p",
+                "acceleration": "regular",
+                "seed": seed,
+            },
+        },
         "4": {"class_type": "SaveVideo", "inputs": {"video": [AVATAR, 0], "filename_prefix": "x"}},
     }
     if image_from is not None:
@@ -129,9 +147,13 @@ def test_nodes_fed_by_loaders_and_widgets_qualify_others_say_why():
 
     direct = prompt("p.png")
     early, late = sort_nodes(direct)
-    assert [(n.node_id, n.spec.node_id) for n in early] == [(AVATAR, "FalInfiniTalkImageToVideo")] and late == []
+    assert [(n.node_id, n.spec.node_id) for n in early] == [
+        (AVATAR, "FalInfiniTalkImageToVideo")
+    ] and late == []
 
-    scaled = prompt("p.png", image_from={"class_type": "ImageScale", "inputs": {"image": ["1", 0], "width": 64}})
+    scaled = prompt(
+        "p.png", image_from={"class_type": "ImageScale", "inputs": {"image": ["1", 0], "width": 64}}
+    )
     early, late = sort_nodes(scaled)
     assert early == [] and [(n.node_id, n.reason) for n in late] == [
         (AVATAR, "image comes from ImageScale (node 5)")
@@ -143,10 +165,14 @@ def test_nodes_fed_by_loaders_and_widgets_qualify_others_say_why():
     (late,) = sort_nodes(chosen)[1]
     assert late.reason == "image comes from LoadImage (node 1), whose file is chosen by another node"
 
-    text_only = {"9": {"class_type": "FalInfiniTalkTextToVideo", "inputs": {"image": ["1", 0], "text_input": "Hi",
-                                                                           "voice": "Aria", "seed": 3}},
-                 "1": {"class_type": "LoadImage", "inputs": {"image": "p.png"}},
-                 "8": {"class_type": "KSampler", "inputs": {"model": ["6", 0]}}}
+    text_only = {
+        "9": {
+            "class_type": "FalInfiniTalkTextToVideo",
+            "inputs": {"image": ["1", 0], "text_input": "Hi", "voice": "Aria", "seed": 3},
+        },
+        "1": {"class_type": "LoadImage", "inputs": {"image": "p.png"}},
+        "8": {"class_type": "KSampler", "inputs": {"model": ["6", 0]}},
+    }
     early, late = sort_nodes(text_only)
     assert [n.node_id for n in early] == ["9"] and late == []  # other classes are not the pack's business
 
@@ -155,9 +181,11 @@ def test_nodes_fed_by_loaders_and_widgets_qualify_others_say_why():
     assert [n.node_id for n in sort_nodes(two, outputs=["4"])[0]] == [AVATAR]  # a partial run: "8" is not run
     assert [n.node_id for n in sort_nodes(two, outputs=["4", "8"])[0]] == [AVATAR, "8"]
 
-    video = {"4": {"class_type": "FalInfiniTalkVideoToVideo", "inputs": {"video": ["2", 0], "audio": ["3", 0]}},
-             "2": {"class_type": "LoadVideo", "inputs": {"file": "v.mp4"}},
-             "3": {"class_type": "GetVideoComponents", "inputs": {"video": ["2", 0]}}}
+    video = {
+        "4": {"class_type": "FalInfiniTalkVideoToVideo", "inputs": {"video": ["2", 0], "audio": ["3", 0]}},
+        "2": {"class_type": "LoadVideo", "inputs": {"file": "v.mp4"}},
+        "3": {"class_type": "GetVideoComponents", "inputs": {"video": ["2", 0]}},
+    }
     assert [n.reason for n in sort_nodes(video)[1]] == ["audio comes from GetVideoComponents (node 3)"]
 
 

@@ -78,7 +78,9 @@ def test_a_reused_pid_is_not_mistaken_for_the_owner():
     assert me.started, "this test needs /proc"
     other = dataclasses.replace(me, pid=os.getppid(), started="1")  # a live pid, but started at another time
     assert not other.is_alive(heartbeat_at=time.time())
-    assert dataclasses.replace(me, pid=os.getppid(), started=claims_module._proc_stat(os.getppid())[1]).is_alive(0)
+    assert dataclasses.replace(
+        me, pid=os.getppid(), started=claims_module._proc_stat(os.getppid())[1]
+    ).is_alive(0)
 
 
 def test_a_rebooted_machine_owns_nothing():

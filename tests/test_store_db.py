@@ -54,9 +54,11 @@ def test_a_version_2_journal_gains_origin_and_prompt_id_and_keeps_its_rows():
             for statement in statements:
                 conn.execute(statement)
         conn.execute("PRAGMA user_version = 2")
-        conn.execute("INSERT INTO journal (request_key, endpoint_id, state, request_id, status_url, response_url,"
-                     " cancel_url, created_at, submitted_at, updated_at) VALUES ('k', 'fal-ai/infinitalk',"
-                     " 'submitted', 'req-1', 's', 'r', 'c', 1, 1, 1)")
+        conn.execute(
+            "INSERT INTO journal (request_key, endpoint_id, state, request_id, status_url, response_url,"
+            " cancel_url, created_at, submitted_at, updated_at) VALUES ('k', 'fal-ai/infinitalk',"
+            " 'submitted', 'req-1', 's', 'r', 'c', 1, 1, 1)"
+        )
     journal = Journal()
     (old,) = journal.entries()
     assert (old.request_id, old.origin, old.prompt_id) == ("req-1", None, None)

@@ -210,7 +210,9 @@ def test_pins_of_another_live_process_hold_and_of_a_dead_one_do_not(tmp_path):
         "sys.stdin.readline()\n"
         "import os; os._exit(0)\n"  # dies without releasing: its pins must count for nothing
     )
-    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert child.stdout.readline().strip() == "pinned"
         assert MediaStore(cap_bytes=0).evict() == []

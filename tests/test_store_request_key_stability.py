@@ -77,7 +77,10 @@ def keys(folder: Path, times: int, perturb: str | None = None) -> dict[str, list
         env["MALLOC_PERTURB_"] = perturb
     proc = subprocess.run(
         [sys.executable, "-c", KEYS, str(folder), str(ASSETS), str(times)],
-        capture_output=True, text=True, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -106,6 +109,11 @@ def test_the_key_needs_no_encoding(sources, monkeypatch):
 
     for module, name in ((video_encode, "_Mp4Writer"), (video_excerpt, "_Mp4Writer")):
         monkeypatch.setattr(module, name, refuse)
-    request = GenerationRequest(ep.INFINITALK_VIDEO, {}, video_path=sources / "clip.mov", video_window=(10, 45),
-                                audio=load_audio(ASSETS / "sample_speech.wav"))
+    request = GenerationRequest(
+        ep.INFINITALK_VIDEO,
+        {},
+        video_path=sources / "clip.mov",
+        video_window=(10, 45),
+        audio=load_audio(ASSETS / "sample_speech.wav"),
+    )
     assert len(asyncio.run(Generation(request, services=build_services()).prepare()).key) == 64

@@ -49,7 +49,9 @@ def streamed(stream: httpx.AsyncByteStream):
 def test_an_endless_answer_stops_at_its_cap_and_says_too_large():
     body = Endless()
     client, _ = make_client(streamed(body))
-    with pytest.raises(UnreadableAnswerError, match=r"fal's answer was too large \(status: https://queue\.test/"):
+    with pytest.raises(
+        UnreadableAnswerError, match=r"fal's answer was too large \(status: https://queue\.test/"
+    ):
         run(client.status(HANDLE))
     assert body.sent <= bounded.QUEUE_ANSWER.max_bytes + 65536
 

@@ -36,8 +36,13 @@ ENDPOINT = "fal-ai/infinitalk"
 def _arguments(seed: int) -> dict:
     from comfyui_fal_avatar.nodes.emulator.samples import data_uri, sample_png, sample_wav
 
-    return {"image_url": data_uri(sample_png(64, 64), "image/png"), "audio_url": data_uri(sample_wav(1.0), "audio/wav"),
-            "prompt": "p", "num_frames": 41, "seed": seed}
+    return {
+        "image_url": data_uri(sample_png(64, 64), "image/png"),
+        "audio_url": data_uri(sample_wav(1.0), "audio/wav"),
+        "prompt": "p",
+        "num_frames": 41,
+        "seed": seed,
+    }
 
 
 def test_waiters_beyond_the_stream_budget_poll(fal_env, monkeypatch):

@@ -47,8 +47,22 @@ def api_client(handler):
 def test_request_shape_pagination_and_parsing():
     pages = [
         jresp(200, {"items": [ITEM], "next_cursor": "Mg==", "has_more": True}),
-        jresp(200, {"items": [{"request_id": "r-2", "endpoint_id": "fal-ai/infinitalk", "sent_at": "2025-03-01",
-                               "ended_at": None, "status_code": None}], "next_cursor": None, "has_more": False}),
+        jresp(
+            200,
+            {
+                "items": [
+                    {
+                        "request_id": "r-2",
+                        "endpoint_id": "fal-ai/infinitalk",
+                        "sent_at": "2025-03-01",
+                        "ended_at": None,
+                        "status_code": None,
+                    }
+                ],
+                "next_cursor": None,
+                "has_more": False,
+            },
+        ),
     ]
     client, rec = api_client(lambda r: pages.pop(0))
     records = run(client.find_requests("fal-ai/infinitalk", since=T0, until=T0 + timedelta(hours=1)))
@@ -56,14 +70,23 @@ def test_request_shape_pagination_and_parsing():
     assert first.method == "GET" and str(first.url).split("?")[0] == f"{API}/v1/models/requests/by-endpoint"
     assert first.headers["authorization"] == f"Key {KEY}"
     assert dict(first.url.params) == {
-        "endpoint_id": "fal-ai/infinitalk", "start": "2025-03-01T12:00:00.000Z", "end": "2025-03-01T13:00:00.000Z",
-        "limit": "100", "expand": "payloads",
+        "endpoint_id": "fal-ai/infinitalk",
+        "start": "2025-03-01T12:00:00.000Z",
+        "end": "2025-03-01T13:00:00.000Z",
+        "limit": "100",
+        "expand": "payloads",
     }
     assert dict(second.url.params) == {**dict(first.url.params), "cursor": "Mg=="}
     assert records[0] == RequestRecord(
-        request_id="r-1", endpoint_id="fal-ai/infinitalk", sent_at=T0 + timedelta(seconds=1),
-        started_at=T0 + timedelta(seconds=5.5), ended_at=T0 + timedelta(seconds=8.123456), status_code=200,
-        duration_s=7.8, json_input={"prompt": "hi", "seed": 42}, json_output=ITEM["json_output"],
+        request_id="r-1",
+        endpoint_id="fal-ai/infinitalk",
+        sent_at=T0 + timedelta(seconds=1),
+        started_at=T0 + timedelta(seconds=5.5),
+        ended_at=T0 + timedelta(seconds=8.123456),
+        status_code=200,
+        duration_s=7.8,
+        json_input={"prompt": "hi", "seed": 42},
+        json_output=ITEM["json_output"],
     )
     assert records[1].sent_at == datetime(2025, 3, 1, tzinfo=timezone.utc)
     assert records[1].ended_at is None and records[1].status_code is None and records[1].json_input is None
@@ -71,7 +94,10 @@ def test_request_shape_pagination_and_parsing():
 
 def test_sub_path_endpoints_are_looked_up_by_their_full_id():
     client, rec = api_client(lambda r: jresp(200, {"items": [], "has_more": False}))
-    assert run(client.find_requests("fal-ai/infinitalk/single-text/", since=T0, until=T0 + timedelta(hours=1))) == []
+    assert (
+        run(client.find_requests("fal-ai/infinitalk/single-text/", since=T0, until=T0 + timedelta(hours=1)))
+        == []
+    )
     assert rec.requests[0].url.params["endpoint_id"] == "fal-ai/infinitalk/single-text"
 
 
@@ -123,9 +149,15 @@ def test_the_key_goes_to_the_api_origin_only_when_configured():
     client, rec = make_client(lambda r: jresp(200, {"items": []}))  # FAL_API_URL left at https://api.fal.ai
     client._urls = FalUrls(queue=URLS.queue, rest=URLS.rest, cdn=URLS.cdn, api="https://api.fal.ai")
     run(client.find_requests("fal-ai/infinitalk", since=T0, until=T0 + timedelta(hours=1)))
-    assert rec.requests[0].url.host == "api.fal.ai" and rec.requests[0].headers["authorization"] == f"Key {KEY}"
-    client = FalClient(Credentials(key=KEY, source="env"), URLS, transport=httpx.MockTransport(lambda r: jresp(200, {})))
-    with pytest.raises(ConfigError, match="Refusing to send the fal key"):  # URLS.api is fal's; this asks elsewhere
+    assert (
+        rec.requests[0].url.host == "api.fal.ai" and rec.requests[0].headers["authorization"] == f"Key {KEY}"
+    )
+    client = FalClient(
+        Credentials(key=KEY, source="env"), URLS, transport=httpx.MockTransport(lambda r: jresp(200, {}))
+    )
+    with pytest.raises(
+        ConfigError, match="Refusing to send the fal key"
+    ):  # URLS.api is fal's; this asks elsewhere
         run(client._http.call("GET", "https://elsewhere.test/v1/models/requests/by-endpoint", what="x"))
 
 
@@ -139,8 +171,12 @@ def test_fal_api_url_setting(monkeypatch):
 
 
 def test_times_parse_leniently():
-    assert parse_time("2025-03-01T12:00:00.5+02:00") == datetime(2025, 3, 1, 10, 0, 0, 500000, tzinfo=timezone.utc)
-    assert parse_time("2025-03-01T12:00:00.1234567Z") == datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    assert parse_time("2025-03-01T12:00:00.5+02:00") == datetime(
+        2025, 3, 1, 10, 0, 0, 500000, tzinfo=timezone.utc
+    )
+    assert parse_time("2025-03-01T12:00:00.1234567Z") == datetime(
+        2025, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc
+    )
     assert parse_time(None) is None and parse_time("soon") is None and parse_time(12) is None
 
 
@@ -148,8 +184,9 @@ def test_times_parse_leniently():
 
 
 def record(request_id: str, json_input, seconds: int = 0) -> RequestRecord:
-    return RequestRecord(request_id, "fal-ai/infinitalk", T0 + timedelta(seconds=seconds), None, None, None, None,
-                         json_input)
+    return RequestRecord(
+        request_id, "fal-ai/infinitalk", T0 + timedelta(seconds=seconds), None, None, None, None, json_input
+    )
 
 
 def test_normalisation_treats_equal_json_meanings_as_equal():
@@ -162,8 +199,12 @@ def test_normalisation_treats_equal_json_meanings_as_equal():
 
 def test_match_by_arguments_newest_first_and_says_when_it_cannot_tell():
     wanted = {"prompt": "hi", "seed": 7}
-    records = [record("old", {"seed": 7, "prompt": "hi"}, 1), record("other", {"prompt": "hi", "seed": 8}, 2),
-               record("new", {"prompt": "hi", "seed": 7.0}, 3), record("blind", None, 4)]
+    records = [
+        record("old", {"seed": 7, "prompt": "hi"}, 1),
+        record("other", {"prompt": "hi", "seed": 8}, 2),
+        record("new", {"prompt": "hi", "seed": 7.0}, 3),
+        record("blind", None, 4),
+    ]
     found = match_by_arguments(records, wanted)
     assert [r.request_id for r in found.matches] == ["new", "old"] and found.best.request_id == "new"
     assert [r.request_id for r in found.unverifiable] == ["blind"] and found.conclusive
@@ -195,7 +236,9 @@ WIDE = (datetime.now(timezone.utc) - timedelta(hours=1), datetime.now(timezone.u
 
 def test_emulator_lists_submitted_requests_with_their_arguments_across_pages(emulator):
     client = emulator_client(emulator)
-    arguments = [{"prompt": f"take {i}", "image_url": "data:image/png;base64,AA==", "seed": i} for i in range(5)]
+    arguments = [
+        {"prompt": f"take {i}", "image_url": "data:image/png;base64,AA==", "seed": i} for i in range(5)
+    ]
     ids = submit_all(client, "fal-ai/infinitalk", arguments)
     submit_all(client, "fal-ai/infinitalk/single-text", [{"text_input": "other endpoint"}])
     emulator.clear_log()
@@ -254,6 +297,8 @@ def test_emulator_query_validation(emulator):
     assert httpx.get(url, headers=headers).status_code == 422  # endpoint_id is required
     assert httpx.get(url, headers=headers, params={"endpoint_id": "x", "limit": "101"}).status_code == 422
     assert httpx.get(url, headers=headers, params={"endpoint_id": "x", "cursor": "!!"}).status_code == 422
-    page = httpx.get(url, headers=headers, params={"endpoint_id": "x", "cursor": base64.b64encode(b"3").decode()})
+    page = httpx.get(
+        url, headers=headers, params={"endpoint_id": "x", "cursor": base64.b64encode(b"3").decode()}
+    )
     assert page.json() == {"items": [], "next_cursor": None, "has_more": False}
     assert httpx.post(url, headers=headers).status_code == 405

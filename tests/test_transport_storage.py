@@ -304,7 +304,11 @@ def test_a_failed_local_write_is_a_storage_error_that_keeps_the_paid_job(tmp_pat
     (tmp_path / "a-file").write_bytes(b"")  # a file where a folder should be: mkdir fails with ENOTDIR
     dest = tmp_path / "a-file" / "media" / "v.mp4"
     with pytest.raises(LocalStorageError) as info:
-        run(client.download("https://files.test/v.mp4", dest, request_id="rid-7", endpoint_id="fal-ai/infinitalk"))
+        run(
+            client.download(
+                "https://files.test/v.mp4", dest, request_id="rid-7", endpoint_id="fal-ai/infinitalk"
+            )
+        )
     error = info.value
     assert error.errno == errno.ENOTDIR and error.path == str(dest.parent) and error.request_id == "rid-7"
     assert error.exit_code == 3 and calls == []  # nothing downloaded before the folder failed

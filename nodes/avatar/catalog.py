@@ -15,7 +15,9 @@ def _long_run(spec: EndpointSpec) -> dict:
     """How a run longer than one job is cut (``segments.plan_segments``, ``longform/segmenting.py``)."""
     rule = frame_rule(spec, spec.default_resolution)
     # a row whose limit per job depends on the resolution (OmniHuman: 30 s at 1080p, 60 s at 720p)
-    per_resolution = {res: frame_rule(spec, res).max_frames for res in spec.resolutions} if spec.frames is None else {}
+    per_resolution = (
+        {res: frame_rule(spec, res).max_frames for res in spec.resolutions} if spec.frames is None else {}
+    )
     return {
         "min_frames": rule.min_frames,
         "max_frames": rule.max_frames,
@@ -30,7 +32,9 @@ def _long_run(spec: EndpointSpec) -> dict:
 
 def _segments(spec: EndpointSpec) -> dict | None:
     rule = spec.segments
-    return None if rule is None else {"first_s": rule.first_s, "step_s": rule.step_s, "max": rule.max_segments}
+    return (
+        None if rule is None else {"first_s": rule.first_s, "step_s": rule.step_s, "max": rule.max_segments}
+    )
 
 
 def catalog_json() -> dict:
@@ -63,7 +67,10 @@ def catalog_json() -> dict:
                 "seed": spec.seed_param is not None,
                 "output_has_seed": spec.output_has_seed,
                 "output_extras": list(spec.output_extras),
-                "inputs": [{"name": s.name, "kind": s.kind, "fal_field": s.fal_field, "optional": s.optional} for s in spec.media],
+                "inputs": [
+                    {"name": s.name, "kind": s.kind, "fal_field": s.fal_field, "optional": s.optional}
+                    for s in spec.media
+                ],
                 "length_from": spec.length_from,
                 "source_video": any(slot.kind in ("video", "frames") for slot in spec.media),  # dubbing
                 "min_audio_s": spec.min_audio_s,

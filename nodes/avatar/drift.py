@@ -122,7 +122,9 @@ def _param_field(spec: EndpointSpec, p: Param) -> SentField:
         rule = spec.frames
         low, high, default = rule.min_frames, rule.max_frames, rule.default_frames
     if "." in p.field:  # a field inside an object (sync-3's options.prompt): fal's document states the object
-        return SentField(name=p.field.split(".")[0], json_type="object", always=False, omitted_when=p.omit_value)
+        return SentField(
+            name=p.field.split(".")[0], json_type="object", always=False, omitted_when=p.omit_value
+        )
     return SentField(
         name=p.field,
         json_type=_JSON_TYPE[p.kind],

@@ -46,7 +46,9 @@ def _check_number(p: Param, value) -> int | float:
     else:
         value = float(value)
     if p.minimum is not None and value < p.minimum or p.maximum is not None and value > p.maximum:
-        raise InputError(f"{_number(value)} is outside {_number(p.minimum)}..{_number(p.maximum)}", field=p.name)
+        raise InputError(
+            f"{_number(value)} is outside {_number(p.minimum)}..{_number(p.maximum)}", field=p.name
+        )
     return value
 
 
@@ -152,7 +154,9 @@ def _check_one_job_text(spec: EndpointSpec, values: dict) -> None:
         else "Shorten it, or split it over several runs."
     )
     name, text = texts[0]
-    raise InputError(f"is {len(text)} characters long; one fal job speaks at most {limit}. {hint}", field=name)
+    raise InputError(
+        f"is {len(text)} characters long; one fal job speaks at most {limit}. {hint}", field=name
+    )
 
 
 def _check_audio(spec: EndpointSpec, seconds: float | None, slot: str) -> float:
@@ -182,7 +186,9 @@ def _at(spec: EndpointSpec, resolution: str | None) -> str:
     return f" at {resolution}" if resolution and ANY_RESOLUTION not in spec.max_seconds else ""
 
 
-def _output_seconds(spec: EndpointSpec, values: dict, length_s: float, source_frames: int | None) -> tuple[int, float, list[str]]:
+def _output_seconds(
+    spec: EndpointSpec, values: dict, length_s: float, source_frames: int | None
+) -> tuple[int, float, list[str]]:
     """(planning frames, output seconds, warnings) for the row's length rule."""
     warnings: list[str] = []
     what = "estimated speech" if spec.length_from == "text" else "audio"
@@ -190,7 +196,9 @@ def _output_seconds(spec: EndpointSpec, values: dict, length_s: float, source_fr
     if spec.length_rule == "num_frames":
         rule, fps = spec.frames, spec.fps or FPS
         explicit = values["num_frames"] != 0
-        frames = values["num_frames"] if explicit else auto_frames(length_s, rule, source_frames=source_frames)
+        frames = (
+            values["num_frames"] if explicit else auto_frames(length_s, rule, source_frames=source_frames)
+        )
         if source_frames is not None and frames > source_frames:
             warnings.append(
                 f"num_frames {frames} is longer than the source video ({source_frames} frames); "
@@ -268,7 +276,9 @@ def make_plan(
         spec=spec,
         arguments=arguments,
         frames=frames,
-        cost_usd=spec.price.estimate(seconds, values.get(spec.price.by), frames if spec.frames is not None else None),
+        cost_usd=spec.price.estimate(
+            seconds, values.get(spec.price.by), frames if spec.frames is not None else None
+        ),
         seed=values[seed_param.name] if seed_param else None,
         warnings=tuple(warnings),
         seconds=seconds,

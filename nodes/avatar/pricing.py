@@ -38,7 +38,7 @@ class PriceRule:
 
     def rate(self, resolution: str | None) -> float:
         """USD per second for a value of the ``by`` widget; an unknown one gets the dearest rate (never
-    under-estimate)."""
+        under-estimate)."""
         for key in (resolution, "*"):
             if key in self.usd_per_second:
                 return self.usd_per_second[key]
@@ -68,7 +68,8 @@ class PriceRule:
         if self.per == "unknown":
             return "unknown"
         rates = ", ".join(
-            (f"${rate * 60:g}/min" if self.per == "minute" else f"${rate:g}/s") + ("" if key == "*" else f" {key}")
+            (f"${rate * 60:g}/min" if self.per == "minute" else f"${rate:g}/s")
+            + ("" if key == "*" else f" {key}")
             for key, rate in self.usd_per_second.items()
         )
         notes = []

@@ -152,7 +152,9 @@ def plan_segments(
     if total_frames < 1 or overlap < 1 or margin < 0:
         raise ValueError(f"bad plan request: {total_frames} frames, overlap {overlap}, margin {margin}")
     if usable < rule.min_frames or usable <= 2 * overlap + 3:
-        raise ValueError(f"frame limits {rule.min_frames}..{rule.max_frames} leave no room with margin {margin}")
+        raise ValueError(
+            f"frame limits {rule.min_frames}..{rule.max_frames} leave no room with margin {margin}"
+        )
     if round_up_4n1(total_frames) <= usable:
         frames = round_up_4n1(max(total_frames, rule.min_frames))
         return SegmentPlan(total_frames, overlap, (Segment(0, 0, frames, None),), ())

@@ -64,7 +64,12 @@ class TextPlan:
 
 def _is_cjk(char: str) -> bool:
     code = ord(char)
-    return 0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF
+    return (
+        0x3040 <= code <= 0x30FF
+        or 0x3400 <= code <= 0x4DBF
+        or 0x4E00 <= code <= 0x9FFF
+        or 0xF900 <= code <= 0xFAFF
+    )
 
 
 class _Text:
@@ -108,8 +113,11 @@ class _Text:
             return [
                 i
                 for i in range(start + 1, end)
-                if text[i].isspace() and not text[i - 1].isspace()
-                or _is_cjk(text[i]) and not text[i - 1].isspace() and unicodedata.category(text[i - 1]) not in _OPENERS
+                if text[i].isspace()
+                and not text[i - 1].isspace()
+                or _is_cjk(text[i])
+                and not text[i - 1].isspace()
+                and unicodedata.category(text[i - 1]) not in _OPENERS
             ]
         return [i for i in range(start + 1, end) if not unicodedata.combining(text[i])]
 

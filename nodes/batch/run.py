@@ -77,7 +77,9 @@ class BatchRow:
         """Its fal requests: the run's, else the one its error or latest status names (to recover it)."""
         if self.run is not None:
             return self.run.request_ids
-        known = getattr(self.error, "request_id", None) or (self.state.status.request_id if self.state.status else None)
+        known = getattr(self.error, "request_id", None) or (
+            self.state.status.request_id if self.state.status else None
+        )
         return (known,) if known else ()
 
     @property
@@ -169,7 +171,9 @@ class Batch:
         jobs = loop_limit(self.max_parallel)  # fal jobs in flight, across all rows
         open_rows = Limit(self.max_parallel)  # rows whose inputs are in memory
         try:
-            await self.engine.run(lambda index: self._run_row(index, jobs, open_rows), limit=None, finish=self._finish)
+            await self.engine.run(
+                lambda index: self._run_row(index, jobs, open_rows), limit=None, finish=self._finish
+            )
         finally:
             for services in self._pinned.values():
                 services.media.release()
@@ -179,7 +183,9 @@ class Batch:
     @property
     def spend(self) -> Spend:
         """The batch's jobs: submitted by this process, and reused (an identical row's counted as reused)."""
-        shared = [row.estimate for row in self.rows if row.same_as is not None and row.outcome is Outcome.DONE]
+        shared = [
+            row.estimate for row in self.rows if row.same_as is not None and row.outcome is Outcome.DONE
+        ]
         reused = Spend.reused(round(sum(e.estimate_usd for e in shared), 4), jobs=sum(e.jobs for e in shared))
         return total(row.spend for row in self.rows if row.same_as is None) + reused
 
@@ -204,7 +210,11 @@ class Batch:
         async with open_rows:
             run = await self._generate(index, jobs, services)
         await materialize_run(
-            run, want_frames=False, want_audio=False, thorough=True, services=services,
+            run,
+            want_frames=False,
+            want_audio=False,
+            thorough=True,
+            services=services,
             sink=self.engine.sink(index),
         )
         return run
@@ -214,7 +224,10 @@ class Batch:
         row = self.rows[index]
         request = await asyncio.to_thread(row.item.load)
         runner = row.runner = AvatarRunner(
-            request, services=services, sink=self.engine.sink(index), interrupt=self.engine.interrupt,
+            request,
+            services=services,
+            sink=self.engine.sink(index),
+            interrupt=self.engine.interrupt,
             limit=jobs,
         )
         with self.engine.muted(index):  # its checks: the row waits for a free slot until its first status

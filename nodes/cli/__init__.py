@@ -19,15 +19,21 @@ SQLITE_MAX_INT = 2**63 - 1
 def _parser() -> argparse.ArgumentParser:
     from . import batch, compare, demo, doctor, generate, models
 
-    parser = argparse.ArgumentParser(prog="fal-avatar", description="fal.ai talking avatars from the command line")
+    parser = argparse.ArgumentParser(
+        prog="fal-avatar", description="fal.ai talking avatars from the command line"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    demo.add_arguments(sub.add_parser("demo", help="talking video from the bundled samples (emulator by default)"))
+    demo.add_arguments(
+        sub.add_parser("demo", help="talking video from the bundled samples (emulator by default)")
+    )
     generate.add_arguments(sub.add_parser("generate", help="run one endpoint, as the ComfyUI node does"))
     batch.add_arguments(
         sub.add_parser("batch", help="one generation per row of a CSV or JSONL manifest (resumable)")
     )
     compare.add_arguments(
-        sub.add_parser("compare", help="the same face and opening seconds of speech on several models, side by side")
+        sub.add_parser(
+            "compare", help="the same face and opening seconds of speech on several models, side by side"
+        )
     )
     jobs = sub.add_parser("jobs", help="list the request journal")
     jobs.add_argument("--limit", type=_row_count, default=50, help="newest entries to list (default 50)")
@@ -37,10 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--endpoint", required=True, help="the endpoint id the request was submitted to")
     fetch.add_argument("--out", type=Path)
     doctor.add_arguments(
-        sub.add_parser("doctor", help="check the key, fal's hosts and the endpoints against fal's schemas (free)")
+        sub.add_parser(
+            "doctor", help="check the key, fal's hosts and the endpoints against fal's schemas (free)"
+        )
     )
     models.add_arguments(
-        sub.add_parser("models", help="every endpoint: family, inputs, price, most seconds per job, seed, status")
+        sub.add_parser(
+            "models", help="every endpoint: family, inputs, price, most seconds per job, seed, status"
+        )
     )
     sub.add_parser("emulator", help="run the fal emulator on 127.0.0.1", add_help=False)
     return parser
@@ -93,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted: finished results are kept (running again takes them at no charge)", file=sys.stderr)
+        print(
+            "interrupted: finished results are kept (running again takes them at no charge)", file=sys.stderr
+        )
         return 130
 
 

@@ -41,25 +41,32 @@ DEFAULT_CONCURRENCY = 8
 def add_arguments(parser) -> None:
     parser.add_argument("manifest", type=Path, help="CSV or JSONL file: one row per video (see the README)")
     parser.add_argument(
-        "--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
         help=f"fal jobs in flight at once across all rows, 1-{MAX_PARALLEL_CAP} (default {DEFAULT_CONCURRENCY})",
     )
     parser.add_argument(
-        "--max-usd", type=float,
+        "--max-usd",
+        type=float,
         help="refuse (before any upload) a batch whose estimate still to pay is above this many US dollars "
         "(default: FAL_AVATAR_MAX_USD_PER_RUN, the saved setting, or 25)",
     )
     parser.add_argument("--dry-run", action="store_true", help="check and price every row; upload nothing")
     parser.add_argument(
-        "--out-dir", type=Path,
+        "--out-dir",
+        type=Path,
         help="folder of rows without 'out' (named <manifest>-<line>.mp4) and base of relative 'out' paths "
         "(default: the manifest's folder)",
     )
     parser.add_argument(
-        "--overwrite", action="store_true",
+        "--overwrite",
+        action="store_true",
         help="replace existing files at the rows' outputs even when this batch did not write them",
     )
-    parser.add_argument("--json", action="store_true", help="print only the JSON summary on stdout (no table)")
+    parser.add_argument(
+        "--json", action="store_true", help="print only the JSON summary on stdout (no table)"
+    )
 
 
 def _warn(message: str) -> None:
@@ -74,11 +81,16 @@ def run(args) -> int:
         spend_limit(args.max_usd)  # a bad value is refused before the manifest is read
     delivered = DeliveredOutputs()
     rows, problems = read_manifest(
-        args.manifest, out_dir=args.out_dir, overwrite=args.overwrite,
+        args.manifest,
+        out_dir=args.out_dir,
+        overwrite=args.overwrite,
         is_ours=functools.partial(delivered.is_ours, manifest=args.manifest),
     )
     media = MediaLoader(warn=_warn)
-    items = [BatchItem(f"line {row.line}", row.spec.endpoint_id, functools.partial(row.request, media)) for row in rows]
+    items = [
+        BatchItem(f"line {row.line}", row.spec.endpoint_id, functools.partial(row.request, media))
+        for row in rows
+    ]
     progress = BatchProgress()
 
     def deliver(index: int, run: AvatarRun) -> None:
@@ -94,20 +106,35 @@ def run(args) -> int:
     batch = Batch(items, services=services, deliver=deliver, on_change=progress.changed)
     progress.batch = batch
     try:
-        estimate = run_interruptible(lambda interrupt: _check_and_run(batch, rows, problems, args, progress, interrupt))
+        estimate = run_interruptible(
+            lambda interrupt: _check_and_run(batch, rows, problems, args, progress, interrupt)
+        )
     except JobCancelledError:
         if not batch.started:
             print("interrupted: nothing was uploaded or submitted", file=sys.stderr)
             return 130
         progress.close()
         _report(batch, rows, args, started)
-        print("interrupted: every fal job in flight was cancelled; run the same command again to go on "
-              "(finished rows cost nothing again)", file=sys.stderr)
+        print(
+            "interrupted: every fal job in flight was cancelled; run the same command again to go on "
+            "(finished rows cost nothing again)",
+            file=sys.stderr,
+        )
         return 130
     except FalAvatarError as exc:
         if exc.exit_code == 2:  # refused: nothing was uploaded
-            print(json.dumps({"manifest": str(args.manifest), "refused": True, "error": str(exc),
-                              "problems": [{"line": p.line, "error": p.message} for p in getattr(exc, "problems", ())]}))
+            print(
+                json.dumps(
+                    {
+                        "manifest": str(args.manifest),
+                        "refused": True,
+                        "error": str(exc),
+                        "problems": [
+                            {"line": p.line, "error": p.message} for p in getattr(exc, "problems", ())
+                        ],
+                    }
+                )
+            )
         raise
     if args.dry_run:
         return _dry_run(batch, rows, estimate, args)
@@ -116,17 +143,24 @@ def run(args) -> int:
 
 
 async def _check_and_run(
-    batch: Batch, rows: list[ManifestRow], problems: list[Problem], args, progress: BatchProgress,
+    batch: Batch,
+    rows: list[ManifestRow],
+    problems: list[Problem],
+    args,
+    progress: BatchProgress,
     interrupt: UserInterrupt,
 ) -> BatchEstimate:
     estimate = await batch.check()
-    problems = sorted([*problems, *(Problem(rows[i].line, str(exc)) for i, exc in estimate.problems)],
-                      key=lambda p: p.line)
+    problems = sorted(
+        [*problems, *(Problem(rows[i].line, str(exc)) for i, exc in estimate.problems)], key=lambda p: p.line
+    )
     if problems:
         raise ManifestError(args.manifest, problems)
     if args.dry_run:
         return estimate
-    check_spend(estimate.to_pay_usd, what=_what(estimate), reused_usd=estimate.reused_usd, override=args.max_usd)
+    check_spend(
+        estimate.to_pay_usd, what=_what(estimate), reused_usd=estimate.reused_usd, override=args.max_usd
+    )
     resolve_credentials()  # a missing key is said now, before anything is uploaded
     drawer = asyncio.ensure_future(progress.animate())
     try:
@@ -155,16 +189,30 @@ def _dry_run(batch: Batch, rows: list[ManifestRow], estimate: BatchEstimate, arg
     for row, manifest_row in zip(batch.rows, rows, strict=True):
         e = row.estimate
         to_pay = f"= line {rows[row.same_as].line}" if row.same_as is not None else format_usd(e.to_pay_usd)
-        lines.append((manifest_row.line, row.item.endpoint_id, f"{e.frames} frames, {_jobs(row)}",
-                      format_usd(e.estimate_usd), to_pay, manifest_row.out))
-    _print_grouped("note", {index: row.notes for index, row in enumerate(batch.rows) if row.same_as is None}, rows)
+        lines.append(
+            (
+                manifest_row.line,
+                row.item.endpoint_id,
+                f"{e.frames} frames, {_jobs(row)}",
+                format_usd(e.estimate_usd),
+                to_pay,
+                manifest_row.out,
+            )
+        )
+    _print_grouped(
+        "note", {index: row.notes for index, row in enumerate(batch.rows) if row.same_as is None}, rows
+    )
     if not args.json:
         print(table(("LINE", "ENDPOINT", "FRAMES / JOBS", "EST.", "TO PAY", "OUT"), lines))
-        print(f"\n{_what(estimate)}: est. {format_usd(estimate.estimate_usd)}, still to pay "
-              f"{format_usd(estimate.to_pay_usd)} (spend limit {format_usd(limit)}, {source}). Nothing was uploaded.")
+        print(
+            f"\n{_what(estimate)}: est. {format_usd(estimate.estimate_usd)}, still to pay "
+            f"{format_usd(estimate.to_pay_usd)} (spend limit {format_usd(limit)}, {source}). Nothing was uploaded."
+        )
     refused = None
     try:
-        check_spend(estimate.to_pay_usd, what=_what(estimate), reused_usd=estimate.reused_usd, override=args.max_usd)
+        check_spend(
+            estimate.to_pay_usd, what=_what(estimate), reused_usd=estimate.reused_usd, override=args.max_usd
+        )
     except FalAvatarError as exc:
         refused = exc
         print(f"error: {exc}", file=sys.stderr)
@@ -191,20 +239,42 @@ def _report(batch: Batch, rows: list[ManifestRow], args, started: float) -> int:
                 status = "done (stored)"
             ids = row.request_ids
             request = ids[0] if len(ids) == 1 else f"{len(ids)} segments" if ids else "-"
-            where = manifest_row.out if row.outcome == Outcome.DONE else _short(row.error) if row.error else "-"
-            lines.append((manifest_row.line, status, row.item.endpoint_id, request, format_usd(row.estimate.estimate_usd),
-                          where))
+            where = (
+                manifest_row.out if row.outcome == Outcome.DONE else _short(row.error) if row.error else "-"
+            )
+            lines.append(
+                (
+                    manifest_row.line,
+                    status,
+                    row.item.endpoint_id,
+                    request,
+                    format_usd(row.estimate.estimate_usd),
+                    where,
+                )
+            )
         print(table(("LINE", "STATUS", "ENDPOINT", "REQUEST", "EST.", "OUT / ERROR"), lines))
-        counts = " · ".join(f"{outcomes.count(o)} {o}" for o in (Outcome.DONE, Outcome.FAILED, Outcome.CANCELLED, Outcome.PENDING)
-                            if outcomes.count(o))
+        counts = " · ".join(
+            f"{outcomes.count(o)} {o}"
+            for o in (Outcome.DONE, Outcome.FAILED, Outcome.CANCELLED, Outcome.PENDING)
+            if outcomes.count(o)
+        )
         spend = batch.spend
-        print(f"\n{counts} · est. {format_usd(spend.new_usd)} newly spent ({spend.new_jobs} jobs submitted, "
-              f"{spend.reused_jobs} reused) · {format_duration(time.monotonic() - started)}")
+        print(
+            f"\n{counts} · est. {format_usd(spend.new_usd)} newly spent ({spend.new_jobs} jobs submitted, "
+            f"{spend.reused_jobs} reused) · {format_duration(time.monotonic() - started)}"
+        )
     for row in batch.rows:
         if row.outcome == Outcome.FAILED and row.same_as is None:
             print(f"error: {row.item.label}: {row.error}", file=sys.stderr)
-    _print_grouped("warning", {i: row.run.warnings for i, row in enumerate(batch.rows)
-                               if row.run is not None and row.same_as is None}, rows)
+    _print_grouped(
+        "warning",
+        {
+            i: row.run.warnings
+            for i, row in enumerate(batch.rows)
+            if row.run is not None and row.same_as is None
+        },
+        rows,
+    )
     summary = {
         "manifest": str(args.manifest),
         "rows": [_row_json(batch, i, rows) for i in range(len(rows))],

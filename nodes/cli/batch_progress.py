@@ -94,7 +94,9 @@ class BatchProgress:
         if outcome == "done":
             if row.same_as is not None:
                 return f"{label} done (same as {self.batch.rows[row.same_as].item.label})"
-            return f"{label} done" + (" (stored result, no new charge)" if row.run is not None and row.run.reused else "")
+            return f"{label} done" + (
+                " (stored result, no new charge)" if row.run is not None and row.run.reused else ""
+            )
         if outcome == "failed":
             return f"{label} FAILED: {_one_line(row.error)}"
         return f"{label} cancelled"
@@ -138,7 +140,11 @@ class BatchProgress:
                 out.append(_fit(self.ended_line(index, row), width) + "\n")
         block: list[str] = []
         if not final:
-            running = [(i, r) for i, r in enumerate(self.batch.rows) if r.outcome == Outcome.RUNNING and r.same_as is None]
+            running = [
+                (i, r)
+                for i, r in enumerate(self.batch.rows)
+                if r.outcome == Outcome.RUNNING and r.same_as is None
+            ]
             room = max(height - 2, 1)
             shown = running if len(running) <= room else running[: room - 1]
             block = [self.running_line(i, r, now) for i, r in shown]

@@ -35,8 +35,12 @@ def add_arguments(parser) -> None:
         "failed (the others are still in the video and the table)."
     )
     parser.add_argument("--image", type=Path, required=True, help="portrait image file")
-    parser.add_argument("--audio", type=Path, required=True, help="speech audio file (its opening seconds are used)")
-    parser.add_argument("--models", required=True, help=f"comma-separated short names or endpoint ids: {names}")
+    parser.add_argument(
+        "--audio", type=Path, required=True, help="speech audio file (its opening seconds are used)"
+    )
+    parser.add_argument(
+        "--models", required=True, help=f"comma-separated short names or endpoint ids: {names}"
+    )
     parser.add_argument(
         "--seconds",
         type=float,
@@ -49,7 +53,9 @@ def add_arguments(parser) -> None:
         help="resolution for every model that offers it; otherwise a model's default, or its cheapest option "
         "where fal has no default (Fabric)",
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"the side-by-side MP4 (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"the side-by-side MP4 (default {DEFAULT_OUT})"
+    )
     parser.add_argument(
         "--max-usd",
         type=float,
@@ -170,4 +176,3 @@ def run(args) -> int:
         progress.close()
     print(json.dumps(summary(result), indent=1) if args.json else _report(result))
     return PARTIAL_EXIT if result.failed else 0
-

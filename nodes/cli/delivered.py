@@ -52,7 +52,9 @@ class DeliveredOutputs:
         with self._lock:
             data = {k: v for k, v in self._load().items() if Path(k).is_file()}  # forget files gone since
             data[str(Path(out).resolve())] = {
-                "manifest": str(Path(manifest).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                "manifest": str(Path(manifest).resolve()),
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
             }
             try:
                 write_private_file(self.path, json.dumps(data).encode("utf-8"))

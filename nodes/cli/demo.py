@@ -38,9 +38,10 @@ def _emulated_fal():
     from ..emulator import FalEmulator
 
     key = "demo-key-id:demo-key-secret"
-    with tempfile.TemporaryDirectory(prefix="fal-avatar-demo-") as home, FalEmulator(
-        key=key, queue_delay=0.5, processing_time=1.5
-    ) as emu:
+    with (
+        tempfile.TemporaryDirectory(prefix="fal-avatar-demo-") as home,
+        FalEmulator(key=key, queue_delay=0.5, processing_time=1.5) as emu,
+    ):
         services = build_services(
             home=Path(home), credentials=Credentials(key, "demo"), urls=FalUrls.single(emu.base_url)
         )
@@ -68,7 +69,9 @@ def run(args) -> int:
         print(f"demo: running {INFINITALK_IMAGE.endpoint_id} on {target}", file=sys.stderr)
         try:
             outcome, outputs = run_interruptible(
-                lambda interrupt: run_request(request, services=services, progress=progress, interrupt=interrupt)
+                lambda interrupt: run_request(
+                    request, services=services, progress=progress, interrupt=interrupt
+                )
             )
         finally:
             progress.close()

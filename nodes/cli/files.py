@@ -60,7 +60,9 @@ def load_image(path: Path, *, warn: Callable[[str], None] | None = None) -> np.n
     except Image.DecompressionBombError as exc:
         raise _too_large(path, _pixel_count(str(exc)), Image.MAX_IMAGE_PIXELS) from None
     except UnidentifiedImageError:
-        raise InputError(f"{path} is not an image Pillow can read (PNG, JPEG, WebP, ...)", field="image") from None
+        raise InputError(
+            f"{path} is not an image Pillow can read (PNG, JPEG, WebP, ...)", field="image"
+        ) from None
     except OSError as exc:
         # Pillow reports a truncated or corrupt file as a plain OSError without errno. LoadImage would load a
         # truncated file anyway (grey where data is missing); a portrait that is paid for is refused instead.

@@ -23,19 +23,25 @@ from .progress import StderrStatus
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("endpoint", help="fal endpoint id (see `fal-avatar models`): " + ", ".join(BY_ENDPOINT_ID))
+    parser.add_argument(
+        "endpoint", help="fal endpoint id (see `fal-avatar models`): " + ", ".join(BY_ENDPOINT_ID)
+    )
     parser.add_argument("--image", type=Path, help="portrait image file")
     parser.add_argument("--audio", type=Path, help="speech audio file (two-person rows: the first speaker's)")
     parser.add_argument("--audio2", type=Path, help="the second speaker's audio file (two-person rows)")
     parser.add_argument("--video", type=Path, help="source video (lip-sync on footage)")
-    parser.add_argument("--mask", type=Path, help="mask image: only the person in its white area speaks (OmniHuman)")
+    parser.add_argument(
+        "--mask", type=Path, help="mask image: only the person in its white area speaks (OmniHuman)"
+    )
     parser.add_argument("--text", help="text to speak (text rows; two-person rows: the first speaker's)")
     parser.add_argument("--text2", help="the second speaker's text (two-person text rows)")
     parser.add_argument("--voice", help="built-in voice (text rows; two-person rows: the first speaker's)")
     parser.add_argument("--voice2", help="the second speaker's built-in voice")
     parser.add_argument("--prompt")
     parser.add_argument("--num-frames", default="auto", help="4n+1 frame count, or 'auto' (default)")
-    parser.add_argument("--resolution", help="output resolution (the row's options; required where fal has no default)")
+    parser.add_argument(
+        "--resolution", help="output resolution (the row's options; required where fal has no default)"
+    )
     parser.add_argument("--seed", type=int, help="random seed (rows that have one)")
     parser.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE", help="any other field of the endpoint"
@@ -48,7 +54,9 @@ def add_arguments(parser) -> None:
         "(default: FAL_AVATAR_MAX_USD_PER_RUN, the saved setting, or 25)",
     )
     parser.add_argument(
-        "--max-parallel", type=int, help="fal jobs in flight at once for a long run (default FAL_AVATAR_MAX_PARALLEL or 4)"
+        "--max-parallel",
+        type=int,
+        help="fal jobs in flight at once for a long run (default FAL_AVATAR_MAX_PARALLEL or 4)",
     )
     parser.add_argument(
         "--resubmit",
@@ -77,7 +85,9 @@ def build_request(args) -> GenerationRequest:
             raise not_taken(spec, option)
         values[name] = raw
     if spec.has_param("num_frames"):
-        values["num_frames"] = 0 if args.num_frames == "auto" else coerce_param(spec, "num_frames", args.num_frames)
+        values["num_frames"] = (
+            0 if args.num_frames == "auto" else coerce_param(spec, "num_frames", args.num_frames)
+        )
     elif args.num_frames != "auto":
         raise not_taken(spec, "num_frames")
     for item in args.param:
@@ -115,11 +125,14 @@ async def run_request(
     the result (``thorough``: fully check a reused stored file first, see ``materialize_outcome``). The entry
     point of a CLI run: without ``services`` it builds them (once, from the environment)."""
     services = services if services is not None else build_services()
-    run = await run_avatar(
-        request, services=services, sink=progress, interrupt=interrupt, max_usd=max_usd
-    )
+    run = await run_avatar(request, services=services, sink=progress, interrupt=interrupt, max_usd=max_usd)
     outputs = await materialize_run(
-        run, want_frames=request.want_frames, want_audio=want_audio, thorough=thorough, services=services, sink=progress
+        run,
+        want_frames=request.want_frames,
+        want_audio=want_audio,
+        thorough=thorough,
+        services=services,
+        sink=progress,
     )
     return run, outputs
 
@@ -192,4 +205,3 @@ def run(args) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps(summary(outcome, outputs, out, started)))
     return 0
-

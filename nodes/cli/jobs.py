@@ -46,7 +46,11 @@ def list_jobs(args) -> int:
                 local,
             )
         )
-    print(table(("REQUEST ID", "ENDPOINT", "STATE", "AGE", "EST. COST", "STARTED EARLY FOR", "LOCAL FILE"), rows))
+    print(
+        table(
+            ("REQUEST ID", "ENDPOINT", "STATE", "AGE", "EST. COST", "STARTED EARLY FOR", "LOCAL FILE"), rows
+        )
+    )
     return 0
 
 
@@ -68,5 +72,7 @@ def fetch(args) -> int:
     save_copy(outcome.path, out, request_id=outcome.request_id)
     services.media.release()
     print(f"saved {out} (stored copy: {outcome.path})", file=sys.stderr)
-    print(json.dumps({"request_id": outcome.request_id, "path": str(out), "video_url": outcome.video_url_text}))
+    print(
+        json.dumps({"request_id": outcome.request_id, "path": str(out), "video_url": outcome.video_url_text})
+    )
     return 0

@@ -216,7 +216,9 @@ def _jsonl(text: str) -> tuple[list[tuple[int, dict]], list[Problem]]:
             problems.append(Problem(number, f"not valid JSON ({exc})"))
             continue
         if not isinstance(data, dict):
-            problems.append(Problem(number, f"expected a JSON object with the row's columns, got {type(data).__name__}"))
+            problems.append(
+                Problem(number, f"expected a JSON object with the row's columns, got {type(data).__name__}")
+            )
             continue
         unknown = [k for k in data if not _known_column(k)]
         if unknown:
@@ -256,9 +258,13 @@ def _csv(text: str) -> tuple[list[tuple[int, dict]], list[Problem]]:
                 return [], problems
             continue
         if len(cells) > len(header):
-            problems.append(Problem(start, f"{len(cells)} cells but the header (line {header_line}) names {len(header)}"))
+            problems.append(
+                Problem(start, f"{len(cells)} cells but the header (line {header_line}) names {len(header)}")
+            )
             continue
-        records.append((start, {name: cell for name, cell in zip(header, cells, strict=False) if not _blank(cell)}))
+        records.append(
+            (start, {name: cell for name, cell in zip(header, cells, strict=False) if not _blank(cell)})
+        )
     return records, problems
 
 
@@ -277,7 +283,9 @@ def _unknown_columns(names: list[str]) -> str:
     )
 
 
-def _check_row(line: int, cells: dict, base: Path, outputs: Path, stem: str) -> tuple[ManifestRow | None, list[str]]:
+def _check_row(
+    line: int, cells: dict, base: Path, outputs: Path, stem: str
+) -> tuple[ManifestRow | None, list[str]]:
     """The row, and what is wrong with it (every problem, not just the first)."""
     raw_endpoint = cells.get("endpoint")
     if raw_endpoint is None:
@@ -320,26 +328,40 @@ def _check_row(line: int, cells: dict, base: Path, outputs: Path, stem: str) -> 
         files[column] = file
     out = _out_path(cells.get("out"), outputs, stem, line)
     if not out.is_relative_to(outputs):
-        errors.append(f"out: {out} is outside the output folder {outputs}; name a path inside it (or choose "
-                      "another folder with --out-dir)")
+        errors.append(
+            f"out: {out} is outside the output folder {outputs}; name a path inside it (or choose "
+            "another folder with --out-dir)"
+        )
     else:
         try:
             check_creatable(out, flag="out")
         except InputError as exc:
             errors.append(exc.message)
     row = ManifestRow(
-        line, spec, values, files["image"], files["audio"], files["video"], out, files["audio2"], files["mask"]
+        line,
+        spec,
+        values,
+        files["image"],
+        files["audio"],
+        files["video"],
+        out,
+        files["audio2"],
+        files["mask"],
     )
     return row, errors
 
 
-def _output_problems(out: Path, inputs: InputFiles, overwrite: bool, is_ours: Callable[[Path], bool]) -> list[str]:
+def _output_problems(
+    out: Path, inputs: InputFiles, overwrite: bool, is_ours: Callable[[Path], bool]
+) -> list[str]:
     what = inputs.named_by(out)
     if what is not None:
         return [f"out: {out} is {what}: the result would replace that input; choose another output path"]
     if out.is_file() and not overwrite and not is_ours(out):
-        return [f"out: {out} exists and is not an earlier output of this batch; remove it, choose another path, "
-                "or pass --overwrite to replace it"]
+        return [
+            f"out: {out} exists and is not an earlier output of this batch; remove it, choose another path, "
+            "or pass --overwrite to replace it"
+        ]
     return []
 
 
@@ -348,7 +370,9 @@ def _value(spec: EndpointSpec, name: str, raw):
         return 0
     kind = spec.param(name).kind
     if isinstance(raw, bool) or (kind in ("text", "enum") and not isinstance(raw, str)):
-        raise InputError(f"expected {'text' if kind == 'text' else 'one of the options'}, got {raw!r}", field=name)
+        raise InputError(
+            f"expected {'text' if kind == 'text' else 'one of the options'}, got {raw!r}", field=name
+        )
     if isinstance(raw, float) and not math.isfinite(raw):  # JSON's NaN / Infinity, which Python reads
         raise InputError(f"{raw!r} is not a finite number", field=name)
     if isinstance(raw, int | float) and kind in ("int", "float"):
@@ -368,7 +392,11 @@ def _not_taken(spec: EndpointSpec, column: str) -> str:
 
 
 def _needs(spec: EndpointSpec) -> str:
-    needed = [slot.name for slot in spec.media if slot.name in MEDIA_COLUMNS and (slot.name == "video" or not slot.optional)]
+    needed = [
+        slot.name
+        for slot in spec.media
+        if slot.name in MEDIA_COLUMNS and (slot.name == "video" or not slot.optional)
+    ]
     return " and ".join(needed)
 
 

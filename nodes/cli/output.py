@@ -16,7 +16,9 @@ def check_folder(folder: Path, *, flag: str) -> None:
     """InputError unless files can be created in ``folder``."""
     if not folder.is_dir():
         what = "does not exist" if not folder.exists() else "is not a folder"
-        raise InputError(f"the folder {folder.resolve()} {what}; create it or choose another path", field=flag)
+        raise InputError(
+            f"the folder {folder.resolve()} {what}; create it or choose another path", field=flag
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"cannot write into {folder.resolve()}: {_denied(folder)}", field=flag)
 
@@ -137,7 +139,9 @@ def table(header: tuple[str, ...], lines: list[tuple]) -> str:
     """Columns padded to their widest cell (the last one left as is: paths and errors run on)."""
     widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header) - 1)]
     return "\n".join(
-        "  ".join(str(cell).ljust(width) for cell, width in zip(line[:-1], widths, strict=True)) + "  " + str(line[-1])
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line[:-1], widths, strict=True))
+        + "  "
+        + str(line[-1])
         for line in [header, *lines]
     )
 

@@ -39,7 +39,8 @@ async def _deliver(reporter: ComfyReporter, start, interrupt: UserInterrupt, *, 
         )
     except JobCancelledError:
         reporter.finish(
-            Phase.CANCELLED, "fal jobs still running were cancelled; finished results are kept (the next run takes them)"
+            Phase.CANCELLED,
+            "fal jobs still running were cancelled; finished results are kept (the next run takes them)",
         )
         raise api.interrupt_exception_type()() from None
     except FalAvatarError as exc:

@@ -34,7 +34,12 @@ class LateNode:
 
 
 def _link(value) -> tuple[str, int] | None:
-    if isinstance(value, list) and len(value) == 2 and isinstance(value[1], int) and not isinstance(value[1], bool):
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+    ):
         return str(value[0]), value[1]
     return None
 

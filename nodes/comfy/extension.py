@@ -39,7 +39,9 @@ class FalAvatarExtension(api.ComfyExtension):
             return
         from .routes import register
 
-        register(server.routes, input_file=api.input_file, queue_ahead=queue_ahead.install(server, api.run_loader))
+        register(
+            server.routes, input_file=api.input_file, queue_ahead=queue_ahead.install(server, api.run_loader)
+        )
         log.info("comfyui-fal-avatar: routes /fal_avatar/* registered")
 
     async def get_node_list(self):

@@ -32,7 +32,7 @@ def save_from_request(payload) -> tuple[int, dict]:
     """Store the posted key. Returns (HTTP status, JSON body); the body never echoes the key."""
     key = payload.get("key") if isinstance(payload, dict) else None
     if not isinstance(key, str):
-        return 400, {"error": "Send JSON {\"key\": \"<key_id>:<key_secret>\"}.", **key_status()}
+        return 400, {"error": 'Send JSON {"key": "<key_id>:<key_secret>"}.', **key_status()}
     try:
         save_key(key)
     except ConfigError as exc:

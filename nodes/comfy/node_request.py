@@ -11,12 +11,18 @@ from .graph import duplicate_index, output_is_linked
 
 
 def node_request(
-    spec: EndpointSpec, kwargs: dict, prompt: dict | None, node_id: str | None, origin: JobOrigin | None = None
+    spec: EndpointSpec,
+    kwargs: dict,
+    prompt: dict | None,
+    node_id: str | None,
+    origin: JobOrigin | None = None,
 ) -> GenerationRequest:
     """``kwargs``: the node's inputs as ComfyUI hands them to ``execute`` (widget values and media);
     ``prompt``: the API-format prompt the node is in (its duplicate index and linked outputs)."""
     values = {p.name: kwargs[p.name] for p in spec.params if p.name in kwargs}
-    media = {slot.name: kwargs.get(slot.name) for slot in spec.media if slot.kind in ("image", "audio", "mask")}
+    media = {
+        slot.name: kwargs.get(slot.name) for slot in spec.media if slot.kind in ("image", "audio", "mask")
+    }
     video = {"frames": kwargs.get("frames")}  # the 'frames' IMAGE input, unless a VIDEO is connected
     if kwargs.get("video") is not None:
         video = video_fields(kwargs["video"])

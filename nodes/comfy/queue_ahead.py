@@ -87,7 +87,9 @@ class QueueAhead:
         self._limit = limit
         self._services = services
         self._jobs: dict[str, list[EarlyJob]] = {}  # queued prompt id -> its early jobs (owned by the loop)
-        self._busy: set[asyncio.Task] = set()  # tasks of prompts handed over or cancelled, kept alive to the end
+        self._busy: set[asyncio.Task] = (
+            set()
+        )  # tasks of prompts handed over or cancelled, kept alive to the end
         self._notes: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._notes_lock = threading.Lock()
         self.messages: deque[str] = deque(maxlen=MESSAGES_KEPT)
@@ -147,6 +149,7 @@ class QueueAhead:
 
     def call(self, fn: Callable[[], object]):
         """Run ``fn`` on the watcher's loop and return its result (from another thread)."""
+
         async def run():
             return fn()
 
@@ -215,17 +218,19 @@ class QueueAhead:
             inputs = await asyncio.to_thread(node_inputs, prompt, node.node_id, self._run_loader)
             origin = JobOrigin(QUEUE_AHEAD, job.prompt_id)
             request = node_request(node.spec, inputs, prompt, node.node_id, origin)
-            estimate, handles = await start_avatar_ahead(
-                request, services=self._services(), sink=sink
-            )
+            estimate, handles = await start_avatar_ahead(request, services=self._services(), sink=sink)
         except FalAvatarError as exc:
             job.phase = "not started"
             self._note(job.prompt_id, job.node_id, f"not started early: {exc}")
-            log.info("comfyui-fal-avatar: prompt %s node %s not started early: %s", job.prompt_id, job.node_id, exc)
+            log.info(
+                "comfyui-fal-avatar: prompt %s node %s not started early: %s", job.prompt_id, job.node_id, exc
+            )
             return
         except Exception as exc:  # noqa: BLE001 - the node runs as usual and reports the error itself
             job.phase = "not started"
-            log.exception("comfyui-fal-avatar: prompt %s node %s not started early", job.prompt_id, job.node_id)
+            log.exception(
+                "comfyui-fal-avatar: prompt %s node %s not started early", job.prompt_id, job.node_id
+            )
             self._note(job.prompt_id, job.node_id, f"not started early: {exc}")
             return
         job.handles, job.estimate_usd = handles, estimate.to_pay_usd
@@ -234,8 +239,14 @@ class QueueAhead:
             return
         job.phase, job.started_at = "started", time.time()
         ids = ", ".join(h.request_id for h in handles)
-        log.info("comfyui-fal-avatar: queued prompt %s node %s: started %d fal job(s) early (%s), est. $%.2f",
-                 job.prompt_id, job.node_id, len(handles), ids, estimate.to_pay_usd)
+        log.info(
+            "comfyui-fal-avatar: queued prompt %s node %s: started %d fal job(s) early (%s), est. $%.2f",
+            job.prompt_id,
+            job.node_id,
+            len(handles),
+            ids,
+            estimate.to_pay_usd,
+        )
 
     async def _cancel_prompt(self, prompt_id: str, jobs: list[EarlyJob]) -> None:
         """The prompt left the queue without running: stop its early starts and cancel its fal jobs."""
@@ -256,15 +267,21 @@ class QueueAhead:
             if not status.done:
                 outcome = await services.client.cancel(handle)
         except FalAvatarError as exc:
-            return (f"prompt {prompt_id} left the queue, but its early fal job {rid} could not be cancelled ({exc}); "
-                    "it stays in the journal (fal-avatar jobs) and may be billed")
+            return (
+                f"prompt {prompt_id} left the queue, but its early fal job {rid} could not be cancelled ({exc}); "
+                "it stays in the journal (fal-avatar jobs) and may be billed"
+            )
         if status.done or outcome is CancelOutcome.ALREADY_COMPLETED:
-            return (f"prompt {prompt_id} left the queue after its early fal job {rid} had finished (billed): "
-                    "the result is kept (fal-avatar jobs, Fetch Result) and costs nothing to fetch")
+            return (
+                f"prompt {prompt_id} left the queue after its early fal job {rid} had finished (billed): "
+                "the result is kept (fal-avatar jobs, Fetch Result) and costs nothing to fetch"
+            )
         await asyncio.to_thread(services.journal.mark_cancelled, rid)
         if status.state == "IN_PROGRESS":
-            return (f"prompt {prompt_id} left the queue: its early fal job {rid} was cancelled while already "
-                    "generating; fal may bill it")
+            return (
+                f"prompt {prompt_id} left the queue: its early fal job {rid} was cancelled while already "
+                "generating; fal may bill it"
+            )
         return f"prompt {prompt_id} left the queue: its early fal job {rid} was cancelled while queued on fal (not billed)"
 
     def _say(self, message: str) -> None:

@@ -24,7 +24,9 @@ def _valid(value, where: str) -> int:
     except (TypeError, ValueError):
         number = -1.0
     if number != int(number) or not 0 <= number <= MAXIMUM:
-        raise ConfigError(f"{where} must be a whole number of prompts from 0 (off) to {MAXIMUM} (got {value!r})")
+        raise ConfigError(
+            f"{where} must be a whole number of prompts from 0 (off) to {MAXIMUM} (got {value!r})"
+        )
     return int(number)
 
 
@@ -53,7 +55,10 @@ def queue_ahead_status() -> dict:
 def save_from_request(payload) -> tuple[int, dict]:
     """Save the posted value (``null``: back to the default). Returns (HTTP status, JSON body)."""
     if not isinstance(payload, dict) or FIELD not in payload:
-        return 400, {**queue_ahead_status(), "error": f'Send JSON {{"{FIELD}": <0 to {MAXIMUM}>}} (null: the default).'}
+        return 400, {
+            **queue_ahead_status(),
+            "error": f'Send JSON {{"{FIELD}": <0 to {MAXIMUM}>}} (null: the default).',
+        }
     value = payload[FIELD]
     if value is not None:
         try:

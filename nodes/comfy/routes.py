@@ -111,7 +111,9 @@ def register(
             except (ValueError, OSError) as exc:  # a name the file system refuses (too long, ...)
                 return web.json_response({"error": f"{name!r} is not a usable file name ({exc})"}, status=400)
             if path is None:
-                return web.json_response({"error": f"{name!r} is not a file in ComfyUI's input folder"}, status=404)
+                return web.json_response(
+                    {"error": f"{name!r} is not a file in ComfyUI's input folder"}, status=404
+                )
             try:
                 lengths = await asyncio.to_thread(probe_lengths, path, field=name)
             except InputError as exc:

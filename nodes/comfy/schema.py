@@ -100,7 +100,11 @@ def price_badge_expr(rule: PriceRule, *, frames_fps: float | None, rate_widget: 
     scale, suffix = (60, "/minute") if rule.per == "minute" else (1, "/second")
     rates = json.dumps({key: rate * scale for key, rate in rule.usd_per_second.items()})
     dearest = rule.rate(None) * scale
-    rate = f"($r := $lookup({rates}, widgets.{rate_widget}); $exists($r) ? $r : {dearest})" if rate_widget else dearest
+    rate = (
+        f"($r := $lookup({rates}, widgets.{rate_widget}); $exists($r) ? $r : {dearest})"
+        if rate_widget
+        else dearest
+    )
     per_unit = f'{{"type":"usd","usd":$rate,"format":{{"suffix":"{suffix}","approximate":true}}}}'
     if frames_fps is None:
         return f"($rate := {rate}; {per_unit})"

@@ -31,7 +31,10 @@ def save_from_request(payload) -> tuple[int, dict]:
         forget_spend_limit()
         return 200, spend_status()
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return 400, {**spend_status(), "error": f"The spend limit must be a number of US dollars (got {value!r})."}
+        return 400, {
+            **spend_status(),
+            "error": f"The spend limit must be a number of US dollars (got {value!r}).",
+        }
     try:
         save_spend_limit(value)
     except ConfigError as exc:

@@ -144,7 +144,9 @@ async def _model_result(
     return ModelResult(entry, cost, 0.0 if outcome.reused else cost, outcome, None, render_s, video)
 
 
-async def _render(plan: ComparePlan, models: list[ModelResult], out: Path, board: StatusBoard) -> SideBySideResult:
+async def _render(
+    plan: ComparePlan, models: list[ModelResult], out: Path, board: StatusBoard
+) -> SideBySideResult:
     tiles = [Tile(m.outcome.path if m.ok else None, tile_label(m)) for m in models]
     samples, rate, _ = first_samples(plan.audio)
 

@@ -24,7 +24,12 @@ from ..avatar.endpoints import EndpointSpec
 from ..fal.catalogue import DEPRECATED as FAL_DEPRECATED
 from ..fal.catalogue import CatalogueEntry
 
-NO_DOCUMENT, NOT_IN_CATALOGUE, DEPRECATED, DELISTED = "no_document", "not_in_catalogue", "deprecated", "delisted"
+NO_DOCUMENT, NOT_IN_CATALOGUE, DEPRECATED, DELISTED = (
+    "no_document",
+    "not_in_catalogue",
+    "deprecated",
+    "delisted",
+)
 ROW_DELISTED = "delisted"  # EndpointSpec.status of a row fal removed
 
 
@@ -50,7 +55,9 @@ def verdict(spec: EndpointSpec, document: EndpointCheck, catalogue: CatalogueLoo
         if spec.status == ROW_DELISTED:  # expected; a drifted document still matters while the node runs
             status = DRIFT if document.status == DRIFT else DELISTED
             return replace(document, status=status, error=_delisted(spec, no_document))
-        return replace(document, status=NOT_IN_CATALOGUE, error=_not_in_catalogue(spec, no_document, catalogue.url))
+        return replace(
+            document, status=NOT_IN_CATALOGUE, error=_not_in_catalogue(spec, no_document, catalogue.url)
+        )
     if entry.status == FAL_DEPRECATED:
         return replace(document, status=DEPRECATED, error=_deprecated(spec, no_document))
     return _no_document(spec, document) if no_document else document
@@ -87,7 +94,11 @@ def _deprecated(spec: EndpointSpec, no_document: bool) -> str:
 
 
 def _delisted(spec: EndpointSpec, no_document: bool) -> str:
-    queue = "its OpenAPI document answers HTTP 404 too" if no_document else "fal still publishes its OpenAPI document"
+    queue = (
+        "its OpenAPI document answers HTTP 404 too"
+        if no_document
+        else "fal still publishes its OpenAPI document"
+    )
     note = f" ({spec.status_note})" if spec.status_note else ""
     return (
         f"Delisted, as the pack expects{note}: not in fal's model catalogue; {queue}. The node stays so saved "

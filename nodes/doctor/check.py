@@ -201,5 +201,9 @@ async def run_doctor(client: FalClient | None = None, *, url: str | None = None)
     key, host_probes, documents, catalogue = await asyncio.gather(
         _check_key(client), hosts, endpoints, _look_up_catalogue(client, GENERATION_ENDPOINTS)
     )
-    checks = tuple(verdict(spec, doc, catalogue) for spec, doc in zip(GENERATION_ENDPOINTS, documents, strict=True))
-    return DoctorReport(key=key, hosts=tuple(host_probes), openapi_url=url, endpoints=checks, catalogue=catalogue)
+    checks = tuple(
+        verdict(spec, doc, catalogue) for spec, doc in zip(GENERATION_ENDPOINTS, documents, strict=True)
+    )
+    return DoctorReport(
+        key=key, hosts=tuple(host_probes), openapi_url=url, endpoints=checks, catalogue=catalogue
+    )

@@ -30,12 +30,28 @@ if TYPE_CHECKING:
 LOCKED_DETAIL = "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
 NO_USER_DETAIL = "No user found for Key ID and Secret"
 BAD_FORMAT_DETAIL = "Invalid Key Authorization header format. Expected '<key_id>:<key_secret>'."
-_KEY_ROUTES = {"submit", "status", "status_stream", "result", "cancel", "token", "storage_initiate", "request_history"}
+_KEY_ROUTES = {
+    "submit",
+    "status",
+    "status_stream",
+    "result",
+    "cancel",
+    "token",
+    "storage_initiate",
+    "request_history",
+}
 _OPTIONAL_KEY_ROUTES = {"models"}  # a key is checked when sent ("grants higher rate limits")
 _CDN_ROUTES = {"cdn_upload", "multipart_create", "multipart_part", "multipart_complete"}
 _LOCKABLE = {"submit", "token", "cdn_upload", "multipart_create", "storage_initiate"}
-_EXTENSIONS = {"audio/wav": ".wav", "audio/x-wav": ".wav", "audio/mpeg": ".mp3", "video/mp4": ".mp4",
-               "image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+_EXTENSIONS = {
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "audio/mpeg": ".mp3",
+    "video/mp4": ".mp4",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/webp": ".webp",
+}
 _TRUTHY = {"1", "true", "yes", "on"}
 _STATUS_TEXT = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
 
@@ -71,8 +87,10 @@ def fault_response(fault: Fault, req: Request) -> Response | None:
     if fault.name in INGRESS:
         code = INGRESS[fault.name]
         title = f"{code} {_STATUS_TEXT[code]}"
-        html = f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n" \
-               "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        html = (
+            f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n"
+            "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        )
         return Response(code, html.encode(), {"content-type": "text/html"})
     request_id = {"x-fal-request-id": req.route.params.get("request_id") or str(uuid.uuid4())}
     if fault.name == "nested":
@@ -84,14 +102,22 @@ def fault_response(fault: Fault, req: Request) -> Response | None:
         return json_response(500, {"detail": "Internal Server Error"}, request_id)
     if fault.name == "rate_limit":
         retry = str(fault.params.get("retry_after", 1))
-        return json_response(429, {"detail": "Rate limit exceeded. Please retry later."}, {"retry-after": retry})
+        return json_response(
+            429, {"detail": "Rate limit exceeded. Please retry later."}, {"retry-after": retry}
+        )
     if fault.name == "locked":
         return json_response(403, {"detail": LOCKED_DETAIL})
     if fault.name == "forced_422":
-        item = {"type": fault.params.get("type", "value_error"), "loc": ["body", fault.params.get("field", "prompt")],
-                "msg": fault.params.get("msg", "Value error, rejected by the emulator (forced_422 fault)"),
-                "input": None, "ctx": {"error": {}}}
-        return json_response(422, {"detail": fault.params.get("detail", [item])}, {**request_id, "x-fal-billable-units": "0"})
+        item = {
+            "type": fault.params.get("type", "value_error"),
+            "loc": ["body", fault.params.get("field", "prompt")],
+            "msg": fault.params.get("msg", "Value error, rejected by the emulator (forced_422 fault)"),
+            "input": None,
+            "ctx": {"error": {}},
+        }
+        return json_response(
+            422, {"detail": fault.params.get("detail", [item])}, {**request_id, "x-fal-billable-units": "0"}
+        )
     return None
 
 
@@ -146,8 +172,13 @@ class Api:
         if req.route.name in _CDN_ROUTES:
             if scheme.lower() == "bearer" and self.files.token_valid(credentials):
                 return None
-            return json_response(401, {"detail": "Invalid or expired CDN token. Request a new one from "
-                                                 "/storage/auth/token and send it as 'Authorization: Bearer <token>'."})
+            return json_response(
+                401,
+                {
+                    "detail": "Invalid or expired CDN token. Request a new one from "
+                    "/storage/auth/token and send it as 'Authorization: Bearer <token>'."
+                },
+            )
         return None  # file GETs and signed PUTs need no auth (extra Authorization headers are ignored)
 
     # queue ------------------------------------------------------------------------------------------------
@@ -159,13 +190,23 @@ class Api:
         try:
             arguments = json.loads(req.body or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
-            item = {"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error", "input": {},
-                    "ctx": {"error": str(exc)}}
+            item = {
+                "type": "json_invalid",
+                "loc": ["body", 0],
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": str(exc)},
+            }
             return json_response(422, {"detail": [item]})
         job = self.jobs.submit(endpoint_id, app, arguments, req.headers, self.faults.take_job(arguments))
         _, status = self.jobs.status(job, self.emu.base_url, with_logs=False)
-        body = {"status": "IN_QUEUE", "request_id": job.request_id, **job.urls(self.emu.base_url),
-                "queue_position": status.get("queue_position", 0), "gateway_request_id": job.request_id}
+        body = {
+            "status": "IN_QUEUE",
+            "request_id": job.request_id,
+            **job.urls(self.emu.base_url),
+            "queue_position": status.get("queue_position", 0),
+            "gateway_request_id": job.request_id,
+        }
         return json_response(200, body, {"x-fal-request-id": job.request_id})
 
     def _job(self, req: Request):
@@ -199,7 +240,11 @@ class Api:
                     last_write = time.monotonic()
                 self.jobs.wait_changed(min(0.25, self.emu.sse_ping_interval))
 
-        headers = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-fal-request-id": job.request_id}
+        headers = {
+            "content-type": "text/event-stream",
+            "cache-control": "no-cache",
+            "x-fal-request-id": job.request_id,
+        }
         return Response(200, headers=headers, stream=stream)
 
     def _result(self, req: Request) -> Response:
@@ -226,8 +271,9 @@ class Api:
         return json_response(status, body)
 
     def _models(self, req: Request) -> Response:
-        status, body = search_models(req.query_lists, self.emu.catalogue_statuses(), self.emu.base_url,
-                                     self.emu.openapi_document)
+        status, body = search_models(
+            req.query_lists, self.emu.catalogue_statuses(), self.emu.base_url, self.emu.openapi_document
+        )
         return json_response(status, body)
 
     # REST storage -----------------------------------------------------------------------------------------
@@ -236,8 +282,15 @@ class Api:
         if storage_type != "fal-cdn-v3":
             return json_response(400, {"detail": f"Unsupported storage_type {storage_type!r}"})
         token, expires = self.files.issue_token()
-        return json_response(200, {"token": token, "token_type": "Bearer", "base_url": self.emu.base_url,
-                                   "expires_at": expires.isoformat()})
+        return json_response(
+            200,
+            {
+                "token": token,
+                "token_type": "Bearer",
+                "base_url": self.emu.base_url,
+                "expires_at": expires.isoformat(),
+            },
+        )
 
     def _storage_initiate(self, req: Request) -> Response:
         storage_type = req.query.get("storage_type", "gcs")
@@ -250,8 +303,12 @@ class Api:
         return json_response(200, {"upload_url": upload_url, "file_url": self.files.url_for(path)})
 
     def _signed_put(self, req: Request) -> Response:
-        self.files.signed_put(req.route.params["signed_id"], req.query.get("signature", ""), req.body,
-                              req.headers.get("content-type"))
+        self.files.signed_put(
+            req.route.params["signed_id"],
+            req.query.get("signature", ""),
+            req.body,
+            req.headers.get("content-type"),
+        )
         return Response(200)
 
     # CDN --------------------------------------------------------------------------------------------------
@@ -275,7 +332,9 @@ class Api:
 
     def _multipart_complete(self, req: Request) -> Response:
         params = req.route.params
-        path = self.files.multipart_complete(params["file"], params["upload_id"], _json_object(req.body).get("parts"))
+        path = self.files.multipart_complete(
+            params["file"], params["upload_id"], _json_object(req.body).get("parts")
+        )
         return json_response(200, {"access_url": self.files.url_for(path)})
 
     # fal's website ------------------------------------------------------------------------------------------
@@ -292,8 +351,11 @@ class Api:
         stored = self.files.get(req.route.params["file"])
         if stored is None:
             return json_response(404, {"detail": "Not Found"})
-        headers = {"content-type": stored.content_type, "accept-ranges": "bytes",
-                   "etag": f'"{uuid.uuid5(uuid.NAMESPACE_URL, req.route.params["file"]).hex}"'}
+        headers = {
+            "content-type": stored.content_type,
+            "accept-ranges": "bytes",
+            "etag": f'"{uuid.uuid5(uuid.NAMESPACE_URL, req.route.params["file"]).hex}"',
+        }
         size = len(stored.data)
         span = _parse_range(req.headers.get("range"), size)
         if span is None:
@@ -301,7 +363,9 @@ class Api:
         if span == "unsatisfiable":
             return Response(416, b"", {**headers, "content-range": f"bytes */{size}"})
         start, end = span
-        return Response(206, stored.data[start : end + 1], {**headers, "content-range": f"bytes {start}-{end}/{size}"})
+        return Response(
+            206, stored.data[start : end + 1], {**headers, "content-range": f"bytes {start}-{end}/{size}"}
+        )
 
 
 def _truthy(value: str | None) -> bool:

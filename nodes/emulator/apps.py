@@ -38,7 +38,9 @@ from .models import BY_ID, STABLE_AVATAR_SIZES, Model
 from .schemas import Schema, ValidationFailed
 from .speech import synthesize
 
-SILENT_VOICE = "Aria"  # the voice of a text row without a voice field (Fabric derives its voice from the image)
+SILENT_VOICE = (
+    "Aria"  # the voice of a text row without a voice field (Fabric derives its voice from the image)
+)
 LONGCAT_FIRST_SEGMENT_S, LONGCAT_SEGMENT_S = 5.8, 5.0
 MAX_OWN_SIDE = 1280  # an output sized after its image keeps the image's size, its long side at most this
 
@@ -113,6 +115,7 @@ def run_app(endpoint_id: str, body: Any, schemas: dict[str, Schema], ctx: RunCon
 
 # --- inputs --------------------------------------------------------------------------------------------------
 
+
 def _load(*loaders: Callable[[], Any]) -> list[Any]:
     """Run every loader; all their input faults are reported together as one 422."""
     results: list[Any] = []
@@ -154,8 +157,9 @@ def _gather(model: Model, args: dict, ctx: RunContext) -> _Media:
     visual, *rest = _load(*loaders)
     audio = dict(zip(audio_names, rest, strict=False))
     if model.texts:
-        sound = np.concatenate([synthesize(args[text], args[voice] if voice else SILENT_VOICE)
-                                for text, voice in model.texts])
+        sound = np.concatenate(
+            [synthesize(args[text], args[voice] if voice else SILENT_VOICE) for text, voice in model.texts]
+        )
     else:
         sound = _mix(list(audio.values()))
     if model.visual == "image_url":
@@ -185,13 +189,20 @@ def _check_limits(model: Model, args: dict, media: _Media) -> None:
             seconds = _seconds(media.audio[limit.media_field]) if limit.media_field in media.audio else 0.0
         if most is not None and seconds > most + 1e-6:
             kind = "video" if limit.media_field == "video_url" else "audio"
-            faults.append(InputFault(limit.media_field, f"{kind}_duration_too_long", limit.message,
-                                     short_url(args[limit.media_field])).item)
+            faults.append(
+                InputFault(
+                    limit.media_field,
+                    f"{kind}_duration_too_long",
+                    limit.message,
+                    short_url(args[limit.media_field]),
+                ).item
+            )
     if faults:
         raise AppError(422, faults)
 
 
 # --- the output ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Plan:
@@ -254,8 +265,13 @@ def _footage_plan(model: Model, args: dict, media: _Media, size: tuple[int, int]
     options = args.get("options") or {}
     mode = options.get("sync_mode") or mode
     fps, video_s = media.footage.fps, media.footage.seconds
-    seconds = {"cut_off": min(video_s, audio_s), "loop": max(video_s, audio_s), "bounce": max(video_s, audio_s),
-               "silence": video_s, "remap": audio_s}[mode]
+    seconds = {
+        "cut_off": min(video_s, audio_s),
+        "loop": max(video_s, audio_s),
+        "bounce": max(video_s, audio_s),
+        "silence": video_s,
+        "remap": audio_s,
+    }[mode]
     total = render.frames_for_seconds(seconds, fps)
     frames = media.footage.decode(size, total if mode == "cut_off" else None)  # only the frames shown
     count = len(frames)
@@ -278,8 +294,15 @@ def _bounce(index: int, count: int) -> int:
 def _render(model: Model, args: dict, media: _Media, ctx: RunContext) -> dict[str, Any]:
     plan = _plan(model, args, media, ctx.max_output_side)
     started = time.monotonic()
-    data = render.render_mp4(plan.backgrounds, media.sound, plan.num_frames, fps=plan.fps, order=plan.order,
-                             progress=ctx.progress, should_stop=ctx.should_stop)
+    data = render.render_mp4(
+        plan.backgrounds,
+        media.sound,
+        plan.num_frames,
+        fps=plan.fps,
+        order=plan.order,
+        progress=ctx.progress,
+        should_stop=ctx.should_stop,
+    )
     if ctx.corrupt_output:
         data = os.urandom(max(len(data) // 4, 4096))
     seconds = plan.num_frames / plan.fps
@@ -288,8 +311,13 @@ def _render(model: Model, args: dict, media: _Media, ctx: RunContext) -> dict[st
     video = ctx.store_output(data, "video/mp4", "output.mp4")
     height, width = plan.backgrounds[0].shape[:2]
     if "video_file" in model.outputs:
-        video.update(fps=float(plan.fps), width=width, height=height, num_frames=plan.num_frames,
-                     duration=round(float(seconds), 3))
+        video.update(
+            fps=float(plan.fps),
+            width=width,
+            height=height,
+            num_frames=plan.num_frames,
+            duration=round(float(seconds), 3),
+        )
     output: dict[str, Any] = {"video": video}
     if "seed" in model.outputs:
         output["seed"] = args["seed"]

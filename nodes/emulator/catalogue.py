@@ -54,7 +54,8 @@ def search_models(
     category = _last(query, "category")
     expand = {part.strip() for value in query.get("expand", []) for part in value.split(",")}
     chosen = [
-        model for model in sorted(MODELS, key=lambda m: m.endpoint_id)
+        model
+        for model in sorted(MODELS, key=lambda m: m.endpoint_id)
         if statuses.get(model.endpoint_id, ACTIVE) != ABSENT
         and (not ids or model.endpoint_id in ids)
         and (status is None or statuses.get(model.endpoint_id, ACTIVE) == status)
@@ -101,8 +102,13 @@ def _last(query: dict[str, list[str]], name: str) -> str | None:
 def _ids(values: list[str]) -> set[str]:
     ids = {value.strip().strip("/") for value in values if value.strip()}
     if len(ids) > MAX_IDS:
-        raise _QueryError("endpoint_id", "too_long", f"List should have at most {MAX_IDS} items after validation, "
-                          f"not {len(ids)}", values, {"field_type": "List", "max_length": MAX_IDS, "actual_length": len(ids)})
+        raise _QueryError(
+            "endpoint_id",
+            "too_long",
+            f"List should have at most {MAX_IDS} items after validation, not {len(ids)}",
+            values,
+            {"field_type": "List", "max_length": MAX_IDS, "actual_length": len(ids)},
+        )
     return ids
 
 
@@ -110,8 +116,13 @@ def _status(raw: str | None) -> str | None:
     if raw is None:
         return None
     if raw not in (ACTIVE, DEPRECATED):
-        raise _QueryError("status", "enum", "Input should be 'active' or 'deprecated'", raw,
-                          {"expected": "'active' or 'deprecated'"})
+        raise _QueryError(
+            "status",
+            "enum",
+            "Input should be 'active' or 'deprecated'",
+            raw,
+            {"expected": "'active' or 'deprecated'"},
+        )
     return raw
 
 
@@ -121,10 +132,16 @@ def _limit(raw: str | None) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise _QueryError("limit", "int_parsing", "Input should be a valid integer, unable to parse string as an "
-                          "integer", raw) from None
+        raise _QueryError(
+            "limit",
+            "int_parsing",
+            "Input should be a valid integer, unable to parse string as an integer",
+            raw,
+        ) from None
     if value < 1:
-        raise _QueryError("limit", "greater_than_equal", "Input should be greater than or equal to 1", value, {"ge": 1})
+        raise _QueryError(
+            "limit", "greater_than_equal", "Input should be greater than or equal to 1", value, {"ge": 1}
+        )
     return value
 
 

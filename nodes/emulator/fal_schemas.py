@@ -33,7 +33,9 @@ SEED_RANGE = {"ge": 0, "le": 4294967295}
 
 
 def _text(name: str, *, required: bool = False, default: str | None = None, **bounds) -> Field:
-    return Field(name, "str", required=required, default=default, nullable=not required and default is None, **bounds)
+    return Field(
+        name, "str", required=required, default=default, nullable=not required and default is None, **bounds
+    )
 
 
 def _url(name: str, *, required: bool = True) -> Field:
@@ -71,15 +73,24 @@ def _single_text(seed: int, frames: tuple[int, int, int]) -> tuple[Field, ...]:
 
 _FABRIC_RESOLUTION = Field("resolution", "literal", required=True, choices=("720p", "480p"))
 _KLING = (_url("image_url"), _url("audio_url"), _text("prompt", default="."))
-_SYNC_OPTIONS = Field("options", "object", nullable=True, fields=(
-    Field("sync_mode", "literal", nullable=True, choices=SYNC_MODES),
-    Field("model_mode", "literal", nullable=True,
-          choices=("lips", "face", "head", "lipsync", "emotion", "talking_head")),
-    Field("prompt", "literal", nullable=True, choices=EMOTIONS),
-    Field("temperature", "float", nullable=True),
-    Field("occlusion_detection_enabled", "bool", nullable=True),
-    Field("active_speaker_detection", "object", nullable=True),
-))
+_SYNC_OPTIONS = Field(
+    "options",
+    "object",
+    nullable=True,
+    fields=(
+        Field("sync_mode", "literal", nullable=True, choices=SYNC_MODES),
+        Field(
+            "model_mode",
+            "literal",
+            nullable=True,
+            choices=("lips", "face", "head", "lipsync", "emotion", "talking_head"),
+        ),
+        Field("prompt", "literal", nullable=True, choices=EMOTIONS),
+        Field("temperature", "float", nullable=True),
+        Field("occlusion_detection_enabled", "bool", nullable=True),
+        Field("active_speaker_detection", "object", nullable=True),
+    ),
+)
 _LONGCAT_NEGATIVE = (
     "Close-up, Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, "
     "static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, "
@@ -93,104 +104,132 @@ def build_schemas() -> dict[str, Schema]:
     return {
         # portrait + audio ---------------------------------------------------------------------------------
         "fal-ai/infinitalk": Schema(_single_audio(42, (41, 721, 145))),
-        "fal-ai/bytedance/omnihuman/v1.5": Schema((
-            _text("prompt"),
-            _url("image_url"),
-            _url("mask_url", required=False),
-            _url("audio_url"),
-            Field("turbo_mode", "bool", default=False),
-            Field("resolution", "literal", default="1080p", choices=("720p", "1080p")),
-        )),
+        "fal-ai/bytedance/omnihuman/v1.5": Schema(
+            (
+                _text("prompt"),
+                _url("image_url"),
+                _url("mask_url", required=False),
+                _url("audio_url"),
+                Field("turbo_mode", "bool", default=False),
+                Field("resolution", "literal", default="1080p", choices=("720p", "1080p")),
+            )
+        ),
         "fal-ai/kling-video/ai-avatar/v2/standard": Schema(_KLING),
         "fal-ai/kling-video/ai-avatar/v2/pro": Schema(_KLING),
         "veed/fabric-1.0": Schema((_url("image_url"), _url("audio_url"), _FABRIC_RESOLUTION), strict=True),
-        "veed/fabric-1.0/fast": Schema((_url("image_url"), _url("audio_url"), _FABRIC_RESOLUTION), strict=True),
-        "fal-ai/creatify/aurora": Schema((
-            _url("image_url"),
-            _url("audio_url"),
-            _text("prompt"),
-            Field("guidance_scale", "float", default=1.0, ge=0, le=5),
-            Field("audio_guidance_scale", "float", default=2.0, ge=0, le=5),
-            Field("resolution", "literal", default="720p", choices=("480p", "720p")),
-        )),
+        "veed/fabric-1.0/fast": Schema(
+            (_url("image_url"), _url("audio_url"), _FABRIC_RESOLUTION), strict=True
+        ),
+        "fal-ai/creatify/aurora": Schema(
+            (
+                _url("image_url"),
+                _url("audio_url"),
+                _text("prompt"),
+                Field("guidance_scale", "float", default=1.0, ge=0, le=5),
+                Field("audio_guidance_scale", "float", default=2.0, ge=0, le=5),
+                Field("resolution", "literal", default="720p", choices=("480p", "720p")),
+            )
+        ),
         "fal-ai/sync-lipsync/v3/image-to-video": Schema((_url("image_url"), _url("audio_url"))),
-        "fal-ai/longcat-single-avatar/image-audio-to-video": Schema((
-            _url("image_url"),
-            _url("audio_url"),
-            _text("prompt", default="A person is talking naturally with natural expressions and movements."),
-            _text("negative_prompt", default=_LONGCAT_NEGATIVE),
-            Field("num_inference_steps", "int", default=50, ge=10, le=100),
-            Field("text_guidance_scale", "float", default=4.0, ge=1, le=10),
-            Field("audio_guidance_scale", "float", default=4.0, ge=1, le=10),
-            Field("resolution", "literal", default="480p", choices=("480p", "720p")),
-            Field("num_segments", "int", default=1, ge=1, le=10),
-            _seed(None),
-            Field("enable_safety_checker", "bool", default=True),
-            Field("enable_prompt_expansion", "bool", default=False),
-        )),
+        "fal-ai/longcat-single-avatar/image-audio-to-video": Schema(
+            (
+                _url("image_url"),
+                _url("audio_url"),
+                _text(
+                    "prompt", default="A person is talking naturally with natural expressions and movements."
+                ),
+                _text("negative_prompt", default=_LONGCAT_NEGATIVE),
+                Field("num_inference_steps", "int", default=50, ge=10, le=100),
+                Field("text_guidance_scale", "float", default=4.0, ge=1, le=10),
+                Field("audio_guidance_scale", "float", default=4.0, ge=1, le=10),
+                Field("resolution", "literal", default="480p", choices=("480p", "720p")),
+                Field("num_segments", "int", default=1, ge=1, le=10),
+                _seed(None),
+                Field("enable_safety_checker", "bool", default=True),
+                Field("enable_prompt_expansion", "bool", default=False),
+            )
+        ),
         "fal-ai/flashtalk": Schema((_url("image_url"), _url("audio_url"), _seed(None))),
         # portrait + text ----------------------------------------------------------------------------------
         "fal-ai/infinitalk/single-text": Schema(_single_text(42, (41, 721, 145))),
         "fal-ai/ai-avatar/single-text": Schema(_single_text(42, (41, 721, 145))),
-        "veed/fabric-1.0/text": Schema((
-            _url("image_url"),
-            _text("text", required=True, min_length=1, max_length=2000),
-            _text("voice_description"),
-            _FABRIC_RESOLUTION,
-        ), strict=True),
+        "veed/fabric-1.0/text": Schema(
+            (
+                _url("image_url"),
+                _text("text", required=True, min_length=1, max_length=2000),
+                _text("voice_description"),
+                _FABRIC_RESOLUTION,
+            ),
+            strict=True,
+        ),
         # two people ---------------------------------------------------------------------------------------
-        "fal-ai/ai-avatar/multi": Schema((
-            _url("image_url"),
-            _url("first_audio_url"),
-            _url("second_audio_url", required=False),
-            _text("prompt", required=True),
-            Field("num_frames", "int", default=181, ge=41, le=241),
-            Field("resolution", "literal", default="480p", choices=("480p", "720p")),
-            _seed(81, **SEED_RANGE),
-            Field("use_only_first_audio", "bool", default=False),
-            Field("acceleration", "literal", default="regular", choices=ACCELERATIONS),
-        )),
-        "fal-ai/ai-avatar/multi-text": Schema((
-            _url("image_url"),
-            _text("first_text_input", required=True),
-            _text("second_text_input", required=True),
-            Field("voice1", "literal", default="Sarah", choices=VOICES),
-            Field("voice2", "literal", default="Roger", choices=VOICES),
-            *_multitalk((41, 241, 191), 81),
-        )),
+        "fal-ai/ai-avatar/multi": Schema(
+            (
+                _url("image_url"),
+                _url("first_audio_url"),
+                _url("second_audio_url", required=False),
+                _text("prompt", required=True),
+                Field("num_frames", "int", default=181, ge=41, le=241),
+                Field("resolution", "literal", default="480p", choices=("480p", "720p")),
+                _seed(81, **SEED_RANGE),
+                Field("use_only_first_audio", "bool", default=False),
+                Field("acceleration", "literal", default="regular", choices=ACCELERATIONS),
+            )
+        ),
+        "fal-ai/ai-avatar/multi-text": Schema(
+            (
+                _url("image_url"),
+                _text("first_text_input", required=True),
+                _text("second_text_input", required=True),
+                Field("voice1", "literal", default="Sarah", choices=VOICES),
+                Field("voice2", "literal", default="Roger", choices=VOICES),
+                *_multitalk((41, 241, 191), 81),
+            )
+        ),
         # lip-sync on footage ------------------------------------------------------------------------------
-        "fal-ai/infinitalk/video-to-video": Schema((_url("video_url"), _url("audio_url"), *_multitalk((41, 241, 145), 42))),
-        "fal-ai/sync-lipsync/v2": Schema((
-            Field("model", "literal", default="lipsync-2", choices=("lipsync-2", "lipsync-2-pro")),
-            _url("video_url"),
-            _url("audio_url"),
-            Field("sync_mode", "literal", default="cut_off", choices=SYNC_MODES),
-        )),
-        "fal-ai/sync-lipsync/v3": Schema((
-            _url("video_url"),
-            _url("audio_url"),
-            _SYNC_OPTIONS,
-            Field("sync_mode", "literal", default="cut_off", choices=SYNC_MODES),
-        )),
-        "fal-ai/sync-lipsync/react-1": Schema((
-            _url("video_url"),
-            _url("audio_url"),
-            Field("emotion", "literal", required=True, choices=EMOTIONS),
-            Field("model_mode", "literal", default="face", choices=("lips", "face", "head")),
-            Field("lipsync_mode", "literal", default="bounce", choices=SYNC_MODES),
-            Field("temperature", "float", default=0.5, ge=0, le=1),
-        )),
+        "fal-ai/infinitalk/video-to-video": Schema(
+            (_url("video_url"), _url("audio_url"), *_multitalk((41, 241, 145), 42))
+        ),
+        "fal-ai/sync-lipsync/v2": Schema(
+            (
+                Field("model", "literal", default="lipsync-2", choices=("lipsync-2", "lipsync-2-pro")),
+                _url("video_url"),
+                _url("audio_url"),
+                Field("sync_mode", "literal", default="cut_off", choices=SYNC_MODES),
+            )
+        ),
+        "fal-ai/sync-lipsync/v3": Schema(
+            (
+                _url("video_url"),
+                _url("audio_url"),
+                _SYNC_OPTIONS,
+                Field("sync_mode", "literal", default="cut_off", choices=SYNC_MODES),
+            )
+        ),
+        "fal-ai/sync-lipsync/react-1": Schema(
+            (
+                _url("video_url"),
+                _url("audio_url"),
+                Field("emotion", "literal", required=True, choices=EMOTIONS),
+                Field("model_mode", "literal", default="face", choices=("lips", "face", "head")),
+                Field("lipsync_mode", "literal", default="bounce", choices=SYNC_MODES),
+                Field("temperature", "float", default=0.5, ge=0, le=1),
+            )
+        ),
         "veed/lipsync/v2": Schema((_url("video_url"), _url("audio_url"))),
         # compatibility: delisted by fal in 2026-08 ---------------------------------------------------------
-        "fal-ai/stable-avatar": Schema((
-            _url("image_url"),
-            _url("audio_url"),
-            _text("prompt", required=True),
-            Field("aspect_ratio", "literal", default="auto", choices=("16:9", "1:1", "9:16", "auto")),
-            Field("guidance_scale", "float", default=5.0, ge=1.0, le=10.0),
-            Field("audio_guidance_scale", "float", default=4.0, ge=0.0, le=10.0),
-            Field("num_inference_steps", "int", default=50, ge=10, le=50),
-            _seed(None),
-            Field("perturbation", "float", default=0.1, ge=0.0, le=1.0),
-        ), random_seed=False),
+        "fal-ai/stable-avatar": Schema(
+            (
+                _url("image_url"),
+                _url("audio_url"),
+                _text("prompt", required=True),
+                Field("aspect_ratio", "literal", default="auto", choices=("16:9", "1:1", "9:16", "auto")),
+                Field("guidance_scale", "float", default=5.0, ge=1.0, le=10.0),
+                Field("audio_guidance_scale", "float", default=4.0, ge=0.0, le=10.0),
+                Field("num_inference_steps", "int", default=50, ge=10, le=50),
+                _seed(None),
+                Field("perturbation", "float", default=0.1, ge=0.0, le=1.0),
+            ),
+            random_seed=False,
+        ),
     }

@@ -19,8 +19,19 @@ from .recorder import ROUTES
 
 INGRESS = {"ingress_502": 502, "ingress_503": 503, "ingress_504": 504}
 HTTP_FAULTS = {
-    *INGRESS, "http_500", "rate_limit", "drop", "drop_before", "slow", "truncate", "damaged", "forced_422", "locked",
-    "hang", "endless", "nested",
+    *INGRESS,
+    "http_500",
+    "rate_limit",
+    "drop",
+    "drop_before",
+    "slow",
+    "truncate",
+    "damaged",
+    "forced_422",
+    "locked",
+    "hang",
+    "endless",
+    "nested",
 }
 _FILE_ONLY = {"file_get"}
 _ROUTE_ONLY = {"truncate": _FILE_ONLY, "damaged": _FILE_ONLY, "forced_422": {"submit"}}
@@ -38,7 +49,9 @@ class Fault:
     def applies_to(self, arguments: Any) -> bool:
         if not self.match:
             return True
-        return isinstance(arguments, dict) and all(k in arguments and arguments[k] == v for k, v in self.match.items())
+        return isinstance(arguments, dict) and all(
+            k in arguments and arguments[k] == v for k, v in self.match.items()
+        )
 
 
 class FaultPlan:
@@ -54,7 +67,9 @@ class FaultPlan:
         if route not in ROUTES:
             raise ValueError(f"unknown route {route!r}; expected one of {', '.join(ROUTES)}")
         if fault not in HTTP_FAULTS:
-            raise ValueError(f"unknown HTTP fault {fault!r}; expected one of {', '.join(sorted(HTTP_FAULTS))}")
+            raise ValueError(
+                f"unknown HTTP fault {fault!r}; expected one of {', '.join(sorted(HTTP_FAULTS))}"
+            )
         allowed = _ROUTE_ONLY.get(fault)
         if allowed and route not in allowed:
             raise ValueError(f"fault {fault!r} only applies to route(s) {', '.join(sorted(allowed))}")
@@ -64,7 +79,9 @@ class FaultPlan:
         with self._lock:
             self._http[route].append(Fault(fault, dict(params), times))
 
-    def inject_job(self, fault: str, times: int, params: dict[str, Any], match: dict[str, Any] | None = None) -> None:
+    def inject_job(
+        self, fault: str, times: int, params: dict[str, Any], match: dict[str, Any] | None = None
+    ) -> None:
         if fault not in JOB_FAULTS:
             raise ValueError(f"unknown job fault {fault!r}; expected one of {', '.join(sorted(JOB_FAULTS))}")
         if not isinstance(params.get("release", threading.Event()), threading.Event):

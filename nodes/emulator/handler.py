@@ -26,7 +26,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], api: Api, faults: FaultPlan, log: RequestLog, jobs: JobQueue):
+    def __init__(
+        self, address: tuple[str, int], api: Api, faults: FaultPlan, log: RequestLog, jobs: JobQueue
+    ):
         self.api, self.faults, self.log, self.jobs = api, faults, log, jobs
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -98,7 +100,10 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             self._hang(float(fault.params.get("seconds", 30)))
         try:
             self._send(response, fault)
-        except (BrokenPipeError, ConnectionResetError):  # the client went away (e.g. killed): nothing to answer
+        except (
+            BrokenPipeError,
+            ConnectionResetError,
+        ):  # the client went away (e.g. killed): nothing to answer
             self.close_connection = True
 
     def _read_body(self, headers: dict[str, str]) -> bytes | None:

@@ -53,7 +53,9 @@ def fetch(url: str, field: str, resolve_local: LocalResolver) -> bytes:
     if local is not None:
         return local
     if parts.hostname not in _LOOPBACK:
-        raise InputFault(field, "file_download_error", _download_msg("the emulator only fetches loopback URLs"), shown)
+        raise InputFault(
+            field, "file_download_error", _download_msg("the emulator only fetches loopback URLs"), shown
+        )
     try:
         response = httpx.get(url, timeout=10.0, follow_redirects=True)
     except httpx.HTTPError as exc:
@@ -85,7 +87,12 @@ def decode_image(data: bytes, field: str, url: str) -> Image.Image:
             img.load()
             return img.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise InputFault(field, "image_load_error", "Failed to load the image. Please ensure the image is valid.", short_url(url)) from None
+        raise InputFault(
+            field,
+            "image_load_error",
+            "Failed to load the image. Please ensure the image is valid.",
+            short_url(url),
+        ) from None
 
 
 def decode_audio(data: bytes, field: str, url: str) -> np.ndarray:
@@ -102,7 +109,12 @@ def decode_audio(data: bytes, field: str, url: str) -> np.ndarray:
     except (av.FFmpegError, ValueError, IndexError, EOFError):
         chunks = []
     if not chunks or sum(len(c) for c in chunks) == 0:
-        raise InputFault(field, "audio_load_error", "Failed to load the audio. Please ensure the audio file is valid.", short_url(url))
+        raise InputFault(
+            field,
+            "audio_load_error",
+            "Failed to load the audio. Please ensure the audio file is valid.",
+            short_url(url),
+        )
     return np.concatenate(chunks).astype(np.float32)
 
 
@@ -113,7 +125,12 @@ def video_size(data: bytes, field: str, url: str) -> tuple[int, int]:
             stream = container.streams.video[0]
             return stream.codec_context.width, stream.codec_context.height
     except (av.FFmpegError, IndexError, ValueError, EOFError):
-        raise InputFault(field, "video_load_error", "Failed to load the video. Please ensure the video file is valid.", short_url(url)) from None
+        raise InputFault(
+            field,
+            "video_load_error",
+            "Failed to load the video. Please ensure the video file is valid.",
+            short_url(url),
+        ) from None
 
 
 def video_timing(data: bytes, field: str, url: str) -> tuple[Fraction, int]:
@@ -125,13 +142,25 @@ def video_timing(data: bytes, field: str, url: str) -> tuple[Fraction, int]:
             rate = stream.average_rate or stream.guessed_rate
             count = sum(1 for packet in container.demux(stream) if packet.size)
     except (av.FFmpegError, IndexError, ValueError, EOFError):
-        raise InputFault(field, "video_load_error", "Failed to load the video. Please ensure the video file is valid.", short_url(url)) from None
+        raise InputFault(
+            field,
+            "video_load_error",
+            "Failed to load the video. Please ensure the video file is valid.",
+            short_url(url),
+        ) from None
     if not count:
-        raise InputFault(field, "video_load_error", "Failed to load the video. Please ensure the video file is valid.", short_url(url))
+        raise InputFault(
+            field,
+            "video_load_error",
+            "Failed to load the video. Please ensure the video file is valid.",
+            short_url(url),
+        )
     return (Fraction(rate) if rate else Fraction(25)), count
 
 
-def decode_video(data: bytes, field: str, url: str, size: tuple[int, int], max_frames: int) -> list[np.ndarray]:
+def decode_video(
+    data: bytes, field: str, url: str, size: tuple[int, int], max_frames: int
+) -> list[np.ndarray]:
     """Up to ``max_frames`` RGB frames, each resized and center-cropped to ``size`` (w, h)."""
     frames: list[np.ndarray] = []
     try:
@@ -143,7 +172,12 @@ def decode_video(data: bytes, field: str, url: str, size: tuple[int, int], max_f
     except (av.FFmpegError, IndexError, ValueError, EOFError):
         pass  # keep the frames decoded before a corrupt tail
     if not frames:
-        raise InputFault(field, "video_load_error", "Failed to load the video. Please ensure the video file is valid.", short_url(url))
+        raise InputFault(
+            field,
+            "video_load_error",
+            "Failed to load the video. Please ensure the video file is valid.",
+            short_url(url),
+        )
     return frames
 
 

@@ -63,7 +63,9 @@ class Job:
     result_headers: dict[str, str] = field(default_factory=dict)
     logs: list[dict[str, str]] = field(default_factory=list)
     submitted_at: float = field(default_factory=time.monotonic)
-    sent_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))  # wall clock of submitted_at
+    sent_at: datetime = field(
+        default_factory=lambda: datetime.now(timezone.utc)
+    )  # wall clock of submitted_at
     started_at: float | None = None
     completed_at: float | None = None
     stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -95,9 +97,17 @@ class _Outcome:
 class JobQueue:
     """All jobs of one emulator; thread-safe. ``changed`` is notified on every visible change."""
 
-    def __init__(self, *, files: FileStore, schemas: dict[str, Schema], processing_time: float,
-                 queue_delay: float, log_lines: int, resolve_local: LocalResolver,
-                 max_output_side: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        files: FileStore,
+        schemas: dict[str, Schema],
+        processing_time: float,
+        queue_delay: float,
+        log_lines: int,
+        resolve_local: LocalResolver,
+        max_output_side: int | None = None,
+    ) -> None:
         self.files = files
         self.schemas = schemas
         self.processing_time = processing_time
@@ -112,13 +122,17 @@ class JobQueue:
         self._stopping = threading.Event()
 
     # public operations ----------------------------------------------------------------------------------
-    def submit(self, endpoint_id: str, app: str, arguments: Any, headers: dict[str, str], fault: Fault | None) -> Job:
+    def submit(
+        self, endpoint_id: str, app: str, arguments: Any, headers: dict[str, str], fault: Fault | None
+    ) -> Job:
         headers = {k: v for k, v in headers.items() if k != "authorization"}  # the job never holds the key
         with self._lock:
             self._seq += 1
             job = Job(str(uuid.uuid4()), endpoint_id, app, arguments, headers, self._seq, fault)
             self.jobs[job.request_id] = job
-        threading.Thread(target=self._run, args=(job,), name=f"fal-emulator-job-{job.seq}", daemon=True).start()
+        threading.Thread(
+            target=self._run, args=(job,), name=f"fal-emulator-job-{job.seq}", daemon=True
+        ).start()
         return job
 
     def find(self, app: str, request_id: str) -> Job | None:
@@ -213,12 +227,16 @@ class JobQueue:
             return len(self.jobs) >= int(job.fault.params.get("jobs", 1))
 
     def _process(self, job: Job) -> None:
-        processing = float(job.fault.params.get("processing_time", self.processing_time)) \
-            if job.fault_name == "slow" else self.processing_time
+        processing = (
+            float(job.fault.params.get("processing_time", self.processing_time))
+            if job.fault_name == "slow"
+            else self.processing_time
+        )
         release = job.fault.params.get("release") if job.fault else None  # held IN_PROGRESS until it is set
         outcome = _Outcome()
-        worker = threading.Thread(target=self._run_app, args=(job, outcome), daemon=True,
-                                  name=f"fal-emulator-app-{job.seq}")
+        worker = threading.Thread(
+            target=self._run_app, args=(job, outcome), daemon=True, name=f"fal-emulator-app-{job.seq}"
+        )
         worker.start()
         emitted = 0
         while True:
@@ -269,7 +287,12 @@ class JobQueue:
     def _store_output(self, data: bytes, content_type: str, file_name: str) -> dict[str, Any]:
         path = self.files.put(data, content_type, file_name)
         name = path.rsplit("/", 1)[-1]
-        return {"url": self.files.url_for(path), "content_type": content_type, "file_name": name, "file_size": len(data)}
+        return {
+            "url": self.files.url_for(path),
+            "content_type": content_type,
+            "file_name": name,
+            "file_size": len(data),
+        }
 
     def _emit_logs(self, job: Job, outcome: _Outcome, emitted: int, elapsed: float, processing: float) -> int:
         total, lines = outcome.total, self.log_lines
@@ -277,8 +300,12 @@ class JobQueue:
             frames = math.ceil((emitted + 1) * total / lines)
             if outcome.done < frames or elapsed < processing * (emitted + 1) / (lines + 1):
                 break
-            entry = {"message": f"Generating frames {frames}/{total}", "level": "INFO", "source": "USER",
-                     "timestamp": _now_iso()}
+            entry = {
+                "message": f"Generating frames {frames}/{total}",
+                "level": "INFO",
+                "source": "USER",
+                "timestamp": _now_iso(),
+            }
             with self._lock:
                 job.logs.append(entry)
             emitted += 1
@@ -290,9 +317,18 @@ class JobQueue:
         if job.fault_name == "runner_error":
             params = job.fault.params
             error_type = str(params.get("error_type", "runner_disconnected"))
-            message = str(params.get("error", _ERROR_MESSAGES.get(error_type, error_type.replace("_", " ").capitalize())))
-            self._complete(job, int(params.get("status", 503)), {"detail": message, "error_type": error_type},
-                           error=message, error_type=error_type)
+            message = str(
+                params.get(
+                    "error", _ERROR_MESSAGES.get(error_type, error_type.replace("_", " ").capitalize())
+                )
+            )
+            self._complete(
+                job,
+                int(params.get("status", 503)),
+                {"detail": message, "error_type": error_type},
+                error=message,
+                error_type=error_type,
+            )
         elif failure is None:
             job.output = outcome.output
             self._complete(job, 200, outcome.output, billable=outcome.billable_units)
@@ -302,11 +338,24 @@ class JobQueue:
             self._complete(job, 500, {"detail": "Internal Server Error"})
 
     def _finish_cancelled(self, job: Job) -> None:
-        self._complete(job, 499, {"detail": CANCEL_MESSAGE, "error_type": "client_cancelled"},
-                       error=CANCEL_MESSAGE, error_type="client_cancelled")
+        self._complete(
+            job,
+            499,
+            {"detail": CANCEL_MESSAGE, "error_type": "client_cancelled"},
+            error=CANCEL_MESSAGE,
+            error_type="client_cancelled",
+        )
 
-    def _complete(self, job: Job, status: int, body: Any, *, error: str | None = None,
-                  error_type: str | None = None, billable: float = 0.0) -> None:
+    def _complete(
+        self,
+        job: Job,
+        status: int,
+        body: Any,
+        *,
+        error: str | None = None,
+        error_type: str | None = None,
+        billable: float = 0.0,
+    ) -> None:
         job.result_status, job.result_body = status, body
         job.error, job.error_type = error, error_type
         job.result_headers = {"x-fal-billable-units": _units(billable)}
@@ -317,8 +366,11 @@ class JobQueue:
 
     # helpers ----------------------------------------------------------------------------------------------
     def _position(self, job: Job) -> int:
-        return sum(1 for other in self.jobs.values()
-                   if other.app == job.app and other.state == "IN_QUEUE" and other.seq < job.seq)
+        return sum(
+            1
+            for other in self.jobs.values()
+            if other.app == job.app and other.state == "IN_QUEUE" and other.seq < job.seq
+        )
 
     @staticmethod
     def _inference_time(job: Job) -> float:

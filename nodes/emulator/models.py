@@ -83,7 +83,9 @@ class Model:
     texts: tuple[tuple[str, str | None], ...] = ()
     length: str = "audio"
     fps: Fraction | None = FPS_25
-    sizes: dict[str, tuple[tuple[int, int], ...]] | str = field(default_factory=lambda: dict(INFINITALK_BUCKETS))
+    sizes: dict[str, tuple[tuple[int, int], ...]] | str = field(
+        default_factory=lambda: dict(INFINITALK_BUCKETS)
+    )
     outputs: tuple[str, ...] = ()
     limits: tuple[Limit, ...] = ()
     sync_field: str | None = None
@@ -92,8 +94,11 @@ class Model:
     published: str = "2025-01-01T00:00:00Z"
 
 
-_OMNIHUMAN_LIMIT = Limit("audio_url", {"1080p": 30.0, "720p": 60.0},
-                         "Audio must be under 30s long for 1080p generation and under 60s long for 720p generation.")
+_OMNIHUMAN_LIMIT = Limit(
+    "audio_url",
+    {"1080p": 30.0, "720p": 60.0},
+    "Audio must be under 30s long for 1080p generation and under 60s long for 720p generation.",
+)
 _REACT_LIMITS = (
     Limit("video_url", {"*": 15.0}, "The input video must be 15 seconds or shorter."),
     Limit("audio_url", {"*": 15.0}, "The input audio must be 15 seconds or shorter."),
@@ -103,63 +108,202 @@ _KLING_PRO = {"*": _SHORT_SIDE["1080p"]}
 
 
 def _fabric(endpoint_id: str, name: str, published: str, **kwargs) -> Model:
-    return Model(endpoint_id, name, kwargs.pop("category", "image-to-video"), "image_url",
-                 fps=Fraction(30000, 1001), sizes=_FABRIC, published=published, **kwargs)
+    return Model(
+        endpoint_id,
+        name,
+        kwargs.pop("category", "image-to-video"),
+        "image_url",
+        fps=Fraction(30000, 1001),
+        sizes=_FABRIC,
+        published=published,
+        **kwargs,
+    )
 
 
 def _footage(endpoint_id: str, name: str, published: str, sync_field: str | None, **kwargs) -> Model:
-    return Model(endpoint_id, name, "video-to-video", "video_url", length="sync_mode", fps=None, sizes="footage",
-                 sync_field=sync_field, published=published, **kwargs)
+    return Model(
+        endpoint_id,
+        name,
+        "video-to-video",
+        "video_url",
+        length="sync_mode",
+        fps=None,
+        sizes="footage",
+        sync_field=sync_field,
+        published=published,
+        **kwargs,
+    )
 
 
 MODELS: tuple[Model, ...] = (
     # portrait + audio
-    Model("fal-ai/infinitalk", "Infinitalk", "video-to-video", "image_url", length="num_frames",  # fal's category
-          outputs=("seed",), published="2025-08-21T13:55:42Z"),
-    Model("fal-ai/bytedance/omnihuman/v1.5", "Bytedance Omnihuman V1.5", "image-to-video", "image_url",
-          fps=Fraction(24), sizes={k: _SHORT_SIDE[k] for k in ("720p", "1080p")},
-          outputs=("duration",), limits=(_OMNIHUMAN_LIMIT,), published="2025-09-23T14:00:56Z"),
-    Model("fal-ai/kling-video/ai-avatar/v2/standard", "Kling AI Avatar v2 Standard", "image-to-video", "image_url",
-          fps=Fraction(30), sizes=_KLING_STANDARD, outputs=("duration",), published="2025-12-04T12:58:33Z"),
-    Model("fal-ai/kling-video/ai-avatar/v2/pro", "Kling AI Avatar v2 Pro", "image-to-video", "image_url",
-          fps=Fraction(48), sizes=_KLING_PRO, outputs=("duration",), published="2025-12-04T12:58:48Z"),
+    Model(
+        "fal-ai/infinitalk",
+        "Infinitalk",
+        "video-to-video",
+        "image_url",
+        length="num_frames",  # fal's category
+        outputs=("seed",),
+        published="2025-08-21T13:55:42Z",
+    ),
+    Model(
+        "fal-ai/bytedance/omnihuman/v1.5",
+        "Bytedance Omnihuman V1.5",
+        "image-to-video",
+        "image_url",
+        fps=Fraction(24),
+        sizes={k: _SHORT_SIDE[k] for k in ("720p", "1080p")},
+        outputs=("duration",),
+        limits=(_OMNIHUMAN_LIMIT,),
+        published="2025-09-23T14:00:56Z",
+    ),
+    Model(
+        "fal-ai/kling-video/ai-avatar/v2/standard",
+        "Kling AI Avatar v2 Standard",
+        "image-to-video",
+        "image_url",
+        fps=Fraction(30),
+        sizes=_KLING_STANDARD,
+        outputs=("duration",),
+        published="2025-12-04T12:58:33Z",
+    ),
+    Model(
+        "fal-ai/kling-video/ai-avatar/v2/pro",
+        "Kling AI Avatar v2 Pro",
+        "image-to-video",
+        "image_url",
+        fps=Fraction(48),
+        sizes=_KLING_PRO,
+        outputs=("duration",),
+        published="2025-12-04T12:58:48Z",
+    ),
     _fabric("veed/fabric-1.0", "Fabric 1.0", "2025-09-19T22:01:20Z"),
     _fabric("veed/fabric-1.0/fast", "Fabric 1.0 Fast", "2025-10-01T14:00:46Z"),
-    Model("fal-ai/creatify/aurora", "Creatify Aurora", "image-to-video", "image_url", fps=Fraction(24000, 1001),
-          sizes={k: _SHORT_SIDE[k] for k in ("480p", "720p")}, outputs=("video_file",), bill_whole_seconds=True,
-          published="2025-12-11T16:16:44Z"),
-    Model("fal-ai/sync-lipsync/v3/image-to-video", "sync-3 Avatar Image to Video", "image-to-video", "image_url",
-          sizes="image", published="2026-06-22T18:42:24Z"),
-    Model("fal-ai/longcat-single-avatar/image-audio-to-video", "Longcat Single Avatar", "audio-to-video", "image_url",
-          length="num_segments", fps=Fraction(16), outputs=("seed",), published="2025-12-30T17:14:46Z"),
-    Model("fal-ai/flashtalk", "Flashtalk", "audio-to-video", "image_url", sizes={"*": ((512, 512),)},
-          outputs=("duration", "timings", "seed"), published="2026-04-16T14:46:43Z"),
+    Model(
+        "fal-ai/creatify/aurora",
+        "Creatify Aurora",
+        "image-to-video",
+        "image_url",
+        fps=Fraction(24000, 1001),
+        sizes={k: _SHORT_SIDE[k] for k in ("480p", "720p")},
+        outputs=("video_file",),
+        bill_whole_seconds=True,
+        published="2025-12-11T16:16:44Z",
+    ),
+    Model(
+        "fal-ai/sync-lipsync/v3/image-to-video",
+        "sync-3 Avatar Image to Video",
+        "image-to-video",
+        "image_url",
+        sizes="image",
+        published="2026-06-22T18:42:24Z",
+    ),
+    Model(
+        "fal-ai/longcat-single-avatar/image-audio-to-video",
+        "Longcat Single Avatar",
+        "audio-to-video",
+        "image_url",
+        length="num_segments",
+        fps=Fraction(16),
+        outputs=("seed",),
+        published="2025-12-30T17:14:46Z",
+    ),
+    Model(
+        "fal-ai/flashtalk",
+        "Flashtalk",
+        "audio-to-video",
+        "image_url",
+        sizes={"*": ((512, 512),)},
+        outputs=("duration", "timings", "seed"),
+        published="2026-04-16T14:46:43Z",
+    ),
     # portrait + text
-    Model("fal-ai/infinitalk/single-text", "Infinitalk", "text-to-video", "image_url", audios=(),
-          texts=(("text_input", "voice"),), length="num_frames", outputs=("seed",), published="2025-08-22T15:48:52Z"),
-    Model("fal-ai/ai-avatar/single-text", "AI Avatar Single Text", "image-to-video", "image_url", audios=(),
-          texts=(("text_input", "voice"),), length="num_frames", outputs=("seed",), published="2025-06-23T16:36:23Z"),
-    _fabric("veed/fabric-1.0/text", "Fabric 1.0", "2025-12-12T15:22:12Z", category="text-to-video", audios=(),
-            texts=(("text", None),), length="text"),
+    Model(
+        "fal-ai/infinitalk/single-text",
+        "Infinitalk",
+        "text-to-video",
+        "image_url",
+        audios=(),
+        texts=(("text_input", "voice"),),
+        length="num_frames",
+        outputs=("seed",),
+        published="2025-08-22T15:48:52Z",
+    ),
+    Model(
+        "fal-ai/ai-avatar/single-text",
+        "AI Avatar Single Text",
+        "image-to-video",
+        "image_url",
+        audios=(),
+        texts=(("text_input", "voice"),),
+        length="num_frames",
+        outputs=("seed",),
+        published="2025-06-23T16:36:23Z",
+    ),
+    _fabric(
+        "veed/fabric-1.0/text",
+        "Fabric 1.0",
+        "2025-12-12T15:22:12Z",
+        category="text-to-video",
+        audios=(),
+        texts=(("text", None),),
+        length="text",
+    ),
     # two people
-    Model("fal-ai/ai-avatar/multi", "AI Avatar Multi", "image-to-video", "image_url",
-          audios=("first_audio_url", "second_audio_url"), length="num_frames", outputs=("seed",),
-          published="2025-06-23T16:34:01Z"),
-    Model("fal-ai/ai-avatar/multi-text", "AI Avatar Multi Text", "image-to-video", "image_url", audios=(),
-          texts=(("first_text_input", "voice1"), ("second_text_input", "voice2")), length="num_frames",
-          outputs=("seed",), published="2025-06-23T16:34:48Z"),
+    Model(
+        "fal-ai/ai-avatar/multi",
+        "AI Avatar Multi",
+        "image-to-video",
+        "image_url",
+        audios=("first_audio_url", "second_audio_url"),
+        length="num_frames",
+        outputs=("seed",),
+        published="2025-06-23T16:34:01Z",
+    ),
+    Model(
+        "fal-ai/ai-avatar/multi-text",
+        "AI Avatar Multi Text",
+        "image-to-video",
+        "image_url",
+        audios=(),
+        texts=(("first_text_input", "voice1"), ("second_text_input", "voice2")),
+        length="num_frames",
+        outputs=("seed",),
+        published="2025-06-23T16:34:48Z",
+    ),
     # lip-sync on footage
-    Model("fal-ai/infinitalk/video-to-video", "Infinitalk", "video-to-video", "video_url", length="num_frames",
-          outputs=("seed",), published="2025-09-22T20:17:35Z"),
+    Model(
+        "fal-ai/infinitalk/video-to-video",
+        "Infinitalk",
+        "video-to-video",
+        "video_url",
+        length="num_frames",
+        outputs=("seed",),
+        published="2025-09-22T20:17:35Z",
+    ),
     _footage("fal-ai/sync-lipsync/v2", "Sync Lipsync 2.0", "2025-04-01T18:57:06Z", "sync_mode"),
     _footage("fal-ai/sync-lipsync/v3", "sync-3 Lipsync", "2026-04-06T11:59:40Z", "sync_mode"),
-    _footage("fal-ai/sync-lipsync/react-1", "Sync React-1", "2025-12-10T14:23:05Z", "lipsync_mode",
-             outputs=("video_file",), limits=_REACT_LIMITS),
+    _footage(
+        "fal-ai/sync-lipsync/react-1",
+        "Sync React-1",
+        "2025-12-10T14:23:05Z",
+        "lipsync_mode",
+        outputs=("video_file",),
+        limits=_REACT_LIMITS,
+    ),
     _footage("veed/lipsync/v2", "VEED Lipsync", "2026-07-14T07:38:49Z", None),
     # compatibility
-    Model("fal-ai/stable-avatar", "Stable Avatar", "audio-to-video", "image_url", length="audio_4n1",
-          sizes="aspect_ratio", limits=(Limit("audio_url", {"*": 300.0}, "Audio must be at most 5 minutes long."),),
-          min_billed_seconds=4.0, published="2025-08-06T00:00:00Z"),
+    Model(
+        "fal-ai/stable-avatar",
+        "Stable Avatar",
+        "audio-to-video",
+        "image_url",
+        length="audio_4n1",
+        sizes="aspect_ratio",
+        limits=(Limit("audio_url", {"*": 300.0}, "Audio must be at most 5 minutes long."),),
+        min_billed_seconds=4.0,
+        published="2025-08-06T00:00:00Z",
+    ),
 )
 BY_ID = {model.endpoint_id: model for model in MODELS}
 DELISTED = frozenset({"fal-ai/stable-avatar"})  # fal removed it from its catalogue in 2026-08

@@ -16,8 +16,14 @@ from typing import Any
 from .models import BY_ID
 from .schemas import Field, Schema
 
-_TYPES = {"str": "string", "int": "integer", "float": "number", "literal": "string", "bool": "boolean",
-          "object": "object"}
+_TYPES = {
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "literal": "string",
+    "bool": "boolean",
+    "object": "object",
+}
 
 
 def schema_name(endpoint_id: str) -> str:
@@ -66,7 +72,11 @@ def _input_schema(name: str, schema: Schema) -> dict[str, Any]:
 
 _OUTPUT_FIELDS = {
     "seed": {"title": "Seed", "type": "integer", "description": "The seed used for generation."},
-    "duration": {"title": "Duration", "type": "number", "description": "Duration of the output video in seconds."},
+    "duration": {
+        "title": "Duration",
+        "type": "number",
+        "description": "Duration of the output video in seconds.",
+    },
     "timings": {"title": "Timings", "type": "object", "additionalProperties": True},
 }
 
@@ -77,8 +87,10 @@ def _output_schema(name: str, outputs: tuple[str, ...]) -> dict[str, Any]:
     return {
         "title": f"{name}Response",
         "type": "object",
-        "properties": {"video": {"title": "Video", "allOf": [_ref(file_type)]},
-                       **{field: _OUTPUT_FIELDS[field] for field in extras}},
+        "properties": {
+            "video": {"title": "Video", "allOf": [_ref(file_type)]},
+            **{field: _OUTPUT_FIELDS[field] for field in extras},
+        },
         "x-fal-order-properties": ["video", *extras],
         "required": ["video", *(field for field in extras if field != "timings")],
     }
@@ -104,10 +116,21 @@ _VIDEO_FILE = {
         "fps": {"title": "Fps", "type": "number", "description": "The FPS of the video"},
         "width": {"title": "Width", "type": "integer", "description": "The width of the video"},
         "height": {"title": "Height", "type": "integer", "description": "The height of the video"},
-        "num_frames": {"title": "Num Frames", "type": "integer", "description": "The number of frames in the video"},
+        "num_frames": {
+            "title": "Num Frames",
+            "type": "integer",
+            "description": "The number of frames in the video",
+        },
         "duration": {"title": "Duration", "type": "number", "description": "The duration of the video"},
     },
-    "x-fal-order-properties": [*_FILE["x-fal-order-properties"], "fps", "width", "height", "num_frames", "duration"],
+    "x-fal-order-properties": [
+        *_FILE["x-fal-order-properties"],
+        "fps",
+        "width",
+        "height",
+        "num_frames",
+        "duration",
+    ],
     "required": ["url"],
 }
 _QUEUE_STATUS = {

@@ -118,9 +118,20 @@ def render_mp4(
     levels = mouth_levels(samples, num_frames, fps)
     pick = order or (lambda index: index % len(backgrounds))
     with tempfile.TemporaryDirectory(prefix="fal-emulator-") as tmp:
-        target = os.path.join(tmp, "output.mp4")  # +faststart (moov first, like fal's CDN files) needs a real file
-        _encode(target, backgrounds, pick, fit_audio(samples, num_frames, fps), fps, levels, _Mouth(width, height),
-                progress, should_stop)
+        target = os.path.join(
+            tmp, "output.mp4"
+        )  # +faststart (moov first, like fal's CDN files) needs a real file
+        _encode(
+            target,
+            backgrounds,
+            pick,
+            fit_audio(samples, num_frames, fps),
+            fps,
+            levels,
+            _Mouth(width, height),
+            progress,
+            should_stop,
+        )
         with open(target, "rb") as handle:
             return handle.read()
 

@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 from .jobs import NAMESPACES
 
 OPENAPI_PATH = ["api", "openapi", "queue", "openapi.json"]  # fal's per-endpoint OpenAPI documents
-_QUEUE_TAILS = {(): ("result", "GET"), ("status",): ("status", "GET"),
-                ("status", "stream"): ("status_stream", "GET"), ("cancel",): ("cancel", "PUT")}
+_QUEUE_TAILS = {
+    (): ("result", "GET"),
+    ("status",): ("status", "GET"),
+    ("status", "stream"): ("status_stream", "GET"),
+    ("cancel",): ("cancel", "PUT"),
+}
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,12 @@ class Route:
     error: int | None = None
 
 
-HISTORY_SEGMENTS = ["v1", "models", "requests", "by-endpoint"]  # fal's Platform API: List requests by endpoint
+HISTORY_SEGMENTS = [
+    "v1",
+    "models",
+    "requests",
+    "by-endpoint",
+]  # fal's Platform API: List requests by endpoint
 MODELS_SEGMENTS = ["v1", "models"]  # fal's Platform API: Model search
 
 
@@ -56,13 +65,21 @@ def _storage_route(method: str, s: list[str]) -> Route | None:
     if s == ["files", "upload", "multipart"]:
         return Route("multipart_create", error=None if method == "POST" else 405)
     if len(s) >= 5 and s[-3] == "multipart" and s[-1] == "complete":
-        return Route("multipart_complete", {"file": "/" + "/".join(s[:-3]), "upload_id": s[-2]},
-                     error=None if method == "POST" else 405)
+        return Route(
+            "multipart_complete",
+            {"file": "/" + "/".join(s[:-3]), "upload_id": s[-2]},
+            error=None if method == "POST" else 405,
+        )
     if len(s) >= 5 and s[-3] == "multipart":
-        return Route("multipart_part", {"file": "/" + "/".join(s[:-3]), "upload_id": s[-2], "part": s[-1]},
-                     error=None if method == "PUT" else 405)
+        return Route(
+            "multipart_part",
+            {"file": "/" + "/".join(s[:-3]), "upload_id": s[-2], "part": s[-1]},
+            error=None if method == "PUT" else 405,
+        )
     if len(s) >= 2:
-        return Route("file_get", {"file": "/" + "/".join(s)}, error=None if method in ("GET", "HEAD") else 405)
+        return Route(
+            "file_get", {"file": "/" + "/".join(s)}, error=None if method in ("GET", "HEAD") else 405
+        )
     return None
 
 

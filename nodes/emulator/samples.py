@@ -17,13 +17,18 @@ def data_uri(data: bytes, content_type: str) -> str:
 def sample_png(width: int = 512, height: int = 512) -> bytes:
     """A face-ish picture: skin-coloured oval with eyes on a gradient background."""
     ramp = np.linspace(60, 200, width, dtype=np.float32)
-    background = np.stack([np.tile(ramp, (height, 1)), np.full((height, width), 120.0), np.tile(ramp[::-1], (height, 1))], -1)
+    background = np.stack(
+        [np.tile(ramp, (height, 1)), np.full((height, width), 120.0), np.tile(ramp[::-1], (height, 1))], -1
+    )
     img = Image.fromarray(background.astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(img)
     cx, cy, side = width / 2, height / 2, min(width, height)
     draw.ellipse((cx - side * 0.3, cy - side * 0.4, cx + side * 0.3, cy + side * 0.4), fill=(225, 180, 150))
     for dx in (-0.12, 0.12):
-        draw.ellipse((cx + side * (dx - 0.04), cy - side * 0.12, cx + side * (dx + 0.04), cy - side * 0.06), fill=(40, 40, 60))
+        draw.ellipse(
+            (cx + side * (dx - 0.04), cy - side * 0.12, cx + side * (dx + 0.04), cy - side * 0.06),
+            fill=(40, 40, 60),
+        )
     buffer = io.BytesIO()
     img.save(buffer, "PNG")
     return buffer.getvalue()
@@ -41,7 +46,9 @@ def sample_wav(seconds: float = 2.0, sample_rate: int = 16000) -> bytes:
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="wav") as container:
         stream = container.add_stream("pcm_s16le", rate=sample_rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(speech_like(seconds, sample_rate)[None, :], format="flt", layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            speech_like(seconds, sample_rate)[None, :], format="flt", layout="mono"
+        )
         frame.sample_rate = sample_rate
         container.mux(stream.encode(frame))
         container.mux(stream.encode(None))

@@ -78,12 +78,20 @@ class Field:
             return self._err("string_type", "Input should be a valid string", value)
         if self.min_length is not None and len(value) < self.min_length:
             unit = "character" if self.min_length == 1 else "characters"
-            return self._err("string_too_short", f"String should have at least {self.min_length} {unit}", value,
-                             {"min_length": self.min_length})
+            return self._err(
+                "string_too_short",
+                f"String should have at least {self.min_length} {unit}",
+                value,
+                {"min_length": self.min_length},
+            )
         if self.max_length is not None and len(value) > self.max_length:
             unit = "character" if self.max_length == 1 else "characters"
-            return self._err("string_too_long", f"String should have at most {self.max_length} {unit}", value,
-                             {"max_length": self.max_length})
+            return self._err(
+                "string_too_long",
+                f"String should have at most {self.max_length} {unit}",
+                value,
+                {"max_length": self.max_length},
+            )
         return value, None
 
     def _bool(self, value: Any) -> tuple[Any, dict | None]:
@@ -95,7 +103,9 @@ class Field:
             word = value.strip().lower()
             if word in _TRUE or word in _FALSE:
                 return word in _TRUE, None
-            return self._err("bool_parsing", "Input should be a valid boolean, unable to interpret input", value)
+            return self._err(
+                "bool_parsing", "Input should be a valid boolean, unable to interpret input", value
+            )
         return self._err("bool_type", "Input should be a valid boolean", value)
 
     def _object(self, value: Any) -> tuple[Any, dict | None]:
@@ -122,13 +132,19 @@ class Field:
         if isinstance(value, float):
             if math.isfinite(value) and value.is_integer():
                 return int(value), None
-            return self._err("int_from_float", "Input should be a valid integer, got a number with a fractional part", value)
+            return self._err(
+                "int_from_float",
+                "Input should be a valid integer, got a number with a fractional part",
+                value,
+            )
         if isinstance(value, str):
             try:
                 return int(value.strip()), None
             except ValueError:
                 return self._err(
-                    "int_parsing", "Input should be a valid integer, unable to parse string as an integer", value
+                    "int_parsing",
+                    "Input should be a valid integer, unable to parse string as an integer",
+                    value,
                 )
         return self._err("int_type", "Input should be a valid integer", value)
 
@@ -139,16 +155,28 @@ class Field:
             try:
                 return float(value.strip()), None
             except ValueError:
-                return self._err("float_parsing", "Input should be a valid number, unable to parse string as a number", value)
+                return self._err(
+                    "float_parsing",
+                    "Input should be a valid number, unable to parse string as a number",
+                    value,
+                )
         return self._err("float_type", "Input should be a valid number", value)
 
     def _bounds(self, value: Any) -> dict | None:
         if self.ge is not None and value < self.ge:
             ge = _plain(self.ge)
-            return error_item(self.name, "greater_than_equal", f"Input should be greater than or equal to {ge}", value, {"ge": ge})
+            return error_item(
+                self.name,
+                "greater_than_equal",
+                f"Input should be greater than or equal to {ge}",
+                value,
+                {"ge": ge},
+            )
         if self.le is not None and value > self.le:
             le = _plain(self.le)
-            return error_item(self.name, "less_than_equal", f"Input should be less than or equal to {le}", value, {"le": le})
+            return error_item(
+                self.name, "less_than_equal", f"Input should be less than or equal to {le}", value, {"le": le}
+            )
         return None
 
 
@@ -170,9 +198,16 @@ class Schema:
         """Coerce ``body`` into arguments with defaults filled in (``keep_unset=False``: only the fields
         given), or raise ValidationFailed."""
         if not isinstance(body, dict):
-            raise ValidationFailed([error_item(
-                None, "model_attributes_type", "Input should be a valid dictionary or object to extract fields from", body
-            )])
+            raise ValidationFailed(
+                [
+                    error_item(
+                        None,
+                        "model_attributes_type",
+                        "Input should be a valid dictionary or object to extract fields from",
+                        body,
+                    )
+                ]
+            )
         errors: list[dict] = []
         args: dict[str, Any] = {}
         for f in self.fields:
@@ -190,8 +225,11 @@ class Schema:
                 args[f.name] = coerced
         if self.strict:
             known = {f.name for f in self.fields}
-            errors.extend(error_item(name, "extra_forbidden", "Extra inputs are not permitted", value)
-                          for name, value in body.items() if name not in known)
+            errors.extend(
+                error_item(name, "extra_forbidden", "Extra inputs are not permitted", value)
+                for name, value in body.items()
+                if name not in known
+            )
         if errors:
             raise ValidationFailed(errors)
         if "seed" in args and args["seed"] is None and self.random_seed:

@@ -79,8 +79,12 @@ class FalEmulator:
         host, port = self._server.server_address[:2]
         self._base_url = f"http://{host}:{port}"
         self._files.base_url = self._base_url
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="fal-emulator-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="fal-emulator-http",
+            daemon=True,
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -127,7 +131,9 @@ class FalEmulator:
         """Make the next ``times`` requests on ``route`` fail with ``fault`` (see faults.HTTP_FAULTS)."""
         self._faults.inject(route, fault, times, params)
 
-    def inject_job(self, fault: str, *, times: int = 1, match: dict[str, Any] | None = None, **params: Any) -> None:
+    def inject_job(
+        self, fault: str, *, times: int = 1, match: dict[str, Any] | None = None, **params: Any
+    ) -> None:
         """Apply ``fault`` to the next ``times`` submitted jobs (see faults.JOB_FAULTS); with ``match``, only
         to jobs whose arguments hold those values (``match={"seed": 2}``). Any job fault takes
         ``release=threading.Event()``: the job then stays IN_PROGRESS until the event is set."""

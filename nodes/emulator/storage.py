@@ -133,7 +133,9 @@ class FileStore:
         """Return (signed id, signature, file path) of a new PUT target."""
         name = safe_name(file_name)
         signed_id = uuid.uuid4().hex
-        target = _Signed(self.new_path(name), secrets.token_hex(16), content_type or "application/octet-stream", name)
+        target = _Signed(
+            self.new_path(name), secrets.token_hex(16), content_type or "application/octet-stream", name
+        )
         with self._lock:
             self._signed[signed_id] = target
         return signed_id, target.signature, target.path
@@ -149,10 +151,16 @@ class FileStore:
 def _validate_parts(upload: _Multipart, parts: object) -> list[int]:
     """Sort the client's (unordered) part list and check numbers, ETags and sizes; return the part numbers."""
     if not isinstance(parts, list) or not parts:
-        raise StorageError(400, "Body must be {'parts': [{'partNumber': n, 'etag': '...'}, ...]} with at least one part")
+        raise StorageError(
+            400, "Body must be {'parts': [{'partNumber': n, 'etag': '...'}, ...]} with at least one part"
+        )
     listed: dict[int, str] = {}
     for item in parts:
-        if not isinstance(item, dict) or not isinstance(item.get("partNumber"), int) or not isinstance(item.get("etag"), str):
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("partNumber"), int)
+            or not isinstance(item.get("etag"), str)
+        ):
             raise StorageError(400, f"Invalid part entry {item!r}: needs integer partNumber and string etag")
         if item["partNumber"] in listed:
             raise StorageError(400, f"Part {item['partNumber']} listed twice")
@@ -164,8 +172,16 @@ def _validate_parts(upload: _Multipart, parts: object) -> list[int]:
         if n not in upload.parts:
             raise StorageError(400, f"Part {n} was never uploaded")
         if listed[n] != upload.etags[n]:
-            raise StorageError(400, f"ETag mismatch for part {n}: got {listed[n]}, expected {upload.etags[n]}")
+            raise StorageError(
+                400, f"ETag mismatch for part {n}: got {listed[n]}, expected {upload.etags[n]}"
+            )
     sizes = [len(upload.parts[n]) for n in numbers]
-    if any(size == 0 for size in sizes) or any(size != sizes[0] for size in sizes[:-1]) or sizes[-1] > sizes[0]:
-        raise StorageError(400, f"Inconsistent part sizes {sizes}: all parts but the last must be equal and non-empty")
+    if (
+        any(size == 0 for size in sizes)
+        or any(size != sizes[0] for size in sizes[:-1])
+        or sizes[-1] > sizes[0]
+    ):
+        raise StorageError(
+            400, f"Inconsistent part sizes {sizes}: all parts but the last must be equal and non-empty"
+        )
     return numbers

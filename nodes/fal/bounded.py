@@ -35,7 +35,9 @@ class ReadLimit:
 
 
 SCHEMA = ReadLimit(max_bytes=8 * MIB, deadline_s=10.0)  # fal's OpenAPI document of one endpoint
-QUEUE_ANSWER = ReadLimit(max_bytes=8 * MIB, deadline_s=180.0)  # submit/status (with logs)/result/cancel/history
+QUEUE_ANSWER = ReadLimit(
+    max_bytes=8 * MIB, deadline_s=180.0
+)  # submit/status (with logs)/result/cancel/history
 SMALL_ANSWER = ReadLimit(max_bytes=256 * 1024, deadline_s=60.0)  # CDN token, upload answers, error bodies
 PROBE_ANSWER = ReadLimit(max_bytes=64 * 1024, deadline_s=5.0)  # GET / of a host: only the status matters
 SSE_EVENT_BYTES = 8 * MIB  # one status event of the stream (its logs included)
@@ -45,7 +47,9 @@ class AnswerTooLarge(Exception):
     """The body went past its cap; the connection was closed."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"more than {limit / MIB:.2g} MB" if limit >= MIB else f"more than {limit // 1024} KB")
+        super().__init__(
+            f"more than {limit / MIB:.2g} MB" if limit >= MIB else f"more than {limit // 1024} KB"
+        )
 
 
 class NotJson(ValueError):
@@ -112,7 +116,10 @@ def buffered(response: httpx.Response, body: bytes) -> httpx.Response:
     """A fully read copy of a streamed ``response`` holding ``body`` (already decoded)."""
     headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED_HEADERS]
     return httpx.Response(
-        response.status_code, headers=headers, content=body, request=response.request,
+        response.status_code,
+        headers=headers,
+        content=body,
+        request=response.request,
         extensions=response.extensions,
     )
 

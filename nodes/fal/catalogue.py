@@ -55,7 +55,8 @@ def _entries(page: dict, wanted: set[str]) -> dict[str, CatalogueEntry]:
     models = page.get("models")
     if not isinstance(models, list):
         raise FalServerError(
-            "fal's model catalogue answered without a 'models' list; fal may have changed its format.", status=200
+            "fal's model catalogue answered without a 'models' list; fal may have changed its format.",
+            status=200,
         )
     entries: dict[str, CatalogueEntry] = {}
     for item in models:
@@ -63,6 +64,8 @@ def _entries(page: dict, wanted: set[str]) -> dict[str, CatalogueEntry]:
             continue
         metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
         entries[item["endpoint_id"]] = CatalogueEntry(
-            item["endpoint_id"], str(metadata.get("status") or ACTIVE), str(metadata.get("display_name") or "")
+            item["endpoint_id"],
+            str(metadata.get("status") or ACTIVE),
+            str(metadata.get("display_name") or ""),
         )
     return entries

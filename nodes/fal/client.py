@@ -107,7 +107,11 @@ class FalClient:
     ) -> QueueStatus:
         """Wait for COMPLETED (status stream, else polling). Raises on failure or an exceeded wait limit."""
         waiter = Waiter(
-            self._queue, self._get_limits(), self._poll, use_stream=self._use_stream, stream_slots=self._pool.stream_slots
+            self._queue,
+            self._get_limits(),
+            self._poll,
+            use_stream=self._use_stream,
+            stream_slots=self._pool.stream_slots,
         )
         return await waiter.wait(handle, on_status)
 
@@ -126,7 +130,9 @@ class FalClient:
         Raises ``RequestLookupUnavailableError`` when the history cannot be read (no permission, fal or network
         failure): that means "unknown", never "no job".
         """
-        return await self._history.find(AppId.parse(endpoint_id).full, since=since, until=until, page_size=page_size)
+        return await self._history.find(
+            AppId.parse(endpoint_id).full, since=since, until=until, page_size=page_size
+        )
 
     def endpoint_key(self, endpoint_id: str) -> str:
         """Where jobs of ``endpoint_id`` run: ``<queue URL>/<full endpoint id>`` (no key). Used to scope

@@ -180,7 +180,9 @@ class FalHttp:
                 timeout=timeout,
             )
             try:
-                response = await _exchange(client, request, limit, answer_only=callable(body) or kind is CallKind.SUBMIT)
+                response = await _exchange(
+                    client, request, limit, answer_only=callable(body) or kind is CallKind.SUBMIT
+                )
             except asyncio.TimeoutError:
                 bare = url.split("?", 1)[0]
                 if kind is CallKind.SUBMIT:
@@ -256,7 +258,9 @@ class FalHttp:
             await response.aclose()
 
 
-async def _exchange(client: httpx.AsyncClient, request: httpx.Request, limit: ReadLimit, *, answer_only: bool):
+async def _exchange(
+    client: httpx.AsyncClient, request: httpx.Request, limit: ReadLimit, *, answer_only: bool
+):
     """Send ``request`` and read its whole answer within ``limit`` (asyncio.TimeoutError past the deadline,
     AnswerTooLarge past the size); with ``answer_only`` the deadline starts once the headers arrived."""
 

@@ -28,7 +28,9 @@ USER_AGENT = "comfyui-fal-avatar/0.1 (python httpx)"
 MAX_STREAMS = MAX_PARALLEL_CAP  # status streams open at once per loop: every job a fan-out may have in flight
 CALL_CONNECTIONS = 32  # connections left for all other calls, however many streams are open
 POOL_LIMITS = httpx.Limits(
-    max_connections=MAX_STREAMS + CALL_CONNECTIONS, max_keepalive_connections=CALL_CONNECTIONS, keepalive_expiry=5.0
+    max_connections=MAX_STREAMS + CALL_CONNECTIONS,
+    max_keepalive_connections=CALL_CONNECTIONS,
+    keepalive_expiry=5.0,
 )
 
 
@@ -74,7 +76,9 @@ class StreamSlots:
 class ClientPool:
     """Hands out the ``httpx.AsyncClient`` of the current loop. ``transport`` is for tests (MockTransport)."""
 
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None, *, max_streams: int = MAX_STREAMS) -> None:
+    def __init__(
+        self, transport: httpx.AsyncBaseTransport | None = None, *, max_streams: int = MAX_STREAMS
+    ) -> None:
         self._transport = transport
         self._clients: PerLoop[httpx.AsyncClient] = PerLoop(self._make)
         self._streams: PerLoop[StreamSlots] = PerLoop(lambda: StreamSlots(max_streams))

@@ -172,7 +172,8 @@ class RequestHistory:
             page = None
         if not isinstance(page, dict) or not isinstance(page.get("items"), list):
             raise _unavailable(
-                f"its answer is not a request list (HTTP {response.status_code}: {detail_text(response)[:120]})", api
+                f"its answer is not a request list (HTTP {response.status_code}: {detail_text(response)[:120]})",
+                api,
             )
         return page
 
@@ -223,7 +224,9 @@ def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    text = _FRACTION.sub(lambda m: m.group(1)[:7].ljust(7, "0"), text, count=1)  # Python 3.10 wants 3 or 6 digits
+    text = _FRACTION.sub(
+        lambda m: m.group(1)[:7].ljust(7, "0"), text, count=1
+    )  # Python 3.10 wants 3 or 6 digits
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -178,9 +178,15 @@ class Engine(Generic[T]):
                     self.end(index, Stage.CANCELLED, item.error)
             raise
         return [
-            ItemResult(label=item.label, outcome=values.get(i if item.shared_with is None else item.shared_with), error=None)
+            ItemResult(
+                label=item.label,
+                outcome=values.get(i if item.shared_with is None else item.shared_with),
+                error=None,
+            )
             if item.stage is Stage.DONE
-            else ItemResult(label=item.label, outcome=None, error=item.error or RuntimeError(f"{self.noun} {item.stage}"))
+            else ItemResult(
+                label=item.label, outcome=None, error=item.error or RuntimeError(f"{self.noun} {item.stage}")
+            )
             for i, item in enumerate(self.items)
         ]
 
@@ -272,7 +278,9 @@ class FanOut:
         index = len(self.items)
         self.items.append(ItemState(label))
         sink = self.engine.sink(index)
-        self.generations.append(Generation(request, services=self.services, sink=sink, interrupt=self.interrupt))
+        self.generations.append(
+            Generation(request, services=self.services, sink=sink, interrupt=self.interrupt)
+        )
         self.prepared.append(None)
         return index
 

@@ -21,8 +21,15 @@ STAGE_FRACTION: dict[Stage, float] = {
 }
 # The order stages are named in a status line (most advanced first).
 SHOWN = (
-    Stage.DONE, Stage.DOWNLOADING, Stage.GENERATING, Stage.QUEUED, Stage.STARTING, Stage.PENDING,
-    Stage.FAILED, Stage.CANCELLED, Stage.STOPPED,
+    Stage.DONE,
+    Stage.DOWNLOADING,
+    Stage.GENERATING,
+    Stage.QUEUED,
+    Stage.STARTING,
+    Stage.PENDING,
+    Stage.FAILED,
+    Stage.CANCELLED,
+    Stage.STOPPED,
 )
 
 

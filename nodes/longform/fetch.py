@@ -37,11 +37,19 @@ async def fetch_run(
     """The video of an earlier run, without paying again."""
     ref = parse_ref(text)
     if ref.single:
-        outcome = await fetch_result(endpoint_id, ref.segments[0].request_id, services=services, sink=sink,
-                                     thorough=thorough)
+        outcome = await fetch_result(
+            endpoint_id, ref.segments[0].request_id, services=services, sink=sink, thorough=thorough
+        )
         return AvatarRun(
-            path=outcome.path, endpoint_id=outcome.endpoint_id, ref=ref, video_urls=(outcome.video_url,),
-            reused=True, estimate_usd=0.0, spend=Spend(), warnings=outcome.warnings, single=outcome,
+            path=outcome.path,
+            endpoint_id=outcome.endpoint_id,
+            ref=ref,
+            video_urls=(outcome.video_url,),
+            reused=True,
+            estimate_usd=0.0,
+            spend=Spend(),
+            warnings=outcome.warnings,
+            single=outcome,
         )
     board = StatusBoard(endpoint_id, sink)
     name = f"long-fetched-{hashlib.sha256(str(ref).encode()).hexdigest()[:40]}.mp4"
@@ -49,8 +57,14 @@ async def fetch_run(
     if stored is not None:
         board.update(Phase.CACHED, detail="rebuilt earlier; no download")
         return AvatarRun(
-            path=stored, endpoint_id=endpoint_id, ref=ref, video_urls=(), reused=True, estimate_usd=0.0,
-            spend=Spend(), warnings=(),
+            path=stored,
+            endpoint_id=endpoint_id,
+            ref=ref,
+            video_urls=(),
+            reused=True,
+            estimate_usd=0.0,
+            spend=Spend(),
+            warnings=(),
         )
     items = [ItemState(f"segment {i + 1}") for i in range(len(ref.segments))]
 
@@ -70,16 +84,19 @@ async def fetch_run(
         raise failed
     outcomes = [r.outcome for r in results]
     infos = await asyncio.gather(*(asyncio.to_thread(probe_video, o.path) for o in outcomes))
-    parts = [StitchPart(o.path, s.start_frame, planning_frames(info.frame_count, info.fps))
-             for o, s, info in zip(outcomes, ref.segments, infos, strict=True)]
+    parts = [
+        StitchPart(o.path, s.start_frame, planning_frames(info.frame_count, info.fps))
+        for o, s, info in zip(outcomes, ref.segments, infos, strict=True)
+    ]
 
     def stitching(count: int, total: int) -> None:
         board.update(Phase.STITCHING, detail=f"frame {count}/{total}", progress=count / max(total, 1))
 
     staging = services.media.staging_path(name)
     try:
-        await asyncio.to_thread(stitch, parts, staging, total_frames=ref.total_frames, audio=None,
-                                on_progress=stitching)
+        await asyncio.to_thread(
+            stitch, parts, staging, total_frames=ref.total_frames, audio=None, on_progress=stitching
+        )
     except FalAvatarError:
         raise
     except ValueError as exc:  # the places in the list do not fit the segments' lengths
@@ -89,12 +106,19 @@ async def fetch_run(
         ) from None
     except OSError as exc:
         raise LocalStorageError.from_os_error(
-            exc, action="Stitching the segments", path=staging.parent,
+            exc,
+            action="Stitching the segments",
+            path=staging.parent,
             then="fetch again: the segments are kept, so it costs nothing.",
         ) from None
     path = await asyncio.to_thread(services.media.put, name, staging)
     return AvatarRun(
-        path=path, endpoint_id=endpoint_id, ref=ref, video_urls=tuple(o.video_url for o in outcomes), reused=True,
-        estimate_usd=0.0, spend=Spend(), warnings=(),
+        path=path,
+        endpoint_id=endpoint_id,
+        ref=ref,
+        video_urls=tuple(o.video_url for o in outcomes),
+        reused=True,
+        estimate_usd=0.0,
+        spend=Spend(),
+        warnings=(),
     )
-

@@ -39,7 +39,10 @@ class RunRef:
     def __str__(self) -> str:
         if self.single:
             return self.segments[0].request_id
-        return ",".join(f"{s.request_id}@{s.start_frame}" for s in self.segments) + f",frames={self.total_frames}"
+        return (
+            ",".join(f"{s.request_id}@{s.start_frame}" for s in self.segments)
+            + f",frames={self.total_frames}"
+        )
 
 
 def parse_ref(text: str, *, field: str = "request_id") -> RunRef:
@@ -60,16 +63,27 @@ def parse_ref(text: str, *, field: str = "request_id") -> RunRef:
         request_id, at, start = part.partition("@")
         if not at or not _ID.fullmatch(request_id):
             raise InputError(
-                f"{part!r} is not '<request id>@<start frame>'; paste the whole value the node showed", field=field
+                f"{part!r} is not '<request id>@<start frame>'; paste the whole value the node showed",
+                field=field,
             )
         segments.append(SegmentRef(request_id, _number(start, field)))
     starts = [s.start_frame for s in segments]
-    if total is None or not segments or starts[0] != 0 or starts != sorted(set(starts)) or total <= starts[-1]:
-        raise InputError("is not a complete segment list ('…@0,…@<start>,frames=<N>'); paste it whole", field=field)
+    if (
+        total is None
+        or not segments
+        or starts[0] != 0
+        or starts != sorted(set(starts))
+        or total <= starts[-1]
+    ):
+        raise InputError(
+            "is not a complete segment list ('…@0,…@<start>,frames=<N>'); paste it whole", field=field
+        )
     return RunRef(tuple(segments), total)
 
 
 def _number(text: str, field: str) -> int:
     if not text.isdigit():
-        raise InputError(f"{text!r} is not a frame number; paste the whole value the node showed", field=field)
+        raise InputError(
+            f"{text!r} is not a frame number; paste the whole value the node showed", field=field
+        )
     return int(text)

@@ -139,10 +139,16 @@ class AvatarRunner:
             return Spend.reused(self.estimate.estimate_usd, jobs=self.estimate.jobs)
         if self._fan is None:
             return Spend()
-        own = total(g.spend for g, item in zip(self._fan.generations, self._fan.items, strict=True)
-                    if item.shared_with is None)
-        shared = [p.plan.cost_usd for p, item in zip(self._prepared, self._fan.items, strict=True)
-                  if item.shared_with is not None and item.stage is Stage.DONE]
+        own = total(
+            g.spend
+            for g, item in zip(self._fan.generations, self._fan.items, strict=True)
+            if item.shared_with is None
+        )
+        shared = [
+            p.plan.cost_usd
+            for p, item in zip(self._prepared, self._fan.items, strict=True)
+            if item.shared_with is not None and item.stage is Stage.DONE
+        ]
         return own + Spend.reused(round(sum(shared), 4), jobs=len(shared))
 
     async def prepare(self) -> RunEstimate:
@@ -152,7 +158,9 @@ class AvatarRunner:
         plan = self._plan = await asyncio.to_thread(plan_long_run, self.request)
         self._limit = self._limit or loop_limit(self.services.settings.max_parallel)
         if plan.single:
-            self._single = Generation(self.request, services=self.services, sink=self.sink, interrupt=self.interrupt)
+            self._single = Generation(
+                self.request, services=self.services, sink=self.sink, interrupt=self.interrupt
+            )
             self._prepared = [await self._single.prepare()]
         else:
             for note in (plan.summary, *plan.notes):
@@ -178,7 +186,13 @@ class AvatarRunner:
         keys = tuple(p.key for p in self._prepared)
         frames = self._prepared[0].plan.frames if plan.single else plan.total_frames
         self.estimate = RunEstimate(
-            jobs=len(self._prepared), estimate_usd=cost, to_pay_usd=to_pay, keys=keys, notes=plan.notes, frames=frames, stored_usd=stored
+            jobs=len(self._prepared),
+            estimate_usd=cost,
+            to_pay_usd=to_pay,
+            keys=keys,
+            notes=plan.notes,
+            frames=frames,
+            stored_usd=stored,
         )
         self.board.update(cost_usd=to_pay)  # the phases after the fan-out (stitching) show it too
         return self.estimate
@@ -192,12 +206,21 @@ class AvatarRunner:
         stored = await _stored_stitch(self.services, name, prepared, plan)
         if stored is not None:
             path, ref, urls = stored
-            self.board.update(Phase.CACHED, detail="stitched video of an identical run; no upload, no new charge",
-                              cost_usd=0.0)
+            self.board.update(
+                Phase.CACHED,
+                detail="stitched video of an identical run; no upload, no new charge",
+                cost_usd=0.0,
+            )
             self._stored_stitch = True
             return AvatarRun(
-                path=path, endpoint_id=self.endpoint, ref=ref, video_urls=urls, reused=True,
-                estimate_usd=estimate.estimate_usd, spend=self.spend, warnings=plan.notes,
+                path=path,
+                endpoint_id=self.endpoint,
+                ref=ref,
+                video_urls=urls,
+                reused=True,
+                estimate_usd=estimate.estimate_usd,
+                spend=self.spend,
+                warnings=plan.notes,
             )
         results = await self._fan.run()
         await _raise_failures(results, prepared, self.services.journal)
@@ -209,8 +232,13 @@ class AvatarRunner:
         )
         warnings = tuple(dict.fromkeys([*plan.notes, *(w for o in outcomes for w in o.warnings)]))
         return AvatarRun(
-            path=path, endpoint_id=self.endpoint, ref=ref, video_urls=tuple(dict.fromkeys(o.video_url for o in outcomes)),
-            reused=all(o.reused for o in outcomes), estimate_usd=estimate.estimate_usd, spend=self.spend,
+            path=path,
+            endpoint_id=self.endpoint,
+            ref=ref,
+            video_urls=tuple(dict.fromkeys(o.video_url for o in outcomes)),
+            reused=all(o.reused for o in outcomes),
+            estimate_usd=estimate.estimate_usd,
+            spend=self.spend,
             warnings=warnings,
         )
 
@@ -218,9 +246,15 @@ class AvatarRunner:
         async with self._limit:
             outcome = await self._single.run()
         return AvatarRun(
-            path=outcome.path, endpoint_id=outcome.endpoint_id, ref=RunRef((SegmentRef(outcome.request_id, 0),)),
-            video_urls=(outcome.video_url,), reused=outcome.reused, estimate_usd=estimate.estimate_usd,
-            spend=self.spend, warnings=outcome.warnings, single=outcome,
+            path=outcome.path,
+            endpoint_id=outcome.endpoint_id,
+            ref=RunRef((SegmentRef(outcome.request_id, 0),)),
+            video_urls=(outcome.video_url,),
+            reused=outcome.reused,
+            estimate_usd=estimate.estimate_usd,
+            spend=self.spend,
+            warnings=outcome.warnings,
+            single=outcome,
         )
 
     async def start_ahead(self) -> tuple[QueueHandle, ...]:
@@ -280,7 +314,9 @@ async def start_avatar_ahead(
     Cancelled, it leaves what it submitted running and journaled (cancel those through the journal)."""
     runner = AvatarRunner(request, services=services, sink=sink)
     estimate = await runner.prepare()
-    check_spend(estimate.to_pay_usd, what=estimate.what, reused_usd=estimate.estimate_usd - estimate.to_pay_usd)
+    check_spend(
+        estimate.to_pay_usd, what=estimate.what, reused_usd=estimate.estimate_usd - estimate.to_pay_usd
+    )
     return estimate, await runner.start_ahead()
 
 
@@ -316,7 +352,9 @@ async def _stored_stitch(
     return path, RunRef(segments, plan.total_frames), urls
 
 
-async def _raise_failures(results: list[ItemResult], prepared: list[PreparedGeneration], journal: Journal) -> None:
+async def _raise_failures(
+    results: list[ItemResult], prepared: list[PreparedGeneration], journal: Journal
+) -> None:
     """SegmentsFailedError saying, per failed segment, what running again does (as the pipeline does it)."""
     failed = [(r, p) for r, p in zip(results, prepared, strict=True) if not r.ok]
     if not failed:
@@ -332,13 +370,19 @@ async def _raise_failures(results: list[ItemResult], prepared: list[PreparedGene
             fresh.append((result.label, item.plan.cost_usd))
     again = []
     if kept:
-        again.append(f"takes the result of {', '.join(kept)} from fal at no charge (the fal job is paid and kept)")
+        again.append(
+            f"takes the result of {', '.join(kept)} from fal at no charge (the fal job is paid and kept)"
+        )
     if unknown:
-        again.append(f"does not submit {', '.join(unknown)} again on its own (the submit got no answer: it looks "
-                     "in fal's request history first, see the error)")
+        again.append(
+            f"does not submit {', '.join(unknown)} again on its own (the submit got no answer: it looks "
+            "in fal's request history first, see the error)"
+        )
     if fresh:
-        again.append(f"pays only for {', '.join(label for label, _ in fresh)} "
-                     f"(est. ~${sum(cost for _, cost in fresh):.2f})")
+        again.append(
+            f"pays only for {', '.join(label for label, _ in fresh)} "
+            f"(est. ~${sum(cost for _, cost in fresh):.2f})"
+        )
     lines = "; ".join(f"{r.label}: {r.error}" for r, _ in failed)
     done = len(results) - len(failed)
     raise SegmentsFailedError(
@@ -347,8 +391,9 @@ async def _raise_failures(results: list[ItemResult], prepared: list[PreparedGene
     )
 
 
-async def _stitch(plan: LongPlan, outcomes: list[GenerationOutcome], services: Services, name: str,
-                  board: StatusBoard) -> Path:
+async def _stitch(
+    plan: LongPlan, outcomes: list[GenerationOutcome], services: Services, name: str, board: StatusBoard
+) -> Path:
     parts = [StitchPart(o.path, j.start_frame, j.frames) for o, j in zip(outcomes, plan.jobs, strict=True)]
     audio = None
     if plan.own_audio:
@@ -361,11 +406,14 @@ async def _stitch(plan: LongPlan, outcomes: list[GenerationOutcome], services: S
     board.update(Phase.STITCHING, detail=f"{len(parts)} segments")
     staging = services.media.staging_path(name)
     try:
-        await asyncio.to_thread(stitch, parts, staging, total_frames=plan.total_frames, audio=audio,
-                                on_progress=progress)
+        await asyncio.to_thread(
+            stitch, parts, staging, total_frames=plan.total_frames, audio=audio, on_progress=progress
+        )
     except OSError as exc:  # a full disk, a read-only data directory, ...: the paid segments stay stored
         raise LocalStorageError.from_os_error(
-            exc, action="Stitching the segments", path=staging.parent,
+            exc,
+            action="Stitching the segments",
+            path=staging.parent,
             then="run the same command again: every segment is paid for and kept, so it costs nothing.",
         ) from None
     return await asyncio.to_thread(services.media.put, name, staging)
@@ -385,10 +433,20 @@ async def materialize_run(
     job's damaged file is downloaded again for free (see ``materialize_outcome``)."""
     if run.single is not None:
         return await materialize_outcome(
-            run.single, want_frames=want_frames, want_audio=want_audio, on_frames=on_frames, thorough=thorough,
-            services=services, sink=sink,
+            run.single,
+            want_frames=want_frames,
+            want_audio=want_audio,
+            on_frames=on_frames,
+            thorough=thorough,
+            services=services,
+            sink=sink,
         )
     return await asyncio.to_thread(
-        materialize, run.path, request_id=run.request_id, video_url=run.video_url_text, want_frames=want_frames,
-        want_audio=want_audio, on_frames=on_frames,
+        materialize,
+        run.path,
+        request_id=run.request_id,
+        video_url=run.video_url_text,
+        want_frames=want_frames,
+        want_audio=want_audio,
+        on_frames=on_frames,
     )

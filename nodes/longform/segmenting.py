@@ -199,4 +199,3 @@ def _dubbing_notes(audio_s: float, source_s: float) -> list[str]:
     if gap < -0.5:
         return [f"the audio ends {-gap:.2f} s before the video: the video's last {-gap:.2f} s get silence"]
     return []
-

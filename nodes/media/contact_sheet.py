@@ -24,7 +24,9 @@ def contact_sheet(frames, out: Path, *, count: int = 12, columns: int = 4, thumb
     draw = ImageDraw.Draw(sheet)
     for slot, index in enumerate(picks):
         frame = np.asarray(frames[int(index)], dtype=np.float32)
-        img = Image.fromarray((np.clip(frame, 0, 1) * 255 + 0.5).astype(np.uint8)).resize(thumb, Image.LANCZOS)
+        img = Image.fromarray((np.clip(frame, 0, 1) * 255 + 0.5).astype(np.uint8)).resize(
+            thumb, Image.LANCZOS
+        )
         x, y = (slot % columns) * thumb[0], (slot // columns) * (thumb[1] + 16)
         sheet.paste(img, (x, y + 16))
         draw.text((x + 4, y + 2), f"frame {index}", fill=(230, 230, 230))

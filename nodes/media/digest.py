@@ -60,7 +60,9 @@ def image_digest(image) -> str:
 def frames_digest(frames, fps: float, pick: Sequence[int] | None = None) -> str:
     """An IMAGE batch used as a video at ``fps``: every frame, or the frames ``pick`` names, in that order."""
     order = list(range(int(frames.shape[0]))) if pick is None else list(pick)
-    digest = hashlib.sha256(_header("frames", tuple(frames.shape[1:]), f"fps={float(fps)!r}|count={len(order)}"))
+    digest = hashlib.sha256(
+        _header("frames", tuple(frames.shape[1:]), f"fps={float(fps)!r}|count={len(order)}")
+    )
 
     def one(index: int) -> bytes:
         return hashlib.sha256(memoryview(_as_float32(frames[index])).cast("B")).digest()

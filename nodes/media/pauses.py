@@ -134,7 +134,9 @@ def _threshold(level: np.ndarray) -> tuple[float, float]:
     speech = float(np.percentile(level[audible], _SPEECH_PERCENTILE))
     # Digital silence counts as a floor 60 dB under the speech, so that clean audio (exact zeros between
     # words) does not take its floor from the fading ends of syllables.
-    floor = float(np.percentile(np.where(audible, level, speech - _SILENCE_BELOW_SPEECH_DB), _FLOOR_PERCENTILE))
+    floor = float(
+        np.percentile(np.where(audible, level, speech - _SILENCE_BELOW_SPEECH_DB), _FLOOR_PERCENTILE)
+    )
     if speech - floor < _MIN_SPREAD_DB:
         return SILENT_DB, speech
     return floor + _THRESHOLD_AT * (speech - floor), speech
@@ -164,7 +166,9 @@ def speech_profile(samples: np.ndarray, sample_rate: int, *, min_pause_s: float 
     duration_s = samples.shape[-1] / sample_rate
     quiet_below, speech_db = _threshold(level)
     smooth = _median(level, _MEDIAN_HOPS)
-    first, last = _quiet_runs(smooth, quiet_below, speech_db - _BREATH_BELOW_SPEECH_DB, round(_BREATH_S / hop_s))
+    first, last = _quiet_runs(
+        smooth, quiet_below, speech_db - _BREATH_BELOW_SPEECH_DB, round(_BREATH_S / hop_s)
+    )
     profile = SpeechProfile(hop_s, level, duration_s, (), speech_db)
     pauses = []
     for begin, end in zip(first, last, strict=True):

@@ -89,7 +89,9 @@ class _TileFrames:
         except StopIteration:
             return None
         except av.FFmpegError as exc:
-            raise _tile_error(self._path, None, f"decoding failed after {self._count} frames: {exc}") from None
+            raise _tile_error(
+                self._path, None, f"decoding failed after {self._count} frames: {exc}"
+            ) from None
         if frame.pts is not None and frame.time_base is not None:
             stamp = frame.pts * Fraction(frame.time_base)
         else:  # no timestamps: a constant frame rate
@@ -203,7 +205,9 @@ def side_by_side(
         os.replace(temp, out)
     finally:
         temp.unlink(missing_ok=True)
-    return SideBySideResult(out, canvas.shape[1], height, float(fps), total, float(total / fps), audio is not None)
+    return SideBySideResult(
+        out, canvas.shape[1], height, float(fps), total, float(total / fps), audio is not None
+    )
 
 
 def _write(canvas, readers, lefts, widths, labels, writer: Mp4Writer, total, fps, audio, on_progress) -> None:

@@ -58,7 +58,9 @@ def _check(path: Path, request_id: str | None, expected_size: int | None, *, dec
         except av.FFmpegError as exc:
             raise decode_error(path, request_id, f"decoding failed: {exc.strerror or exc}") from None
     if info.frame_count_exact and packets < info.frame_count:
-        raise decode_error(path, request_id, f"it is cut off: {packets} of {info.frame_count} video frames are present")
+        raise decode_error(
+            path, request_id, f"it is cut off: {packets} of {info.frame_count} video frames are present"
+        )
     if decode and frames < packets:
         raise decode_error(path, request_id, f"only {frames} of {packets} video frames decode")
     return info

@@ -31,7 +31,9 @@ def excerpt_indices(source_fps: float, source_count: int, start_frame: int, coun
     return [min(math.floor((start_frame + k) / FPS * source_fps + 1e-9), last) for k in range(count)]
 
 
-def encode_frames_excerpt(frames, source_fps: float, start_frame: int, count: int, *, field: str = "frames") -> Payload:
+def encode_frames_excerpt(
+    frames, source_fps: float, start_frame: int, count: int, *, field: str = "frames"
+) -> Payload:
     """An excerpt of an IMAGE frames batch (at ``source_fps``) as a 25 fps MP4."""
     pick = excerpt_indices(source_fps, int(frames.shape[0]), start_frame, count)
     return encode_frames(frames, FPS, field=field, pick=pick)
@@ -56,7 +58,9 @@ def encode_video_excerpt(
         count = round(Fraction(start_frame + count) * fps / FPS) - first
         targets = [float((first + k) / fps) for k in range(count)]
         if start_s > 0 and stream.time_base:
-            container.seek(origin + int(start_s / stream.time_base), stream=stream, backward=True, any_frame=False)
+            container.seek(
+                origin + int(start_s / stream.time_base), stream=stream, backward=True, any_frame=False
+            )
         try:
             for number, frame in enumerate(container.decode(stream)):
                 if frame.pts is not None and stream.time_base:
@@ -78,8 +82,16 @@ def encode_video_excerpt(
     while out < count:  # past the source's end: hold its last frame
         writer.add(shown)
         out += 1
-    info = {"width": writer.width, "height": writer.height, "fps": float(fps), "frame_count": count,
-            "duration_s": float(count / fps), "has_audio": False, "reencoded": True, "start_s": start_s}
+    info = {
+        "width": writer.width,
+        "height": writer.height,
+        "fps": float(fps),
+        "frame_count": count,
+        "duration_s": float(count / fps),
+        "has_audio": False,
+        "reencoded": True,
+        "start_s": start_s,
+    }
     return payload_from_bytes(writer.finish(), "video/mp4", "mp4", info=info)
 
 

@@ -33,7 +33,9 @@ class ClaimedKey:
     entry: JournalEntry | None = None
 
 
-async def claim_key(claims: Claims, key: str, board: StatusBoard, journal: Journal | None = None) -> ClaimedKey:
+async def claim_key(
+    claims: Claims, key: str, board: StatusBoard, journal: Journal | None = None
+) -> ClaimedKey:
     """Take the claim on ``key``; while a live identical run holds it, wait (status: ``waiting``)."""
     since: float | None = None
     while True:
@@ -50,7 +52,8 @@ async def claim_key(claims: Claims, key: str, board: StatusBoard, journal: Journ
         if since is None or got.claimed_at < since:
             since = got.claimed_at
             board.update(
-                Phase.WAITING, detail=f"an identical run ({got.owner.describe()}) is on it; taking its result when done"
+                Phase.WAITING,
+                detail=f"an identical run ({got.owner.describe()}) is on it; taking its result when done",
             )
         if journal is not None:
             entry = await _result_to_take(journal, key, got, board)
@@ -59,7 +62,9 @@ async def claim_key(claims: Claims, key: str, board: StatusBoard, journal: Journ
         await asyncio.sleep(POLL_S)
 
 
-async def _result_to_take(journal: Journal, key: str, holder: Holder, board: StatusBoard) -> JournalEntry | None:
+async def _result_to_take(
+    journal: Journal, key: str, holder: Holder, board: StatusBoard
+) -> JournalEntry | None:
     """The journal entry this waiter may take without the claim, if any; raises if the holder is stuck
     before its request reached fal (nothing to take, and waiting would not end)."""
     entry = await asyncio.to_thread(journal.find_reusable, key)
@@ -69,9 +74,15 @@ async def _result_to_take(journal: Journal, key: str, holder: Holder, board: Sta
     if silence is None:
         return None
     pid = holder.owner.pid
-    if entry is not None and entry.request_id is not None and entry.state in (SUBMITTED, COMPLETED, DOWNLOADED):
-        board.update(detail=f"the identical run ({holder.owner.describe()}) {silence}; taking over its fal "
-                     f"request {entry.request_id} (no new charge)")
+    if (
+        entry is not None
+        and entry.request_id is not None
+        and entry.state in (SUBMITTED, COMPLETED, DOWNLOADED)
+    ):
+        board.update(
+            detail=f"the identical run ({holder.owner.describe()}) {silence}; taking over its fal "
+            f"request {entry.request_id} (no new charge)"
+        )
         return entry
     if time.time() - holder.heartbeat_at <= SILENT_AFTER_S:
         board.update(detail=f"the identical run ({holder.owner.describe()}) {silence}; waiting for it")

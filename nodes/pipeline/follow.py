@@ -27,7 +27,10 @@ from ..services import Services
 from ..states import Phase
 from .status import StatusBoard, format_bytes
 
-WAIT_LIMITS = ("queue_wait_limit", "processing_limit")  # FalTimeoutError types after which fal cancelled the job
+WAIT_LIMITS = (
+    "queue_wait_limit",
+    "processing_limit",
+)  # FalTimeoutError types after which fal cancelled the job
 DOWNLOAD_TRIES = 3  # downloads of a result that keeps arriving damaged before the run gives up (each is free)
 
 
@@ -88,8 +91,10 @@ class JobFollower:
                 self.finished = True
                 await asyncio.to_thread(journal.mark_failed, handle.request_id, str(exc))
                 raise
-            raise exc.with_hint(f"The fal job {handle.request_id} may still be running (and billed): run again "
-                             "to re-attach to it at no extra cost.") from None
+            raise exc.with_hint(
+                f"The fal job {handle.request_id} may still be running (and billed): run again "
+                "to re-attach to it at no extra cost."
+            ) from None
         self.finished = True
         try:
             result = await client.result(handle)
@@ -97,12 +102,16 @@ class JobFollower:
             await asyncio.to_thread(journal.mark_failed, handle.request_id, str(exc))
             raise
         except FalAvatarError as exc:
-            raise exc.with_hint(f"The fal job {handle.request_id} has finished: run again to fetch its result "
-                             "at no extra cost.") from None
+            raise exc.with_hint(
+                f"The fal job {handle.request_id} has finished: run again to fetch its result "
+                "at no extra cost."
+            ) from None
         await asyncio.to_thread(journal.mark_completed, handle.request_id, result)
         return result
 
-    async def stored_copy(self, request_id: str, result: dict | None, *, thorough: bool = False) -> Path | None:
+    async def stored_copy(
+        self, request_id: str, result: dict | None, *, thorough: bool = False
+    ) -> Path | None:
         """The stored result video if it is whole: headers and packet index checked (cheap), or every
         frame decoded with ``thorough``. ``None`` if it is gone or damaged (then ``self.damaged`` says why);
         either way :meth:`download` gets it again, free while fal keeps it."""
@@ -111,10 +120,14 @@ class JobFollower:
             return None
         check = verify_video if thorough else check_header
         try:
-            await asyncio.to_thread(check, path, request_id=request_id, expected_size=result_file_size(result))
+            await asyncio.to_thread(
+                check, path, request_id=request_id, expected_size=result_file_size(result)
+            )
         except MediaDecodeError as exc:
             self.damaged = exc
-            self.board.update(Phase.CACHED, request_id=request_id, detail=f"the stored copy is damaged ({exc.detail})")
+            self.board.update(
+                Phase.CACHED, request_id=request_id, detail=f"the stored copy is damaged ({exc.detail})"
+            )
             return None
         return path
 
@@ -140,7 +153,9 @@ class JobFollower:
                 if attempt == DOWNLOAD_TRIES:
                     break
                 staging.unlink(missing_ok=True)
-                self.board.update(Phase.DOWNLOADING, detail=f"the download is damaged ({exc.detail}); downloading again")
+                self.board.update(
+                    Phase.DOWNLOADING, detail=f"the download is damaged ({exc.detail}); downloading again"
+                )
                 continue
             except BaseException:
                 staging.unlink(missing_ok=True)
@@ -153,7 +168,9 @@ class JobFollower:
 
     async def _fetch(self, url: str, staging: Path, request_id: str, attempt: int) -> None:
         def progress(done: int, size: int | None) -> None:
-            self.board.update(Phase.DOWNLOADING, detail=format_bytes(done, size), progress=done / size if size else None)
+            self.board.update(
+                Phase.DOWNLOADING, detail=format_bytes(done, size), progress=done / size if size else None
+            )
 
         progress(0, None)
         try:
@@ -172,7 +189,9 @@ class JobFollower:
         tries = f" (download {attempt} of {DOWNLOAD_TRIES})" if attempt > 1 else ""
         self.board.update(Phase.DOWNLOADING, detail=f"checking the video{tries}", progress=None)
 
-    def _damaged_download(self, handle: QueueHandle, exc: MediaDecodeError, kept: Path) -> DamagedDownloadError:
+    def _damaged_download(
+        self, handle: QueueHandle, exc: MediaDecodeError, kept: Path
+    ) -> DamagedDownloadError:
         rid = handle.request_id
         return DamagedDownloadError(
             f"fal's CDN served the result video of request {rid} damaged {DOWNLOAD_TRIES} times in a row "
@@ -196,7 +215,9 @@ class JobFollower:
         the fal job, if any, keeps running and stays journaled as submitted for the next run."""
         if self.handle is not None and not self.finished:
             self.board.update(
-                Phase.STOPPED, request_id=self.handle.request_id, detail=f"fal job {self.handle.request_id} left running; the next run re-attaches to it"
+                Phase.STOPPED,
+                request_id=self.handle.request_id,
+                detail=f"fal job {self.handle.request_id} left running; the next run re-attaches to it",
             )
 
     async def cancel_remote(self) -> list[str]:
@@ -211,7 +232,9 @@ class JobFollower:
         if outcome is CancelOutcome.ALREADY_COMPLETED:
             # Finished and paid for: keep the entry so the next run takes the result for free.
             self.board.update(
-                Phase.CANCELLED, request_id=handle.request_id, detail="the job had already finished; its result is kept"
+                Phase.CANCELLED,
+                request_id=handle.request_id,
+                detail="the job had already finished; its result is kept",
             )
             return []
         await asyncio.to_thread(self.services.journal.mark_cancelled, handle.request_id)

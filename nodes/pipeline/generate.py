@@ -98,10 +98,14 @@ class Generation:
         plan = await asyncio.to_thread(plan_request, self.request)
         self.warnings.extend(plan.warnings)
         for warning in plan.warnings:  # said before any money is spent
-            self.board.update(Phase.VALIDATING, cost_usd=plan.cost_usd, frames=plan.frames, detail=f"note: {warning}")
+            self.board.update(
+                Phase.VALIDATING, cost_usd=plan.cost_usd, frames=plan.frames, detail=f"note: {warning}"
+            )
         if self.request.audio is not None:
             self.board.update(audio_s=audio_duration_s(self.request.audio))
-        self.board.update(Phase.VALIDATING, cost_usd=plan.cost_usd, frames=plan.frames, detail="looking up the journal")
+        self.board.update(
+            Phase.VALIDATING, cost_usd=plan.cost_usd, frames=plan.frames, detail="looking up the journal"
+        )
         digests = await asyncio.to_thread(input_digests, self.request, self.image_side)
         scope = key_scope(self.services.client.endpoint_key(self.spec.endpoint_id), self.request.take)
         key = generation_key(scope, plan, digests)
@@ -163,9 +167,13 @@ class Generation:
             unknown = entry or await self._last_attempt(key, waited_for_since)
             if unknown is not None:
                 handle = await settle_unknown_submit(
-                    unknown, endpoint_id=self.spec.endpoint_id, services=self.services, board=self.board,
+                    unknown,
+                    endpoint_id=self.spec.endpoint_id,
+                    services=self.services,
+                    board=self.board,
                     resubmit=self.request.resubmit,
-                    new_generation_hint=self.spec.new_generation_hint, warn=self.warnings.append,
+                    new_generation_hint=self.spec.new_generation_hint,
+                    warn=self.warnings.append,
                 )
                 if handle is not None:
                     return await self._follow(handle, plan, reused=True)
@@ -175,7 +183,9 @@ class Generation:
             if outcome is not None:
                 return outcome
         urls = await upload_all(self.services, self.board, payloads)
-        del payloads  # on fal now: the encoded inputs are not held through the wait (64 rows of a batch wait at once)
+        del (
+            payloads
+        )  # on fal now: the encoded inputs are not held through the wait (64 rows of a batch wait at once)
         handle = await self._submit(key, plan, {**plan.arguments, **urls})
         return await self._follow(handle, plan, reused=False)
 
@@ -227,7 +237,11 @@ class Generation:
             return None
         if last.state == FAILED and last.request_id is None:
             return last
-        if waited_for_since is not None and last.created_at >= waited_for_since and last.state in (FAILED, CANCELLED):
+        if (
+            waited_for_since is not None
+            and last.created_at >= waited_for_since
+            and last.state in (FAILED, CANCELLED)
+        ):
             what = "was cancelled" if last.state == CANCELLED else f"failed: {last.error}"
             raise IdenticalRunError(
                 f"This run waited for an identical run, whose fal job {what}. Nothing was submitted again; "
@@ -241,11 +255,15 @@ class Generation:
         if entry.state is DOWNLOADED and entry.local_path:
             path = await self.follower.stored_copy(entry.request_id, entry.result)
             if path is not None:
-                self.board.update(Phase.CACHED, request_id=entry.request_id, detail="no upload, no new charge")
+                self.board.update(
+                    Phase.CACHED, request_id=entry.request_id, detail="no upload, no new charge"
+                )
                 return self._outcome(entry.request_id, path, entry.result or {}, plan, reused=True)
         handle = QueueHandle.from_dict(entry.handle)
         if entry.state in (COMPLETED, DOWNLOADED) and entry.result:
-            self.board.update(Phase.CACHED, request_id=entry.request_id, detail="stored result; downloading again")
+            self.board.update(
+                Phase.CACHED, request_id=entry.request_id, detail="stored result; downloading again"
+            )
             try:
                 path = await self.follower.download(handle, entry.result)
             except NotFoundError:
@@ -254,8 +272,10 @@ class Generation:
                 )
                 return None
             if self.follower.damaged is not None:
-                self.warnings.append(f"The stored copy was damaged ({self.follower.damaged.detail}); it was "
-                                     "downloaded again from fal at no charge.")
+                self.warnings.append(
+                    f"The stored copy was damaged ({self.follower.damaged.detail}); it was "
+                    "downloaded again from fal at no charge."
+                )
             return self._outcome(entry.request_id, path, entry.result, plan, reused=True)
         self.board.update(Phase.REATTACHED, request_id=entry.request_id, detail=_reattach_note(entry))
         return await self._follow(handle, plan, reused=True)
@@ -282,7 +302,9 @@ class Generation:
         endpoint_id = self.spec.endpoint_id
 
         async def submit_and_record() -> QueueHandle:
-            self.submitted = True  # on its way to fal: counted as this process's unless fal provably refused it
+            self.submitted = (
+                True  # on its way to fal: counted as this process's unless fal provably refused it
+            )
             try:
                 handle = await self.services.client.submit(endpoint_id, arguments)
             except SubmitOutcomeUnknownError as exc:
@@ -292,8 +314,11 @@ class Generation:
                 # Cancelled from outside this run (a shutdown cancels every task): the request may be on the
                 # wire, so its outcome is unknown (the next run asks fal's request history first).
                 await finish_despite_cancel(
-                    asyncio.to_thread(journal.fail_submitting, row_id, "submit outcome unknown: the run was stopped "
-                                      "while its submit was on the way to fal")
+                    asyncio.to_thread(
+                        journal.fail_submitting,
+                        row_id,
+                        "submit outcome unknown: the run was stopped while its submit was on the way to fal",
+                    )
                 )
                 raise
             except BaseException:

@@ -63,8 +63,15 @@ def _source_frames(request: GenerationRequest) -> int | None:
 def _check_media(request: GenerationRequest) -> None:
     """Every required input is connected (a VIDEO or frames where the row takes either) and well-formed."""
     spec = request.spec
-    if spec.has_slot("video") and spec.has_slot("frames") and request.video_path is None and request.frames is None:
-        raise InputError("nothing connected; connect a VIDEO (LoadVideo) or an IMAGE batch to 'frames'", field="video")
+    if (
+        spec.has_slot("video")
+        and spec.has_slot("frames")
+        and request.video_path is None
+        and request.frames is None
+    ):
+        raise InputError(
+            "nothing connected; connect a VIDEO (LoadVideo) or an IMAGE batch to 'frames'", field="video"
+        )
     for slot in spec.media:
         value = slot_value(request, slot)
         if value is not None:
@@ -78,14 +85,24 @@ def plan_request(request: GenerationRequest) -> RunPlan:
     check_params(request.spec, request.values)
     _check_media(request)
     audio_s = audio_media.audio_duration_s(request.audio) if request.audio is not None else None
-    audio2_s = audio_media.audio_duration_s(request.audio2, field="audio2") if request.audio2 is not None else None
+    audio2_s = (
+        audio_media.audio_duration_s(request.audio2, field="audio2") if request.audio2 is not None else None
+    )
     return make_plan(
-        request.spec, request.values, audio_s=audio_s, audio2_s=audio2_s, source_frames=_source_frames(request)
+        request.spec,
+        request.values,
+        audio_s=audio_s,
+        audio2_s=audio2_s,
+        source_frames=_source_frames(request),
     )
 
 
-def encode_media(request: GenerationRequest, plan: RunPlan, max_image_side: int | None = None) -> dict[str, Payload]:
+def encode_media(
+    request: GenerationRequest, plan: RunPlan, max_image_side: int | None = None
+) -> dict[str, Payload]:
     """Encode every connected media input. Returns ``{fal_field: payload}`` (``max_image_side``: the run's
     setting, default the endpoint's own; CPU work: run in a thread)."""
     kinds = connected(request)
-    return {slot.fal_field: KINDS[slot.kind].encode(request, slot, value, max_image_side) for slot, value in kinds}
+    return {
+        slot.fal_field: KINDS[slot.kind].encode(request, slot, value, max_image_side) for slot, value in kinds
+    }

@@ -38,7 +38,9 @@ class UserInterrupt:
         kept = "finished results are kept, and running again takes them at no charge"
         if not self.cancelled:
             return f"Cancelled by the user; no fal job was running any more, so none was cancelled ({kept})."
-        jobs = "the running fal job" if len(self.cancelled) == 1 else f"{len(self.cancelled)} running fal jobs"
+        jobs = (
+            "the running fal job" if len(self.cancelled) == 1 else f"{len(self.cancelled)} running fal jobs"
+        )
         return f"Cancelled by the user; {jobs} cancelled too ({', '.join(self.cancelled)}); {kept}."
 
     def set(self) -> None:
@@ -87,7 +89,11 @@ async def run_cancellable(coro: Awaitable[T], interrupt: UserInterrupt | None, *
 async def _other_stops(own: asyncio.Future) -> None:
     """Wait until the other runs of this loop whose interrupt is set (they poll it) have stopped."""
     loop = asyncio.get_running_loop()
-    others = {t for t, i in list(_RUNS.items()) if t is not own and not t.done() and t.get_loop() is loop and i.is_set()}
+    others = {
+        t
+        for t, i in list(_RUNS.items())
+        if t is not own and not t.done() and t.get_loop() is loop and i.is_set()
+    }
     if others:
         await asyncio.wait(others, timeout=STOP_WAIT_S)
 

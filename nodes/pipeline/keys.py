@@ -25,7 +25,9 @@ def input_digests(request: GenerationRequest, max_image_side: int | None = None)
     (``max_image_side``: the run's setting, default the endpoint's own; CPU work on big tensors: run in a
     thread)."""
     kinds = connected(request)
-    return {slot.fal_field: KINDS[slot.kind].digest(request, slot, value, max_image_side) for slot, value in kinds}
+    return {
+        slot.fal_field: KINDS[slot.kind].digest(request, slot, value, max_image_side) for slot, value in kinds
+    }
 
 
 def generation_key(scope: str, plan: RunPlan, digests: Mapping[str, str]) -> str:

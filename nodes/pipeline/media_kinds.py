@@ -61,7 +61,9 @@ def _check_mask(request, slot: MediaSlot, value) -> None:
 
 
 def _digest_mask(request, slot: MediaSlot, value, side: int | None) -> str:
-    return f"mask:{digest.image_digest(image_media.mask_as_image(value))}|max_side={_image_side(request, side)}"
+    return (
+        f"mask:{digest.image_digest(image_media.mask_as_image(value))}|max_side={_image_side(request, side)}"
+    )
 
 
 def _encode_mask(request, slot: MediaSlot, value, side: int | None) -> Payload:
@@ -92,7 +94,9 @@ def _digest_video(request, slot: MediaSlot, value, side: int | None) -> str:
 def _encode_video(request, slot: MediaSlot, value, side: int | None) -> Payload:
     if request.video_window is not None:
         start, count = request.video_window
-        return video_excerpt.encode_video_excerpt(value, start, count, field=slot.name, keep_rate=_keeps_rate(request))
+        return video_excerpt.encode_video_excerpt(
+            value, start, count, field=slot.name, keep_rate=_keeps_rate(request)
+        )
     return video_encode.encode_video_file(value, field=slot.name)
 
 

@@ -86,7 +86,9 @@ def materialize(
         if want_frames:
             check_frames_fit(info, path)
             frames = video_decode.decode_frames(path, request_id=request_id, on_progress=on_frames)
-        audio = video_decode.decode_audio(path, request_id=request_id) if want_audio and info.has_audio else None
+        audio = (
+            video_decode.decode_audio(path, request_id=request_id) if want_audio and info.has_audio else None
+        )
     except MediaDecodeError as exc:
         raise exc.with_hint(
             f"The file is kept at {path} (also at {video_url}); re-running reuses it at no charge."

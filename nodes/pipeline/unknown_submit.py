@@ -55,7 +55,9 @@ async def settle_unknown_submit(
     says what that risks), or :class:`UnknownSubmitError` with the ways on (``new_generation_hint``: how
     the node asks for a new generation)."""
     journal = services.journal
-    if entry.state == SUBMITTING:  # left by a run that stopped while submitting: keep the record, never reuse it
+    if (
+        entry.state == SUBMITTING
+    ):  # left by a run that stopped while submitting: keep the record, never reuse it
         await asyncio.to_thread(
             journal.fail_submitting, entry.row_id, "submit outcome unknown: the run stopped while submitting"
         )
@@ -69,7 +71,9 @@ async def settle_unknown_submit(
     client = services.client
     since = datetime.fromtimestamp(entry.created_at, timezone.utc) - WINDOW_SLACK
     try:
-        records = await client.find_requests(endpoint_id, since=since, until=datetime.now(timezone.utc) + WINDOW_SLACK)
+        records = await client.find_requests(
+            endpoint_id, since=since, until=datetime.now(timezone.utc) + WINDOW_SLACK
+        )
     except RequestLookupUnavailableError as exc:
         finding = f"fal's request history could not be read ({exc.message})"
     else:
@@ -78,7 +82,9 @@ async def settle_unknown_submit(
             handle = QueueHandle.for_request(endpoint_id, match.best.request_id, client.urls.queue)
             await asyncio.to_thread(journal.record_submit, entry.row_id, handle.to_dict())
             board.update(
-                Phase.REATTACHED, request_id=handle.request_id, detail="found in fal's request history; no new submit"
+                Phase.REATTACHED,
+                request_id=handle.request_id,
+                detail="found in fal's request history; no new submit",
             )
             return handle
         finding = _finding(records, match is not None and match.conclusive)
@@ -95,14 +101,18 @@ async def settle_unknown_submit(
 def _finding(records: list[RequestRecord], compared_all: bool) -> str:
     """What fal's request history said, for the error message."""
     if not records:
-        return "fal's request history lists no request to this endpoint around then (yet: a job still queued " \
+        return (
+            "fal's request history lists no request to this endpoint around then (yet: a job still queued "
             "or running may not be listed)."
+        )
     if compared_all:
         return (
             "fal's request history lists no request with these inputs (yet: a job still queued or running may "
             "not be listed)."
         )
-    ids = ", ".join(r.request_id for r in records[:MAX_CANDIDATES]) + (" …" if len(records) > MAX_CANDIDATES else "")
+    ids = ", ".join(r.request_id for r in records[:MAX_CANDIDATES]) + (
+        " …" if len(records) > MAX_CANDIDATES else ""
+    )
     return (
         f"fal's request history lists {len(records)} request(s) to this endpoint around then ({ids}) but not "
         "their inputs, so which one (if any) is this run's cannot be told."

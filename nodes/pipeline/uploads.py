@@ -16,7 +16,9 @@ async def upload_all(services: Services, board: StatusBoard, payloads: dict[str,
     """``{fal_field: url}`` for every payload, in order."""
     urls: dict[str, str] = {}
     for index, (fal_field, payload) in enumerate(payloads.items(), start=1):
-        urls[fal_field] = await _upload_one(services, board, payload, f"{index}/{len(payloads)} {payload.file_name}")
+        urls[fal_field] = await _upload_one(
+            services, board, payload, f"{index}/{len(payloads)} {payload.file_name}"
+        )
     return urls
 
 
@@ -24,7 +26,9 @@ async def _upload_one(services: Services, board: StatusBoard, payload: Payload, 
     flights = UPLOADS_IN_FLIGHT.setdefault(asyncio.get_running_loop(), {})
     running = flights.get(payload.sha256)
     if running is None:
-        running = flights[payload.sha256] = asyncio.ensure_future(_upload_fresh(services, board, payload, label))
+        running = flights[payload.sha256] = asyncio.ensure_future(
+            _upload_fresh(services, board, payload, label)
+        )
         running.add_done_callback(lambda _: flights.pop(payload.sha256, None))
     else:
         board.update(Phase.UPLOADING, detail=f"{label}: the same file is being uploaded for another run")
@@ -42,7 +46,11 @@ async def _upload_fresh(services: Services, board: StatusBoard, payload: Payload
 
     def progress(done: int, size: int | None) -> None:
         size = size or payload.size
-        board.update(Phase.UPLOADING, detail=f"{label} {format_bytes(done, size)}", progress=done / size if size else None)
+        board.update(
+            Phase.UPLOADING,
+            detail=f"{label} {format_bytes(done, size)}",
+            progress=done / size if size else None,
+        )
 
     progress(0, payload.size)
     source = payload.path if payload.path is not None else payload.data

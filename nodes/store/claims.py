@@ -75,7 +75,9 @@ class Owner:
         stat = _proc_stat(self.pid)
         return stat is not None and stat[0] in ("T", "t") and (not self.started or stat[1] == self.started)
 
-    def is_alive(self, heartbeat_at: float, now: float | None = None, *, stale_after_s: float = STALE_AFTER_S) -> bool:
+    def is_alive(
+        self, heartbeat_at: float, now: float | None = None, *, stale_after_s: float = STALE_AFTER_S
+    ) -> bool:
         """Whether the owning process still runs (see the module docstring for the rules)."""
         me = Owner.current()
         if self.host != me.host:
@@ -86,7 +88,11 @@ class Owner:
             return True
         if os.path.isdir("/proc"):
             stat = _proc_stat(self.pid)
-            return stat is not None and stat[0] not in ("Z", "X") and (not self.started or stat[1] == self.started)
+            return (
+                stat is not None
+                and stat[0] not in ("Z", "X")
+                and (not self.started or stat[1] == self.started)
+            )
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
@@ -176,7 +182,9 @@ class Claims:
         """Give the claim up (a no-op if it was taken over meanwhile)."""
         _HEARTBEAT.discard(self._db, claim.token)
         with self._db.write() as conn:
-            conn.execute("DELETE FROM claims WHERE request_key = ? AND token = ?", (claim.request_key, claim.token))
+            conn.execute(
+                "DELETE FROM claims WHERE request_key = ? AND token = ?", (claim.request_key, claim.token)
+            )
 
     def holder(self, request_key: str) -> Holder | None:
         """The current holder of ``request_key`` (alive or not), or None."""
@@ -188,7 +196,10 @@ class Claims:
 def _holder(row: sqlite3.Row) -> Holder:
     owner = Owner(host=row["host"], boot_id=row["boot_id"], pid=row["pid"], started=row["pid_started"])
     return Holder(
-        request_key=row["request_key"], token=row["token"], owner=owner, claimed_at=row["claimed_at"],
+        request_key=row["request_key"],
+        token=row["token"],
+        owner=owner,
+        claimed_at=row["claimed_at"],
         heartbeat_at=row["heartbeat_at"],
     )
 
@@ -235,9 +246,12 @@ class _Heartbeat:
                 try:
                     with db.write() as conn:
                         conn.executemany(
-                            "UPDATE claims SET heartbeat_at = ? WHERE token = ?", [(time.time(), t) for t in tokens]
+                            "UPDATE claims SET heartbeat_at = ? WHERE token = ?",
+                            [(time.time(), t) for t in tokens],
                         )
-                except Exception:  # a busy or vanished database must not kill the thread; the next beat retries
+                except (
+                    Exception
+                ):  # a busy or vanished database must not kill the thread; the next beat retries
                     continue
 
 

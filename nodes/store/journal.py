@@ -151,8 +151,21 @@ def _entry(conn: sqlite3.Connection, row_id: int) -> JournalEntry:
 
 
 _COLUMNS = (
-    "request_key", "endpoint_id", "state", "request_id", "status_url", "response_url", "cancel_url",
-    "cost_estimate_usd", "summary", "arguments", "result", "local_path", "error", "created_at", "submitted_at",
+    "request_key",
+    "endpoint_id",
+    "state",
+    "request_id",
+    "status_url",
+    "response_url",
+    "cancel_url",
+    "cost_estimate_usd",
+    "summary",
+    "arguments",
+    "result",
+    "local_path",
+    "error",
+    "created_at",
+    "submitted_at",
     "updated_at",
 )
 
@@ -188,7 +201,9 @@ def _handle_fields(handle: Any) -> dict[str, str]:
 class Journal:
     """The request journal in the pack's SQLite file (default ``data_dir()/fal-avatar.sqlite3``)."""
 
-    def __init__(self, path: Path | None = None, *, secrets: Callable[[], tuple[str, ...]] = no_secrets) -> None:
+    def __init__(
+        self, path: Path | None = None, *, secrets: Callable[[], tuple[str, ...]] = no_secrets
+    ) -> None:
         """``secrets`` returns the strings never to write (the fal key: ``credentials.known_secrets``); it is
         asked at each write, so a key saved while the process runs is scrubbed too."""
         self._db = Database(path)
@@ -279,7 +294,18 @@ class Journal:
             cursor = conn.execute(
                 "INSERT INTO journal (request_key, endpoint_id, state, cost_estimate_usd, summary, arguments,"
                 " origin, prompt_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (request_key, endpoint_id, SUBMITTING, cost_estimate_usd, text, sent, origin, prompt_id, now, now),
+                (
+                    request_key,
+                    endpoint_id,
+                    SUBMITTING,
+                    cost_estimate_usd,
+                    text,
+                    sent,
+                    origin,
+                    prompt_id,
+                    now,
+                    now,
+                ),
             )
             row_id = int(cursor.lastrowid)
             self._remember(row_id, _entry(conn, row_id))
@@ -391,7 +417,9 @@ class Journal:
     def of_prompt(self, prompt_id: str) -> list[JournalEntry]:
         """The entries of jobs started for this (queued ComfyUI) prompt, newest first."""
         with self._db.read() as conn:
-            rows = conn.execute("SELECT * FROM journal WHERE prompt_id = ? ORDER BY id DESC", (prompt_id,)).fetchall()
+            rows = conn.execute(
+                "SELECT * FROM journal WHERE prompt_id = ? ORDER BY id DESC", (prompt_id,)
+            ).fetchall()
         return [JournalEntry.from_row(row) for row in rows]
 
     def entries(self, limit: int | None = None) -> list[JournalEntry]:

@@ -102,7 +102,9 @@ class MediaStore:
                 action="Storing the result video",
                 path=self.root,
                 needed_bytes=size,
-                then=f"{_RUN_AGAIN} The downloaded file is kept at {src}." if Path(src).is_file() else _RUN_AGAIN,
+                then=f"{_RUN_AGAIN} The downloaded file is kept at {src}."
+                if Path(src).is_file()
+                else _RUN_AGAIN,
             ) from None
         self.evict(keep=name)
         return dest

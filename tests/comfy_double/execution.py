@@ -41,7 +41,10 @@ def run_prompt(nodes: dict[str, Callable[[], Awaitable]]) -> dict[str, object]:
         for task in rest:
             task.cancel()
         await asyncio.gather(*rest, return_exceptions=True)
-        return {node_id: CANCELLED if t.cancelled() else (t.exception() or t.result()) for node_id, t in tasks.items()}
+        return {
+            node_id: CANCELLED if t.cancelled() else (t.exception() or t.result())
+            for node_id, t in tasks.items()
+        }
 
     return asyncio.run(execute())
 

@@ -314,10 +314,12 @@ class ComfyClient:
                 raise TimeoutError(f"prompt {prompt_id} not finished within {timeout} s\n{self.log_tail()}")
             time.sleep(0.1)
         self.wait_for_message(
-            lambda m: m.type == "executing"
-            and isinstance(m.data, dict)
-            and m.data.get("node") is None
-            and m.data.get("prompt_id") == prompt_id,
+            lambda m: (
+                m.type == "executing"
+                and isinstance(m.data, dict)
+                and m.data.get("node") is None
+                and m.data.get("prompt_id") == prompt_id
+            ),
             timeout=max(deadline - time.monotonic(), 30.0),
         )
         return entry

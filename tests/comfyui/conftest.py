@@ -38,7 +38,9 @@ def comfyui_python() -> str:
 
 
 @pytest.fixture
-def comfy_server(comfyui_path, comfyui_python, fal_env, isolated_env, tmp_path, request) -> Iterator[ComfyClient]:
+def comfy_server(
+    comfyui_path, comfyui_python, fal_env, isolated_env, tmp_path, request
+) -> Iterator[ComfyClient]:
     """A running ComfyUI with this pack loaded. It inherits the test's environment: `fal_env` points
     FAL_KEY and FAL_QUEUE_URL/FAL_REST_URL/FAL_CDN_URL at the test's `emulator` (same instance), and
     FAL_AVATAR_HOME is the test's `isolated_env` folder. The server log is printed if the test fails."""

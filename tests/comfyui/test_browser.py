@@ -257,7 +257,9 @@ def browser_fal(comfyui_path, chromium_binary, tmp_path_factory) -> Iterator[Bro
 @pytest.fixture(scope="module")
 def browser_server(comfyui_path, comfyui_python, browser_fal, tmp_path_factory) -> Iterator[ComfyClient]:
     """A running ComfyUI with this pack, wired to the module's emulator; its log is printed at the end."""
-    server = ComfyServer(comfyui_path, comfyui_python, tmp_path_factory.mktemp("comfyui"), child_environment({}))
+    server = ComfyServer(
+        comfyui_path, comfyui_python, tmp_path_factory.mktemp("comfyui"), child_environment({})
+    )
     server.work_dir.mkdir(exist_ok=True)
     client = server.start(timeout=float(os.environ.get("COMFYUI_START_TIMEOUT", "240")))
     try:
@@ -402,8 +404,11 @@ def fresh_workflow(page: Page) -> int:
     measured by the server before any run; returns its generation node's id."""
     node_id = load_workflow(page)
     page.wait("document.querySelectorAll('.fal-avatar-status').length >= 1", 10, "the status area")
-    page.wait(f"{status_element(node_id)}.innerText === {json.dumps(SHORT_ESTIMATE)}", 15,
-              "the estimate from the audio file")
+    page.wait(
+        f"{status_element(node_id)}.innerText === {json.dumps(SHORT_ESTIMATE)}",
+        15,
+        "the estimate from the audio file",
+    )
     return node_id
 
 
@@ -468,7 +473,9 @@ def long_audio_at_720p(page: Page) -> int:
     node_id = fresh_workflow(page)
     set_widget(page, node_of_type(page, "LoadAudio"), "audio", "speech_75s.wav")
     long_480 = "est. ~$15.38 · about 3 segments (75.0 s) at 480p"
-    page.wait(f"{status_element(node_id)}.innerText.includes({json.dumps(long_480)})", 15, "the long-run estimate")
+    page.wait(
+        f"{status_element(node_id)}.innerText.includes({json.dumps(long_480)})", 15, "the long-run estimate"
+    )
     assert "spend limit" not in status_text(page, node_id)
     set_widget(page, node_id, "resolution", "720p")
     return node_id
@@ -481,8 +488,11 @@ def test_a_long_audio_gives_the_whole_runs_estimate_and_the_spend_limit_warning(
     keep_screenshot(page.screenshot(tmp_path / "fal-avatar-long-run.png"))
     set_widget(page, node_id, "resolution", "480p")
     set_widget(page, node_of_type(page, "LoadAudio"), "audio", "fal_avatar_sample_speech.wav")
-    page.wait(f"{status_element(node_id)}.innerText.includes({json.dumps(SHORT_ESTIMATE)})", 15,
-              "the short estimate again")
+    page.wait(
+        f"{status_element(node_id)}.innerText.includes({json.dumps(SHORT_ESTIMATE)})",
+        15,
+        "the short estimate again",
+    )
 
 
 def open_settings_section(page: Page) -> None:
@@ -528,12 +538,17 @@ def test_the_spend_limit_is_saved_on_the_server_and_the_warning_follows_it(page,
     page.wait(f"{status_element(node_id)}.innerText.includes({json.dumps(ABOVE_LIMIT)})", 5, "the warning")
     open_settings_section(page)
     spend = "document.querySelector('.fal-avatar-spend')"
-    page.wait(f"{spend}?.innerText.includes('above $25 is refused before anything is uploaded (the default)')",
-              15, "the spend limit from the server")
+    page.wait(
+        f"{spend}?.innerText.includes('above $25 is refused before anything is uploaded (the default)')",
+        15,
+        "the spend limit from the server",
+    )
     assert page.evaluate(f"{spend}.querySelector('input').value") == "25"
 
     def click_spend(label: str) -> None:
-        page.evaluate(f"[...{spend}.querySelectorAll('button')].find(b => b.textContent === {json.dumps(label)}).click()")
+        page.evaluate(
+            f"[...{spend}.querySelectorAll('button')].find(b => b.textContent === {json.dumps(label)}).click()"
+        )
 
     page.evaluate(f"(i => {{ i.value = '40'; }})({spend}.querySelector('input'))")
     click_spend("Save on server")
@@ -546,24 +561,34 @@ def test_the_spend_limit_is_saved_on_the_server_and_the_warning_follows_it(page,
     click_spend("Use default")
     page.wait(f"{spend}.innerText.includes('(the default)')", 15, "the default limit")
     assert json.loads(settings_file.read_text()) == {}
-    page.wait(f"{status_element(node_id)}.innerText.includes({json.dumps(ABOVE_LIMIT)})", 5, "the warning again")
+    page.wait(
+        f"{status_element(node_id)}.innerText.includes({json.dumps(ABOVE_LIMIT)})", 5, "the warning again"
+    )
     assert "FalAvatar.SpendLimit" not in comfy_settings(comfy_server.base_url)
 
 
 def test_queue_ahead_is_set_on_the_server_from_the_settings_panel(page, comfy_server, home, tmp_path):
     open_settings_section(page)
     panel = "document.querySelector('.fal-avatar-queue-ahead')"
-    page.wait(f"{panel}?.innerText.includes('up to 4 queued prompts start at once')", 15, "the setting from the server")
+    page.wait(
+        f"{panel}?.innerText.includes('up to 4 queued prompts start at once')",
+        15,
+        "the setting from the server",
+    )
     assert page.evaluate(f"{panel}.querySelector('input').value") == "4"
     page.screenshot(tmp_path / "queue-ahead-panel.png")
 
     def click(label: str) -> None:
-        page.evaluate(f"[...{panel}.querySelectorAll('button')].find(b => b.textContent === {json.dumps(label)}).click()")
+        page.evaluate(
+            f"[...{panel}.querySelectorAll('button')].find(b => b.textContent === {json.dumps(label)}).click()"
+        )
 
     page.evaluate(f"(i => {{ i.value = '0'; }})({panel}.querySelector('input'))")
     click("Save on server")
     page.wait(f"{panel}.innerText.includes('Saved on the server.')", 15, "the saved value")
-    assert "Off: queued prompts start their fal jobs only when ComfyUI reaches them" in page.evaluate(f"{panel}.innerText")
+    assert "Off: queued prompts start their fal jobs only when ComfyUI reaches them" in page.evaluate(
+        f"{panel}.innerText"
+    )
     assert json.loads((home / SETTINGS_FILE_NAME).read_text()) == {"queue_ahead_prompts": 0}
     page.evaluate(f"(i => {{ i.value = '17'; }})({panel}.querySelector('input'))")
     click("Save on server")
@@ -594,7 +619,9 @@ def test_check_fal_endpoints_shows_the_servers_doctor_report(page, fal_env, tmp_
     assert all("authorization" not in r.headers for r in fal_env.requests if r.route == "openapi")
     original = fal_env.openapi_document("fal-ai/infinitalk/video-to-video")
     drifted = fal_env.openapi_document("fal-ai/infinitalk/video-to-video")
-    drifted["components"]["schemas"]["InfinitalkVideoToVideoInput"]["properties"]["num_frames"]["maximum"] = 129
+    drifted["components"]["schemas"]["InfinitalkVideoToVideoInput"]["properties"]["num_frames"]["maximum"] = (
+        129
+    )
     fal_env.serve_openapi("fal-ai/infinitalk/video-to-video", drifted)
     try:
         page.evaluate(click_check)
@@ -612,7 +639,9 @@ def test_a_long_runs_status_and_its_segment_list_to_copy(page):
     """A long run's status as the node sends it (a synthetic event): the combined segments line, then
     "2 segments" with a copy button that copies the whole segment list."""
     node_id = fresh_workflow(page)
-    segment_list = "a1b2c3d4-0000-4000-8000-000000000001@0,e5f6a7b8-0000-4000-8000-000000000002@689,frames=1375"
+    segment_list = (
+        "a1b2c3d4-0000-4000-8000-000000000001@0,e5f6a7b8-0000-4000-8000-000000000002@689,frames=1375"
+    )
 
     def status_event(**fields) -> None:
         detail = {"node": str(node_id), "endpoint": "fal-ai/infinitalk", **fields}
@@ -620,10 +649,16 @@ def test_a_long_runs_status_and_its_segment_list_to_copy(page):
             f"window.comfyAPI.api.api.dispatchEvent(new CustomEvent('fal_avatar.status', {{detail: {json.dumps(detail)}}}))"
         )
 
-    status_event(phase="segments", detail="segment 2/2 generating · 1 done", progress=0.62, elapsed_s=83, cost_usd=11.2)
+    status_event(
+        phase="segments", detail="segment 2/2 generating · 1 done", progress=0.62, elapsed_s=83, cost_usd=11.2
+    )
     text = status_text(page, node_id)
-    assert "Segments · 62% · segment 2/2 generating · 1 done · 01:2" in text and "this run est. $11.20" in text, text
-    status_event(phase="done", detail="1375 frames · 2 segments", elapsed_s=95, request_id=segment_list, frames=1375)
+    assert (
+        "Segments · 62% · segment 2/2 generating · 1 done · 01:2" in text and "this run est. $11.20" in text
+    ), text
+    status_event(
+        phase="done", detail="1375 frames · 2 segments", elapsed_s=95, request_id=segment_list, frames=1375
+    )
     text = status_text(page, node_id)
     assert "Done · 01:35 · 2 segments" in text and "1375 frames" in text, text
     page.evaluate("navigator.clipboard.writeText = async (t) => { window.__falAvatarCopied = t; }")
@@ -636,13 +671,19 @@ def test_a_long_runs_status_and_its_segment_list_to_copy(page):
 def test_a_new_rows_node_shows_its_estimate_and_flags_a_choice_left_open(page):
     """The pack's nodes are those of its menu folder, so a node of a new row is decorated too: Fabric's text
     estimate at 480p, and its resolution left at the placeholder flagged before any run."""
-    workflow = json.loads((REPO_ROOT / "example_workflows" / "fal-Fabric-text-to-video.json").read_text("utf-8"))
+    workflow = json.loads(
+        (REPO_ROOT / "example_workflows" / "fal-Fabric-text-to-video.json").read_text("utf-8")
+    )
     page.evaluate(f"{APP}.loadGraphData({json.dumps(workflow)})")
     fabric = page.wait(f"{APP}.rootGraph.nodes.find(n => n.comfyClass === 'FalFabric10Text')?.id")
     page.wait(f"{status_element(fabric)}.innerText.includes(' s at 480p')", 15, "Fabric's estimate")
     assert status_text(page, fabric).startswith("est. $"), status_text(page, fabric)
     set_widget(page, fabric, "resolution", "choose…")
-    page.wait(f"{status_element(fabric)}.innerText.includes('resolution: choose one')", 15, "the unchosen resolution")
+    page.wait(
+        f"{status_element(fabric)}.innerText.includes('resolution: choose one')",
+        15,
+        "the unchosen resolution",
+    )
 
 
 def test_without_a_key_on_the_server_the_nodes_say_what_to_do(page, comfy_server):
@@ -671,7 +712,9 @@ def test_without_a_key_on_the_server_the_nodes_say_what_to_do(page, comfy_server
             "[...document.querySelectorAll('.fal-avatar-status button')]"
             ".find(b => b.textContent === 'Settings' && b.offsetParent !== null).click()"
         )
-        page.wait("!!document.querySelector('[role=dialog]')?.innerText.includes('fal avatar')", 15, "settings")
+        page.wait(
+            "!!document.querySelector('[role=dialog]')?.innerText.includes('fal avatar')", 15, "settings"
+        )
     finally:  # the next check gets the server's real answer again
         page.call("Fetch.disable")
         page.handlers.pop("Fetch.requestPaused", None)

@@ -57,7 +57,12 @@ def family_prompt(spec) -> dict:
     graph[NODE] = {"class_type": spec.node_id, "inputs": inputs}
     graph["20"] = {
         "class_type": "SaveVideo",
-        "inputs": {"video": [NODE, 0], "filename_prefix": "fal-avatar/family", "format": "mp4", "codec": "h264"},
+        "inputs": {
+            "video": [NODE, 0],
+            "filename_prefix": "fal-avatar/family",
+            "format": "mp4",
+            "codec": "h264",
+        },
     }
     graph["21"] = {"class_type": "PreviewAny", "inputs": {"source": [NODE, 3]}}  # fps
     graph["22"] = {"class_type": "PreviewAny", "inputs": {"source": [NODE, 4]}}  # frame_count

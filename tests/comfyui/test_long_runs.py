@@ -29,12 +29,20 @@ LONG_TEXT = " ".join(f"Part {n}: {SENTENCES[n % len(SENTENCES)]}" for n in range
 def long_graph(node: str, media: dict, prefix: str = "fal-avatar/long", **values) -> dict:
     """``media`` (nodes "1", "2" and the avatar node's media inputs) → avatar node → SaveVideo, with the
     request_id shown by PreviewAny. The frames output is not connected (nothing decoded)."""
-    inputs = {"prompt": "A person talking to the camera.", "num_frames": 0, "resolution": "480p",
-              "acceleration": "regular", "seed": 42, **values}
+    inputs = {
+        "prompt": "A person talking to the camera.",
+        "num_frames": 0,
+        "resolution": "480p",
+        "acceleration": "regular",
+        "seed": 42,
+        **values,
+    }
     graph = {key: value for key, value in media.items() if key != "inputs"}
     graph[AVATAR] = {"class_type": node, "inputs": {**media["inputs"], **inputs}}
-    graph[SAVE] = {"class_type": "SaveVideo",
-                   "inputs": {"video": [AVATAR, 0], "filename_prefix": prefix, "format": "mp4", "codec": "h264"}}
+    graph[SAVE] = {
+        "class_type": "SaveVideo",
+        "inputs": {"video": [AVATAR, 0], "filename_prefix": prefix, "format": "mp4", "codec": "h264"},
+    }
     graph[REF] = {"class_type": "PreviewAny", "inputs": {"source": [AVATAR, 6]}}
     return graph
 
@@ -78,7 +86,9 @@ def test_a_70_second_image_audio_run_is_one_stitched_video_with_the_original_sou
     said = speech(70.0)
     inputs = comfy_server.base_dir / "input"
     write_wav(inputs, "speech-70s.wav", said.samples, said.rate)
-    prompt_id, entry = run_ok(comfy_server, long_graph("FalInfiniTalkImageToVideo", image_audio("speech-70s.wav")))
+    prompt_id, entry = run_ok(
+        comfy_server, long_graph("FalInfiniTalkImageToVideo", image_audio("speech-70s.wav"))
+    )
 
     ref = segments_of(entry)
     assert len(ref.segments) >= 3 and fal_env.count("submit") == len(ref.segments)
@@ -95,25 +105,39 @@ def test_a_70_second_image_audio_run_is_one_stitched_video_with_the_original_sou
     assert segment_lines and all("est. ~$" in t for t in segment_lines), texts
     assert any(t.startswith("Stitching") for t in texts) and texts[-1].startswith("Done"), texts
     assert f"{len(ref.segments)} segments" in texts[-1]
-    bar = [m.data["value"] for m in comfy_server.messages_of("progress", prompt_id) if m.data["node"] == AVATAR]
+    bar = [
+        m.data["value"] for m in comfy_server.messages_of("progress", prompt_id) if m.data["node"] == AVATAR
+    ]
     print("progress bar values (0..1000):", bar)
     restart = next((i for i in range(1, len(bar)) if bar[i] < bar[i - 1]), len(bar))  # the stitch starts at 0
-    assert len({v for v in bar[:restart] if 0 < v < 1000}) >= 2 and any(0 < v < 1000 for v in bar[restart:]), bar
+    assert len({v for v in bar[:restart] if 0 < v < 1000}) >= 2 and any(
+        0 < v < 1000 for v in bar[restart:]
+    ), bar
 
     # An identical re-queue, and one with a changed downstream widget (not part of the node's cache
     # signature: its inputs and those of its ancestors), are both served by ComfyUI's cache.
     again, _ = run_ok(comfy_server, long_graph("FalInfiniTalkImageToVideo", image_audio("speech-70s.wav")))
-    downstream, _ = run_ok(comfy_server, long_graph("FalInfiniTalkImageToVideo", image_audio("speech-70s.wav"),
-                                                    prefix="fal-avatar/renamed"))
+    downstream, _ = run_ok(
+        comfy_server,
+        long_graph("FalInfiniTalkImageToVideo", image_audio("speech-70s.wav"), prefix="fal-avatar/renamed"),
+    )
     assert AVATAR in cached_nodes(comfy_server, again) and AVATAR in cached_nodes(comfy_server, downstream)
     assert fal_env.count("submit") == len(ref.segments)
     # The same audio under another name: LoadAudio runs again, so does the node; the pack's store serves it.
     shutil.copyfile(inputs / "speech-70s.wav", inputs / "speech-70s-copy.wav")
     fal_env.clear_log()
-    upstream, entry = run_ok(comfy_server, long_graph("FalInfiniTalkImageToVideo", image_audio("speech-70s-copy.wav")))
+    upstream, entry = run_ok(
+        comfy_server, long_graph("FalInfiniTalkImageToVideo", image_audio("speech-70s-copy.wav"))
+    )
     assert AVATAR not in cached_nodes(comfy_server, upstream)
-    assert fal_env.routes() == [] and segments_of(entry) == ref  # no upload, no submit, not even a status poll
-    print("\n".join(["status lines of the re-run after LoadAudio ran again:", *node_texts(comfy_server, upstream)]))
+    assert (
+        fal_env.routes() == [] and segments_of(entry) == ref
+    )  # no upload, no submit, not even a status poll
+    print(
+        "\n".join(
+            ["status lines of the re-run after LoadAudio ran again:", *node_texts(comfy_server, upstream)]
+        )
+    )
     assert any("no upload, no new charge" in t for t in node_texts(comfy_server, upstream))
 
 
@@ -121,8 +145,9 @@ def test_a_70_second_image_audio_run_is_one_stitched_video_with_the_original_sou
 def test_a_long_text_becomes_segments_with_their_own_speech(comfy_server, fal_env):
     assert len(LONG_TEXT) >= 2500
     media = {"1": {"class_type": "LoadImage", "inputs": {"image": PORTRAIT}}, "inputs": {"image": ["1", 0]}}
-    _, entry = run_ok(comfy_server, long_graph("FalInfiniTalkTextToVideo", media, text_input=LONG_TEXT,
-                                               voice="Sarah"))
+    _, entry = run_ok(
+        comfy_server, long_graph("FalInfiniTalkTextToVideo", media, text_input=LONG_TEXT, voice="Sarah")
+    )
     ref = segments_of(entry)
     print("last status line:", node_texts(comfy_server)[-1])
     assert len(ref.segments) >= 3 and fal_env.count("submit") == len(ref.segments)
@@ -137,7 +162,10 @@ def test_a_60_second_dub_of_a_loaded_video(comfy_server, fal_env):
     inputs = comfy_server.base_dir / "input"
     media = {
         "1": {"class_type": "LoadVideo", "inputs": {"file": write_clip(inputs, "source-60s.mp4", 60.0)}},
-        "2": {"class_type": "LoadAudio", "inputs": {"audio": write_wav(inputs, "speech-60s.wav", said.samples, said.rate)}},
+        "2": {
+            "class_type": "LoadAudio",
+            "inputs": {"audio": write_wav(inputs, "speech-60s.wav", said.samples, said.rate)},
+        },
         "inputs": {"video": ["1", 0], "audio": ["2", 0]},
     }
     _, entry = run_ok(comfy_server, long_graph("FalInfiniTalkVideoToVideo", media, fps=25.0))
@@ -155,7 +183,9 @@ def test_interrupt_cancels_every_segment_job_in_flight(comfy_server, fal_env):
     said = speech(40.0)
     write_wav(comfy_server.base_dir / "input", "speech-40s.wav", said.samples, said.rate)
     fal_env.inject_job("slow", times=2, processing_time=60)
-    prompt_id = comfy_server.post_prompt(long_graph("FalInfiniTalkImageToVideo", image_audio("speech-40s.wav")))
+    prompt_id = comfy_server.post_prompt(
+        long_graph("FalInfiniTalkImageToVideo", image_audio("speech-40s.wav"))
+    )
     deadline = time.monotonic() + 120
     while sum(job.state == "IN_PROGRESS" for job in fal_env.jobs.values()) < 2:
         assert time.monotonic() < deadline, [job.state for job in fal_env.jobs.values()]

@@ -43,17 +43,37 @@ def avatar_prompt(portrait: str, seed: int, *, scaled: bool = False) -> dict:
         "2": {"class_type": "LoadAudio", "inputs": {"audio": "fal_avatar_sample_speech.wav"}},
         AVATAR: {
             "class_type": "FalInfiniTalkImageToVideo",
-            "inputs": {"image": ["1", 0], "audio": ["2", 0], "prompt": "A person talking to the camera.",
-                       "num_frames": 41, "resolution": "480p", "acceleration": "regular", "seed": seed},
+            "inputs": {
+                "image": ["1", 0],
+                "audio": ["2", 0],
+                "prompt": "A person talking to the camera.",
+                "num_frames": 41,
+                "resolution": "480p",
+                "acceleration": "regular",
+                "seed": seed,
+            },
         },
-        SAVE: {"class_type": "SaveVideo",
-               "inputs": {"video": [AVATAR, 0], "filename_prefix": f"fal-avatar/qa{seed}", "format": "mp4",
-                          "codec": "h264"}},
+        SAVE: {
+            "class_type": "SaveVideo",
+            "inputs": {
+                "video": [AVATAR, 0],
+                "filename_prefix": f"fal-avatar/qa{seed}",
+                "format": "mp4",
+                "codec": "h264",
+            },
+        },
     }
     if scaled:
-        graph["5"] = {"class_type": "ImageScale",
-                      "inputs": {"image": ["1", 0], "upscale_method": "bilinear", "width": 64, "height": 80,
-                                 "crop": "disabled"}}
+        graph["5"] = {
+            "class_type": "ImageScale",
+            "inputs": {
+                "image": ["1", 0],
+                "upscale_method": "bilinear",
+                "width": 64,
+                "height": 80,
+                "crop": "disabled",
+            },
+        }
         graph[AVATAR]["inputs"]["image"] = ["5", 0]
     return graph
 
@@ -69,10 +89,13 @@ def wait_until(what: str, check, timeout: float = WAIT_S):
 
 def node_texts(server, prompt_id: str) -> list[str]:
     """The avatar node's status lines while this prompt ran (the node id is the same in every prompt)."""
-    started = [i for i, m in enumerate(server.messages) if m.type == "execution_start"
-               and m.data.get("prompt_id") == prompt_id]
+    started = [
+        i
+        for i, m in enumerate(server.messages)
+        if m.type == "execution_start" and m.data.get("prompt_id") == prompt_id
+    ]
     out = []
-    for message in server.messages[started[0]:]:
+    for message in server.messages[started[0] :]:
         if message.type == "execution_success" and message.data.get("prompt_id") == prompt_id:
             break
         if message.type == "progress_text" and message.data.get("node") == AVATAR:
@@ -94,7 +117,9 @@ def run_four(server, emulator, portraits, during=None) -> tuple[float, list[str]
         assert entry["status"]["status_str"] == "success", entry["status"]
         assert entry["outputs"][SAVE]["images"], entry["outputs"]
     assert emulator.count("submit") - submits == 4
-    jobs = {job.arguments["seed"]: job for job in emulator.jobs.values() if job.arguments["seed"] in (1, 2, 3, 4)}
+    jobs = {
+        job.arguments["seed"]: job for job in emulator.jobs.values() if job.arguments["seed"] in (1, 2, 3, 4)
+    }
     return wall, ids, jobs
 
 
@@ -111,31 +136,47 @@ def test_four_queued_prompts_generate_at_once_and_a_deleted_one_is_cancelled(com
     panel = []
 
     def the_panel_shows_the_early_jobs():
-        panel.append(wait_until("the early jobs in the settings panel's route", lambda: (
-            body if (body := comfy_server.get_json("/fal_avatar/queue_ahead"))["early_usd"] >= 0.66 else None)))
+        panel.append(
+            wait_until(
+                "the early jobs in the settings panel's route",
+                lambda: (
+                    body
+                    if (body := comfy_server.get_json("/fal_avatar/queue_ahead"))["early_usd"] >= 0.66
+                    else None
+                ),
+            )
+        )
 
     wall, ids, jobs = run_four(comfy_server, fal_env, portraits[:4], during=the_panel_shows_the_early_jobs)
     (body,) = panel
     assert {job["prompt_id"] for job in body["jobs"]} <= set(ids[1:]) and len(body["jobs"]) >= 2
     assert body["early_usd"] == pytest.approx(sum(job["estimate_usd"] for job in body["jobs"]))
     intervals = sorted((job.started_at, job.completed_at) for job in jobs.values())
-    print(f"\nqueue-ahead on: 4 prompts in {wall:.1f} s; one prompt alone {one_job_s:.1f} s "
-          f"(ratio {wall / one_job_s:.2f}); emulator job intervals (s from the first start): "
-          f"{[(round(a - intervals[0][0], 1), round(b - intervals[0][0], 1)) for a, b in intervals]}")
+    print(
+        f"\nqueue-ahead on: 4 prompts in {wall:.1f} s; one prompt alone {one_job_s:.1f} s "
+        f"(ratio {wall / one_job_s:.2f}); emulator job intervals (s from the first start): "
+        f"{[(round(a - intervals[0][0], 1), round(b - intervals[0][0], 1)) for a, b in intervals]}"
+    )
     assert len(jobs) == 4
     assert max(start for start, _ in intervals) < min(end for _, end in intervals)  # all four at once
     entries = {e.request_id: e for e in Journal().entries()}
-    early = [entries[job.request_id] for job in jobs.values() if entries[job.request_id].origin == QUEUE_AHEAD]
+    early = [
+        entries[job.request_id] for job in jobs.values() if entries[job.request_id].origin == QUEUE_AHEAD
+    ]
     # Prompts 2-4 were queued behind prompt 1; prompt 1 too when the watcher saw it before ComfyUI took it.
-    assert set(ids[1:]) <= {e.prompt_id for e in early} <= set(ids) and len(early) == len({e.prompt_id for e in early})
+    assert set(ids[1:]) <= {e.prompt_id for e in early} <= set(ids) and len(early) == len(
+        {e.prompt_id for e in early}
+    )
     for prompt_id in ids[1:]:
         assert any("started early at" in t for t in node_texts(comfy_server, prompt_id)), prompt_id
 
     # A fifth prompt waits behind a slow one; its early job is cancelled when it is deleted from the queue.
     blocker = comfy_server.post_prompt(avatar_prompt(portraits[4], 50))
     fifth = comfy_server.post_prompt(avatar_prompt(portraits[5], 51))
-    job = wait_until("the fifth prompt's early job submitted",
-                     lambda: next((j for j in fal_env.jobs.values() if j.arguments["seed"] == 51), None))
+    job = wait_until(
+        "the fifth prompt's early job submitted",
+        lambda: next((j for j in fal_env.jobs.values() if j.arguments["seed"] == 51), None),
+    )
     status, _ = comfy_server.request("POST", "/queue", {"delete": [fifth]})
     assert status == 200
     wait_until("the fifth prompt's job cancelled", lambda: fal_env.jobs[job.request_id].cancelled)
@@ -152,8 +193,10 @@ def test_four_queued_prompts_generate_at_once_and_a_deleted_one_is_cancelled(com
     assert fal_env.count("submit") == submits + 1
     (entry,) = [e for e in Journal().entries() if e.summary.get("seed") == 77]
     assert entry.origin is None
-    assert any("not started early: image comes from ImageScale (node 5)" in t
-               for t in node_texts(comfy_server, scaled)), node_texts(comfy_server, scaled)
+    assert any(
+        "not started early: image comes from ImageScale (node 5)" in t
+        for t in node_texts(comfy_server, scaled)
+    ), node_texts(comfy_server, scaled)
 
 
 @pytest.mark.comfy_env(FAL_AVATAR_QUEUE_AHEAD="0")
@@ -186,8 +229,13 @@ def test_comfyui_killed_with_early_jobs_in_flight_then_the_same_prompts_pay_noth
         graphs = [avatar_prompt(p, 60 + i) for i, p in enumerate(portraits)]
         for graph in graphs:
             client.post_prompt(graph)
-        wait_until("three early jobs journaled", lambda: len(
-            [e for e in Journal().entries() if e.origin == QUEUE_AHEAD and e.state == "submitted"]) == 3)
+        wait_until(
+            "three early jobs journaled",
+            lambda: (
+                len([e for e in Journal().entries() if e.origin == QUEUE_AHEAD and e.state == "submitted"])
+                == 3
+            ),
+        )
         wait_until("four jobs on fal", lambda: len(fal_env.jobs) == 4)
     finally:
         first.process.kill()  # no clean shutdown: the jobs are in flight

@@ -50,8 +50,12 @@ def workflow(seeds=SEEDS) -> dict:
         }
         graph[SAVE[seed]] = {
             "class_type": "SaveVideo",
-            "inputs": {"video": [GEN[seed], 0], "filename_prefix": f"fal-avatar/seed{seed}", "format": "mp4",
-                       "codec": "h264"},
+            "inputs": {
+                "video": [GEN[seed], 0],
+                "filename_prefix": f"fal-avatar/seed{seed}",
+                "format": "mp4",
+                "codec": "h264",
+            },
         }
     return graph
 
@@ -122,7 +126,9 @@ def test_a_failed_node_leaves_its_siblings_jobs_running_and_the_rerun_pays_once(
     assert fal_env.count("cancel") == 0  # no cancel request reached fal
     for seed in siblings:
         assert not jobs[seed].cancelled and jobs[seed].state == "IN_PROGRESS", seed
-        assert any("left running" in t for t in texts(comfy_server, GEN[seed])), texts(comfy_server, GEN[seed])
+        assert any("left running" in t for t in texts(comfy_server, GEN[seed])), texts(
+            comfy_server, GEN[seed]
+        )
     states = journal_states()
     assert states[jobs[FAILING_SEED].request_id] == "failed"
     assert {states[jobs[s].request_id] for s in siblings} == {"submitted"}
@@ -158,7 +164,9 @@ def test_a_failed_node_leaves_its_siblings_jobs_running_and_the_rerun_pays_once(
 def test_user_interrupt_cancels_every_in_flight_job(comfy_server, fal_env):
     """fal answers three of the four cancels a second late: the first node to stop must not let the
     executor's shutdown cut the three others short (their cancels journaled, their claims given back)."""
-    fal_env.inject_job("slow", times=4, release=threading.Event())  # never released: generating until cancelled
+    fal_env.inject_job(
+        "slow", times=4, release=threading.Event()
+    )  # never released: generating until cancelled
     fal_env.inject("cancel", "hang", times=3, seconds=1.0)  # each takes effect at once, answered 1 s later
 
     prompt_id = comfy_server.post_prompt(workflow())
@@ -173,7 +181,9 @@ def test_user_interrupt_cancels_every_in_flight_job(comfy_server, fal_env):
     assert sorted(journal_states().values()) == ["cancelled"] * 4
     assert no_claim_held()
     for seed in SEEDS:
-        assert any(t.startswith("Cancelled") for t in texts(comfy_server, GEN[seed])), texts(comfy_server, GEN[seed])
+        assert any(t.startswith("Cancelled") for t in texts(comfy_server, GEN[seed])), texts(
+            comfy_server, GEN[seed]
+        )
 
 
 def test_user_interrupt_while_another_node_downloads_cancels_the_generating_jobs(comfy_server, fal_env):

@@ -25,14 +25,27 @@ SECONDS = 12.0  # 300 frames: two segments of at most 241
 
 
 def dubbing_graph(source: str, via_frames: bool, seed: int) -> dict:
-    values = {"prompt": "A person talking.", "num_frames": 0, "resolution": "480p", "acceleration": "regular",
-              "seed": seed, "fps": 25.0}
+    values = {
+        "prompt": "A person talking.",
+        "num_frames": 0,
+        "resolution": "480p",
+        "acceleration": "regular",
+        "seed": seed,
+        "fps": 25.0,
+    }
     graph = {
         "1": {"class_type": "LoadVideo", "inputs": {"file": source}},
         "2": {"class_type": "LoadAudio", "inputs": {"audio": "speech.wav"}},
         AVATAR: {"class_type": "FalInfiniTalkVideoToVideo", "inputs": {"audio": ["2", 0], **values}},
-        "4": {"class_type": "SaveVideo",
-              "inputs": {"video": [AVATAR, 0], "filename_prefix": "fal-avatar/dub", "format": "mp4", "codec": "h264"}},
+        "4": {
+            "class_type": "SaveVideo",
+            "inputs": {
+                "video": [AVATAR, 0],
+                "filename_prefix": "fal-avatar/dub",
+                "format": "mp4",
+                "codec": "h264",
+            },
+        },
     }
     if via_frames:
         graph["6"] = {"class_type": "GetVideoComponents", "inputs": {"video": ["1", 0]}}
@@ -42,8 +55,9 @@ def dubbing_graph(source: str, via_frames: bool, seed: int) -> dict:
     return graph
 
 
-@pytest.mark.parametrize(("source", "via_frames"), [("source.mp4", True), ("source.mov", False)],
-                         ids=["frames", "mov-video"])
+@pytest.mark.parametrize(
+    ("source", "via_frames"), [("source.mp4", True), ("source.mov", False)], ids=["frames", "mov-video"]
+)
 def test_alternating_seeds_pay_only_for_the_first_two_prompts(comfy_server, fal_env, source, via_frames):
     inputs = comfy_server.base_dir / "input"
     write_clip(inputs, source, SECONDS, fps=30)

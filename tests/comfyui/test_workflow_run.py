@@ -35,7 +35,12 @@ def workflow(*, num_frames: int = 41, seed: int = 42, with_frames: bool = True) 
         },
         "4": {
             "class_type": "SaveVideo",
-            "inputs": {"video": [AVATAR, 0], "filename_prefix": "fal-avatar/test", "format": "mp4", "codec": "h264"},
+            "inputs": {
+                "video": [AVATAR, 0],
+                "filename_prefix": "fal-avatar/test",
+                "format": "mp4",
+                "codec": "h264",
+            },
         },
         "5": {"class_type": "PreviewAudio", "inputs": {"audio": [AVATAR, 2]}},
     }
@@ -81,7 +86,9 @@ def test_connecting_the_frames_output_later_decodes_them_without_paying_again(co
     assert entry["status"]["status_str"] == "success", entry["status"]["messages"][-1]
     assert len(entry["outputs"]["6"]["images"]) == 41
     cached = [n for m in comfy_server.messages_of("execution_cached", again) for n in m.data["nodes"]]
-    assert AVATAR not in cached and fal_env.count("submit") == 1  # the node ran again; the pack reused the job
+    assert (
+        AVATAR not in cached and fal_env.count("submit") == 1
+    )  # the node ran again; the pack reused the job
 
 
 def test_bad_widget_is_refused_before_the_prompt_runs(comfy_server, fal_env):

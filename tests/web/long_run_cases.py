@@ -49,7 +49,11 @@ def audio_cases() -> list[dict]:
         (row["fal-ai/kling-video/ai-avatar/v2/standard"], (130,), (None,)),  # unknown limit: the planning one
         (row["veed/fabric-1.0"], (75,), ("480p",)),
         (row["fal-ai/creatify/aurora"], (75,), ("720p",)),  # seconds rounded up per job
-        (row["fal-ai/longcat-single-avatar/image-audio-to-video"], (75,), ("480p",)),  # whole segments per job
+        (
+            row["fal-ai/longcat-single-avatar/image-audio-to-video"],
+            (75,),
+            ("480p",),
+        ),  # whole segments per job
     )
     for spec, lengths, resolutions in rows:
         for seconds in lengths:
@@ -70,8 +74,13 @@ def audio_cases() -> list[dict]:
                     if spec is ep.INFINITALK_VIDEO:
                         values["fps"] = 25.0
                     cases.append(
-                        {"node_id": spec.node_id, "values": values, "audio_s": audio_s, "source_s": source_s,
-                         "py": run_case(spec, values, **media)}
+                        {
+                            "node_id": spec.node_id,
+                            "values": values,
+                            "audio_s": audio_s,
+                            "source_s": source_s,
+                            "py": run_case(spec, values, **media),
+                        }
                     )
     return cases
 
@@ -83,9 +92,7 @@ def texts() -> list[str]:
         parts = [" ".join(rng.choice(WORDS, size=words)) for _ in range(clauses + 1)]
         return ", ".join(parts).capitalize() + rng.choice([".", "!", "?"])
 
-    out = [
-        " ".join(sentence(int(rng.integers(6, 20))) for _ in range(n)) for n in (30, 60, 120, 200)
-    ]
+    out = [" ".join(sentence(int(rng.integers(6, 20))) for _ in range(n)) for n in (30, 60, 120, 200)]
     out.append(" ".join(sentence(int(rng.integers(15, 30)), clauses=3) for _ in range(25)))  # long sentences
     out.append(" ".join(rng.choice(WORDS, size=900)))  # no punctuation at all
     out.append("\n\n".join(sentence(10) + "   " + sentence(14) for _ in range(50)))  # extra whitespace
@@ -97,8 +104,20 @@ def texts() -> list[str]:
 def text_cases() -> list[dict]:
     cases = []
     for text in texts():
-        values = {"text_input": text, "num_frames": 0, "resolution": "480p", "voice": "Sarah", "prompt": "talk"}
-        cases.append({"node_id": ep.INFINITALK_TEXT.node_id, "values": values, "py": run_case(ep.INFINITALK_TEXT, values)})
+        values = {
+            "text_input": text,
+            "num_frames": 0,
+            "resolution": "480p",
+            "voice": "Sarah",
+            "prompt": "talk",
+        }
+        cases.append(
+            {
+                "node_id": ep.INFINITALK_TEXT.node_id,
+                "values": values,
+                "py": run_case(ep.INFINITALK_TEXT, values),
+            }
+        )
     return cases
 
 

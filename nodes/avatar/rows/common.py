@@ -16,7 +16,9 @@ INFINITALK_SEED_MAX = 2**32 - 1
 # Where most rows' facts come from: fal's per-endpoint OpenAPI documents
 # (https://fal.ai/api/openapi/queue/openapi.json?endpoint_id=<id>) as distilled, with fal's price text, in
 # GitHub gokayfem/ComfyUI-fal-API data/fal_registry.json at commit 1780dde (about 2026-08).
-REGISTRY = "fal's OpenAPI document as distilled in GitHub gokayfem/ComfyUI-fal-API data/fal_registry.json @ 1780dde"
+REGISTRY = (
+    "fal's OpenAPI document as distilled in GitHub gokayfem/ComfyUI-fal-API data/fal_registry.json @ 1780dde"
+)
 FAL_JS = "fal-ai/fal-js libs/client/src/types/endpoints.ts @ 381105e (2026-08-02)"
 # Where fal states no per-job limit, long runs plan with this many seconds per job: the shortest limit any
 # source names for these models (third-party notes give Kling Avatar 60 s, Replicate's Fabric page 60 s). A
@@ -37,11 +39,17 @@ TALK_PROMPT = (
 )
 
 MASK = MediaSlot(
-    "mask", "mask", "mask_url", "Optional: only the person in the white area of the mask speaks.", optional=True
+    "mask",
+    "mask",
+    "mask_url",
+    "Optional: only the person in the white area of the mask speaks.",
+    optional=True,
 )
 IMAGE = MediaSlot("image", "image", "image_url", "The portrait to animate (first image of a batch).")
 AUDIO = MediaSlot("audio", "audio", "audio_url", "The speech that drives the lips.")
-VIDEO = MediaSlot("video", "video", "video_url", "The footage whose lips are re-synced (MP4/H.264 is uploaded as is).")
+VIDEO = MediaSlot(
+    "video", "video", "video_url", "The footage whose lips are re-synced (MP4/H.264 is uploaded as is)."
+)
 
 
 def prompt(default: str, *, required: bool = True, max_length: int = 5000) -> Param:

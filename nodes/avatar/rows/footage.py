@@ -38,7 +38,9 @@ SYNC_LIPSYNC_V2 = _footage_row(
     display_name="fal sync lipsync-2 (Video + Audio)",
     description="sync lipsync-2 on fal: re-syncs the lips of existing footage to new speech (mouth only).",
     params=(
-        enum("model", "lipsync-2", ("lipsync-2", "lipsync-2-pro"), "lipsync-2-pro costs about 1.67x as much."),
+        enum(
+            "model", "lipsync-2", ("lipsync-2", "lipsync-2-pro"), "lipsync-2-pro costs about 1.67x as much."
+        ),
         enum("sync_mode", "cut_off", _SYNC_MODES, _SYNC_MODE_TIP),
     ),
     price=pricing.per_minute(
@@ -58,13 +60,30 @@ SYNC_LIPSYNC_V3 = _footage_row(
     description="sync-3 on fal: re-syncs existing footage to new speech, with speaker selection and emotion.",
     params=(
         enum("sync_mode", "cut_off", _SYNC_MODES, _SYNC_MODE_TIP),
-        enum("emotion", "default", ("default", *_EMOTIONS), "An emotion for the face (default: none sent).",
-             omit_value="default", fal_name="options.prompt"),
-        enum("model_mode", "default", ("default", "lips", "face", "head", "lipsync", "emotion", "talking_head"),
-             "Which region the model edits (default: fal's choice, not sent).", omit_value="default",
-             fal_name="options.model_mode"),
-        Param("speaker_detection", "bool", False, "Find the active speaker automatically (several faces in shot).",
-              omit_value=False, fal_name="options.active_speaker_detection.auto_detect"),
+        enum(
+            "emotion",
+            "default",
+            ("default", *_EMOTIONS),
+            "An emotion for the face (default: none sent).",
+            omit_value="default",
+            fal_name="options.prompt",
+        ),
+        enum(
+            "model_mode",
+            "default",
+            ("default", "lips", "face", "head", "lipsync", "emotion", "talking_head"),
+            "Which region the model edits (default: fal's choice, not sent).",
+            omit_value="default",
+            fal_name="options.model_mode",
+        ),
+        Param(
+            "speaker_detection",
+            "bool",
+            False,
+            "Find the active speaker automatically (several faces in shot).",
+            omit_value=False,
+            fal_name="options.active_speaker_detection.auto_detect",
+        ),
     ),  # fmt: skip
     price=pricing.per_minute(
         {"*": 8.0}, "fal's llms.txt (https://fal.ai/models/fal-ai/sync-lipsync/v3/llms.txt): '$8 per minute'"
@@ -82,9 +101,16 @@ SYNC_REACT_1 = _footage_row(
     description="sync react-1 on fal: re-syncs footage with an explicit emotion (at most 15 s per job; longer "
     "footage runs as several jobs).",
     params=(
-        enum("emotion", None, _EMOTIONS, "The emotion of the performance (required: fal has no default).",
-             required=True),
-        enum("model_mode", "face", ("lips", "face", "head"), "Edit region: lips only, the face, or the head."),
+        enum(
+            "emotion",
+            None,
+            _EMOTIONS,
+            "The emotion of the performance (required: fal has no default).",
+            required=True,
+        ),
+        enum(
+            "model_mode", "face", ("lips", "face", "head"), "Edit region: lips only, the face, or the head."
+        ),
         enum("lipsync_mode", "bounce", _SYNC_MODES, _SYNC_MODE_TIP),
         number("temperature", 0.5, 0.0, 1.0, "How expressive the lip sync is, 0 to 1.", step=0.01),
     ),  # fmt: skip
@@ -106,9 +132,7 @@ VEED_LIPSYNC_V2 = _footage_row(
     display_name="fal VEED Lipsync v2 (Video + Audio)",
     description="VEED lipsync v2 on fal: re-syncs the lips of existing footage to new speech.",
     params=(),
-    price=pricing.PriceRule(
-        {"*": 0.07}, f"{REGISTRY}, price text: '$0.07 for every second of output video'"
-    ),
+    price=pricing.PriceRule({"*": 0.07}, f"{REGISTRY}, price text: '$0.07 for every second of output video'"),
     source=f"{REGISTRY} (video_url, audio_url only; fal-js's own type for it is wrong). {_PLANNING}; "
     "whether it is strict.",
     search_aliases=("veed", "lipsync", "dubbing", "video to video"),

@@ -33,7 +33,9 @@ _SOURCE = (
     "fal's OpenAPI documents as copied in GitHub TanStack/ai ec0e5a493 (2026-01-26) and gokayfem/ComfyUI-fal-API "
     "data/fal_registry.json 1780dde (2026-08). Unknown: fal's own price page (third-party price)."
 )
-_RESOLUTION = resolution(("480p", "720p"), "480p", "Output resolution. 720p costs twice as much per second as 480p.")
+_RESOLUTION = resolution(
+    ("480p", "720p"), "480p", "Output resolution. 720p costs twice as much per second as 480p."
+)
 _MAX_S = {"*": INFINITALK_FRAMES.max_frames / INFINITALK_FPS}
 
 INFINITALK_IMAGE = EndpointSpec(
@@ -98,9 +100,15 @@ INFINITALK_VIDEO = EndpointSpec(
     description="InfiniTalk video-to-video on fal: re-animates the lips of a video to new speech.",
     family="footage_lipsync",
     media=(
-        MediaSlot("video", "video", "video_url", "The video to dub (MP4/H.264 is uploaded as is).", optional=True),
         MediaSlot(
-            "frames", "frames", "video_url", "Instead of a VIDEO: frames (IMAGE batch) at 'fps'.", optional=True
+            "video", "video", "video_url", "The video to dub (MP4/H.264 is uploaded as is).", optional=True
+        ),
+        MediaSlot(
+            "frames",
+            "frames",
+            "video_url",
+            "Instead of a VIDEO: frames (IMAGE batch) at 'fps'.",
+            optional=True,
         ),
         AUDIO,
     ),

@@ -110,8 +110,9 @@ def _fabric(suffix: str, display: str, rates: dict[str, float]) -> EndpointSpec:
         media=(IMAGE, AUDIO),
         params=(resolution(("720p", "480p"), None, "Output resolution (required: fal has no default)."),),
         price=pricing.PriceRule(
-            rates, f"{REGISTRY}, price text: '480p - ${rates['480p']:.2f} per second, 720p - ${rates['720p']:.2f} "
-            "per second'"
+            rates,
+            f"{REGISTRY}, price text: '480p - ${rates['480p']:.2f} per second, 720p - ${rates['720p']:.2f} "
+            "per second'",
         ),
         length_rule="audio",
         max_seconds=_UNKNOWN_MAX,
@@ -201,14 +202,25 @@ LONGCAT = EndpointSpec(
     params=(
         prompt("A person is talking naturally with natural expressions and movements.", required=False),
         Param("negative_prompt", "text", _LONGCAT_NEGATIVE, "What the video should avoid.", multiline=True),
-        Param("num_inference_steps", "int", 50, "Sampling steps, 10 to 100.", minimum=10, maximum=100, step=1),
+        Param(
+            "num_inference_steps", "int", 50, "Sampling steps, 10 to 100.", minimum=10, maximum=100, step=1
+        ),
         number("text_guidance_scale", 4.0, 1.0, 10.0, "How closely the video follows the prompt, 1 to 10."),
         number(
-            "audio_guidance_scale", 4.0, 1.0, 10.0, "How strongly the audio drives the mouth (higher may exaggerate)."
+            "audio_guidance_scale",
+            4.0,
+            1.0,
+            10.0,
+            "How strongly the audio drives the mouth (higher may exaggerate).",
         ),
         resolution(("480p", "720p"), "480p", "Output resolution. 720p costs twice as much per second."),
         random_seed(),
-        Param("enable_safety_checker", "bool", True, "fal's safety checker (turning it off needs fal's approval)."),
+        Param(
+            "enable_safety_checker",
+            "bool",
+            True,
+            "fal's safety checker (turning it off needs fal's approval).",
+        ),
         Param("enable_prompt_expansion", "bool", False, "Let an LLM expand the prompt."),
     ),
     price=pricing.PriceRule(

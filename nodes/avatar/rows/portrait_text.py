@@ -39,16 +39,29 @@ FABRIC_10_TEXT = EndpointSpec(
     family="portrait_text",
     media=(IMAGE,),
     params=(
-        Param("text", "text", "Hello! This video was made with VEED Fabric on fal.",
-              "The text the avatar speaks (one fal job: at most 2000 characters; fal's speech sets the length, so "
-              "a longer text cannot be cut into jobs that join exactly).", multiline=True, required=True,
-              max_length=2000, role="text"),
-        Param("voice_description", "text", "", "Optional: adds to the voice derived from the image, e.g. "
-              "'British accent'. Empty sends nothing.", omit_value=""),
+        Param(
+            "text",
+            "text",
+            "Hello! This video was made with VEED Fabric on fal.",
+            "The text the avatar speaks (one fal job: at most 2000 characters; fal's speech sets the length, so "
+            "a longer text cannot be cut into jobs that join exactly).",
+            multiline=True,
+            required=True,
+            max_length=2000,
+            role="text",
+        ),
+        Param(
+            "voice_description",
+            "text",
+            "",
+            "Optional: adds to the voice derived from the image, e.g. 'British accent'. Empty sends nothing.",
+            omit_value="",
+        ),
         resolution(("720p", "480p"), None, "Output resolution (required: fal has no default)."),
     ),  # fmt: skip
     price=pricing.PriceRule(
-        {"480p": 0.08, "720p": 0.15}, f"{REGISTRY}, price text: '480p - $0.08 per second, 720p - $0.15 per second'"
+        {"480p": 0.08, "720p": 0.15},
+        f"{REGISTRY}, price text: '480p - $0.08 per second, 720p - $0.15 per second'",
     ),
     length_rule="text",
     max_seconds={"*": None},
@@ -74,10 +87,24 @@ AI_AVATAR_SINGLE_TEXT = EndpointSpec(
     family="portrait_text",
     media=(IMAGE,),
     params=(
-        Param("text_input", "text", "Hello! This video was made with MultiTalk on fal.", _SPEAK_TIP, multiline=True,
-              required=True, max_length=LONG_TEXT_CHARS, role="text"),
-        Param("voice", "enum", None, "The built-in voice (required: fal has no default).", options=VOICES,
-              required=True),
+        Param(
+            "text_input",
+            "text",
+            "Hello! This video was made with MultiTalk on fal.",
+            _SPEAK_TIP,
+            multiline=True,
+            required=True,
+            max_length=LONG_TEXT_CHARS,
+            role="text",
+        ),
+        Param(
+            "voice",
+            "enum",
+            None,
+            "The built-in voice (required: fal has no default).",
+            options=VOICES,
+            required=True,
+        ),
         prompt(TALK_PROMPT),
         num_frames(INFINITALK_FRAMES, "estimated speech"),
         resolution(("480p", "720p"), "480p", "Output resolution. 720p costs about twice as much per second."),

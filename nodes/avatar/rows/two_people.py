@@ -33,7 +33,9 @@ _PRICE = pricing.PriceRule(
     "with InfiniTalk); fal's num_frames description: more than 81 frames bill 1.25x units.",
     multiplier_above_frames=(81, 1.25),
 )
-_RESOLUTION = resolution(("480p", "720p"), "480p", "Output resolution. 720p costs about twice as much per second.")
+_RESOLUTION = resolution(
+    ("480p", "720p"), "480p", "Output resolution. 720p costs about twice as much per second."
+)
 _UNKNOWN = "Unknown: which person is 'first' (fal does not say), fps (25 as InfiniTalk)."
 
 AI_AVATAR_MULTI = EndpointSpec(
@@ -46,7 +48,9 @@ AI_AVATAR_MULTI = EndpointSpec(
     media=(
         IMAGE,
         MediaSlot("audio", "audio", "first_audio_url", "The first person's speech."),
-        MediaSlot("audio2", "audio", "second_audio_url", "The second person's speech (optional).", optional=True),
+        MediaSlot(
+            "audio2", "audio", "second_audio_url", "The second person's speech (optional).", optional=True
+        ),
     ),
     params=(
         prompt(TALK_PROMPT),
@@ -74,10 +78,26 @@ AI_AVATAR_MULTI_TEXT = EndpointSpec(
     family="two_people",
     media=(IMAGE,),
     params=(
-        Param("text", "text", "Hello! How are you?", "What the first person says.", multiline=True, required=True,
-              fal_name="first_text_input", role="text"),
-        Param("text2", "text", "Very well, thank you.", "What the second person says.", multiline=True,
-              required=True, fal_name="second_text_input", role="text2"),
+        Param(
+            "text",
+            "text",
+            "Hello! How are you?",
+            "What the first person says.",
+            multiline=True,
+            required=True,
+            fal_name="first_text_input",
+            role="text",
+        ),
+        Param(
+            "text2",
+            "text",
+            "Very well, thank you.",
+            "What the second person says.",
+            multiline=True,
+            required=True,
+            fal_name="second_text_input",
+            role="text2",
+        ),
         voice("voice", "Sarah", "The first person's voice.", fal_name="voice1"),
         voice("voice2", "Roger", "The second person's voice."),
         prompt(TALK_PROMPT),
