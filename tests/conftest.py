@@ -26,7 +26,7 @@ EMULATOR_KEY = "test-key-id:test-key-secret"
 # 48 fps): the suite's largest CPU cost. Tests through the pack render at most this long side (fps, frame
 # count, duration and audio stay the model's); tests of a model's real output size build their own
 # FalEmulator (tests/test_emulator_*.py) or take ``full_size_emulator``.
-TEST_OUTPUT_SIDE = 256
+TEST_OUTPUT_SIDE = 128
 
 
 @pytest.fixture(autouse=True)
@@ -39,13 +39,19 @@ def isolated_env(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def emulator(request):
+def output_side(request) -> int | None:
+    """The long side of an emulator's output videos for this test: TEST_OUTPUT_SIDE, or ``None`` (the model's
+    real size) when the test is marked ``full_size_output``."""
+    return None if request.node.get_closest_marker("full_size_output") else TEST_OUTPUT_SIDE
+
+
+@pytest.fixture
+def emulator(output_side):
     """A fresh fal emulator on 127.0.0.1 (random port), stopped after the test; its output videos are at
-    most TEST_OUTPUT_SIDE pixels on the long side unless the test is marked ``full_size_output``."""
+    most ``output_side`` pixels on the long side."""
     from comfyui_fal_avatar.nodes.emulator import FalEmulator
 
-    side = None if request.node.get_closest_marker("full_size_output") else TEST_OUTPUT_SIDE
-    with FalEmulator(key=EMULATOR_KEY, processing_time=0.3, max_output_side=side) as emu:
+    with FalEmulator(key=EMULATOR_KEY, processing_time=0.3, max_output_side=output_side) as emu:
         yield emu
 
 

@@ -73,13 +73,16 @@ def matrix_table(request):
 
 
 @pytest.fixture
-def start_emulator(monkeypatch):
+def start_emulator(monkeypatch, output_side):
     """Start an emulator like the ``emulator`` fixture (plus an optional queue delay, which that one lacks) and
-    point the key and the three base URLs at it, as ``fal_env`` does."""
+    point the key and the three base URLs at it, as ``fal_env`` does. Its output videos are as small as the
+    ``emulator`` fixture's: no row depends on the video's size."""
     started: list[FalEmulator] = []
 
     def start(*, queue_delay: float = 0.0) -> FalEmulator:
-        emu = FalEmulator(key=MATRIX_KEY, processing_time=0.3, queue_delay=queue_delay)
+        emu = FalEmulator(
+            key=MATRIX_KEY, processing_time=0.3, queue_delay=queue_delay, max_output_side=output_side
+        )
         emu.start()
         started.append(emu)
         monkeypatch.setenv("FAL_KEY", MATRIX_KEY)
