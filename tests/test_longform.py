@@ -35,6 +35,9 @@ from comfyui_fal_avatar.nodes.services import build_services
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
 FPS = 25
+# Audio lengths for InfiniTalk's image row: just enough input for the segments a test needs.
+TWO_JOBS_S = 30.0  # over one job's 721 frames (28.8 s): two segments, one join
+THREE_JOBS_S = 60.0  # over two jobs' 721 frames each: three segments, two joins
 
 
 def portrait() -> np.ndarray:
@@ -85,19 +88,20 @@ def best_lag(a: np.ndarray, b: np.ndarray, centre: int, half: int = 40, lags: ra
     return max(lags, key=corr)
 
 
-def test_a_75_second_audio_becomes_parallel_segments_stitched_with_the_original_sound(fal_env):
-    said = speech(75.0)
+def test_a_60_second_audio_becomes_three_parallel_segments_stitched_with_the_original_sound(fal_env):
+    said = speech(THREE_JOBS_S)
     fal_env.inject_job("gather", times=3, jobs=3)  # no job starts before all three were submitted
     statuses: list = []
-    request = dataclasses.replace(long_request(75.0), audio=said.audio())
+    request = dataclasses.replace(long_request(THREE_JOBS_S), audio=said.audio())
     first, outputs = run(request, statuses)
 
     ref = parse_ref(first.request_id)
-    assert len(ref.segments) >= 3 and fal_env.count("submit") == len(ref.segments) == len(fal_env.jobs)
+    assert len(ref.segments) == 3 and fal_env.count("submit") == len(ref.segments) == len(fal_env.jobs)
     assert fal_env.count("cdn_upload") == len(ref.segments) + 1  # every segment's audio, the portrait once
-    assert outputs.frame_count == ref.total_frames == 75 * FPS
-    assert abs(outputs.info.duration_s - 75.0) <= 1 / FPS and outputs.info.has_audio
-    assert first.estimate_usd > 75 * 0.20 and first.paid_usd == first.estimate_usd  # overlaps are billed too
+    assert outputs.frame_count == ref.total_frames == THREE_JOBS_S * FPS
+    assert abs(outputs.info.duration_s - THREE_JOBS_S) <= 1 / FPS and outputs.info.has_audio
+    # overlaps are billed too
+    assert first.estimate_usd > THREE_JOBS_S * 0.20 and first.paid_usd == first.estimate_usd
     assert any(s.phase == "segments" and "segment" in s.detail for s in statuses)
     assert any(s.phase == "stitching" for s in statuses)
 
@@ -131,13 +135,13 @@ def test_a_75_second_audio_becomes_parallel_segments_stitched_with_the_original_
 def test_a_failed_segment_keeps_the_others_and_a_rerun_pays_for_it_alone(fal_env):
     fal_env.inject_job("runner_error")  # the first submitted segment fails on fal
     with pytest.raises(SegmentsFailedError, match=r"Running again pays only for segment \d/2 \(est") as info:
-        run(long_request(40.0))
+        run(long_request(TWO_JOBS_S))
     assert "runner" in str(info.value).lower()
     states = sorted(e.state for e in Journal().entries())
     assert states == ["downloaded", "failed"]
     fal_env.clear_log()
-    again, outputs = run(long_request(40.0))
-    assert fal_env.count("submit") == 1 and outputs.frame_count == 40 * FPS
+    again, outputs = run(long_request(TWO_JOBS_S))
+    assert fal_env.count("submit") == 1 and outputs.frame_count == TWO_JOBS_S * FPS
     assert len(parse_ref(again.request_id).segments) == 2
 
 
@@ -153,7 +157,7 @@ def test_cancel_cancels_every_in_flight_segment_job(fal_env):
 
     async def go():
         return await run_cancellable(
-            run_request(long_request(40.0), progress=sink, interrupt=interrupt), interrupt
+            run_request(long_request(TWO_JOBS_S), progress=sink, interrupt=interrupt), interrupt
         )
 
     with pytest.raises(JobCancelledError) as caught:
@@ -174,7 +178,7 @@ def test_cancel_while_stitching_says_no_fal_job_was_cancelled(fal_env):
 
     async def go():
         return await run_cancellable(
-            run_request(long_request(40.0), progress=sink, interrupt=interrupt), interrupt
+            run_request(long_request(TWO_JOBS_S), progress=sink, interrupt=interrupt), interrupt
         )
 
     with pytest.raises(JobCancelledError) as caught:
@@ -183,14 +187,14 @@ def test_cancel_while_stitching_says_no_fal_job_was_cancelled(fal_env):
     assert "none was cancelled" in text and "at no charge" in text
     assert fal_env.count("cancel") == 0
     submits = fal_env.count("submit")
-    again, _ = run(long_request(40.0))
+    again, _ = run(long_request(TWO_JOBS_S))
     assert again.reused and fal_env.count("submit") == submits
 
 
 def test_the_spend_guard_refuses_before_any_upload(fal_env, monkeypatch):
     monkeypatch.setenv("FAL_AVATAR_MAX_USD_PER_RUN", "5")
     with pytest.raises(SpendLimitError) as info:
-        run(long_request(40.0))
+        run(long_request(TWO_JOBS_S))
     message = str(info.value)
     assert (
         "FAL_AVATAR_MAX_USD_PER_RUN" in message
@@ -198,7 +202,7 @@ def test_the_spend_guard_refuses_before_any_upload(fal_env, monkeypatch):
         and "Nothing was uploaded" in message
     )
     assert fal_env.requests == []
-    ok, _ = run(long_request(40.0), max_usd=20)  # the command line's --max-usd wins
+    ok, _ = run(long_request(TWO_JOBS_S), max_usd=20)  # the command line's --max-usd wins
     assert len(parse_ref(ok.request_id).segments) == 2
 
 
@@ -208,11 +212,11 @@ def test_a_full_disk_while_stitching_keeps_the_segments_and_the_rerun_is_free(fa
 
     monkeypatch.setattr(longform_run, "stitch", full_disk)
     with pytest.raises(LocalStorageError, match="Stitching the segments failed: no space left") as caught:
-        run(long_request(40.0))
+        run(long_request(TWO_JOBS_S))
     assert caught.value.exit_code == 3 and "it costs nothing" in str(caught.value)
     submits = fal_env.count("submit")
     monkeypatch.setattr(longform_run, "stitch", stitch)
-    again, _ = run(long_request(40.0))
+    again, _ = run(long_request(TWO_JOBS_S))
     assert fal_env.count("submit") == submits and len(again.request_ids) == submits
 
     ids = parse_ref(again.request_id).request_ids
@@ -223,7 +227,7 @@ def test_a_full_disk_while_stitching_keeps_the_segments_and_the_rerun_is_free(fa
 
 
 def test_fetch_rebuilds_a_long_video_from_its_segment_list_for_free(fal_env, monkeypatch, tmp_path):
-    first, outputs = run(long_request(40.0))
+    first, outputs = run(long_request(TWO_JOBS_S))
     monkeypatch.setenv("FAL_AVATAR_HOME", str(tmp_path / "another-machine"))
     fal_env.clear_log()
     rebuilt = asyncio.run(
@@ -235,36 +239,40 @@ def test_fetch_rebuilds_a_long_video_from_its_segment_list_for_free(fal_env, mon
         assert container.streams.audio
 
 
-LONG_TEXT = " ".join(
-    f"This is sentence number {n} of a long lesson, read aloud by the built-in voice."
-    if n % 3
-    else f"Here comes part {n}; it has a clause, and then another one, before it ends."
-    for n in range(1, 36)
-)
+def lesson(sentences: int) -> str:
+    """A lesson text of ``sentences`` sentences (every third with a clause), about 77 characters each."""
+    return " ".join(
+        f"This is sentence number {n} of a long lesson, read aloud by the built-in voice."
+        if n % 3
+        else f"Here comes part {n}; it has a clause, and then another one, before it ends."
+        for n in range(1, sentences + 1)
+    )
 
 
-def test_a_long_text_is_split_at_sentence_ends_and_joined_in_the_pauses(fal_env):
-    assert len(LONG_TEXT) >= 2500
+def test_a_long_text_is_split_at_sentence_ends_and_joined_in_the_pauses(fal_env, monkeypatch):
+    text = lesson(9)  # about a minute of speech: three pieces, each within one job's 721 frames
     request = GenerationRequest(
         spec=ep.INFINITALK_TEXT,
-        values={"text_input": LONG_TEXT, "voice": "Sarah", "prompt": "talk", "num_frames": 0},
+        values={"text_input": text, "voice": "Sarah", "prompt": "talk", "num_frames": 0},
         image=portrait(),
         want_frames=False,
     )
-    first, outputs = run(request, max_usd=100)  # about 3 minutes of speech: above the default $25 limit
+    monkeypatch.setenv("FAL_AVATAR_MAX_USD_PER_RUN", "5")  # below this run's estimate
+    first, outputs = run(request, max_usd=100)  # the command line's --max-usd wins
     ref = parse_ref(first.request_id)
     pieces = [job.arguments["text_input"] for job in fal_env.jobs.values()]
+    assert first.estimate_usd > 5
     assert len(ref.segments) == len(pieces) >= 3
     assert all(p.rstrip().endswith((".", ";", ",")) for p in pieces[:-1])  # cut at sentence (or clause) ends
-    assert " ".join(sorted(pieces, key=LONG_TEXT.index)) == LONG_TEXT
+    assert " ".join(sorted(pieces, key=text.index)) == text
     assert outputs.frame_count == ref.total_frames and outputs.info.has_audio
     fal_env.clear_log()
-    again, _ = run(request)  # nothing left to pay: the guard lets it through
+    again, _ = run(request)  # nothing left to pay: the $5 guard lets it through
     assert again.reused and fal_env.routes() == []
 
 
 def test_a_text_as_long_as_the_widget_takes_gives_pieces_that_one_job_each_accepts():
-    text = " ".join([LONG_TEXT] * 8)[: ep.LONG_TEXT_CHARS].rsplit(" ", 1)[0]
+    text = " ".join([lesson(35)] * 8)[: ep.LONG_TEXT_CHARS].rsplit(" ", 1)[0]
     assert ep.LONG_TEXT_CHARS - 100 < len(text) <= ep.LONG_TEXT_CHARS
     values = {"text_input": text, "voice": "Sarah", "prompt": "talk", "num_frames": 0}
     plan = plan_long_run(GenerationRequest(spec=ep.INFINITALK_TEXT, values=values, image=portrait()))
@@ -286,9 +294,13 @@ def source_clip(path, seconds: float, fps: int = 30, size=(160, 120)):
     return path
 
 
-def test_a_60_second_dub_cuts_the_source_and_the_audio_at_the_same_instants(fal_env, tmp_path):
-    clip = source_clip(tmp_path / "source.mp4", 60.0)
-    said = speech(60.0)
+# Over one video-to-video job's 241 frames (9.6 s): three segments (two joins), as every join is in a pause.
+DUB_S = 16.0
+
+
+def test_a_dub_of_three_segments_cuts_the_source_and_the_audio_at_the_same_instants(fal_env, tmp_path):
+    clip = source_clip(tmp_path / "source.mp4", DUB_S)
+    said = speech(DUB_S)
     request = GenerationRequest(
         spec=ep.INFINITALK_VIDEO,
         values={"prompt": "talk", "num_frames": 0},
@@ -298,8 +310,8 @@ def test_a_60_second_dub_cuts_the_source_and_the_audio_at_the_same_instants(fal_
     )
     first, outputs = run(request, max_usd=100)
     ref = parse_ref(first.request_id)
-    assert len(ref.segments) >= 7 and all(j.arguments["num_frames"] <= 241 for j in fal_env.jobs.values())
-    assert outputs.frame_count == 60 * FPS
+    assert len(ref.segments) == 3 and all(j.arguments["num_frames"] <= 241 for j in fal_env.jobs.values())
+    assert outputs.frame_count == DUB_S * FPS
     greys = []
     with av.open(str(first.path)) as container:
         for frame in container.decode(video=0):
@@ -319,11 +331,11 @@ def test_a_cache_cap_of_0_never_fails_a_paid_long_run_and_the_rerun_is_free(fal_
     """FAL_AVATAR_CACHE_GB=0 used to evict each segment as the next one was stored, so the stitch failed after
     every segment was paid (and said to generate it again); the re-run failed the same way."""
     monkeypatch.setenv("FAL_AVATAR_CACHE_GB", "0")
-    first, outputs = run(long_request(45.0))
+    first, outputs = run(long_request(TWO_JOBS_S))
     segments = parse_ref(first.request_id).segments
     assert len(segments) >= 2 and fal_env.count("submit") == len(segments)
     assert outputs.info.frame_count == parse_ref(first.request_id).total_frames
-    again, _ = run(long_request(45.0))
+    again, _ = run(long_request(TWO_JOBS_S))
     assert again.request_id == first.request_id and again.reused
     assert fal_env.count("submit") == len(segments)  # the re-run submitted nothing
 
@@ -354,9 +366,11 @@ def test_a_segment_whose_submit_got_no_answer_is_not_said_to_be_paid_again(fal_e
     again on its own'; the re-run does the latter (it asks fal's request history), and now the error says so."""
     fal_env.inject("submit", "drop")  # fal creates the job, its answer is lost
     with pytest.raises(SegmentsFailedError) as info:
-        run(long_request(40.0))
+        run(long_request(TWO_JOBS_S))
     text = str(info.value)
     assert "pays only" not in text and "again on its own" in text and "request history" in text
     submits = fal_env.count("submit")
-    again, _ = run(long_request(40.0))  # found in fal's request history: re-attached, nothing paid again
+    again, _ = run(
+        long_request(TWO_JOBS_S)
+    )  # found in fal's request history: re-attached, nothing paid again
     assert fal_env.count("submit") == submits and len(fal_env.jobs) == 2
