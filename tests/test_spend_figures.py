@@ -15,7 +15,7 @@ from comfyui_fal_avatar.nodes.longform.run import AvatarRunner, run_avatar
 from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest
 from comfyui_fal_avatar.nodes.services import Services
 
-SAID = speech(40.0)  # two segments
+SAID = speech(30.0)  # over one job's 721 frames (28.8 s): two segments
 
 
 def long_request(**values) -> GenerationRequest:
