@@ -3,6 +3,8 @@ planning length, LongCat's num_segments, two speakers cut where both are quiet, 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from _speech import speech, talk
@@ -16,9 +18,19 @@ from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest, plan_req
 IMAGE = np.full((1, 64, 64, 3), 0.5, np.float32)
 
 
-def _audio(seconds: float, seed: int = 0) -> dict:
+@functools.cache
+def _voice(seconds: float, seed: int) -> tuple[np.ndarray, int]:
+    """Synthetic speech, made once per length and seed (rows with the same limit share it); read-only, so no
+    plan can change what the next one reads."""
     voice = talk(seconds, seed=seed)
-    return {"waveform": voice.samples[None], "sample_rate": voice.rate}
+    samples = voice.samples[None]
+    samples.flags.writeable = False
+    return samples, voice.rate
+
+
+def _audio(seconds: float, seed: int = 0) -> dict:
+    samples, rate = _voice(seconds, seed)
+    return {"waveform": samples, "sample_rate": rate}
 
 
 def _plan(endpoint_id: str, seconds: float, **values):
