@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import WITH_CTRL_C
+from test_cli import WITH_CTRL_C, cli
 
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
@@ -82,11 +81,10 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def batch(*args, env_extra=None, timeout=300) -> subprocess.CompletedProcess:
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run(
-        [*CLI, "batch", *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout
-    )
+def batch(*args, env_extra=None) -> subprocess.CompletedProcess:
+    """`fal-avatar batch ARGS` in this process (see test_cli.cli); SIGKILL, Ctrl-C and two batches at once
+    run it as a child process."""
+    return cli("batch", *args, env_extra=env_extra)
 
 
 def summary(proc: subprocess.CompletedProcess) -> dict:

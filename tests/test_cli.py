@@ -1,8 +1,11 @@
 """The `fal-avatar` command as a user runs it: demo, generate (exit codes, JSON summary), jobs, fetch,
-emulator — as subprocesses against the emulator fixture."""
+emulator — against the emulator fixture. What is about the process itself (Ctrl-C, runs started together, the
+emulator and demo commands) runs the command as a subprocess; the rest runs its ``main()`` in this process."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -13,16 +16,53 @@ from pathlib import Path
 import pytest
 from test_media_samples import scramble_frames
 
+from comfyui_fal_avatar.nodes.cli import main as cli_main
 from comfyui_fal_avatar.nodes.media import check_header
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
 ASSETS = Path(__file__).resolve().parent.parent / "nodes" / "assets"
 CLI = [sys.executable, "-m", "comfyui_fal_avatar.nodes.cli"]
+HANG_GUARD_S = 300
 
 
-def cli(*args, env_extra=None, **kw) -> subprocess.CompletedProcess:
+def cli_process(*args, env_extra=None, **kw) -> subprocess.CompletedProcess:
+    """`fal-avatar ARGS` as a child process (``kw`` as for ``subprocess.run``)."""
     env = {**os.environ, **(env_extra or {})}
     return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=env, timeout=120, **kw)
+
+
+def cli(*args, env_extra=None) -> subprocess.CompletedProcess:
+    """`fal-avatar ARGS` run by the command's ``main()`` in this process, as :func:`cli_process` would run it
+    (the same parsing, messages and exit code, with ``env_extra`` set for the call only), without the cost of a
+    new interpreter. Its output is captured; anything it does not catch fails the test, and so does a command
+    still running after HANG_GUARD_S (SIGALRM: a guard against hanging, never asserted as a duration)."""
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    saved = {name: os.environ.get(name) for name in env_extra or {}}
+    os.environ.update(env_extra or {})
+
+    def hung(_signum, _frame):
+        raise TimeoutError(f"`fal-avatar {' '.join(argv)}` still runs after {HANG_GUARD_S} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.setitimer(signal.ITIMER_REAL, HANG_GUARD_S)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli_main(argv)
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+                if isinstance(exc.code, str):
+                    print(exc.code, file=sys.stderr)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return subprocess.CompletedProcess([*CLI, *argv], code, out.getvalue(), err.getvalue())
 
 
 def generate(*extra, out: Path) -> subprocess.CompletedProcess:
@@ -186,7 +226,7 @@ def test_emulator_command_prints_its_url_first():
 
 
 def test_demo_writes_video_and_contact_sheet(tmp_path):
-    proc = cli("demo", "--out", tmp_path / "demo.mp4", cwd=tmp_path)
+    proc = cli_process("demo", "--out", tmp_path / "demo.mp4", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "165 frames" in proc.stdout and "25 fps" in proc.stdout and "audio yes" in proc.stdout
     assert (tmp_path / "demo.mp4").stat().st_size > 10_000

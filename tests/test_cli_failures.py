@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from test_cli import ASSETS, child, cli, generate
+from test_cli import ASSETS, child, cli, cli_process, generate
 
 from comfyui_fal_avatar.nodes.cli.files import load_image
 from comfyui_fal_avatar.nodes.cli.output import save_copy
@@ -246,7 +246,7 @@ def test_emulator_on_a_busy_port_exits_2():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        proc = cli("emulator", "--port", port)
+        proc = cli_process("emulator", "--port", port)  # a real server: in this process it could stay up
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in proc.stderr
 

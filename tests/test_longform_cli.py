@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from _sentences import speech
+from test_cli import cli
 
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
@@ -33,8 +34,8 @@ def write_wav(path: Path, seconds: float) -> Path:
 
 
 def generate(wav: Path, out: Path) -> list[str]:
+    """The arguments of `fal-avatar generate` on the bundled portrait and ``wav``."""
     return [
-        *CLI,
         "generate",
         "fal-ai/infinitalk",
         "--image",
@@ -53,9 +54,7 @@ def summary(stdout: str) -> dict:
 def test_a_60_second_speech_makes_one_long_video_of_three_segments_and_a_rerun_is_free(fal_env, tmp_path):
     wav = write_wav(tmp_path / "speech_60s.wav", 60.0)  # over two jobs' 721 frames (28.8 s) each
     fal_env.inject_job("gather", times=3, jobs=3)  # submitted side by side, or this would never finish
-    proc = subprocess.run(
-        generate(wav, tmp_path / "long.mp4"), capture_output=True, text=True, timeout=HANG_GUARD_S
-    )
+    proc = cli(*generate(wav, tmp_path / "long.mp4"))  # in this process (see test_cli.cli)
     assert proc.returncode == 0, proc.stderr[-3000:]
     first = summary(proc.stdout)
     assert first["segments"] == len(first["request_ids"]) == 3 == fal_env.count("submit")
@@ -64,9 +63,7 @@ def test_a_60_second_speech_makes_one_long_video_of_three_segments_and_a_rerun_i
     assert (tmp_path / "long.mp4").stat().st_size > 0
 
     fal_env.clear_log()
-    again = subprocess.run(
-        generate(wav, tmp_path / "again.mp4"), capture_output=True, text=True, timeout=HANG_GUARD_S
-    )
+    again = cli(*generate(wav, tmp_path / "again.mp4"))
     assert again.returncode == 0, again.stderr[-3000:]
     assert summary(again.stdout)["request_id"] == first["request_id"] and fal_env.count("submit") == 0
 
@@ -76,7 +73,9 @@ def test_sigkill_during_generation_then_a_rerun_makes_no_new_submit(fal_env, tmp
     fal_env.inject_job("slow", times=2, processing_time=8)
     journal = Journal()
     with (tmp_path / "err1.txt").open("wb") as err:
-        proc = subprocess.Popen(generate(wav, tmp_path / "a.mp4"), stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            [*CLI, *generate(wav, tmp_path / "a.mp4")], stdout=subprocess.DEVNULL, stderr=err
+        )
     deadline = time.monotonic() + HANG_GUARD_S
     while not (
         len(journal.entries()) == 2
@@ -88,7 +87,7 @@ def test_sigkill_during_generation_then_a_rerun_makes_no_new_submit(fal_env, tmp
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     again = subprocess.run(
-        generate(wav, tmp_path / "b.mp4"), capture_output=True, text=True, timeout=HANG_GUARD_S
+        [*CLI, *generate(wav, tmp_path / "b.mp4")], capture_output=True, text=True, timeout=HANG_GUARD_S
     )
     assert again.returncode == 0, again.stderr[-3000:]
     assert fal_env.count("submit") == 2 and len(fal_env.jobs) == 2  # both segments re-attached
