@@ -95,24 +95,33 @@ def cmd_test(args: list[str]) -> int:
     say("ruff (Comfy Registry rules S102, S307, E702 as errors, then the project's lint set)")
     run(BIN / "ruff", "check", "--select", "S102,S307,E702", ".", cwd=ROOT)
     run(BIN / "ruff", "check", ".", cwd=ROOT)
-    node = shutil.which("node")
-    if node:
-        say("web tests (node --test)")
-        web_tests = sorted(str(p) for p in (ROOT / "tests" / "web").glob("*.test.mjs"))
-        run(node, "--test", *web_tests, cwd=ROOT)
-    else:
-        say("node is not installed: the web extension's logic tests are skipped")
-    chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args)
-    workers = () if chosen else PYTEST_WORKERS
     # Bytecode once, before the workers start: otherwise every worker, and every `fal-avatar` child a test
     # starts, compiles the pack from source again when PYTHONDONTWRITEBYTECODE is set (about 4 CPU-seconds
     # per worker). pytest may then cache its rewritten test modules as well (__pycache__ is git-ignored).
     run(PY, "-m", "compileall", "-q", "nodes", "tests", cwd=ROOT, stdout=subprocess.DEVNULL)
     env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    node = shutil.which("node")
+    web = None
+    if node:
+        say("web tests (node --test) beside pytest; their report follows pytest's")
+        web_tests = sorted(str(p) for p in (ROOT / "tests" / "web").glob("*.test.mjs"))
+        web = subprocess.Popen(
+            [node, "--test", *web_tests], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+    else:
+        say("node is not installed: the web extension's logic tests are skipped")
+    chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args)
+    workers = () if chosen else PYTEST_WORKERS
     say(f"pytest {' '.join(workers)}".rstrip())
     code = run(PY, "-m", "pytest", *workers, *args, cwd=ROOT, check=False, env=env)
     if code == NO_TESTS_COLLECTED:
         say("pytest collected no tests: nothing was checked (exit code 5)")
+    if web is not None:
+        report, _ = web.communicate()
+        say(f"web tests (node --test): {'passed' if web.returncode == 0 else 'FAILED'}")
+        sys.stdout.buffer.write(report)
+        sys.stdout.flush()
+        code = code or web.returncode
     return code
 
 
