@@ -687,8 +687,9 @@ def test_sigkill_while_submitting_then_run_again(start_emulator, tmp_path):
 # --- the media-cache cap and the database under a long run ---------------------------------------------------
 
 
-def long_request(seconds: float = 45.0):
-    """The matrix's request on the bundled speech repeated to ``seconds``: a run of several segments."""
+def long_request(seconds: float = 30.0):
+    """The matrix's request on the bundled speech repeated to ``seconds`` (30 s: over one job's 721 frames, two
+    segments)."""
     from _matrix import request
 
     one = request()
