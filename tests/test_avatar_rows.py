@@ -14,6 +14,7 @@ from comfyui_fal_avatar.nodes.avatar.row import (
     CHOOSE,
     FAMILIES,
     LENGTH_RULES,
+    OUTPUT_EXTRAS,
     PARAM_KINDS,
     SLOT_KINDS,
     STATUSES,
@@ -32,6 +33,7 @@ def test_every_row_says_what_differs(spec):
     assert spec.length_from in ("audio", "text", "video")
     assert all(p.kind in PARAM_KINDS for p in spec.params)
     assert all(s.kind in SLOT_KINDS for s in spec.media)
+    assert set(spec.output_extras) <= set(OUTPUT_EXTRAS), f"{spec.endpoint_id}: an output field nobody reads"
     fields = [p.field for p in spec.params if p.fal] + [s.fal_field for s in spec.media if s.kind != "frames"]
     assert len(fields) == len(set(fields)), f"{spec.endpoint_id}: a fal field twice"
     assert set(spec.max_seconds) <= {ANY_RESOLUTION, *spec.resolutions}

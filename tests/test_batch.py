@@ -243,6 +243,20 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_sent(fal_env, fo
     assert fal_env.requests == []
 
 
+def test_each_done_row_shows_the_output_fields_its_model_returned(fal_env, folder):
+    rows = [
+        {"endpoint": "fal-ai/flashtalk", "image": "portrait.png", "audio": "short.wav", "seed": 4},
+        row("fal-ai/infinitalk", 5, folder),
+    ]
+    proc = batch(write_csv(folder / "extras.csv", rows), "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    flashtalk, infinitalk = summary(proc)["rows"]
+    job = next(j for j in fal_env.jobs.values() if j.endpoint_id == "fal-ai/flashtalk")
+    (extras,) = flashtalk["output_extras"]
+    assert extras["duration"] == job.output["duration"] and set(extras["timings"]) == {"inference"}
+    assert infinitalk["output_extras"] == [{}]  # InfiniTalk declares none
+
+
 def test_dry_run_prices_every_row_and_uploads_nothing(fal_env, folder):
     rows = [row(e, i, folder) for i, e in enumerate(ENDPOINTS)] + [
         row(ENDPOINTS[0], 0, folder, out="twin.mp4")

@@ -266,6 +266,17 @@ def test_validate_inputs_refuses_bad_widgets_before_the_prompt_runs(comfy):
     assert "request_id" in nodes["FalAvatarFetchResult"].validate_inputs(request_id=" ")
 
 
+def test_the_final_status_shows_the_output_fields_fal_returned(comfy, fal_env):
+    """FlashTalk declares duration and timings: the node's last status names them (no new output socket)."""
+    nodes, server, _ = comfy
+    out = execute(nodes["FalFlashTalk"], image=image(), audio=audio(seconds=2.0), seed=3)
+    (job,) = fal_env.jobs.values()
+    duration = job.output["duration"]
+    last = [e for name, e in server.events if name == "fal_avatar.status" and e["node"] == "5"][-1]
+    assert last["phase"] == "done" and f"fal: duration {duration:g} s · inference " in last["detail"]
+    assert len(out.args) == len(OUTPUTS)
+
+
 @pytest.mark.full_size_output  # asserts the model's real output size
 def test_image_audio_node_end_to_end_without_frames(comfy, fal_env):
     nodes, server, _ = comfy

@@ -33,6 +33,11 @@ STATUSES = ("live", "delisted")
 PARAM_KINDS = ("text", "int", "float", "enum", "bool")
 SLOT_KINDS = ("image", "audio", "video", "frames", "mask")
 TEXT_ROLES = ("text", "text2")  # the text to speak and the second speaker's
+# Output fields beside ``video`` (and ``seed``) a row may declare: a top-level field, or one of fal's VideoFile
+# (``video.<field>``). The pipeline reads them from the result (``pipeline/result_extras.py``).
+OUTPUT_EXTRAS = (
+    "duration", "timings", "video.fps", "video.width", "video.height", "video.num_frames", "video.duration",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ class EndpointSpec:
     max_text_chars: int | None = None  # one job's text
     max_image_side: int = 1280
     output_has_seed: bool = True
-    output_extras: tuple[str, ...] = ()  # output fields beside ``video`` (and ``seed``), e.g. "duration"
+    output_extras: tuple[str, ...] = ()  # output fields beside ``video`` and ``seed`` (OUTPUT_EXTRAS)
     source: str = ""  # where the row's facts come from, and what is unknown
     search_aliases: tuple[str, ...] = field(default=())
     short_name: str = ""  # the command line's short name (``fal-avatar compare --models omnihuman,fabric``)

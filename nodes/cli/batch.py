@@ -317,6 +317,7 @@ def _row_json(batch: Batch, index: int, rows: list[ManifestRow]) -> dict:
         "to_pay_usd": 0.0 if row.same_as is not None else row.estimate.to_pay_usd,
         "same_as_line": rows[row.same_as].line if row.same_as is not None else None,
         "reused": run.reused if run is not None else None,
+        "output_extras": [extras.to_json() for extras in run.extras] if run is not None else None,
         "new_jobs": row.spend.new_jobs,
         "new_spend_usd": row.spend.new_usd,
         "error": str(row.error) if row.error is not None else None,

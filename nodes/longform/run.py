@@ -34,6 +34,7 @@ from ..pipeline.generate import Generation, GenerationOutcome, PreparedGeneratio
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.outputs import AvatarOutputs, materialize, materialize_outcome
+from ..pipeline.result_extras import OutputExtras
 from ..pipeline.spend import Spend, total
 from ..pipeline.status import RunStatus, StatusBoard
 from ..services import Services
@@ -50,7 +51,8 @@ STITCH_VERSION = "fal-avatar/stitch/v1"
 class AvatarRun:
     """A finished run: the video, and what it is made of. ``video_urls``: fal's URL of each distinct job
     result (one for a single job). ``single``: the one job's outcome (None for a stitched run). ``spend``:
-    what this process submitted for it, and what it reused (see ``pipeline/spend.py``)."""
+    what this process submitted for it, and what it reused (see ``pipeline/spend.py``). ``extras``: the
+    row's declared output fields of each job's result, in order (none for a stitched video reused whole)."""
 
     path: Path
     endpoint_id: str
@@ -61,6 +63,7 @@ class AvatarRun:
     spend: Spend
     warnings: tuple[str, ...]
     single: GenerationOutcome | None = None
+    extras: tuple[OutputExtras, ...] = ()
 
     @property
     def paid_usd(self) -> float:
@@ -240,6 +243,7 @@ class AvatarRunner:
             estimate_usd=estimate.estimate_usd,
             spend=self.spend,
             warnings=warnings,
+            extras=tuple(o.extras for o in outcomes),
         )
 
     async def _run_single(self, estimate: RunEstimate) -> AvatarRun:
@@ -255,6 +259,7 @@ class AvatarRunner:
             spend=self.spend,
             warnings=outcome.warnings,
             single=outcome,
+            extras=(outcome.extras,),
         )
 
     async def start_ahead(self) -> tuple[QueueHandle, ...]:

@@ -27,6 +27,7 @@ from .follow import JobFollower, result_video_url
 from .inputs import GenerationRequest, encode_media, plan_request
 from .interrupt import UserInterrupt, finish_despite_cancel
 from .keys import generation_key, input_digests, key_scope, legacy_key
+from .result_extras import OutputExtras, read_extras
 from .spend import Spend
 from .status import RunStatus, StatusBoard
 from .unknown_submit import settle_unknown_submit, unknown_submit_hint
@@ -56,6 +57,7 @@ class GenerationOutcome:
     plan: RunPlan | None
     reused: bool  # True: no new submit (stored result or re-attached job)
     warnings: tuple[str, ...] = ()
+    extras: OutputExtras = OutputExtras()  # the row's declared output fields beside the video
 
 
 class Generation:
@@ -347,6 +349,7 @@ class Generation:
             plan=plan,
             reused=reused,
             warnings=tuple(dict.fromkeys(self.warnings)),
+            extras=read_extras(result, self.spec.output_extras),
         )
         return self.outcome
 
