@@ -275,6 +275,29 @@ def test_dry_run_prices_every_row_and_uploads_nothing(fal_env, folder):
     assert not any((folder / name).exists() for name in ("twin.mp4", "m-2.mp4"))
 
 
+def test_dry_run_shows_each_rows_length_at_its_own_fps_or_in_seconds(fal_env, folder):
+    rows = [
+        row("fal-ai/infinitalk", 1, folder),  # num_frames 41 at 25 fps
+        {"endpoint": "fal-ai/longcat-single-avatar/image-audio-to-video", "image": "portrait.png",
+         "audio": "short.wav", "seed": 2},  # 16 fps
+        {"endpoint": "fal-ai/bytedance/omnihuman/v1.5", "image": "portrait.png", "audio": "short.wav"},
+    ]  # fmt: skip
+    proc = batch(write_csv(folder / "fps.csv", rows), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert fal_env.requests == []
+    table = proc.stdout.splitlines()
+    assert "LENGTH / JOBS" in table[0]
+    infinitalk, longcat, omnihuman = (
+        next(line for line in table if f" {cells['endpoint']} " in line) for cells in rows
+    )
+    assert "41 frames @ 25 fps, 1 job" in infinitalk
+    assert "93 frames @ 16 fps, 1 job" in longcat  # one whole segment of 5.8 s at 16 fps
+    assert "1.7 s, 1 job" in omnihuman  # fal states no fps for OmniHuman: its file will say
+    planned = summary(proc)["rows"]
+    assert [(r["frames"], r["fps"]) for r in planned] == [(41, 25.0), (93, 16.0), (None, None)]
+    assert [r["seconds"] for r in planned] == [1.64, 5.8, 1.7]
+
+
 def test_the_spend_guard_counts_the_money_still_to_pay_once_per_generation(fal_env, folder):
     one = 41 / 25 * 0.20
     rows = [

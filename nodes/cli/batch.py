@@ -193,7 +193,7 @@ def _dry_run(batch: Batch, rows: list[ManifestRow], estimate: BatchEstimate, arg
             (
                 manifest_row.line,
                 row.item.endpoint_id,
-                f"{e.frames} frames, {_jobs(row)}",
+                f"{e.length_text}, {_jobs(row)}",
                 format_usd(e.estimate_usd),
                 to_pay,
                 manifest_row.out,
@@ -203,7 +203,7 @@ def _dry_run(batch: Batch, rows: list[ManifestRow], estimate: BatchEstimate, arg
         "note", {index: row.notes for index, row in enumerate(batch.rows) if row.same_as is None}, rows
     )
     if not args.json:
-        print(table(("LINE", "ENDPOINT", "FRAMES / JOBS", "EST.", "TO PAY", "OUT"), lines))
+        print(table(("LINE", "ENDPOINT", "LENGTH / JOBS", "EST.", "TO PAY", "OUT"), lines))
         print(
             f"\n{_what(estimate)}: est. {format_usd(estimate.estimate_usd)}, still to pay "
             f"{format_usd(estimate.to_pay_usd)} (spend limit {format_usd(limit)}, {source}). Nothing was uploaded."
@@ -311,7 +311,9 @@ def _row_json(batch: Batch, index: int, rows: list[ManifestRow]) -> dict:
         "endpoint": row.item.endpoint_id,
         "request_ids": list(row.request_ids),
         "out": str(manifest_row.out),
-        "frames": row.estimate.frames,
+        "frames": row.estimate.output_frames,  # at the row's own fps (None: the model's file says)
+        "fps": row.estimate.fps,
+        "seconds": round(row.estimate.seconds, 3),
         "jobs": row.estimate.jobs,
         "estimate_usd": row.estimate.estimate_usd,
         "to_pay_usd": 0.0 if row.same_as is not None else row.estimate.to_pay_usd,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from ..fal.models import QueueHandle
 from ..fanout.engine import FanOut, ItemResult, Limit, loop_limit
 from ..fanout.status import FanOutSnapshot
 from ..media.audio import first_samples
-from ..media.stitch import StitchPart, stitch
+from ..media.stitch import PLAN_FPS, StitchPart, stitch
 from ..media.verify import check_header
 from ..pipeline.generate import Generation, GenerationOutcome, PreparedGeneration
 from ..pipeline.inputs import GenerationRequest
@@ -89,20 +90,32 @@ class AvatarRun:
 @dataclass(frozen=True)
 class RunEstimate:
     """A prepared run: how many jobs, what the whole result costs (overlaps included), what is still to
-    pay (results the journal holds are free), its jobs' request keys, notes for the user, and the frames of
-    the finished video."""
+    pay (results the journal holds are free), its jobs' request keys, notes for the user, and the length of
+    the finished video: its ``seconds`` and the row's own ``fps`` (``None``: fal's file says)."""
 
     jobs: int
     estimate_usd: float
     to_pay_usd: float
     keys: tuple[str, ...]
     notes: tuple[str, ...]
-    frames: int = 0
     stored_usd: float = 0.0  # of the estimate, what earlier runs paid (results the journal holds)
+    seconds: float = 0.0
+    fps: float | None = None
 
     @property
     def what(self) -> str:
         return "one job" if self.jobs == 1 else f"{self.jobs} segments"
+
+    @property
+    def output_frames(self) -> int | None:
+        """The finished video's frames at the row's own fps (``None`` where the row states no fps)."""
+        return math.ceil(round(self.seconds * self.fps, 6)) if self.fps else None
+
+    @property
+    def length_text(self) -> str:
+        """``145 frames @ 25 fps``, ``81 frames @ 16 fps``, or ``6.2 s`` where the fps is fal's to say."""
+        frames = self.output_frames
+        return f"{frames} frames @ {self.fps:g} fps" if frames is not None else f"{self.seconds:.1f} s"
 
 
 class AvatarRunner:
@@ -187,15 +200,16 @@ class AvatarRunner:
         to_pay = round(sum(p.plan.cost_usd for p in unique.values() if not p.stored), 4)
         stored = round(sum(p.plan.cost_usd for p in self._prepared if p.stored), 4)
         keys = tuple(p.key for p in self._prepared)
-        frames = self._prepared[0].plan.frames if plan.single else plan.total_frames
+        seconds = self._prepared[0].plan.seconds if plan.single else plan.total_frames / PLAN_FPS
         self.estimate = RunEstimate(
             jobs=len(self._prepared),
             estimate_usd=cost,
             to_pay_usd=to_pay,
             keys=keys,
             notes=plan.notes,
-            frames=frames,
             stored_usd=stored,
+            seconds=seconds,
+            fps=self.request.spec.fps,
         )
         self.board.update(cost_usd=to_pay)  # the phases after the fan-out (stitching) show it too
         return self.estimate
