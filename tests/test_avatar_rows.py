@@ -165,7 +165,9 @@ def test_num_segments_follow_the_audio():
     assert rule.seconds(4) == pytest.approx(20.8) and rule.max_s == pytest.approx(50.8)
     spec = _row(length_rule="num_segments", segments=rule, max_seconds={ANY_RESOLUTION: rule.max_s})
     plan = make_plan(spec, {}, audio_s=20.0)
-    assert plan.arguments == {"num_segments": 4} and plan.seconds == pytest.approx(20.8)
+    assert plan.arguments == {"num_segments": 4} and plan.seconds == pytest.approx(
+        20.0
+    )  # stops with the audio
 
 
 def test_price_formulas():
@@ -228,12 +230,14 @@ def test_models_command_lists_every_row(capsys):
         ("fal-ai/bytedance/omnihuman/v1.5", {"resolution": "720p"}, 12.0, 1.92),
         ("veed/fabric-1.0", {"resolution": "720p"}, 10.0, 1.50),
         ("veed/fabric-1.0/fast", {"resolution": "480p"}, 10.0, 1.00),
+        ("fal-ai/longcat-single-avatar/image-audio-to-video", {"resolution": "720p"}, 5.0, 1.50),  # 5 s
+        ("fal-ai/longcat-single-avatar/image-audio-to-video", {}, 5.3, 0.90),  # 6 whole 16-frame seconds
         (
             "fal-ai/longcat-single-avatar/image-audio-to-video",
-            {"resolution": "720p"},
-            5.0,
+            {},
+            12.0,
             1.80,
-        ),  # 5.8 s → 6 units
+        ),  # not 3 whole segments (15.8 s)
         ("fal-ai/stable-avatar", {}, 2.0, 0.40),  # the 4-second minimum
         ("fal-ai/kling-video/ai-avatar/v2/pro", {}, 10.0, 1.15),
     ],

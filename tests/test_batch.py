@@ -291,11 +291,11 @@ def test_dry_run_shows_each_rows_length_at_its_own_fps_or_in_seconds(fal_env, fo
         next(line for line in table if f" {cells['endpoint']} " in line) for cells in rows
     )
     assert "41 frames @ 25 fps, 1 job" in infinitalk
-    assert "93 frames @ 16 fps, 1 job" in longcat  # one whole segment of 5.8 s at 16 fps
+    assert "28 frames @ 16 fps, 1 job" in longcat  # 1.7 s at 16 fps (the video stops with the audio)
     assert "1.7 s, 1 job" in omnihuman  # fal states no fps for OmniHuman: its file will say
     planned = summary(proc)["rows"]
-    assert [(r["frames"], r["fps"]) for r in planned] == [(41, 25.0), (93, 16.0), (None, None)]
-    assert [r["seconds"] for r in planned] == [1.64, 5.8, 1.7]
+    assert [(r["frames"], r["fps"]) for r in planned] == [(41, 25.0), (28, 16.0), (None, None)]
+    assert [r["seconds"] for r in planned] == [1.64, 1.7, 1.7]
 
 
 def test_the_spend_guard_counts_the_money_still_to_pay_once_per_generation(fal_env, folder):

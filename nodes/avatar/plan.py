@@ -229,11 +229,9 @@ def _output_seconds(
             f"{_at(spec, resolution)}: the last {length_s - limit_s:.2f} s will be cut (or fal refuses it)."
         )
         length_s = limit_s
-    if spec.length_rule == "num_segments":
-        seconds = spec.segments.seconds(spec.segments.segments_for(length_s))
-    else:
-        seconds = length_s
-    return frames_for_seconds(seconds), seconds, warnings
+    # A num_segments row renders whole segments, but its video stops with the audio (the shorter of the two),
+    # and fal bills that video's seconds (the row's price rule says in what units).
+    return frames_for_seconds(length_s), length_s, warnings
 
 
 def _put(arguments: dict, field: str, value) -> None:

@@ -181,8 +181,9 @@ SYNC_3_IMAGE = EndpointSpec(
     short_name="sync3",
 )
 
-# LongCat: "First segment is ~5.8s, additional segments are 5s each", 1..10 segments; billed per video-second
-# of 16 frames (fal's resolution description), so the output runs at 16 fps.
+# LongCat: "First segment is ~5.8s, additional segments are 5s each", 1..10 segments; the video stops with the
+# audio (the shorter of the two), billed per video-second of 16 frames (fal's resolution description), so the
+# output runs at 16 fps.
 LONGCAT_SEGMENTS = SegmentRule(first_s=5.8, step_s=5.0, max_segments=10)
 _LONGCAT_NEGATIVE = (
     "Close-up, Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, "
@@ -226,7 +227,9 @@ LONGCAT = EndpointSpec(
     price=pricing.PriceRule(
         {"480p": 0.15, "720p": 0.30},
         f"{REGISTRY}, price text: '$0.3 per video second for 720p, $0.15 per video second for 480p'; the "
-        "resolution field: 'Billing is per video-second (16 frames)'.",
+        "resolution field: 'Billing is per video-second (16 frames): 480p is 1 unit per second and 720p is 4 "
+        "units per second' (4 units would be $0.60/s at 480p's rate; the estimate follows the price text). "
+        "Billed: the video's seconds (it stops with the audio), not the whole segments requested.",
         unit_frames=16,
         unit_fps=16.0,
     ),
@@ -236,7 +239,8 @@ LONGCAT = EndpointSpec(
     segments=LONGCAT_SEGMENTS,
     output_extras=(),
     source=f"{REGISTRY} (num_segments 1-10: first ~5.8 s, then 5 s each; 16 frames per billed second); "
-    f"{FAL_JS} (output video + seed). Unknown: what fal renders past the audio's end in the last segment.",
+    f"{FAL_JS} (output video + seed). The video stops with the audio, so the last segment is not billed "
+    "whole (issue 14; fal's document does not say what the last segment renders past the audio).",
     search_aliases=("longcat", "meituan", "long", "avatar"),
     short_name="longcat",
 )
