@@ -51,10 +51,6 @@ class RunSettings:
             max_image_side=settings.max_image_side_override(),
         )
 
-    def image_side(self, default: int) -> int:
-        """The longest image side uploaded for an endpoint whose own limit is ``default``."""
-        return self.max_image_side or default
-
 
 @dataclass
 class Services:

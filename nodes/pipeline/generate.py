@@ -24,7 +24,7 @@ from ..states import Phase
 from ..store.journal import CANCELLED, COMPLETED, DOWNLOADED, FAILED, QUEUE_AHEAD, SUBMITTING, JournalEntry
 from .claiming import ClaimedKey, claim_key
 from .follow import JobFollower, result_video_url
-from .inputs import GenerationRequest, encode_media, plan_request
+from .inputs import GenerationRequest, check_image_limits, encode_media, plan_request
 from .interrupt import UserInterrupt, finish_despite_cancel
 from .keys import generation_key, input_digests, key_scope, legacy_key
 from .result_extras import OutputExtras, read_extras
@@ -74,7 +74,7 @@ class Generation:
         self.request = request
         self.spec = request.spec
         self.services = services
-        self.image_side = services.settings.image_side(self.spec.max_image_side)  # in the key and the upload
+        self.image_side = self.spec.image_side(services.settings.max_image_side)  # in the key and the upload
         self.interrupt = interrupt or UserInterrupt()
         self.board = StatusBoard(self.spec.endpoint_id, sink)
         self.follower = JobFollower(self.services, self.board)
@@ -98,6 +98,7 @@ class Generation:
             return self.prepared
         self.board.update(Phase.VALIDATING)
         plan = await asyncio.to_thread(plan_request, self.request)
+        check_image_limits(self.request, self.image_side)
         self.warnings.extend(plan.warnings)
         for warning in plan.warnings:  # said before any money is spent
             self.board.update(

@@ -10,6 +10,7 @@ from ..avatar.endpoints import EndpointSpec, MediaSlot
 from ..avatar.plan import RunPlan, check_params, make_plan
 from ..errors import InputError
 from ..media import audio as audio_media
+from ..media import image as image_media
 from ..media import video_encode
 from ..media.payload import Payload
 from .media_kinds import KINDS, connected, slot_value
@@ -94,6 +95,28 @@ def plan_request(request: GenerationRequest) -> RunPlan:
         audio_s=audio_s,
         audio2_s=audio2_s,
         source_frames=_source_frames(request),
+    )
+
+
+def check_image_limits(request: GenerationRequest, max_side: int) -> None:
+    """Refuse a portrait the row's model does not accept, as it will be uploaded (after the downscale to
+    ``max_side``, which fixes what a downscale can); checked before anything is uploaded."""
+    limits, image = request.spec.image_limits, request.image
+    if limits is None or image is None:
+        return
+    _, height, width, _ = image_media.validate_image(image, field="image")
+    fitted = image_media.fitted_size(width, height, max_side)
+    problem = limits.problem(*fitted)
+    if problem is None:
+        return
+    size = f"{width}x{height}" + (
+        f" (uploaded at {fitted[0]}x{fitted[1]})" if fitted != (width, height) else ""
+    )
+    shrunk = limits.problem(width, height) is None  # only the run's own downscale breaks the limit
+    hint = f" Raise FAL_AVATAR_MAX_IMAGE_SIDE (now {max_side} px)." if shrunk else ""
+    raise InputError(
+        f"the portrait is {size}; {request.spec.display_name} {problem} ({limits.source}).{hint}",
+        field="image",
     )
 
 

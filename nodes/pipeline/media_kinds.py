@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..avatar.row import MediaSlot
+from ..errors import InputError
 from ..media import audio as audio_media
 from ..media import digest, video_encode, video_excerpt
 from ..media import image as image_media
@@ -45,7 +46,7 @@ def _check_image(request, slot: MediaSlot, value) -> None:
 
 
 def _image_side(request, side: int | None) -> int:
-    return side or request.spec.max_image_side
+    return request.spec.image_side(side)
 
 
 def _digest_image(request, slot: MediaSlot, value, side: int | None) -> str:
@@ -53,7 +54,17 @@ def _digest_image(request, slot: MediaSlot, value, side: int | None) -> str:
 
 
 def _encode_image(request, slot: MediaSlot, value, side: int | None) -> Payload:
-    return image_media.encode_image(value, max_side=_image_side(request, side), field=slot.name)
+    payload = image_media.encode_image(value, max_side=_image_side(request, side), field=slot.name)
+    limits = request.spec.image_limits
+    if limits and limits.max_bytes and len(payload.data) > limits.max_bytes:  # refused before the upload
+        size = f"{payload.info['width']}x{payload.info['height']}"
+        raise InputError(
+            f"encodes to {len(payload.data) / 1e6:.1f} MB at {size}; {request.spec.display_name} takes at "
+            f"most {limits.max_bytes / 1e6:g} MB ({limits.source}). Set FAL_AVATAR_MAX_IMAGE_SIDE lower (or "
+            "remove it: the row's own side fits), or use a simpler picture",
+            field=slot.name,
+        )
+    return payload
 
 
 def _check_mask(request, slot: MediaSlot, value) -> None:

@@ -9,7 +9,7 @@ row's ``fps`` is ``None``: the pack reads the real one from the returned file.
 from __future__ import annotations
 
 from .. import pricing
-from ..row import EndpointSpec, Param, SegmentRule
+from ..row import EndpointSpec, ImageLimits, Param, SegmentRule
 from .common import (
     AUDIO,
     FAL_JS,
@@ -60,6 +60,19 @@ OMNIHUMAN_15 = EndpointSpec(
 )
 
 
+# fal's document states no image limit for Kling Avatar v2; Kling's own avatar API does, and fal's endpoint
+# runs Kling's model: JPG/PNG at most 10 MB, each side at least 300 px, aspect ratio 1:2.5 to 2.5:1
+# (https://app.klingai.com/cn/dev/document-api/apiReference/model/avatar; ComfyUI's KlingAvatarNode,
+# docs.comfy.org, checks the same before calling Kling).
+KLING_IMAGE = ImageLimits(
+    "Kling's own avatar API; fal's page states none",
+    min_side=300,
+    min_aspect=1 / 2.5,
+    max_aspect=2.5,
+    max_bytes=10_000_000,
+)
+
+
 def _kling(tier: str, usd: float, price_source: str) -> EndpointSpec:
     return EndpointSpec(
         node_id=f"FalKlingAvatarV2{tier.title()}",
@@ -75,6 +88,7 @@ def _kling(tier: str, usd: float, price_source: str) -> EndpointSpec:
         fps=None,
         planning_max_s=UNKNOWN_LIMIT_PLANNING_S,
         min_audio_s=2.0,
+        image_limits=KLING_IMAGE,
         output_has_seed=False,
         output_extras=("duration",),
         source=f"{REGISTRY}; {FAL_JS} (output video + duration). Third-party notes give audio 2-60 s (the 2 s "
