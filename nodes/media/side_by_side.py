@@ -1,5 +1,5 @@
-"""Several videos side by side in one MP4 (``fal-avatar compare``): each tile scaled to a common height, a label
-drawn into its frames with Pillow, the caller's sound once, every tile on the absolute timeline.
+"""Several videos side by side in one MP4 (``fal-avatar compare``): each tile scaled to a common height, a
+label drawn into its frames with Pillow, the caller's sound once, every tile on the absolute timeline.
 
 Timeline: the output runs at one frame rate, the fastest tile's (at most ``MAX_FPS``). Output frame ``t``
 shows, in each tile, that tile's frame on screen at ``t / fps`` seconds (the last one whose timestamp is at or
@@ -41,7 +41,7 @@ _TIME_SLACK = Fraction(1, 10_000)  # timestamps within this of an output instant
 
 @dataclass(frozen=True)
 class Tile:
-    """One model's video (``path``), or ``None`` for a model that failed; ``label``: lines drawn at its top."""
+    """One model's video (``path``), ``None`` for a model that failed; ``label``: lines drawn at its top."""
 
     path: Path | None
     label: tuple[str, ...]
@@ -59,7 +59,8 @@ class SideBySideResult:
 
 
 def _tile_error(path: Path, _request_id: str | None, detail: str) -> MediaDecodeError:
-    return MediaDecodeError(f"Could not read the model video {Path(path).name} ({detail}); it is kept at {path}.",
+    return MediaDecodeError(f"Could not read the model video {Path(path).name} ({detail}); it is kept at "
+                            f"{path}.",
                             path=str(path))  # fmt: skip
 
 
