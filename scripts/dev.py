@@ -23,8 +23,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-# Most tests wait on an emulator, a subprocess or a socket, so more workers than cores pays off (pytest-xdist).
-# Tests sharing one expensive fixture stay on one worker (``@pytest.mark.xdist_group``).
+# Most tests wait on an emulator, a subprocess or a socket, so more workers than cores pays off
+# (pytest-xdist). Tests sharing one expensive fixture stay on one worker (``@pytest.mark.xdist_group``).
 MIN_WORKERS = 4
 PYTEST_WORKERS = ("-n", str(max(MIN_WORKERS, os.cpu_count() or 1)), "--dist", "loadgroup")
 NO_TESTS_COLLECTED = 5  # pytest's exit code
