@@ -1,8 +1,9 @@
 """Set-up and entry points that work on a fresh machine with only Python 3 and the package registries.
 
     python3 scripts/dev.py demo [--live]   # venv + runtime deps, then `fal-avatar demo`
-    python3 scripts/dev.py test [pytest args]   # venv + test deps, then ruff, the web tests and pytest
-                                                # (in parallel workers; -n 0 runs one process)
+    python3 scripts/dev.py test [pytest args]   # venv + test deps, then ruff (lint and format check), the
+                                                # web tests and pytest (in parallel workers; -n 0 runs one
+                                                # process)
 
 Everything goes into ./.venv. torch is installed only when it is missing (a local wheel, else the CPU
 build) and an existing torch is never upgraded or replaced.
@@ -92,9 +93,10 @@ def ensure_env(extra: str) -> None:
 
 def cmd_test(args: list[str]) -> int:
     ensure_env("test")
-    say("ruff (Comfy Registry rules S102, S307, E702 as errors, then the project's lint set)")
+    say("ruff (Comfy Registry rules S102, S307, E702 as errors, the project's lint set, the format check)")
     run(BIN / "ruff", "check", "--select", "S102,S307,E702", ".", cwd=ROOT)
     run(BIN / "ruff", "check", ".", cwd=ROOT)
+    run(BIN / "ruff", "format", "--check", ".", cwd=ROOT)
     node = shutil.which("node")
     if node:
         say("web tests (node --test)")
