@@ -298,8 +298,8 @@ def write_mp4(
     fps: Fraction,
     write: Callable[[Mp4Writer], None],
 ) -> None:
-    """Make ``out`` with ``write(writer)``: into a hidden temp file beside it, synced and then moved into place,
-    so ``out`` is either whole or as it was, whatever fails or is cancelled."""
+    """Make ``out`` with ``write(writer)``: into a hidden temp file beside it, synced and then moved into
+    place, so ``out`` is either whole or as it was, whatever fails or is cancelled."""
     temp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
     try:
         writer = Mp4Writer(temp, size, sound, fps)
