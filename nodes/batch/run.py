@@ -127,7 +127,7 @@ class Batch:
         self._started: float | None = None
         self._pinned: dict[int, Services] = {}  # rows' pinned views of the media store, until run() ends
 
-    # --- checking (nothing is uploaded or paid) ----------------------------------------------------------------
+    # --- checking (nothing is uploaded or paid) -------------------------------------------------------------
 
     async def check(self) -> BatchEstimate:
         """Prepare every row (at most a few at once: reading inputs is CPU work). Bad rows are returned, all
@@ -159,7 +159,7 @@ class Batch:
             problems=tuple(problems),
         )
 
-    # --- running ---------------------------------------------------------------------------------------------
+    # --- running --------------------------------------------------------------------------------------------
 
     async def run(self, interrupt: UserInterrupt | None = None) -> list[BatchRow]:
         """Run every checked row (identical ones once); each ends done, failed or cancelled. Cancelling this

@@ -1,5 +1,5 @@
-"""The one fan-out engine: many items at once (long-form segments, batch rows, fetch rebuilds, and the runs of a
-ComfyUI list input, which ComfyUI executes concurrently in one event loop).
+"""The one fan-out engine: many items at once (long-form segments, batch rows, fetch rebuilds, and the runs of
+a ComfyUI list input, which ComfyUI executes concurrently in one event loop).
 
 :class:`Engine` owns what every such caller needs, written once:
 - the prepare gate (checks and estimates, a few at once; their status lines muted);
@@ -160,9 +160,9 @@ class Engine(Generic[T]):
         limit: Limit | None,
         finish: Callable[[int, T], Awaitable[None]] | None = None,
     ) -> list[ItemResult[T]]:
-        """Run every leading item (``run_one(index)``, holding ``limit`` if given); an identical item takes its
-        leader's result. ``finish(index, result)`` then hands each item's result over (a failure there fails
-        that item only). Items end done, failed or cancelled; cancelling this call cancels them all."""
+        """Run every leading item (``run_one(index)``, holding ``limit`` if given); an identical item takes
+        its leader's result. ``finish(index, result)`` then hands each item's result over (a failure there
+        fails that item only). Items end done, failed or cancelled; cancelling this call cancels them all."""
         self.restart_clock()
         leaders = [i for i, item in enumerate(self.items) if item.shared_with is None]
         values: dict[int, T] = {}
