@@ -144,6 +144,8 @@ def test_fetch_recovers_by_request_id(fal_env, tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "b.mp4").read_bytes() == (tmp_path / "a.mp4").read_bytes()
     assert fal_env.count("submit") == 0
+    fetched = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert fetched["output_extras"] == first["output_extras"] == [{}]  # InfiniTalk declares no extra field
 
 
 def test_fetch_never_copies_a_damaged_file_and_exits_3(fal_env, tmp_path, monkeypatch):
