@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..concurrency import Limit
 from ..errors import (
     InputError,
     LocalStorageError,
@@ -25,7 +26,7 @@ from ..errors import (
     UnknownSubmitError,
 )
 from ..fal.models import QueueHandle
-from ..fanout.engine import FanOut, ItemResult, Limit, loop_limit
+from ..fanout.engine import FanOut, ItemResult, loop_limit
 from ..fanout.status import FanOutSnapshot
 from ..media.audio import first_samples
 from ..media.stitch import StitchPart, stitch
@@ -104,8 +105,9 @@ class RunEstimate:
 
 class AvatarRunner:
     """One request over its whole input, in two steps: :meth:`prepare` (checks, plan, estimate: nothing is
-    uploaded or paid) and :meth:`run`. Its fal jobs hold ``limit`` (default: :func:`~..fanout.engine.loop_limit`,
-    shared by every run of the event loop: a batch's rows, the items of a ComfyUI list input)."""
+    uploaded or paid) and :meth:`run`. Its fal jobs hold ``limit`` (default:
+    :func:`~..fanout.engine.loop_limit`, shared by every run of the event loop: a batch's rows, the items of
+    a ComfyUI list input)."""
 
     def __init__(
         self,
