@@ -161,7 +161,11 @@ class AvatarRunner:
         self._limit = self._limit or loop_limit(self.services.settings.max_parallel)
         if plan.single:
             self._single = Generation(
-                self.request, services=self.services, sink=self.sink, interrupt=self.interrupt
+                self.request,
+                services=self.services,
+                sink=self.sink,
+                interrupt=self.interrupt,
+                params=plan.params,
             )
             self._prepared = [await self._single.prepare()]
         else:

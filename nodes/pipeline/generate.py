@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..avatar.plan import RunPlan
+from ..avatar.plan import CheckedParams, RunPlan
 from ..errors import IdenticalRunError, NotFoundError, SubmitOutcomeUnknownError
 from ..fal.models import QueueHandle
 from ..media.audio import audio_duration_s
@@ -59,7 +59,8 @@ class GenerationOutcome:
 
 
 class Generation:
-    """Runs one request; ``sink`` receives every status change (and one per second)."""
+    """Runs one request; ``sink`` receives every status change (and one per second). ``params``: the
+    request's values as the run's planning already checked them (else :meth:`prepare` checks them)."""
 
     def __init__(
         self,
@@ -68,8 +69,10 @@ class Generation:
         services: Services,
         sink: Callable[[RunStatus], None] | None = None,
         interrupt: UserInterrupt | None = None,
+        params: CheckedParams | None = None,
     ) -> None:
         self.request = request
+        self.params = params
         self.spec = request.spec
         self.services = services
         self.image_side = services.settings.image_side(self.spec.max_image_side)  # in the key and the upload
@@ -95,7 +98,7 @@ class Generation:
         if self.prepared is not None:
             return self.prepared
         self.board.update(Phase.VALIDATING)
-        plan = await asyncio.to_thread(plan_request, self.request)
+        plan = await asyncio.to_thread(plan_request, self.request, self.params)
         self.warnings.extend(plan.warnings)
         for warning in plan.warnings:  # said before any money is spent
             self.board.update(

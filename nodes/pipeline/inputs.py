@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..avatar.endpoints import EndpointSpec, MediaSlot
-from ..avatar.plan import RunPlan, check_params, make_plan
+from ..avatar.plan import CheckedParams, RunPlan, checked, make_plan
 from ..errors import InputError
 from ..media import audio as audio_media
 from ..media import video_encode
@@ -80,9 +80,10 @@ def _check_media(request: GenerationRequest) -> None:
             raise _missing(slot)
 
 
-def plan_request(request: GenerationRequest) -> RunPlan:
-    """All checks that need no upload: widgets, media presence, audio length, frames, cost."""
-    check_params(request.spec, request.values)
+def plan_request(request: GenerationRequest, params: CheckedParams | None = None) -> RunPlan:
+    """All checks that need no upload: widgets (unless ``params``: the request's values as the run's planning
+    checked them), media presence, audio length, frames, cost."""
+    params = checked(request.spec, params if params is not None else request.values)
     _check_media(request)
     audio_s = audio_media.audio_duration_s(request.audio) if request.audio is not None else None
     audio2_s = (
@@ -90,7 +91,7 @@ def plan_request(request: GenerationRequest) -> RunPlan:
     )
     return make_plan(
         request.spec,
-        request.values,
+        params,
         audio_s=audio_s,
         audio2_s=audio2_s,
         source_frames=_source_frames(request),
