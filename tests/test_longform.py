@@ -353,7 +353,8 @@ def test_the_spend_guard_tells_identical_pieces_of_the_run_from_results_paid_ear
 
 def test_a_segment_whose_submit_got_no_answer_is_not_said_to_be_paid_again(fal_env):
     """The error used to say both 'running again pays only for the failed segment' and 'will not submit it
-    again on its own'; the re-run does the latter (it asks fal's request history), and now the error says so."""
+    again on its own'; the re-run does the latter (it asks fal's request history), and now the error says
+    so."""
     fal_env.inject("submit", "drop")  # fal creates the job, its answer is lost
     with pytest.raises(SegmentsFailedError) as info:
         run(long_request(40.0))

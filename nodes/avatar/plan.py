@@ -162,8 +162,9 @@ def _check_one_job_text(spec: EndpointSpec, values: dict) -> None:
         return
     if len(texts) == 2:
         raise InputError(
-            f"the two texts are {len(texts[0][1])} + {len(texts[1][1])} characters; one {spec.endpoint_id} job "
-            f"speaks at most {limit} in all (about {spec.max_audio_s or spec.max_seconds_at(None):g} s). Shorten them.",
+            f"the two texts are {len(texts[0][1])} + {len(texts[1][1])} characters; one {spec.endpoint_id} "
+            f"job speaks at most {limit} in all (about {spec.max_audio_s or spec.max_seconds_at(None):g} s). "
+            "Shorten them.",
             field=texts[1][0],
         )
     hint = (
@@ -230,9 +231,9 @@ def _output_seconds(
             )
         elif length_s > frames / fps + 0.04 and _source_is_the_cut(values, source_frames, length_s, fps):
             warnings.append(
-                f"The source video is {source_frames / fps:.2f} s, shorter than the {what} ({length_s:.2f} s): "
-                f"the result follows the video ({frames} frames, {frames / fps:.2f} s), so the last "
-                f"{length_s - frames / fps:.2f} s of the {what} will be cut."
+                f"The source video is {source_frames / fps:.2f} s, shorter than the {what} "
+                f"({length_s:.2f} s): the result follows the video ({frames} frames, {frames / fps:.2f} s), "
+                f"so the last {length_s - frames / fps:.2f} s of the {what} will be cut."
             )
         elif length_s > frames / fps + 0.04:
             warnings.append(

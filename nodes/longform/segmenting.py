@@ -43,9 +43,10 @@ class SegmentJob:
 
 @dataclass(frozen=True)
 class LongPlan:
-    """``jobs`` empty: the request runs as it is (one job, whose checked values are ``params``). ``own_audio``:
-    the final sound track is the user's audio (else the segments' own speech). ``summary`` says how the run is cut; ``notes`` are what
-    the user should know about the result (a join outside a pause, audio longer than the video, ...)."""
+    """``jobs`` empty: the request runs as it is (one job, whose checked values are ``params``).
+    ``own_audio``: the final sound track is the user's audio (else the segments' own speech). ``summary``
+    says how the run is cut; ``notes`` are what the user should know about the result (a join outside a
+    pause, audio longer than the video, ...)."""
 
     request: GenerationRequest
     params: CheckedParams

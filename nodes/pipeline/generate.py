@@ -152,8 +152,8 @@ class Generation:
         outcome = await self._resume(entry, plan)
         if outcome is None:
             raise IdenticalRunError(
-                f"An identical run's fal request {entry.request_id} has no result to take any more. Nothing was "
-                "submitted by this run; run again once that run has ended.",
+                f"An identical run's fal request {entry.request_id} has no result to take any more. Nothing "
+                "was submitted by this run; run again once that run has ended.",
                 request_id=entry.request_id,
             )
         return outcome
@@ -196,7 +196,8 @@ class Generation:
         """Claim, upload and submit, then leave the job running: the run that comes later (a queued ComfyUI
         prompt's node) finds it journaled and re-attaches at no new cost. ``None``: nothing was started (the
         journal holds the job or its result, or a submit whose outcome is unknown, which that run settles).
-        Cancelled, a submit on the way is still journaled; with the interrupt set its job is cancelled on fal."""
+        Cancelled, a submit on the way is still journaled; with the interrupt set its job is cancelled on
+        fal."""
         claimed = None
         try:
             prepared = await self.prepare()
@@ -271,7 +272,8 @@ class Generation:
                 path = await self.follower.download(handle, entry.result)
             except NotFoundError:
                 self.warnings.append(
-                    f"The stored result of request {entry.request_id} has expired on fal's CDN; generating again."
+                    f"The stored result of request {entry.request_id} has expired on fal's CDN; "
+                    "generating again."
                 )
                 return None
             if self.follower.damaged is not None:
