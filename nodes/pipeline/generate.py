@@ -227,7 +227,7 @@ class Generation:
     async def _encode(self, prepared: PreparedGeneration) -> tuple[dict[str, Payload], JournalEntry | None]:
         """The encoded inputs, and the reusable entry journaled under their legacy key (if any)."""
         self.board.update(Phase.VALIDATING, detail="encoding inputs")
-        payloads = await asyncio.to_thread(encode_media, self.request, prepared.plan, self.image_side)
+        payloads = await asyncio.to_thread(encode_media, self.request, self.image_side)
         self.warnings.extend(w for payload in payloads.values() for w in payload.warnings)
         old_key = legacy_key(prepared.scope, prepared.plan, payloads)
         old = await asyncio.to_thread(self.services.journal.find_reusable, old_key)

@@ -98,9 +98,7 @@ def plan_request(request: GenerationRequest, params: CheckedParams | None = None
     )
 
 
-def encode_media(
-    request: GenerationRequest, plan: RunPlan, max_image_side: int | None = None
-) -> dict[str, Payload]:
+def encode_media(request: GenerationRequest, max_image_side: int | None = None) -> dict[str, Payload]:
     """Encode every connected media input. Returns ``{fal_field: payload}`` (``max_image_side``: the run's
     setting, default the endpoint's own; CPU work: run in a thread)."""
     kinds = connected(request)
