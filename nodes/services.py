@@ -84,7 +84,8 @@ def build_services(
         client=FalClient(credentials, urls, pool=SHARED_POOL),
         journal=Journal(db, secrets=known_secrets if credentials is None else _secrets_of(credentials)),
         uploads=UploadCache(db),
-        # pinning: the files this entry point's runs store or reuse stay (never evicted) till it releases them
+        # pinning: the files this entry point's runs store or reuse stay (never evicted)
+        # until it releases them
         media=MediaStore(home / MEDIA_DIR_NAME if home is not None else None, db_path=db).pinning(),
         claims=Claims(db),
         settings=run_settings,

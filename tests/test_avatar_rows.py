@@ -182,7 +182,7 @@ def test_price_formulas():
 
 
 def test_readme_table_is_the_rows():
-    """The README's model table is generated from the rows (regenerate: nodes/avatar/listing.markdown_table)."""
+    """The README's model table is made from the rows (regenerate: nodes/avatar/listing.markdown_table)."""
     from pathlib import Path
 
     from comfyui_fal_avatar.nodes.avatar.listing import markdown_table

@@ -1,6 +1,6 @@
 """`fal-avatar batch MANIFEST` as a user runs it, against the emulator: a 40-row manifest with the four
-endpoints, identical rows and a failing row; resuming (after a failure and after SIGKILL); validation with line
-numbers; --dry-run; the spend guard; Ctrl-C; CSV and JSONL; two batches on one data directory."""
+endpoints, identical rows and a failing row; resuming (after a failure and after SIGKILL); validation with
+line numbers; --dry-run; the spend guard; Ctrl-C; CSV and JSONL; two batches on one data directory."""
 
 from __future__ import annotations
 

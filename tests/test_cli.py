@@ -95,8 +95,9 @@ def child(setup: str) -> list[str]:
     return [sys.executable, "-c", f"import resource, runpy, signal; {setup}; {run}"]
 
 
-# A shell's background job (`cmd &`) starts its children with SIGINT ignored, and Python keeps an ignored SIGINT
-# ignored (no KeyboardInterrupt); the child restores Python's own handler so the test does not depend on that.
+# A shell's background job (`cmd &`) starts its children with SIGINT ignored, and Python keeps an ignored
+# SIGINT ignored (no KeyboardInterrupt); the child restores Python's own handler so the test does not depend
+# on that.
 WITH_CTRL_C = child("signal.signal(signal.SIGINT, signal.default_int_handler)")
 
 

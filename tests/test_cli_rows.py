@@ -123,8 +123,8 @@ def test_two_speakers_audio_and_voices_reach_their_fal_fields(fal_env, tmp_path)
     asyncio.run(run_request(build_request(parse(
         "fal-ai/ai-avatar/multi", "--image", IMAGE, "--audio", SPEECH, "--audio2", second))))  # fmt: skip
     asyncio.run(run_request(build_request(parse(
-        "fal-ai/ai-avatar/multi-text", "--image", IMAGE, "--text", "Hi.", "--text2", "Hello.", "--voice", "Aria",
-        "--voice2", "Bill"))))  # fmt: skip
+        "fal-ai/ai-avatar/multi-text", "--image", IMAGE, "--text", "Hi.", "--text2", "Hello.",
+        "--voice", "Aria", "--voice2", "Bill"))))  # fmt: skip
     audio, text = _submitted(fal_env)
     assert (
         audio["first_audio_url"]

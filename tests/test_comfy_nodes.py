@@ -133,7 +133,7 @@ def test_one_node_per_row_grouped_by_family_with_the_seven_outputs(comfy):
 
 
 def test_a_required_choice_without_a_default_is_refused_before_money(comfy, fal_env):
-    """fal has no default for it (a missing one is a 422): the node shows a placeholder first and refuses it."""
+    """fal has no default for it (a missing one is a 422): the node shows a placeholder and refuses it."""
     nodes, _, _ = comfy
     choosing = [spec for spec in GENERATION_ENDPOINTS if any(p.choice_required for p in spec.params)]
     assert choosing, "no row has a required choice"
@@ -210,8 +210,8 @@ def test_one_node_of_each_family_runs_with_its_own_fields_and_fps(comfy, fal_env
 
 def test_the_price_badge_follows_each_rows_formula(comfy):
     """ComfyUI's price badge (JSONata, evaluated by the frontend) from the row: the rate at the chosen
-    resolution or model (the dearest while a required one is not chosen), per minute where fal states it so, and the
-    whole job once num_frames is set; no badge where fal's price is unknown."""
+    resolution or model (the dearest while a required one is not chosen), per minute where fal states it so,
+    and the whole job once num_frames is set; no badge where fal's price is unknown."""
     nodes, _, _ = comfy
     for spec in GENERATION_ENDPOINTS:
         badge = nodes[spec.node_id].define_schema().price_badge

@@ -177,8 +177,8 @@ def _footage(path, seconds: float, fps) -> None:
 
 
 def test_lipsync_on_footage_keeps_the_footages_frame_rate_over_several_jobs(fal_env, tmp_path):
-    """react-1 (15 s per job) on 40 s of 29.97 fps footage: jobs get excerpts at the footage's own rate, cut at
-    the audio's instants, and the joined video stays at 29.97 fps for the whole length."""
+    """react-1 (15 s per job) on 40 s of 29.97 fps footage: jobs get excerpts at the footage's own rate, cut
+    at the audio's instants, and the joined video stays at 29.97 fps for the whole length."""
     import asyncio
     from fractions import Fraction
 

@@ -74,8 +74,8 @@ def matrix_table(request):
 
 @pytest.fixture
 def start_emulator(monkeypatch):
-    """Start an emulator like the ``emulator`` fixture (plus an optional queue delay, which that one lacks) and
-    point the key and the three base URLs at it, as ``fal_env`` does."""
+    """Start an emulator like the ``emulator`` fixture (plus an optional queue delay, which that one lacks)
+    and point the key and the three base URLs at it, as ``fal_env`` does."""
     started: list[FalEmulator] = []
 
     def start(*, queue_delay: float = 0.0) -> FalEmulator:
@@ -681,7 +681,7 @@ def test_sigkill_while_submitting_then_run_again(start_emulator, tmp_path):
     )
 
 
-# --- the media-cache cap and the database under a long run ---------------------------------------------------
+# --- the media-cache cap and the database under a long run --------------------------------------------------
 
 
 def long_request(seconds: float = 45.0):

@@ -288,7 +288,7 @@ def test_the_fal_key_is_never_written(journal, tmp_path, monkeypatch, source):
 
 
 def test_entries_survive_the_database_file_being_deleted(tmp_path):
-    """The journal writes what it knows into a replaced (deleted) database file: in-flight jobs keep their ids."""
+    """The journal writes what it knows into a replaced (deleted) database file: in-flight jobs keep ids."""
     journal = Journal()
     done = journal.begin("k-done", "fal-ai/infinitalk", cost_estimate_usd=1.0)
     journal.record_submit(done, handle("req-done"))

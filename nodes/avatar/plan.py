@@ -231,9 +231,9 @@ def _output_seconds(
             )
         elif length_s > frames / fps + 0.04 and _source_is_the_cut(values, source_frames, length_s, fps):
             warnings.append(
-                f"The source video is {source_frames / fps:.2f} s, shorter than the {what} "
-                f"({length_s:.2f} s): the result follows the video ({frames} frames, {frames / fps:.2f} s), "
-                f"so the last {length_s - frames / fps:.2f} s of the {what} will be cut."
+                f"The source video is {source_frames / fps:.2f} s, shorter than the {what} ({length_s:.2f} "
+                f"s): the result follows the video ({frames} frames, {frames / fps:.2f} s), so the last "
+                f"{length_s - frames / fps:.2f} s of the {what} will be cut."
             )
         elif length_s > frames / fps + 0.04:
             warnings.append(

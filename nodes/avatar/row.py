@@ -36,8 +36,9 @@ SLOT_KINDS = ("image", "audio", "video", "frames", "mask")
 
 @dataclass(frozen=True)
 class Param:
-    """A widget. ``name`` is the widget's (and ``--param``'s) name; ``fal_name`` is fal's field when it differs
-    (``voice2`` → ``voice2``, ``voice`` → ``voice1``); ``fal=False`` for local-only widgets (never sent).
+    """A widget. ``name`` is the widget's (and ``--param``'s) name; ``fal_name`` is fal's field when it
+    differs (``voice2`` → ``voice2``, ``voice`` → ``voice1``); ``fal=False`` for local-only widgets (never
+    sent).
 
     ``required``: a text that must not be empty, or (an enum with ``default=None``) a choice the user must
     make because fal has no default (a missing one is a 422). ``role`` marks the text to speak
@@ -201,7 +202,7 @@ class EndpointSpec:
 
     @property
     def max_audio_s(self) -> float | None:
-        """Audio beyond this is not rendered by one job (at the default resolution); ``None`` for text rows."""
+        """Audio beyond this is not rendered by one job (at the default resolution); ``None``: text rows."""
         if self.length_from == "text":
             return None
         return self.max_seconds_at(self.default_resolution)

@@ -292,7 +292,7 @@ def _summary(plan: SegmentPlan, usable: int) -> str:
 
 
 def _join_notes(plan: SegmentPlan, pauses: Sequence[_Pause], audio_end_s: float) -> list[str]:
-    """A note for every join that is not in a pause: where the pause-free stretch is and where the cut went."""
+    """A note for every join not in a pause: where the pause-free stretch is and where the cut went."""
     notes = []
     for segment in plan.segments[:-1]:
         at = segment.cut_s

@@ -44,7 +44,8 @@ def add_arguments(parser) -> None:
         "--concurrency",
         type=int,
         default=DEFAULT_CONCURRENCY,
-        help=f"fal jobs in flight at once across all rows, 1-{MAX_PARALLEL_CAP} (default {DEFAULT_CONCURRENCY})",
+        help=f"fal jobs in flight at once across all rows, 1-{MAX_PARALLEL_CAP} (default "
+        f"{DEFAULT_CONCURRENCY})",
     )
     parser.add_argument(
         "--max-usd",
@@ -206,7 +207,8 @@ def _dry_run(batch: Batch, rows: list[ManifestRow], estimate: BatchEstimate, arg
         print(table(("LINE", "ENDPOINT", "FRAMES / JOBS", "EST.", "TO PAY", "OUT"), lines))
         print(
             f"\n{_what(estimate)}: est. {format_usd(estimate.estimate_usd)}, still to pay "
-            f"{format_usd(estimate.to_pay_usd)} (spend limit {format_usd(limit)}, {source}). Nothing was uploaded."
+            f"{format_usd(estimate.to_pay_usd)} (spend limit {format_usd(limit)}, {source}). Nothing was "
+            "uploaded."
         )
     refused = None
     try:

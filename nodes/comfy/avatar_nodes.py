@@ -1,4 +1,4 @@
-"""The ComfyUI nodes: one generation node per endpoint row (one class, built from the rows) and Fetch Result."""
+"""The ComfyUI nodes: a generation node per endpoint row (one class, built from the rows) and Fetch Result."""
 
 from __future__ import annotations
 
@@ -153,7 +153,8 @@ class FalAvatarFetchResult(io.ComfyNode):
                 io.String.Input(
                     "request_id",
                     default="",
-                    tooltip="The request_id a generation node showed (for a long video, its whole segment list).",
+                    tooltip="The request_id a generation node showed (for a long video, its whole segment "
+                    "list).",
                 ),
                 io.Combo.Input(
                     "endpoint",

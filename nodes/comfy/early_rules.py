@@ -58,7 +58,7 @@ def _why_late(prompt: dict, node: dict) -> str | None:
 
 
 def _executed(prompt: dict, outputs) -> set[str]:
-    """The nodes ComfyUI runs for ``outputs`` (the output node ids it queued): those and everything upstream."""
+    """The nodes ComfyUI runs for ``outputs`` (the output node ids it queued): those and all upstream."""
     seen: set[str] = set()
     stack = [str(node_id) for node_id in outputs]
     while stack:

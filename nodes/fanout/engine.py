@@ -1,5 +1,5 @@
-"""The one fan-out engine: many items at once (long-form segments, batch rows, fetch rebuilds, and the runs
-of a ComfyUI list input, which ComfyUI executes concurrently in one event loop).
+"""The one fan-out engine: many items at once (long-form segments, batch rows, fetch rebuilds, and the runs of
+a ComfyUI list input, which ComfyUI executes concurrently in one event loop).
 
 :class:`Engine` owns what every such caller needs, written once:
 - the prepare gate (checks and estimates, a few at once; their status lines muted);

@@ -106,8 +106,8 @@ class RunEstimate:
 class AvatarRunner:
     """One request over its whole input, in two steps: :meth:`prepare` (checks, plan, estimate: nothing is
     uploaded or paid) and :meth:`run`. Its fal jobs hold ``limit`` (default:
-    :func:`~..fanout.engine.loop_limit`, shared by every run of the event loop: a batch's rows, the items of
-    a ComfyUI list input)."""
+    :func:`~..fanout.engine.loop_limit`, shared by every run of the event loop: a batch's rows, the items of a
+    ComfyUI list input)."""
 
     def __init__(
         self,

@@ -31,7 +31,7 @@ def validate_image(image, *, field: str = "image") -> tuple[int, int, int, int]:
 
 
 def encode_image(image, *, fmt: str = "png", max_side: int | None = None, field: str = "image") -> Payload:
-    """Encode the first image of an IMAGE batch ``[B,H,W,C]``; downscale (LANCZOS) if a side exceeds ``max_side``."""
+    """Encode an IMAGE batch's first image ``[B,H,W,C]``; downscale (LANCZOS) if a side > ``max_side``."""
     if fmt.lower() not in _FORMATS:
         raise ValueError(f"unknown image format {fmt!r}; use 'png' or 'jpeg'")
     if max_side is not None and max_side < 1:

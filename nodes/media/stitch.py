@@ -291,6 +291,31 @@ class Mp4Writer:
         self._out.close()
 
 
+def write_mp4(
+    out: Path,
+    size: tuple[int, int],
+    sound: tuple[int, int] | None,
+    fps: Fraction,
+    write: Callable[[Mp4Writer], None],
+) -> None:
+    """Make ``out`` with ``write(writer)``: into a hidden temp file beside it, synced and then moved into
+    place, so ``out`` is either whole or as it was, whatever fails or is cancelled."""
+    temp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
+    try:
+        writer = Mp4Writer(temp, size, sound, fps)
+        try:
+            write(writer)
+        except BaseException:
+            writer.abandon()
+            raise
+        writer.finish()
+        with open(temp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, out)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
 def _blend(a: av.VideoFrame, b: av.VideoFrame, weight: float) -> av.VideoFrame:
     """``(1−w)·a + w·b`` in the yuv420p planes (8-bit fixed-point weight)."""
     wb = round(weight * 256)
@@ -372,20 +397,13 @@ def stitch(
     joined = (sounding.audio_sample_rate, sounding.audio_channels) if sounding and given is None else None
     sound = (given[1], given[0].shape[0]) if given is not None else joined
     out = Path(out)
-    temp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
-    try:
-        writer = Mp4Writer(temp, size, sound, fps)
-        try:
-            _write(parts, total_frames, size, writer, given, joined, on_progress, fps)
-        except BaseException:
-            writer.abandon()
-            raise
-        writer.finish()
-        with open(temp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, out)
-    finally:
-        temp.unlink(missing_ok=True)
+    write_mp4(
+        out,
+        size,
+        sound,
+        fps,
+        lambda writer: _write(parts, total_frames, size, writer, given, joined, on_progress, fps),
+    )
     return StitchResult(out, total_frames, size[0], size[1], float(total_frames / fps), sound is not None)
 
 

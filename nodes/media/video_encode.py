@@ -13,8 +13,9 @@ AAC with ``flags=+bitexact`` (no libavcodec version string in its first frame), 
 thread count (``x264.THREADS``; x264 writes it into the stream and its decisions depend on it) and never
 with its AVX-512 macroblock-tree code, which read uninitialised heap memory whenever the picture was not
 a multiple of 128 pixels wide (``x264.py`` explains; before, ``MALLOC_PERTURB_`` alone changed the bytes).
-Decoding a source and converting it to RGB give the same pixels every time. Another CPU may give other bytes (x264's
-floating-point code differs between SIMD levels), and another PyAV build may ship another x264 or FFmpeg.
+Decoding a source and converting it to RGB give the same pixels every time. Another CPU may give other bytes
+(x264's floating-point code differs between SIMD levels), and another PyAV build may ship another x264 or
+FFmpeg.
 """
 
 from __future__ import annotations

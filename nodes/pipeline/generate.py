@@ -272,8 +272,8 @@ class Generation:
                 path = await self.follower.download(handle, entry.result)
             except NotFoundError:
                 self.warnings.append(
-                    f"The stored result of request {entry.request_id} has expired on fal's CDN; "
-                    "generating again."
+                    f"The stored result of request {entry.request_id} has expired on fal's CDN; generating "
+                    "again."
                 )
                 return None
             if self.follower.damaged is not None:

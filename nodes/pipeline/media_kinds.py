@@ -136,7 +136,7 @@ KINDS: dict[str, MediaKind] = {
 
 
 def slot_value(request: GenerationRequest, slot: MediaSlot) -> Any | None:
-    """The input connected to ``slot`` (``None``: nothing). A video file wins over frames for the same field."""
+    """The input connected to ``slot`` (``None``: nothing); a video file wins over frames for one field."""
     if slot.kind == "video":
         return request.video_path
     if slot.kind == "frames":

@@ -336,7 +336,7 @@ class Journal:
             return self._remember(row_id, _entry(conn, row["id"]))
 
     def adopt(self, endpoint_id: str, handle: Any) -> JournalEntry:
-        """Journal a request submitted elsewhere (recovered by id) as ``submitted``; a known id is kept as is."""
+        """Journal a request submitted elsewhere (recovered by id) as ``submitted``; keep a known id as is."""
         fields = _handle_fields(handle)
         now = time.time()
         with self._write() as conn:
@@ -391,7 +391,8 @@ class Journal:
         marks = ", ".join("?" * len(REUSABLE_STATES))
         with self._read() as conn:
             row = conn.execute(
-                f"SELECT * FROM journal WHERE request_key = ? AND state IN ({marks}) ORDER BY id DESC LIMIT 1",
+                f"SELECT * FROM journal WHERE request_key = ? AND state IN ({marks}) "
+                "ORDER BY id DESC LIMIT 1",
                 (request_key, *REUSABLE_STATES),
             ).fetchone()
         if row is None:

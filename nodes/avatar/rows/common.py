@@ -56,8 +56,8 @@ VIDEO = MediaSlot(
 def prompt(default: str, *, required: bool = True, max_length: int = 5000) -> Param:
     """fal's ``prompt``; an optional one left empty is not sent (fal's own default applies)."""
     omit = NOT_SENT if required else ""
-    return Param("prompt", "text", default, PROMPT_TIP, multiline=True, required=required, max_length=max_length,
-                 omit_value=omit)  # fmt: skip
+    return Param("prompt", "text", default, PROMPT_TIP, multiline=True, required=required,
+                 max_length=max_length, omit_value=omit)  # fmt: skip
 
 
 def num_frames(rule: FrameRule, source: str, fps: float = INFINITALK_FPS) -> Param:

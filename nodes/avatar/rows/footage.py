@@ -44,8 +44,8 @@ SYNC_LIPSYNC_V2 = _footage_row(
     ),
     price=pricing.per_minute(
         {"lipsync-2": 3.0, "lipsync-2-pro": 5.0},
-        f"{REGISTRY}, price text: '$3 per minute of video'; the model field: 'lipsync-2-pro will cost roughly "
-        "1.67 times as much' (≈ $5 per minute).",
+        f"{REGISTRY}, price text: '$3 per minute of video'; the model field: 'lipsync-2-pro will cost "
+        "roughly 1.67 times as much' (≈ $5 per minute).",
         by="model",
     ),
     source=f"{REGISTRY} (model lipsync-2 | lipsync-2-pro); {FAL_JS} (sync_mode, default cut_off). "
@@ -89,8 +89,8 @@ SYNC_LIPSYNC_V3 = _footage_row(
         {"*": 8.0}, "fal's llms.txt (https://fal.ai/models/fal-ai/sync-lipsync/v3/llms.txt): '$8 per minute'"
     ),
     source=f"{REGISTRY} (video_url, audio_url, options); {FAL_JS} (sync_mode; options: prompt = emotion, "
-    f"model_mode, active_speaker_detection.auto_detect). Not offered here: speaker coordinates, bounding boxes, "
-    f"face image. {UNKNOWN_LIMIT_NOTE}.",
+    "model_mode, active_speaker_detection.auto_detect). Not offered here: speaker coordinates, bounding "
+    f"boxes, face image. {UNKNOWN_LIMIT_NOTE}.",
     search_aliases=("sync", "sync-3", "lipsync", "dubbing", "emotion", "speaker"),
 )
 
@@ -98,8 +98,8 @@ SYNC_REACT_1 = _footage_row(
     node_id="FalSyncReact1",
     endpoint_id="fal-ai/sync-lipsync/react-1",
     display_name="fal sync react-1 (Video + Audio + Emotion)",
-    description="sync react-1 on fal: re-syncs footage with an explicit emotion (at most 15 s per job; longer "
-    "footage runs as several jobs).",
+    description="sync react-1 on fal: re-syncs footage with an explicit emotion (at most 15 s per job; "
+    "longer footage runs as several jobs).",
     params=(
         enum(
             "emotion",

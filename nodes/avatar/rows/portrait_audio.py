@@ -45,8 +45,8 @@ OMNIHUMAN_15 = EndpointSpec(
     ),
     price=pricing.PriceRule(
         {"*": 0.16},
-        "fal's llms.txt for the endpoint (https://fal.ai/models/fal-ai/bytedance/omnihuman/v1.5/llms.txt): $0.16 "
-        "per second; the output's 'duration' is the billed length.",
+        "fal's llms.txt for the endpoint (https://fal.ai/models/fal-ai/bytedance/omnihuman/v1.5/llms.txt): "
+        "$0.16 per second; the output's 'duration' is the billed length.",
     ),
     length_rule="audio",
     max_seconds={"720p": 60.0, "1080p": 30.0},
@@ -77,8 +77,8 @@ def _kling(tier: str, usd: float, price_source: str) -> EndpointSpec:
         min_audio_s=2.0,
         output_has_seed=False,
         output_extras=("duration",),
-        source=f"{REGISTRY}; {FAL_JS} (output video + duration). Third-party notes give audio 2-60 s (the 2 s "
-        f"minimum is used here). {UNKNOWN_LIMIT_NOTE}; output fps; fal's own price page.",
+        source=f"{REGISTRY}; {FAL_JS} (output video + duration). Third-party notes give audio 2-60 s (the 2 "
+        f"s minimum is used here). {UNKNOWN_LIMIT_NOTE}; output fps; fal's own price page.",
         search_aliases=("kling", "avatar", "talking head"),
         short_name=f"kling-{'std' if tier == 'standard' else tier}",
     )
@@ -104,8 +104,8 @@ def _fabric(suffix: str, display: str, rates: dict[str, float]) -> EndpointSpec:
         node_id=f"FalFabric10{display.replace(' ', '')}",
         endpoint_id=endpoint_id,
         display_name=f"fal VEED Fabric 1.0{(' ' + display) if display else ''} (Image + Audio)",
-        description="VEED Fabric 1.0 on fal: a portrait talks to the audio; choose the resolution (fal has no "
-        "default).",
+        description="VEED Fabric 1.0 on fal: a portrait talks to the audio; choose the resolution (fal has "
+        "no default).",
         family="portrait_audio",
         media=(IMAGE, AUDIO),
         params=(resolution(("720p", "480p"), None, "Output resolution (required: fal has no default)."),),
@@ -121,8 +121,8 @@ def _fabric(suffix: str, display: str, rates: dict[str, float]) -> EndpointSpec:
         strict=True,
         output_has_seed=False,
         source=f"{REGISTRY}: image_url, audio_url, resolution (required, no default); fal refuses any other "
-        f"field (issue 14; third-party notes: additionalProperties false). {UNKNOWN_LIMIT_NOTE} "
-        "(ComfyUI's VeedFabricNode allows 300 s, Replicate's page says 60 s); output fps.",
+        f"field (issue 14; third-party notes: additionalProperties false). {UNKNOWN_LIMIT_NOTE} (ComfyUI's "
+        "VeedFabricNode allows 300 s, Replicate's page says 60 s); output fps.",
         search_aliases=("fabric", "veed", "talking head", "avatar"),
         short_name="fabric" + suffix.replace("/", "-"),
     )
@@ -187,10 +187,10 @@ SYNC_3_IMAGE = EndpointSpec(
 # of 16 frames (fal's resolution description), so the output runs at 16 fps.
 LONGCAT_SEGMENTS = SegmentRule(first_s=5.8, step_s=5.0, max_segments=10)
 _LONGCAT_NEGATIVE = (
-    "Close-up, Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, "
-    "static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra "
-    "fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, "
-    "still picture, messy background, three legs, many people in the background, walking backwards"
+    "Close-up, Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, "
+    "images, static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, "
+    "extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused "
+    "fingers, still picture, messy background, three legs, many people in the background, walking backwards"
 )
 
 LONGCAT = EndpointSpec(
