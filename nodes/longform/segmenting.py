@@ -208,7 +208,7 @@ def _source_seconds(request: GenerationRequest) -> float | None:
     if request.video_path is not None:
         return validate_video_file(request.video_path, field="video").duration_s
     if request.frames is not None and getattr(request.frames, "ndim", 0) == 4:
-        return int(request.frames.shape[0]) / float(request.values.get("fps", 25.0))
+        return int(request.frames.shape[0]) / request.frames_rate
     return None
 
 

@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..media import audio as audio_media
 from ..media import video_encode
 from ..media.payload import Payload
-from .media_kinds import KINDS, connected, slot_value
+from .media_kinds import KINDS, connected, kind_of, slot_value
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,12 @@ class GenerationRequest:
     take: int = 0  # >0: an identical copy of another node in the same graph, meant as another generation
     resubmit: bool = False  # the user accepts paying again after a submit whose outcome is unknown
     origin: JobOrigin | None = None  # set for a job started ahead of the run that uses it (never in the key)
+    frames_fps: float | None = None  # the frame rate of ``frames`` taken from a VIDEO made of tensors
+
+    @property
+    def frames_rate(self) -> float:
+        """The frame rate of ``frames``: a tensor VIDEO's own, else the 'fps' field's (25 without one)."""
+        return self.frames_fps if self.frames_fps is not None else float(self.values.get("fps", 25.0))
 
 
 def _missing(slot: MediaSlot) -> InputError:
@@ -103,5 +109,6 @@ def encode_media(request: GenerationRequest, max_image_side: int | None = None) 
     setting, default the endpoint's own; CPU work: run in a thread)."""
     kinds = connected(request)
     return {
-        slot.fal_field: KINDS[slot.kind].encode(request, slot, value, max_image_side) for slot, value in kinds
+        slot.fal_field: kind_of(request, slot).encode(request, slot, value, max_image_side)
+        for slot, value in kinds
     }
