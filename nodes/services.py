@@ -5,19 +5,18 @@ Each entry point (a node's execution, each CLI command, each route that runs som
 needs are read here, once (:class:`RunSettings`), and travel inside :class:`Services`.
 
 Process-wide state lives here under its own name: :data:`SHARED_POOL` (the httpx pools, one per event loop;
-defined with the transport, and handed to every client built here)
-and :data:`UPLOADS_IN_FLIGHT` (uploads of the same bytes shared by the runs of one loop). The fan-out's
-per-prompt limits are owned by ``fanout/`` (``fanout.engine.LIMITS``).
+defined with the transport, and handed to every client built here) and :data:`UPLOADS_IN_FLIGHT` (uploads of
+the same bytes shared by the runs of one loop: a ``concurrency.SharedWork``). The fan-out's per-prompt limits
+are owned by ``fanout/`` (``fanout.engine.LIMITS``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import settings
+from .concurrency import SharedWork
 from .credentials import Credentials, known_secrets
 from .fal.client import FalClient
 from .fal.pool import SHARED_POOL
@@ -28,10 +27,8 @@ from .store.journal import Journal
 from .store.media_store import MEDIA_DIR_NAME, MediaStore
 from .store.upload_cache import UploadCache
 
-# {event loop: {content sha256: the upload under way}}: see pipeline/uploads.py
-UPLOADS_IN_FLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future]] = (
-    weakref.WeakKeyDictionary()
-)
+# Per event loop: {content sha256: the upload under way}: see pipeline/uploads.py
+UPLOADS_IN_FLIGHT: SharedWork[str, str] = SharedWork()
 
 
 @dataclass(frozen=True)

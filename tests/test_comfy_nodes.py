@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -606,6 +607,26 @@ def test_a_video_made_of_tensors_and_a_trimmed_file_give_stable_keys(comfy, fal_
         == cut.args[6]
     )
     assert fal_env.count("submit") == 2
+
+
+def test_a_tensor_videos_rate_times_its_upload_and_never_becomes_a_fal_field(comfy, fal_env):
+    """A lip-sync row on footage has no 'fps' field: a VIDEO made of tensors at 24 fps is uploaded as a
+    24 fps video, and fal's arguments hold the row's own fields only."""
+    from fractions import Fraction
+
+    api = importlib.import_module("comfy_api.latest")
+    nodes, _, _ = comfy
+    video = api.InputImpl.VideoFromComponents(
+        api.Types.VideoComponents(images=torch.rand(48, 64, 96, 3), frame_rate=Fraction(24))
+    )
+    execute(nodes["FalSyncLipsyncV2"], video=video, audio=audio(2.0), model="lipsync-2", sync_mode="cut_off")
+
+    (job,) = fal_env.jobs.values()
+    assert set(job.arguments) == {"video_url", "audio_url", "model", "sync_mode"}, job.arguments
+    path = job.arguments["video_url"][len(fal_env.base_url) :]
+    with av.open(io.BytesIO(fal_env.files[path].data)) as container:
+        stream = container.streams.video[0]
+        assert stream.average_rate == 24 and stream.frames == 48
 
 
 # -- several generation nodes of one prompt (ComfyUI runs them concurrently; see comfy_double/execution.py) --

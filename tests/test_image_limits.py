@@ -14,7 +14,7 @@ from comfyui_fal_avatar.nodes.avatar.row import ImageLimits
 from comfyui_fal_avatar.nodes.errors import InputError
 from comfyui_fal_avatar.nodes.longform.run import AvatarRunner
 from comfyui_fal_avatar.nodes.media.image import fitted_size
-from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest, encode_media, plan_request
+from comfyui_fal_avatar.nodes.pipeline.inputs import GenerationRequest, encode_media
 from comfyui_fal_avatar.nodes.services import build_services
 
 KLING = ep.endpoint("fal-ai/kling-video/ai-avatar/v2/standard")
@@ -94,6 +94,6 @@ def test_an_upload_larger_than_the_rows_file_limit_is_refused_when_encoded_befor
     small = dataclasses.replace(KLING, image_limits=dataclasses.replace(KLING.image_limits, max_bytes=50_000))
     request = GenerationRequest(small, {}, image=picture(320, 320, noise=True), audio=speech())
     with pytest.raises(InputError, match=r"encodes to 0.\d MB at 320x320; .* takes at most 0.05 MB"):
-        encode_media(request, plan_request(request))
+        encode_media(request)
     quiet = GenerationRequest(small, {}, image=picture(320, 320), audio=speech())  # a flat picture is small
-    assert encode_media(quiet, plan_request(quiet))["image_url"].info["width"] == 320
+    assert encode_media(quiet)["image_url"].info["width"] == 320

@@ -32,7 +32,6 @@ LENGTH_RULES = ("audio", "num_frames", "num_segments", "text", "video")
 STATUSES = ("live", "delisted")
 PARAM_KINDS = ("text", "int", "float", "enum", "bool")
 SLOT_KINDS = ("image", "audio", "video", "frames", "mask")
-TEXT_ROLES = ("text", "text2")  # the text to speak and the second speaker's
 # Output fields beside ``video`` (and ``seed``) a row may declare: a top-level field, or one of fal's
 # VideoFile (``video.<field>``). The pipeline reads them from the result (``pipeline/result_extras.py``).
 OUTPUT_EXTRAS = (

@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from ..concurrency import Limit
 from ..errors import InputError
-from ..fanout.engine import Engine, Limit, loop_limit
+from ..fanout.engine import Engine, loop_limit
 from ..fanout.status import FanOutSnapshot, ItemState
 from ..longform.run import AvatarRun, AvatarRunner, RunEstimate, materialize_run
 from ..pipeline.inputs import GenerationRequest

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..concurrency import Limit
 from ..errors import (
     InputError,
     LocalStorageError,
@@ -26,7 +27,7 @@ from ..errors import (
     UnknownSubmitError,
 )
 from ..fal.models import QueueHandle
-from ..fanout.engine import FanOut, ItemResult, Limit, loop_limit
+from ..fanout.engine import FanOut, ItemResult, loop_limit
 from ..fanout.status import FanOutSnapshot
 from ..media.audio import first_samples
 from ..media.stitch import PLAN_FPS, StitchPart, stitch
@@ -176,7 +177,11 @@ class AvatarRunner:
         self._limit = self._limit or loop_limit(self.services.settings.max_parallel)
         if plan.single:
             self._single = Generation(
-                self.request, services=self.services, sink=self.sink, interrupt=self.interrupt
+                self.request,
+                services=self.services,
+                sink=self.sink,
+                interrupt=self.interrupt,
+                params=plan.params,
             )
             self._prepared = [await self._single.prepare()]
         else:

@@ -42,6 +42,7 @@ from av.video.frame import PictureType
 
 from ..errors import MediaDecodeError
 from . import x264
+from .video_encode import AAC_RATES
 from .video_probe import open_video, video_info
 
 PLAN_FPS = 25  # the planner's timeline: segments' start_frame and frames count 25 per second
@@ -49,7 +50,6 @@ CRF = 17  # near the source: benchmarks/README.md (longform_bench.py --crf-sweep
 FRAME_TOLERANCE = 2
 AAC_BIT_RATE_PER_CHANNEL = 96_000
 AAC_MAX_BIT_RATE = 192_000
-_AAC_RATES = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ class Mp4Writer:
                 rate, channels = sound
                 self._audio = self._out.add_stream(  # PyAV resamples other rates on encode
                     "aac",
-                    rate=rate if rate in _AAC_RATES else 48000,
+                    rate=rate if rate in AAC_RATES else 48000,
                     layout=f"{channels}c",
                     options={"flags": "+bitexact"},  # no libavcodec version string in the first frame
                 )

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..avatar.plan import RunPlan
+from ..avatar.plan import CheckedParams, RunPlan
 from ..errors import IdenticalRunError, NotFoundError, SubmitOutcomeUnknownError
 from ..fal.models import QueueHandle
 from ..media.audio import audio_duration_s
@@ -61,7 +61,8 @@ class GenerationOutcome:
 
 
 class Generation:
-    """Runs one request; ``sink`` receives every status change (and one per second)."""
+    """Runs one request; ``sink`` receives every status change (and one per second). ``params``: the
+    request's values as the run's planning already checked them (else :meth:`prepare` checks them)."""
 
     def __init__(
         self,
@@ -70,8 +71,10 @@ class Generation:
         services: Services,
         sink: Callable[[RunStatus], None] | None = None,
         interrupt: UserInterrupt | None = None,
+        params: CheckedParams | None = None,
     ) -> None:
         self.request = request
+        self.params = params
         self.spec = request.spec
         self.services = services
         self.image_side = self.spec.image_side(services.settings.max_image_side)  # in the key and the upload
@@ -97,7 +100,7 @@ class Generation:
         if self.prepared is not None:
             return self.prepared
         self.board.update(Phase.VALIDATING)
-        plan = await asyncio.to_thread(plan_request, self.request)
+        plan = await asyncio.to_thread(plan_request, self.request, self.params)
         check_image_limits(self.request, self.image_side)
         self.warnings.extend(plan.warnings)
         for warning in plan.warnings:  # said before any money is spent
@@ -227,7 +230,7 @@ class Generation:
     async def _encode(self, prepared: PreparedGeneration) -> tuple[dict[str, Payload], JournalEntry | None]:
         """The encoded inputs, and the reusable entry journaled under their legacy key (if any)."""
         self.board.update(Phase.VALIDATING, detail="encoding inputs")
-        payloads = await asyncio.to_thread(encode_media, self.request, prepared.plan, self.image_side)
+        payloads = await asyncio.to_thread(encode_media, self.request, self.image_side)
         self.warnings.extend(w for payload in payloads.values() for w in payload.warnings)
         old_key = legacy_key(prepared.scope, prepared.plan, payloads)
         old = await asyncio.to_thread(self.services.journal.find_reusable, old_key)

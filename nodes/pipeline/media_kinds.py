@@ -20,10 +20,6 @@ if TYPE_CHECKING:
     from .inputs import GenerationRequest
 
 
-def _frames_fps(request: GenerationRequest) -> float:
-    return float(request.values.get("fps", 25.0))
-
-
 def _keeps_rate(request: GenerationRequest) -> bool:
     """A row without num_frames (sync, VEED) follows the footage: its excerpts keep the source's frame rate;
     InfiniTalk's are re-timed to its 25 fps."""
@@ -112,14 +108,14 @@ def _encode_video(request, slot: MediaSlot, value, side: int | None) -> Payload:
 
 
 def _digest_frames(request, slot: MediaSlot, value, side: int | None) -> str:
-    fps, pick = _frames_fps(request), None
+    fps, pick = request.frames_rate, None
     if request.video_window is not None:
         pick = video_excerpt.excerpt_indices(fps, int(value.shape[0]), *request.video_window)
     return digest.frames_digest(value, fps, pick) + _window(request)
 
 
 def _encode_frames(request, slot: MediaSlot, value, side: int | None) -> Payload:
-    fps = _frames_fps(request)
+    fps = request.frames_rate
     if request.video_window is not None:
         start, count = request.video_window
         return video_excerpt.encode_frames_excerpt(value, fps, start, count, field=slot.name)
@@ -149,10 +145,19 @@ KINDS: dict[str, MediaKind] = {
 def slot_value(request: GenerationRequest, slot: MediaSlot) -> Any | None:
     """The input connected to ``slot`` (``None``: nothing); a video file wins over frames for one field."""
     if slot.kind == "video":
-        return request.video_path
+        if request.video_path is not None or any(s.kind == "frames" for s in request.spec.media):
+            return request.video_path
+        return request.frames  # a VIDEO made of tensors, on a row without a frames input of its own
     if slot.kind == "frames":
         return request.frames if request.video_path is None else None
     return getattr(request, slot.name)
+
+
+def kind_of(request: GenerationRequest, slot: MediaSlot) -> MediaKind:
+    """The slot's kind; a video slot given frames (a VIDEO made of tensors) takes them as frames."""
+    if slot.kind == "video" and request.video_path is None:
+        return KINDS["frames"]
+    return KINDS[slot.kind]
 
 
 def connected(request: GenerationRequest) -> list[tuple[MediaSlot, Any]]:

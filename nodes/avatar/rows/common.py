@@ -24,6 +24,7 @@ FAL_JS = "fal-ai/fal-js libs/client/src/types/endpoints.ts @ 381105e (2026-08-02
 # source names for these models (third-party notes give Kling Avatar 60 s, Replicate's Fabric page 60 s). A
 # job within it is not refused for length by any source read; a longer one might be, at no charge (a 422).
 UNKNOWN_LIMIT_PLANNING_S = 60.0
+UNKNOWN_LIMIT_NOTE = f"Unknown: fal's per-job limit (long runs plan {UNKNOWN_LIMIT_PLANNING_S:g} s per job)"
 LONG_TEXT_CHARS = 20_000  # a long run's whole text; each fal job gets a piece within max_text_chars
 INFINITALK_FPS = 25.0
 # fal-ai/infinitalk and fal-ai/infinitalk/single-text: num_frames minimum 41, maximum 721, default 145.

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from .. import pricing
 from ..row import EndpointSpec, Param
-from .common import AUDIO, FAL_JS, REGISTRY, UNKNOWN_LIMIT_PLANNING_S, VIDEO, enum, number
+from .common import AUDIO, FAL_JS, REGISTRY, UNKNOWN_LIMIT_NOTE, UNKNOWN_LIMIT_PLANNING_S, VIDEO, enum, number
 
 _SYNC_MODES = ("cut_off", "loop", "bounce", "silence", "remap")
 _SYNC_MODE_TIP = "What happens when the audio and the video differ in length (cut_off: the shorter one wins)."
 _EMOTIONS = ("happy", "sad", "angry", "disgusted", "surprised", "neutral")
 _UNKNOWN_MAX = {"*": None}
-_PLANNING = f"Unknown: fal's per-job limit (long runs plan {UNKNOWN_LIMIT_PLANNING_S:g} s per job)"
 
 
 def _footage_row(**kw) -> EndpointSpec:
@@ -50,7 +49,7 @@ SYNC_LIPSYNC_V2 = _footage_row(
         by="model",
     ),
     source=f"{REGISTRY} (model lipsync-2 | lipsync-2-pro); {FAL_JS} (sync_mode, default cut_off). "
-    f"{_PLANNING}.",
+    f"{UNKNOWN_LIMIT_NOTE}.",
     search_aliases=("sync", "lipsync", "dubbing", "video to video"),
 )
 
@@ -91,7 +90,7 @@ SYNC_LIPSYNC_V3 = _footage_row(
     ),
     source=f"{REGISTRY} (video_url, audio_url, options); {FAL_JS} (sync_mode; options: prompt = emotion, "
     "model_mode, active_speaker_detection.auto_detect). Not offered here: speaker coordinates, bounding "
-    f"boxes, face image. {_PLANNING}.",
+    f"boxes, face image. {UNKNOWN_LIMIT_NOTE}.",
     search_aliases=("sync", "sync-3", "lipsync", "dubbing", "emotion", "speaker"),
 )
 
@@ -134,7 +133,8 @@ VEED_LIPSYNC_V2 = _footage_row(
     description="VEED lipsync v2 on fal: re-syncs the lips of existing footage to new speech.",
     params=(),
     price=pricing.PriceRule({"*": 0.07}, f"{REGISTRY}, price text: '$0.07 for every second of output video'"),
-    source=f"{REGISTRY} (video_url, audio_url only; fal-js's own type for it is wrong). {_PLANNING}; "
+    source=f"{REGISTRY} (video_url, audio_url only; fal-js's own type for it is wrong). "
+    f"{UNKNOWN_LIMIT_NOTE}; "
     "whether it is strict.",
     search_aliases=("veed", "lipsync", "dubbing", "video to video"),
 )

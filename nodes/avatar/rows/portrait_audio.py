@@ -16,6 +16,7 @@ from .common import (
     IMAGE,
     MASK,
     REGISTRY,
+    UNKNOWN_LIMIT_NOTE,
     UNKNOWN_LIMIT_PLANNING_S,
     number,
     prompt,
@@ -24,7 +25,6 @@ from .common import (
 )
 
 _UNKNOWN_MAX = {"*": None}
-_PLANNING = f"Unknown: fal's per-job limit (long runs plan {UNKNOWN_LIMIT_PLANNING_S:g} s per job)"
 
 OMNIHUMAN_15 = EndpointSpec(
     node_id="FalOmniHuman15",
@@ -92,7 +92,7 @@ def _kling(tier: str, usd: float, price_source: str) -> EndpointSpec:
         output_has_seed=False,
         output_extras=("duration",),
         source=f"{REGISTRY}; {FAL_JS} (output video + duration). Third-party notes give audio 2-60 s (the 2 "
-        f"s minimum is used here). {_PLANNING}; output fps; fal's own price page.",
+        f"s minimum is used here). {UNKNOWN_LIMIT_NOTE}; output fps; fal's own price page.",
         search_aliases=("kling", "avatar", "talking head"),
         short_name=f"kling-{'std' if tier == 'standard' else tier}",
     )
@@ -135,7 +135,7 @@ def _fabric(suffix: str, display: str, rates: dict[str, float]) -> EndpointSpec:
         strict=True,
         output_has_seed=False,
         source=f"{REGISTRY}: image_url, audio_url, resolution (required, no default); fal refuses any other "
-        f"field (issue 14; third-party notes: additionalProperties false). {_PLANNING} (ComfyUI's "
+        f"field (issue 14; third-party notes: additionalProperties false). {UNKNOWN_LIMIT_NOTE} (ComfyUI's "
         "VeedFabricNode allows 300 s, Replicate's page says 60 s); output fps.",
         search_aliases=("fabric", "veed", "talking head", "avatar"),
         short_name="fabric" + suffix.replace("/", "-"),
@@ -170,7 +170,8 @@ AURORA = EndpointSpec(
     planning_max_s=UNKNOWN_LIMIT_PLANNING_S,
     output_has_seed=False,
     output_extras=("video.fps", "video.width", "video.height", "video.num_frames", "video.duration"),
-    source=f"{REGISTRY}; {FAL_JS} (output VideoFile with fps, size, num_frames, duration). {_PLANNING}.",
+    source=f"{REGISTRY}; {FAL_JS} (output VideoFile with fps, size, num_frames, duration). "
+    f"{UNKNOWN_LIMIT_NOTE}.",
     search_aliases=("aurora", "creatify", "talking head", "avatar"),
     short_name="aurora",
 )
@@ -189,7 +190,8 @@ SYNC_3_IMAGE = EndpointSpec(
     fps=None,
     planning_max_s=UNKNOWN_LIMIT_PLANNING_S,
     output_has_seed=False,
-    source=f"{REGISTRY} (image_url, audio_url only; 'the output video matches its duration'). {_PLANNING} "
+    source=f"{REGISTRY} (image_url, audio_url only; 'the output video matches its duration'). "
+    f"{UNKNOWN_LIMIT_NOTE} "
     "(sync.so's own API via ComfyUI allows 600 s); output fps.",
     search_aliases=("sync", "sync-3", "talking photo", "avatar"),
     short_name="sync3",
@@ -276,7 +278,7 @@ FLASHTALK = EndpointSpec(
     planning_max_s=UNKNOWN_LIMIT_PLANNING_S,
     output_extras=("duration", "timings"),
     source=f"{REGISTRY} (image_url, audio_url, seed); {FAL_JS} (output video, duration, timings, seed). "
-    f"{_PLANNING}; output fps; fal's price.",
+    f"{UNKNOWN_LIMIT_NOTE}; output fps; fal's price.",
     search_aliases=("flashtalk", "soulx", "fast", "cheap", "avatar"),
     short_name="flashtalk",
 )
