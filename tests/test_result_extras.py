@@ -55,6 +55,10 @@ def test_a_status_line_names_them_per_job():
     assert describe_jobs((one,)) == "duration 6.04 s · inference 3.25 s"
     assert describe_jobs((one, OutputExtras())) == "segment 1: duration 6.04 s · inference 3.25 s"
     assert describe_jobs(()) == ""
+    video = read_extras(
+        AURORA, ("video.fps", "video.width", "video.height", "video.num_frames", "video.duration")
+    )
+    assert video.describe() == "23.976 fps · 848×480 · 24 frames · video 1.001 s"
 
 
 @pytest.mark.parametrize("spec", ep.GENERATION_ENDPOINTS, ids=lambda s: s.endpoint_id)

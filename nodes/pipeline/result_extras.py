@@ -51,7 +51,8 @@ class OutputExtras:
         return out
 
     def describe(self) -> str:
-        """One line for a status text: ``duration 6.04 s · inference 3.1 s · 24 fps · 145 frames``."""
+        """One line for a status text: ``duration 6.04 s · inference 3.1 s`` or ``23.976 fps · 848×480 · 24
+        frames · video 1.001 s``."""
         parts = []
         if self.duration is not None:
             parts.append(f"duration {self.duration:g} s")
@@ -63,7 +64,7 @@ class OutputExtras:
         if self.video_num_frames is not None:
             parts.append(f"{self.video_num_frames} frames")
         if self.video_duration is not None:
-            parts.append(f"{self.video_duration:g} s")
+            parts.append(f"video {self.video_duration:g} s")
         return " · ".join(parts)
 
 
