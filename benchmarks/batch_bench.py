@@ -245,10 +245,10 @@ def main() -> None:
         pct = r["wait_cpu_pct"]
         wait = f"{pct:.2f} | {pct / r['jobs'] * 10:.2f}" if pct is not None else "- | -"
         print(
-            f"| {r['jobs']} | {r['wall_s']:.2f} | {r['one_s']:.2f} | {r['ratio']:.2f} | {r['submits_s']:.2f} | "
-            f"{r['tail_s']:.2f} | {r['cpu_s']:.2f} | "
-            f"{r['cpu_s'] / r['jobs']:.3f} | {wait} | {r['rss_mb']:.0f} | {r['requests']:.1f} | {r['status']:.1f} | "
-            f"{r['streams']:.2f} | {other} | {r['emulator_cpu_s']:.2f} |"
+            f"| {r['jobs']} | {r['wall_s']:.2f} | {r['one_s']:.2f} | {r['ratio']:.2f} | {r['submits_s']:.2f} "
+            f"| {r['tail_s']:.2f} | {r['cpu_s']:.2f} | "
+            f"{r['cpu_s'] / r['jobs']:.3f} | {wait} | {r['rss_mb']:.0f} | {r['requests']:.1f} | "
+            f"{r['status']:.1f} | {r['streams']:.2f} | {other} | {r['emulator_cpu_s']:.2f} |"
         )
 
 

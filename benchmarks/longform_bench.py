@@ -27,8 +27,8 @@ stereo float32; none in the stitch/parts row) and the stitcher. "+ MiB" is that 
 before the call, i.e. what the stitch itself added. Goals: stitch ÷ floor ≤ 1.3; peak RSS < 400 MB.
 
 ``--crf-sweep`` re-encodes two sources with several x264 settings (encode time, bytes against the
-source's video bytes, PSNR of Y against the decoded source): a fal-like detailed clip (media_bench's panning scene, 896x448x361, crf 18
-medium) and an emulator segment.
+source's video bytes, PSNR of Y against the decoded source): a fal-like detailed clip (media_bench's panning
+scene, 896x448x361, crf 18 medium) and an emulator segment.
 """
 
 from __future__ import annotations

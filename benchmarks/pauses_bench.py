@@ -58,7 +58,8 @@ def main() -> None:
     samples, rate = sp.samples, sp.rate
     hop = round(rate * 0.01)
     print(
-        f"input: {sp.duration_s:.1f} s, {rate} Hz, {args.channels} ch, {samples.nbytes / 2**20:.0f} MiB float32"
+        f"input: {sp.duration_s:.1f} s, {rate} Hz, {args.channels} ch, {samples.nbytes / 2**20:.0f} MiB "
+        "float32"
     )
 
     def floor():

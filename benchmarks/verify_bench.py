@@ -214,7 +214,8 @@ def main() -> int:
     results = measure(clips, args.runs, not args.no_frames)
     load = os.getloadavg()[0]
     print(
-        f"## Result checks, {started}, {args.runs} runs (medians), load average {load:.1f} on {os.cpu_count()} CPUs"
+        f"## Result checks, {started}, {args.runs} runs (medians), load average {load:.1f} on "
+        f"{os.cpu_count()} CPUs"
     )
     print("\n".join(cost_table(results, clips)))
     print()

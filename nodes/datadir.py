@@ -47,8 +47,8 @@ def data_dir() -> Path:
         return ensure_private_dir(path)
     except OSError as exc:
         raise ConfigError(
-            f"The fal-avatar data directory {path} cannot be created or used: {os_error_reason(exc)}. Make it "
-            "writable, or set FAL_AVATAR_HOME to a folder you can write to."
+            f"The fal-avatar data directory {path} cannot be created or used: {os_error_reason(exc)}. Make "
+            "it writable, or set FAL_AVATAR_HOME to a folder you can write to."
         ) from None
 
 

@@ -90,7 +90,7 @@ class SpendLimitError(ConfigError):
 
 
 class SegmentsFailedError(FalAvatarError):
-    """Some segments of a long run failed; the others are stored, so a re-run pays only for the failed ones."""
+    """Some segments of a long run failed; the rest are stored, so a re-run pays only for the failed ones."""
 
 
 # --- answers from fal ----------------------------------------------------------------------------
@@ -135,7 +135,7 @@ class FalServerError(FalHTTPError):
 
 
 class UnreadableAnswerError(FalServerError):
-    """fal's answer could not be read: far larger than anything fal sends, or not the JSON document asked for."""
+    """fal's answer could not be read: far larger than anything fal sends, or not the JSON asked for."""
 
 
 class FalTimeoutError(FalAvatarError):
@@ -196,7 +196,7 @@ class DamagedResultGoneError(DownloadError):
 
 
 class ResultFileGoneError(DownloadError, NotFoundError):
-    """404/410 on a result file: fal's CDN no longer has it (its files expire); only a new job can replace it."""
+    """404/410 on a result file: fal's CDN no longer has it (files expire); only a new job can replace it."""
 
 
 class InsufficientMemoryError(FalAvatarError):
@@ -288,8 +288,8 @@ class LocalStorageError(FalAvatarError):
         needed_bytes: int | None = None,
         request_id: str | None = None,
     ) -> LocalStorageError:
-        """``"<action> failed: <reason> (<path>). [sizes] <Remedy>, then <then>"``; measures the free space on a
-        full disk (call it after removing any partial file)."""
+        """``"<action> failed: <reason> (<path>). [sizes] <Remedy>, then <then>"``; measures the free space on
+        a full disk (call it after removing any partial file)."""
         out_of_space = exc.errno in _OUT_OF_SPACE
         free = _free_bytes(Path(path)) if out_of_space else None
         message = f"{action} failed: {os_error_reason(exc)} ({path})."

@@ -5,19 +5,18 @@ Each entry point (a node's execution, each CLI command, each route that runs som
 needs are read here, once (:class:`RunSettings`), and travel inside :class:`Services`.
 
 Process-wide state lives here under its own name: :data:`SHARED_POOL` (the httpx pools, one per event loop;
-defined with the transport, and handed to every client built here)
-and :data:`UPLOADS_IN_FLIGHT` (uploads of the same bytes shared by the runs of one loop). The fan-out's
-per-prompt limits are owned by ``fanout/`` (``fanout.engine.LIMITS``).
+defined with the transport, and handed to every client built here) and :data:`UPLOADS_IN_FLIGHT` (uploads of
+the same bytes shared by the runs of one loop: a ``concurrency.SharedWork``). The fan-out's per-prompt limits
+are owned by ``fanout/`` (``fanout.engine.LIMITS``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import settings
+from .concurrency import SharedWork
 from .credentials import Credentials, known_secrets
 from .fal.client import FalClient
 from .fal.pool import SHARED_POOL
@@ -28,10 +27,8 @@ from .store.journal import Journal
 from .store.media_store import MEDIA_DIR_NAME, MediaStore
 from .store.upload_cache import UploadCache
 
-# {event loop: {content sha256: the upload under way}}: see pipeline/uploads.py
-UPLOADS_IN_FLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future]] = (
-    weakref.WeakKeyDictionary()
-)
+# Per event loop: {content sha256: the upload under way}: see pipeline/uploads.py
+UPLOADS_IN_FLIGHT: SharedWork[str, str] = SharedWork()
 
 
 @dataclass(frozen=True)
@@ -50,10 +47,6 @@ class RunSettings:
             max_parallel=max_parallel if max_parallel is not None else settings.max_parallel(),
             max_image_side=settings.max_image_side_override(),
         )
-
-    def image_side(self, default: int) -> int:
-        """The longest image side uploaded for an endpoint whose own limit is ``default``."""
-        return self.max_image_side or default
 
 
 @dataclass
@@ -87,7 +80,8 @@ def build_services(
         client=FalClient(credentials, urls, pool=SHARED_POOL),
         journal=Journal(db, secrets=known_secrets if credentials is None else _secrets_of(credentials)),
         uploads=UploadCache(db),
-        # pinning: the files this entry point's runs store or reuse stay (never evicted) until it releases them
+        # pinning: the files this entry point's runs store or reuse stay (never evicted)
+        # until it releases them
         media=MediaStore(home / MEDIA_DIR_NAME if home is not None else None, db_path=db).pinning(),
         claims=Claims(db),
         settings=run_settings,

@@ -89,7 +89,7 @@ class WaitLimits:
 
 
 def openapi_url() -> str:
-    """Where fal publishes each endpoint's OpenAPI document (``FAL_OPENAPI_URL``; public, never sent the key)."""
+    """Where fal publishes each endpoint's OpenAPI document (``FAL_OPENAPI_URL``; public: no key sent)."""
     return _base_url("FAL_OPENAPI_URL", DEFAULT_OPENAPI_URL)
 
 

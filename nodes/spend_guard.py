@@ -75,11 +75,12 @@ def check_spend(
         ENV: f"set {ENV} higher",
     }.get(
         source,
-        f"raise it in Settings → fal avatar → Spend limit per run, set {ENV}, or pass --max-usd (command line)",
+        f"raise it in Settings → fal avatar → Spend limit per run, set {ENV}, or pass --max-usd (command "
+        "line)",
     )
     raise SpendLimitError(
-        f"This run would cost an estimated {format_usd(new_usd)} for {what}{reused}, above the spend limit of "
-        f"{format_usd(limit)} per run ({source}). Nothing was uploaded or submitted. To allow it, {how} "
+        f"This run would cost an estimated {format_usd(new_usd)} for {what}{reused}, above the spend limit "
+        f"of {format_usd(limit)} per run ({source}). Nothing was uploaded or submitted. To allow it, {how} "
         f"(to at least {new_usd:.2f} USD)."
     )
 
@@ -88,7 +89,10 @@ def _reused_text(reused_usd: float, stored_usd: float | None) -> str:
     if reused_usd <= 0:
         return ""
     if stored_usd is None:
-        return f" ({format_usd(reused_usd)} more is not paid again: stored results or identical pieces generated once)"
+        return (
+            f" ({format_usd(reused_usd)} more is not paid again: stored results or identical pieces "
+            "generated once)"
+        )
     parts = []
     if stored_usd > 0:
         parts.append(f"{format_usd(stored_usd)} is already paid for and reused")

@@ -1,8 +1,9 @@
 """Set-up and entry points that work on a fresh machine with only Python 3 and the package registries.
 
     python3 scripts/dev.py demo [--live]   # venv + runtime deps, then `fal-avatar demo`
-    python3 scripts/dev.py test [pytest args]   # venv + test deps, then ruff, the web tests and pytest
-                                                # (in parallel workers; -n 0 runs one process)
+    python3 scripts/dev.py test [pytest args]   # venv + test deps, then ruff (lint and format check), the
+                                                # web tests and pytest (in parallel workers; -n 0 runs one
+                                                # process)
 
 Everything goes into ./.venv. torch is installed only when it is missing (a local wheel, else the CPU
 build) and an existing torch is never upgraded or replaced.
@@ -23,8 +24,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-# Most tests wait on an emulator, a subprocess or a socket, so more workers than cores pays off (pytest-xdist).
-# Tests sharing one expensive fixture stay on one worker (``@pytest.mark.xdist_group``).
+# Most tests wait on an emulator, a subprocess or a socket, so more workers than cores pays off
+# (pytest-xdist). Tests sharing one expensive fixture stay on one worker (``@pytest.mark.xdist_group``).
 MIN_WORKERS = 4
 PYTEST_WORKERS = ("-n", str(max(MIN_WORKERS, os.cpu_count() or 1)), "--dist", "loadgroup")
 NO_TESTS_COLLECTED = 5  # pytest's exit code
@@ -92,9 +93,10 @@ def ensure_env(extra: str) -> None:
 
 def cmd_test(args: list[str]) -> int:
     ensure_env("test")
-    say("ruff (Comfy Registry rules S102, S307, E702 as errors, then the project's lint set)")
+    say("ruff (Comfy Registry rules S102, S307, E702 as errors, the project's lint set, the format check)")
     run(BIN / "ruff", "check", "--select", "S102,S307,E702", ".", cwd=ROOT)
     run(BIN / "ruff", "check", ".", cwd=ROOT)
+    run(BIN / "ruff", "format", "--check", ".", cwd=ROOT)
     # Bytecode once, before the workers start: otherwise every worker, and every `fal-avatar` child a test
     # starts, compiles the pack from source again when PYTHONDONTWRITEBYTECODE is set (about 4 CPU-seconds
     # per worker). pytest may then cache its rewritten test modules as well (__pycache__ is git-ignored).

@@ -52,7 +52,7 @@ CHEAP = {"num_frames": 0, "seed": 42}  # applied where the node has the widget; 
 
 
 def object_info_path() -> Path:
-    """``FAL_AVATAR_OBJECT_INFO`` (a saved ``GET /object_info`` answer), else the extract kept with the tests."""
+    """``FAL_AVATAR_OBJECT_INFO`` (a saved ``GET /object_info`` answer), else the tests' own extract."""
     override = os.environ.get("FAL_AVATAR_OBJECT_INFO")
     return Path(override) if override else SUBSET_OBJECT_INFO
 

@@ -1,5 +1,5 @@
-"""Helpers of tests/test_pipeline_fault_matrix.py: one generation run as the node runs it (in-process) or as the
-`fal-avatar generate` CLI (a subprocess that can be killed), what the emulator saw meanwhile, and the
+"""Helpers of tests/test_pipeline_fault_matrix.py: one generation run as the node runs it (in-process) or as
+the `fal-avatar generate` CLI (a subprocess that can be killed), what the emulator saw meanwhile, and the
 Markdown table of the matrix (printed at the end of the session with FAL_AVATAR_PRINT_MATRIX=1)."""
 
 from __future__ import annotations

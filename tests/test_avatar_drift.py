@@ -114,7 +114,8 @@ def test_pydantic_v2_anyof_null_and_submit_reference_are_read():
             "Renamed": {"properties": {
                 "aspect_ratio": {"anyOf": [{"enum": ["auto", "1:1"], "type": "string"}, {"type": "null"}],
                                  "default": "auto"},
-                "size": {"anyOf": [{"$ref": "#/components/schemas/Size"}, {"enum": ["square"], "type": "string"}]},
+                "size": {"anyOf": [{"$ref": "#/components/schemas/Size"},
+                                   {"enum": ["square"], "type": "string"}]},
                 "mode": {"const": "fast"},
                 "count": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 4}, {"type": "null"}]},
             }, "required": ["mode", "not-a-property"]},

@@ -243,8 +243,8 @@ def test_catalog_json_is_complete():
 
 
 def test_web_fixture_is_the_current_catalog():
-    """The web tests (tests/web) read the rows from a fixture: it must be what GET /fal_avatar/endpoints serves.
-    Regenerate with: json.dumps(catalog_json(), indent=1) + newline (nodes/avatar/catalog.py)."""
+    """The web tests (tests/web) read the rows from a fixture: it must be what GET /fal_avatar/endpoints
+    serves. Regenerate with: json.dumps(catalog_json(), indent=1) + newline (nodes/avatar/catalog.py)."""
     fixture = Path(__file__).parent / "web" / "fixtures" / "endpoints.json"
     assert json.loads(fixture.read_text(encoding="utf-8")) == catalog_json()
 

@@ -14,6 +14,7 @@ from comfyui_fal_avatar.nodes.avatar.row import (
     CHOOSE,
     FAMILIES,
     LENGTH_RULES,
+    OUTPUT_EXTRAS,
     PARAM_KINDS,
     SLOT_KINDS,
     STATUSES,
@@ -32,6 +33,7 @@ def test_every_row_says_what_differs(spec):
     assert spec.length_from in ("audio", "text", "video")
     assert all(p.kind in PARAM_KINDS for p in spec.params)
     assert all(s.kind in SLOT_KINDS for s in spec.media)
+    assert set(spec.output_extras) <= set(OUTPUT_EXTRAS), f"{spec.endpoint_id}: an output field nobody reads"
     fields = [p.field for p in spec.params if p.fal] + [s.fal_field for s in spec.media if s.kind != "frames"]
     assert len(fields) == len(set(fields)), f"{spec.endpoint_id}: a fal field twice"
     assert set(spec.max_seconds) <= {ANY_RESOLUTION, *spec.resolutions}
@@ -163,7 +165,9 @@ def test_num_segments_follow_the_audio():
     assert rule.seconds(4) == pytest.approx(20.8) and rule.max_s == pytest.approx(50.8)
     spec = _row(length_rule="num_segments", segments=rule, max_seconds={ANY_RESOLUTION: rule.max_s})
     plan = make_plan(spec, {}, audio_s=20.0)
-    assert plan.arguments == {"num_segments": 4} and plan.seconds == pytest.approx(20.8)
+    assert plan.arguments == {"num_segments": 4} and plan.seconds == pytest.approx(
+        20.0
+    )  # stops with the audio
 
 
 def test_price_formulas():
@@ -182,7 +186,7 @@ def test_price_formulas():
 
 
 def test_readme_table_is_the_rows():
-    """The README's model table is generated from the rows (regenerate: nodes/avatar/listing.markdown_table)."""
+    """The README's model table is made from the rows (regenerate: nodes/avatar/listing.markdown_table)."""
     from pathlib import Path
 
     from comfyui_fal_avatar.nodes.avatar.listing import markdown_table
@@ -226,12 +230,14 @@ def test_models_command_lists_every_row(capsys):
         ("fal-ai/bytedance/omnihuman/v1.5", {"resolution": "720p"}, 12.0, 1.92),
         ("veed/fabric-1.0", {"resolution": "720p"}, 10.0, 1.50),
         ("veed/fabric-1.0/fast", {"resolution": "480p"}, 10.0, 1.00),
+        ("fal-ai/longcat-single-avatar/image-audio-to-video", {"resolution": "720p"}, 5.0, 1.50),  # 5 s
+        ("fal-ai/longcat-single-avatar/image-audio-to-video", {}, 5.3, 0.90),  # 6 whole 16-frame seconds
         (
             "fal-ai/longcat-single-avatar/image-audio-to-video",
-            {"resolution": "720p"},
-            5.0,
+            {},
+            12.0,
             1.80,
-        ),  # 5.8 s → 6 units
+        ),  # not 3 whole segments (15.8 s)
         ("fal-ai/stable-avatar", {}, 2.0, 0.40),  # the 4-second minimum
         ("fal-ai/kling-video/ai-avatar/v2/pro", {}, 10.0, 1.15),
     ],

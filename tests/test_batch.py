@@ -1,6 +1,6 @@
 """`fal-avatar batch MANIFEST` as a user runs it, against the emulator: a 40-row manifest with the four
-endpoints, identical rows and a failing row; resuming (after a failure and after SIGKILL); validation with line
-numbers; --dry-run; the spend guard; Ctrl-C; CSV and JSONL; two batches on one data directory."""
+endpoints, identical rows and a failing row; resuming (after a failure and after SIGKILL); validation with
+line numbers; --dry-run; the spend guard; Ctrl-C; CSV and JSONL; two batches on one data directory."""
 
 from __future__ import annotations
 
@@ -241,6 +241,20 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_sent(fal_env, fo
     assert fal_env.requests == []
 
 
+def test_each_done_row_shows_the_output_fields_its_model_returned(fal_env, folder):
+    rows = [
+        {"endpoint": "fal-ai/flashtalk", "image": "portrait.png", "audio": "short.wav", "seed": 4},
+        row("fal-ai/infinitalk", 5, folder),
+    ]
+    proc = batch(write_csv(folder / "extras.csv", rows), "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    flashtalk, infinitalk = summary(proc)["rows"]
+    job = next(j for j in fal_env.jobs.values() if j.endpoint_id == "fal-ai/flashtalk")
+    (extras,) = flashtalk["output_extras"]
+    assert extras["duration"] == job.output["duration"] and set(extras["timings"]) == {"inference"}
+    assert infinitalk["output_extras"] == [{}]  # InfiniTalk declares none
+
+
 def test_dry_run_prices_every_row_and_uploads_nothing(fal_env, folder):
     rows = [row(e, i, folder) for i, e in enumerate(ENDPOINTS)] + [
         row(ENDPOINTS[0], 0, folder, out="twin.mp4")
@@ -257,6 +271,29 @@ def test_dry_run_prices_every_row_and_uploads_nothing(fal_env, folder):
         sum(r["estimate_usd"] for r in result["rows"][:4])
     )
     assert not any((folder / name).exists() for name in ("twin.mp4", "m-2.mp4"))
+
+
+def test_dry_run_shows_each_rows_length_at_its_own_fps_or_in_seconds(fal_env, folder):
+    rows = [
+        row("fal-ai/infinitalk", 1, folder),  # num_frames 41 at 25 fps
+        {"endpoint": "fal-ai/longcat-single-avatar/image-audio-to-video", "image": "portrait.png",
+         "audio": "short.wav", "seed": 2},  # 16 fps
+        {"endpoint": "fal-ai/bytedance/omnihuman/v1.5", "image": "portrait.png", "audio": "short.wav"},
+    ]  # fmt: skip
+    proc = batch(write_csv(folder / "fps.csv", rows), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert fal_env.requests == []
+    table = proc.stdout.splitlines()
+    assert "LENGTH / JOBS" in table[0]
+    infinitalk, longcat, omnihuman = (
+        next(line for line in table if f" {cells['endpoint']} " in line) for cells in rows
+    )
+    assert "41 frames @ 25 fps, 1 job" in infinitalk
+    assert "28 frames @ 16 fps, 1 job" in longcat  # 1.7 s at 16 fps (the video stops with the audio)
+    assert "1.7 s, 1 job" in omnihuman  # fal states no fps for OmniHuman: its file will say
+    planned = summary(proc)["rows"]
+    assert [(r["frames"], r["fps"]) for r in planned] == [(41, 25.0), (28, 16.0), (None, None)]
+    assert [r["seconds"] for r in planned] == [1.64, 1.7, 1.7]
 
 
 def test_the_spend_guard_counts_the_money_still_to_pay_once_per_generation(fal_env, folder):

@@ -38,7 +38,7 @@ def rows_batch(count: int, *, same_as: dict[int, int] | None = None) -> Batch:
         services=Services(settings=RunSettings(max_parallel=8)),
     )
     for index, state in enumerate(batch.rows):
-        state.estimate = RunEstimate(1, 0.33, 0.33, (f"key{index}",), (), 41)
+        state.estimate = RunEstimate(1, 0.33, 0.33, (f"key{index}",), (), seconds=1.64, fps=25.0)
         state.state.cost_usd = 0.33
     for follower, leader in (same_as or {}).items():
         batch.rows[follower].state.shared_with = leader

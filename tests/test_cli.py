@@ -32,10 +32,10 @@ def cli_process(*args, env_extra=None, **kw) -> subprocess.CompletedProcess:
 
 
 def cli(*args, env_extra=None) -> subprocess.CompletedProcess:
-    """`fal-avatar ARGS` run by the command's ``main()`` in this process, as :func:`cli_process` would run it
-    (the same parsing, messages and exit code, with ``env_extra`` set for the call only), without the cost of a
-    new interpreter. Its output is captured; anything it does not catch fails the test, and so does a command
-    still running after HANG_GUARD_S (SIGALRM: a guard against hanging, never asserted as a duration)."""
+    """`fal-avatar ARGS` run by the command's ``main()`` in this process, as :func:`cli_process` would run
+    it (the same parsing, messages and exit code, with ``env_extra`` set for the call only), without the cost
+    of a new interpreter. Its output is captured; anything it does not catch fails the test, and so does a
+    command still running after HANG_GUARD_S (SIGALRM: a hang guard, never asserted as a duration)."""
     argv = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
     saved = {name: os.environ.get(name) for name in env_extra or {}}
@@ -135,8 +135,9 @@ def child(setup: str) -> list[str]:
     return [sys.executable, "-c", f"import resource, runpy, signal; {setup}; {run}"]
 
 
-# A shell's background job (`cmd &`) starts its children with SIGINT ignored, and Python keeps an ignored SIGINT
-# ignored (no KeyboardInterrupt); the child restores Python's own handler so the test does not depend on that.
+# A shell's background job (`cmd &`) starts its children with SIGINT ignored, and Python keeps an ignored
+# SIGINT ignored (no KeyboardInterrupt); the child restores Python's own handler so the test does not depend
+# on that.
 WITH_CTRL_C = child("signal.signal(signal.SIGINT, signal.default_int_handler)")
 
 
@@ -183,6 +184,8 @@ def test_fetch_recovers_by_request_id(fal_env, tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "b.mp4").read_bytes() == (tmp_path / "a.mp4").read_bytes()
     assert fal_env.count("submit") == 0
+    fetched = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert fetched["output_extras"] == first["output_extras"] == [{}]  # InfiniTalk declares no extra field
 
 
 def test_fetch_never_copies_a_damaged_file_and_exits_3(fal_env, tmp_path, monkeypatch):

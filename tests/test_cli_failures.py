@@ -1,9 +1,9 @@
 """Expected failures of the `fal-avatar` command end with a message and exit code 2 or 3, never a traceback.
 
 The disk-full cases use real failing writes: a tiny tmpfs mounted over the result folder (the kernel answers
-ENOSPC, exactly as a full disk does; needs the right to mount, which a root CI machine has), and, where mounting
-is not allowed, a file-size limit (RLIMIT_FSIZE) on the CLI process: Python ignores SIGXFSZ, so the write fails
-with EFBIG at the same call, the same way, and goes through the same translation.
+ENOSPC, exactly as a full disk does; needs the right to mount, which a root CI machine has), and, where
+mounting is not allowed, a file-size limit (RLIMIT_FSIZE) on the CLI process: Python ignores SIGXFSZ, so the
+write fails with EFBIG at the same call, the same way, and goes through the same translation.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The CLI's file readers against ComfyUI's LoadImage / LoadAudio decisions (v0.28.1), mode by mode.
 
-Audio is compared with a re-implementation of LoadAudio's documented algorithm (``comfy_extras/nodes_audio.py``:
-``load`` + ``f32_pcm``), not with ComfyUI itself; images with the exact values each mode stands for.
+Audio is compared with a re-implementation of LoadAudio's documented algorithm
+(``comfy_extras/nodes_audio.py``: ``load`` + ``f32_pcm``), not with ComfyUI itself; images with the exact
+values each mode stands for.
 """
 
 from __future__ import annotations

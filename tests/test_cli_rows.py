@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
-from comfyui_fal_avatar.nodes.cli.generate import add_arguments, build_request, run_request
+from comfyui_fal_avatar.nodes.cli.generate import add_arguments, build_request, run_request, summary
 from comfyui_fal_avatar.nodes.emulator.models import BY_ID
 from comfyui_fal_avatar.nodes.errors import InputError
 from comfyui_fal_avatar.nodes.longform.fetch import fetch_run
@@ -96,6 +96,32 @@ def test_generate_runs_every_row_once_with_fal_fields_its_fps_and_sound(spec, fa
     assert outputs.info.has_audio and outputs.audio is not None
 
 
+@pytest.mark.parametrize("spec", [s for s in ROWS if s.output_extras], ids=lambda s: s.endpoint_id)
+def test_the_summary_shows_the_output_fields_the_row_declares_as_fal_returned_them(spec, fal_env, tmp_path):
+    request = build_request(parse(*args_for(spec, tmp_path)))
+    run, outputs = asyncio.run(run_request(request, want_audio=False))
+    (extras,) = summary(run, outputs, tmp_path / "out.mp4", 0.0)["output_extras"]
+    assert set(extras) == set(spec.output_extras)
+    info = outputs.info
+    if "duration" in extras:
+        assert extras["duration"] == pytest.approx(info.duration_s, abs=0.05)
+    if "timings" in extras:
+        assert set(extras["timings"]) == {"inference"} and extras["timings"]["inference"] >= 0
+    if "video.fps" in extras:
+        assert extras["video.fps"] == pytest.approx(info.fps, abs=0.001)
+        assert (extras["video.width"], extras["video.height"]) == (info.width, info.height)
+        assert extras["video.num_frames"] == info.frame_count
+        assert extras["video.duration"] == pytest.approx(info.duration_s, abs=0.05)
+    fetched = asyncio.run(fetch_run(spec.endpoint_id, run.request_id, services=build_services()))
+    assert fetched.extras == run.extras  # read again from the journaled result, at no charge
+
+
+def test_rows_without_output_fields_show_none(fal_env, tmp_path):
+    spec = ep.endpoint("veed/fabric-1.0")
+    run, outputs = asyncio.run(run_request(build_request(parse(*args_for(spec, tmp_path)))))
+    assert summary(run, outputs, tmp_path / "out.mp4", 0.0)["output_extras"] == [{}]
+
+
 def test_the_mask_is_uploaded_as_omnihumans_mask_url(fal_env, tmp_path):
     request = build_request(parse(*args_for(ep.endpoint("fal-ai/bytedance/omnihuman/v1.5"), tmp_path)))
     assert (
@@ -123,8 +149,8 @@ def test_two_speakers_audio_and_voices_reach_their_fal_fields(fal_env, tmp_path)
     asyncio.run(run_request(build_request(parse(
         "fal-ai/ai-avatar/multi", "--image", IMAGE, "--audio", SPEECH, "--audio2", second))))  # fmt: skip
     asyncio.run(run_request(build_request(parse(
-        "fal-ai/ai-avatar/multi-text", "--image", IMAGE, "--text", "Hi.", "--text2", "Hello.", "--voice", "Aria",
-        "--voice2", "Bill"))))  # fmt: skip
+        "fal-ai/ai-avatar/multi-text", "--image", IMAGE, "--text", "Hi.", "--text2", "Hello.",
+        "--voice", "Aria", "--voice2", "Bill"))))  # fmt: skip
     audio, text = _submitted(fal_env)
     assert (
         audio["first_audio_url"]

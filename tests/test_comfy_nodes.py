@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -133,7 +134,7 @@ def test_one_node_per_row_grouped_by_family_with_the_seven_outputs(comfy):
 
 
 def test_a_required_choice_without_a_default_is_refused_before_money(comfy, fal_env):
-    """fal has no default for it (a missing one is a 422): the node shows a placeholder first and refuses it."""
+    """fal has no default for it (a missing one is a 422): the node shows a placeholder and refuses it."""
     nodes, _, _ = comfy
     choosing = [spec for spec in GENERATION_ENDPOINTS if any(p.choice_required for p in spec.params)]
     assert choosing, "no row has a required choice"
@@ -210,8 +211,8 @@ def test_one_node_of_each_family_runs_with_its_own_fields_and_fps(comfy, fal_env
 
 def test_the_price_badge_follows_each_rows_formula(comfy):
     """ComfyUI's price badge (JSONata, evaluated by the frontend) from the row: the rate at the chosen
-    resolution or model (the dearest while a required one is not chosen), per minute where fal states it so, and the
-    whole job once num_frames is set; no badge where fal's price is unknown."""
+    resolution or model (the dearest while a required one is not chosen), per minute where fal states it so,
+    and the whole job once num_frames is set; no badge where fal's price is unknown."""
     nodes, _, _ = comfy
     for spec in GENERATION_ENDPOINTS:
         badge = nodes[spec.node_id].define_schema().price_badge
@@ -264,6 +265,17 @@ def test_validate_inputs_refuses_bad_widgets_before_the_prompt_runs(comfy):
     assert text_node.validate_inputs(text_input=long, num_frames=0) is True
     assert "Set num_frames to 0 (auto)" in text_node.validate_inputs(text_input=long, num_frames=721)
     assert "request_id" in nodes["FalAvatarFetchResult"].validate_inputs(request_id=" ")
+
+
+def test_the_final_status_shows_the_output_fields_fal_returned(comfy, fal_env):
+    """FlashTalk declares duration and timings: the node's last status names them (no new output socket)."""
+    nodes, server, _ = comfy
+    out = execute(nodes["FalFlashTalk"], image=image(), audio=audio(seconds=2.0), seed=3)
+    (job,) = fal_env.jobs.values()
+    duration = job.output["duration"]
+    last = [e for name, e in server.events if name == "fal_avatar.status" and e["node"] == "5"][-1]
+    assert last["phase"] == "done" and f"fal: duration {duration:g} s · inference " in last["detail"]
+    assert len(out.args) == len(OUTPUTS)
 
 
 @pytest.mark.full_size_output  # asserts the model's real output size
@@ -595,6 +607,26 @@ def test_a_video_made_of_tensors_and_a_trimmed_file_give_stable_keys(comfy, fal_
         == cut.args[6]
     )
     assert fal_env.count("submit") == 2
+
+
+def test_a_tensor_videos_rate_times_its_upload_and_never_becomes_a_fal_field(comfy, fal_env):
+    """A lip-sync row on footage has no 'fps' field: a VIDEO made of tensors at 24 fps is uploaded as a
+    24 fps video, and fal's arguments hold the row's own fields only."""
+    from fractions import Fraction
+
+    api = importlib.import_module("comfy_api.latest")
+    nodes, _, _ = comfy
+    video = api.InputImpl.VideoFromComponents(
+        api.Types.VideoComponents(images=torch.rand(48, 64, 96, 3), frame_rate=Fraction(24))
+    )
+    execute(nodes["FalSyncLipsyncV2"], video=video, audio=audio(2.0), model="lipsync-2", sync_mode="cut_off")
+
+    (job,) = fal_env.jobs.values()
+    assert set(job.arguments) == {"video_url", "audio_url", "model", "sync_mode"}, job.arguments
+    path = job.arguments["video_url"][len(fal_env.base_url) :]
+    with av.open(io.BytesIO(fal_env.files[path].data)) as container:
+        stream = container.streams.video[0]
+        assert stream.average_rate == 24 and stream.frames == 48
 
 
 # -- several generation nodes of one prompt (ComfyUI runs them concurrently; see comfy_double/execution.py) --

@@ -1,6 +1,6 @@
 """`fal-avatar compare` against the emulator: one job per model under the spend guard, journaled (an identical
-compare pays nothing), one side-by-side MP4 with the input's sound, a table and JSON; bad models refused before
-any upload; a failed model kept in the table and the video (exit code 3)."""
+compare pays nothing), one side-by-side MP4 with the input's sound, a table and JSON; bad models refused
+before any upload; a failed model kept in the table and the video (exit code 3)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,10 @@ UPLOAD_ROUTES = {"cdn_upload", "token", "storage_initiate", "signed_put", "multi
 
 CLI = [sys.executable, "-m", "comfyui_fal_avatar.nodes.cli"]
 # A background job's children start with SIGINT ignored; the child restores Python's own handler first.
-WITH_CTRL_C = [sys.executable, "-c", "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-               "runpy.run_module('comfyui_fal_avatar.nodes.cli', run_name='__main__', alter_sys=True)"]  # fmt: skip
+WITH_CTRL_C = [sys.executable, "-c",
+               "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+               "runpy.run_module('comfyui_fal_avatar.nodes.cli', run_name='__main__', "
+               "alter_sys=True)"]  # fmt: skip
 
 
 def compare(capsys, out: Path, models: str, *extra: str) -> tuple[int, str, str]:
@@ -144,8 +146,9 @@ def test_one_model_failing_keeps_the_others_and_says_so_with_exit_code_3(fal_env
 
 def _start(command: list[str], out: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [*command, "compare", "--image", str(IMAGE), "--audio", str(SPEECH), "--models", "omnihuman,fabric,kling-std",
-         "--seconds", "3", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [*command, "compare", "--image", str(IMAGE), "--audio", str(SPEECH),
+         "--models", "omnihuman,fabric,kling-std", "--seconds", "3", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 

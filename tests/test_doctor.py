@@ -1,7 +1,8 @@
-"""`fal-avatar doctor` against the emulator: fal's OpenAPI documents and model catalogue as the emulator serves
-them, the report (table and JSON) for matching and drifted documents, the verdicts that tell "no OpenAPI
-document" from "not in fal's catalogue" and "deprecated", exit codes, and what is sent where (never the key to
-the OpenAPI host, never a submit or an upload). Also: a submit fal answers 404 points at the doctor."""
+"""`fal-avatar doctor` against the emulator: fal's OpenAPI documents and model catalogue as the emulator
+serves them, the report (table and JSON) for matching and drifted documents, the verdicts that tell "no
+OpenAPI document" from "not in fal's catalogue" and "deprecated", exit codes, and what is sent where (never
+the key to the OpenAPI host, never a submit or an upload). Also: a submit fal answers 404 points at the
+doctor."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The emulator serves every talking-avatar row as fal does: fal's schema (compared with the vendored extracts of
-fal's documents in tests/data/fal_schemas, so a drift shows), strict 422s, each row's length rule, fps, size and
-output fields, fal's length limits, the OpenAPI document per row, the request history and fal's model catalogue
-(GET /v1/models)."""
+"""The emulator serves every talking-avatar row as fal does: fal's schema (compared with the vendored extracts
+of fal's documents in tests/data/fal_schemas, so a drift shows), strict 422s, each row's length rule, fps,
+size and output fields, fal's length limits, the OpenAPI document per row, the request history and fal's model
+catalogue (GET /v1/models)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ IMAGE = data_uri(sample_png(640, 360), "image/png")  # landscape 16:9
 SECOND = data_uri(sample_wav(1.0), "audio/wav")
 
 
-# --- the schemas against fal's documents ----------------------------------------------------------------------
+# --- the schemas against fal's documents --------------------------------------------------------------------
 
 
 def test_every_row_is_emulated_and_vendored():
@@ -55,7 +55,7 @@ def test_every_row_is_emulated_and_vendored():
 
 @pytest.mark.parametrize("endpoint", sorted(EXTRACTS))
 def test_schema_matches_fals_document(endpoint):
-    """Every field of the vendored extract, with its type, enum, bounds, default and required flag; strictness."""
+    """Every field of the vendored extract: type, enum, bounds, default and required flag; strictness."""
     extract, schema = EXTRACTS[endpoint], SCHEMAS[endpoint]
     ours = {f.name: f for f in schema.fields}
     fal = {f["name"]: f for f in extract["input"]["fields"]}
@@ -176,7 +176,7 @@ def test_booleans_enums_and_nested_options_are_checked_like_pydantic():
     assert (options["type"], options["loc"]) == ("model_attributes_type", ["body", "options"])
 
 
-# --- the rendered rows ------------------------------------------------------------------------------------------
+# --- the rendered rows --------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -487,7 +487,7 @@ def test_new_rows_are_in_the_request_history(emu):
     assert item["json_input"] == arguments and item["status_code"] == 200
 
 
-# --- fal's model catalogue (Platform API GET /v1/models) ---------------------------------------------------------
+# --- fal's model catalogue (Platform API GET /v1/models) ----------------------------------------------------
 
 
 def _models(emu, params, headers=None) -> httpx.Response:

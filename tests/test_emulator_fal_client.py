@@ -1,5 +1,6 @@
-"""The referee: fal's official Python client (fal-client 1.0.3, unmodified except its base-URL module constants)
-against the emulator. If fal_client is happy, the emulator speaks fal's protocol as fal's own client expects."""
+"""The referee: fal's official Python client (fal-client 1.0.3, unmodified except its base-URL module
+constants) against the emulator. If fal_client is happy, the emulator speaks fal's protocol as fal's own
+client expects."""
 
 from __future__ import annotations
 

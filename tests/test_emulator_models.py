@@ -1,5 +1,5 @@
-"""The emulated models: fal's input schemas (pydantic-v2-shaped 422s), input fetching/decoding, output sizes and
-lengths, a mouth that follows the audio, and the offline speech synthesizer."""
+"""The emulated models: fal's input schemas (pydantic-v2-shaped 422s), input fetching/decoding, output sizes
+and lengths, a mouth that follows the audio, and the offline speech synthesizer."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _errors(endpoint: str, body) -> dict[str, dict]:
     return {item["loc"][-1]: item for item in caught.value.items}
 
 
-# --- schemas --------------------------------------------------------------------------------------------------
+# --- schemas ------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_voice_enum_lists_all_twenty_voices():
 
 
 def test_video_to_video_num_frames_is_41_to_241():
-    """fal's InfinitalkVideoToVideoInput: minimum 41, maximum 241, default 145 (not the image endpoints' 721)."""
+    """fal's InfinitalkVideoToVideoInput: min 41, max 241, default 145 (not the image endpoints' 721)."""
     body = {"video_url": "v", "audio_url": "a", "prompt": "p"}
     v2v = SCHEMAS["fal-ai/infinitalk/video-to-video"]
     assert v2v.validate(body)["num_frames"] == 145
@@ -201,7 +201,7 @@ def test_body_must_be_an_object():
     ]
 
 
-# --- render helpers -------------------------------------------------------------------------------------------
+# --- render helpers -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -241,7 +241,7 @@ def test_mouth_opens_with_the_audio():
     assert dark[35] > 5 * max(dark[:20], default=1)
 
 
-# --- speech ---------------------------------------------------------------------------------------------------
+# --- speech -------------------------------------------------------------------------------------------------
 
 
 def test_speech_is_deterministic_speech_like_and_voice_dependent():
@@ -260,7 +260,7 @@ def test_speech_is_deterministic_speech_like_and_voice_dependent():
     assert dominant(sarah) > dominant(roger)
 
 
-# --- the apps over HTTP ---------------------------------------------------------------------------------------
+# --- the apps over HTTP -------------------------------------------------------------------------------------
 
 
 @pytest.fixture

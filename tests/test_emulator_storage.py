@@ -1,4 +1,4 @@
-"""Storage and CDN routes of the emulator: CDN token, uploads (single, multipart, signed PUT) and file serving."""
+"""The emulator's storage and CDN routes: CDN token, uploads (single, multipart, signed PUT), file serving."""
 
 from __future__ import annotations
 

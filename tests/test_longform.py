@@ -14,6 +14,7 @@ import pytest
 from _sentences import frame_rms, speech
 
 from comfyui_fal_avatar.nodes.avatar import endpoints as ep
+from comfyui_fal_avatar.nodes.avatar import plan as avatar_plan
 from comfyui_fal_avatar.nodes.avatar.plan import check_params
 from comfyui_fal_avatar.nodes.cli.generate import run_request
 from comfyui_fal_avatar.nodes.errors import (
@@ -24,6 +25,7 @@ from comfyui_fal_avatar.nodes.errors import (
     SpendLimitError,
 )
 from comfyui_fal_avatar.nodes.longform import run as longform_run
+from comfyui_fal_avatar.nodes.longform import segmenting
 from comfyui_fal_avatar.nodes.longform.fetch import fetch_run
 from comfyui_fal_avatar.nodes.longform.reference import parse_ref
 from comfyui_fal_avatar.nodes.longform.segmenting import plan_long_run
@@ -363,7 +365,8 @@ def test_the_spend_guard_tells_identical_pieces_of_the_run_from_results_paid_ear
 
 def test_a_segment_whose_submit_got_no_answer_is_not_said_to_be_paid_again(fal_env):
     """The error used to say both 'running again pays only for the failed segment' and 'will not submit it
-    again on its own'; the re-run does the latter (it asks fal's request history), and now the error says so."""
+    again on its own'; the re-run does the latter (it asks fal's request history), and now the error says
+    so."""
     fal_env.inject("submit", "drop")  # fal creates the job, its answer is lost
     with pytest.raises(SegmentsFailedError) as info:
         run(long_request(TWO_JOBS_S))
@@ -374,3 +377,22 @@ def test_a_segment_whose_submit_got_no_answer_is_not_said_to_be_paid_again(fal_e
         long_request(TWO_JOBS_S)
     )  # found in fal's request history: re-attached, nothing paid again
     assert fal_env.count("submit") == submits and len(fal_env.jobs) == 2
+
+
+def test_a_run_checks_its_widget_values_once_per_job(fal_env, monkeypatch):
+    """Planning checks the values; the generation takes them as checked. A long run's segments (values of
+    their own) are checked once each."""
+    checked = []
+    real = avatar_plan.check_params
+
+    def counting(spec, values):
+        checked.append(spec.endpoint_id)
+        return real(spec, values)
+
+    monkeypatch.setattr(avatar_plan, "check_params", counting)  # make_plan, plan_request look it up here
+    monkeypatch.setattr(segmenting, "check_params", counting)
+    run(long_request(4.0))
+    assert checked == [ep.INFINITALK_IMAGE.endpoint_id] and fal_env.count("submit") == 1
+    checked.clear()
+    long, _ = run(long_request(TWO_JOBS_S))
+    assert len(checked) == 1 + len(parse_ref(long.request_id).segments) == 1 + fal_env.count("submit") - 1

@@ -4,6 +4,7 @@ planning length, LongCat's num_segments, two speakers cut where both are quiet, 
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import pytest
@@ -68,8 +69,9 @@ def test_longcat_runs_20_s_as_one_job_of_4_segments_and_longer_audio_as_several_
     plan = _plan("fal-ai/longcat-single-avatar/image-audio-to-video", 20.0)
     assert plan.single
     one = plan_request(plan.request)
-    assert one.arguments["num_segments"] == 4 and one.seconds == pytest.approx(20.8)
-    assert one.cost_usd == pytest.approx(21 * 0.15)  # 20.8 s billed in whole 16-frame units (1 s at 16 fps)
+    # the video stops with the (about 20 s of) audio: its seconds are billed, not the 20.8 s of 4 segments
+    assert one.arguments["num_segments"] == 4 and one.seconds == pytest.approx(20.0, abs=0.25)
+    assert one.cost_usd == pytest.approx(math.ceil(one.seconds) * 0.15)  # whole 16-frame seconds
     long = _plan("fal-ai/longcat-single-avatar/image-audio-to-video", 80.0)
     assert len(long.jobs) == 2 and max(_job_seconds(long)) <= 50.8
     assert [plan_request(job.request).arguments["num_segments"] for job in long.jobs] == [
@@ -189,8 +191,8 @@ def _footage(path, seconds: float, fps) -> None:
 
 
 def test_lipsync_on_footage_keeps_the_footages_frame_rate_over_several_jobs(fal_env, tmp_path):
-    """react-1 (15 s per job) on 40 s of 29.97 fps footage: jobs get excerpts at the footage's own rate, cut at
-    the audio's instants, and the joined video stays at 29.97 fps for the whole length."""
+    """react-1 (15 s per job) on 40 s of 29.97 fps footage: jobs get excerpts at the footage's own rate, cut
+    at the audio's instants, and the joined video stays at 29.97 fps for the whole length."""
     import asyncio
     from fractions import Fraction
 

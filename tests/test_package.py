@@ -80,7 +80,8 @@ RANKS = {
     "errors": 0,
     "settings": 1,
     "datadir": 1,
-    "states": 1,  # base
+    "states": 1,
+    "concurrency": 1,  # base
     "avatar": 2,
     "media": 2,  # domain, media
     "fal": 3,
@@ -223,3 +224,25 @@ def test_no_import_cycle_between_modules():
         if node not in seen:
             visit(node, [node])
     assert cycles == []
+
+
+def test_one_concurrency_limiter_and_one_in_flight_sharing_in_nodes():
+    """``concurrency.py`` is their one home: a semaphore, or a registry of running work per event loop (what
+    ``PerLoop`` and ``SharedWork`` hold), made anywhere else in nodes/ fails here (use ``concurrency.Limit`` /
+    ``SharedWork``, or the fan-out's ``loop_limit`` and identical-key dedup)."""
+    home = NODES / "concurrency.py"
+    found = [
+        f"{path.relative_to(NODES)}:{node.lineno} {name}"
+        for path in NODES.rglob("*.py")
+        if path != home
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for name in [node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)]
+        if name in {"Semaphore", "BoundedSemaphore", "WeakKeyDictionary"}
+    ]
+    assert found == []
+    classes = {
+        node.name
+        for node in ast.parse(home.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.ClassDef)
+    }
+    assert {"Limit", "SharedWork", "PerLoop"} <= classes

@@ -372,7 +372,7 @@ def test_results_journaled_under_the_old_key_format_stay_free(fal_env):
     req = request()
     plan = plan_request(req)
     old_key = legacy_key(
-        key_scope(Services().client.endpoint_key(req.spec.endpoint_id), 0), plan, encode_media(req, plan)
+        key_scope(Services().client.endpoint_key(req.spec.endpoint_id), 0), plan, encode_media(req)
     )
     with Database().write() as conn:  # as a version before keys v2 wrote it
         conn.execute("UPDATE journal SET request_key = ?, arguments = NULL", (old_key,))

@@ -74,9 +74,9 @@ def matrix_table(request):
 
 @pytest.fixture
 def start_emulator(monkeypatch, output_side):
-    """Start an emulator like the ``emulator`` fixture (plus an optional queue delay, which that one lacks) and
-    point the key and the three base URLs at it, as ``fal_env`` does. Its output videos are as small as the
-    ``emulator`` fixture's: no row depends on the video's size."""
+    """Start an emulator like the ``emulator`` fixture (plus an optional queue delay, which that one lacks)
+    and point the key and the three base URLs at it, as ``fal_env`` does. Its output videos are as small as
+    the ``emulator`` fixture's: no row depends on the video's size."""
     started: list[FalEmulator] = []
 
     def start(*, queue_delay: float = 0.0) -> FalEmulator:
@@ -684,12 +684,12 @@ def test_sigkill_while_submitting_then_run_again(start_emulator, tmp_path):
     )
 
 
-# --- the media-cache cap and the database under a long run ---------------------------------------------------
+# --- the media-cache cap and the database under a long run --------------------------------------------------
 
 
 def long_request(seconds: float = 30.0):
-    """The matrix's request on the bundled speech repeated to ``seconds`` (30 s: over one job's 721 frames, two
-    segments)."""
+    """The matrix's request on the bundled speech repeated to ``seconds`` (30 s: over one job's 721 frames,
+    two segments)."""
     from _matrix import request
 
     one = request()

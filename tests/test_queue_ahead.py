@@ -224,7 +224,7 @@ def test_a_node_fed_by_another_node_is_not_started_and_its_status_says_why(qa):
     assert qa.emulator.count("submit") == 0
 
 
-# -- leaving the queue, interrupts ----------------------------------------------------------------------------
+# -- leaving the queue, interrupts ---------------------------------------------------------------------------
 def test_a_prompt_deleted_from_the_queue_gets_its_early_job_cancelled(qa):
     portraits = write_inputs(qa.folder, 2)
     qa.emulator.inject_job("slow", times=5, processing_time=30.0)
@@ -266,7 +266,7 @@ def test_an_interrupt_of_the_running_prompt_leaves_early_jobs_of_queued_prompts_
     assert w.call(lambda: [job.prompt_id for job in w.jobs()]) == ["queued"]
 
 
-# -- the setting ----------------------------------------------------------------------------------------------
+# -- the setting ---------------------------------------------------------------------------------------------
 def test_at_most_the_setting_of_prompts_start_early_and_zero_is_off(qa):
     portraits = write_inputs(qa.folder, 3)
     for number, portrait in enumerate(portraits, start=1):

@@ -1,5 +1,6 @@
-"""Spend figures are what this process submitted: summed over runs done at the same time they match the submits
-fal saw, a run that reused everything reports nothing new, and a failed run's paid jobs still count."""
+"""Spend figures are what this process submitted: summed over runs done at the same time they match the
+submits fal saw, a run that reused everything reports nothing new, and a failed run's paid jobs still
+count."""
 
 from __future__ import annotations
 

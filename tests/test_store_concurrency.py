@@ -153,7 +153,10 @@ def test_opening_a_connection_never_drops_the_locks_of_the_process_s_open_ones()
         held.execute("SELECT count(*) FROM uploads").fetchone()
         with Database().read() as other:  # e.g. another thread of the same batch
             other.execute("SELECT 1").fetchone()
-        code = f"import sqlite3; c = sqlite3.connect({str(path)!r}); c.execute('SELECT count(*) FROM uploads').fetchone(); c.close()"
+        code = (
+            f"import sqlite3; c = sqlite3.connect({str(path)!r}); "
+            "c.execute('SELECT count(*) FROM uploads').fetchone(); c.close()"
+        )
         subprocess.run([sys.executable, "-c", code], check=True)
         assert path.with_name(path.name + "-wal").exists()  # the other process saw this one's lock
         held.execute("COMMIT")

@@ -8,7 +8,7 @@ import pytest
 
 from comfyui_fal_avatar.nodes.credentials import known_secrets, save_key
 from comfyui_fal_avatar.nodes.datadir import data_dir
-from comfyui_fal_avatar.nodes.store.journal import FINAL_STATES, Journal
+from comfyui_fal_avatar.nodes.store.journal import Journal
 
 KEY = "k" * 64
 ENDPOINT = "fal-ai/infinitalk"
@@ -142,7 +142,7 @@ def test_transitions(journal, tmp_path, start, mark):
     assert after.state == EXPECTED[start][mark]
     if after.state != mark:  # refused: nothing about the entry changed
         assert after == before
-    if start in FINAL_STATES:
+    if start in ("downloaded", "failed", "cancelled"):  # a final state never moves
         assert after.state == start
 
 
@@ -288,7 +288,7 @@ def test_the_fal_key_is_never_written(journal, tmp_path, monkeypatch, source):
 
 
 def test_entries_survive_the_database_file_being_deleted(tmp_path):
-    """The journal writes what it knows into a replaced (deleted) database file: in-flight jobs keep their ids."""
+    """The journal writes what it knows into a replaced (deleted) database file: in-flight jobs keep ids."""
     journal = Journal()
     done = journal.begin("k-done", "fal-ai/infinitalk", cost_estimate_usd=1.0)
     journal.record_submit(done, handle("req-done"))

@@ -34,20 +34,25 @@ KEYS = textwrap.dedent(
     rng = np.random.default_rng(7)
     frames = rng.random((30, 72, 96, 3), dtype=np.float32)
     cases = {
-        "image+audio": lambda: GenerationRequest(ep.INFINITALK_IMAGE, {"num_frames": 41}, image=image, audio=audio),
+        "image+audio": lambda: GenerationRequest(
+            ep.INFINITALK_IMAGE, {"num_frames": 41}, image=image, audio=audio),
         "stable-avatar": lambda: GenerationRequest(ep.STABLE_AVATAR, {"seed": 3}, image=image, audio=audio),
         "text": lambda: GenerationRequest(ep.INFINITALK_TEXT, {"text_input": "Hello there."}, image=image),
-        "dub MOV file": lambda: GenerationRequest(ep.INFINITALK_VIDEO, {}, video_path=folder / "clip.mov", audio=audio),
-        "dub WebM file": lambda: GenerationRequest(ep.INFINITALK_VIDEO, {}, video_path=folder / "clip.webm", audio=audio),
+        "dub MOV file": lambda: GenerationRequest(
+            ep.INFINITALK_VIDEO, {}, video_path=folder / "clip.mov", audio=audio),
+        "dub WebM file": lambda: GenerationRequest(
+            ep.INFINITALK_VIDEO, {}, video_path=folder / "clip.webm", audio=audio),
         "dub trimmed": lambda: GenerationRequest(
             ep.INFINITALK_VIDEO, {}, video_path=folder / "clip.mov", video_window=(10, 45), audio=audio),
-        "dub frames": lambda: GenerationRequest(ep.INFINITALK_VIDEO, {"fps": 30.0}, frames=frames, audio=audio),
+        "dub frames": lambda: GenerationRequest(
+            ep.INFINITALK_VIDEO, {"fps": 30.0}, frames=frames, audio=audio),
     }
 
     async def key(make):
         return (await Generation(make(), services=build_services()).prepare()).key
 
-    print(json.dumps({name: sorted({asyncio.run(key(make)) for _ in range(times)}) for name, make in cases.items()}))
+    keys = {name: sorted({asyncio.run(key(make)) for _ in range(times)}) for name, make in cases.items()}
+    print(json.dumps(keys))
     """
 )
 

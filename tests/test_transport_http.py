@@ -129,7 +129,8 @@ DETAIL_422 = [
         (
             403,
             {
-                "detail": "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
+                "detail": "User is locked. Reason: Exhausted balance. Top up your balance at "
+                "fal.ai/dashboard/billing."
             },
             {},
             AccountLockedError,

@@ -249,8 +249,8 @@ def _field_differences(ours: SentField, fal: FalField | None, required: bool) ->
     name = ours.name
     if fal is None:
         message = (
-            f"fal no longer lists '{name}', which the pack sends: fal may refuse runs (HTTP 422, not billed) or "
-            f"ignore the value. {_UPDATE}"
+            f"fal no longer lists '{name}', which the pack sends: fal may refuse runs (HTTP 422, not billed) "
+            f"or ignore the value. {_UPDATE}"
         )
         return [Difference("field_dropped", name, BREAKING, message, name, None)]
     found: list[Difference | None] = []

@@ -165,7 +165,7 @@ def _input_name(components: Mapping[str, Any], endpoint_id: str) -> str | None:
 
 
 def parse_openapi(document: Any, endpoint_id: str) -> FalInputSchema:
-    """Read the input schema of ``endpoint_id`` from its OpenAPI document (raises :class:`SchemaFormatError`)."""
+    """Read ``endpoint_id``'s input schema from its OpenAPI document (raises :class:`SchemaFormatError`)."""
     document = _dict(document)
     components = _dict(_dict(document.get("components")).get("schemas"))
     resolver = _Resolver(components)

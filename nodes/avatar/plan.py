@@ -1,7 +1,9 @@
 """Validate widget values and turn them into a run plan: fal arguments, length, cost and warnings.
 
 Everything here runs before any upload or submit. ``check_params`` needs only widget values, so the
-ComfyUI adapter calls it from ``validate_inputs`` and ComfyUI refuses a bad prompt before it starts.
+ComfyUI adapter calls it from ``validate_inputs`` and ComfyUI refuses a bad prompt before it starts. A run
+checks each job's values once: the result (:class:`CheckedParams`) is passed on, and :func:`make_plan`
+takes it as it is.
 The row says what sets the output's length (``EndpointSpec.length_rule``), how long one job may be, and
 how fal prices it; nothing here assumes one model's frame rate, frame counts or seed.
 """
@@ -105,7 +107,23 @@ def _check_num_frames(spec: EndpointSpec, frames: int) -> None:
         )
 
 
-def check_params(spec: EndpointSpec, values: dict) -> dict:
+class CheckedParams(dict):
+    """Widget values that passed :func:`check_params` for the endpoint ``endpoint_id``: normalised, every
+    parameter present. A copy (``{**params}``, ``dict(params)``) is plain values again, to be checked."""
+
+    def __init__(self, endpoint_id: str, values: dict) -> None:
+        super().__init__(values)
+        self.endpoint_id = endpoint_id
+
+
+def checked(spec: EndpointSpec, values: dict) -> CheckedParams:
+    """``values`` as :func:`check_params` returns them: as given if they were checked for ``spec``."""
+    if isinstance(values, CheckedParams) and values.endpoint_id == spec.endpoint_id:
+        return values
+    return check_params(spec, values)
+
+
+def check_params(spec: EndpointSpec, values: dict) -> CheckedParams:
     """Validate widget values (missing ones take their defaults). Returns the normalised values.
 
     A strict row (fal refuses unknown fields) also refuses values for fields it does not have."""
@@ -132,7 +150,7 @@ def check_params(spec: EndpointSpec, values: dict) -> dict:
         _check_num_frames(spec, out["num_frames"])
         if out["num_frames"] != 0 and spec.length_from == "text":  # an explicit frame count: one job
             _check_one_job_text(spec, out)
-    return out
+    return CheckedParams(spec.endpoint_id, out)
 
 
 def _check_one_job_text(spec: EndpointSpec, values: dict) -> None:
@@ -144,8 +162,9 @@ def _check_one_job_text(spec: EndpointSpec, values: dict) -> None:
         return
     if len(texts) == 2:
         raise InputError(
-            f"the two texts are {len(texts[0][1])} + {len(texts[1][1])} characters; one {spec.endpoint_id} job "
-            f"speaks at most {limit} in all (about {spec.max_audio_s or spec.max_seconds_at(None):g} s). Shorten them.",
+            f"the two texts are {len(texts[0][1])} + {len(texts[1][1])} characters; one {spec.endpoint_id} "
+            f"job speaks at most {limit} in all (about {spec.max_audio_s or spec.max_seconds_at(None):g} s). "
+            "Shorten them.",
             field=texts[1][0],
         )
     hint = (
@@ -212,8 +231,8 @@ def _output_seconds(
             )
         elif length_s > frames / fps + 0.04 and _source_is_the_cut(values, source_frames, length_s, fps):
             warnings.append(
-                f"The source video is {source_frames / fps:.2f} s, shorter than the {what} ({length_s:.2f} s): "
-                f"the result follows the video ({frames} frames, {frames / fps:.2f} s), so the last "
+                f"The source video is {source_frames / fps:.2f} s, shorter than the {what} ({length_s:.2f} "
+                f"s): the result follows the video ({frames} frames, {frames / fps:.2f} s), so the last "
                 f"{length_s - frames / fps:.2f} s of the {what} will be cut."
             )
         elif length_s > frames / fps + 0.04:
@@ -229,11 +248,9 @@ def _output_seconds(
             f"{_at(spec, resolution)}: the last {length_s - limit_s:.2f} s will be cut (or fal refuses it)."
         )
         length_s = limit_s
-    if spec.length_rule == "num_segments":
-        seconds = spec.segments.seconds(spec.segments.segments_for(length_s))
-    else:
-        seconds = length_s
-    return frames_for_seconds(seconds), seconds, warnings
+    # A num_segments row renders whole segments, but its video stops with the audio (the shorter of the two),
+    # and fal bills that video's seconds (the row's price rule says in what units).
+    return frames_for_seconds(length_s), length_s, warnings
 
 
 def _put(arguments: dict, field: str, value) -> None:
@@ -257,8 +274,9 @@ def make_plan(
     source_frames: int | None = None,
     audio2_s: float | None = None,
 ) -> RunPlan:
-    """Resolve the length, build fal's arguments and estimate the cost. Raises :class:`InputError`."""
-    values = check_params(spec, values)
+    """Resolve the length, build fal's arguments and estimate the cost (``values`` checked here unless they
+    are :class:`CheckedParams`). Raises :class:`InputError`."""
+    values = checked(spec, values)
     length_s = _length_seconds(spec, values, audio_s, audio2_s)
     frames, seconds, warnings = _output_seconds(spec, values, length_s, source_frames)
     arguments = {}

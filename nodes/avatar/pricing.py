@@ -102,7 +102,7 @@ class PriceRule:
 
 
 def per_minute(usd_per_minute: dict[str, float], source: str, **kw) -> PriceRule:
-    """A rule fal states per minute of output (billed by the second here: the estimate errs to neither side)."""
+    """A rule fal states per minute of output (billed by the second here: the estimate errs neither way)."""
     return PriceRule({k: v / 60 for k, v in usd_per_minute.items()}, source, per="minute", **kw)
 
 

@@ -32,13 +32,18 @@ LENGTH_RULES = ("audio", "num_frames", "num_segments", "text", "video")
 STATUSES = ("live", "delisted")
 PARAM_KINDS = ("text", "int", "float", "enum", "bool")
 SLOT_KINDS = ("image", "audio", "video", "frames", "mask")
-TEXT_ROLES = ("text", "text2")  # the text to speak and the second speaker's
+# Output fields beside ``video`` (and ``seed``) a row may declare: a top-level field, or one of fal's
+# VideoFile (``video.<field>``). The pipeline reads them from the result (``pipeline/result_extras.py``).
+OUTPUT_EXTRAS = (
+    "duration", "timings", "video.fps", "video.width", "video.height", "video.num_frames", "video.duration",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Param:
-    """A widget. ``name`` is the widget's (and ``--param``'s) name; ``fal_name`` is fal's field when it differs
-    (``voice2`` → ``voice2``, ``voice`` → ``voice1``); ``fal=False`` for local-only widgets (never sent).
+    """A widget. ``name`` is the widget's (and ``--param``'s) name; ``fal_name`` is fal's field when it
+    differs (``voice2`` → ``voice2``, ``voice`` → ``voice1``); ``fal=False`` for local-only widgets (never
+    sent).
 
     ``required``: a text that must not be empty, or (an enum with ``default=None``) a choice the user must
     make because fal has no default (a missing one is a 422). ``role`` marks the text to speak
@@ -111,6 +116,43 @@ class SegmentRule:
 
 
 @dataclass(frozen=True)
+class ImageLimits:
+    """The portraits a model accepts, as uploaded (after the pack's downscale): sides in pixels, aspect as
+    width / height, the uploaded file's bytes; ``None``: no limit stated. ``source`` says who states them.
+    A ``max_side`` caps the pack's downscale (fixed, never refused); the rest cannot be fixed without
+    changing the picture, so a portrait outside them is refused before any upload."""
+
+    source: str
+    min_side: int | None = None
+    max_side: int | None = None
+    min_aspect: float | None = None
+    max_aspect: float | None = None
+    max_bytes: int | None = None
+
+    def problem(self, width: int, height: int) -> str | None:
+        """What a ``width`` x ``height`` upload breaks, with what to do; ``None`` when it fits."""
+        aspect = width / height
+        if self.min_aspect and aspect < self.min_aspect - 1e-9:
+            return (
+                f"is {_ratio(aspect)} (width:height), taller than the {_ratio(self.min_aspect)} it accepts; "
+                "crop it to a wider frame"
+            )
+        if self.max_aspect and aspect > self.max_aspect + 1e-9:
+            return (
+                f"is {_ratio(aspect)} (width:height), wider than the {_ratio(self.max_aspect)} it accepts; "
+                "crop it to a narrower frame"
+            )
+        if self.min_side and min(width, height) < self.min_side:
+            return f"needs at least {self.min_side} px on each side; use a larger portrait"
+        return None
+
+
+def _ratio(aspect: float) -> str:
+    """An aspect as people write it: ``2.5:1``, ``1:2.5``."""
+    return f"{aspect:.3g}:1" if aspect >= 1 else f"1:{1 / aspect:.3g}"
+
+
+@dataclass(frozen=True)
 class EndpointSpec:
     """One fal endpoint. Everything endpoint-specific is here; see the module docstring."""
 
@@ -136,9 +178,10 @@ class EndpointSpec:
     strict: bool = False  # fal refuses unknown fields (422): nothing beyond the row's own fields is sent
     min_audio_s: float = 1.0
     max_text_chars: int | None = None  # one job's text
-    max_image_side: int = 1280
+    max_image_side: int = 1280  # the pack's downscale (FAL_AVATAR_MAX_IMAGE_SIDE overrides it)
+    image_limits: ImageLimits | None = None  # what the model accepts (None: nothing stated)
     output_has_seed: bool = True
-    output_extras: tuple[str, ...] = ()  # output fields beside ``video`` (and ``seed``), e.g. "duration"
+    output_extras: tuple[str, ...] = ()  # output fields beside ``video`` and ``seed`` (OUTPUT_EXTRAS)
     source: str = ""  # where the row's facts come from, and what is unknown
     search_aliases: tuple[str, ...] = field(default=())
     short_name: str = ""  # the command line's short name (``fal-avatar compare --models omnihuman,fabric``)
@@ -164,6 +207,12 @@ class EndpointSpec:
     def role_param(self, role: str) -> Param | None:
         """The widget holding the text of ``role`` ("text" | "text2"), whatever fal calls it."""
         return next((p for p in self.params if p.role == role), None)
+
+    def image_side(self, override: int | None = None) -> int:
+        """The longest image side uploaded: the run's ``override``, else the row's own, within its limit."""
+        side = override or self.max_image_side
+        limit = self.image_limits.max_side if self.image_limits else None
+        return min(side, limit) if limit else side
 
     @property
     def seed_param(self) -> Param | None:
@@ -202,7 +251,7 @@ class EndpointSpec:
 
     @property
     def max_audio_s(self) -> float | None:
-        """Audio beyond this is not rendered by one job (at the default resolution); ``None`` for text rows."""
+        """Audio beyond this is not rendered by one job (at the default resolution); ``None``: text rows."""
         if self.length_from == "text":
             return None
         return self.max_seconds_at(self.default_resolution)

@@ -92,11 +92,6 @@ class Segment:
     def end_frame(self) -> int:
         return self.start_frame + self.frames
 
-    @property
-    def time_range(self) -> tuple[float, float]:
-        """``[start, end)`` in seconds: the audio (and for dubbing, the source video) this job gets."""
-        return self.start_frame / FPS, self.end_frame / FPS
-
 
 @dataclass(frozen=True)
 class SegmentPlan:
@@ -104,16 +99,6 @@ class SegmentPlan:
     overlap: int
     segments: tuple[Segment, ...]
     notes: tuple[str, ...]
-
-    def overlap_after(self, index: int) -> int:
-        """Frames segment ``index`` shares with the next one."""
-        here, after = self.segments[index], self.segments[index + 1]
-        return here.end_frame - after.start_frame
-
-    @property
-    def rendered_frames(self) -> int:
-        """Frames fal renders in all (what is billed)."""
-        return sum(s.frames for s in self.segments)
 
 
 @dataclass(frozen=True)
@@ -307,7 +292,7 @@ def _summary(plan: SegmentPlan, usable: int) -> str:
 
 
 def _join_notes(plan: SegmentPlan, pauses: Sequence[_Pause], audio_end_s: float) -> list[str]:
-    """A note for every join that is not in a pause: where the pause-free stretch is and where the cut went."""
+    """A note for every join not in a pause: where the pause-free stretch is and where the cut went."""
     notes = []
     for segment in plan.segments[:-1]:
         at = segment.cut_s

@@ -51,7 +51,8 @@ _ENDS = {
         rf"[.!?…]+[{_CLOSERS}]*(?=\s|$)|[{_char_class(SENTENCE_ENDS - set(_SPACED))}]+[{_CLOSERS}]*"
     ),
     CLAUSE: re.compile(
-        rf"[,;:–][{_CLOSERS}]*(?=\s)|—+[{_CLOSERS}]*|[{_char_class(CLAUSE_ENDS - set(_SPACED))}、][{_CLOSERS}]*"
+        rf"[,;:–][{_CLOSERS}]*(?=\s)|—+[{_CLOSERS}]*|"
+        rf"[{_char_class(CLAUSE_ENDS - set(_SPACED))}、][{_CLOSERS}]*"
     ),
 }
 

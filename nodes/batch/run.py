@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from ..concurrency import Limit
 from ..errors import InputError
-from ..fanout.engine import Engine, Limit, loop_limit
+from ..fanout.engine import Engine, loop_limit
 from ..fanout.status import FanOutSnapshot, ItemState
 from ..longform.run import AvatarRun, AvatarRunner, RunEstimate, materialize_run
 from ..pipeline.inputs import GenerationRequest
@@ -127,7 +128,7 @@ class Batch:
         self._started: float | None = None
         self._pinned: dict[int, Services] = {}  # rows' pinned views of the media store, until run() ends
 
-    # --- checking (nothing is uploaded or paid) ----------------------------------------------------------------
+    # --- checking (nothing is uploaded or paid) -------------------------------------------------------------
 
     async def check(self) -> BatchEstimate:
         """Prepare every row (at most a few at once: reading inputs is CPU work). Bad rows are returned, all
@@ -159,7 +160,7 @@ class Batch:
             problems=tuple(problems),
         )
 
-    # --- running ---------------------------------------------------------------------------------------------
+    # --- running --------------------------------------------------------------------------------------------
 
     async def run(self, interrupt: UserInterrupt | None = None) -> list[BatchRow]:
         """Run every checked row (identical ones once); each ends done, failed or cancelled. Cancelling this

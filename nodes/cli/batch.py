@@ -44,7 +44,8 @@ def add_arguments(parser) -> None:
         "--concurrency",
         type=int,
         default=DEFAULT_CONCURRENCY,
-        help=f"fal jobs in flight at once across all rows, 1-{MAX_PARALLEL_CAP} (default {DEFAULT_CONCURRENCY})",
+        help=f"fal jobs in flight at once across all rows, 1-{MAX_PARALLEL_CAP} (default "
+        f"{DEFAULT_CONCURRENCY})",
     )
     parser.add_argument(
         "--max-usd",
@@ -193,7 +194,7 @@ def _dry_run(batch: Batch, rows: list[ManifestRow], estimate: BatchEstimate, arg
             (
                 manifest_row.line,
                 row.item.endpoint_id,
-                f"{e.frames} frames, {_jobs(row)}",
+                f"{e.length_text}, {_jobs(row)}",
                 format_usd(e.estimate_usd),
                 to_pay,
                 manifest_row.out,
@@ -203,10 +204,11 @@ def _dry_run(batch: Batch, rows: list[ManifestRow], estimate: BatchEstimate, arg
         "note", {index: row.notes for index, row in enumerate(batch.rows) if row.same_as is None}, rows
     )
     if not args.json:
-        print(table(("LINE", "ENDPOINT", "FRAMES / JOBS", "EST.", "TO PAY", "OUT"), lines))
+        print(table(("LINE", "ENDPOINT", "LENGTH / JOBS", "EST.", "TO PAY", "OUT"), lines))
         print(
             f"\n{_what(estimate)}: est. {format_usd(estimate.estimate_usd)}, still to pay "
-            f"{format_usd(estimate.to_pay_usd)} (spend limit {format_usd(limit)}, {source}). Nothing was uploaded."
+            f"{format_usd(estimate.to_pay_usd)} (spend limit {format_usd(limit)}, {source}). Nothing was "
+            "uploaded."
         )
     refused = None
     try:
@@ -311,12 +313,15 @@ def _row_json(batch: Batch, index: int, rows: list[ManifestRow]) -> dict:
         "endpoint": row.item.endpoint_id,
         "request_ids": list(row.request_ids),
         "out": str(manifest_row.out),
-        "frames": row.estimate.frames,
+        "frames": row.estimate.output_frames,  # at the row's own fps (None: the model's file says)
+        "fps": row.estimate.fps,
+        "seconds": round(row.estimate.seconds, 3),
         "jobs": row.estimate.jobs,
         "estimate_usd": row.estimate.estimate_usd,
         "to_pay_usd": 0.0 if row.same_as is not None else row.estimate.to_pay_usd,
         "same_as_line": rows[row.same_as].line if row.same_as is not None else None,
         "reused": run.reused if run is not None else None,
+        "output_extras": [extras.to_json() for extras in run.extras] if run is not None else None,
         "new_jobs": row.spend.new_jobs,
         "new_spend_usd": row.spend.new_usd,
         "error": str(row.error) if row.error is not None else None,

@@ -51,7 +51,7 @@ class BatchProgress:
         encoding = (getattr(self._stream, "encoding", None) or "").lower().replace("-", "")
         self._bar = ("█", "░") if encoding in ("utf8", "utf8sig") else ("#", "-")
 
-    # --- called by the batch ---------------------------------------------------------------------------------
+    # --- called by the batch --------------------------------------------------------------------------------
 
     def changed(self, index: int | None = None) -> None:
         """Row ``index`` changed (None: look at every row)."""
@@ -125,7 +125,7 @@ class BatchProgress:
             parts.append(f"ETA {format_duration(eta)}" if eta is not None else "ETA …")
         return " · ".join(parts)
 
-    # --- terminal ----------------------------------------------------------------------------------------------
+    # --- terminal -------------------------------------------------------------------------------------------
 
     def draw(self, *, final: bool = False) -> None:
         if self.batch is None or (not self._dirty and not final and self._drawn and not self._ticks()):
@@ -175,7 +175,7 @@ class BatchProgress:
         lines = _env_int("LINES") or lines or DEFAULT_SIZE[1]
         return max(columns, 20), max(lines, 3)
 
-    # --- plain lines -------------------------------------------------------------------------------------------
+    # --- plain lines ----------------------------------------------------------------------------------------
 
     def _log_changes(self, indices) -> None:
         lines = []

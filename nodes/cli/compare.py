@@ -145,8 +145,8 @@ def _report(result: CompareResult) -> str:
         if video
         else "no video: every model failed"
     )
-    totals = (f"estimate {format_usd(result.estimate_usd)} for {result.plan.seconds:.2f} s of speech on each model; "
-              f"paid now {format_usd(result.paid_usd)}")  # fmt: skip
+    totals = (f"estimate {format_usd(result.estimate_usd)} for {result.plan.seconds:.2f} s of speech on each "
+              f"model; paid now {format_usd(result.paid_usd)}")  # fmt: skip
     return "\n".join((table(header, _lines(result)), "", made, totals))
 
 

@@ -47,7 +47,7 @@ class DeliveredOutputs:
         )
 
     def record(self, out: Path, manifest: Path) -> None:
-        """Remember ``out`` as written for ``manifest`` (best effort: a lost entry only asks for --overwrite)."""
+        """Remember ``out`` as written for ``manifest`` (best effort: a lost entry only needs --overwrite)."""
         stat = Path(out).stat()
         with self._lock:
             data = {k: v for k, v in self._load().items() if Path(k).is_file()}  # forget files gone since

@@ -80,7 +80,7 @@ def run(args) -> int:
     info = outputs.info
     print(
         f"demo: request {outcome.request_id} · {outputs.frame_count} frames · {info.fps:g} fps · "
-        f"{info.width}x{info.height} · {info.duration_s:.2f} s of video · audio {'yes' if info.has_audio else 'no'}"
-        f" · {time.monotonic() - started:.1f} s → {args.out}, {sheet}"
+        f"{info.width}x{info.height} · {info.duration_s:.2f} s of video · audio "
+        f"{'yes' if info.has_audio else 'no'} · {time.monotonic() - started:.1f} s → {args.out}, {sheet}"
     )
     return 0

@@ -46,7 +46,8 @@ def missing_choice(spec: EndpointSpec, values: dict) -> None:
         if p.choice_required and values.get(p.name) is None:
             option = f"--{p.name}" if p.name in VALUE_OPTIONS else f"--param {p.name}=…"
             raise InputError(
-                f"{spec.endpoint_id} needs {option} (one of {', '.join(p.options)}): fal has no default for it",
+                f"{spec.endpoint_id} needs {option} (one of {', '.join(p.options)}): fal has no default for "
+                "it",
                 field=p.name,
             )
 

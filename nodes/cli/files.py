@@ -7,7 +7,8 @@ mode scaled by its own range:
 
 - 8-bit modes (``1``, ``L``, ``P``, ``RGB``, ``CMYK``, ``YCbCr``, ...) → RGB / 255; greyscale becomes three
   equal channels;
-- 16-bit greyscale (``I;16``, ``I;16B``, ``I;16L``, and ``I``, which Pillow uses for 16-bit PGM/PPM) → / 65535;
+- 16-bit greyscale (``I;16``, ``I;16B``, ``I;16L``, and ``I``, which Pillow uses for 16-bit PGM/PPM)
+  → / 65535;
 - float (``F``) → as is (0..1);
 - anything with transparency (``RGBA``, ``LA``, ``PA``, ``P`` or ``RGB``/``L`` with a transparent colour)
   → four channels, so the node's own compositing over white and its warning apply. (LoadImage splits alpha
@@ -111,7 +112,7 @@ def _pixels(img) -> np.ndarray:
 
 
 def load_audio(path: Path) -> dict:
-    """An audio file as AUDIO: ``{"waveform": float32 [1, C, T], "sample_rate": int}`` (see the module doc)."""
+    """An audio file as AUDIO: ``{"waveform": float32 [1, C, T], "sample_rate": int}`` (module doc)."""
     import av
 
     path = Path(path)
@@ -159,6 +160,6 @@ def _float_samples(buffer: np.ndarray, channels: int) -> np.ndarray:
 
 
 def load_mask(path: Path) -> np.ndarray:
-    """An image file as MASK: float32 ``[1, H, W]`` in 0..1 (its luminance; white = 1), as ComfyUI's masks are."""
+    """An image file as MASK: float32 ``[1, H, W]`` in 0..1 (luminance; white = 1), as ComfyUI's masks are."""
     pixels = load_image(path)
     return pixels[..., :3].mean(axis=3).astype(np.float32)

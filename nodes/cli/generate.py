@@ -160,6 +160,7 @@ def summary(run: AvatarRun, outputs: AvatarOutputs, out: Path, started: float) -
         "estimated_reused_usd": run.spend.reused_usd,
         "reused": run.reused,
         "warnings": list(run.warnings),
+        "output_extras": [extras.to_json() for extras in run.extras],  # fal's extra fields, per job
         "seconds": round(time.monotonic() - started, 2),
     }
 

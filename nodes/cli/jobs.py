@@ -72,7 +72,11 @@ def fetch(args) -> int:
     save_copy(outcome.path, out, request_id=outcome.request_id)
     services.media.release()
     print(f"saved {out} (stored copy: {outcome.path})", file=sys.stderr)
-    print(
-        json.dumps({"request_id": outcome.request_id, "path": str(out), "video_url": outcome.video_url_text})
-    )
+    summary = {
+        "request_id": outcome.request_id,
+        "path": str(out),
+        "video_url": outcome.video_url_text,
+        "output_extras": [extras.to_json() for extras in outcome.extras],  # fal's extra fields, per job
+    }
+    print(json.dumps(summary))
     return 0

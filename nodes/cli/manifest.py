@@ -1,4 +1,5 @@
-"""A batch manifest: one `fal-avatar generate` per row of a CSV or JSONL file, checked before anything is paid.
+"""A batch manifest: one `fal-avatar generate` per row of a CSV or JSONL file, checked before anything is
+paid.
 
 Columns are the options of ``generate``: ``endpoint``, ``image``, ``audio``, ``audio2``, ``video``, ``mask``,
 ``text``, ``text2``, ``voice``, ``voice2``, ``prompt``, ``num_frames``, ``resolution``, ``acceleration``,
@@ -97,8 +98,9 @@ class ManifestRow:
 
 
 class MediaLoader:
-    """Decodes image and audio files as ``fal-avatar generate`` does, once per file while any row still holds the
-    result (rows sharing a portrait share one array; a file nobody holds any more is decoded again when needed)."""
+    """Decodes image and audio files as ``fal-avatar generate`` does, once per file while any row still holds
+    the result (rows sharing a portrait share one array; a file nobody holds any more is decoded again when
+    needed)."""
 
     def __init__(self, warn: Callable[[str], None] | None = None) -> None:
         self._warn = warn

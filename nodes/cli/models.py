@@ -14,7 +14,8 @@ def add_arguments(parser) -> None:
 
 
 def render_table() -> str:
-    lines = ["fal-avatar models: prices are estimates (fal's invoice is the truth); 'plans' = the per-job length a",
+    lines = ["fal-avatar models: prices are estimates (fal's invoice is the truth); 'plans' = the per-job "
+             "length a",
              "long run uses where fal states no limit", ""]  # fmt: skip
     for family, title in FAMILIES.items():
         rows = [spec for spec in GENERATION_ENDPOINTS if spec.family == family]

@@ -129,8 +129,8 @@ def save_copy(stored: Path, out: Path, *, request_id: str) -> None:
             action=f"Writing {out}",
             path=out,
             needed_bytes=stored.stat().st_size if stored.is_file() else None,
-            then=f"run the same command again (it costs nothing), or copy the video of request {request_id} from "
-            f"{stored}.",
+            then=f"run the same command again (it costs nothing), or copy the video of request {request_id} "
+            f"from {stored}.",
             request_id=request_id,
         ) from None
 

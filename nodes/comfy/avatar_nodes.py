@@ -1,4 +1,4 @@
-"""The ComfyUI nodes: one generation node per endpoint row (one class, built from the rows) and Fetch Result."""
+"""The ComfyUI nodes: a generation node per endpoint row (one class, built from the rows) and Fetch Result."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from ..errors import FalAvatarError, InputError, JobCancelledError
 from ..longform.fetch import fetch_run
 from ..longform.run import AvatarRun, materialize_run, run_avatar
 from ..pipeline.interrupt import UserInterrupt, run_cancellable
+from ..pipeline.result_extras import describe_jobs
 from ..services import build_services
 from ..states import Phase
 from . import api, queue_ahead, schema
@@ -53,6 +54,9 @@ async def _deliver(reporter: ComfyReporter, start, interrupt: UserInterrupt, *, 
     if len(result.request_ids) > 1:
         parts.append(f"{len(result.request_ids)} segments")
         ids["frames"] = outputs.frame_count
+    fal_says = describe_jobs(result.extras)
+    if fal_says:
+        parts.append(f"fal: {fal_says}")
     if result.reused:
         parts.append("reused, no new charge")
     if not want_frames:
@@ -153,7 +157,8 @@ class FalAvatarFetchResult(io.ComfyNode):
                 io.String.Input(
                     "request_id",
                     default="",
-                    tooltip="The request_id a generation node showed (for a long video, its whole segment list).",
+                    tooltip="The request_id a generation node showed (for a long video, its whole segment "
+                    "list).",
                 ),
                 io.Combo.Input(
                     "endpoint",

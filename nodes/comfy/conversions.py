@@ -22,7 +22,7 @@ def video_fields(video) -> dict:
     (VideoFromComponents) is its frames and frame rate."""
     if not hasattr(video, "get_active_trim_window"):  # tensors, not a file
         components = video.get_components()
-        return {"frames": components.images, "fps": float(components.frame_rate)}
+        return {"frames": components.images, "frames_fps": float(components.frame_rate)}
     source = video.get_stream_source()
     start, duration = video.get_active_trim_window()
     if not isinstance(source, str | os.PathLike):

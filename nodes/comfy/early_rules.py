@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..avatar.endpoints import GENERATION_ENDPOINTS, EndpointSpec
+from ..avatar.endpoints import BY_NODE_ID, EndpointSpec
 
 LOADERS = frozenset({"LoadImage", "LoadAudio", "LoadVideo"})
-SPECS = {spec.node_id: spec for spec in GENERATION_ENDPOINTS}
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ def _why_late(prompt: dict, node: dict) -> str | None:
 
 
 def _executed(prompt: dict, outputs) -> set[str]:
-    """The nodes ComfyUI runs for ``outputs`` (the output node ids it queued): those and everything upstream."""
+    """The nodes ComfyUI runs for ``outputs`` (the output node ids it queued): those and all upstream."""
     seen: set[str] = set()
     stack = [str(node_id) for node_id in outputs]
     while stack:
@@ -77,13 +76,13 @@ def sort_nodes(prompt: dict, outputs=None) -> tuple[list[EarlyNode], list[LateNo
     executed = _executed(prompt, outputs) if outputs is not None else None
     early, late = [], []
     for node_id, node in prompt.items():
-        if not isinstance(node, dict) or node.get("class_type") not in SPECS:
+        if not isinstance(node, dict) or node.get("class_type") not in BY_NODE_ID:
             continue
         if executed is not None and str(node_id) not in executed:
             continue
         reason = _why_late(prompt, node)
         if reason is None:
-            early.append(EarlyNode(str(node_id), SPECS[node["class_type"]]))
+            early.append(EarlyNode(str(node_id), BY_NODE_ID[node["class_type"]]))
         else:
             late.append(LateNode(str(node_id), reason))
     return early, late

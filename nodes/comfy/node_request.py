@@ -25,9 +25,7 @@ def node_request(
     }
     video = {"frames": kwargs.get("frames")}  # the 'frames' IMAGE input, unless a VIDEO is connected
     if kwargs.get("video") is not None:
-        video = video_fields(kwargs["video"])
-        if "fps" in video:  # a VIDEO made of tensors brings its own frame rate
-            values["fps"] = video.pop("fps")
+        video = video_fields(kwargs["video"])  # a VIDEO made of tensors brings its own frame rate
     return GenerationRequest(
         spec=spec,
         values=values,

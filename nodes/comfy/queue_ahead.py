@@ -268,8 +268,8 @@ class QueueAhead:
                 outcome = await services.client.cancel(handle)
         except FalAvatarError as exc:
             return (
-                f"prompt {prompt_id} left the queue, but its early fal job {rid} could not be cancelled ({exc}); "
-                "it stays in the journal (fal-avatar jobs) and may be billed"
+                f"prompt {prompt_id} left the queue, but its early fal job {rid} could not be cancelled "
+                f"({exc}); it stays in the journal (fal-avatar jobs) and may be billed"
             )
         if status.done or outcome is CancelOutcome.ALREADY_COMPLETED:
             return (
@@ -282,7 +282,10 @@ class QueueAhead:
                 f"prompt {prompt_id} left the queue: its early fal job {rid} was cancelled while already "
                 "generating; fal may bill it"
             )
-        return f"prompt {prompt_id} left the queue: its early fal job {rid} was cancelled while queued on fal (not billed)"
+        return (
+            f"prompt {prompt_id} left the queue: its early fal job {rid} was cancelled while queued on fal "
+            "(not billed)"
+        )
 
     def _say(self, message: str) -> None:
         (log.warning if "bill" in message and "not billed" not in message else log.info)(

@@ -68,6 +68,6 @@ class ComfyReporter:
             self._bar.update_absolute(value, 1000)
         except api.interrupt_exception_type():
             # The progress hook raises (and clears) ComfyUI's interrupt flag: remember it, so the run is
-            # cancelled through our own path (which cancels the fal job), and set it again for the other nodes.
+            # cancelled through our own path (which cancels the fal job), and set again for the other nodes.
             self.cancel_requested = True
             api.keep_interrupted()

@@ -1,5 +1,5 @@
-"""What ``fal-avatar compare`` runs: the models (portrait + audio rows, by short name or endpoint id), each one's
-settings, and the opening seconds of the speech that every model gets.
+"""What ``fal-avatar compare`` runs: the models (portrait + audio rows, by short name or endpoint id), each
+one's settings, and the opening seconds of the speech that every model gets.
 
 The audio is trimmed here, before any request key is computed, so an identical compare has the same keys and
 pays nothing. A required choice without a default (Fabric's resolution) comes from ``--resolution`` when the
@@ -61,8 +61,8 @@ def resolve_model(name: str) -> EndpointSpec:
         raise InputError(f"unknown model {key!r}; compare takes: {_names()}", field="--models")
     if spec.family != FAMILY:
         raise InputError(
-            f"{key} ({spec.endpoint_id}) is a {FAMILIES[spec.family].lower()} model; compare runs models that "
-            f"take a portrait and a speech clip: {_names()}",
+            f"{key} ({spec.endpoint_id}) is a {FAMILIES[spec.family].lower()} model; compare runs models "
+            f"that take a portrait and a speech clip: {_names()}",
             field="--models",
         )
     return spec
@@ -83,8 +83,8 @@ def parse_models(text: str) -> tuple[EndpointSpec, ...]:
 def trim_audio(audio: dict, seconds: float) -> tuple[dict, float]:
     """The first ``seconds`` of ``audio`` (all of it when shorter) and its length in seconds."""
     if not 0 < seconds <= MAX_SECONDS:
-        raise InputError(f"must be more than 0 and at most {MAX_SECONDS:g} seconds (the opening of the speech; "
-                         "`fal-avatar generate` runs any length)", field="--seconds")  # fmt: skip
+        raise InputError(f"must be more than 0 and at most {MAX_SECONDS:g} seconds (the opening of the "
+                         "speech; `fal-avatar generate` runs any length)", field="--seconds")  # fmt: skip
     length = audio_duration_s(audio)
     rate = int(audio["sample_rate"])
     keep = min(audio["waveform"].shape[-1], round(seconds * rate))
@@ -105,11 +105,12 @@ def _resolution(spec: EndpointSpec, asked: str | None, seconds: float) -> tuple[
 def plan_compare(
     specs: tuple[EndpointSpec, ...], *, image, audio: dict, seconds: float, resolution: str | None = None
 ) -> ComparePlan:
-    """One request per model, all with ``image`` and the first ``seconds`` of ``audio``. ``resolution`` is used
-    by every model that offers it (InputError when none does)."""
+    """One request per model, all with ``image`` and the first ``seconds`` of ``audio``. ``resolution`` is
+    used by every model that offers it (InputError when none does)."""
     if resolution is not None and not any(resolution in spec.resolutions for spec in specs):
         offered = sorted({r for spec in specs for r in spec.resolutions})
-        raise InputError(f"no model listed offers {resolution!r} (they offer: {', '.join(offered) or 'none'})",
+        raise InputError(f"no model listed offers {resolution!r} "
+                         f"(they offer: {', '.join(offered) or 'none'})",
                          field="--resolution")  # fmt: skip
     trimmed, length = trim_audio(audio, seconds)
     entries = []

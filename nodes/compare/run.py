@@ -1,4 +1,5 @@
-"""A comparison's run: every model's job on the fan-out engine, under the spend guard, then one side-by-side video.
+"""A comparison's run: every model's job on the fan-out engine, under the spend guard, then one side-by-side
+video.
 
 Flow: prepare every model's job (checks, estimate, request key: nothing is uploaded or paid) → the spend
 guard over the whole comparison's new spend → run them (each an ordinary generation: claimed, journaled,

@@ -35,7 +35,7 @@ ROW_DELISTED = "delisted"  # EndpointSpec.status of a row fal removed
 
 @dataclass(frozen=True)
 class CatalogueLookup:
-    """fal's catalogue entries of the rows (``entries`` None when it could not be read: ``error`` says why)."""
+    """fal's catalogue entries of the rows (``entries`` None if it could not be read: ``error`` says why)."""
 
     url: str
     entries: dict[str, CatalogueEntry] | None
@@ -65,8 +65,8 @@ def verdict(spec: EndpointSpec, document: EndpointCheck, catalogue: CatalogueLoo
 
 def _no_document(spec: EndpointSpec, document: EndpointCheck) -> EndpointCheck:
     error = (
-        f"fal publishes no OpenAPI document for {spec.endpoint_id} (HTTP 404), so the {spec.display_name} node's "
-        "fields could not be checked against fal's. Runs may still work; if they fail, update "
+        f"fal publishes no OpenAPI document for {spec.endpoint_id} (HTTP 404), so the {spec.display_name} "
+        "node's fields could not be checked against fal's. Runs may still work; if they fail, update "
         "comfyui-fal-avatar (or check its issue tracker)."
     )
     return replace(document, status=NO_DOCUMENT, error=error)
@@ -76,8 +76,8 @@ def _not_in_catalogue(spec: EndpointSpec, no_document: bool, url: str) -> str:
     where = f"fal's model catalogue ({url}) does not list {spec.endpoint_id}"
     if no_document:
         return (
-            f"{where} and its OpenAPI document answers HTTP 404: fal has retired or renamed it, so runs of the "
-            f"{spec.display_name} node will fail. Update comfyui-fal-avatar (or check its issue tracker)."
+            f"{where} and its OpenAPI document answers HTTP 404: fal has retired or renamed it, so runs of "
+            f"the {spec.display_name} node will fail. Update comfyui-fal-avatar (or check its issue tracker)."
         )
     return (
         f"{where}, though fal still publishes its OpenAPI document: fal has delisted it, so runs of the "
@@ -88,8 +88,8 @@ def _not_in_catalogue(spec: EndpointSpec, no_document: bool, url: str) -> str:
 def _deprecated(spec: EndpointSpec, no_document: bool) -> str:
     document = " (and publishes no OpenAPI document for it)" if no_document else ""
     return (
-        f"fal marks {spec.endpoint_id} deprecated in its model catalogue{document}: it runs for now but fal may "
-        f"remove it. Plan to move the {spec.display_name} node's work to another model."
+        f"fal marks {spec.endpoint_id} deprecated in its model catalogue{document}: it runs for now but fal "
+        f"may remove it. Plan to move the {spec.display_name} node's work to another model."
     )
 
 
@@ -101,6 +101,6 @@ def _delisted(spec: EndpointSpec, no_document: bool) -> str:
     )
     note = f" ({spec.status_note})" if spec.status_note else ""
     return (
-        f"Delisted, as the pack expects{note}: not in fal's model catalogue; {queue}. The node stays so saved "
-        "workflows open."
+        f"Delisted, as the pack expects{note}: not in fal's model catalogue; {queue}. The node stays so "
+        "saved workflows open."
     )

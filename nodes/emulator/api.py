@@ -128,7 +128,10 @@ def damaged_response(fault: Fault, response: Response) -> Response:
     if response.status not in (200, 206):
         return response
     if fault.params.get("body", "half") == "html":
-        page = b"<!DOCTYPE html><html><head><title>Error</title></head><body><h1>Service unavailable</h1></body></html>\n"
+        page = (
+            b"<!DOCTYPE html><html><head><title>Error</title></head>"
+            b"<body><h1>Service unavailable</h1></body></html>\n"
+        )
         return Response(200, page, {"content-type": "text/html; charset=utf-8"})
     headers = {k: v for k, v in response.headers.items() if k != "content-range"}
     return Response(200, response.body[: len(response.body) // 2], headers)

@@ -1,4 +1,5 @@
-"""The emulated apps: validate like FastAPI, fetch + decode inputs, render a real MP4, return fal's output JSON.
+"""The emulated apps: validate like FastAPI, fetch + decode inputs, render a real MP4, return fal's output
+JSON.
 
 One runner serves every endpoint; what differs (inputs, length rule, fps, size, output fields, limits) is data
 in ``models.MODELS``. App-level failures (422 validation / undecodable inputs / inputs longer than fal
@@ -113,7 +114,7 @@ def run_app(endpoint_id: str, body: Any, schemas: dict[str, Schema], ctx: RunCon
     return _render(model, args, media, ctx)
 
 
-# --- inputs --------------------------------------------------------------------------------------------------
+# --- inputs -------------------------------------------------------------------------------------------------
 
 
 def _load(*loaders: Callable[[], Any]) -> list[Any]:
@@ -201,7 +202,7 @@ def _check_limits(model: Model, args: dict, media: _Media) -> None:
         raise AppError(422, faults)
 
 
-# --- the output ----------------------------------------------------------------------------------------------
+# --- the output ---------------------------------------------------------------------------------------------
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""fal's Platform API "Model search" (``GET /v1/models``, https://docs.fal.ai/platform-apis/v1/models) over the
-emulated endpoints.
+"""fal's Platform API "Model search" (``GET /v1/models``, https://docs.fal.ai/platform-apis/v1/models) over
+the emulated endpoints.
 
 Query: ``endpoint_id`` (repeatable, 1..50 ids: "find mode"), ``q`` (free text over id, name and category),
 ``category``, ``status`` (active | deprecated), ``limit`` (≥ 1, default 50 here), ``cursor`` (base64 of the

@@ -92,10 +92,10 @@ _SYNC_OPTIONS = Field(
     ),
 )
 _LONGCAT_NEGATIVE = (
-    "Close-up, Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, "
-    "static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, "
-    "poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, still picture, "
-    "messy background, three legs, many people in the background, walking backwards"
+    "Close-up, Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, "
+    "images, static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, "
+    "extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused "
+    "fingers, still picture, messy background, three legs, many people in the background, walking backwards"
 )
 
 

@@ -1,5 +1,6 @@
 """HTTP plumbing: a ThreadingHTTPServer (HTTP/1.1 keep-alive) that parses requests, applies injected HTTP
-faults, records every request and writes the Api's responses (plain, streamed, throttled, truncated or damaged)."""
+faults, records every request and writes the Api's responses (plain, streamed, throttled, truncated or
+damaged)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
-    """Tracks open connections so stop() can cut idle keep-alive sockets (no request lands on a stopped emulator)."""
+    """Tracks open connections so stop() can cut idle keep-alives (no request lands on a stopped emulator)."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -161,7 +162,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _write_endless(self) -> None:
-        """A JSON string that never ends, as fast as the client reads (until it hangs up or the emulator stops)."""
+        """An endless JSON string, as fast as the client reads (until it hangs up or the emulator stops)."""
         self._write_flush(b'{"padding": "')
         chunk = b"x" * 65536
         while not self.server.jobs.stopping:

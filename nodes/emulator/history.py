@@ -1,8 +1,9 @@
-"""fal's Platform API "List requests by endpoint" (``GET /v1/models/requests/by-endpoint``) over the emulator's
-jobs: ``endpoint_id`` (required), ``start`` / ``end`` (ISO 8601 or a date; default the last 24 hours; end
-exclusive), ``limit`` (1..100, default 50), ``cursor`` (base64 of the page number, as fal's example ``Mg==``),
-``expand=payloads`` for ``json_input`` (the submitted arguments) and ``json_output``. Newest end first; requests
-not ended yet are listed first, with ``ended_at`` null (fal's docs do not say whether it lists them).
+"""fal's Platform API "List requests by endpoint" (``GET /v1/models/requests/by-endpoint``) over the
+emulator's jobs: ``endpoint_id`` (required), ``start`` / ``end`` (ISO 8601 or a date; default the last 24
+hours; end exclusive), ``limit`` (1..100, default 50), ``cursor`` (base64 of the page number, as fal's example
+``Mg==``), ``expand=payloads`` for ``json_input`` (the submitted arguments) and ``json_output``. Newest end
+first; requests not ended yet are listed first, with ``ended_at`` null (fal's docs do not say whether it lists
+them).
 """
 
 from __future__ import annotations

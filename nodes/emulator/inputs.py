@@ -1,4 +1,5 @@
-"""How the emulated models fetch and decode their inputs (data: URIs, the emulator's own files, loopback URLs).
+"""How the emulated models fetch and decode their inputs (data: URIs, the emulator's own files, loopback
+URLs).
 
 Failures become fal-style field errors (422 ``detail`` items with ``loc: ["body", <field>]``). Only loopback
 hosts are fetched over the network, so the emulator never touches the internet.
@@ -37,8 +38,8 @@ class InputFault(Exception):
 def fetch(url: str, field: str, resolve_local: LocalResolver) -> bytes:
     """Bytes behind ``url``.
 
-    ``resolve_local(url)`` answers the emulator's own URLs: the bytes, None when the URL is not the emulator's,
-    KeyError when it is but no such file exists.
+    ``resolve_local(url)`` answers the emulator's own URLs: the bytes, None when the URL is not the
+    emulator's, KeyError when it is but no such file exists.
     """
     shown = short_url(url)
     if url.startswith("data:"):

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 FPS_25 = Fraction(25)
-# (w, h) buckets by resolution, chosen by the input's aspect ratio. InfiniTalk: its reference ~640²/~960² areas.
+# (w, h) buckets by resolution, chosen by the input's aspect ratio.
+# InfiniTalk: its reference ~640²/~960² areas.
 INFINITALK_BUCKETS = {
     "480p": ((640, 640), (896, 448), (448, 832)),
     "720p": ((960, 960), (1280, 704), (704, 1280)),

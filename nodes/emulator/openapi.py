@@ -172,7 +172,8 @@ def _paths(endpoint_id: str, name: str) -> dict[str, Any]:
                                        "The request was cancelled.")},
         }},
         f"/{endpoint_id}": {"post": {
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(f"{name}Input")}}},
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _ref(f"{name}Input")}}},
             "responses": {"200": _json(_ref("QueueStatus"), "The request status.")},
         }},
         base: {"get": {

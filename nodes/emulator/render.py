@@ -21,7 +21,6 @@ import numpy as np
 from .inputs import SAMPLE_RATE
 
 FPS = 25
-SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
 STABLE_AVATAR_MIN_FRAMES = 41
 STABLE_AVATAR_MAX_FRAMES = 7501  # 5 minutes at 25 fps, 4n+1
 

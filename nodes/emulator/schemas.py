@@ -46,7 +46,8 @@ def _expected(choices: tuple[str, ...]) -> str:
 @dataclass(frozen=True)
 class Field:
     """One input field: ``kind`` is str | int | float | bool | literal | object; bounds are inclusive
-    (ge/le); ``min_length``/``max_length`` bound a str; ``fields`` are an object's own (checked when present)."""
+    (ge/le); ``min_length``/``max_length`` bound a str; ``fields`` are an object's own (checked when
+    present)."""
 
     name: str
     kind: str

@@ -1,4 +1,4 @@
-"""``fal-avatar emulator``: run the fal emulator until SIGINT/SIGTERM. The first stdout line is its base URL."""
+"""``fal-avatar emulator``: run the fal emulator until SIGINT/SIGTERM; the first stdout line is its URL."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fal-avatar emulator",
         description="Serve a local fal.ai emulator (queue, storage and CDN on one port) with real, fast "
-        "talking-avatar renders. Point the pack at it with FAL_QUEUE_URL/FAL_REST_URL/FAL_CDN_URL/FAL_API_URL=<url> "
-        "(and FAL_OPENAPI_URL=<url>/api/openapi/queue/openapi.json for `fal-avatar doctor`).",
+        "talking-avatar renders. Point the pack at it with "
+        "FAL_QUEUE_URL/FAL_REST_URL/FAL_CDN_URL/FAL_API_URL=<url> (and "
+        "FAL_OPENAPI_URL=<url>/api/openapi/queue/openapi.json for `fal-avatar doctor`).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default 0 = a free port)")
@@ -59,7 +60,7 @@ def _catalogue_status(value: str) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None, *, stop: threading.Event | None = None) -> int:
-    """Serve until SIGINT/SIGTERM (main thread) or until ``stop`` is set (for callers running it in a thread)."""
+    """Serve until SIGINT/SIGTERM (main thread) or until ``stop`` is set (callers running it in a thread)."""
     args = build_parser().parse_args(argv)
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -84,8 +85,8 @@ def main(argv: list[str] | None = None, *, stop: threading.Event | None = None) 
         print(emulator.base_url, flush=True)
         key_hint = f"FAL_KEY={DEFAULT_KEY}" if args.key == DEFAULT_KEY else "FAL_KEY to the --key you chose"
         print(
-            f"fal emulator listening on {emulator.base_url}; set FAL_QUEUE_URL, FAL_REST_URL, FAL_CDN_URL and "
-            f"FAL_API_URL to it, FAL_OPENAPI_URL to {emulator.base_url}/api/openapi/queue/openapi.json "
+            f"fal emulator listening on {emulator.base_url}; set FAL_QUEUE_URL, FAL_REST_URL, FAL_CDN_URL "
+            f"and FAL_API_URL to it, FAL_OPENAPI_URL to {emulator.base_url}/api/openapi/queue/openapi.json "
             f"and {key_hint}. Stop with Ctrl+C.",
             file=sys.stderr,
             flush=True,

@@ -112,7 +112,7 @@ class FalEmulator:
             raise RuntimeError("FalEmulator is not started; call start() or use it as a context manager")
         return self._base_url
 
-    # request log ----------------------------------------------------------------------------------------------
+    # request log --------------------------------------------------------------------------------------------
     @property
     def requests(self) -> list[RecordedRequest]:
         return self._log.snapshot()
@@ -126,7 +126,7 @@ class FalEmulator:
     def clear_log(self) -> None:
         self._log.clear()
 
-    # faults ---------------------------------------------------------------------------------------------------
+    # faults -------------------------------------------------------------------------------------------------
     def inject(self, route: str, fault: str, *, times: int = 1, **params: Any) -> None:
         """Make the next ``times`` requests on ``route`` fail with ``fault`` (see faults.HTTP_FAULTS)."""
         self._faults.inject(route, fault, times, params)
@@ -156,7 +156,7 @@ class FalEmulator:
         return None if schema is None else openapi.document(endpoint_id, schema, self.base_url)
 
     def serve_openapi(self, endpoint_id: str, document: dict) -> None:
-        """Serve ``document`` for ``endpoint_id`` from now on (e.g. a drifted copy of :meth:`openapi_document`)."""
+        """Serve ``document`` for ``endpoint_id`` from now on (e.g. a drifted :meth:`openapi_document`)."""
         self._openapi_overrides[endpoint_id] = copy.deepcopy(document)
 
     def retire(self, endpoint_id: str) -> None:
@@ -166,7 +166,7 @@ class FalEmulator:
         self._catalogue[endpoint_id.strip("/")] = ABSENT
 
     def withdraw_openapi(self, endpoint_id: str) -> None:
-        """Answer 404 for ``endpoint_id``'s OpenAPI document only (the endpoint still runs and stays listed)."""
+        """Answer 404 for ``endpoint_id``'s OpenAPI document only (the endpoint still runs, still listed)."""
         self._withdrawn.add(endpoint_id.strip("/"))
 
     # fal's model catalogue (Platform API /v1/models) ------------------------------------------------------
@@ -186,7 +186,7 @@ class FalEmulator:
         first, _, rest = endpoint_id.strip("/").partition("/")
         return (rest if first in NAMESPACES else endpoint_id.strip("/")) in self._retired
 
-    # state ------------------------------------------------------------------------------------------------------
+    # state --------------------------------------------------------------------------------------------------
     @property
     def jobs(self) -> dict[str, Job]:
         return self._jobs.snapshot()

@@ -125,7 +125,7 @@ def buffered(response: httpx.Response, body: bytes) -> httpx.Response:
 
 
 def nests_deeper_than(data: bytes, limit: int) -> bool:
-    """Whether ``[`` and ``{`` nest more than ``limit`` levels in a JSON text (not counting inside strings)."""
+    """Whether ``[`` and ``{`` nest more than ``limit`` levels in a JSON text (not counting in strings)."""
     if data.count(b"[") + data.count(b"{") <= limit:
         return False
     import numpy as np

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from ..concurrency import PerLoop
 from ..errors import FalServerError
 from .bounded import SMALL_ANSWER, json_value
 from .http import Auth, FalHttp
-from .pool import PerLoop
 
 STORAGE_TYPE = "fal-cdn-v3"
 REFRESH_EARLY_S = 60.0  # refresh this long before expires_at

@@ -125,10 +125,11 @@ class FalClient:
         self, endpoint_id: str, *, since: datetime, until: datetime, page_size: int = PAGE_SIZE
     ) -> list[RequestRecord]:
         """fal's history of ``endpoint_id`` requests sent in ``[since, until)`` (timezone-aware), with their
-        input payloads where fal has them; see :mod:`.request_history`. Use ``match_by_arguments`` on the result.
+        input payloads where fal has them; see :mod:`.request_history`. Use ``match_by_arguments`` on the
+        result.
 
-        Raises ``RequestLookupUnavailableError`` when the history cannot be read (no permission, fal or network
-        failure): that means "unknown", never "no job".
+        Raises ``RequestLookupUnavailableError`` when the history cannot be read (no permission, fal or
+        network failure): that means "unknown", never "no job".
         """
         return await self._history.find(
             AppId.parse(endpoint_id).full, since=since, until=until, page_size=page_size

@@ -165,8 +165,9 @@ class Downloader:
                 if failures >= policy.attempts:
                     raise DownloadError(
                         f"The result file download kept failing ({_why(exc)}): got {target.size} of "
-                        f"{target.total if target.total is not None else 'unknown'} bytes after {failures} attempts in a row. "
-                        "Check your connection and run again (the job result is kept by fal for a while).",
+                        f"{target.total if target.total is not None else 'unknown'} bytes after {failures} "
+                        "attempts in a row. Check your connection and run again (the job result is kept by "
+                        "fal for a while).",
                         request_id=request_id,
                     ) from exc
                 retry_after = exc.retry_after if isinstance(exc, _Retryable) else None
@@ -203,7 +204,8 @@ class Downloader:
                     raise _Retryable(resp)
                 raise _http_failure(resp, url, request_id)
             if resp.headers.get("content-encoding", "identity").lower() != "identity":
-                # compressed despite Accept-Encoding: identity: the length is not the file's, offsets can't resume
+                # compressed despite Accept-Encoding: identity: the length is not the file's,
+                # offsets can't resume
                 target.total, target.resumable = None, False
             progress.total = target.total
             progress_part = progress.counter()
@@ -245,8 +247,8 @@ def _saving_failed(
     """The result could not be written locally: the job is paid and its result stays on fal for a while."""
     if request_id:
         then = (
-            f"run the same generation again: the fal job {request_id} is finished and paid for, and fal keeps its "
-            "result for a while, so it is downloaded at no new charge. Or recover it by its id: "
+            f"run the same generation again: the fal job {request_id} is finished and paid for, and fal "
+            "keeps its result for a while, so it is downloaded at no new charge. Or recover it by its id: "
             f"`fal-avatar fetch {request_id} --endpoint {endpoint_id or '<its endpoint id>'}` "
             "(in ComfyUI: the 'fal Avatar: Fetch Result' node)."
         )

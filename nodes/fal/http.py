@@ -203,8 +203,8 @@ class FalHttp:
                     raise self.scrub(_submit_unknown(what, f"its answer was too large ({exc})")) from None
                 raise self.scrub(
                     UnreadableAnswerError(
-                        f"fal's answer was too large ({what}: {url.split('?', 1)[0]} sent {exc}; the connection "
-                        "was closed). This is not what fal sends; try again later.",
+                        f"fal's answer was too large ({what}: {url.split('?', 1)[0]} sent {exc}; the "
+                        "connection was closed). This is not what fal sends; try again later.",
                         request_id=request_id,
                     )
                 ) from None

@@ -75,14 +75,15 @@ def error_from_response(
     }
     if status == 401:
         return AuthError(
-            f"fal rejected the API key ({what}).{said} Check FAL_KEY (or FAL_KEY_ID/FAL_KEY_SECRET) or the key "
-            "saved in Settings → fal avatar; keys are made at https://fal.ai/dashboard/keys.",
+            f"fal rejected the API key ({what}).{said} Check FAL_KEY (or FAL_KEY_ID/FAL_KEY_SECRET) or the "
+            "key saved in Settings → fal avatar; keys are made at https://fal.ai/dashboard/keys.",
             **facts,
         )
     if status == 403:
         return AccountLockedError(
             f"fal refused {what}: the account is locked.{said} Top up your balance at "
-            "https://fal.ai/dashboard/billing (or contact support@fal.ai if it is locked for another reason).",
+            "https://fal.ai/dashboard/billing (or contact support@fal.ai if it is locked for another "
+            "reason).",
             **facts,
         )
     if status == 422:
@@ -91,8 +92,8 @@ def error_from_response(
         if isinstance(items, str):
             items = [{"loc": ["body"], "msg": items, "type": "value_error"}]
         return FalValidationError(
-            f"fal rejected the arguments ({what}): {detail or 'no details given'}. Fix the input and run again; "
-            "nothing was charged.",
+            f"fal rejected the arguments ({what}): {detail or 'no details given'}. Fix the input and run "
+            "again; nothing was charged.",
             items=items if isinstance(items, list) else [],
             **facts,
         )
@@ -129,9 +130,9 @@ def endpoint_not_found(response: httpx.Response, endpoint_id: str) -> NotFoundEr
     detail = detail_text(response)
     said = f" fal said: {detail}" if detail else ""
     return NotFoundError(
-        f"fal has no endpoint {endpoint_id} (HTTP 404 on submit): fal may have retired or renamed it. Nothing "
-        f"was charged.{said} Run `fal-avatar doctor` (or Settings → fal avatar → Check fal endpoints) to see "
-        "which endpoints fal still lists, and update comfyui-fal-avatar.",
+        f"fal has no endpoint {endpoint_id} (HTTP 404 on submit): fal may have retired or renamed it. "
+        f"Nothing was charged.{said} Run `fal-avatar doctor` (or Settings → fal avatar → Check fal "
+        "endpoints) to see which endpoints fal still lists, and update comfyui-fal-avatar.",
         status=response.status_code,
         error_type=error_type_of(response),
         request_id=response.headers.get("x-fal-request-id"),
@@ -149,8 +150,8 @@ def transport_error(exc: httpx.TransportError, *, what: str, url: str, request_i
         )
     return FalAvatarError(
         f"Could not reach fal ({what}) at {origin}: {type(exc).__name__}: {exc or 'connection failed'}. "
-        "Check your internet connection (and FAL_QUEUE_URL / FAL_REST_URL / FAL_CDN_URL / FAL_API_URL if you set "
-        "them).",
+        "Check your internet connection (and FAL_QUEUE_URL / FAL_REST_URL / FAL_CDN_URL / FAL_API_URL if you "
+        "set them).",
         request_id=request_id,
     )
 

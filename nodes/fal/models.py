@@ -161,7 +161,3 @@ class CancelOutcome(enum.Enum):
     REQUESTED = "CANCELLATION_REQUESTED"
     ALREADY_COMPLETED = "ALREADY_COMPLETED"
     NOT_FOUND = "NOT_FOUND"
-
-    @property
-    def http_status(self) -> int:
-        return {"CANCELLATION_REQUESTED": 202, "ALREADY_COMPLETED": 400, "NOT_FOUND": 404}[self.value]

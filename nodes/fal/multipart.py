@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
+from ..concurrency import Limit
 from ..errors import FalServerError
 from .bounded import json_value
 from .http import Auth, FalHttp
@@ -58,7 +59,7 @@ async def upload_multipart(
             status=created.status_code,
         ) from None
     count = max(1, -(-source.size // part_size))
-    limit = asyncio.Semaphore(PART_CONCURRENCY)
+    limit = Limit(PART_CONCURRENCY)
 
     async def put(number: int) -> dict[str, Any]:
         offset = (number - 1) * part_size

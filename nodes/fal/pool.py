@@ -13,13 +13,11 @@ batch's largest concurrency) all stream.
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 import httpx
 
+from ..concurrency import PerLoop
 from ..settings import MAX_PARALLEL_CAP
 
 T = TypeVar("T")
@@ -32,28 +30,6 @@ POOL_LIMITS = httpx.Limits(
     max_keepalive_connections=CALL_CONNECTIONS,
     keepalive_expiry=5.0,
 )
-
-
-class PerLoop(Generic[T]):
-    """A lazily made value for each running event loop (e.g. a client or an ``asyncio.Lock``)."""
-
-    def __init__(self, factory: Callable[[], T]) -> None:
-        self._factory = factory
-        self._values: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = weakref.WeakKeyDictionary()
-
-    def get(self) -> T:
-        loop = asyncio.get_running_loop()
-        # A value usually references its loop (open connections do), so the weak key alone would never
-        # die: drop the values of loops that have finished (each ComfyUI prompt ends its own loop).
-        for finished in [other for other in list(self._values.keys()) if other.is_closed()]:
-            self._values.pop(finished, None)
-        value = self._values.get(loop)
-        if value is None:
-            value = self._values[loop] = self._factory()
-        return value
-
-    def pop(self) -> T | None:
-        return self._values.pop(asyncio.get_running_loop(), None)
 
 
 class StreamSlots:

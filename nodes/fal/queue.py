@@ -136,7 +136,7 @@ class QueueApi:
 
 
 def _urls_usable(handle: QueueHandle, queue_url: str) -> bool:
-    """Server URLs are used as given, provided they are on the configured queue origin (the key goes there)."""
+    """Server URLs are used as given if they are on the configured queue origin (the key goes there)."""
     urls = (handle.status_url, handle.response_url, handle.cancel_url)
     try:
         return all(url and origin(url) == origin(queue_url) for url in urls)

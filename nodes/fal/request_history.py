@@ -127,7 +127,8 @@ class RequestHistory:
     async def find(
         self, endpoint_id: str, *, since: datetime, until: datetime, page_size: int = PAGE_SIZE
     ) -> list[RequestRecord]:
-        """Every request of ``endpoint_id`` in ``[since, until)``, following pagination (at most ``MAX_PAGES``).
+        """Every request of ``endpoint_id`` in ``[since, until)``, following pagination (at most
+        ``MAX_PAGES``).
 
         Raises :class:`RequestLookupUnavailableError` when the history cannot be read completely.
         """
@@ -154,8 +155,8 @@ class RequestHistory:
                 return records
             params["cursor"] = str(cursor)
         raise _unavailable(
-            f"more than {MAX_PAGES * page_size} requests of {endpoint_id} fall in the time window, so the lookup "
-            "would be incomplete",
+            f"more than {MAX_PAGES * page_size} requests of {endpoint_id} fall in the time window, so the "
+            "lookup would be incomplete",
             api,
         )
 
@@ -172,7 +173,8 @@ class RequestHistory:
             page = None
         if not isinstance(page, dict) or not isinstance(page.get("items"), list):
             raise _unavailable(
-                f"its answer is not a request list (HTTP {response.status_code}: {detail_text(response)[:120]})",
+                f"its answer is not a request list (HTTP {response.status_code}: "
+                f"{detail_text(response)[:120]})",
                 api,
             )
         return page
@@ -193,8 +195,8 @@ def _failed(exc: FalAvatarError, api: str) -> RequestLookupUnavailableError:
         why = "fal rejected the key"
     elif status == 403:
         why = (
-            "the key is not allowed to read it (fal's Platform API answers 403 when a key lacks the scope an API "
-            "needs; an ADMIN-scope key from https://fal.ai/dashboard/keys may be required)"
+            "the key is not allowed to read it (fal's Platform API answers 403 when a key lacks the scope an "
+            "API needs; an ADMIN-scope key from https://fal.ai/dashboard/keys may be required)"
         )
     elif status == 404:
         why = "the route was not found (check FAL_API_URL)"

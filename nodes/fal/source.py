@@ -32,7 +32,7 @@ class UploadSource:
     def body(
         self, offset: int = 0, length: int | None = None, *, progress: Progress | None = None, part: Any = 0
     ) -> Callable[[], AsyncIterator[bytes]]:
-        """A factory of fresh streams over ``[offset, offset + length)``; each call restarts the part's progress."""
+        """Makes fresh streams over ``[offset, offset + length)``; each call restarts the part's progress."""
         length = self.size - offset if length is None else length
 
         def stream() -> AsyncIterator[bytes]:

@@ -228,8 +228,8 @@ class Waiter:
             outcome = await self._api.cancel(handle)
         except FalAvatarError as exc:
             raise FalTimeoutError(
-                f"The job was {where}, and cancelling it failed ({exc.message}). It may still run and be billed: "
-                "check https://fal.ai/dashboard.",
+                f"The job was {where}, and cancelling it failed ({exc.message}). It may still run and be "
+                "billed: check https://fal.ai/dashboard.",
                 request_id=handle.request_id,
             ) from exc
         if outcome is CancelOutcome.ALREADY_COMPLETED:

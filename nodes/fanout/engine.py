@@ -1,10 +1,11 @@
-"""The one fan-out engine: many items at once (long-form segments, batch rows, fetch rebuilds, and the runs of a
-ComfyUI list input, which ComfyUI executes concurrently in one event loop).
+"""The one fan-out engine: many items at once (long-form segments, batch rows, fetch rebuilds, and the runs of
+a ComfyUI list input, which ComfyUI executes concurrently in one event loop).
 
 :class:`Engine` owns what every such caller needs, written once:
 - the prepare gate (checks and estimates, a few at once; their status lines muted);
 - identical-key dedup (the first item with a key runs, the others take its result);
-- one concurrency limit (:class:`Limit`; :func:`loop_limit` is the one shared by every fan-out of a loop);
+- one concurrency limit (the pack's one limiter, ``concurrency.Limit``; :func:`loop_limit` is the one shared
+  by every fan-out of a loop);
 - cancel-all: cancelling :meth:`Engine.run` cancels every item, and their fal jobs only when the user
   interrupted (``pipeline/interrupt.py``); any other cancel leaves them running for the next run;
 - failure isolation: one item's failure never stops the others;
@@ -24,8 +25,8 @@ from collections.abc import Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from ..concurrency import Limit, PerLoop
 from ..errors import InputError
-from ..fal.pool import PerLoop
 from ..pipeline.generate import Generation, GenerationOutcome, PreparedGeneration
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
@@ -40,23 +41,6 @@ P = TypeVar("P")
 PREPARE_AT_ONCE = 4  # preparing is CPU work (checks, digests of big tensors) plus one journal read
 
 
-class Limit:
-    """The pack's one concurrency limiter: at most ``size`` holders at once (``async with limit:``)."""
-
-    def __init__(self, size: int) -> None:
-        if not 1 <= size <= MAX_PARALLEL_CAP:
-            raise ValueError(f"a fan-out limit must be from 1 to {MAX_PARALLEL_CAP} (got {size})")
-        self.size = size
-        self._free = asyncio.Semaphore(size)
-
-    async def __aenter__(self) -> Limit:
-        await self._free.acquire()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._free.release()
-
-
 # Process-wide: {event loop: {size: the limit every fan-out of that loop shares}}. ComfyUI runs a prompt's
 # nodes (and each item of a list input) in one loop, a CLI command is one loop: their fal jobs share it.
 LIMITS: PerLoop[dict[int, Limit]] = PerLoop(dict)
@@ -64,6 +48,8 @@ LIMITS: PerLoop[dict[int, Limit]] = PerLoop(dict)
 
 def loop_limit(size: int) -> Limit:
     """The limit of ``size`` shared by every fan-out running in this event loop."""
+    if not 1 <= size <= MAX_PARALLEL_CAP:
+        raise ValueError(f"a fan-out limit must be from 1 to {MAX_PARALLEL_CAP} (got {size})")
     limits = LIMITS.get()
     if size not in limits:
         limits[size] = Limit(size)
@@ -160,9 +146,9 @@ class Engine(Generic[T]):
         limit: Limit | None,
         finish: Callable[[int, T], Awaitable[None]] | None = None,
     ) -> list[ItemResult[T]]:
-        """Run every leading item (``run_one(index)``, holding ``limit`` if given); an identical item takes its
-        leader's result. ``finish(index, result)`` then hands each item's result over (a failure there fails
-        that item only). Items end done, failed or cancelled; cancelling this call cancels them all."""
+        """Run every leading item (``run_one(index)``, holding ``limit`` if given); an identical item takes
+        its leader's result. ``finish(index, result)`` then hands each item's result over (a failure there
+        fails that item only). Items end done, failed or cancelled; cancelling this call cancels them all."""
         self.restart_clock()
         leaders = [i for i, item in enumerate(self.items) if item.shared_with is None]
         values: dict[int, T] = {}
@@ -206,7 +192,7 @@ class Engine(Generic[T]):
             for i in group:
                 self.end(i, Stage.CANCELLED, None)
             raise
-        except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, must not stop the others
+        except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, never stops the others
             for i in group:
                 self.end(i, Stage.CANCELLED if self.interrupt.is_set() else Stage.FAILED, exc)
             return

@@ -50,6 +50,7 @@ async def fetch_run(
             spend=Spend(),
             warnings=outcome.warnings,
             single=outcome,
+            extras=(outcome.extras,),
         )
     board = StatusBoard(endpoint_id, sink)
     name = f"long-fetched-{hashlib.sha256(str(ref).encode()).hexdigest()[:40]}.mp4"
@@ -121,4 +122,5 @@ async def fetch_run(
         estimate_usd=0.0,
         spend=Spend(),
         warnings=(),
+        extras=tuple(o.extras for o in outcomes),
     )

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..concurrency import Limit
 from ..errors import (
     InputError,
     LocalStorageError,
@@ -25,15 +27,16 @@ from ..errors import (
     UnknownSubmitError,
 )
 from ..fal.models import QueueHandle
-from ..fanout.engine import FanOut, ItemResult, Limit, loop_limit
+from ..fanout.engine import FanOut, ItemResult, loop_limit
 from ..fanout.status import FanOutSnapshot
 from ..media.audio import first_samples
-from ..media.stitch import StitchPart, stitch
+from ..media.stitch import PLAN_FPS, StitchPart, stitch
 from ..media.verify import check_header
 from ..pipeline.generate import Generation, GenerationOutcome, PreparedGeneration
 from ..pipeline.inputs import GenerationRequest
 from ..pipeline.interrupt import UserInterrupt
 from ..pipeline.outputs import AvatarOutputs, materialize, materialize_outcome
+from ..pipeline.result_extras import OutputExtras
 from ..pipeline.spend import Spend, total
 from ..pipeline.status import RunStatus, StatusBoard
 from ..services import Services
@@ -50,7 +53,8 @@ STITCH_VERSION = "fal-avatar/stitch/v1"
 class AvatarRun:
     """A finished run: the video, and what it is made of. ``video_urls``: fal's URL of each distinct job
     result (one for a single job). ``single``: the one job's outcome (None for a stitched run). ``spend``:
-    what this process submitted for it, and what it reused (see ``pipeline/spend.py``)."""
+    what this process submitted for it, and what it reused (see ``pipeline/spend.py``). ``extras``: the
+    row's declared output fields of each job's result, in order (none for a stitched video reused whole)."""
 
     path: Path
     endpoint_id: str
@@ -61,6 +65,7 @@ class AvatarRun:
     spend: Spend
     warnings: tuple[str, ...]
     single: GenerationOutcome | None = None
+    extras: tuple[OutputExtras, ...] = ()
 
     @property
     def paid_usd(self) -> float:
@@ -86,26 +91,39 @@ class AvatarRun:
 @dataclass(frozen=True)
 class RunEstimate:
     """A prepared run: how many jobs, what the whole result costs (overlaps included), what is still to
-    pay (results the journal holds are free), its jobs' request keys, notes for the user, and the frames of
-    the finished video."""
+    pay (results the journal holds are free), its jobs' request keys, notes for the user, and the length of
+    the finished video: its ``seconds`` and the row's own ``fps`` (``None``: fal's file says)."""
 
     jobs: int
     estimate_usd: float
     to_pay_usd: float
     keys: tuple[str, ...]
     notes: tuple[str, ...]
-    frames: int = 0
     stored_usd: float = 0.0  # of the estimate, what earlier runs paid (results the journal holds)
+    seconds: float = 0.0
+    fps: float | None = None
 
     @property
     def what(self) -> str:
         return "one job" if self.jobs == 1 else f"{self.jobs} segments"
 
+    @property
+    def output_frames(self) -> int | None:
+        """The finished video's frames at the row's own fps (``None`` where the row states no fps)."""
+        return math.ceil(round(self.seconds * self.fps, 6)) if self.fps else None
+
+    @property
+    def length_text(self) -> str:
+        """``145 frames @ 25 fps``, ``81 frames @ 16 fps``, or ``6.2 s`` where the fps is fal's to say."""
+        frames = self.output_frames
+        return f"{frames} frames @ {self.fps:g} fps" if frames is not None else f"{self.seconds:.1f} s"
+
 
 class AvatarRunner:
     """One request over its whole input, in two steps: :meth:`prepare` (checks, plan, estimate: nothing is
-    uploaded or paid) and :meth:`run`. Its fal jobs hold ``limit`` (default: :func:`~..fanout.engine.loop_limit`,
-    shared by every run of the event loop: a batch's rows, the items of a ComfyUI list input)."""
+    uploaded or paid) and :meth:`run`. Its fal jobs hold ``limit`` (default:
+    :func:`~..fanout.engine.loop_limit`, shared by every run of the event loop: a batch's rows, the items of a
+    ComfyUI list input)."""
 
     def __init__(
         self,
@@ -159,7 +177,11 @@ class AvatarRunner:
         self._limit = self._limit or loop_limit(self.services.settings.max_parallel)
         if plan.single:
             self._single = Generation(
-                self.request, services=self.services, sink=self.sink, interrupt=self.interrupt
+                self.request,
+                services=self.services,
+                sink=self.sink,
+                interrupt=self.interrupt,
+                params=plan.params,
             )
             self._prepared = [await self._single.prepare()]
         else:
@@ -184,15 +206,16 @@ class AvatarRunner:
         to_pay = round(sum(p.plan.cost_usd for p in unique.values() if not p.stored), 4)
         stored = round(sum(p.plan.cost_usd for p in self._prepared if p.stored), 4)
         keys = tuple(p.key for p in self._prepared)
-        frames = self._prepared[0].plan.frames if plan.single else plan.total_frames
+        seconds = self._prepared[0].plan.seconds if plan.single else plan.total_frames / PLAN_FPS
         self.estimate = RunEstimate(
             jobs=len(self._prepared),
             estimate_usd=cost,
             to_pay_usd=to_pay,
             keys=keys,
             notes=plan.notes,
-            frames=frames,
             stored_usd=stored,
+            seconds=seconds,
+            fps=self.request.spec.fps,
         )
         self.board.update(cost_usd=to_pay)  # the phases after the fan-out (stitching) show it too
         return self.estimate
@@ -240,6 +263,7 @@ class AvatarRunner:
             estimate_usd=estimate.estimate_usd,
             spend=self.spend,
             warnings=warnings,
+            extras=tuple(o.extras for o in outcomes),
         )
 
     async def _run_single(self, estimate: RunEstimate) -> AvatarRun:
@@ -255,6 +279,7 @@ class AvatarRunner:
             spend=self.spend,
             warnings=outcome.warnings,
             single=outcome,
+            extras=(outcome.extras,),
         )
 
     async def start_ahead(self) -> tuple[QueueHandle, ...]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..avatar.frames import CHARS_PER_SECOND, FPS, frames_covering, round_up_4n1, speech_seconds
-from ..avatar.plan import check_params
+from ..avatar.plan import CheckedParams, check_params
 from ..avatar.segments import MARGIN_FRAMES, OVERLAP_FRAMES, frame_rule, plan_segments
 from ..avatar.text_pieces import TEXT_SLACK, TEXT_TAIL_S, split_text, text_frames
 from ..errors import InputError
@@ -43,11 +43,13 @@ class SegmentJob:
 
 @dataclass(frozen=True)
 class LongPlan:
-    """``jobs`` empty: the request runs as it is (one job). ``own_audio``: the final sound track is the
-    user's audio (else the segments' own speech). ``summary`` says how the run is cut; ``notes`` are what
-    the user should know about the result (a join outside a pause, audio longer than the video, ...)."""
+    """``jobs`` empty: the request runs as it is (one job, whose checked values are ``params``).
+    ``own_audio``: the final sound track is the user's audio (else the segments' own speech). ``summary``
+    says how the run is cut; ``notes`` are what the user should know about the result (a join outside a
+    pause, audio longer than the video, ...)."""
 
     request: GenerationRequest
+    params: CheckedParams
     jobs: tuple[SegmentJob, ...]
     total_frames: int
     own_audio: bool
@@ -63,7 +65,9 @@ def plan_long_run(request: GenerationRequest) -> LongPlan:
     """Decide how ``request`` is run (CPU work on the audio: run in a thread). Raises InputError."""
     spec = request.spec
     values = check_params(spec, request.values)
-    one = LongPlan(request, (), 0, own_audio=spec.length_from == "audio")
+    one = LongPlan(
+        request=request, params=values, jobs=(), total_frames=0, own_audio=spec.length_from == "audio"
+    )
     if spec.frames is not None and values["num_frames"] != 0:
         return one
     if spec.length_from == "text":
@@ -99,7 +103,15 @@ def plan_long_run(request: GenerationRequest) -> LongPlan:
         )
         jobs.append(SegmentJob(f"segment {segment.index + 1}/{count}", part, start, frames))
     summary, *joins = plan.notes  # the planner's first note summarises the cut
-    return LongPlan(request, tuple(jobs), total, own_audio=True, summary=summary, notes=(*notes, *joins))
+    return LongPlan(
+        request=request,
+        params=values,
+        jobs=tuple(jobs),
+        total_frames=total,
+        own_audio=True,
+        summary=summary,
+        notes=(*notes, *joins),
+    )
 
 
 def _second_track(request: GenerationRequest, rate: int, notes: list[str]) -> np.ndarray | None:
@@ -132,7 +144,7 @@ def _audio_piece(samples: np.ndarray, rate: int, start_frame: int, frames: int) 
     return {"waveform": _audio_slice(samples, rate, start_frame, frames)[None], "sample_rate": rate}
 
 
-def _text_plan(request: GenerationRequest, values: dict) -> LongPlan | None:
+def _text_plan(request: GenerationRequest, values: CheckedParams) -> LongPlan | None:
     rule = frame_rule(request.spec, values.get("resolution"))
     if request.spec.frames is None or request.spec.role_param("text2") is not None:
         # One job: without num_frames fal's speech sets each piece's length, so pieces could not be placed on
@@ -156,7 +168,15 @@ def _text_plan(request: GenerationRequest, values: dict) -> LongPlan | None:
         start += frames - OVERLAP_FRAMES
     total = jobs[-1].start_frame + jobs[-1].frames
     summary = f"{len(text)} characters (about {speech_seconds(text):.0f} s of speech) in {len(jobs)} segments"
-    return LongPlan(request, tuple(jobs), total, own_audio=False, summary=summary, notes=pieces.notes)
+    return LongPlan(
+        request=request,
+        params=values,
+        jobs=tuple(jobs),
+        total_frames=total,
+        own_audio=False,
+        summary=summary,
+        notes=pieces.notes,
+    )
 
 
 def _with_frames(spec, values: dict, frames: int) -> dict:
@@ -188,7 +208,7 @@ def _source_seconds(request: GenerationRequest) -> float | None:
     if request.video_path is not None:
         return validate_video_file(request.video_path, field="video").duration_s
     if request.frames is not None and getattr(request.frames, "ndim", 0) == 4:
-        return int(request.frames.shape[0]) / float(request.values.get("fps", 25.0))
+        return int(request.frames.shape[0]) / request.frames_rate
     return None
 
 

@@ -1,5 +1,6 @@
 """Media layer: encode IMAGE/AUDIO/video inputs for upload, probe and decode result videos, find speech
-pauses (no ComfyUI). Stitching segments: ``.stitch`` (not re-exported: its function would shadow the module)."""
+pauses (no ComfyUI). Stitching segments: ``.stitch`` (not re-exported: its function would shadow the
+module)."""
 
 from .audio import audio_duration_s, encode_audio
 from .image import encode_image, validate_image

@@ -116,7 +116,7 @@ def _flac(pcm: np.ndarray, sample_rate: int, field: str) -> bytes:
 def encode_audio(
     audio: dict, *, fmt: str = "wav", min_seconds: float | None = None, field: str = "audio"
 ) -> Payload:
-    """Encode the first batch item. ``info``: duration_s, sample_rate, channels, samples, pcm16_bytes, format."""
+    """Encode batch item 0. ``info``: duration_s, sample_rate, channels, samples, pcm16_bytes, format."""
     if fmt.lower() not in _FORMATS:
         raise ValueError(f"unknown audio format {fmt!r}; use 'wav' or 'flac'")
     fmt = fmt.lower()

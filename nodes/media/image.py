@@ -30,8 +30,17 @@ def validate_image(image, *, field: str = "image") -> tuple[int, int, int, int]:
     return check_images(image, field=field, empty="the image batch is empty; connect an image")
 
 
+def fitted_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """The size :func:`encode_image` uploads a ``width`` x ``height`` image at: downscaled (aspect kept) so
+    that no side exceeds ``max_side``, never upscaled."""
+    if max_side is None or max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def encode_image(image, *, fmt: str = "png", max_side: int | None = None, field: str = "image") -> Payload:
-    """Encode the first image of an IMAGE batch ``[B,H,W,C]``; downscale (LANCZOS) if a side exceeds ``max_side``."""
+    """Encode an IMAGE batch's first image ``[B,H,W,C]``; downscale (LANCZOS) if a side > ``max_side``."""
     if fmt.lower() not in _FORMATS:
         raise ValueError(f"unknown image format {fmt!r}; use 'png' or 'jpeg'")
     if max_side is not None and max_side < 1:
@@ -44,9 +53,8 @@ def encode_image(image, *, fmt: str = "png", max_side: int | None = None, field:
     notes = PixelNotes()
     picture = Image.fromarray(to_rgb8(frame_array(image, 0), notes, field=field), "RGB")
     warnings += notes.warnings(field, "image")
-    if max_side is not None and max(width, height) > max_side:
-        scale = max_side / max(width, height)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    size = fitted_size(width, height, max_side)
+    if size != (width, height):
         picture = picture.resize(size, Image.LANCZOS)
         warnings.append(
             f"{field}: downscaled from {width}x{height} to {size[0]}x{size[1]} (limit {max_side} px)."

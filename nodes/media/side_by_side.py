@@ -1,5 +1,5 @@
-"""Several videos side by side in one MP4 (``fal-avatar compare``): each tile scaled to a common height, a label
-drawn into its frames with Pillow, the caller's sound once, every tile on the absolute timeline.
+"""Several videos side by side in one MP4 (``fal-avatar compare``): each tile scaled to a common height, a
+label drawn into its frames with Pillow, the caller's sound once, every tile on the absolute timeline.
 
 Timeline: the output runs at one frame rate, the fastest tile's (at most ``MAX_FPS``). Output frame ``t``
 shows, in each tile, that tile's frame on screen at ``t / fps`` seconds (the last one whose timestamp is at or
@@ -17,8 +17,6 @@ no partial ``out``.
 from __future__ import annotations
 
 import math
-import os
-import secrets
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ import av
 import numpy as np
 
 from ..errors import MediaDecodeError
-from .stitch import Mp4Writer, output_fps
+from .stitch import Mp4Writer, output_fps, write_mp4
 from .video_probe import open_video, video_info
 
 MAX_HEIGHT = 720  # tiles are scaled to the smallest tile's height, at most this
@@ -41,7 +39,7 @@ _TIME_SLACK = Fraction(1, 10_000)  # timestamps within this of an output instant
 
 @dataclass(frozen=True)
 class Tile:
-    """One model's video (``path``), or ``None`` for a model that failed; ``label``: lines drawn at its top."""
+    """One model's video (``path``), ``None`` for a model that failed; ``label``: lines drawn at its top."""
 
     path: Path | None
     label: tuple[str, ...]
@@ -59,7 +57,8 @@ class SideBySideResult:
 
 
 def _tile_error(path: Path, _request_id: str | None, detail: str) -> MediaDecodeError:
-    return MediaDecodeError(f"Could not read the model video {Path(path).name} ({detail}); it is kept at {path}.",
+    return MediaDecodeError(f"Could not read the model video {Path(path).name} ({detail}); it is kept at "
+                            f"{path}.",
                             path=str(path))  # fmt: skip
 
 
@@ -183,28 +182,19 @@ def side_by_side(
     canvas = np.full((height, sum(widths), 3), _BACKGROUND, np.uint8)
     lefts = [sum(widths[:i]) for i in range(len(tiles))]
     labels = [_label(tile.label, w, height) for tile, w in zip(tiles, widths, strict=True)]
-    out = Path(out)
-    temp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
     sound = (audio[1], audio[0].shape[0]) if audio is not None else None
-    try:
+
+    def write(writer: Mp4Writer) -> None:
         with ExitStack() as stack:
             readers: dict[int, _TileFrames] = {}
             for index, (info, tile) in enumerate(zip(infos, tiles, strict=True)):
                 if info is not None:
                     readers[index] = _TileFrames(tile.path, (widths[index], height), info.fps)
                     stack.callback(readers[index].close)
-            writer = Mp4Writer(temp, (canvas.shape[1], height), sound, fps)
-            try:
-                _write(canvas, readers, lefts, widths, labels, writer, total, fps, audio, on_progress)
-            except BaseException:
-                writer.abandon()
-                raise
-            writer.finish()
-        with open(temp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, out)
-    finally:
-        temp.unlink(missing_ok=True)
+            _write(canvas, readers, lefts, widths, labels, writer, total, fps, audio, on_progress)
+
+    out = Path(out)
+    write_mp4(out, (canvas.shape[1], height), sound, fps, write)
     return SideBySideResult(
         out, canvas.shape[1], height, float(fps), total, float(total / fps), audio is not None
     )

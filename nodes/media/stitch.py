@@ -42,6 +42,7 @@ from av.video.frame import PictureType
 
 from ..errors import MediaDecodeError
 from . import x264
+from .video_encode import AAC_RATES
 from .video_probe import open_video, video_info
 
 PLAN_FPS = 25  # the planner's timeline: segments' start_frame and frames count 25 per second
@@ -49,7 +50,6 @@ CRF = 17  # near the source: benchmarks/README.md (longform_bench.py --crf-sweep
 FRAME_TOLERANCE = 2
 AAC_BIT_RATE_PER_CHANNEL = 96_000
 AAC_MAX_BIT_RATE = 192_000
-_AAC_RATES = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ class Mp4Writer:
                 rate, channels = sound
                 self._audio = self._out.add_stream(  # PyAV resamples other rates on encode
                     "aac",
-                    rate=rate if rate in _AAC_RATES else 48000,
+                    rate=rate if rate in AAC_RATES else 48000,
                     layout=f"{channels}c",
                     options={"flags": "+bitexact"},  # no libavcodec version string in the first frame
                 )
@@ -289,6 +289,31 @@ class Mp4Writer:
 
     def abandon(self) -> None:
         self._out.close()
+
+
+def write_mp4(
+    out: Path,
+    size: tuple[int, int],
+    sound: tuple[int, int] | None,
+    fps: Fraction,
+    write: Callable[[Mp4Writer], None],
+) -> None:
+    """Make ``out`` with ``write(writer)``: into a hidden temp file beside it, synced and then moved into
+    place, so ``out`` is either whole or as it was, whatever fails or is cancelled."""
+    temp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
+    try:
+        writer = Mp4Writer(temp, size, sound, fps)
+        try:
+            write(writer)
+        except BaseException:
+            writer.abandon()
+            raise
+        writer.finish()
+        with open(temp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, out)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _blend(a: av.VideoFrame, b: av.VideoFrame, weight: float) -> av.VideoFrame:
@@ -372,20 +397,13 @@ def stitch(
     joined = (sounding.audio_sample_rate, sounding.audio_channels) if sounding and given is None else None
     sound = (given[1], given[0].shape[0]) if given is not None else joined
     out = Path(out)
-    temp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
-    try:
-        writer = Mp4Writer(temp, size, sound, fps)
-        try:
-            _write(parts, total_frames, size, writer, given, joined, on_progress, fps)
-        except BaseException:
-            writer.abandon()
-            raise
-        writer.finish()
-        with open(temp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, out)
-    finally:
-        temp.unlink(missing_ok=True)
+    write_mp4(
+        out,
+        size,
+        sound,
+        fps,
+        lambda writer: _write(parts, total_frames, size, writer, given, joined, on_progress, fps),
+    )
     return StitchResult(out, total_frames, size[0], size[1], float(total_frames / fps), sound is not None)
 
 

@@ -38,7 +38,7 @@ def check_header(path: Path, *, request_id: str | None = None, expected_size: in
 
 
 def verify_video(path: Path, *, request_id: str | None = None, expected_size: int | None = None) -> VideoInfo:
-    """:func:`check_header` plus decoding every video frame and the sound track; MediaDecodeError if damaged."""
+    """:func:`check_header` plus decoding every video frame and the sound track; MediaDecodeError if bad."""
     return _check(Path(path), request_id, expected_size, decode=True)
 
 

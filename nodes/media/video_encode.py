@@ -13,8 +13,9 @@ AAC with ``flags=+bitexact`` (no libavcodec version string in its first frame), 
 thread count (``x264.THREADS``; x264 writes it into the stream and its decisions depend on it) and never
 with its AVX-512 macroblock-tree code, which read uninitialised heap memory whenever the picture was not
 a multiple of 128 pixels wide (``x264.py`` explains; before, ``MALLOC_PERTURB_`` alone changed the bytes).
-Decoding a source and converting it to RGB give the same pixels every time. Another CPU may give other bytes (x264's
-floating-point code differs between SIMD levels), and another PyAV build may ship another x264 or FFmpeg.
+Decoding a source and converting it to RGB give the same pixels every time. Another CPU may give other bytes
+(x264's floating-point code differs between SIMD levels), and another PyAV build may ship another x264 or
+FFmpeg.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from .x264 import THREADS as X264_THREADS
 from .x264 import encoder_options
 
 AAC_BIT_RATE = 192_000
-_AAC_RATES = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
+AAC_RATES = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
 _AS_IS_AUDIO = {None, "aac", "mp3"}
 
 
@@ -70,7 +71,7 @@ class _Mp4Writer:
 
     def _write_audio(self, samples: np.ndarray, sample_rate: int) -> None:
         layout = f"{samples.shape[0]}c"
-        rate = sample_rate if sample_rate in _AAC_RATES else 48000  # PyAV resamples on encode
+        rate = sample_rate if sample_rate in AAC_RATES else 48000  # PyAV resamples on encode
         # bitexact: no libavcodec version string in the first AAC frame (the bytes survive a PyAV upgrade)
         stream = self._out.add_stream("aac", rate=rate, layout=layout, options={"flags": "+bitexact"})
         stream.bit_rate = AAC_BIT_RATE

@@ -88,10 +88,10 @@ async def _result_to_take(
         board.update(detail=f"the identical run ({holder.owner.describe()}) {silence}; waiting for it")
         return None
     raise IdenticalRunError(
-        f"An identical run ({holder.owner.describe()}) holds this request but {silence}, and its request has not "
-        f"reached fal (the journal holds no request id). Nothing was submitted by this run. Resume that run "
-        f"(`fg` in its terminal, or `kill -CONT {pid}`) and it finishes on its own, or end it (`kill {pid}`), "
-        "then run again."
+        f"An identical run ({holder.owner.describe()}) holds this request but {silence}, and its request has "
+        "not reached fal (the journal holds no request id). Nothing was submitted by this run. Resume that "
+        f"run (`fg` in its terminal, or `kill -CONT {pid}`) and it finishes on its own, or end it (`kill "
+        f"{pid}`), then run again."
     )
 
 

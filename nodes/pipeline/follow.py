@@ -179,10 +179,11 @@ class JobFollower:
             if self.damaged is None:
                 raise
             raise DamagedResultGoneError(
-                f"The stored copy of request {request_id} is damaged ({self.damaged.detail}) and fal no longer "
-                f"has the result file (HTTP {exc.status} on downloading it again; fal's files expire). The damaged "
-                f"copy is kept at {self.damaged.path}. Only a new generation can replace it: change the seed (or, for "
-                "a model without one, an input) to submit one (this is charged again).",
+                f"The stored copy of request {request_id} is damaged ({self.damaged.detail}) and fal no "
+                f"longer has the result file (HTTP {exc.status} on downloading it again; fal's files "
+                f"expire). The damaged copy is kept at {self.damaged.path}. Only a new generation can "
+                "replace it: change the seed (or, for a model without one, an input) to submit one (this is "
+                "charged again).",
                 status=exc.status,
                 request_id=request_id,
             ) from None
@@ -195,11 +196,11 @@ class JobFollower:
         rid = handle.request_id
         return DamagedDownloadError(
             f"fal's CDN served the result video of request {rid} damaged {DOWNLOAD_TRIES} times in a row "
-            f"({exc.detail}), so it was not stored. The job is paid and fal keeps its result for a while: run "
-            f"again, or `fal-avatar fetch {rid} --endpoint {handle.endpoint_id}` (or the 'fal Avatar: Fetch "
-            f"Result' node), to download it again at no charge. The last damaged copy is at {kept}. Only if "
-            "fal's own file is damaged would a new generation help; that needs a new seed (or, for a model without "
-            "one, a changed input) and is charged again.",
+            f"({exc.detail}), so it was not stored. The job is paid and fal keeps its result for a while: "
+            f"run again, or `fal-avatar fetch {rid} --endpoint {handle.endpoint_id}` (or the 'fal Avatar: "
+            f"Fetch Result' node), to download it again at no charge. The last damaged copy is at {kept}. "
+            "Only if fal's own file is damaged would a new generation help; that needs a new seed (or, for a "
+            "model without one, a changed input) and is charged again.",
             request_id=rid,
         )
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..avatar.plan import RunPlan
+from ..avatar.plan import CheckedParams, RunPlan
 from ..errors import IdenticalRunError, NotFoundError, SubmitOutcomeUnknownError
 from ..fal.models import QueueHandle
 from ..media.audio import audio_duration_s
@@ -24,9 +24,10 @@ from ..states import Phase
 from ..store.journal import CANCELLED, COMPLETED, DOWNLOADED, FAILED, QUEUE_AHEAD, SUBMITTING, JournalEntry
 from .claiming import ClaimedKey, claim_key
 from .follow import JobFollower, result_video_url
-from .inputs import GenerationRequest, encode_media, plan_request
+from .inputs import GenerationRequest, check_image_limits, encode_media, plan_request
 from .interrupt import UserInterrupt, finish_despite_cancel
 from .keys import generation_key, input_digests, key_scope, legacy_key
+from .result_extras import OutputExtras, read_extras
 from .spend import Spend
 from .status import RunStatus, StatusBoard
 from .unknown_submit import settle_unknown_submit, unknown_submit_hint
@@ -56,10 +57,12 @@ class GenerationOutcome:
     plan: RunPlan | None
     reused: bool  # True: no new submit (stored result or re-attached job)
     warnings: tuple[str, ...] = ()
+    extras: OutputExtras = OutputExtras()  # the row's declared output fields beside the video
 
 
 class Generation:
-    """Runs one request; ``sink`` receives every status change (and one per second)."""
+    """Runs one request; ``sink`` receives every status change (and one per second). ``params``: the
+    request's values as the run's planning already checked them (else :meth:`prepare` checks them)."""
 
     def __init__(
         self,
@@ -68,11 +71,13 @@ class Generation:
         services: Services,
         sink: Callable[[RunStatus], None] | None = None,
         interrupt: UserInterrupt | None = None,
+        params: CheckedParams | None = None,
     ) -> None:
         self.request = request
+        self.params = params
         self.spec = request.spec
         self.services = services
-        self.image_side = services.settings.image_side(self.spec.max_image_side)  # in the key and the upload
+        self.image_side = self.spec.image_side(services.settings.max_image_side)  # in the key and the upload
         self.interrupt = interrupt or UserInterrupt()
         self.board = StatusBoard(self.spec.endpoint_id, sink)
         self.follower = JobFollower(self.services, self.board)
@@ -95,7 +100,8 @@ class Generation:
         if self.prepared is not None:
             return self.prepared
         self.board.update(Phase.VALIDATING)
-        plan = await asyncio.to_thread(plan_request, self.request)
+        plan = await asyncio.to_thread(plan_request, self.request, self.params)
+        check_image_limits(self.request, self.image_side)
         self.warnings.extend(plan.warnings)
         for warning in plan.warnings:  # said before any money is spent
             self.board.update(
@@ -149,8 +155,8 @@ class Generation:
         outcome = await self._resume(entry, plan)
         if outcome is None:
             raise IdenticalRunError(
-                f"An identical run's fal request {entry.request_id} has no result to take any more. Nothing was "
-                "submitted by this run; run again once that run has ended.",
+                f"An identical run's fal request {entry.request_id} has no result to take any more. Nothing "
+                "was submitted by this run; run again once that run has ended.",
                 request_id=entry.request_id,
             )
         return outcome
@@ -193,7 +199,8 @@ class Generation:
         """Claim, upload and submit, then leave the job running: the run that comes later (a queued ComfyUI
         prompt's node) finds it journaled and re-attaches at no new cost. ``None``: nothing was started (the
         journal holds the job or its result, or a submit whose outcome is unknown, which that run settles).
-        Cancelled, a submit on the way is still journaled; with the interrupt set its job is cancelled on fal."""
+        Cancelled, a submit on the way is still journaled; with the interrupt set its job is cancelled on
+        fal."""
         claimed = None
         try:
             prepared = await self.prepare()
@@ -223,7 +230,7 @@ class Generation:
     async def _encode(self, prepared: PreparedGeneration) -> tuple[dict[str, Payload], JournalEntry | None]:
         """The encoded inputs, and the reusable entry journaled under their legacy key (if any)."""
         self.board.update(Phase.VALIDATING, detail="encoding inputs")
-        payloads = await asyncio.to_thread(encode_media, self.request, prepared.plan, self.image_side)
+        payloads = await asyncio.to_thread(encode_media, self.request, self.image_side)
         self.warnings.extend(w for payload in payloads.values() for w in payload.warnings)
         old_key = legacy_key(prepared.scope, prepared.plan, payloads)
         old = await asyncio.to_thread(self.services.journal.find_reusable, old_key)
@@ -268,7 +275,8 @@ class Generation:
                 path = await self.follower.download(handle, entry.result)
             except NotFoundError:
                 self.warnings.append(
-                    f"The stored result of request {entry.request_id} has expired on fal's CDN; generating again."
+                    f"The stored result of request {entry.request_id} has expired on fal's CDN; generating "
+                    "again."
                 )
                 return None
             if self.follower.damaged is not None:
@@ -347,6 +355,7 @@ class Generation:
             plan=plan,
             reused=reused,
             warnings=tuple(dict.fromkeys(self.warnings)),
+            extras=read_extras(result, self.spec.output_extras),
         )
         return self.outcome
 

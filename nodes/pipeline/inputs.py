@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from ..avatar.endpoints import EndpointSpec, MediaSlot
-from ..avatar.plan import RunPlan, check_params, make_plan
+from ..avatar.plan import CheckedParams, RunPlan, checked, make_plan
 from ..errors import InputError
 from ..media import audio as audio_media
+from ..media import image as image_media
 from ..media import video_encode
 from ..media.payload import Payload
-from .media_kinds import KINDS, connected, slot_value
+from .media_kinds import KINDS, connected, kind_of, slot_value
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,12 @@ class GenerationRequest:
     take: int = 0  # >0: an identical copy of another node in the same graph, meant as another generation
     resubmit: bool = False  # the user accepts paying again after a submit whose outcome is unknown
     origin: JobOrigin | None = None  # set for a job started ahead of the run that uses it (never in the key)
+    frames_fps: float | None = None  # the frame rate of ``frames`` taken from a VIDEO made of tensors
+
+    @property
+    def frames_rate(self) -> float:
+        """The frame rate of ``frames``: a tensor VIDEO's own, else the 'fps' field's (25 without one)."""
+        return self.frames_fps if self.frames_fps is not None else float(self.values.get("fps", 25.0))
 
 
 def _missing(slot: MediaSlot) -> InputError:
@@ -80,9 +87,10 @@ def _check_media(request: GenerationRequest) -> None:
             raise _missing(slot)
 
 
-def plan_request(request: GenerationRequest) -> RunPlan:
-    """All checks that need no upload: widgets, media presence, audio length, frames, cost."""
-    check_params(request.spec, request.values)
+def plan_request(request: GenerationRequest, params: CheckedParams | None = None) -> RunPlan:
+    """All checks that need no upload: widgets (unless ``params``: the request's values as the run's planning
+    checked them), media presence, audio length, frames, cost."""
+    params = checked(request.spec, params if params is not None else request.values)
     _check_media(request)
     audio_s = audio_media.audio_duration_s(request.audio) if request.audio is not None else None
     audio2_s = (
@@ -90,19 +98,40 @@ def plan_request(request: GenerationRequest) -> RunPlan:
     )
     return make_plan(
         request.spec,
-        request.values,
+        params,
         audio_s=audio_s,
         audio2_s=audio2_s,
         source_frames=_source_frames(request),
     )
 
 
-def encode_media(
-    request: GenerationRequest, plan: RunPlan, max_image_side: int | None = None
-) -> dict[str, Payload]:
+def check_image_limits(request: GenerationRequest, max_side: int) -> None:
+    """Refuse a portrait the row's model does not accept, as it will be uploaded (after the downscale to
+    ``max_side``, which fixes what a downscale can); checked before anything is uploaded."""
+    limits, image = request.spec.image_limits, request.image
+    if limits is None or image is None:
+        return
+    _, height, width, _ = image_media.validate_image(image, field="image")
+    fitted = image_media.fitted_size(width, height, max_side)
+    problem = limits.problem(*fitted)
+    if problem is None:
+        return
+    size = f"{width}x{height}" + (
+        f" (uploaded at {fitted[0]}x{fitted[1]})" if fitted != (width, height) else ""
+    )
+    shrunk = limits.problem(width, height) is None  # only the run's own downscale breaks the limit
+    hint = f" Raise FAL_AVATAR_MAX_IMAGE_SIDE (now {max_side} px)." if shrunk else ""
+    raise InputError(
+        f"the portrait is {size}; {request.spec.display_name} {problem} ({limits.source}).{hint}",
+        field="image",
+    )
+
+
+def encode_media(request: GenerationRequest, max_image_side: int | None = None) -> dict[str, Payload]:
     """Encode every connected media input. Returns ``{fal_field: payload}`` (``max_image_side``: the run's
     setting, default the endpoint's own; CPU work: run in a thread)."""
     kinds = connected(request)
     return {
-        slot.fal_field: KINDS[slot.kind].encode(request, slot, value, max_image_side) for slot, value in kinds
+        slot.fal_field: kind_of(request, slot).encode(request, slot, value, max_image_side)
+        for slot, value in kinds
     }

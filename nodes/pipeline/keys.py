@@ -13,7 +13,7 @@ from ..avatar.plan import RunPlan
 from ..media.payload import Payload
 from ..store.request_key import input_request_key, request_key
 from .inputs import GenerationRequest
-from .media_kinds import KINDS, connected
+from .media_kinds import connected, kind_of
 
 
 def key_scope(endpoint_key: str, take: int) -> str:
@@ -26,7 +26,8 @@ def input_digests(request: GenerationRequest, max_image_side: int | None = None)
     thread)."""
     kinds = connected(request)
     return {
-        slot.fal_field: KINDS[slot.kind].digest(request, slot, value, max_image_side) for slot, value in kinds
+        slot.fal_field: kind_of(request, slot).digest(request, slot, value, max_image_side)
+        for slot, value in kinds
     }
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..avatar.row import MediaSlot
+from ..errors import InputError
 from ..media import audio as audio_media
 from ..media import digest, video_encode, video_excerpt
 from ..media import image as image_media
@@ -17,10 +18,6 @@ from ..media.payload import Payload
 
 if TYPE_CHECKING:
     from .inputs import GenerationRequest
-
-
-def _frames_fps(request: GenerationRequest) -> float:
-    return float(request.values.get("fps", 25.0))
 
 
 def _keeps_rate(request: GenerationRequest) -> bool:
@@ -45,7 +42,7 @@ def _check_image(request, slot: MediaSlot, value) -> None:
 
 
 def _image_side(request, side: int | None) -> int:
-    return side or request.spec.max_image_side
+    return request.spec.image_side(side)
 
 
 def _digest_image(request, slot: MediaSlot, value, side: int | None) -> str:
@@ -53,7 +50,17 @@ def _digest_image(request, slot: MediaSlot, value, side: int | None) -> str:
 
 
 def _encode_image(request, slot: MediaSlot, value, side: int | None) -> Payload:
-    return image_media.encode_image(value, max_side=_image_side(request, side), field=slot.name)
+    payload = image_media.encode_image(value, max_side=_image_side(request, side), field=slot.name)
+    limits = request.spec.image_limits
+    if limits and limits.max_bytes and len(payload.data) > limits.max_bytes:  # refused before the upload
+        size = f"{payload.info['width']}x{payload.info['height']}"
+        raise InputError(
+            f"encodes to {len(payload.data) / 1e6:.1f} MB at {size}; {request.spec.display_name} takes at "
+            f"most {limits.max_bytes / 1e6:g} MB ({limits.source}). Set FAL_AVATAR_MAX_IMAGE_SIDE lower (or "
+            "remove it: the row's own side fits), or use a simpler picture",
+            field=slot.name,
+        )
+    return payload
 
 
 def _check_mask(request, slot: MediaSlot, value) -> None:
@@ -101,14 +108,14 @@ def _encode_video(request, slot: MediaSlot, value, side: int | None) -> Payload:
 
 
 def _digest_frames(request, slot: MediaSlot, value, side: int | None) -> str:
-    fps, pick = _frames_fps(request), None
+    fps, pick = request.frames_rate, None
     if request.video_window is not None:
         pick = video_excerpt.excerpt_indices(fps, int(value.shape[0]), *request.video_window)
     return digest.frames_digest(value, fps, pick) + _window(request)
 
 
 def _encode_frames(request, slot: MediaSlot, value, side: int | None) -> Payload:
-    fps = _frames_fps(request)
+    fps = request.frames_rate
     if request.video_window is not None:
         start, count = request.video_window
         return video_excerpt.encode_frames_excerpt(value, fps, start, count, field=slot.name)
@@ -136,12 +143,21 @@ KINDS: dict[str, MediaKind] = {
 
 
 def slot_value(request: GenerationRequest, slot: MediaSlot) -> Any | None:
-    """The input connected to ``slot`` (``None``: nothing). A video file wins over frames for the same field."""
+    """The input connected to ``slot`` (``None``: nothing); a video file wins over frames for one field."""
     if slot.kind == "video":
-        return request.video_path
+        if request.video_path is not None or any(s.kind == "frames" for s in request.spec.media):
+            return request.video_path
+        return request.frames  # a VIDEO made of tensors, on a row without a frames input of its own
     if slot.kind == "frames":
         return request.frames if request.video_path is None else None
     return getattr(request, slot.name)
+
+
+def kind_of(request: GenerationRequest, slot: MediaSlot) -> MediaKind:
+    """The slot's kind; a video slot given frames (a VIDEO made of tensors) takes them as frames."""
+    if slot.kind == "video" and request.video_path is None:
+        return KINDS["frames"]
+    return KINDS[slot.kind]
 
 
 def connected(request: GenerationRequest) -> list[tuple[MediaSlot, Any]]:

@@ -134,7 +134,7 @@ async def materialize_outcome(
 async def _whole_copy(
     outcome: GenerationOutcome, services: Services, sink: Callable[[RunStatus], None] | None
 ) -> Path | None:
-    """A good download replacing ``outcome.path`` if that file is damaged (or gone); ``None`` if it is whole."""
+    """A good download replacing ``outcome.path`` if that file is damaged (or gone); ``None`` if whole."""
     follower = JobFollower(services, StatusBoard(outcome.endpoint_id, sink))
     if await follower.stored_copy(outcome.request_id, outcome.result, thorough=True) is not None:
         return None

@@ -11,13 +11,14 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from ..avatar.endpoints import endpoint
+from ..avatar.endpoints import EndpointSpec, endpoint
 from ..errors import InputError
 from ..fal.models import QueueHandle
 from ..services import Services
 from ..states import Phase
 from .follow import JobFollower, result_video_url
 from .generate import GenerationOutcome
+from .result_extras import read_extras
 from .status import RunStatus, StatusBoard
 
 
@@ -46,7 +47,7 @@ async def fetch_result(
         path = await follower.stored_copy(request_id, entry.result, thorough=thorough)
         if path is not None:
             board.update(Phase.CACHED, detail="local copy, no download")
-            return _outcome(spec.endpoint_id, request_id, path, entry.result)
+            return _outcome(spec, request_id, path, entry.result)
     if entry is not None and entry.handle:
         handle = QueueHandle.from_dict(entry.handle)
     else:
@@ -58,16 +59,17 @@ async def fetch_result(
         path = await follower.download(handle, result)
     finally:  # an interrupt only stops waiting: the job was submitted elsewhere and is not ours to cancel
         ticker.cancel()
-    return _outcome(spec.endpoint_id, request_id, path, result)
+    return _outcome(spec, request_id, path, result)
 
 
-def _outcome(endpoint_id: str, request_id: str, path: Path, result: dict) -> GenerationOutcome:
+def _outcome(spec: EndpointSpec, request_id: str, path: Path, result: dict) -> GenerationOutcome:
     return GenerationOutcome(
         path=path,
         request_id=request_id,
-        endpoint_id=endpoint_id,
+        endpoint_id=spec.endpoint_id,
         video_url=result_video_url(result, request_id),
         result=result,
         plan=None,
         reused=True,
+        extras=read_extras(result, spec.output_extras),
     )

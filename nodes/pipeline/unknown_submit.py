@@ -63,8 +63,8 @@ async def settle_unknown_submit(
         )
     if resubmit:
         warn(
-            f"Submitting again as asked, although an earlier submit of this exact request ({_when(entry)}) got no "
-            f"answer: if fal had created that job, both are billed ({DASHBOARD})."
+            f"Submitting again as asked, although an earlier submit of this exact request ({_when(entry)}) "
+            f"got no answer: if fal had created that job, both are billed ({DASHBOARD})."
         )
         return None
     board.update(Phase.VALIDATING, detail="an earlier submit got no answer: asking fal's request history")
@@ -89,12 +89,12 @@ async def settle_unknown_submit(
             return handle
         finding = _finding(records, match is not None and match.conclusive)
     raise UnknownSubmitError(
-        f"An earlier run of this exact request stopped while its submit was on the way to fal ({_when(entry)}), "
-        f"so fal may or may not have a job for it (and may bill it). {finding} Nothing was submitted again. "
-        f"Check your request history at {DASHBOARD} (endpoint {endpoint_id}, around that time). If the job is "
-        f"there, recover it at no cost: `fal-avatar fetch <REQUEST_ID> --endpoint {endpoint_id}`, or the "
-        "'fal Avatar: Fetch Result' node. To pay for a new generation instead, run again with --resubmit "
-        f"(command line) or {new_generation_hint} (ComfyUI)."
+        "An earlier run of this exact request stopped while its submit was on the way to fal "
+        f"({_when(entry)}), so fal may or may not have a job for it (and may bill it). {finding} Nothing was "
+        f"submitted again. Check your request history at {DASHBOARD} (endpoint {endpoint_id}, around that "
+        "time). If the job is there, recover it at no cost: `fal-avatar fetch <REQUEST_ID> --endpoint "
+        f"{endpoint_id}`, or the 'fal Avatar: Fetch Result' node. To pay for a new generation instead, run "
+        f"again with --resubmit (command line) or {new_generation_hint} (ComfyUI)."
     )
 
 
@@ -107,8 +107,8 @@ def _finding(records: list[RequestRecord], compared_all: bool) -> str:
         )
     if compared_all:
         return (
-            "fal's request history lists no request with these inputs (yet: a job still queued or running may "
-            "not be listed)."
+            "fal's request history lists no request with these inputs (yet: a job still queued or running "
+            "may not be listed)."
         )
     ids = ", ".join(r.request_id for r in records[:MAX_CANDIDATES]) + (
         " …" if len(records) > MAX_CANDIDATES else ""

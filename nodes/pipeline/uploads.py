@@ -23,16 +23,12 @@ async def upload_all(services: Services, board: StatusBoard, payloads: dict[str,
 
 
 async def _upload_one(services: Services, board: StatusBoard, payload: Payload, label: str) -> str:
-    flights = UPLOADS_IN_FLIGHT.setdefault(asyncio.get_running_loop(), {})
-    running = flights.get(payload.sha256)
-    if running is None:
-        running = flights[payload.sha256] = asyncio.ensure_future(
-            _upload_fresh(services, board, payload, label)
-        )
-        running.add_done_callback(lambda _: flights.pop(payload.sha256, None))
-    else:
+    def joined() -> None:
         board.update(Phase.UPLOADING, detail=f"{label}: the same file is being uploaded for another run")
-    return await asyncio.shield(running)  # one waiter stopping must not stop the upload the others wait for
+
+    return await UPLOADS_IN_FLIGHT.run(
+        payload.sha256, lambda: _upload_fresh(services, board, payload, label), on_join=joined
+    )
 
 
 async def _upload_fresh(services: Services, board: StatusBoard, payload: Payload, label: str) -> str:

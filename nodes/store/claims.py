@@ -171,8 +171,8 @@ class Claims:
                 if holder.owner.is_alive(row["heartbeat_at"], now) and not mine_and_lost:
                     return holder
                 conn.execute(
-                    "UPDATE claims SET token = ?, host = ?, boot_id = ?, pid = ?, pid_started = ?, claimed_at = ?,"
-                    " heartbeat_at = ? WHERE request_key = ?",
+                    "UPDATE claims SET token = ?, host = ?, boot_id = ?, pid = ?, pid_started = ?, "
+                    "claimed_at = ?, heartbeat_at = ? WHERE request_key = ?",
                     (*values, request_key),
                 )
                 claim = Claim(request_key, token, taken_from=holder.owner)

@@ -126,12 +126,12 @@ def _make_private(path: Path) -> None:
 
 
 def _create_private(path: Path) -> None:
-    """Create the file ourselves, if it is missing, so it is 0600 from its first instant (SQLite gives -wal/-shm
-    the main file's mode).
+    """Create the file ourselves, if it is missing, so it is 0600 from its first instant (SQLite gives
+    -wal/-shm the main file's mode).
 
-    Never open and close an existing database file next to SQLite: closing any descriptor of a file drops every
-    POSIX lock the process holds on it, those of its open connections included. Another process could then
-    take the database for unused and checkpoint and delete the WAL under them (https://www.sqlite.org/
+    Never open and close an existing database file next to SQLite: closing any descriptor of a file drops
+    every POSIX lock the process holds on it, those of its open connections included. Another process could
+    then take the database for unused and checkpoint and delete the WAL under them (https://www.sqlite.org/
     howtocorrupt.html, section 2.2). So the file is only ever created here (``O_EXCL``), and under a lock
     that every opening in this process passes first, so no connection of this process can hold it yet.
     """

@@ -51,7 +51,6 @@ DOWNLOADED, FAILED, CANCELLED = JobState.DOWNLOADED, JobState.FAILED, JobState.C
 
 STATES = (SUBMITTING, SUBMITTED, COMPLETED, DOWNLOADED, FAILED, CANCELLED)
 REUSABLE_STATES = (SUBMITTING, SUBMITTED, COMPLETED, DOWNLOADED)
-FINAL_STATES = (DOWNLOADED, FAILED, CANCELLED)
 # TRANSITIONS[current] = the states a mark_* call may move an entry to (same state = refresh its data).
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     SUBMITTING: frozenset({SUBMITTED, FAILED}),
@@ -337,7 +336,7 @@ class Journal:
             return self._remember(row_id, _entry(conn, row["id"]))
 
     def adopt(self, endpoint_id: str, handle: Any) -> JournalEntry:
-        """Journal a request submitted elsewhere (recovered by id) as ``submitted``; a known id is kept as is."""
+        """Journal a request submitted elsewhere (recovered by id) as ``submitted``; keep a known id as is."""
         fields = _handle_fields(handle)
         now = time.time()
         with self._write() as conn:
@@ -392,7 +391,8 @@ class Journal:
         marks = ", ".join("?" * len(REUSABLE_STATES))
         with self._read() as conn:
             row = conn.execute(
-                f"SELECT * FROM journal WHERE request_key = ? AND state IN ({marks}) ORDER BY id DESC LIMIT 1",
+                f"SELECT * FROM journal WHERE request_key = ? AND state IN ({marks}) "
+                "ORDER BY id DESC LIMIT 1",
                 (request_key, *REUSABLE_STATES),
             ).fetchone()
         if row is None:

@@ -193,7 +193,7 @@ class MediaStore:
         return removed
 
     def _scan(self) -> dict[str, tuple[int, float]]:
-        """name → (size, mtime) of the stored files; also removes temp and part files left by crashed writers."""
+        """name → (size, mtime) of the stored files; also removes temp/part files left by crashed writers."""
         files: dict[str, tuple[int, float]] = {}
         try:
             entries = list(os.scandir(self.root))
@@ -216,7 +216,7 @@ class MediaStore:
 
 
 def _left_behind(name: str, age_s: float) -> bool:
-    """Whether a temp or part file is a crashed writer's: its process (on this host) is gone, or it is stale."""
+    """Whether a temp/part file is a crashed writer's: its process (on this host) is gone, or it is stale."""
     if not name.endswith((TEMP_SUFFIX, PART_SUFFIX)):
         return False
     if age_s > STALE_TEMP_S:
@@ -229,7 +229,7 @@ def _left_behind(name: str, age_s: float) -> bool:
 
 
 def _move_or_copy(src: Path, dest: Path) -> bool:
-    """Rename ``src`` to ``dest``; across filesystems copy it into a new 0600 file. Returns whether it moved."""
+    """Rename ``src`` to ``dest``; across filesystems copy it into a new 0600 file. True if it moved."""
     try:
         os.rename(src, dest)
         return True

@@ -5,9 +5,10 @@ field replaced by a digest of its content (an upload URL changes on every upload
 and the seed. Version 2 (:func:`input_request_key`, used for every new request) digests the inputs as the
 user gave them (tensor values, samples, source file bytes; see ``media/digest.py``), so a re-run computes
 its key without encoding anything. Version 1 (:func:`request_key`) digested the encoded upload bytes;
-it is still computed once a run has encoded its uploads, so results journaled under it stay reusable. Canonical means sorted keys, no whitespace, UTF-8; normalised means integral floats are
-ints (``5 == 5.0``), tuples are lists, ``None``-valued fields are dropped (fal treats them as absent)
-and numpy-style numbers are plain numbers.
+it is still computed once a run has encoded its uploads, so results journaled under it stay reusable.
+Canonical means sorted keys, no whitespace, UTF-8; normalised means integral floats are ints (``5 == 5.0``),
+tuples are lists, ``None``-valued fields are dropped (fal treats them as absent) and numpy-style numbers are
+plain numbers.
 """
 
 from __future__ import annotations

@@ -51,7 +51,8 @@ def run_prompt(nodes: dict[str, Callable[[], Awaitable]]) -> dict[str, object]:
 
 class PromptQueue:
     """TEST DOUBLE of execution.PromptQueue (v0.28.1): the same attributes and methods the pack's
-    queue-ahead watcher reads or hooks. Items are (number, prompt_id, prompt, extra_data, outputs, sensitive)."""
+    queue-ahead watcher reads or hooks. Items are (number, prompt_id, prompt, extra_data, outputs,
+    sensitive)."""
 
     def __init__(self, server) -> None:
         import threading

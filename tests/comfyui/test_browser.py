@@ -6,7 +6,8 @@ WebSocket client, and its DNS resolves nothing but 127.0.0.1, so the page cannot
 
 One ComfyUI start and one browser tab serve every check (a start costs 10-20 s); each check is its own
 test, so one failure hides none of the others:
-  - the extension registers without console errors from its files or routes, and every node of the pack exists;
+  - the extension registers without console errors from its files or routes, and every node of the pack
+    exists;
   - an example workflow loads, its status area shows the cost estimate from the length of the LoadAudio file
     (measured by the server before any run), and the estimate follows the widgets;
   - the workflow runs: phase, request id (with copy button) and the estimate from the real frame count show
@@ -346,7 +347,8 @@ def status_element(node_id: int) -> str:
 def set_widget(page: Page, node_id: int, name: str, value) -> None:
     """Set a widget as the user would (value, then its callback: the extension listens there)."""
     page.evaluate(
-        f"(v => {{ const w = {APP}.rootGraph.getNodeById({node_id}).widgets.find(w => w.name === {json.dumps(name)});"
+        f"(v => {{ const w = {APP}.rootGraph.getNodeById({node_id}).widgets.find(w => w.name === "
+        f"{json.dumps(name)});"
         " w.value = v; w.callback?.(v); })" + f"({json.dumps(value)})"
     )
 
@@ -547,7 +549,8 @@ def test_the_spend_limit_is_saved_on_the_server_and_the_warning_follows_it(page,
 
     def click_spend(label: str) -> None:
         page.evaluate(
-            f"[...{spend}.querySelectorAll('button')].find(b => b.textContent === {json.dumps(label)}).click()"
+            f"[...{spend}.querySelectorAll('button')].find(b => b.textContent === "
+            f"{json.dumps(label)}).click()"
         )
 
     page.evaluate(f"(i => {{ i.value = '40'; }})({spend}.querySelector('input'))")
@@ -580,7 +583,8 @@ def test_queue_ahead_is_set_on_the_server_from_the_settings_panel(page, comfy_se
 
     def click(label: str) -> None:
         page.evaluate(
-            f"[...{panel}.querySelectorAll('button')].find(b => b.textContent === {json.dumps(label)}).click()"
+            f"[...{panel}.querySelectorAll('button')].find(b => b.textContent === "
+            f"{json.dumps(label)}).click()"
         )
 
     page.evaluate(f"(i => {{ i.value = '0'; }})({panel}.querySelector('input'))")
@@ -646,7 +650,8 @@ def test_a_long_runs_status_and_its_segment_list_to_copy(page):
     def status_event(**fields) -> None:
         detail = {"node": str(node_id), "endpoint": "fal-ai/infinitalk", **fields}
         page.evaluate(
-            f"window.comfyAPI.api.api.dispatchEvent(new CustomEvent('fal_avatar.status', {{detail: {json.dumps(detail)}}}))"
+            "window.comfyAPI.api.api.dispatchEvent(new CustomEvent('fal_avatar.status', {detail: "
+            f"{json.dumps(detail)}}}))"
         )
 
     status_event(
@@ -663,7 +668,8 @@ def test_a_long_runs_status_and_its_segment_list_to_copy(page):
     assert "Done · 01:35 · 2 segments" in text and "1375 frames" in text, text
     page.evaluate("navigator.clipboard.writeText = async (t) => { window.__falAvatarCopied = t; }")
     page.evaluate(
-        f"[...{status_element(node_id)}.querySelectorAll('button')].find(b => b.textContent === 'copy ids').click()"
+        f"[...{status_element(node_id)}.querySelectorAll('button')]"
+        ".find(b => b.textContent === 'copy ids').click()"
     )
     assert page.wait("window.__falAvatarCopied", 5, "the copied segment list") == segment_list
 

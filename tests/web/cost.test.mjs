@@ -48,15 +48,18 @@ test("per second at each resolution, per minute, unknown", () => {
   assert.equal(formatEstimate(unknown, {}), "auto — depends on audio length · price unknown");
 });
 
-test("num_segments rows bill the segments fal renders for the audio (first segment, then steps)", () => {
+test("num_segments rows bill the video's seconds (it stops with the audio), not whole segments", () => {
   const longcat = audioRow({
     length_rule: "num_segments",
     num_segments: { first_s: 5.8, step_s: 5, max: 10 },
-    price: price({ usd_per_second: { "480p": 0.15, "720p": 0.3 } }),
+    price: price({ usd_per_second: { "480p": 0.15, "720p": 0.3 }, unit_frames: 16, unit_fps: 16 }),
   });
-  const est = estimateCost(longcat, { resolution: "480p", audioS: 12 }); // 3 segments: 5.8 + 2 × 5 s
-  assert.deepEqual({ seconds: est.seconds, usd: est.usd, segments: est.segments }, { seconds: 15.8, usd: 2.37, segments: 1 });
-  assert.equal(estimateCost(longcat, { resolution: "480p", audioS: 5 }).seconds, 5.8);
+  const est = estimateCost(longcat, { resolution: "480p", audioS: 12 }); // 3 segments (15.8 s) render 12 s
+  assert.deepEqual(
+    { seconds: est.seconds, usd: est.usd, segments: est.segments },
+    { seconds: 12, usd: 1.8, segments: 1 },
+  );
+  assert.equal(estimateCost(longcat, { resolution: "480p", audioS: 5.3 }).usd, 0.9); // 6 whole units
 });
 
 test("rates per resolution; unknown resolution gets the dearest", () => {
@@ -184,8 +187,13 @@ test("every row's formula: per second, per resolution, rounded up, frame units, 
   assert.equal(line("FalKlingAvatarV2Standard", {}, 10), "est. $0.56 · 10.00 s");
   assert.equal(line("FalFabric10", { resolution: "720p" }, 10), "est. $1.50 · 10.00 s at 720p");
   assert.equal(line("FalCreatifyAurora", { resolution: "720p" }, 9.4), "est. $1.40 · 9.40 s at 720p · billed as 10.00 s");
-  // LongCat: 12 s of audio → 3 segments of fal (5.8 + 2 × 5 s), billed in 16-frame units at 16 fps
-  assert.equal(line("FalLongCatAvatar", { resolution: "480p" }, 12), "est. $2.40 · 15.80 s at 480p · billed as 16.00 s");
+  // LongCat: 12 s of audio → 3 segments of fal (15.8 s), but the video stops with the audio: 12 s billed,
+  // in 16-frame units at 16 fps (12.3 s → 13 units)
+  assert.equal(line("FalLongCatAvatar", { resolution: "480p" }, 12), "est. $1.80 · 12.00 s at 480p");
+  assert.equal(
+    line("FalLongCatAvatar", { resolution: "720p" }, 12.3),
+    "est. $3.90 · 12.30 s at 720p · billed as 13.00 s",
+  );
   assert.equal(line("FalSyncLipsyncV2", { model: "lipsync-2" }, 30), "est. $1.50 · 30.00 s at lipsync-2");
   assert.equal(line("FalSyncLipsyncV2", { model: "lipsync-2-pro" }, 30), "est. $2.50 · 30.00 s at lipsync-2-pro");
   assert.equal(line("FalSyncLipsyncV2", { model: "lipsync-2" }, null), "auto — depends on audio length · $3.00/min at lipsync-2");

@@ -84,16 +84,13 @@ export function maxSecondsAt(row, resolution) {
 }
 
 /**
- * The seconds one job of a row without num_frames renders for `seconds` of input: at most the row's limit
- * (fal cuts the rest), and on num_segments rows whole segments (plan._output_seconds).
+ * The seconds one job of a row without num_frames renders (and fal bills) for `seconds` of input: at most
+ * the row's limit (fal cuts the rest). A num_segments row's video stops with the audio too
+ * (plan._output_seconds).
  */
 function jobSeconds(row, input, resolution) {
   const limit = maxSecondsAt(row, resolution);
-  const seconds = limit != null && input > limit + 1e-6 ? limit : input;
-  const seg = row.num_segments;
-  if (!seg) return seconds;
-  const count = Math.min(1 + Math.max(0, Math.ceil(round6((seconds - seg.first_s) / seg.step_s))), seg.max);
-  return seg.first_s + (count - 1) * seg.step_s;
+  return limit != null && input > limit + 1e-6 ? limit : input;
 }
 
 /**
@@ -135,7 +132,7 @@ export function estimateCost(row, inputs = {}) {
     const long =
       row.length_from === "text" ? textRunPlan(row, inputs.text ?? "", resolution) : longAudioRun(row, inputs, resolution);
     if (long) {
-      // a job of a row without num_frames renders what its piece asks for (whole segments on num_segments rows)
+      // a job of a row without num_frames renders what its piece asks for (at most the row's limit)
       jobs = long.jobs.map((frames) => {
         if (byFrames) return { frames, seconds: frames / fps };
         const seconds = jobSeconds(row, frames / FPS, resolution);

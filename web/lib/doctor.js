@@ -1,6 +1,7 @@
 // What the "Check fal endpoints" button shows: the server's health check (GET /fal_avatar/doctor, the same
 // report as `fal-avatar doctor --json`) as a headline and lines. The report holds the key's presence,
 // source and validity only, never the key. No DOM, no ComfyUI.
+import { readJsonResponse } from "./response.js";
 
 const STATUS_WORDS = {
   ok: "ok",
@@ -24,17 +25,8 @@ const SOURCE_WORDS = { env: "from the environment", saved: "saved on the server"
 
 /** Read the route's answer (a fetch Response): {ok: true, report} or {ok: false, error}. */
 export async function readDoctorResponse(response) {
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null;
-  }
-  if (!response.ok || !body || !Array.isArray(body.endpoints)) {
-    const detail = body?.error || `the server answered HTTP ${response.status}`;
-    return { ok: false, error: typeof detail === "string" ? detail : JSON.stringify(detail) };
-  }
-  return { ok: true, report: body };
+  const read = await readJsonResponse(response, (body) => Array.isArray(body?.endpoints));
+  return read.ok ? { ok: true, report: read.body } : read;
 }
 
 /** The key line: "fal key (from the environment): works". */

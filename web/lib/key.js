@@ -1,6 +1,7 @@
 // What the settings panel and the nodes say about the server's fal key (never the key itself).
 // Input: the body of GET/POST/DELETE /fal_avatar/key, {configured: bool, source: "env"|"saved"|null}.
 // No DOM, no ComfyUI.
+import { readJsonResponse } from "./response.js";
 
 export const SETTINGS_PATH = "Settings → fal avatar → fal API key";
 
@@ -43,15 +44,8 @@ export function checkPastedKey(text) {
  * server's message when it sent one.
  */
 export async function readKeyResponse(response) {
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null;
-  }
-  if (!response.ok) {
-    const detail = body?.error || body?.message || body?.detail || `the server answered HTTP ${response.status}`;
-    return { ok: false, error: typeof detail === "string" ? detail : JSON.stringify(detail) };
-  }
+  const read = await readJsonResponse(response, () => true);
+  if (!read.ok) return read;
+  const body = read.body;
   return { ok: true, state: { configured: Boolean(body?.configured), source: body?.source ?? null } };
 }

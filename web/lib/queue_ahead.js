@@ -3,19 +3,13 @@
 // {queue_ahead_prompts, source: "env"|"saved"|"default"|null, env, default, max, error?,
 //  jobs: [{prompt_id, node, endpoint, phase, estimate_usd, request_ids, started_at}], early_usd, messages}.
 // No DOM, no ComfyUI.
+import { readJsonResponse } from "./response.js";
 
 /** Read a /fal_avatar/queue_ahead response (a fetch Response): {ok: true, state} or {ok: false, error}. */
 export async function readQueueAheadResponse(response) {
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null;
-  }
-  if (!response.ok || !body) {
-    const detail = body?.error || `the server answered HTTP ${response.status}`;
-    return { ok: false, error: typeof detail === "string" ? detail : JSON.stringify(detail) };
-  }
+  const read = await readJsonResponse(response);
+  if (!read.ok) return read;
+  const body = read.body;
   return {
     ok: true,
     state: {

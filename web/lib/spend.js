@@ -2,6 +2,7 @@
 // warning a node shows when its estimate is above it (the server refuses such a run before any upload).
 // Body of the routes: {max_usd_per_run, source: "env"|"saved"|"default"|null, env, default_usd, error?}.
 // No DOM, no ComfyUI.
+import { readJsonResponse } from "./response.js";
 
 export const SPEND_SETTINGS_PATH = "Settings → fal avatar";
 
@@ -12,16 +13,9 @@ export function formatLimit(usd) {
 
 /** Read a /fal_avatar/settings response (a fetch Response): {ok: true, state} or {ok: false, error}. */
 export async function readSpendResponse(response) {
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null;
-  }
-  if (!response.ok || !body) {
-    const detail = body?.error || `the server answered HTTP ${response.status}`;
-    return { ok: false, error: typeof detail === "string" ? detail : JSON.stringify(detail) };
-  }
+  const read = await readJsonResponse(response);
+  if (!read.ok) return read;
+  const body = read.body;
   const limit = typeof body.max_usd_per_run === "number" ? body.max_usd_per_run : null;
   return {
     ok: true,

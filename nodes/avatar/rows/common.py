@@ -24,6 +24,7 @@ FAL_JS = "fal-ai/fal-js libs/client/src/types/endpoints.ts @ 381105e (2026-08-02
 # source names for these models (third-party notes give Kling Avatar 60 s, Replicate's Fabric page 60 s). A
 # job within it is not refused for length by any source read; a longer one might be, at no charge (a 422).
 UNKNOWN_LIMIT_PLANNING_S = 60.0
+UNKNOWN_LIMIT_NOTE = f"Unknown: fal's per-job limit (long runs plan {UNKNOWN_LIMIT_PLANNING_S:g} s per job)"
 LONG_TEXT_CHARS = 20_000  # a long run's whole text; each fal job gets a piece within max_text_chars
 INFINITALK_FPS = 25.0
 # fal-ai/infinitalk and fal-ai/infinitalk/single-text: num_frames minimum 41, maximum 721, default 145.
@@ -55,8 +56,8 @@ VIDEO = MediaSlot(
 def prompt(default: str, *, required: bool = True, max_length: int = 5000) -> Param:
     """fal's ``prompt``; an optional one left empty is not sent (fal's own default applies)."""
     omit = NOT_SENT if required else ""
-    return Param("prompt", "text", default, PROMPT_TIP, multiline=True, required=required, max_length=max_length,
-                 omit_value=omit)  # fmt: skip
+    return Param("prompt", "text", default, PROMPT_TIP, multiline=True, required=required,
+                 max_length=max_length, omit_value=omit)  # fmt: skip
 
 
 def num_frames(rule: FrameRule, source: str, fps: float = INFINITALK_FPS) -> Param:

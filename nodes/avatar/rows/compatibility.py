@@ -22,8 +22,8 @@ STABLE_AVATAR = EndpointSpec(
     node_id="FalStableAvatar",
     endpoint_id="fal-ai/stable-avatar",
     display_name="fal StableAvatar (Image + Audio)",
-    description="StableAvatar on fal: audio-driven avatar video whose length follows the audio (up to 5 min). "
-    "fal removed it from its catalogue in 2026-08; kept so that saved workflows open.",
+    description="StableAvatar on fal: audio-driven avatar video whose length follows the audio (up to 5 "
+    "min). fal removed it from its catalogue in 2026-08; kept so that saved workflows open.",
     family="compatibility",
     media=(IMAGE, AUDIO),
     params=(
@@ -88,11 +88,13 @@ STABLE_AVATAR = EndpointSpec(
     max_seconds={"*": 300.0},
     fps=25.0,
     status="delisted",
-    status_note="fal removed it from its catalogue in 2026-08; whether its queue still accepts jobs is unknown",
+    status_note="fal removed it from its catalogue in 2026-08; whether its queue still accepts jobs is "
+    "unknown",
     max_image_side=1024,
     output_has_seed=False,
-    source="fal's llms.txt (https://fal.ai/models/fal-ai/stable-avatar/llms.txt: up to five minutes, $0.10/s, "
-    "minimum 4 s); TanStack/ai ec0e5a493 audio-to-video.json. Unknown: output fps (25 assumed for estimates).",
+    source="fal's llms.txt (https://fal.ai/models/fal-ai/stable-avatar/llms.txt: up to five minutes, "
+    "$0.10/s, minimum 4 s); TanStack/ai ec0e5a493 audio-to-video.json. Unknown: output fps (25 assumed for "
+    "estimates).",
     search_aliases=("stable avatar", "talking head", "lip sync", "avatar"),
     short_name="stable-avatar",
 )

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from .. import pricing
 from ..row import EndpointSpec, Param
-from .common import AUDIO, FAL_JS, REGISTRY, UNKNOWN_LIMIT_PLANNING_S, VIDEO, enum, number
+from .common import AUDIO, FAL_JS, REGISTRY, UNKNOWN_LIMIT_NOTE, UNKNOWN_LIMIT_PLANNING_S, VIDEO, enum, number
 
 _SYNC_MODES = ("cut_off", "loop", "bounce", "silence", "remap")
 _SYNC_MODE_TIP = "What happens when the audio and the video differ in length (cut_off: the shorter one wins)."
 _EMOTIONS = ("happy", "sad", "angry", "disgusted", "surprised", "neutral")
 _UNKNOWN_MAX = {"*": None}
-_PLANNING = f"Unknown: fal's per-job limit (long runs plan {UNKNOWN_LIMIT_PLANNING_S:g} s per job)"
 
 
 def _footage_row(**kw) -> EndpointSpec:
@@ -45,11 +44,12 @@ SYNC_LIPSYNC_V2 = _footage_row(
     ),
     price=pricing.per_minute(
         {"lipsync-2": 3.0, "lipsync-2-pro": 5.0},
-        f"{REGISTRY}, price text: '$3 per minute of video'; the model field: 'lipsync-2-pro will cost roughly "
-        "1.67 times as much' (≈ $5 per minute).",
+        f"{REGISTRY}, price text: '$3 per minute of video'; the model field: 'lipsync-2-pro will cost "
+        "roughly 1.67 times as much' (≈ $5 per minute).",
         by="model",
     ),
-    source=f"{REGISTRY} (model lipsync-2 | lipsync-2-pro); {FAL_JS} (sync_mode, default cut_off). {_PLANNING}.",
+    source=f"{REGISTRY} (model lipsync-2 | lipsync-2-pro); {FAL_JS} (sync_mode, default cut_off). "
+    f"{UNKNOWN_LIMIT_NOTE}.",
     search_aliases=("sync", "lipsync", "dubbing", "video to video"),
 )
 
@@ -89,8 +89,8 @@ SYNC_LIPSYNC_V3 = _footage_row(
         {"*": 8.0}, "fal's llms.txt (https://fal.ai/models/fal-ai/sync-lipsync/v3/llms.txt): '$8 per minute'"
     ),
     source=f"{REGISTRY} (video_url, audio_url, options); {FAL_JS} (sync_mode; options: prompt = emotion, "
-    f"model_mode, active_speaker_detection.auto_detect). Not offered here: speaker coordinates, bounding boxes, "
-    f"face image. {_PLANNING}.",
+    "model_mode, active_speaker_detection.auto_detect). Not offered here: speaker coordinates, bounding "
+    f"boxes, face image. {UNKNOWN_LIMIT_NOTE}.",
     search_aliases=("sync", "sync-3", "lipsync", "dubbing", "emotion", "speaker"),
 )
 
@@ -98,8 +98,8 @@ SYNC_REACT_1 = _footage_row(
     node_id="FalSyncReact1",
     endpoint_id="fal-ai/sync-lipsync/react-1",
     display_name="fal sync react-1 (Video + Audio + Emotion)",
-    description="sync react-1 on fal: re-syncs footage with an explicit emotion (at most 15 s per job; longer "
-    "footage runs as several jobs).",
+    description="sync react-1 on fal: re-syncs footage with an explicit emotion (at most 15 s per job; "
+    "longer footage runs as several jobs).",
     params=(
         enum(
             "emotion",
@@ -133,7 +133,8 @@ VEED_LIPSYNC_V2 = _footage_row(
     description="VEED lipsync v2 on fal: re-syncs the lips of existing footage to new speech.",
     params=(),
     price=pricing.PriceRule({"*": 0.07}, f"{REGISTRY}, price text: '$0.07 for every second of output video'"),
-    source=f"{REGISTRY} (video_url, audio_url only; fal-js's own type for it is wrong). {_PLANNING}; "
+    source=f"{REGISTRY} (video_url, audio_url only; fal-js's own type for it is wrong). "
+    f"{UNKNOWN_LIMIT_NOTE}; "
     "whether it is strict.",
     search_aliases=("veed", "lipsync", "dubbing", "video to video"),
 )

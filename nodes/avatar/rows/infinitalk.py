@@ -30,8 +30,9 @@ from .common import (
 )
 
 _SOURCE = (
-    "fal's OpenAPI documents as copied in GitHub TanStack/ai ec0e5a493 (2026-01-26) and gokayfem/ComfyUI-fal-API "
-    "data/fal_registry.json 1780dde (2026-08). Unknown: fal's own price page (third-party price)."
+    "fal's OpenAPI documents as copied in GitHub TanStack/ai ec0e5a493 (2026-01-26) and "
+    "gokayfem/ComfyUI-fal-API data/fal_registry.json 1780dde (2026-08). Unknown: fal's own price page "
+    "(third-party price)."
 )
 _RESOLUTION = resolution(
     ("480p", "720p"), "480p", "Output resolution. 720p costs twice as much per second as 480p."

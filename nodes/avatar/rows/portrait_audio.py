@@ -9,13 +9,14 @@ row's ``fps`` is ``None``: the pack reads the real one from the returned file.
 from __future__ import annotations
 
 from .. import pricing
-from ..row import EndpointSpec, Param, SegmentRule
+from ..row import EndpointSpec, ImageLimits, Param, SegmentRule
 from .common import (
     AUDIO,
     FAL_JS,
     IMAGE,
     MASK,
     REGISTRY,
+    UNKNOWN_LIMIT_NOTE,
     UNKNOWN_LIMIT_PLANNING_S,
     number,
     prompt,
@@ -24,7 +25,6 @@ from .common import (
 )
 
 _UNKNOWN_MAX = {"*": None}
-_PLANNING = f"Unknown: fal's per-job limit (long runs plan {UNKNOWN_LIMIT_PLANNING_S:g} s per job)"
 
 OMNIHUMAN_15 = EndpointSpec(
     node_id="FalOmniHuman15",
@@ -45,8 +45,8 @@ OMNIHUMAN_15 = EndpointSpec(
     ),
     price=pricing.PriceRule(
         {"*": 0.16},
-        "fal's llms.txt for the endpoint (https://fal.ai/models/fal-ai/bytedance/omnihuman/v1.5/llms.txt): $0.16 "
-        "per second; the output's 'duration' is the billed length.",
+        "fal's llms.txt for the endpoint (https://fal.ai/models/fal-ai/bytedance/omnihuman/v1.5/llms.txt): "
+        "$0.16 per second; the output's 'duration' is the billed length.",
     ),
     length_rule="audio",
     max_seconds={"720p": 60.0, "1080p": 30.0},
@@ -57,6 +57,19 @@ OMNIHUMAN_15 = EndpointSpec(
     "(output video + duration). Unknown: output fps, the shortest audio accepted.",
     search_aliases=("omnihuman", "bytedance", "gestures", "avatar", "mask"),
     short_name="omnihuman",
+)
+
+
+# fal's document states no image limit for Kling Avatar v2; Kling's own avatar API does, and fal's endpoint
+# runs Kling's model: JPG/PNG at most 10 MB, each side at least 300 px, aspect ratio 1:2.5 to 2.5:1
+# (https://app.klingai.com/cn/dev/document-api/apiReference/model/avatar; ComfyUI's KlingAvatarNode,
+# docs.comfy.org, checks the same before calling Kling).
+KLING_IMAGE = ImageLimits(
+    "Kling's own avatar API; fal's page states none",
+    min_side=300,
+    min_aspect=1 / 2.5,
+    max_aspect=2.5,
+    max_bytes=10_000_000,
 )
 
 
@@ -75,10 +88,11 @@ def _kling(tier: str, usd: float, price_source: str) -> EndpointSpec:
         fps=None,
         planning_max_s=UNKNOWN_LIMIT_PLANNING_S,
         min_audio_s=2.0,
+        image_limits=KLING_IMAGE,
         output_has_seed=False,
         output_extras=("duration",),
-        source=f"{REGISTRY}; {FAL_JS} (output video + duration). Third-party notes give audio 2-60 s (the 2 s "
-        f"minimum is used here). {_PLANNING}; output fps; fal's own price page.",
+        source=f"{REGISTRY}; {FAL_JS} (output video + duration). Third-party notes give audio 2-60 s (the 2 "
+        f"s minimum is used here). {UNKNOWN_LIMIT_NOTE}; output fps; fal's own price page.",
         search_aliases=("kling", "avatar", "talking head"),
         short_name=f"kling-{'std' if tier == 'standard' else tier}",
     )
@@ -104,8 +118,8 @@ def _fabric(suffix: str, display: str, rates: dict[str, float]) -> EndpointSpec:
         node_id=f"FalFabric10{display.replace(' ', '')}",
         endpoint_id=endpoint_id,
         display_name=f"fal VEED Fabric 1.0{(' ' + display) if display else ''} (Image + Audio)",
-        description="VEED Fabric 1.0 on fal: a portrait talks to the audio; choose the resolution (fal has no "
-        "default).",
+        description="VEED Fabric 1.0 on fal: a portrait talks to the audio; choose the resolution (fal has "
+        "no default).",
         family="portrait_audio",
         media=(IMAGE, AUDIO),
         params=(resolution(("720p", "480p"), None, "Output resolution (required: fal has no default)."),),
@@ -121,8 +135,8 @@ def _fabric(suffix: str, display: str, rates: dict[str, float]) -> EndpointSpec:
         strict=True,
         output_has_seed=False,
         source=f"{REGISTRY}: image_url, audio_url, resolution (required, no default); fal refuses any other "
-        f"field (issue 14; third-party notes: additionalProperties false). {_PLANNING} (ComfyUI's VeedFabricNode "
-        "allows 300 s, Replicate's page says 60 s); output fps.",
+        f"field (issue 14; third-party notes: additionalProperties false). {UNKNOWN_LIMIT_NOTE} (ComfyUI's "
+        "VeedFabricNode allows 300 s, Replicate's page says 60 s); output fps.",
         search_aliases=("fabric", "veed", "talking head", "avatar"),
         short_name="fabric" + suffix.replace("/", "-"),
     )
@@ -156,7 +170,8 @@ AURORA = EndpointSpec(
     planning_max_s=UNKNOWN_LIMIT_PLANNING_S,
     output_has_seed=False,
     output_extras=("video.fps", "video.width", "video.height", "video.num_frames", "video.duration"),
-    source=f"{REGISTRY}; {FAL_JS} (output VideoFile with fps, size, num_frames, duration). {_PLANNING}.",
+    source=f"{REGISTRY}; {FAL_JS} (output VideoFile with fps, size, num_frames, duration). "
+    f"{UNKNOWN_LIMIT_NOTE}.",
     search_aliases=("aurora", "creatify", "talking head", "avatar"),
     short_name="aurora",
 )
@@ -175,20 +190,22 @@ SYNC_3_IMAGE = EndpointSpec(
     fps=None,
     planning_max_s=UNKNOWN_LIMIT_PLANNING_S,
     output_has_seed=False,
-    source=f"{REGISTRY} (image_url, audio_url only; 'the output video matches its duration'). {_PLANNING} "
+    source=f"{REGISTRY} (image_url, audio_url only; 'the output video matches its duration'). "
+    f"{UNKNOWN_LIMIT_NOTE} "
     "(sync.so's own API via ComfyUI allows 600 s); output fps.",
     search_aliases=("sync", "sync-3", "talking photo", "avatar"),
     short_name="sync3",
 )
 
-# LongCat: "First segment is ~5.8s, additional segments are 5s each", 1..10 segments; billed per video-second
-# of 16 frames (fal's resolution description), so the output runs at 16 fps.
+# LongCat: "First segment is ~5.8s, additional segments are 5s each", 1..10 segments; the video stops with the
+# audio (the shorter of the two), billed per video-second of 16 frames (fal's resolution description), so the
+# output runs at 16 fps.
 LONGCAT_SEGMENTS = SegmentRule(first_s=5.8, step_s=5.0, max_segments=10)
 _LONGCAT_NEGATIVE = (
-    "Close-up, Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, "
-    "static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra "
-    "fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, "
-    "still picture, messy background, three legs, many people in the background, walking backwards"
+    "Close-up, Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, "
+    "images, static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, "
+    "extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused "
+    "fingers, still picture, messy background, three legs, many people in the background, walking backwards"
 )
 
 LONGCAT = EndpointSpec(
@@ -226,7 +243,9 @@ LONGCAT = EndpointSpec(
     price=pricing.PriceRule(
         {"480p": 0.15, "720p": 0.30},
         f"{REGISTRY}, price text: '$0.3 per video second for 720p, $0.15 per video second for 480p'; the "
-        "resolution field: 'Billing is per video-second (16 frames)'.",
+        "resolution field: 'Billing is per video-second (16 frames): 480p is 1 unit per second and 720p is 4 "
+        "units per second' (4 units would be $0.60/s at 480p's rate; the estimate follows the price text). "
+        "Billed: the video's seconds (it stops with the audio), not the whole segments requested.",
         unit_frames=16,
         unit_fps=16.0,
     ),
@@ -236,7 +255,8 @@ LONGCAT = EndpointSpec(
     segments=LONGCAT_SEGMENTS,
     output_extras=(),
     source=f"{REGISTRY} (num_segments 1-10: first ~5.8 s, then 5 s each; 16 frames per billed second); "
-    f"{FAL_JS} (output video + seed). Unknown: what fal renders past the audio's end in the last segment.",
+    f"{FAL_JS} (output video + seed). The video stops with the audio, so the last segment is not billed "
+    "whole (issue 14; fal's document does not say what the last segment renders past the audio).",
     search_aliases=("longcat", "meituan", "long", "avatar"),
     short_name="longcat",
 )
@@ -258,7 +278,7 @@ FLASHTALK = EndpointSpec(
     planning_max_s=UNKNOWN_LIMIT_PLANNING_S,
     output_extras=("duration", "timings"),
     source=f"{REGISTRY} (image_url, audio_url, seed); {FAL_JS} (output video, duration, timings, seed). "
-    f"{_PLANNING}; output fps; fal's price.",
+    f"{UNKNOWN_LIMIT_NOTE}; output fps; fal's price.",
     search_aliases=("flashtalk", "soulx", "fast", "cheap", "avatar"),
     short_name="flashtalk",
 )

@@ -1,7 +1,8 @@
 """Portrait + text → talking video with a built-in voice: VEED Fabric 1.0 text and MultiTalk single-text
 (``fal-ai/ai-avatar/single-text``). InfiniTalk's own text row is in :mod:`.infinitalk`.
 
-Fields, defaults and ranges: fal's documents (``common.REGISTRY``); each row's ``source`` says what is unknown.
+Fields, defaults and ranges: fal's documents (``common.REGISTRY``); each row's ``source`` says what is
+unknown.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ FABRIC_10_TEXT = EndpointSpec(
             "text",
             "text",
             "Hello! This video was made with VEED Fabric on fal.",
-            "The text the avatar speaks (one fal job: at most 2000 characters; fal's speech sets the length, so "
-            "a longer text cannot be cut into jobs that join exactly).",
+            "The text the avatar speaks (one fal job: at most 2000 characters; fal's speech sets the length, "
+            "so a longer text cannot be cut into jobs that join exactly).",
             multiline=True,
             required=True,
             max_length=2000,
@@ -73,8 +74,8 @@ FABRIC_10_TEXT = EndpointSpec(
     output_has_seed=False,
     source=f"{REGISTRY} (image_url, text, voice_description, resolution required without default); "
     "fal-ai/fal-js libs/client/src/types/video/zod.gen.ts @ 5324132 (2026-02): text 1-2000 characters. "
-    "Strict per issue 14. Unknown: the longest speech per job (a text is one job: its spoken length is fal's, "
-    "so pieces could not be joined frame-exactly), output fps.",
+    "Strict per issue 14. Unknown: the longest speech per job (a text is one job: its spoken length is "
+    "fal's, so pieces could not be joined frame-exactly), output fps.",
     search_aliases=("fabric", "veed", "text to speech", "avatar"),
 )
 
@@ -113,8 +114,8 @@ AI_AVATAR_SINGLE_TEXT = EndpointSpec(
     ),  # fmt: skip
     price=pricing.PriceRule(
         {"480p": 0.20, "720p": 0.40},
-        "fal's llms.txt for the ai-avatar family: '$0.2 per seconds' (480p); 720p at twice that is a GUESS by "
-        "analogy with InfiniTalk.",
+        "fal's llms.txt for the ai-avatar family: '$0.2 per seconds' (480p); 720p at twice that is a GUESS "
+        "by analogy with InfiniTalk.",
     ),
     length_rule="num_frames",
     max_seconds={"*": INFINITALK_FRAMES.max_frames / INFINITALK_FPS},

@@ -29,8 +29,8 @@ MULTI_FRAMES = FrameRule(min_frames=41, max_frames=241, default_frames=181)
 MULTI_TEXT_FRAMES = FrameRule(min_frames=41, max_frames=241, default_frames=191)
 _PRICE = pricing.PriceRule(
     {"480p": 0.20, "720p": 0.40},
-    "fal's llms.txt for the ai-avatar family: '$0.2 per seconds' (480p; 720p at twice that is a GUESS by analogy "
-    "with InfiniTalk); fal's num_frames description: more than 81 frames bill 1.25x units.",
+    "fal's llms.txt for the ai-avatar family: '$0.2 per seconds' (480p; 720p at twice that is a GUESS by "
+    "analogy with InfiniTalk); fal's num_frames description: more than 81 frames bill 1.25x units.",
     multiplier_above_frames=(81, 1.25),
 )
 _RESOLUTION = resolution(
@@ -42,8 +42,8 @@ AI_AVATAR_MULTI = EndpointSpec(
     node_id="FalAiAvatarMulti",
     endpoint_id="fal-ai/ai-avatar/multi",
     display_name="fal MultiTalk Two People (Image + 2 Audio)",
-    description="MultiTalk on fal: two people in one image, each driven by their own audio track (both tracks "
-    "play together: give each speaker silence while the other talks).",
+    description="MultiTalk on fal: two people in one image, each driven by their own audio track (both "
+    "tracks play together: give each speaker silence while the other talks).",
     family="two_people",
     media=(
         IMAGE,
@@ -65,8 +65,8 @@ AI_AVATAR_MULTI = EndpointSpec(
     max_seconds={"*": MULTI_FRAMES.max_frames / INFINITALK_FPS},
     fps=INFINITALK_FPS,
     frames=MULTI_FRAMES,
-    source=f"{REGISTRY} (first_audio_url required, second_audio_url optional, use_only_first_audio; num_frames "
-    f"41-241 default 181; seed default 81). {_UNKNOWN}",
+    source=f"{REGISTRY} (first_audio_url required, second_audio_url optional, use_only_first_audio; "
+    f"num_frames 41-241 default 181; seed default 81). {_UNKNOWN}",
     search_aliases=("multitalk", "two people", "dialogue", "conversation"),
 )
 
