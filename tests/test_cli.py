@@ -22,7 +22,6 @@ from comfyui_fal_avatar.nodes.store.journal import Journal
 
 ASSETS = Path(__file__).resolve().parent.parent / "nodes" / "assets"
 CLI = [sys.executable, "-m", "comfyui_fal_avatar.nodes.cli"]
-HANG_GUARD_S = 300
 
 
 def cli_process(*args, env_extra=None, **kw) -> subprocess.CompletedProcess:
@@ -34,18 +33,12 @@ def cli_process(*args, env_extra=None, **kw) -> subprocess.CompletedProcess:
 def cli(*args, env_extra=None) -> subprocess.CompletedProcess:
     """`fal-avatar ARGS` run by the command's ``main()`` in this process, as :func:`cli_process` would run
     it (the same parsing, messages and exit code, with ``env_extra`` set for the call only), without the cost
-    of a new interpreter. Its output is captured; anything it does not catch fails the test, and so does a
-    command still running after HANG_GUARD_S (SIGALRM: a hang guard, never asserted as a duration)."""
+    of a new interpreter. Its output is captured; anything it does not catch fails the test (a hang is
+    pytest-timeout's)."""
     argv = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
     saved = {name: os.environ.get(name) for name in env_extra or {}}
     os.environ.update(env_extra or {})
-
-    def hung(_signum, _frame):
-        raise TimeoutError(f"`fal-avatar {' '.join(argv)}` still runs after {HANG_GUARD_S} s")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.setitimer(signal.ITIMER_REAL, HANG_GUARD_S)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -55,8 +48,6 @@ def cli(*args, env_extra=None) -> subprocess.CompletedProcess:
                 if isinstance(exc.code, str):
                     print(exc.code, file=sys.stderr)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
