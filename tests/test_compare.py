@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -159,16 +160,30 @@ def _wait_until_running(emulator, proc: subprocess.Popen, running: int) -> None:
         time.sleep(0.05)
 
 
+def _wait_until_journaled(proc: subprocess.Popen, jobs: int) -> None:
+    """Until the journal holds fal's request id for ``jobs`` submits: a job running on fal is not yet one the
+    run knows (its submit may still be on the way, or its answer not yet journaled)."""
+    deadline = time.monotonic() + 120
+    while sum(entry.request_id is not None for entry in Journal().entries()) < jobs:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+
+
 def test_a_compare_killed_while_its_jobs_run_is_re_attached_by_the_next_one_without_a_new_submit(
     fal_env, tmp_path, capsys
 ):
-    fal_env.inject_job("slow", times=2, processing_time=8)
+    running = threading.Event()  # two jobs stay IN_PROGRESS until the killed run is gone
+    fal_env.inject_job("slow", times=2, release=running)
     out = tmp_path / "side.mp4"
     proc = _start(CLI, out)
+    # Killed once every submit is journaled: killed mid-submit, a model's outcome is unknown and the next
+    # compare asks fal's request history (test_sigkill_while_submitting_then_run_again covers that).
+    _wait_until_journaled(proc, 3)
     _wait_until_running(fal_env, proc, 2)
     proc.kill()
     proc.communicate(timeout=30)
     assert fal_env.count("submit") == 3 and not out.exists()
+    running.set()
 
     code, stdout, stderr = compare(capsys, out, "omnihuman,fabric,kling-std")
     assert code == 0, stderr[-2000:]

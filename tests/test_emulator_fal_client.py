@@ -8,7 +8,9 @@ import asyncio
 import hashlib
 import io
 import os
+import threading
 import time
+from collections.abc import Callable
 
 import av
 import fal_client
@@ -52,9 +54,26 @@ def _probe(url: str) -> dict:
         }
 
 
-def _subscribe(client, endpoint: str, arguments: dict) -> tuple[dict, list]:
+def _watch(emu: FalEmulator) -> tuple[list, Callable[[object], None]]:
+    """The next job's events as the client reports them, and the ``on_queue_update`` that collects them. The
+    job waits in the queue until the client has seen it queued, and runs until it has seen it running: the
+    client polls every 0.1 s, and under load its first poll can come after the queue delay, or a poll gap
+    can outlast the job's run (then a state is never seen, though the emulator sent it)."""
+    seen = {fal_client.Queued: threading.Event(), fal_client.InProgress: threading.Event()}
+    emu.inject_job("slow", start=seen[fal_client.Queued], release=seen[fal_client.InProgress])
     events: list = []
-    result = client.subscribe(endpoint, arguments, with_logs=True, on_queue_update=events.append)
+
+    def on_queue_update(event: object) -> None:
+        events.append(event)
+        if type(event) in seen:
+            seen[type(event)].set()
+
+    return events, on_queue_update
+
+
+def _subscribe(client, emu: FalEmulator, endpoint: str, arguments: dict) -> tuple[dict, list]:
+    events, on_queue_update = _watch(emu)
+    result = client.subscribe(endpoint, arguments, with_logs=True, on_queue_update=on_queue_update)
     return result, events
 
 
@@ -76,6 +95,7 @@ def test_subscribe_infinitalk_with_uploaded_image(client, emu, tmp_path):
     assert image_url.startswith(emu.base_url + "/files/")
     result, events = _subscribe(
         client,
+        emu,
         "fal-ai/infinitalk",
         {
             "image_url": image_url,
@@ -96,9 +116,10 @@ def test_subscribe_infinitalk_with_uploaded_image(client, emu, tmp_path):
     }
 
 
-def test_subscribe_single_text(client):
+def test_subscribe_single_text(client, emu):
     result, events = _subscribe(
         client,
+        emu,
         "fal-ai/infinitalk/single-text",
         {
             "image_url": data_uri(sample_png(360, 640), "image/png"),
@@ -120,11 +141,12 @@ def test_subscribe_single_text(client):
     }
 
 
-def test_subscribe_video_to_video_and_status_by_sub_path_id(client):
+def test_subscribe_video_to_video_and_status_by_sub_path_id(client, emu):
     video_url = client.upload(sample_mp4(320, 320, 12), "video/mp4", file_name="source.mp4")
     audio_url = client.upload(sample_wav(1.0), "audio/wav")
     result, events = _subscribe(
         client,
+        emu,
         "fal-ai/infinitalk/video-to-video",
         {
             "video_url": video_url,
@@ -155,9 +177,10 @@ def test_subscribe_video_to_video_and_status_by_sub_path_id(client):
     assert isinstance(done, fal_client.Completed) and done.logs is None
 
 
-def test_subscribe_stable_avatar(client):
+def test_subscribe_stable_avatar(client, emu):
     result, events = _subscribe(
         client,
+        emu,
         "fal-ai/stable-avatar",
         {
             "image_url": data_uri(sample_png(300, 300), "image/png"),
@@ -177,13 +200,14 @@ def test_subscribe_stable_avatar(client):
     }
 
 
-def test_subscribe_omnihuman_at_its_own_fps_with_duration_and_no_seed(client, tmp_path):
+def test_subscribe_omnihuman_at_its_own_fps_with_duration_and_no_seed(client, emu, tmp_path):
     """A catalogue row (issue 14): OmniHuman 1.5 at 720p, 24 fps (the emulator's choice; fal's is unstated),
     its length set by the audio and ``duration`` in the output instead of a seed."""
     image = tmp_path / "face.png"
     image.write_bytes(sample_png(720, 1280))
     result, events = _subscribe(
         client,
+        emu,
         "fal-ai/bytedance/omnihuman/v1.5",
         {
             "image_url": client.upload_file(image),
@@ -356,7 +380,7 @@ def test_async_client_subscribe_upload_and_cancel(emu):
     async def scenario() -> None:
         client = fal_client.AsyncClient(key=KEY)
         image_url = await client.upload(sample_png(640, 640), "image/png", "face.png")
-        events: list = []
+        events, on_queue_update = _watch(emu)
         result = await client.subscribe(
             "fal-ai/infinitalk",
             {
@@ -366,7 +390,7 @@ def test_async_client_subscribe_upload_and_cancel(emu):
                 "num_frames": 41,
             },
             with_logs=True,
-            on_queue_update=events.append,
+            on_queue_update=on_queue_update,
         )
         _check_events(events)
         assert _probe(result["video"]["url"])["size"] == (640, 640)

@@ -265,6 +265,19 @@ def test_job_faults_can_match_arguments_and_hold_jobs_until_released(emu, http):
         emu.inject_job("slow", release=True)
 
 
+def test_a_job_fault_with_start_holds_its_job_in_the_queue_until_the_event_is_set(emu, http):
+    start = threading.Event()
+    emu.inject_job("slow", processing_time=0.05, start=start)
+    held = http.post("/fal-ai/infinitalk", json=_args()).json()
+    later = http.post("/fal-ai/infinitalk", json=_args()).json()
+    assert "error" not in _completed(http, later["status_url"])  # submitted after it, and done
+    assert http.get(held["status_url"]).json()["status"] == "IN_QUEUE"
+    start.set()
+    assert "error" not in _completed(http, held["status_url"])
+    with pytest.raises(ValueError, match="start= must be a threading.Event"):
+        emu.inject_job("slow", start=True)
+
+
 def test_locked_mode(emu, http):
     emu.inject_job("stuck_queue")
     rid = http.post("/fal-ai/infinitalk", json={}).json()["request_id"]

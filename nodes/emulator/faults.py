@@ -5,7 +5,8 @@ Answers a hostile or broken server could send, on any route: ``slow`` (the real 
 (a 200 body of ``depth`` nested ``[``, 100,000 unless given).
 
 A job fault may ``match`` submit arguments (it then applies only to jobs submitted with those values), and
-any job fault may take ``release`` (a ``threading.Event``): its job stays IN_PROGRESS until the event is set.
+any job fault may take ``release`` (a ``threading.Event``): its job stays IN_PROGRESS until the event is set,
+and ``start`` (one too): its job stays IN_QUEUE until that event is set.
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ class FaultPlan:
     ) -> None:
         if fault not in JOB_FAULTS:
             raise ValueError(f"unknown job fault {fault!r}; expected one of {', '.join(sorted(JOB_FAULTS))}")
-        if not isinstance(params.get("release", threading.Event()), threading.Event):
-            raise ValueError("job fault parameter release= must be a threading.Event")
+        for name in ("release", "start"):
+            if not isinstance(params.get(name, threading.Event()), threading.Event):
+                raise ValueError(f"job fault parameter {name}= must be a threading.Event")
         _check_times(times)
         with self._lock:
             self._jobs.append(Fault(fault, dict(params), times, dict(match) if match else None))

@@ -206,16 +206,18 @@ class JobQueue:
 
     def _wait_in_queue(self, job: Job) -> bool:
         stuck = job.fault_name == "stuck_queue"
+        start = job.fault.params.get("start") if job.fault else None  # held IN_QUEUE until it is set
         while not job.stop.is_set():
             remaining = job.submitted_at + self.queue_delay - time.monotonic()
-            if not stuck and remaining <= 0 and self._gathered(job):
+            held = start is not None and not start.is_set()
+            if not stuck and not held and remaining <= 0 and self._gathered(job):
                 with self._lock:
                     if job.state != "IN_QUEUE":
                         return False
                     job.state, job.started_at = "IN_PROGRESS", time.monotonic()
                 self._touch()
                 return True
-            job.stop.wait(0.05 if stuck else min(max(remaining, 0.001), 0.05))
+            job.stop.wait(0.05 if stuck or held else min(max(remaining, 0.001), 0.05))
         return False  # cancelled while queued (already finished by cancel()) or emulator stopping
 
     def _gathered(self, job: Job) -> bool:

@@ -136,7 +136,8 @@ class FalEmulator:
     ) -> None:
         """Apply ``fault`` to the next ``times`` submitted jobs (see faults.JOB_FAULTS); with ``match``, only
         to jobs whose arguments hold those values (``match={"seed": 2}``). Any job fault takes
-        ``release=threading.Event()``: the job then stays IN_PROGRESS until the event is set."""
+        ``release=threading.Event()``: the job then stays IN_PROGRESS until the event is set, and
+        ``start=threading.Event()``: it stays IN_QUEUE until that one is set."""
         self._faults.inject_job(fault, times, params, match)
 
     def clear_faults(self) -> None:
