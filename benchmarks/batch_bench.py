@@ -56,13 +56,20 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def cache_renders() -> None:
-    """The emulator renders each distinct (frames, audio, frame count) once."""
+    """The emulator renders each distinct (frames, audio, frame count, options) once."""
     real, done = render.render_mp4, {}
 
-    def cached(backgrounds, samples, num_frames, *, progress=lambda d, t: None, should_stop=lambda: False):
-        key = (tuple(b.tobytes() for b in backgrounds), samples.tobytes(), num_frames)
+    def cached(
+        backgrounds, samples, num_frames, *, progress=lambda d, t: None, should_stop=lambda: False, **kw
+    ):
+        options = tuple(
+            sorted((name, repr(value)) for name, value in kw.items())
+        )  # fps; an order never matches
+        key = (tuple(b.tobytes() for b in backgrounds), samples.tobytes(), num_frames, options)
         if key not in done:
-            done[key] = real(backgrounds, samples, num_frames, progress=progress, should_stop=should_stop)
+            done[key] = real(
+                backgrounds, samples, num_frames, progress=progress, should_stop=should_stop, **kw
+            )
         progress(num_frames, num_frames)
         return done[key]
 
@@ -75,8 +82,8 @@ def peak_rss_mb(pid: int) -> float | None:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
-    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
-    return int(line.split()[1]) / 1024
+    line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    return None if line is None else int(line.split()[1]) / 1024  # no VmHWM: a zombie, its memory gone
 
 
 def cpu_seconds(pid: int) -> float | None:
