@@ -82,8 +82,8 @@ def make_segments(folder: Path, config: str) -> None:
     """Render every segment with the emulator's renderer (speech-like audio cut at the segment's frames)."""
     from PIL import Image
 
-    from comfyui_fal_avatar.nodes.emulator.inputs import fit_image
-    from comfyui_fal_avatar.nodes.emulator.render import SAMPLES_PER_FRAME, render_mp4
+    from comfyui_fal_avatar.nodes.emulator.inputs import SAMPLE_RATE, fit_image
+    from comfyui_fal_avatar.nodes.emulator.render import render_mp4
     from comfyui_fal_avatar.nodes.emulator.samples import speech_like
 
     width, height, total = CONFIGS[config]
@@ -93,7 +93,7 @@ def make_segments(folder: Path, config: str) -> None:
         path = folder / f"seg{index:02d}.mp4"
         if path.exists():
             continue
-        sound = speech_like((start + frames) / FPS)[start * SAMPLES_PER_FRAME :]
+        sound = speech_like((start + frames) / FPS)[start * SAMPLE_RATE // FPS :]
         data = render_mp4([background], sound, frames)
         path.with_suffix(".tmp").write_bytes(data)
         path.with_suffix(".tmp").rename(path)
