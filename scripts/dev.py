@@ -24,8 +24,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-# Most tests wait on an emulator, a subprocess or a socket, so more workers than cores pays off (pytest-xdist):
-# on 2 cores, 6 workers ran the suite in 121 s (227 CPU-s), 4 in 136-141 s, 8 in 133 s (more start-up).
+# Most tests wait on an emulator, a subprocess or a socket, so more workers than cores pays off
+# (pytest-xdist): on 2 cores, 6 workers ran the suite in 121 s, 4 in 136-141 s, 8 in 133 s (more start-up).
 # Tests sharing one expensive fixture stay on one worker (``@pytest.mark.xdist_group``).
 MIN_WORKERS = 6
 PYTEST_WORKERS = ("-n", str(max(MIN_WORKERS, os.cpu_count() or 1)), "--dist", "loadgroup")
