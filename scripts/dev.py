@@ -45,7 +45,9 @@ def pip(*args, check: bool = True, **kw) -> int:
 
 
 def has_torch() -> bool:
-    return run(PY, "-c", "import torch", check=False, stderr=subprocess.DEVNULL) == 0
+    """Whether .venv has torch installed (found, not imported: importing it costs seconds on every run)."""
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"
+    return run(PY, "-c", probe, check=False, stderr=subprocess.DEVNULL) == 0
 
 
 def ensure_torch() -> None:
