@@ -16,6 +16,23 @@ PORTRAIT = "fal_avatar_sample_portrait.png"  # copied into the input folder by t
 UPLOAD_ROUTES = ("cdn_upload", "storage_initiate", "multipart_create")  # one per uploaded file
 
 
+def talking_node(seed) -> dict:
+    """The real-ComfyUI checks' generation node: InfiniTalk image + audio of nodes "1" (LoadImage) and "2"
+    (LoadAudio), 41 frames at 480p (``seed``: a value or a link)."""
+    return {
+        "class_type": "FalInfiniTalkImageToVideo",
+        "inputs": {
+            "image": ["1", 0],
+            "audio": ["2", 0],
+            "prompt": "A person talking to the camera.",
+            "num_frames": 41,
+            "resolution": "480p",
+            "acceleration": "regular",
+            "seed": seed,
+        },
+    }
+
+
 def write_wav(folder: Path, name: str, samples: np.ndarray, rate: int) -> str:
     """Mono float samples as a 16-bit PCM WAV in ``folder`` (LoadAudio reads it); returns the name."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).round().astype("<i2")

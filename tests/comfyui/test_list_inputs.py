@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from comfy_media import talking_node
 
 from comfyui_fal_avatar.nodes.store.journal import Journal
 
@@ -28,18 +29,7 @@ def workflow(seeds: tuple[int, ...]) -> dict:
         "1": {"class_type": "LoadImage", "inputs": {"image": "fal_avatar_sample_portrait.png"}},
         "2": {"class_type": "LoadAudio", "inputs": {"audio": "fal_avatar_sample_speech.wav"}},
         LIST: {"class_type": "CreateList", "inputs": {}},
-        GEN: {
-            "class_type": "FalInfiniTalkImageToVideo",
-            "inputs": {
-                "image": ["1", 0],
-                "audio": ["2", 0],
-                "prompt": "A person talking to the camera.",
-                "num_frames": 41,
-                "resolution": "480p",
-                "acceleration": "regular",
-                "seed": [LIST, 0],
-            },
-        },
+        GEN: talking_node([LIST, 0]),
         SAVE: {
             "class_type": "SaveVideo",
             "inputs": {

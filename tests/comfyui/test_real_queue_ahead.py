@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 from comfy_harness import ComfyServer, child_environment
+from comfy_media import talking_node
 from PIL import Image
 
 from comfyui_fal_avatar.nodes.store.journal import QUEUE_AHEAD, Journal
@@ -41,18 +42,7 @@ def avatar_prompt(portrait: str, seed: int, *, scaled: bool = False) -> dict:
     graph = {
         "1": {"class_type": "LoadImage", "inputs": {"image": portrait}},
         "2": {"class_type": "LoadAudio", "inputs": {"audio": "fal_avatar_sample_speech.wav"}},
-        AVATAR: {
-            "class_type": "FalInfiniTalkImageToVideo",
-            "inputs": {
-                "image": ["1", 0],
-                "audio": ["2", 0],
-                "prompt": "A person talking to the camera.",
-                "num_frames": 41,
-                "resolution": "480p",
-                "acceleration": "regular",
-                "seed": seed,
-            },
-        },
+        AVATAR: talking_node(seed),
         SAVE: {
             "class_type": "SaveVideo",
             "inputs": {

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from comfy_media import talking_node
 
 from comfyui_fal_avatar.nodes.store.claims import Claims
 from comfyui_fal_avatar.nodes.store.journal import Journal
@@ -36,18 +37,7 @@ def workflow(seeds=SEEDS) -> dict:
         "2": {"class_type": "LoadAudio", "inputs": {"audio": "fal_avatar_sample_speech.wav"}},
     }
     for seed in seeds:
-        graph[GEN[seed]] = {
-            "class_type": "FalInfiniTalkImageToVideo",
-            "inputs": {
-                "image": ["1", 0],
-                "audio": ["2", 0],
-                "prompt": "A person talking to the camera.",
-                "num_frames": 41,
-                "resolution": "480p",
-                "acceleration": "regular",
-                "seed": seed,
-            },
-        }
+        graph[GEN[seed]] = talking_node(seed)
         graph[SAVE[seed]] = {
             "class_type": "SaveVideo",
             "inputs": {
