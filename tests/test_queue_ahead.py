@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import importlib
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -60,11 +61,7 @@ def qa(monkeypatch, tmp_path, fal_env, isolated_env):
         watchers.append(w)
         return w
 
-    class NS:
-        pass
-
-    ns = NS()
-    ns.__dict__.update(
+    ns = types.SimpleNamespace(
         nodes=nodes,
         server=server,
         queue=queue,
