@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from fractions import Fraction
 
 import av
@@ -55,6 +56,30 @@ def test_decode_frames_matches_the_source(clip):
     assert frames.shape == (20, 48, 64, 3) and frames.dtype == torch.float32 and frames.is_contiguous()
     assert 0.0 <= float(frames.min()) and float(frames.max()) <= 1.0
     assert psnr(frames, clip[1]) >= 35
+
+
+def test_frames_equal_a_plain_conversion_and_no_helper_thread_outlives_the_call(clip):
+    """The page-touching thread writes zeros ahead of the writer: every frame must still hold its pixels."""
+    with av.open(str(clip[0])) as container:
+        expected = [torch.from_numpy(f.to_ndarray(format="rgb24")) / 255.0 for f in container.decode(video=0)]
+    assert torch.equal(decode_frames(clip[0]), torch.stack(expected))
+    assert not [t for t in threading.enumerate() if t.name == "fal-avatar-prefault"]
+
+
+@pytest.mark.parametrize("backwards", [False, True], ids=["in order", "backwards"])
+@pytest.mark.parametrize("run", range(3))
+def test_the_page_toucher_never_overwrites_a_claimed_frame(run, backwards):
+    """Frames are claimed before they are written, in order (the writer meets the running toucher) or
+    from the last one back (the toucher must stop at once): no written frame may end up with its zeros."""
+    out = torch.empty((600, 64 * video_decode._Prefault._STRIDE), dtype=torch.float32)
+    prefault = video_decode._Prefault(out, out.shape[0])
+    try:
+        for index in reversed(range(out.shape[0])) if backwards else range(out.shape[0]):
+            prefault.claim(index)
+            out[index].fill_(1.0)
+    finally:
+        prefault.close()
+    assert bool((out == 1.0).all())
 
 
 def test_max_frames_and_stride(clip):

@@ -4,11 +4,15 @@
 Frames go one by one from PyAV (``thread_type='AUTO'``, swscale on one thread) straight into one
 preallocated float32 tensor: ``out[i].copy_(from_numpy(rgb24)).div_(255)``, the frame freed before the
 next. There is no list of frames and no second full-size copy, so peak memory ≈ the output tensor.
+A second thread touches the tensor's pages ahead of the writer, up to the expected frame count
+(``_Prefault``): the first-touch page faults, about half the cost of filling a fresh tensor, then run
+beside decoding.
 
 Frame count: the container's count when it has one (MP4); otherwise an estimate from duration × fps with
 10 % headroom. Pages of the preallocated tensor that are never written are never touched, so headroom
-costs address space, not RAM; a short result is returned as a narrowed view. If the estimate is too
-low, the tensor is regrown by 1.5× (a transient second copy; only for containers without an index).
+costs address space, not RAM (an estimate above the true count costs the difference); a short result is
+returned as a narrowed view. If the estimate is too low, the tensor is regrown by 1.5× (a transient
+second copy; only for containers without an index).
 
 Rotation metadata is honoured: frames come out upright (90/180/270°; flips are ignored). Variable
 frame rate files yield every decoded frame (no resampling to a constant rate).
@@ -17,6 +21,8 @@ frame rate files yield every decoded frame (no resampling to a constant rate).
 from __future__ import annotations
 
 import math
+import mmap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,6 +52,47 @@ def _allocate(torch, frames: int, height: int, width: int, path: Path, request_i
             f"not enough memory for {frames} frames of {width}x{height} ({gib:.1f} GiB as "
             "float32); decode fewer frames (max_frames / stride) or use the VIDEO output",
         ) from None
+
+
+class _Prefault:
+    """Touches one float per memory page of the output's frames on a second thread, ahead of the writer
+    and up to ``frames``, so the first-touch page faults (most of the cost of filling a fresh float32
+    tensor) run beside decoding instead of after each frame. ``claim(i)`` before writing frame ``i``: the
+    thread never touches a frame from then on, and the call waits while it is touching that one (it writes
+    zeros)."""
+
+    _STRIDE = mmap.PAGESIZE // 4  # float32 elements per page
+
+    def __init__(self, out, frames: int) -> None:
+        self._flat = out.view(out.shape[0], -1)
+        self._limit = min(frames, out.shape[0])
+        self._next, self._busy, self._stop = 1, -1, False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="fal-avatar-prefault", daemon=True)
+        self._thread.start()
+
+    def claim(self, index: int) -> None:
+        with self._changed:
+            self._next = max(self._next, index + 1)
+            while self._busy == index:
+                self._changed.wait()
+
+    def close(self) -> None:
+        with self._changed:
+            self._stop = True
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                if self._stop or self._next >= self._limit:
+                    return
+                index = self._busy = self._next
+                self._next += 1
+            self._flat[index, :: self._STRIDE].zero_()  # torch releases the GIL
+            with self._changed:
+                self._busy = -1
+                self._changed.notify_all()
 
 
 def decode_frames(
@@ -80,6 +127,7 @@ def decode_frames(
             stream.thread_type = "AUTO"
             out, done, seen, turns, size = None, 0, 0, 0, None
             every = max(1, expected // 100)
+            prefault = None
             try:
                 for frame in container.decode(stream):
                     seen += 1
@@ -93,13 +141,18 @@ def decode_frames(
                         turns = round(frame.rotation / 90) % 4
                         height, width = (size[0], size[1]) if turns % 2 else (size[1], size[0])
                         out = _allocate(torch, capacity, height, width, path, request_id)
+                        prefault = _Prefault(out, expected)
                     elif done == out.shape[0]:
+                        prefault.close()  # it is done (it stops at the estimate); let go of the old tensor
+                        prefault = None
                         grown = _allocate(
                             torch, max(done + 16, done * 3 // 2), *out.shape[1:3], path, request_id
                         )
                         grown[:done].copy_(out)
                         out = grown
                     rgb = frame.to_ndarray(format="rgb24", width=size[0], height=size[1], threads=1)
+                    if prefault is not None:
+                        prefault.claim(done)
                     pixels = torch.from_numpy(rgb)
                     if turns:
                         pixels = torch.rot90(pixels, turns, (0, 1))
@@ -112,6 +165,9 @@ def decode_frames(
                         break
             except av.FFmpegError as exc:
                 raise decode_error(path, request_id, f"decoding failed after {seen} frames: {exc}") from None
+            finally:
+                if prefault is not None:
+                    prefault.close()
             if done == 0:
                 raise decode_error(path, request_id, "it contains no decodable video frames")
             if done != max_frames and info.frame_count_exact and seen < info.frame_count:
