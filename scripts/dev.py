@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import venv
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,15 +51,12 @@ def has_torch() -> bool:
     return run(PY, "-c", probe, check=False, stderr=subprocess.DEVNULL) == 0
 
 
-def ensure_torch() -> None:
-    """Install torch only if it is missing: a locally provided wheel (pip's find-links; no network, fails at
-    once without one), else the CPU build from PyTorch's index, else the default index. Never touches an
-    installed torch."""
-    if has_torch():
-        return
-    say("torch is missing: installing it (once)")
+def install_torch() -> str | None:
+    """Install torch alone (its dependencies follow in ensure_env): a locally provided wheel (pip's
+    find-links; no network, fails at once without one), else the CPU build from PyTorch's index, else the
+    default index. Returns where it came from, or None if every attempt failed."""
     attempts = (
-        ("local wheel", ("--no-index", "--no-deps")),
+        ("local wheel", ("--no-index",)),
         (
             "PyTorch CPU index",
             ("--isolated", "--retries", "0", "--timeout", "15", "--index-url", TORCH_CPU_INDEX),
@@ -66,31 +64,51 @@ def ensure_torch() -> None:
         ("default index", ()),
     )
     for label, extra in attempts:
-        if pip("install", *extra, "torch", check=False) == 0:
-            pip("install", "torch")  # fills in torch's own dependencies; torch itself stays as installed
-            say(f"torch installed from the {label}")
-            return
-    sys.exit("[dev] could not install torch; install it into .venv by hand and run again")
+        if pip("install", "--no-deps", *extra, "torch", check=False) == 0:
+            return label
+    return None
+
+
+def torch_version() -> str:
+    """The installed torch's version, read from its metadata (importing torch takes seconds)."""
+    probe = "import importlib.metadata as m; print(m.version('torch'))"
+    return subprocess.run([str(PY), "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def ensure_env(extra: str) -> None:
-    """Create .venv and install the project (``extra`` = "" or "test"), skipping work already done."""
+    """Create .venv and install the project (``extra`` = "" or "test") and, only if it is missing, torch;
+    skips work already done and never touches an installed torch."""
     if not PY.exists():
         say(f"creating {VENV}")
         venv.EnvBuilder(with_pip=True).create(VENV)
-    ensure_torch()
     spec = f".[{extra}]" if extra else "."
     stamp = VENV / f".installed-{extra or 'runtime'}"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest:
+    project_missing = not (stamp.exists() and stamp.read_text() == digest)
+    torch_missing = not has_torch()
+    if not (project_missing or torch_missing):
         return
-    say(f"installing comfyui-fal-avatar{'[' + extra + ']' if extra else ''} into .venv")
-    torch_version = subprocess.run(
-        [str(PY), "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True, check=True
-    ).stdout.strip()
     constraints = VENV / "constraints.txt"
-    constraints.write_text(f"torch=={torch_version}\n")  # never upgrade the installed torch
-    pip("install", "-c", constraints, "-e", spec, cwd=ROOT)
+    guard: tuple = ()
+    if not torch_missing:
+        constraints.write_text(f"torch=={torch_version()}\n")
+        guard = ("-c", constraints)  # never upgrade the installed torch
+    # pip runs on one core: torch (the largest wheel) and the project install side by side use both.
+    # Nothing the project needs depends on torch, so the two never install the same package.
+    with ThreadPoolExecutor(1) as pool:
+        torch_source = pool.submit(install_torch) if torch_missing else None
+        if torch_missing:
+            say("torch is missing: installing it (once), beside the project")
+        if project_missing:
+            say(f"installing comfyui-fal-avatar{'[' + extra + ']' if extra else ''} into .venv")
+            pip("install", *guard, "-e", spec, cwd=ROOT)
+        if torch_source is not None:
+            label = torch_source.result()
+            if label is None:
+                sys.exit("[dev] could not install torch; install it into .venv by hand and run again")
+            say(f"torch installed from the {label}")
+            constraints.write_text(f"torch=={torch_version()}\n")
+            pip("install", "-c", constraints, "torch")  # its own dependencies; torch stays as installed
     stamp.write_text(digest)
 
 
