@@ -89,10 +89,12 @@ class _Prefault:
                     return
                 index = self._busy = self._next
                 self._next += 1
-            self._flat[index, :: self._STRIDE].zero_()  # torch releases the GIL
-            with self._changed:
-                self._busy = -1
-                self._changed.notify_all()
+            try:
+                self._flat[index, :: self._STRIDE].zero_()  # torch releases the GIL
+            finally:  # a claim waiting for this frame must never hang
+                with self._changed:
+                    self._busy = -1
+                    self._changed.notify_all()
 
 
 def decode_frames(
@@ -143,8 +145,9 @@ def decode_frames(
                         out = _allocate(torch, capacity, height, width, path, request_id)
                         prefault = _Prefault(out, expected)
                     elif done == out.shape[0]:
-                        prefault.close()  # it is done (it stops at the estimate); let go of the old tensor
-                        prefault = None
+                        if prefault is not None:  # done: it stops at the estimate. Drop the old tensor.
+                            prefault.close()
+                            prefault = None
                         grown = _allocate(
                             torch, max(done + 16, done * 3 // 2), *out.shape[1:3], path, request_id
                         )
