@@ -10,10 +10,9 @@ never have four jobs in progress together.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
+from comfy_harness import wait_until
 from comfy_media import talking_node
 
 from comfyui_fal_avatar.nodes.store.journal import Journal
@@ -44,15 +43,6 @@ def workflow(seeds: tuple[int, ...]) -> dict:
         graph[f"3{index}"] = {"class_type": "PrimitiveInt", "inputs": {"value": seed}}
         graph[LIST]["inputs"][f"inputs.input{index}"] = [f"3{index}", 0]
     return graph
-
-
-def wait_until(what: str, check: Callable[[], object], timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not reached within {timeout} s: {what}")
-        time.sleep(0.05)
-    return value
 
 
 def generating(emulator, seeds: tuple[int, ...]) -> dict | None:

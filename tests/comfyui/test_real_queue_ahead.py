@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from comfy_harness import ComfyServer, child_environment
+from comfy_harness import ComfyServer, child_environment, wait_until
 from comfy_media import talking_node
 from PIL import Image
 
@@ -66,15 +66,6 @@ def avatar_prompt(portrait: str, seed: int, *, scaled: bool = False) -> dict:
         }
         graph[AVATAR]["inputs"]["image"] = ["5", 0]
     return graph
-
-
-def wait_until(what: str, check, timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not reached within {timeout} s: {what}")
-        time.sleep(0.05)
-    return value
 
 
 def node_texts(server, prompt_id: str) -> list[str]:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
+from comfy_harness import wait_until
 from comfy_media import talking_node
 
 from comfyui_fal_avatar.nodes.store.claims import Claims
@@ -48,17 +48,6 @@ def workflow(seeds=SEEDS) -> dict:
             },
         }
     return graph
-
-
-def wait_until(what: str, check: Callable[[], object], timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not reached within {timeout} s: {what}")
-        time.sleep(0.05)
 
 
 def texts(server, node: str) -> list[str]:
