@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
+import time
 
 import pytest
 
 from comfyui_fal_avatar.nodes.datadir import data_dir
 from comfyui_fal_avatar.nodes.errors import ConfigError
+from comfyui_fal_avatar.nodes.store import db as db_module
 from comfyui_fal_avatar.nodes.store.db import MIGRATIONS, SCHEMA_VERSION, Database
 from comfyui_fal_avatar.nodes.store.journal import QUEUE_AHEAD, Journal
 from comfyui_fal_avatar.nodes.store.media_store import MediaStore
@@ -75,7 +78,8 @@ def test_a_newer_schema_is_refused_with_advice():
         Journal().entries()
 
 
-def test_a_damaged_file_is_reported_with_advice():
+def test_a_damaged_file_is_reported_with_advice(monkeypatch):
+    monkeypatch.setattr(db_module, "IO_RETRY_S", 0.05)  # a damaged file is retried as if being replaced
     (data_dir() / "fal-avatar.sqlite3").write_bytes(b"this is not a database, just garbage" * 100)
     with pytest.raises(ConfigError, match="move it\\s+away"):
         Journal().entries()
@@ -128,24 +132,65 @@ def test_open_retries_while_another_process_holds_a_lock_sqlite_does_not_wait_fo
     database = Database(tmp_path / "x.sqlite3")
     real_open, calls = database._open, []
 
-    def flaky_open():
+    def flaky_open(begin):
         calls.append(1)
         if len(calls) < 3:
             raise sqlite3.OperationalError("database is locked")
-        return real_open()
+        return real_open(begin)
 
     monkeypatch.setattr(database, "_open", flaky_open)
     with database.read() as conn:
         assert conn.execute("SELECT 1").fetchone()[0] == 1
     assert len(calls) == 3
 
-    def broken_open():
+    calls.clear()
+
+    def broken_open(begin):
+        calls.append(1)
         raise sqlite3.OperationalError("disk I/O error")
 
+    monkeypatch.setattr(db_module, "IO_RETRY_S", 0.05)
     monkeypatch.setattr(database, "_open", broken_open)
     with pytest.raises(ConfigError, match="disk I/O error"):
         with database.read():
             pass
+    assert len(calls) > 1  # retried as the files may be changing, then reported
+
+
+def test_threads_keep_writing_while_the_database_files_are_deleted_again_and_again(tmp_path):
+    """A connection that opened the old file and then met the new `-wal`/`-shm` read "disk I/O error" (a short
+    read, a failed fstat) and failed its segment as "database cannot be used" (seen in CI, one run in many).
+    The opening is retried, so no call fails however often the files are deleted."""
+    path = tmp_path / "x.sqlite3"
+    deadline = time.monotonic() + 1.5
+    errors: list[BaseException] = []
+    deletions = [0]
+
+    def writer(n: int) -> None:
+        journal = Journal(path)
+        while time.monotonic() < deadline:
+            try:
+                journal.begin(f"key-{n}-{time.monotonic_ns()}", "fal-ai/x")
+                journal.entries()
+            except Exception as exc:  # noqa: BLE001 - every failure is the finding
+                errors.append(exc)
+
+    def deleter() -> None:
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            for file in tmp_path.glob("x.sqlite3*"):
+                file.unlink(missing_ok=True)
+            deletions[0] += 1
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)] + [
+        threading.Thread(target=deleter)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert deletions[0] >= 10
+    assert errors == [], f"{len(errors)} failed calls, first: {errors[0]!r}"
 
 
 def test_a_database_file_deleted_while_in_use_is_recreated_with_its_schema(tmp_path):

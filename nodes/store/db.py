@@ -23,8 +23,22 @@ from ..errors import ConfigError
 
 DB_FILE_NAME = "fal-avatar.sqlite3"
 BUSY_TIMEOUT_S = 30.0
+# How long an error at opening is retried before the database is reported unusable (see _open_when_free).
+IO_RETRY_S = 2.0
 # Held while this process creates a database file: no connection of the process opens it meanwhile.
 _CREATING = threading.Lock()
+# One open connection per database file and process at a time (reentrant: a thread may nest). Files deleted
+# under two connections of one process mix: the second opens the first's `-shm` for a new file, truncates
+# it, and SQLite reports I/O errors, a malformed image or a locking-protocol error, or the process dies of
+# SIGBUS on the truncated mapping. Transactions are short, so serialising them costs little.
+_IN_USE: dict[str, threading.RLock] = {}  # by absolute path
+os.register_at_fork(after_in_child=_IN_USE.clear)  # a forked child has no thread holding one
+
+
+def _in_use(key: str) -> threading.RLock:
+    """The lock of one database file (no lock taken: str keys make ``setdefault`` atomic)."""
+    return _IN_USE.get(key) or _IN_USE.setdefault(key, threading.RLock())
+
 
 # MIGRATIONS[n] takes the schema from version n to n + 1 (PRAGMA user_version). Append, never edit.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -149,6 +163,7 @@ class Database:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
+        self._key = str(self.path.absolute())
         self._file_id: str | None = None  # the file_identity of the file last opened
         # How often the file was found replaced (deleted, moved away) since this object first opened it; its
         # users re-write what they hold in memory when it changes (see Journal).
@@ -159,15 +174,15 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """A fresh connection in autocommit mode (each SELECT sees the latest committed state)."""
-        with self._connection() as conn:
+        """A read transaction: every SELECT in the body sees one committed state, the latest at its start."""
+        with self._connection("BEGIN") as conn:
             yield conn
+            conn.execute("COMMIT")
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception). Keep the body short."""
-        with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._connection("BEGIN IMMEDIATE") as conn:
             try:
                 yield conn
             except BaseException:
@@ -176,38 +191,48 @@ class Database:
             conn.execute("COMMIT")
 
     @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        try:
-            conn = self._open_when_free()
-        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
-            raise
-        except sqlite3.DatabaseError as exc:
-            raise self._unusable(exc) from None
-        try:
-            yield conn
-        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
-            raise
-        except sqlite3.DatabaseError as exc:
-            raise self._unusable(exc) from None
-        finally:
-            conn.close()
+    def _connection(self, begin: str) -> Iterator[sqlite3.Connection]:
+        """A connection inside a transaction begun with ``begin``, that has read the file once: from here on
+        it keeps the files it opened, so deleting them does not fail the body (see ``_open_when_free``)."""
+        with _in_use(self._key):
+            try:
+                conn = self._open_when_free(begin)
+            except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+                raise
+            except sqlite3.DatabaseError as exc:
+                raise self._unusable(exc) from None
+            try:
+                yield conn
+            except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+                raise
+            except sqlite3.DatabaseError as exc:
+                raise self._unusable(exc) from None
+            finally:
+                conn.close()
 
-    def _open_when_free(self) -> sqlite3.Connection:
-        """Open, retrying while another process holds a lock SQLite does not wait for by itself (a WAL
-        file being checkpointed away by the last connection of another process, WAL recovery)."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
+    def _open_when_free(self, begin: str) -> sqlite3.Connection:
+        """Open and begin, retrying while another process holds a lock SQLite does not wait for by itself (a
+        WAL file being checkpointed away by the last connection of another process, WAL recovery), and while
+        the files are being deleted under the opening: a connection that opened the old file and then meets
+        the new ``-wal``/``-shm`` reads "disk I/O error" (a short read, a failed fstat), a malformed image or
+        "not a database". An error that lasts is reported after ``IO_RETRY_S``."""
+        start = time.monotonic()
         delay = 0.005
         while True:
             try:
-                return self._open()
-            except sqlite3.OperationalError as exc:
-                busy = "locked" in str(exc) or "busy" in str(exc)
-                if not busy or time.monotonic() > deadline:
+                return self._open(begin)
+            except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+                raise
+            except sqlite3.DatabaseError as exc:
+                text = str(exc)
+                waited = time.monotonic() - start
+                busy = ("locked" in text or "busy" in text) and waited < BUSY_TIMEOUT_S
+                if not busy and waited >= IO_RETRY_S:
                     raise
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self, begin: str) -> sqlite3.Connection:
         if not self.path.parent.is_dir():
             ensure_private_dir(self.path.parent)
         _create_private(self.path)
@@ -219,7 +244,9 @@ class Database:
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
-            self._check_schema(conn)
+            self._migrate(conn)
+            conn.execute(begin)
+            self._check_identity(conn)
             for suffix in ("-wal", "-shm"):
                 _make_private(self.path.with_name(self.path.name + suffix))
         except BaseException:
@@ -227,18 +254,18 @@ class Database:
             raise
         return conn
 
-    def _check_schema(self, conn: sqlite3.Connection) -> None:
-        """Migrate when needed, at every opening: a file deleted or replaced while the pack runs (a user
-        cleaning up) is a new, empty database, so its schema is created again and ``epoch`` tells this
-        object's users (whichever connection of any process recreated it)."""
-        if self._version(conn) != SCHEMA_VERSION:
-            self._migrate(conn)
+    def _check_identity(self, conn: sqlite3.Connection) -> None:
+        """A file deleted or replaced while the pack runs (a user cleaning up) is a new database, its schema
+        created again by ``_migrate``; ``epoch`` tells this object's users (whichever connection of any
+        process recreated it)."""
         file_id = conn.execute("SELECT id FROM file_identity").fetchone()[0]
         if self._file_id is not None and file_id != self._file_id:
             self.epoch += 1
         self._file_id = file_id
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Bring the schema to ``SCHEMA_VERSION``; checked at every opening, as a file deleted under the
+        running pack comes back new and empty."""
         if self._version(conn) == SCHEMA_VERSION:
             return
         conn.execute("BEGIN IMMEDIATE")  # another process may be migrating: re-read under the lock

@@ -227,14 +227,10 @@ class Journal:
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._db.read() as conn:
-            if self._db.epoch != self._epoch:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._restore(conn)
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.execute("COMMIT")
+            if self._db.epoch == self._epoch:
+                yield conn
+                return
+        with self._write() as conn:  # the file was replaced: journal the known entries again, then read
             yield conn
 
     def _restore(self, conn: sqlite3.Connection) -> None:
