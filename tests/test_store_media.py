@@ -196,6 +196,23 @@ def test_a_get_pins_the_file_and_a_dropped_view_unpins(tmp_path):
     assert MediaStore(cap_bytes=0).evict() == ["old.mp4"]
 
 
+def test_a_view_collected_inside_a_write_transaction_unpins_when_it_ends(tmp_path, monkeypatch):
+    """The garbage collector may run a dropped view's finalizer in the middle of a write transaction (seen:
+    inside a claim and a journal write). Its unpinning write used to wait the whole busy timeout (30 s) for
+    the lock of its own thread, then fail, and the pins stayed until the process ended."""
+    from comfyui_fal_avatar.nodes.store import db as db_module
+
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_S", 1.0)
+    MediaStore(cap_bytes=10_000).put("old.mp4", src_file(tmp_path, "o", 100))
+    run = MediaStore(cap_bytes=0).pinning()
+    assert run.get("old.mp4") is not None
+    journal = Journal()
+    with journal._db.write() as conn:
+        del run  # collected here, as the garbage collector may do at any allocation
+        assert conn.execute("SELECT count(*) FROM pins").fetchone()[0] == 1  # not yet: this write holds
+    assert MediaStore(cap_bytes=0).evict() == ["old.mp4"]
+
+
 def test_pins_of_another_live_process_hold_and_of_a_dead_one_do_not(tmp_path):
     import subprocess
     import sys

@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,13 +26,16 @@ BUSY_TIMEOUT_S = 30.0
 # How long an error at opening is retried before the database is reported unusable (see _open_when_free).
 IO_RETRY_S = 2.0
 # Held while this process creates a database file: no connection of the process opens it meanwhile.
-_CREATING = threading.Lock()
+# Reentrant: a garbage-collected object's finalizer may write to the database from inside (pins.py).
+_CREATING = threading.RLock()
 # One open connection per database file and process at a time (reentrant: a thread may nest). Files deleted
 # under two connections of one process mix: the second opens the first's `-shm` for a new file, truncates
 # it, and SQLite reports I/O errors, a malformed image or a locking-protocol error, or the process dies of
 # SIGBUS on the truncated mapping. Transactions are short, so serialising them costs little.
 _IN_USE: dict[str, threading.RLock] = {}  # by absolute path
 os.register_at_fork(after_in_child=_IN_USE.clear)  # a forked child has no thread holding one
+# Per thread: for each database file it has a connection open to, the work to run when that closes.
+_DEFERRED = threading.local()
 
 
 def _in_use(key: str) -> threading.RLock:
@@ -190,10 +193,34 @@ class Database:
                 raise
             conn.execute("COMMIT")
 
+    def when_free(self, work: Callable[[], None]) -> None:
+        """Run ``work`` (which opens a connection, and must not raise) now, or when this thread's open
+        connection to the file closes: a finalizer that the garbage collector runs in the middle of a write
+        transaction would otherwise wait ``BUSY_TIMEOUT_S`` for the lock its own thread holds."""
+        pending = _DEFERRED.__dict__.get(self._key)
+        if pending is None:
+            work()
+        else:
+            pending.append(work)
+
     @contextmanager
     def _connection(self, begin: str) -> Iterator[sqlite3.Connection]:
         """A connection inside a transaction begun with ``begin``, that has read the file once: from here on
         it keeps the files it opened, so deleting them does not fail the body (see ``_open_when_free``)."""
+        deferred = _DEFERRED.__dict__
+        outermost = self._key not in deferred
+        if outermost:
+            deferred[self._key] = []
+        try:
+            with self._transaction(begin) as conn:
+                yield conn
+        finally:
+            if outermost:
+                for work in deferred.pop(self._key):
+                    work()
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
         with _in_use(self._key):
             try:
                 conn = self._open_when_free(begin)

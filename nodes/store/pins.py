@@ -10,6 +10,7 @@ it holds for ``OTHER_HOST_PIN_S`` after it was last set.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
@@ -30,7 +31,7 @@ class PinSet:
         self.owner = Owner.current()
         self._lock = threading.Lock()
         self._names: set[str] = set()
-        self._release = weakref.finalize(self, _unpin_all, db, self.token)
+        self._release = weakref.finalize(self, db.when_free, functools.partial(_unpin_all, db, self.token))
 
     def add(self, conn: sqlite3.Connection, name: str) -> None:
         """Pin ``name`` inside the caller's write transaction (so no eviction runs in between)."""
