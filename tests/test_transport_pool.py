@@ -30,6 +30,32 @@ def test_clients_of_finished_loops_are_dropped(emulator):
     assert asyncio.run(same_loop_reuses())
 
 
+def test_the_clients_of_every_loop_share_one_tls_context_that_verifies(monkeypatch):
+    """Each ComfyUI prompt (a new loop) gets a new client; each built a TLS context of its own, loading the CA
+    bundle again (about 30 ms of CPU). The one shared context still checks certificates and host names, and
+    is built with trust_env (SSL_CERT_FILE, SSL_CERT_DIR)."""
+    import ssl
+
+    import httpx
+
+    from comfyui_fal_avatar.nodes.fal import pool as pool_module
+
+    built: list[dict] = []
+    real = httpx.create_ssl_context
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda **kw: built.append(kw) or real(**kw))
+    pool_module.tls_context.cache_clear()
+    pool = ClientPool()
+
+    async def one_prompt() -> ssl.SSLContext:
+        return pool.client()._transport._pool._ssl_context  # httpx's transport, httpcore's pool
+
+    contexts = [asyncio.run(one_prompt()) for _ in range(3)]
+    context = pool_module.tls_context()
+    pool_module.tls_context.cache_clear()  # later tests build theirs with httpx's own function
+    assert all(c is context for c in contexts) and len(built) == 1 and built[0]["trust_env"] is True
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
 ENDPOINT = "fal-ai/infinitalk"
 
 
