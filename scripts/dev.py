@@ -31,6 +31,12 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 MIN_WORKERS = 6
 PYTEST_WORKERS = ("-n", str(max(MIN_WORKERS, os.cpu_count() or 1)), "--dist", "loadgroup")
 NO_TESTS_COLLECTED = 5  # pytest's exit code
+# pip installs without byte-compiling (torch alone has 2,285 modules, most never imported); one process then
+# imports what a run uses, so it is compiled once, and not again by each test worker at its start.
+WARM_IMPORTS = {
+    "": "av, httpx, numpy, PIL.Image",
+    "test": "av, httpx, numpy, PIL.Image, pytest, xdist, fal_client, torch",
+}
 
 
 def say(message: str) -> None:
@@ -41,8 +47,19 @@ def run(*cmd, check: bool = True, **kw) -> int:
     return subprocess.run([str(c) for c in cmd], check=check, **kw).returncode
 
 
-def pip(*args, check: bool = True, **kw) -> int:
-    return run(PY, "-m", "pip", "--disable-pip-version-check", "-q", *args, check=check, **kw)
+def pip_install(*args, check: bool = True, **kw) -> int:
+    return run(
+        PY,
+        "-m",
+        "pip",
+        "--disable-pip-version-check",
+        "-q",
+        "install",
+        "--no-compile",
+        *args,
+        check=check,
+        **kw,
+    )
 
 
 def has_torch() -> bool:
@@ -64,7 +81,7 @@ def install_torch() -> str | None:
         ("default index", ()),
     )
     for label, extra in attempts:
-        if pip("install", "--no-deps", *extra, "torch", check=False) == 0:
+        if pip_install("--no-deps", *extra, "torch", check=False) == 0:
             return label
     return None
 
@@ -101,14 +118,15 @@ def ensure_env(extra: str) -> None:
             say("torch is missing: installing it (once), beside the project")
         if project_missing:
             say(f"installing comfyui-fal-avatar{'[' + extra + ']' if extra else ''} into .venv")
-            pip("install", *guard, "-e", spec, cwd=ROOT)
+            pip_install(*guard, "-e", spec, cwd=ROOT)
         if torch_source is not None:
             label = torch_source.result()
             if label is None:
                 sys.exit("[dev] could not install torch; install it into .venv by hand and run again")
             say(f"torch installed from the {label}")
             constraints.write_text(f"torch=={torch_version()}\n")
-            pip("install", "-c", constraints, "torch")  # its own dependencies; torch stays as installed
+            pip_install("-c", constraints, "torch")  # its own dependencies; torch stays as installed
+    run(PY, "-c", f"import {WARM_IMPORTS[extra]}")
     stamp.write_text(digest)
 
 
