@@ -321,14 +321,10 @@ def test_validator_catches_broken_workflows(pack, mutate, expected):
 
 
 def full_object_info() -> Path | None:
-    """A full ``GET /object_info`` answer of ComfyUI v0.28.1 saved to a file: the one
-    ``FAL_AVATAR_OBJECT_INFO`` names, else a copy some development machines keep next to the checkout
-    (not part of the repository; most machines have none)."""
-    override = os.environ.get("FAL_AVATAR_OBJECT_INFO")
-    candidate = (
-        Path(override) if override else ROOT.parent / "shared" / "comfyui" / "object_info-v0.28.1.json"
-    )
-    return candidate if candidate.is_file() else None
+    """The full ``GET /object_info`` answer of ComfyUI v0.28.1 saved to the file ``FAL_AVATAR_OBJECT_INFO``
+    names (not part of the repository: save it from a running ComfyUI v0.28.1)."""
+    saved = os.environ.get("FAL_AVATAR_OBJECT_INFO")
+    return Path(saved) if saved and Path(saved).is_file() else None
 
 
 def test_core_subset_is_a_verbatim_extract_of_object_info(pack):
