@@ -48,18 +48,8 @@ def run(*cmd, check: bool = True, **kw) -> int:
 
 
 def pip_install(*args, check: bool = True, **kw) -> int:
-    return run(
-        PY,
-        "-m",
-        "pip",
-        "--disable-pip-version-check",
-        "-q",
-        "install",
-        "--no-compile",
-        *args,
-        check=check,
-        **kw,
-    )
+    quiet = ("--disable-pip-version-check", "-q")
+    return run(PY, "-m", "pip", *quiet, "install", "--no-compile", *args, check=check, **kw)
 
 
 def has_torch() -> bool:

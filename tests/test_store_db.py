@@ -160,7 +160,8 @@ def test_open_retries_while_another_process_holds_a_lock_sqlite_does_not_wait_fo
 def test_threads_keep_writing_while_the_database_files_are_deleted_again_and_again(tmp_path):
     """A connection that opened the old file and then met the new `-wal`/`-shm` read "disk I/O error" (a short
     read, a failed fstat) and failed its segment as "database cannot be used" (seen in CI, one run in many).
-    The opening is retried, so no call fails however often the files are deleted."""
+    The connections of one process now take turns and the opening is retried, so no call fails however often
+    the files are deleted."""
     path = tmp_path / "x.sqlite3"
     deadline = time.monotonic() + 1.5
     errors: list[BaseException] = []
