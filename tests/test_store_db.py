@@ -204,3 +204,12 @@ def test_a_database_file_deleted_while_in_use_is_recreated_with_its_schema(tmp_p
     with db.read() as conn:
         assert conn.execute("SELECT count(*) FROM claims").fetchone()[0] == 0
     assert db.epoch == 1
+
+
+def test_the_store_imports_where_os_cannot_fork():
+    """Windows has no ``os.register_at_fork``: the per-file locks' fork hook is POSIX only."""
+    import subprocess
+    import sys
+
+    code = "import os; del os.register_at_fork; import comfyui_fal_avatar.nodes.store.db"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -33,7 +33,8 @@ _CREATING = threading.RLock()
 # it, and SQLite reports I/O errors, a malformed image or a locking-protocol error, or the process dies of
 # SIGBUS on the truncated mapping. Transactions are short, so serialising them costs little.
 _IN_USE: dict[str, threading.RLock] = {}  # by absolute path
-os.register_at_fork(after_in_child=_IN_USE.clear)  # a forked child has no thread holding one
+if hasattr(os, "register_at_fork"):  # POSIX only (Windows does not fork)
+    os.register_at_fork(after_in_child=_IN_USE.clear)  # a forked child has no thread holding one
 # Per thread: for each database file it has a connection open to, the work to run when that closes.
 _DEFERRED = threading.local()
 
