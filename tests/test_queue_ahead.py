@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _waiting import wait_until
 from PIL import Image
 from test_comfy_nodes import DOUBLE, _purge, audio, execute
 
@@ -23,7 +24,6 @@ from comfyui_fal_avatar.nodes.cli.jobs import list_jobs
 from comfyui_fal_avatar.nodes.errors import ConfigError
 from comfyui_fal_avatar.nodes.store.journal import QUEUE_AHEAD, Journal
 
-WAIT_S = 60  # a deadline against hangs, never a measurement
 AVATAR = "3"
 
 
@@ -123,15 +123,6 @@ def prompt(portrait: str, seed: int = 1, *, image_from: dict | None = None) -> d
 
 def queue_item(number: int, prompt_id: str, graph: dict) -> tuple:
     return (number, prompt_id, graph, {"client_id": "c"}, [AVATAR], {})
-
-
-def wait_until(what: str, check, timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not reached within {timeout} s: {what}")
-        time.sleep(0.02)
-    return value
 
 
 def early_entries(prompt_id: str):

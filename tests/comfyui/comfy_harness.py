@@ -451,17 +451,6 @@ class ComfyServer:
             process.wait(timeout=15)
 
 
-def wait_until(what: str, check: Callable[[], object], timeout: float = 240.0):
-    """``check()``'s first truthy value, polled every 50 ms; TimeoutError naming ``what`` after ``timeout``
-    seconds (a deadline against hangs, never a measurement)."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not reached within {timeout} s: {what}")
-        time.sleep(0.05)
-    return value
-
-
 def child_environment(overrides: dict[str, str]) -> dict[str, str]:
     """The server's environment: this process's (with the test's FAL_* settings) plus `overrides`.
 

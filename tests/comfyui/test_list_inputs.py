@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from comfy_harness import wait_until
+from _waiting import wait_until
 from comfy_media import talking_node
 
 from comfyui_fal_avatar.nodes.store.journal import Journal

@@ -13,7 +13,8 @@ import time
 
 import numpy as np
 import pytest
-from comfy_harness import ComfyServer, child_environment, wait_until
+from _waiting import wait_until
+from comfy_harness import ComfyServer, child_environment
 from comfy_media import talking_node
 from PIL import Image
 

@@ -16,7 +16,7 @@ import threading
 import time
 
 import pytest
-from comfy_harness import wait_until
+from _waiting import wait_until
 from comfy_media import talking_node
 
 from comfyui_fal_avatar.nodes.store.claims import Claims
