@@ -10,7 +10,7 @@ import asyncio
 import json
 import socket
 
-import httpx
+import _http
 import pytest
 
 from comfyui_fal_avatar.nodes.avatar.endpoints import GENERATION_ENDPOINTS
@@ -72,14 +72,14 @@ def closed_port_url():
 def test_emulator_serves_openapi_documents_without_a_key(emulator):
     url = emulator.base_url + OPENAPI_PATH
     for endpoint_id in ENDPOINTS:
-        response = httpx.get(url, params={"endpoint_id": endpoint_id})
+        response = _http.get(url, params={"endpoint_id": endpoint_id})
         assert response.status_code == 200
         assert response.json()["info"]["x-fal-metadata"]["endpointId"] == endpoint_id
-    assert httpx.get(url, params={"endpoint_id": "fal-ai/unknown"}).status_code == 404
-    assert httpx.get(url).status_code == 400
-    assert httpx.post(url, params={"endpoint_id": "fal-ai/infinitalk"}).status_code == 405
+    assert _http.get(url, params={"endpoint_id": "fal-ai/unknown"}).status_code == 404
+    assert _http.get(url).status_code == 400
+    assert _http.post(url, params={"endpoint_id": "fal-ai/infinitalk"}).status_code == 405
     emulator.retire("fal-ai/infinitalk")
-    assert httpx.get(url, params={"endpoint_id": "fal-ai/infinitalk"}).status_code == 404
+    assert _http.get(url, params={"endpoint_id": "fal-ai/infinitalk"}).status_code == 404
     assert emulator.routes() == ["openapi"] * (len(ENDPOINTS) + 4)
 
 

@@ -13,6 +13,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import _http
 import av
 import httpx
 import pytest
@@ -76,7 +77,7 @@ def test_schema_matches_fals_document(endpoint):
 def test_openapi_document_matches_fals_fields_and_outputs(endpoint):
     extract = EXTRACTS[endpoint]
     with FalEmulator(KEY) as emu:
-        response = httpx.get(
+        response = _http.get(
             f"{emu.base_url}/api/openapi/queue/openapi.json", params={"endpoint_id": endpoint}
         )
     assert response.status_code == 200
@@ -186,7 +187,7 @@ def emu():
 
 
 def _run(emu, endpoint: str, arguments: dict) -> httpx.Response:
-    with httpx.Client(base_url=emu.base_url, headers=AUTH, timeout=60) as http:
+    with _http.client(base_url=emu.base_url, headers=AUTH, timeout=60) as http:
         submitted = http.post(f"/{endpoint}", json=arguments).json()
         for _ in range(3000):
             if http.get(submitted["status_url"]).json()["status"] == "COMPLETED":
@@ -197,7 +198,7 @@ def _run(emu, endpoint: str, arguments: dict) -> httpx.Response:
 
 def _probe(url: str) -> tuple[int, tuple[int, int], Fraction, float]:
     """Decoded frames, size, frame rate and audio seconds of an output video."""
-    with av.open(io.BytesIO(httpx.get(url).content)) as container:
+    with av.open(io.BytesIO(_http.get(url).content)) as container:
         video, audio = container.streams.video[0], container.streams.audio[0]
         frames = sum(1 for _ in container.decode(video=0))
         return (
@@ -479,7 +480,7 @@ def test_react_refuses_video_or_audio_over_15_seconds(emu):
 def test_new_rows_are_in_the_request_history(emu):
     arguments = ROWS["veed/fabric-1.0"][0]
     response = _run(emu, "veed/fabric-1.0", arguments)
-    with httpx.Client(base_url=emu.base_url, headers=AUTH) as http:
+    with _http.client(base_url=emu.base_url, headers=AUTH) as http:
         page = http.get(
             "/v1/models/requests/by-endpoint", params={"endpoint_id": "veed/fabric-1.0", "expand": "payloads"}
         ).json()
@@ -491,7 +492,7 @@ def test_new_rows_are_in_the_request_history(emu):
 
 
 def _models(emu, params, headers=None) -> httpx.Response:
-    return httpx.get(f"{emu.base_url}/v1/models", params=params, headers=headers)
+    return _http.get(f"{emu.base_url}/v1/models", params=params, headers=headers)
 
 
 def test_find_mode_lists_live_rows_active_and_leaves_stable_avatar_out(emu):

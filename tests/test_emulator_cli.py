@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-import httpx
+import _http
 import pytest
 
 from comfyui_fal_avatar.nodes.emulator.serve import main
@@ -36,7 +36,7 @@ def test_cli_prints_url_first_and_stops_on_sigterm():
     try:
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
-        response = httpx.post(url + "/fal-ai/infinitalk", json={}, headers={"Authorization": "Key cli:key"})
+        response = _http.post(url + "/fal-ai/infinitalk", json={}, headers={"Authorization": "Key cli:key"})
         assert response.status_code == 200 and response.json()["status_url"].startswith(
             url + "/fal-ai/infinitalk/"
         )
@@ -64,12 +64,12 @@ def test_main_in_a_thread_with_a_stop_event(capsys):
         url = out.splitlines()[0]
         key = "emulator-key-id:emulator-key-secret"
         assert (
-            httpx.get(
+            _http.get(
                 url + "/fal-ai/infinitalk/requests/x/status", headers={"Authorization": f"Key {key}"}
             ).status_code
             == 404
         )
-        (fabric,) = httpx.get(url + "/v1/models", params={"endpoint_id": "veed/fabric-1.0"}).json()["models"]
+        (fabric,) = _http.get(url + "/v1/models", params={"endpoint_id": "veed/fabric-1.0"}).json()["models"]
         assert fabric["metadata"]["status"] == "deprecated"
     finally:
         stop.set()

@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 
+import _http
 import av
 import fal_client
 import fal_client.client as fal_module
-import httpx
 import pytest
 
 from comfyui_fal_avatar.nodes.emulator import FalEmulator
@@ -41,7 +41,7 @@ def client(emu):
 
 
 def _probe(url: str) -> dict:
-    data = httpx.get(url).content  # plain GET, no auth needed
+    data = _http.get(url).content  # plain GET, no auth needed
     with av.open(io.BytesIO(data)) as container:
         video = container.streams.video[0]
         frames = sum(1 for _ in container.decode(video=0))
@@ -362,7 +362,7 @@ def test_multipart_upload_file_over_100_mib(client, emu, tmp_path):
     url = client.upload_file(path)
     assert emu.count("multipart_create") == 1 and emu.count("multipart_complete") == 1
     assert emu.count("multipart_part") == 11
-    data = httpx.get(url, timeout=60).content
+    data = _http.get(url, timeout=60).content
     assert len(data) == path.stat().st_size and hashlib.sha256(data).hexdigest() == digest.hexdigest()
 
 
@@ -372,7 +372,7 @@ def test_upload_fallback_to_storage_initiate(client, emu):
     assert emu.routes()[-3:] == ["cdn_upload", "storage_initiate", "signed_put"]
     put = emu.requests[-1]
     assert put.headers["authorization"] == f"Key {KEY}"  # fal-client sends the key to the signed URL; ignored
-    response = httpx.get(url)
+    response = _http.get(url)
     assert response.content == b"hello fallback" and response.headers["content-type"] == "text/plain"
 
 

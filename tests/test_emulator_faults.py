@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import _http
 import httpx
 import pytest
 
@@ -26,7 +27,7 @@ def emu():
 
 @pytest.fixture
 def http(emu):
-    with httpx.Client(base_url=emu.base_url, headers=AUTH, timeout=10) as client:
+    with _http.client(base_url=emu.base_url, headers=AUTH, timeout=10) as client:
         yield client
 
 
@@ -140,7 +141,7 @@ def test_slow_file_get(emu, http):
     url = _upload(emu, http, b"x" * 4000)
     emu.inject("file_get", "slow", bytes_per_s=20000)
     started = time.monotonic()
-    response = httpx.get(url)
+    response = _http.get(url)
     elapsed = time.monotonic() - started
     assert response.content == b"x" * 4000
     assert elapsed >= 0.1  # 4000 bytes at 20 kB/s take ~0.2 s; a lower bound only, never an upper one
@@ -156,7 +157,7 @@ def test_truncated_file_get(emu, http):
             for chunk in response.iter_raw():
                 received += chunk
     assert bytes(received) == b"y" * 300
-    assert httpx.get(url).content == b"y" * 1000
+    assert _http.get(url).content == b"y" * 1000
 
 
 @pytest.mark.parametrize("body", ["half", "html"])
@@ -165,20 +166,20 @@ def test_damaged_file_get_is_a_complete_200_of_the_wrong_bytes(emu, http, body):
     url = _upload(emu, http, data)
     emu.inject("file_get", "damaged", times=2, body=body)
     for _ in range(2):
-        response = httpx.get(url)  # no transport error: only the content shows the damage
+        response = _http.get(url)  # no transport error: only the content shows the damage
         assert response.status_code == 200
         assert int(response.headers["content-length"]) == len(response.content)
         if body == "half":
             assert response.content == data[: len(data) // 2]
         else:
             assert response.headers["content-type"].startswith("text/html") and b"<html" in response.content
-    assert httpx.get(url).content == data  # the fault is used up
+    assert _http.get(url).content == data  # the fault is used up
     assert [r.status for r in emu.requests if r.route == "file_get"] == [200, 200, 200]
 
 
 def test_damaged_passes_a_missing_file_through(emu):
     emu.inject("file_get", "damaged")
-    assert httpx.get(f"{emu.base_url}/files/zebra/nothing_here.mp4").status_code == 404
+    assert _http.get(f"{emu.base_url}/files/zebra/nothing_here.mp4").status_code == 404
 
 
 def test_fault_validation(emu):
@@ -226,7 +227,7 @@ def test_corrupt_video_output(emu, http):
     submitted = http.post("/fal-ai/infinitalk", json=_args()).json()
     _completed(http, submitted["status_url"])
     video = http.get(submitted["response_url"]).json()["video"]
-    data = httpx.get(video["url"]).content
+    data = _http.get(video["url"]).content
     assert len(data) == video["file_size"] and b"ftyp" not in data[:16]
 
 
@@ -316,7 +317,7 @@ def test_stop_closes_keep_alive_connections_and_repr_hides_key():
     emu = FalEmulator(KEY)
     emu.start()
     assert KEY not in repr(emu)
-    with httpx.Client(base_url=emu.base_url, headers=AUTH) as http:
+    with _http.client(base_url=emu.base_url, headers=AUTH) as http:
         assert http.post("/fal-ai/infinitalk", json={}).status_code == 200
         emu.stop()
         with pytest.raises(httpx.TransportError):

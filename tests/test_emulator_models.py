@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import time
 
+import _http
 import av
 import httpx
 import numpy as np
@@ -270,7 +271,7 @@ def emu():
 
 
 def _run(emu, endpoint: str, arguments: dict) -> httpx.Response:
-    with httpx.Client(base_url=emu.base_url, headers=AUTH, timeout=20) as http:
+    with _http.client(base_url=emu.base_url, headers=AUTH, timeout=20) as http:
         submitted = http.post(f"/{endpoint}", json=arguments).json()
         for _ in range(600):
             if http.get(submitted["status_url"]).json()["status"] == "COMPLETED":
@@ -280,7 +281,7 @@ def _run(emu, endpoint: str, arguments: dict) -> httpx.Response:
 
 
 def _probe(url: str) -> tuple[int, tuple[int, int], float, float]:
-    with av.open(io.BytesIO(httpx.get(url).content)) as container:
+    with av.open(io.BytesIO(_http.get(url).content)) as container:
         video, audio = container.streams.video[0], container.streams.audio[0]
         frames = sum(1 for _ in container.decode(video=0))
         return (
@@ -371,7 +372,7 @@ def test_video_to_video_uses_the_source_aspect_and_frames(emu):
 
 
 def test_inputs_from_another_loopback_server(emu):
-    with FalEmulator("other:key") as other, httpx.Client(base_url=other.base_url) as http:
+    with FalEmulator("other:key") as other, _http.client(base_url=other.base_url) as http:
         token = http.post("/storage/auth/token", headers={"Authorization": "Key other:key"}).json()["token"]
         image_url = http.post(
             "/files/upload",
@@ -431,7 +432,7 @@ def test_unreachable_and_undecodable_inputs_are_422s_on_their_fields(emu):
 
 
 def test_validation_failure_is_a_plain_completed_status_and_a_422_result(emu):
-    with httpx.Client(base_url=emu.base_url, headers=AUTH) as http:
+    with _http.client(base_url=emu.base_url, headers=AUTH) as http:
         submitted = http.post("/fal-ai/infinitalk", json={"prompt": 1}).json()
         for _ in range(200):
             status = http.get(submitted["status_url"], params={"logs": 1}).json()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+import _http
 import httpx
 import pytest
 
@@ -24,7 +25,7 @@ def emu():
 
 @pytest.fixture
 def http(emu):
-    with httpx.Client(base_url=emu.base_url, headers=AUTH, timeout=10) as client:
+    with _http.client(base_url=emu.base_url, headers=AUTH, timeout=10) as client:
         yield client
 
 
@@ -146,7 +147,7 @@ def test_logs_query_values(http, value, has_logs):
 def test_queue_delay_and_queue_position():
     with (
         FalEmulator(KEY, queue_delay=0.6, processing_time=0.0) as emu,
-        httpx.Client(base_url=emu.base_url, headers=AUTH) as http,
+        _http.client(base_url=emu.base_url, headers=AUTH) as http,
     ):
         first = http.post("/fal-ai/infinitalk", json={}).json()
         second = http.post("/fal-ai/infinitalk/single-text", json={}).json()
@@ -199,7 +200,7 @@ def test_cancel_codes(emu, http):
 
 
 def test_auth_is_required_on_queue_and_rest_routes(emu):
-    with httpx.Client(base_url=emu.base_url) as anonymous:
+    with _http.client(base_url=emu.base_url) as anonymous:
         no_user = {"detail": "No user found for Key ID and Secret"}
         for method, path in (
             ("POST", "/fal-ai/infinitalk"),
@@ -240,7 +241,7 @@ def test_invalid_json_body_is_a_422(http):
 def test_sse_status_stream_events_pings_and_close():
     with (
         FalEmulator(KEY, queue_delay=0.3, processing_time=0.5, sse_ping_interval=0.1) as emu,
-        httpx.Client(base_url=emu.base_url, headers=AUTH, timeout=10) as http,
+        _http.client(base_url=emu.base_url, headers=AUTH, timeout=10) as http,
     ):
         submitted = http.post("/fal-ai/infinitalk", json=_args()).json()
         with http.stream("GET", submitted["status_url"] + "/stream", params={"logs": "1"}) as response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
+import _http
 import httpx
 import pytest
 
@@ -22,7 +23,7 @@ def emu():
 
 @pytest.fixture
 def http(emu):
-    with httpx.Client(base_url=emu.base_url, timeout=10) as client:
+    with _http.client(base_url=emu.base_url, timeout=10) as client:
         yield client
 
 
@@ -52,14 +53,14 @@ def test_single_upload_and_plain_get(emu, http, bearer):
     )
     url = response.json()["access_url"]
     assert url.startswith(emu.base_url + "/files/") and url.endswith("_my_face.png")
-    served = httpx.get(url)  # no auth
+    served = _http.get(url)  # no auth
     assert served.content == b"\x89PNG data"
     assert served.headers["content-type"] == "image/png" and served.headers["content-length"] == "9"
     assert served.headers["accept-ranges"] == "bytes"
     stored = emu.files[url[len(emu.base_url) :]]
     assert (stored.content_type, stored.data) == ("image/png", b"\x89PNG data")
     del emu.files[url[len(emu.base_url) :]]  # simulate the CDN expiring the file
-    assert httpx.get(url).status_code == 404
+    assert _http.get(url).status_code == 404
     unnamed = http.post("/files/upload", content=b"x", headers={**bearer, "Content-Type": "audio/wav"}).json()
     assert unnamed["access_url"].endswith(".wav")
 
@@ -75,15 +76,15 @@ def test_range_requests(emu, http, bearer):
     url = http.post(
         "/files/upload", content=data, headers={**bearer, "Content-Type": "application/octet-stream"}
     ).json()["access_url"]
-    part = httpx.get(url, headers={"Range": "bytes=10-19"})
+    part = _http.get(url, headers={"Range": "bytes=10-19"})
     assert part.status_code == 206 and part.content == data[10:20]
     assert (
         part.headers["content-range"] == f"bytes 10-19/{len(data)}" and part.headers["content-length"] == "10"
     )
-    assert httpx.get(url, headers={"Range": "bytes=1000-"}).content == data[1000:]
-    assert httpx.get(url, headers={"Range": "bytes=-5"}).content == data[-5:]
-    assert httpx.get(url, headers={"Range": "bytes=10-99999"}).content == data[10:]
-    unsatisfiable = httpx.get(url, headers={"Range": "bytes=5000-"})
+    assert _http.get(url, headers={"Range": "bytes=1000-"}).content == data[1000:]
+    assert _http.get(url, headers={"Range": "bytes=-5"}).content == data[-5:]
+    assert _http.get(url, headers={"Range": "bytes=10-99999"}).content == data[10:]
+    unsatisfiable = _http.get(url, headers={"Range": "bytes=5000-"})
     assert (
         unsatisfiable.status_code == 416 and unsatisfiable.headers["content-range"] == f"bytes */{len(data)}"
     )
@@ -91,7 +92,7 @@ def test_range_requests(emu, http, bearer):
     assert (
         head.status_code == 200 and head.headers["content-length"] == str(len(data)) and head.content == b""
     )
-    assert httpx.get(emu.base_url + "/files/nope/missing.bin").status_code == 404
+    assert _http.get(emu.base_url + "/files/nope/missing.bin").status_code == 404
 
 
 def _create(http, bearer, name="clip.mp4"):
@@ -118,7 +119,7 @@ def test_multipart_with_unsorted_parts(emu, http, bearer):
     parts = [{"partNumber": n, "etag": etags[n]} for n in (2, 3, 1)]
     done = http.post(f"{access_url}/multipart/{upload_id}/complete", json={"parts": parts}, headers=bearer)
     assert done.status_code == 200
-    served = httpx.get(access_url)
+    served = _http.get(access_url)
     assert served.content == b"a" * 1000 + b"b" * 1000 + b"c" * 10
     assert served.headers["content-type"] == "video/mp4"
     assert emu.routes().count("multipart_part") == 3
@@ -156,7 +157,7 @@ def test_multipart_complete_validates(http, bearer, chunks, parts, problem):
         f"{access_url}/multipart/{upload_id}/complete", json={"parts": listed}, headers=bearer
     )
     assert response.status_code == 400 and problem in response.json()["detail"]
-    assert httpx.get(access_url).status_code == 404
+    assert _http.get(access_url).status_code == 404
 
 
 def test_multipart_unknown_upload_id(http, bearer):
@@ -178,7 +179,7 @@ def test_storage_initiate_and_signed_put(emu, http):
             headers={"Content-Type": "audio/wav", "Authorization": "Key something:else"},
         )  # extra auth is ignored
         assert put.status_code == 200
-        served = httpx.get(init["file_url"])
+        served = _http.get(init["file_url"])
         assert served.content == b"RIFF...." and served.headers["content-type"] == "audio/wav"
     tampered = init["upload_url"].replace("signature=", "signature=0")
     assert http.put(tampered, content=b"x").status_code == 403
@@ -190,4 +191,4 @@ def test_large_single_upload_round_trip(http, bearer):
     url = http.post(
         "/files/upload", content=data, headers={**bearer, "Content-Type": "application/octet-stream"}
     ).json()["access_url"]
-    assert hashlib.sha256(httpx.get(url).content).digest() == hashlib.sha256(data).digest()
+    assert hashlib.sha256(_http.get(url).content).digest() == hashlib.sha256(data).digest()

@@ -9,6 +9,7 @@ import base64
 import json
 from datetime import datetime, timedelta, timezone
 
+import _http
 import httpx
 import pytest
 from test_transport_support import KEY, NGINX, URLS, jresp, make_client, run
@@ -294,11 +295,11 @@ def test_emulator_history_needs_the_key_and_answers_faults_as_unknown(emulator):
 def test_emulator_query_validation(emulator):
     url = f"{emulator.base_url}/v1/models/requests/by-endpoint"
     headers = {"Authorization": f"Key {emulator.key}"}
-    assert httpx.get(url, headers=headers).status_code == 422  # endpoint_id is required
-    assert httpx.get(url, headers=headers, params={"endpoint_id": "x", "limit": "101"}).status_code == 422
-    assert httpx.get(url, headers=headers, params={"endpoint_id": "x", "cursor": "!!"}).status_code == 422
-    page = httpx.get(
+    assert _http.get(url, headers=headers).status_code == 422  # endpoint_id is required
+    assert _http.get(url, headers=headers, params={"endpoint_id": "x", "limit": "101"}).status_code == 422
+    assert _http.get(url, headers=headers, params={"endpoint_id": "x", "cursor": "!!"}).status_code == 422
+    page = _http.get(
         url, headers=headers, params={"endpoint_id": "x", "cursor": base64.b64encode(b"3").decode()}
     )
     assert page.json() == {"items": [], "next_cursor": None, "has_more": False}
-    assert httpx.post(url, headers=headers).status_code == 405
+    assert _http.post(url, headers=headers).status_code == 405
