@@ -31,12 +31,6 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 MIN_WORKERS = 6
 PYTEST_WORKERS = ("-n", str(max(MIN_WORKERS, os.cpu_count() or 1)), "--dist", "loadgroup")
 NO_TESTS_COLLECTED = 5  # pytest's exit code
-# pip installs without byte-compiling (torch alone has 2,285 modules, most never imported); one process then
-# imports what a run uses, so it is compiled once, and not again by each test worker at its start.
-WARM_IMPORTS = {
-    "": "av, httpx, numpy, PIL.Image",
-    "test": "av, httpx, numpy, PIL.Image, pytest, xdist, fal_client, torch",
-}
 
 
 def say(message: str) -> None:
@@ -82,9 +76,12 @@ def torch_version() -> str:
     return subprocess.run([str(PY), "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
 
 
-def ensure_env(extra: str) -> None:
+def ensure_env(extra: str) -> bool:
     """Create .venv and install the project (``extra`` = "" or "test") and, only if it is missing, torch;
-    skips work already done and never touches an installed torch."""
+    skips work already done and never touches an installed torch. Returns whether anything was installed.
+
+    pip installs without byte-compiling (torch alone has 2,285 modules, most never imported): the first
+    import compiles what a run uses."""
     if not PY.exists():
         say(f"creating {VENV}")
         venv.EnvBuilder(with_pip=True).create(VENV)
@@ -94,7 +91,7 @@ def ensure_env(extra: str) -> None:
     project_missing = not (stamp.exists() and stamp.read_text() == digest)
     torch_missing = not has_torch()
     if not (project_missing or torch_missing):
-        return
+        return False
     constraints = VENV / "constraints.txt"
     guard: tuple = ()
     if not torch_missing:
@@ -116,21 +113,30 @@ def ensure_env(extra: str) -> None:
             say(f"torch installed from the {label}")
             constraints.write_text(f"torch=={torch_version()}\n")
             pip_install("-c", constraints, "torch")  # its own dependencies; torch stays as installed
-    run(PY, "-c", f"import {WARM_IMPORTS[extra]}")
     stamp.write_text(digest)
+    return True
+
+
+def has_rewritten_tests() -> bool:
+    """Whether pytest has cached its assertion-rewritten test modules (``*-pytest-<version>.pyc``)."""
+    return any((ROOT / "tests" / "__pycache__").glob("conftest.*-pytest-*.pyc"))
 
 
 def cmd_test(args: list[str]) -> int:
-    ensure_env("test")
+    installed = ensure_env("test")
     say("ruff (Comfy Registry rules S102, S307, E702 as errors, the project's lint set, the format check)")
     run(BIN / "ruff", "check", "--select", "S102,S307,E702", ".", cwd=ROOT)
     run(BIN / "ruff", "check", ".", cwd=ROOT)
     run(BIN / "ruff", "format", "--check", ".", cwd=ROOT)
-    # Bytecode once, before the workers start: otherwise every worker, and every `fal-avatar` child a test
-    # starts, compiles the pack from source again when PYTHONDONTWRITEBYTECODE is set (about 4 CPU-seconds
-    # per worker). pytest may then cache its rewritten test modules as well (__pycache__ is git-ignored).
-    run(PY, "-m", "compileall", "-q", "nodes", "tests", cwd=ROOT, stdout=subprocess.DEVNULL)
     env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    warm = None
+    if installed or not has_rewritten_tests():
+        # A fresh clone or venv: one collection compiles what the tests import (torch, the test deps) and
+        # rewrites the test modules once, instead of every worker doing it at its start (the rewrite alone
+        # is about 4 CPU-seconds a worker).
+        say("compiling the test modules and what they import, once")
+        collect = ("-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "-p", "no:cacheprovider")
+        warm = subprocess.Popen([str(PY), *collect], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     node = shutil.which("node")
     web = None
     if node:
@@ -141,6 +147,12 @@ def cmd_test(args: list[str]) -> int:
         )
     else:
         say("node is not installed: the web extension's logic tests are skipped")
+    # Bytecode once, before the workers start: otherwise every worker, and every `fal-avatar` child a test
+    # starts, compiles the pack from source again when PYTHONDONTWRITEBYTECODE is set (about 4 CPU-seconds
+    # per worker). (__pycache__ is git-ignored.)
+    run(PY, "-m", "compileall", "-q", "nodes", "tests", cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
+    if warm is not None:
+        warm.wait()  # a collection error shows again, with its cause, in the run below
     chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args)
     workers = () if chosen else PYTEST_WORKERS
     say(f"pytest {' '.join(workers)}".rstrip())
