@@ -326,6 +326,21 @@ def test_stop_closes_keep_alive_connections_and_repr_hides_key():
         emu.start()
 
 
+def test_stop_does_not_wait_for_the_serving_loop_to_poll(monkeypatch):
+    """The serving loop is woken for the stop request, so stop() returns however long the loop would
+    otherwise wait before looking (an hour here; the suite starts and stops hundreds of emulators)."""
+    monkeypatch.setattr("comfyui_fal_avatar.nodes.emulator.server.POLL_INTERVAL_S", 3600.0)
+    emu = FalEmulator(KEY)
+    emu.start()
+    assert _http.get(emu.base_url + "/files/nope/missing.bin").status_code == 404  # the loop is serving
+    stopper = threading.Thread(target=emu.stop, daemon=True)
+    stopper.start()
+    stopper.join(timeout=60)  # a hang guard, not a duration under test
+    assert not stopper.is_alive()
+    with pytest.raises(httpx.TransportError):
+        _http.get(emu.base_url + "/files/nope/missing.bin", timeout=5)
+
+
 def test_endless_and_nested_answers_on_any_route(emu, http):
     emu.inject("openapi", "nested", depth=5)
     response = http.get("/api/openapi/queue/openapi.json", params={"endpoint_id": "fal-ai/infinitalk"})

@@ -45,6 +45,18 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
             self._connections.discard(request)
         super().shutdown_request(request)
 
+    def shutdown(self) -> None:
+        """Stop ``serve_forever`` now: it notices the request only when its wait (``poll_interval``) ends,
+        so connections wake that wait until the loop has stopped."""
+        stopper = threading.Thread(target=super().shutdown, name="fal-emulator-shutdown")
+        stopper.start()
+        while stopper.is_alive():
+            try:
+                socket.create_connection(self.server_address[:2], timeout=1).close()
+            except OSError:
+                pass
+            stopper.join(0.01)
+
     def close_connections(self) -> None:
         with self._connections_lock:
             connections = list(self._connections)

@@ -17,6 +17,8 @@ from .models import DELISTED
 from .recorder import RecordedRequest, RequestLog
 from .storage import FileStore, StoredFile
 
+POLL_INTERVAL_S = 0.1  # how often the serving loop looks for a stop request it was not woken for
+
 
 class FalEmulator:
     """Real HTTP server on ``host:port`` (0 = random) speaking fal's queue, storage and CDN protocols.
@@ -81,7 +83,7 @@ class FalEmulator:
         self._files.base_url = self._base_url
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
+            kwargs={"poll_interval": POLL_INTERVAL_S},
             name="fal-emulator-http",
             daemon=True,
         )
