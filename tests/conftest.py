@@ -48,10 +48,11 @@ def output_side(request) -> int | None:
 @pytest.fixture
 def emulator(output_side):
     """A fresh fal emulator on 127.0.0.1 (random port), stopped after the test; its output videos are at
-    most ``output_side`` pixels on the long side."""
+    most ``output_side`` pixels on the long side. Each job spends at least 0.1 s IN_PROGRESS; a test that
+    acts while a job runs makes that job slow itself (``inject_job("slow", ...)``)."""
     from comfyui_fal_avatar.nodes.emulator import FalEmulator
 
-    with FalEmulator(key=EMULATOR_KEY, processing_time=0.3, max_output_side=output_side) as emu:
+    with FalEmulator(key=EMULATOR_KEY, processing_time=0.1, max_output_side=output_side) as emu:
         yield emu
 
 

@@ -81,7 +81,7 @@ def start_emulator(monkeypatch, output_side):
 
     def start(*, queue_delay: float = 0.0) -> FalEmulator:
         emu = FalEmulator(
-            key=MATRIX_KEY, processing_time=0.3, queue_delay=queue_delay, max_output_side=output_side
+            key=MATRIX_KEY, processing_time=0.1, queue_delay=queue_delay, max_output_side=output_side
         )
         emu.start()
         started.append(emu)
