@@ -129,6 +129,9 @@ def cmd_test(args: list[str]) -> int:
     run(BIN / "ruff", "check", ".", cwd=ROOT)
     run(BIN / "ruff", "format", "--check", ".", cwd=ROOT)
     env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    # The workers already use every core: torch's OpenMP threads and numpy's OpenBLAS threads would only
+    # compete with them, and spin while they wait (perf: libgomp took more CPU than torch's own work).
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     warm = None
     if installed or not has_rewritten_tests():
         # A fresh clone or venv: one collection compiles what the tests import (torch, the test deps) and
