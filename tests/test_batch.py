@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 import wave
 from collections import Counter
@@ -343,7 +344,8 @@ def test_ctrl_c_cancels_every_job_in_flight_and_exits_130(fal_env, folder):
 
 
 def test_sigkill_mid_batch_then_a_rerun_submits_no_row_twice(fal_env, folder):
-    fal_env.inject_job("slow", times=4, processing_time=5)  # the first wave is still running at the kill
+    running = threading.Event()  # the first wave stays IN_PROGRESS until the kill
+    fal_env.inject_job("slow", times=4, release=running)
     fal_env.inject("submit", "hang", seconds=30)  # one submit took effect but its answer never arrives
     manifest = write_csv(folder / "m.csv", [row(ENDPOINTS[0], i, folder) for i in range(8)])
     proc = subprocess.Popen(
@@ -357,6 +359,7 @@ def test_sigkill_mid_batch_then_a_rerun_submits_no_row_twice(fal_env, folder):
         time.sleep(0.05)
     proc.kill()
     proc.wait(timeout=30)
+    running.set()
     assert fal_env.count("submit") == 4
 
     rerun = batch(manifest, "--concurrency", "4")
@@ -393,7 +396,6 @@ def test_a_cache_cap_of_0_fails_no_row(fal_env, monkeypatch, tmp_path):
     store used to evict the others' videos before they were copied out (a raw `[Errno 2]` after paying)."""
     import asyncio
     import shutil
-    import threading
 
     from comfyui_fal_avatar.nodes.avatar.endpoints import INFINITALK_IMAGE
     from comfyui_fal_avatar.nodes.batch.run import Batch, BatchItem

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import wave
 from pathlib import Path
@@ -70,7 +71,8 @@ def test_a_60_second_speech_makes_one_long_video_of_three_segments_and_a_rerun_i
 
 def test_sigkill_during_generation_then_a_rerun_makes_no_new_submit(fal_env, tmp_path):
     wav = write_wav(tmp_path / "speech_30s.wav", 30.0)  # over one job's 721 frames: two segments
-    fal_env.inject_job("slow", times=2, processing_time=8)
+    running = threading.Event()  # both segments stay IN_PROGRESS until the first process is killed
+    fal_env.inject_job("slow", times=2, release=running)
     journal = Journal()
     with (tmp_path / "err1.txt").open("wb") as err:
         proc = subprocess.Popen(
@@ -86,6 +88,7 @@ def test_sigkill_during_generation_then_a_rerun_makes_no_new_submit(fal_env, tmp
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    running.set()
     again = subprocess.run(
         [*CLI, *generate(wav, tmp_path / "b.mp4")], capture_output=True, text=True, timeout=HANG_GUARD_S
     )
