@@ -26,9 +26,10 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # Most tests wait on an emulator, a subprocess or a socket, so more workers than cores pays off
-# (pytest-xdist): on 2 cores, 6 workers ran the suite in 121 s, 4 in 136-141 s, 8 in 133 s (more start-up).
-# Tests sharing one expensive fixture stay on one worker (``@pytest.mark.xdist_group``).
-MIN_WORKERS = 6
+# (pytest-xdist). On 2 cores, pytest alone: on a quiet machine 8 workers took 114 s and 6 took 118 s; with
+# two busy loops keeping both cores loaded, 8 took 134 s and 6 took 147 s. Tests sharing one expensive
+# fixture stay on one worker (``@pytest.mark.xdist_group``).
+MIN_WORKERS = 8
 PYTEST_WORKERS = ("-n", str(max(MIN_WORKERS, os.cpu_count() or 1)), "--dist", "loadgroup")
 NO_TESTS_COLLECTED = 5  # pytest's exit code
 
@@ -132,14 +133,6 @@ def cmd_test(args: list[str]) -> int:
     # The workers already use every core: torch's OpenMP threads and numpy's OpenBLAS threads would only
     # compete with them, and spin while they wait (perf: libgomp took more CPU than torch's own work).
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    warm = None
-    if installed or not has_rewritten_tests():
-        # A fresh clone or venv: one collection compiles what the tests import (torch, the test deps) and
-        # rewrites the test modules once, instead of every worker doing it at its start (the rewrite alone
-        # is about 4 CPU-seconds a worker).
-        say("compiling the test modules and what they import, once")
-        collect = ("-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "-p", "no:cacheprovider")
-        warm = subprocess.Popen([str(PY), *collect], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     node = shutil.which("node")
     web = None
     if node:
@@ -152,10 +145,16 @@ def cmd_test(args: list[str]) -> int:
         say("node is not installed: the web extension's logic tests are skipped")
     # Bytecode once, before the workers start: otherwise every worker, and every `fal-avatar` child a test
     # starts, compiles the pack from source again when PYTHONDONTWRITEBYTECODE is set (about 4 CPU-seconds
-    # per worker). (__pycache__ is git-ignored.)
-    run(PY, "-m", "compileall", "-q", "nodes", "tests", cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
-    if warm is not None:
-        warm.wait()  # a collection error shows again, with its cause, in the run below
+    # per worker). In one process per core; __pycache__ is git-ignored.
+    compile_all = ("-m", "compileall", "-q", "-j", "0", "nodes", "tests")
+    run(PY, *compile_all, cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
+    if installed or not has_rewritten_tests():
+        # A fresh clone or venv: one collection compiles what the tests import (torch, the test deps) and
+        # rewrites the test modules once, instead of every worker doing it at its start (the rewrite alone
+        # is about 4 CPU-seconds a worker). A collection error shows again, with its cause, in the run below.
+        say("compiling what the tests import and rewriting their assertions, once")
+        collect = ("--collect-only", "-q", "-p", "no:xdist", "-p", "no:cacheprovider")
+        run(PY, "-m", "pytest", *collect, cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL)
     chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args)
     workers = () if chosen else PYTEST_WORKERS
     say(f"pytest {' '.join(workers)}".rstrip())
