@@ -43,8 +43,15 @@ def run(*cmd, check: bool = True, **kw) -> int:
 
 
 def pip_install(*args, check: bool = True, **kw) -> int:
+    """``pip install`` into .venv. Its output (the build backend's warnings, the resolver's notes on torch's
+    dependencies that follow in a later step) is shown only when it fails."""
     quiet = ("--disable-pip-version-check", "-q")
-    return run(PY, "-m", "pip", *quiet, "install", "--no-compile", *args, check=check, **kw)
+    cmd = [str(PY), "-m", "pip", *quiet, "install", "--no-compile", *map(str, args)]
+    done = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if done.returncode and check:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise subprocess.CalledProcessError(done.returncode, cmd)
+    return done.returncode
 
 
 def has_torch() -> bool:
@@ -53,10 +60,11 @@ def has_torch() -> bool:
     return run(PY, "-c", probe, check=False, stderr=subprocess.DEVNULL) == 0
 
 
-def install_torch() -> str | None:
+def install_torch() -> str:
     """Install torch alone (its dependencies follow in ensure_env): a locally provided wheel (pip's
     find-links; no network, fails at once without one), else the CPU build from PyTorch's index, else the
-    default index. Returns where it came from, or None if every attempt failed."""
+    default index. Returns where it came from; when every attempt fails, the last one's error is shown and
+    raised."""
     attempts = (
         ("local wheel", ("--no-index",)),
         (
@@ -65,10 +73,13 @@ def install_torch() -> str | None:
         ),
         ("default index", ()),
     )
-    for label, extra in attempts:
+    for label, extra in attempts[:-1]:
         if pip_install("--no-deps", *extra, "torch", check=False) == 0:
             return label
-    return None
+        say(f"torch: nothing usable from the {label}")
+    label, extra = attempts[-1]
+    pip_install("--no-deps", *extra, "torch")
+    return label
 
 
 def torch_version() -> str:
@@ -93,6 +104,13 @@ def ensure_env(extra: str) -> bool:
     torch_missing = not has_torch()
     if not (project_missing or torch_missing):
         return False
+    if project_missing:
+        # pip 23 (Python 3.11's own) spends most of an install matching wheel tags: a current pip installs the
+        # project with about half the CPU. With setuptools in .venv, the project's editable build needs no
+        # isolated build environment (which installs setuptools again). Before the installs below, which run
+        # side by side and must not find pip being replaced.
+        say("updating pip and setuptools in .venv")
+        pip_install("--upgrade", "pip", "setuptools")
     constraints = VENV / "constraints.txt"
     guard: tuple = ()
     if not torch_missing:
@@ -106,12 +124,9 @@ def ensure_env(extra: str) -> bool:
             say("torch is missing: installing it (once), beside the project")
         if project_missing:
             say(f"installing comfyui-fal-avatar{'[' + extra + ']' if extra else ''} into .venv")
-            pip_install(*guard, "-e", spec, cwd=ROOT)
+            pip_install(*guard, "--no-build-isolation", "-e", spec, cwd=ROOT)
         if torch_source is not None:
-            label = torch_source.result()
-            if label is None:
-                sys.exit("[dev] could not install torch; install it into .venv by hand and run again")
-            say(f"torch installed from the {label}")
+            say(f"torch installed from the {torch_source.result()}")
             constraints.write_text(f"torch=={torch_version()}\n")
             pip_install("-c", constraints, "torch")  # its own dependencies; torch stays as installed
     stamp.write_text(digest)
@@ -129,7 +144,7 @@ def cmd_test(args: list[str]) -> int:
     run(BIN / "ruff", "check", "--select", "S102,S307,E702", ".", cwd=ROOT)
     run(BIN / "ruff", "check", ".", cwd=ROOT)
     run(BIN / "ruff", "format", "--check", ".", cwd=ROOT)
-    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    env = dict(os.environ)
     # The workers already use every core: torch's OpenMP threads and numpy's OpenBLAS threads would only
     # compete with them, and spin while they wait (perf: libgomp took more CPU than torch's own work).
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
@@ -143,9 +158,8 @@ def cmd_test(args: list[str]) -> int:
         )
     else:
         say("node is not installed: the web extension's logic tests are skipped")
-    # Bytecode once, before the workers start: otherwise every worker, and every `fal-avatar` child a test
-    # starts, compiles the pack from source again when PYTHONDONTWRITEBYTECODE is set (about 4 CPU-seconds
-    # per worker). In one process per core; __pycache__ is git-ignored.
+    # Bytecode once, before the workers start: otherwise the workers, which start together, each compile the
+    # pack (about 4 CPU-seconds per worker). In one process per core.
     compile_all = ("-m", "compileall", "-q", "-j", "0", "nodes", "tests")
     run(PY, *compile_all, cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
     if installed or not has_rewritten_tests():
@@ -180,6 +194,9 @@ def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
+    # Bytecode is written once and reused by every later step and run (__pycache__ is git-ignored): with
+    # PYTHONDONTWRITEBYTECODE set, each pip call compiled pip again, and each test worker the pack.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     try:
         return commands[sys.argv[1]](sys.argv[2:])
     except subprocess.CalledProcessError as exc:

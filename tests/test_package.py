@@ -7,6 +7,7 @@ import ast
 import importlib.util
 import subprocess
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,22 @@ def test_registry_metadata_and_requirements():
     deps = [*project["dependencies"], *(ROOT / "requirements.txt").read_text().splitlines()]
     assert not [d for d in deps if d.strip().lower().startswith(("torch", "opencv", "fal-client"))]
     assert importlib.util.find_spec("comfyui_fal_avatar.nodes.cli") is not None
+
+
+def test_a_wheel_lists_every_package_and_asset_of_the_pack():
+    """``pip install .`` (not editable) ships only the packages pyproject lists: a room left out is an
+    ImportError for that user (``nodes.compare`` was, for ``fal-avatar compare``)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    rooms = {
+        ".".join(("comfyui_fal_avatar", *folder.relative_to(ROOT).parts))
+        for folder in [ROOT / "nodes", *(ROOT / "nodes").rglob("*")]
+        if folder.is_dir() and folder.name != "__pycache__"
+    }
+    assert set(setup["packages"]) == {"comfyui_fal_avatar", *rooms}
+    patterns = setup["package-data"]["comfyui_fal_avatar.nodes.assets"]
+    assets = [path.name for path in (ROOT / "nodes" / "assets").iterdir()]
+    assert assets and [name for name in assets if not any(fnmatch(name, p) for p in patterns)] == []
 
 
 # The layers of the architecture note, lowest first. A module may import its own room and rooms of a lower
