@@ -32,6 +32,10 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 MIN_WORKERS = 8
 PYTEST_WORKERS = ("-n", str(max(MIN_WORKERS, os.cpu_count() or 1)), "--dist", "loadgroup")
 NO_TESTS_COLLECTED = 5  # pytest's exit code
+# pip 23 (Python 3.11's own) spends most of an install matching wheel tags: a current pip installs the project
+# with about half the CPU. With setuptools in .venv, the project's editable build needs no isolated build
+# environment (which installs setuptools again).
+BUILD_TOOLS = ("pip", "setuptools")
 
 
 def say(message: str) -> None:
@@ -88,15 +92,27 @@ def torch_version() -> str:
     return subprocess.run([str(PY), "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
 
 
+def create_venv() -> None:
+    """.venv with a current pip and setuptools (see ensure_env). This Python's own pip installs them into a
+    venv made without pip (``--python``, pip 22.3+: 1 s); without such a pip, the venv's bundled pip is
+    installed (ensurepip: 3 CPU-seconds) and then updated."""
+    say(f"creating {VENV}")
+    venv.EnvBuilder(with_pip=False).create(VENV)
+    outer = (sys.executable, "-m", "pip", "--disable-pip-version-check", "--python", PY)
+    if run(*outer, "install", "-q", "--no-compile", *BUILD_TOOLS, check=False, capture_output=True) != 0:
+        run(PY, "-m", "ensurepip", "--default-pip", stdout=subprocess.DEVNULL)
+        pip_install("--upgrade", *BUILD_TOOLS)
+
+
 def ensure_env(extra: str) -> bool:
     """Create .venv and install the project (``extra`` = "" or "test") and, only if it is missing, torch;
     skips work already done and never touches an installed torch. Returns whether anything was installed.
 
     pip installs without byte-compiling (torch alone has 2,285 modules, most never imported): the first
     import compiles what a run uses."""
-    if not PY.exists():
-        say(f"creating {VENV}")
-        venv.EnvBuilder(with_pip=True).create(VENV)
+    fresh = not PY.exists()
+    if fresh:
+        create_venv()
     spec = f".[{extra}]" if extra else "."
     stamp = VENV / f".installed-{extra or 'runtime'}"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
@@ -104,13 +120,9 @@ def ensure_env(extra: str) -> bool:
     torch_missing = not has_torch()
     if not (project_missing or torch_missing):
         return False
-    if project_missing:
-        # pip 23 (Python 3.11's own) spends most of an install matching wheel tags: a current pip installs the
-        # project with about half the CPU. With setuptools in .venv, the project's editable build needs no
-        # isolated build environment (which installs setuptools again). Before the installs below, which run
-        # side by side and must not find pip being replaced.
-        say("updating pip and setuptools in .venv")
-        pip_install("--upgrade", "pip", "setuptools")
+    if project_missing and not fresh:
+        say("updating pip and setuptools in .venv")  # before the installs below, which run side by side
+        pip_install("--upgrade", *BUILD_TOOLS)
     constraints = VENV / "constraints.txt"
     guard: tuple = ()
     if not torch_missing:
