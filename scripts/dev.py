@@ -36,6 +36,10 @@ NO_TESTS_COLLECTED = 5  # pytest's exit code
 # with about half the CPU. With setuptools in .venv, the project's editable build needs no isolated build
 # environment (which installs setuptools again).
 BUILD_TOOLS = ("pip", "setuptools")
+COLLECT_WITHOUT_TORCH = (
+    "import sys; sys.modules['torch'] = None; import pytest; "
+    "sys.exit(pytest.main(['--collect-only', '-q', '-p', 'no:xdist', '-p', 'no:cacheprovider']))"
+)
 
 
 def say(message: str) -> None:
@@ -170,17 +174,22 @@ def cmd_test(args: list[str]) -> int:
         )
     else:
         say("node is not installed: the web extension's logic tests are skipped")
+    # A fresh clone or venv: bytecode for what the tests import, and pytest's rewritten test modules, made
+    # once instead of by every worker at its start (the rewrite alone is about 4 CPU-seconds a worker). Two
+    # processes side by side: one imports torch; the other collects the tests with torch hidden, so the two
+    # never compile the same module (a test module that needs torch fails to import there, after pytest has
+    # written its rewritten form). A collection error shows again, with its cause, in the run below.
+    warm_up = installed or not has_rewritten_tests()
+    quiet = {"cwd": ROOT, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    if warm_up:
+        say("compiling what the tests import and rewriting their assertions, once")
+        torch_import = subprocess.Popen([str(PY), "-c", "import torch"], **quiet)
     # Bytecode once, before the workers start: otherwise the workers, which start together, each compile the
     # pack (about 4 CPU-seconds per worker). In one process per core.
-    compile_all = ("-m", "compileall", "-q", "-j", "0", "nodes", "tests")
-    run(PY, *compile_all, cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
-    if installed or not has_rewritten_tests():
-        # A fresh clone or venv: one collection compiles what the tests import (torch, the test deps) and
-        # rewrites the test modules once, instead of every worker doing it at its start (the rewrite alone
-        # is about 4 CPU-seconds a worker). A collection error shows again, with its cause, in the run below.
-        say("compiling what the tests import and rewriting their assertions, once")
-        collect = ("--collect-only", "-q", "-p", "no:xdist", "-p", "no:cacheprovider")
-        run(PY, "-m", "pytest", *collect, cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL)
+    run(PY, "-m", "compileall", "-q", "-j", "0", "nodes", "tests", **quiet)
+    if warm_up:
+        run(PY, "-c", COLLECT_WITHOUT_TORCH, check=False, **quiet)
+        torch_import.wait()
     chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args)
     workers = () if chosen else PYTEST_WORKERS
     say(f"pytest {' '.join(workers)}".rstrip())
