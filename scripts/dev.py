@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -50,16 +51,26 @@ def run(*cmd, check: bool = True, **kw) -> int:
     return subprocess.run([str(c) for c in cmd], check=check, **kw).returncode
 
 
-def pip_install(*args, check: bool = True, **kw) -> int:
-    """``pip install`` into .venv. Its output (the build backend's warnings, the resolver's notes on torch's
-    dependencies that follow in a later step) is shown only when it fails."""
+def pip_start(*args, **kw) -> Callable[[bool], int]:
+    """Start ``pip install`` into .venv; the returned call waits for it (raising on failure if asked) and
+    returns its exit code. Its output (the build backend's warnings, the resolver's notes on torch's
+    dependencies, which a later step installs) is shown only when it fails."""
     quiet = ("--disable-pip-version-check", "-q")
     cmd = [str(PY), "-m", "pip", *quiet, "install", "--no-compile", *map(str, args)]
-    done = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    if done.returncode and check:
-        sys.stderr.write(done.stdout + done.stderr)
-        raise subprocess.CalledProcessError(done.returncode, cmd)
-    return done.returncode
+    pip = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+    def wait(check: bool = True) -> int:
+        output, _ = pip.communicate()
+        if pip.returncode and check:
+            sys.stderr.write(output)
+            raise subprocess.CalledProcessError(pip.returncode, cmd)
+        return pip.returncode
+
+    return wait
+
+
+def pip_install(*args, check: bool = True, **kw) -> int:
+    return pip_start(*args, **kw)(check)
 
 
 def has_torch() -> bool:
@@ -108,9 +119,11 @@ def create_venv() -> None:
         pip_install("--upgrade", *BUILD_TOOLS)
 
 
-def ensure_env(extra: str) -> bool:
+def ensure_env(extra: str) -> tuple[bool, Callable[[], None]]:
     """Create .venv and install the project (``extra`` = "" or "test") and, only if it is missing, torch;
-    skips work already done and never touches an installed torch. Returns whether anything was installed.
+    skips work already done and never touches an installed torch. Returns whether anything is installed,
+    and a call that waits until all of it is: torch's own dependencies install in the background (none of
+    them is imported by ``import torch`` or by the project, so the caller may use both meanwhile).
 
     pip installs without byte-compiling (torch alone has 2,285 modules, most never imported): the first
     import compiles what a run uses."""
@@ -123,7 +136,7 @@ def ensure_env(extra: str) -> bool:
     project_missing = not (stamp.exists() and stamp.read_text() == digest)
     torch_missing = not has_torch()
     if not (project_missing or torch_missing):
-        return False
+        return False, lambda: None
     if project_missing and not fresh:
         say("updating pip and setuptools in .venv")  # before the installs below, which run side by side
         pip_install("--upgrade", *BUILD_TOOLS)
@@ -134,6 +147,7 @@ def ensure_env(extra: str) -> bool:
         guard = ("-c", constraints)  # never upgrade the installed torch
     # pip runs on one core: torch (the largest wheel) and the project install side by side use both.
     # Nothing the project needs depends on torch, so the two never install the same package.
+    torch_dependencies = None
     with ThreadPoolExecutor(1) as pool:
         torch_source = pool.submit(install_torch) if torch_missing else None
         if torch_missing:
@@ -144,9 +158,15 @@ def ensure_env(extra: str) -> bool:
         if torch_source is not None:
             say(f"torch installed from the {torch_source.result()}")
             constraints.write_text(f"torch=={torch_version()}\n")
-            pip_install("-c", constraints, "torch")  # its own dependencies; torch stays as installed
-    stamp.write_text(digest)
-    return True
+            say("installing torch's own dependencies in the background")
+            torch_dependencies = pip_start("-c", constraints, "torch")  # torch stays as installed
+
+    def finish() -> None:
+        if torch_dependencies is not None:
+            torch_dependencies()
+        stamp.write_text(digest)
+
+    return True, finish
 
 
 def has_rewritten_tests() -> bool:
@@ -155,7 +175,7 @@ def has_rewritten_tests() -> bool:
 
 
 def cmd_test(args: list[str]) -> int:
-    installed = ensure_env("test")
+    installed, finish_install = ensure_env("test")
     say("ruff (Comfy Registry rules S102, S307, E702 as errors, the project's lint set, the format check)")
     run(BIN / "ruff", "check", "--select", "S102,S307,E702", ".", cwd=ROOT)
     run(BIN / "ruff", "check", ".", cwd=ROOT)
@@ -190,6 +210,7 @@ def cmd_test(args: list[str]) -> int:
     if warm_up:
         run(PY, "-c", COLLECT_WITHOUT_TORCH, check=False, **quiet)
         torch_import.wait()
+    finish_install()
     chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args)
     workers = () if chosen else PYTEST_WORKERS
     say(f"pytest {' '.join(workers)}".rstrip())
@@ -206,7 +227,8 @@ def cmd_test(args: list[str]) -> int:
 
 
 def cmd_demo(args: list[str]) -> int:
-    ensure_env("")
+    _, finish_install = ensure_env("")
+    finish_install()
     return run(BIN / "fal-avatar", "demo", *args, check=False)
 
 
