@@ -212,7 +212,7 @@ def child_sweep(sources: list[str]) -> list[dict]:
                 }  # the stitcher's, but crf/preset
                 video = out.add_stream("libx264", rate=FPS, options=options)
                 video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-                video.thread_type, video.thread_count = "FRAME", x264.THREADS
+                video.thread_type, video.thread_count = "FRAME", x264.threads_for(width, height)
                 for index, planes in enumerate(frames):
                     frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
                     frame.pts = index

@@ -252,7 +252,7 @@ class Mp4Writer:
             self._video.width, self._video.height = size
             self._video.pix_fmt = "yuv420p"
             self._video.thread_type = "FRAME"
-            self._video.thread_count = x264.THREADS
+            self._video.thread_count = x264.threads_for(*size)
             self._audio = None
             if sound is not None:
                 rate, channels = sound

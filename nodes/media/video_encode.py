@@ -2,15 +2,16 @@
 
 Uploaded unchanged (``Payload.path``, hash streamed from disk): MP4 (not MOV/3GP) with H.264 8-bit 4:2:0
 video, no rotation metadata, and no audio or AAC/MP3 audio. Anything else, and IMAGE frames, is encoded:
-libx264 ``crf 14`` ``veryfast`` (near-lossless, ~130 fps at 640x480 on 2 cores), yuv420p, 8 frame threads,
-audio as AAC 192 kb/s. Rotated sources are written upright. Odd widths/heights are padded by one pixel
-(the last row/column repeated), since 4:2:0 needs even sides; no pixel of the source is lost.
+libx264 ``crf 14`` ``veryfast`` (near-lossless, ~130 fps at 640x480 on 2 cores), yuv420p, 8 frame threads
+(one up to 256x256 pixels), audio as AAC 192 kb/s. Rotated sources are written upright. Odd widths/heights
+are padded by one pixel (the last row/column repeated), since 4:2:0 needs even sides; no pixel of the source
+is lost.
 
 Determinism: the same frames, or the same source file, give the same bytes and SHA-256 every time on one
 machine with one PyAV build, whatever the process did before and whatever its heap holds. Every part is
 written bit-exact: the container with ``fflags=+bitexact`` (no muxer version string, zero creation time),
 AAC with ``flags=+bitexact`` (no libavcodec version string in its first frame), and x264 with a fixed
-thread count (``x264.THREADS``; x264 writes it into the stream and its decisions depend on it) and never
+thread count (``x264.threads_for``; x264 writes it into the stream and its decisions depend on it) and never
 with its AVX-512 macroblock-tree code, which read uninitialised heap memory whenever the picture was not
 a multiple of 128 pixels wide (``x264.py`` explains; before, ``MALLOC_PERTURB_`` alone changed the bytes).
 Decoding a source and converting it to RGB give the same pixels every time. Another CPU may give other bytes
@@ -36,8 +37,7 @@ from .payload import Payload, payload_from_bytes, payload_from_file
 from .pixels import PixelNotes, check_images, frame_array, to_rgb8
 from .video_decode import read_audio
 from .video_probe import VideoInfo, open_video, video_info
-from .x264 import THREADS as X264_THREADS
-from .x264 import encoder_options
+from .x264 import encoder_options, threads_for
 
 AAC_BIT_RATE = 192_000
 AAC_RATES = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
@@ -63,7 +63,7 @@ class _Mp4Writer:
         self._video.width, self._video.height = self.width, self.height
         self._video.pix_fmt = "yuv420p"
         self._video.thread_type = "FRAME"
-        self._video.thread_count = X264_THREADS
+        self._video.thread_count = threads_for(self.width, self.height)
         if time_base is not None:  # keep the source's timestamps exactly (variable frame rate)
             self._video.codec_context.time_base = time_base
         if audio is not None:
