@@ -287,7 +287,7 @@ def test_a_text_as_long_as_the_widget_takes_gives_pieces_that_one_job_each_accep
 def source_clip(path, seconds: float, fps: int = 30, size=(160, 120)):
     """A clip whose every frame is a flat grey that encodes its own index (40 + 8 × (index % 24))."""
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps, options={"crf": "10"})
+        stream = out.add_stream("libx264", rate=fps, options={"crf": "10", "preset": "ultrafast"})
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         for index in range(round(seconds * fps)):
             grey = np.full((size[1], size[0], 3), 40 + 8 * (index % 24), np.uint8)
