@@ -39,7 +39,7 @@ NO_TESTS_COLLECTED = 5  # pytest's exit code
 BUILD_TOOLS = ("pip", "setuptools")
 COLLECT_WITHOUT_TORCH = (
     "import sys; sys.modules['torch'] = None; import pytest; "
-    "sys.exit(pytest.main(['--collect-only', '-q', '-p', 'no:xdist', '-p', 'no:cacheprovider']))"
+    "sys.exit(pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider']))"
 )
 
 
