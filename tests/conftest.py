@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+from pathlib import Path
 
 import pytest
 
@@ -55,14 +57,27 @@ def output_side(request) -> int | None:
     return None if request.node.get_closest_marker("full_size_output") else TEST_OUTPUT_SIDE
 
 
+@pytest.fixture(scope="session")
+def render_cache(tmp_path_factory) -> Path:
+    """One folder for the whole session's emulator renders (``FalEmulator(render_cache=...)``): many tests
+    render the same job, which is then encoded once. Parallel workers (pytest-xdist) share the session's
+    folder, the parent of their own."""
+    session = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        session = session.parent
+    return session / "emulator-renders"
+
+
 @pytest.fixture
-def emulator(output_side):
+def emulator(output_side, render_cache):
     """A fresh fal emulator on 127.0.0.1 (random port), stopped after the test; its output videos are at
     most ``output_side`` pixels on the long side. Each job spends at least 0.1 s IN_PROGRESS; a test that
     acts while a job runs makes that job slow itself (``inject_job("slow", ...)``)."""
     from comfyui_fal_avatar.nodes.emulator import FalEmulator
 
-    with FalEmulator(key=EMULATOR_KEY, processing_time=0.1, max_output_side=output_side) as emu:
+    with FalEmulator(
+        key=EMULATOR_KEY, processing_time=0.1, max_output_side=output_side, render_cache=render_cache
+    ) as emu:
         yield emu
 
 

@@ -73,7 +73,7 @@ def matrix_table(request):
 
 
 @pytest.fixture
-def start_emulator(monkeypatch, output_side):
+def start_emulator(monkeypatch, output_side, render_cache):
     """Start an emulator like the ``emulator`` fixture (plus an optional queue delay, which that one lacks)
     and point the key and the three base URLs at it, as ``fal_env`` does. Its output videos are as small as
     the ``emulator`` fixture's: no row depends on the video's size."""
@@ -81,7 +81,11 @@ def start_emulator(monkeypatch, output_side):
 
     def start(*, queue_delay: float = 0.0) -> FalEmulator:
         emu = FalEmulator(
-            key=MATRIX_KEY, processing_time=0.1, queue_delay=queue_delay, max_output_side=output_side
+            key=MATRIX_KEY,
+            processing_time=0.1,
+            queue_delay=queue_delay,
+            max_output_side=output_side,
+            render_cache=render_cache,
         )
         emu.start()
         started.append(emu)

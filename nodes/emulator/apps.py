@@ -36,6 +36,7 @@ from .inputs import (
     video_timing,
 )
 from .models import BY_ID, STABLE_AVATAR_SIZES, Model
+from .render_cache import RenderCache
 from .schemas import Schema, ValidationFailed
 from .speech import synthesize
 
@@ -65,6 +66,7 @@ class RunContext:
     should_stop: Callable[[], bool] = lambda: False
     corrupt_output: bool = False
     max_output_side: int | None = None  # tests: shrink the output video (see FalEmulator)
+    render_cache: RenderCache | None = None  # tests: renders shared between emulators (see FalEmulator)
     billable_units: float = 0.0  # set by the app: seconds of video billed
 
 
@@ -303,6 +305,7 @@ def _render(model: Model, args: dict, media: _Media, ctx: RunContext) -> dict[st
         order=plan.order,
         progress=ctx.progress,
         should_stop=ctx.should_stop,
+        cache=ctx.render_cache,
     )
     if ctx.corrupt_output:
         data = os.urandom(max(len(data) // 4, 4096))

@@ -19,6 +19,7 @@ from typing import Any
 from . import apps, render
 from .faults import Fault
 from .inputs import LocalResolver
+from .render_cache import RenderCache
 from .schemas import Schema
 from .storage import FileStore
 
@@ -107,6 +108,7 @@ class JobQueue:
         log_lines: int,
         resolve_local: LocalResolver,
         max_output_side: int | None = None,
+        render_cache: RenderCache | None = None,
     ) -> None:
         self.files = files
         self.schemas = schemas
@@ -115,6 +117,7 @@ class JobQueue:
         self.log_lines = log_lines
         self.resolve_local = resolve_local
         self.max_output_side = max_output_side
+        self.render_cache = render_cache
         self.jobs: dict[str, Job] = {}
         self.changed = threading.Condition()
         self._lock = threading.RLock()
@@ -277,6 +280,7 @@ class JobQueue:
             should_stop=job.stop.is_set,
             corrupt_output=job.fault_name == "corrupt_video",
             max_output_side=self.max_output_side,
+            render_cache=self.render_cache,
         )
         try:
             outcome.output = apps.run_app(job.model_id, job.arguments, self.schemas, ctx)

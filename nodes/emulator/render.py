@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from .inputs import SAMPLE_RATE
+from .render_cache import RenderCache, render_digest
 
 FPS = 25
 STABLE_AVATAR_MIN_FRAMES = 41
@@ -110,12 +111,28 @@ def render_mp4(
     order: Callable[[int], int] | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
     should_stop: Callable[[], bool] = lambda: False,
+    cache: RenderCache | None = None,
 ) -> bytes:
     """Encode ``num_frames`` frames at ``fps`` with a talking mouth and the audio muxed in. Output frame i
-    shows ``backgrounds[order(i)]`` (default: the backgrounds looped)."""
+    shows ``backgrounds[order(i)]`` (default: the backgrounds looped). With a ``cache``, a render of the same
+    inputs is read from it instead (then done at once)."""
+    pick = order or (lambda index: index % len(backgrounds))
+    if cache is None:
+        return _render(backgrounds, samples, num_frames, fps, pick, progress, should_stop)
+    picks = np.fromiter(map(pick, range(num_frames)), np.int64, num_frames)
+    data = cache.get_or_make(
+        render_digest(backgrounds, samples, fps, picks),
+        lambda: _render(backgrounds, samples, num_frames, fps, pick, progress, should_stop),
+    )
+    if should_stop():
+        raise Cancelled
+    progress(num_frames, num_frames)
+    return data
+
+
+def _render(backgrounds, samples, num_frames, fps, pick, progress, should_stop) -> bytes:
     height, width = backgrounds[0].shape[:2]
     levels = mouth_levels(samples, num_frames, fps)
-    pick = order or (lambda index: index % len(backgrounds))
     with tempfile.TemporaryDirectory(prefix="fal-emulator-") as tmp:
         target = os.path.join(
             tmp, "output.mp4"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from pathlib import Path
 from typing import Any
 
 from . import openapi
@@ -15,6 +16,7 @@ from .handler import EmulatorHTTPServer
 from .jobs import NAMESPACES, Job, JobQueue
 from .models import DELISTED
 from .recorder import RecordedRequest, RequestLog
+from .render_cache import RenderCache
 from .storage import FileStore, StoredFile
 
 POLL_INTERVAL_S = 0.1  # how often the serving loop looks for a stop request it was not woken for
@@ -27,7 +29,8 @@ class FalEmulator:
     IN_QUEUE, ``log_lines`` how many "Generating frames i/N" log lines a successful job emits.
     ``max_output_side`` (tests) shrinks every output video so its long side is at most this many pixels
     (aspect ratio kept; fps, frame count, duration and audio unchanged; the output JSON reports the real
-    size); ``None`` renders at the model's own size.
+    size); ``None`` renders at the model's own size. ``render_cache`` (tests) is a folder where emulators
+    keep their output videos by their inputs, so emulators sharing it (a test session's) encode a job once.
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class FalEmulator:
         port: int = 0,
         sse_ping_interval: float = 15.0,
         max_output_side: int | None = None,
+        render_cache: Path | None = None,
     ):
         self.key = key
         self.host, self.port = host, port
@@ -62,6 +66,7 @@ class FalEmulator:
             log_lines=log_lines,
             resolve_local=self._resolve_local,
             max_output_side=max_output_side,
+            render_cache=None if render_cache is None else RenderCache(render_cache),
         )
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
