@@ -40,12 +40,18 @@ def run_case(spec, values: dict, **media) -> dict:
 
 
 @functools.cache
-def _speech(seconds: float, seed: int) -> tuple[np.ndarray, int]:
-    """Synthetic speech made once per length and seed (several rows take 75 s); read-only for every plan."""
+def _talk(seconds: float, seed: int) -> tuple[np.ndarray, int]:
+    """Synthetic speech made once per seed, as long as the longest case; read-only for every plan."""
     speech = talk(seconds, seed=seed)
     samples = speech.samples[None]
     samples.flags.writeable = False
     return samples, speech.rate
+
+
+def _speech(seconds: float, seed: int, longest: float) -> tuple[np.ndarray, int]:
+    """The first ``seconds`` of that speech (the cut falls anywhere, in a word or a pause)."""
+    samples, rate = _talk(longest, seed)
+    return samples[..., : round(seconds * rate)], rate
 
 
 def audio_cases() -> list[dict]:
@@ -65,10 +71,11 @@ def audio_cases() -> list[dict]:
             ("480p",),
         ),  # whole segments per job
     )
+    longest = max(max(lengths) for _, lengths, _ in rows)
     for spec, lengths, resolutions in rows:
         for seconds in lengths:
             for seed in range(2):
-                samples, rate = _speech(seconds, seed)
+                samples, rate = _speech(seconds, seed, longest)
                 audio = {"waveform": samples, "sample_rate": rate}
                 audio_s = samples.shape[-1] / rate
                 media = {"audio": audio}
