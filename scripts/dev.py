@@ -19,6 +19,7 @@ import sys
 import venv
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,11 +120,20 @@ def create_venv() -> None:
         pip_install("--upgrade", *BUILD_TOOLS)
 
 
-def ensure_env(extra: str) -> tuple[bool, Callable[[], None]]:
+@dataclass(frozen=True)
+class Install:
+    """What ensure_env started: whether anything is being installed, and two waits."""
+
+    installed: bool
+    torch: Callable[[], None]  # until torch itself is installed (its dependencies then follow)
+    finish: Callable[[], None]  # until everything is installed, then recorded as done
+
+
+def ensure_env(extra: str) -> Install:
     """Create .venv and install the project (``extra`` = "" or "test") and, only if it is missing, torch;
-    skips work already done and never touches an installed torch. Returns whether anything is installed,
-    and a call that waits until all of it is: torch's own dependencies install in the background (none of
-    them is imported by ``import torch`` or by the project, so the caller may use both meanwhile).
+    skips work already done and never touches an installed torch. Returns once the project is installed:
+    torch installs in the background, and then its own dependencies (none of them is imported by
+    ``import torch`` or by the project, so the caller may use both meanwhile).
 
     pip installs without byte-compiling (torch alone has 2,285 modules, most never imported): the first
     import compiles what a run uses."""
@@ -136,7 +146,7 @@ def ensure_env(extra: str) -> tuple[bool, Callable[[], None]]:
     project_missing = not (stamp.exists() and stamp.read_text() == digest)
     torch_missing = not has_torch()
     if not (project_missing or torch_missing):
-        return False, lambda: None
+        return Install(False, lambda: None, lambda: None)
     if project_missing and not fresh:
         say("updating pip and setuptools in .venv")  # before the installs below, which run side by side
         pip_install("--upgrade", *BUILD_TOOLS)
@@ -147,26 +157,30 @@ def ensure_env(extra: str) -> tuple[bool, Callable[[], None]]:
         guard = ("-c", constraints)  # never upgrade the installed torch
     # pip runs on one core: torch (the largest wheel) and the project install side by side use both.
     # Nothing the project needs depends on torch, so the two never install the same package.
-    torch_dependencies = None
-    with ThreadPoolExecutor(1) as pool:
-        torch_source = pool.submit(install_torch) if torch_missing else None
-        if torch_missing:
-            say("torch is missing: installing it (once), beside the project")
-        if project_missing:
-            say(f"installing comfyui-fal-avatar{'[' + extra + ']' if extra else ''} into .venv")
-            pip_install(*guard, "--no-build-isolation", "-e", spec, cwd=ROOT)
-        if torch_source is not None:
-            say(f"torch installed from the {torch_source.result()}")
-            constraints.write_text(f"torch=={torch_version()}\n")
-            say("installing torch's own dependencies in the background")
-            torch_dependencies = pip_start("-c", constraints, "torch")  # torch stays as installed
+    torch_source = None
+    if torch_missing:
+        say("torch is missing: installing it (once), beside the project")
+        torch_source = ThreadPoolExecutor(1).submit(install_torch)
+    if project_missing:
+        say(f"installing comfyui-fal-avatar{'[' + extra + ']' if extra else ''} into .venv")
+        pip_install(*guard, "--no-build-isolation", "-e", spec, cwd=ROOT)
+    dependencies: list[Callable[[bool], int]] = []
+
+    def torch_installed() -> None:
+        if torch_source is None or dependencies:
+            return
+        say(f"torch installed from the {torch_source.result()}")
+        constraints.write_text(f"torch=={torch_version()}\n")
+        say("installing torch's own dependencies in the background")
+        dependencies.append(pip_start("-c", constraints, "torch"))  # torch stays as installed
 
     def finish() -> None:
-        if torch_dependencies is not None:
-            torch_dependencies()
+        torch_installed()
+        for wait in dependencies:
+            wait(True)
         stamp.write_text(digest)
 
-    return True, finish
+    return Install(True, torch_installed, finish)
 
 
 def has_rewritten_tests() -> bool:
@@ -175,7 +189,7 @@ def has_rewritten_tests() -> bool:
 
 
 def cmd_test(args: list[str]) -> int:
-    installed, finish_install = ensure_env("test")
+    install = ensure_env("test")  # torch may still be installing: nothing up to the warm-up needs it
     say("ruff (Comfy Registry rules S102, S307, E702 as errors, the project's lint set, the format check)")
     run(BIN / "ruff", "check", "--select", "S102,S307,E702", ".", cwd=ROOT)
     run(BIN / "ruff", "check", ".", cwd=ROOT)
@@ -196,21 +210,27 @@ def cmd_test(args: list[str]) -> int:
         say("node is not installed: the web extension's logic tests are skipped")
     # A fresh clone or venv: bytecode for what the tests import, and pytest's rewritten test modules, made
     # once instead of by every worker at its start (the rewrite alone is about 4 CPU-seconds a worker). Two
-    # processes side by side: one imports torch; the other collects the tests with torch hidden, so the two
-    # never compile the same module (a test module that needs torch fails to import there, after pytest has
-    # written its rewritten form). A collection error shows again, with its cause, in the run below.
-    warm_up = installed or not has_rewritten_tests()
+    # processes side by side: one imports torch (once it is installed); the other collects the tests with
+    # torch hidden, so the two never compile the same module (a test module that needs torch fails to import
+    # there, after pytest has written its rewritten form). A collection error shows again, with its cause,
+    # in the run below.
+    warm_up = install.installed or not has_rewritten_tests()
     quiet = {"cwd": ROOT, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     if warm_up:
         say("compiling what the tests import and rewriting their assertions, once")
-        torch_import = subprocess.Popen([str(PY), "-c", "import torch"], **quiet)
+
+        def import_torch() -> None:
+            install.torch()
+            run(PY, "-c", "import torch", check=False, **quiet)
+
+        torch_import = ThreadPoolExecutor(1).submit(import_torch)
     # Bytecode once, before the workers start: otherwise the workers, which start together, each compile the
     # pack (about 4 CPU-seconds per worker). In one process per core.
     run(PY, "-m", "compileall", "-q", "-j", "0", "nodes", "tests", **quiet)
     if warm_up:
         run(PY, "-c", COLLECT_WITHOUT_TORCH, check=False, **quiet)
-        torch_import.wait()
-    finish_install()
+        torch_import.result()
+    install.finish()
     chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args)
     workers = () if chosen else PYTEST_WORKERS
     say(f"pytest {' '.join(workers)}".rstrip())
@@ -227,8 +247,7 @@ def cmd_test(args: list[str]) -> int:
 
 
 def cmd_demo(args: list[str]) -> int:
-    _, finish_install = ensure_env("")
-    finish_install()
+    ensure_env("").finish()
     return run(BIN / "fal-avatar", "demo", *args, check=False)
 
 
