@@ -254,6 +254,35 @@ def test_an_interrupt_of_the_running_prompt_leaves_early_jobs_of_queued_prompts_
     assert w.call(lambda: [job.prompt_id for job in w.jobs()]) == ["queued"]
 
 
+def test_a_prompt_interrupted_before_its_node_took_its_early_job_over_gets_it_cancelled(qa):
+    """Cancel pressed as the prompt starts: the node stops before it re-attaches, so the watcher cancels the
+    early job once ComfyUI records the prompt as interrupted. A prompt that failed otherwise keeps its job
+    (the next run takes it at no new cost), and so do prompts still queued."""
+    portraits = write_inputs(qa.folder, 3)
+    qa.emulator.inject_job("slow", times=5, processing_time=30.0)
+    for number, name in enumerate(("interrupted", "failed", "queued")):
+        qa.queue.put(queue_item(number, name, prompt(portraits[number], number)))
+    w = qa.watcher()
+    wait_until("three early jobs", lambda: all(early_entries(p) for p in ("interrupted", "failed", "queued")))
+    started = [qa.queue.get() for _ in range(2)]  # both start; neither node re-attaches
+    w.call(lambda: None)  # the watcher has seen them running
+    for (item, item_id), last in zip(started, ("execution_interrupted", "execution_error"), strict=True):
+        messages = [["execution_start", {"prompt_id": item[1]}], [last, {"prompt_id": item[1]}]]
+        qa.queue.task_done(item_id, {}, {"status_str": "error", "completed": False, "messages": messages})
+    (interrupted,) = early_entries("interrupted")
+    wait_until("cancelled", lambda: Journal().get(interrupted.request_id).state == "cancelled")
+    assert qa.emulator.jobs[interrupted.request_id].cancelled
+    wait_until("said so", lambda: w.messages)
+    said = list(w.messages)
+    assert said[-1].startswith("prompt interrupted was interrupted: its early fal job"), said
+    w.call(lambda: None)
+    time.sleep(0.3)
+    for name in ("failed", "queued"):
+        (entry,) = early_entries(name)
+        assert entry.state == "submitted" and not qa.emulator.jobs[entry.request_id].cancelled
+    assert qa.emulator.count("cancel") == 1
+
+
 # -- the setting ---------------------------------------------------------------------------------------------
 def test_at_most_the_setting_of_prompts_start_early_and_zero_is_off(qa):
     portraits = write_inputs(qa.folder, 3)

@@ -3,17 +3,20 @@
 ComfyUI runs one prompt at a time (one worker thread), so ten queued avatar prompts would wait for ten fal
 jobs one after another, although fal runs them side by side. This watcher lives in the ComfyUI server
 process, on a daemon thread with its own event loop. It sees the prompts ComfyUI accepted (its queue holds
-only prompts that passed validation) through hooks on the queue's ``put``, ``get``, ``delete_queue_item``
-and ``wipe_queue`` plus a reconcile every ``RECONCILE_S``. For the first N queued prompts (the setting,
-``queue_ahead_settings``) it starts every fal generation node whose inputs are all known now
+only prompts that passed validation) through hooks on the queue's ``put``, ``get``, ``delete_queue_item``,
+``wipe_queue`` and ``task_done`` plus a reconcile every ``RECONCILE_S``. For the first N queued prompts
+(the setting, ``queue_ahead_settings``) it starts every fal generation node whose inputs are all known now
 (``early_rules``): the same request (``node_request``), the same key, the same spend guard and the ordinary
 journaled generation path, stopped after the submit. When ComfyUI reaches the prompt, the node finds the job
 in the journal and re-attaches at no new cost, as after a crash.
 
 A prompt that leaves the queue without running (deleted, queue cleared) gets its early jobs cancelled: fal
 does not bill a job cancelled while still queued on fal; one already generating may be billed, which the
-server log and the settings panel say. A prompt that starts running takes its jobs over; an interrupt of the
-running prompt never reaches the watcher, so early jobs of prompts still queued go on.
+server log and the settings panel say. A prompt that starts running takes its jobs over, and its nodes cancel
+those they re-attached to when the user interrupts it. A node interrupted before it re-attached (a Cancel
+pressed as the prompt starts) cancels nothing: when ComfyUI records the prompt as interrupted, the watcher
+cancels the prompt's early jobs that are still running. An interrupt never reaches the early jobs of prompts
+still queued.
 """
 
 from __future__ import annotations
@@ -40,9 +43,19 @@ from .queue_ahead_settings import prompts_ahead
 log = logging.getLogger("comfyui-fal-avatar")
 
 RECONCILE_S = 2.0
-HOOKED = ("put", "get", "delete_queue_item", "wipe_queue")
+HOOKED = ("put", "get", "delete_queue_item", "wipe_queue", "task_done")  # task_done: a prompt ended
+LEFT_QUEUE = "left the queue"
+INTERRUPTED = "was interrupted"
+
 NOTES_KEPT = 512  # node notes of recent prompts (what a node says when its prompt runs)
 MESSAGES_KEPT = 20  # recent cancel messages for the settings panel
+
+
+def _interrupted(item: dict) -> bool:
+    """Whether a history item of ComfyUI's queue is a prompt the user interrupted (its status messages hold
+    ``execution_interrupted``)."""
+    messages = (item.get("status") or {}).get("messages") or ()
+    return any(message and message[0] == "execution_interrupted" for message in messages)
 
 
 @dataclass
@@ -87,6 +100,7 @@ class QueueAhead:
         self._limit = limit
         self._services = services
         self._jobs: dict[str, list[EarlyJob]] = {}  # queued prompt id -> its early jobs (owned by the loop)
+        self._taken: dict[str, list[EarlyJob]] = {}  # the same, of prompts running (their nodes took them)
         self._busy: set[asyncio.Task] = (
             set()
         )  # tasks of prompts handed over or cancelled, kept alive to the end
@@ -168,14 +182,21 @@ class QueueAhead:
         with self.queue.mutex:
             pending = sorted(self.queue.queue, key=lambda item: item[0])
             running = {item[1] for item in self.queue.currently_running.values()}
-            finished = {prompt_id for prompt_id in self._jobs if prompt_id in self.queue.history}
+            history = self.queue.history
+            ended = {p: history[p] for p in [*self._jobs, *self._taken] if p in history}
         queued = {item[1] for item in pending}
         for prompt_id in [p for p in self._jobs if p not in queued]:
             jobs = self._jobs.pop(prompt_id)
-            if prompt_id in running or prompt_id in finished:
+            if prompt_id in running or prompt_id in ended:
                 self._keep_alive(job.task for job in jobs)  # the prompt's nodes take the jobs over
+                self._taken[prompt_id] = jobs
             elif jobs:
-                self._keep_alive([self.loop.create_task(self._cancel_prompt(prompt_id, jobs))])
+                self._keep_alive([self.loop.create_task(self._cancel_prompt(prompt_id, jobs, LEFT_QUEUE))])
+        # ended (or gone from the history, which a user can clear)
+        for prompt_id in [p for p in self._taken if p in ended or p not in running]:
+            jobs = self._taken.pop(prompt_id)
+            if prompt_id in ended and _interrupted(ended[prompt_id]):
+                self._keep_alive([self.loop.create_task(self._cancel_prompt(prompt_id, jobs, INTERRUPTED))])
         for item in pending[:limit]:
             if item[1] not in self._jobs:
                 self._examine(item[1], item[2], item[4])
@@ -248,8 +269,9 @@ class QueueAhead:
             estimate.to_pay_usd,
         )
 
-    async def _cancel_prompt(self, prompt_id: str, jobs: list[EarlyJob]) -> None:
-        """The prompt left the queue without running: stop its early starts and cancel its fal jobs."""
+    async def _cancel_prompt(self, prompt_id: str, jobs: list[EarlyJob], why: str) -> None:
+        """The prompt left the queue without running, or was interrupted: stop its early starts and cancel
+        its fal jobs still running (``why`` says which, in the messages)."""
         for job in jobs:
             if job.task is not None and not job.task.done():
                 job.task.cancel()  # a start cut short still journals a submit that was on the way
@@ -258,9 +280,10 @@ class QueueAhead:
         # The journal knows every job started for the prompt, those of a start cut short included.
         for entry in await asyncio.to_thread(services.journal.of_prompt, prompt_id):
             if entry.state == SUBMITTED:
-                self._say(await self._cancel_job(services, prompt_id, QueueHandle.from_dict(entry.handle)))
+                handle = QueueHandle.from_dict(entry.handle)
+                self._say(await self._cancel_job(services, f"prompt {prompt_id} {why}", handle))
 
-    async def _cancel_job(self, services: Services, prompt_id: str, handle: QueueHandle) -> str:
+    async def _cancel_job(self, services: Services, what: str, handle: QueueHandle) -> str:
         rid, outcome = handle.request_id, None
         try:
             status = await services.client.status(handle, logs=False)
@@ -268,24 +291,18 @@ class QueueAhead:
                 outcome = await services.client.cancel(handle)
         except FalAvatarError as exc:
             return (
-                f"prompt {prompt_id} left the queue, but its early fal job {rid} could not be cancelled "
+                f"{what}, but its early fal job {rid} could not be cancelled "
                 f"({exc}); it stays in the journal (fal-avatar jobs) and may be billed"
             )
         if status.done or outcome is CancelOutcome.ALREADY_COMPLETED:
             return (
-                f"prompt {prompt_id} left the queue after its early fal job {rid} had finished (billed): "
+                f"{what} after its early fal job {rid} had finished (billed): "
                 "the result is kept (fal-avatar jobs, Fetch Result) and costs nothing to fetch"
             )
         await asyncio.to_thread(services.journal.mark_cancelled, rid)
         if status.state == "IN_PROGRESS":
-            return (
-                f"prompt {prompt_id} left the queue: its early fal job {rid} was cancelled while already "
-                "generating; fal may bill it"
-            )
-        return (
-            f"prompt {prompt_id} left the queue: its early fal job {rid} was cancelled while queued on fal "
-            "(not billed)"
-        )
+            return f"{what}: its early fal job {rid} was cancelled while already generating; fal may bill it"
+        return f"{what}: its early fal job {rid} was cancelled while queued on fal (not billed)"
 
     def _say(self, message: str) -> None:
         (log.warning if "bill" in message and "not billed" not in message else log.info)(

@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 from _sentences import SENTENCES, speech
+from _waiting import wait_until
 from comfy_media import PORTRAIT, saved_video, video_facts, write_clip, write_wav
 
 from comfyui_fal_avatar.nodes.longform.reference import parse_ref
@@ -192,6 +193,9 @@ def test_interrupt_cancels_every_segment_job_in_flight(comfy_server, fal_env):
         time.sleep(0.1)
     comfy_server.interrupt()
     comfy_server.wait_for_message(lambda m: m.type == "execution_interrupted", timeout=60)
+    # The node cancels the jobs it follows; jobs queue-ahead started before the node re-attached to them
+    # (the prompt was queued for a moment) are cancelled by its watcher once the prompt ends.
+    wait_until("both jobs cancelled", lambda: fal_env.count("cancel") >= 2, timeout=60)
     assert fal_env.count("submit") == 2 and fal_env.count("cancel") == 2
     assert all(job.cancelled for job in fal_env.jobs.values())
     assert any(t.startswith("Cancelled") for t in node_texts(comfy_server)), node_texts(comfy_server)
